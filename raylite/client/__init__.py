@@ -1,0 +1,1 @@
+"""The client API: what drivers and executors call. raylite/__init__.py re-exports it."""

@@ -1,0 +1,175 @@
+"""@remote classes (actors), their handles and methods."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from raylite.client import submit
+from raylite.client.remote_function import _BoundOptions, _signature, return_refs
+from raylite.rpc import common_pb2
+
+
+@dataclass(frozen=True)
+class ActorMeta:
+    """What a handle needs to know of its class; travels with the handle."""
+
+    class_name: str
+    methods: dict[str, int] = field(default_factory=dict)  # name -> num_returns
+    is_async: bool = False
+
+
+def method(*, num_returns: int = 1, **_: Any) -> Any:
+    """Decorator for actor methods: @raylite.method(num_returns=2)."""
+
+    def mark(fn: Any) -> Any:
+        fn.__raylite_num_returns__ = num_returns
+        return fn
+
+    return mark
+
+
+class ActorClass:
+    """A class whose instances are actors: call `.remote(...)` to create one."""
+
+    def __init__(self, cls: type, options: dict[str, Any]) -> None:
+        submit.check_options(options, submit.ACTOR_OPTIONS, f"@remote class {cls.__qualname__}")
+        self._cls = cls
+        self._options = options
+        self._name = cls.__qualname__
+        self._export_cache: dict[str, Any] = {}
+        methods = {}
+        is_async = False
+        for name, fn in inspect.getmembers(cls, predicate=callable):
+            if name.startswith("__") and name not in ("__call__",):
+                continue
+            methods[name] = getattr(fn, "__raylite_num_returns__", 1)
+            is_async = is_async or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        self._meta = ActorMeta(self._name, methods, is_async)
+        self._init_signature = _signature(cls.__init__) if "__init__" in cls.__dict__ else None
+        self.__doc__ = cls.__doc__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"Actors cannot be instantiated directly. Instead of '{self._name}()', use '{self._name}.remote()'."
+        )
+
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle:
+        return self._remote(args, kwargs, self._options)
+
+    def options(self, **options: Any) -> _BoundOptions:
+        submit.check_options(options, submit.ACTOR_OPTIONS, f"{self._name}.options()")
+        return _BoundOptions(self, {**self._options, **options})
+
+    def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> ActorHandle:
+        if self._init_signature is not None:
+            try:
+                self._init_signature.bind(None, *args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(
+                    f"{self._name}.remote() got arguments that do not fit {self._name}.__init__"
+                    f"{self._init_signature}: {exc}"
+                ) from None
+        client = submit.current_client()
+        name = options.get("name") or ""
+        if name and options.get("get_if_exists"):
+            from raylite.client.api import get_actor
+
+            try:
+                return get_actor(name)
+            except ValueError:
+                pass
+        fid = submit.export(client, self._export_cache, self._cls)
+        payload, deps = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
+        spec = submit.build_spec(
+            client,
+            kind=common_pb2.ACTOR_CREATION,
+            name=f"{self._name}.__init__",
+            function_id=fid,
+            payload=payload,
+            deps=deps,
+            options={**options, "max_retries": 0},
+            default_cpus=0.0,
+        )
+        # Like Ray: an actor needs 1 CPU free to be placed unless told otherwise,
+        # and holds only what it explicitly asked for.
+        held = dict(spec.resources)
+        spec.placement.update(held if held or options.get("num_cpus") is not None else {"CPU": 1.0})
+        spec.actor_name = name
+        spec.detached = options.get("lifetime") == "detached"
+        spec.max_concurrency = int(options.get("max_concurrency") or (1000 if self._meta.is_async else 1))
+        spec.actor_meta = cloudpickle.dumps(self._meta)
+        client.submit(spec)
+        return ActorHandle(spec.task_id, self._meta)
+
+
+class ActorHandle:
+    """A reference to a live actor; pickles, so it can be passed to tasks and actors."""
+
+    def __init__(self, actor_id: bytes, meta: ActorMeta) -> None:
+        self._actor_id = actor_id
+        self._meta = meta
+
+    def __getattr__(self, name: str) -> ActorMethod:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        meta = self.__dict__.get("_meta")
+        if meta is None or name not in meta.methods:
+            known = ", ".join(sorted(meta.methods)) if meta else ""
+            raise AttributeError(
+                f"actor class {meta.class_name if meta else '?'} has no method {name!r}; its methods are: {known}"
+            )
+        return ActorMethod(self, name, meta.methods[name])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ActorHandle, (self._actor_id, self._meta))
+
+    def __repr__(self) -> str:
+        return f"Actor({self._meta.class_name}, {self._actor_id.hex()[:16]})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorHandle) and other._actor_id == self._actor_id
+
+    def __hash__(self) -> int:
+        return hash(self._actor_id)
+
+
+class ActorMethod:
+    def __init__(self, handle: ActorHandle, name: str, num_returns: int) -> None:
+        self._handle = handle
+        self._name = name
+        self._num_returns = num_returns
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"Actor methods cannot be called directly. Instead of '{self._name}()', try '{self._name}.remote()'."
+        )
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return self._remote(args, kwargs, {})
+
+    def options(self, **options: Any) -> _BoundOptions:
+        return _BoundOptions(self, options)
+
+    def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+        client = submit.current_client()
+        full_name = f"{self._handle._meta.class_name}.{self._name}"
+        payload, deps = submit.pack_arguments(client, args, kwargs, f"{full_name}.remote()")
+        num_returns = int(options.get("num_returns", self._num_returns))
+        spec = submit.build_spec(
+            client,
+            kind=common_pb2.ACTOR_METHOD,
+            name=full_name,
+            function_id=b"",
+            payload=self._name.encode() + b"\0" + payload,
+            deps=deps,
+            options={"max_retries": 0},
+            default_cpus=0.0,
+            actor_id=self._handle._actor_id,
+            num_returns=max(1, num_returns),
+        )
+        client.submit(spec)
+        return return_refs(spec.task_id, num_returns)

@@ -1,0 +1,293 @@
+"""The public, Ray-named functions. Each delegates to this process's Client."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import cloudpickle
+
+from raylite import exceptions, ids, session
+from raylite.client import context
+from raylite.client.actor import ActorClass, ActorHandle
+from raylite.client.core import Client
+from raylite.client.local_cluster import LocalCluster
+from raylite.client.object_ref import ObjectRef
+from raylite.client.remote_function import RemoteFunction
+from raylite.serialization import serialize
+
+_cluster: LocalCluster | None = None
+_init_info: dict[str, Any] = {}
+
+
+def init(
+    address: str | None = None,
+    *,
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    resources: dict[str, float] | None = None,
+    object_store_memory: int | None = None,
+    ignore_reinit_error: bool = False,
+    namespace: str | None = None,
+    runtime_env: dict[str, Any] | None = None,
+    **_ignored: Any,
+) -> dict[str, Any]:
+    """Starts a local cluster (no address) or connects to one ("auto" or host:port).
+
+    Returns facts about the connection: node_ip_address, node_id, address,
+    session_dir, as Ray's init does.
+    """
+    global _cluster, _init_info
+    if context.is_initialized():
+        if ignore_reinit_error:
+            return _init_info
+        raise RuntimeError(
+            "raylite.init() was already called in this process; call raylite.shutdown() first, "
+            "or pass ignore_reinit_error=True"
+        )
+    address = address or os.environ.get("RAYLITE_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
+    local_node_id = None
+    if address is None:
+        _cluster = LocalCluster.start(num_cpus, num_gpus, resources, object_store_memory)
+        head_address = _cluster.address
+        local_node_id = _cluster.node_id
+        print(
+            f"raylite: started a local cluster: head {head_address}, "
+            f"logs in {_cluster.session_dir}/logs",
+            file=sys.stderr,
+        )
+    else:
+        if num_cpus is not None or num_gpus is not None or resources is not None:
+            raise ValueError(
+                "num_cpus, num_gpus and resources describe a new local cluster; when connecting to an "
+                f"existing cluster ({address!r}) set them with `raylite start` instead"
+            )
+        head_address = _resolve_address(address)
+    try:
+        client = Client(head_address, job_id=ids.random_id(8), is_driver=True, local_node_id=local_node_id)
+    except BaseException:
+        if _cluster is not None:
+            _cluster.stop()
+            _cluster = None
+        raise
+    context.install(client)
+    atexit.register(shutdown)
+    node = client.local_node
+    _init_info = {
+        "address": head_address,
+        "gcs_address": head_address,
+        "node_ip_address": node.ip if node is not None else _own_ip(head_address),
+        "node_id": node.node_id.hex() if node is not None else None,
+        "session_dir": _cluster.session_dir if _cluster is not None else None,
+        "webui_url": None,
+    }
+    return _init_info
+
+
+def _resolve_address(address: str) -> str:
+    if address == "auto":
+        found = session.local_head_address()
+        if found is None:
+            raise ConnectionError(
+                "init(address='auto') found no raylite cluster started on this machine; "
+                "start one with `raylite start --head`, or call init() with no address for a local cluster"
+            )
+        return found
+    for prefix in ("raylite://", "ray://"):
+        if address.startswith(prefix):
+            address = address[len(prefix) :]
+    if ":" not in address:
+        raise ValueError(f"address {address!r} should be host:port (for example 10.0.0.5:6380) or 'auto'")
+    return address
+
+
+def _own_ip(head_address: str) -> str:
+    from raylite.hostinfo import detect_ip
+
+    return detect_ip(head_address.rsplit(":", 1)[0])
+
+
+def shutdown() -> None:
+    """Disconnects; stops the local cluster if init() started one."""
+    global _cluster
+    client = context.peek()
+    context.install(None)
+    if client is not None:
+        client.close()
+    if _cluster is not None:
+        cluster, _cluster = _cluster, None
+        cluster.stop()
+
+
+def is_initialized() -> bool:
+    return context.is_initialized()
+
+
+def remote(*args: Any, **options: Any) -> Any:
+    """@remote or @remote(num_cpus=..., ...) on a function (task) or class (actor)."""
+    if len(args) == 1 and not options and callable(args[0]):
+        return _make_remote(args[0], {})
+    if args:
+        raise TypeError(
+            "remote() takes a function or class, or only keyword options: @remote or @remote(num_cpus=2)"
+        )
+    return lambda target: _make_remote(target, options)
+
+
+def _make_remote(target: Any, options: dict[str, Any]) -> Any:
+    if isinstance(target, type):
+        return ActorClass(target, options)
+    if callable(target):
+        return RemoteFunction(target, options)
+    raise TypeError(f"@remote needs a function or a class, got {type(target).__name__}")
+
+
+def _check_refs(refs: Sequence[Any], what: str) -> None:
+    for r in refs:
+        if not isinstance(r, ObjectRef):
+            raise TypeError(
+                f"{what} expects ObjectRefs (what .remote() and put() return), got {type(r).__name__}: {r!r}"
+            )
+
+
+def get(object_refs: Any, *, timeout: float | None = None) -> Any:
+    """The values of one ObjectRef or a list of them, waiting until they exist."""
+    client = context.current()
+    single = isinstance(object_refs, ObjectRef)
+    if single:
+        refs = [object_refs]
+    elif isinstance(object_refs, (list, tuple)):
+        refs = list(object_refs)
+        _check_refs(refs, "get()")
+    else:
+        raise TypeError(
+            f"get() expects an ObjectRef or a list of ObjectRefs, got {type(object_refs).__name__}: "
+            f"{object_refs!r}"
+        )
+    oids = [r.binary() for r in refs]
+    if not client.wait_for(oids, len(set(oids)), timeout):
+        ready = sum(1 for o in set(oids) if client.value_of(o) is not None)
+        raise exceptions.GetTimeoutError(
+            f"get() timed out after {timeout}s with {len(set(oids)) - ready} of {len(set(oids))} objects "
+            "not ready yet; raise the timeout, or use wait() to take the results as they come"
+        )
+    values = [client.materialize(client.value_of(oid)) for oid in oids]  # type: ignore[arg-type]
+    return values[0] if single else values
+
+
+def put(value: Any) -> ObjectRef:
+    """Stores value in the object store and returns a ref to it."""
+    if isinstance(value, ObjectRef):
+        raise TypeError("put() of an ObjectRef is not allowed: pass the ref itself where it is needed")
+    client = context.current()
+    return ObjectRef(client.put_serialized(serialize(value)))
+
+
+def wait(
+    object_refs: list[ObjectRef],
+    *,
+    num_returns: int = 1,
+    timeout: float | None = None,
+    fetch_local: bool = True,
+) -> tuple[list[ObjectRef], list[ObjectRef]]:
+    """Splits refs into (ready, not ready) once num_returns are ready or timeout passes."""
+    if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, (list, tuple)):
+        raise TypeError(f"wait() expects a list of ObjectRefs, got {type(object_refs).__name__}")
+    refs = list(object_refs)
+    _check_refs(refs, "wait()")
+    if len(set(refs)) != len(refs):
+        raise ValueError("wait() got the same ObjectRef more than once")
+    if not 0 <= num_returns <= len(refs):
+        raise ValueError(f"num_returns={num_returns} must be between 0 and the number of refs ({len(refs)})")
+    client = context.current()
+    if timeout is not None and timeout < 0:
+        raise ValueError("timeout must be None or >= 0")
+    client.wait_for([r.binary() for r in refs], num_returns, timeout)
+    ready: list[ObjectRef] = []
+    not_ready: list[ObjectRef] = []
+    for r in refs:
+        if len(ready) < num_returns and client.value_of(r.binary()) is not None:
+            ready.append(r)
+        else:
+            not_ready.append(r)
+    return ready, not_ready
+
+
+def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
+    if not isinstance(actor, ActorHandle):
+        raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
+    context.current().kill_actor(actor._actor_id)
+
+
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
+    reply = context.current().get_actor(name)
+    if not reply.found:
+        raise ValueError(f"no live actor named {name!r} in this cluster")
+    return ActorHandle(reply.actor_id, cloudpickle.loads(reply.actor_meta))
+
+
+def nodes() -> list[dict[str, Any]]:
+    out = []
+    for n in context.current().cluster_state():
+        host, _, port = n.address.rpartition(":")
+        out.append(
+            {
+                "NodeID": n.node_id.hex(),
+                "Alive": n.alive,
+                "alive": n.alive,
+                "NodeManagerAddress": n.ip,
+                "NodeManagerHostname": host,
+                "NodeManagerPort": int(port or 0),
+                "Resources": dict(n.total),
+            }
+        )
+    return out
+
+
+def _sum(field: str) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for n in context.current().cluster_state():
+        if n.alive:
+            for k, v in getattr(n, field).items():
+                total[k] = total.get(k, 0.0) + v
+    return {k: v for k, v in total.items() if v > 0}
+
+
+def cluster_resources() -> dict[str, float]:
+    return _sum("total")
+
+
+def available_resources() -> dict[str, float]:
+    return _sum("available")
+
+
+class RuntimeContext:
+    """What the code calling it runs as: get_node_id(), get_job_id(), get_task_id(), get_actor_id()."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get_node_id(self) -> str | None:
+        node = self._client.local_node
+        return node.node_id.hex() if node is not None else None
+
+    def get_job_id(self) -> str:
+        return self._client.job_id.hex()
+
+    def get_task_id(self) -> str | None:
+        return self._client.current_task_id.hex() or None
+
+    def get_actor_id(self) -> str | None:
+        actor_id = getattr(self._client, "current_actor_id", b"")
+        return actor_id.hex() or None
+
+    @property
+    def node_id(self) -> str | None:
+        return self.get_node_id()
+
+
+def get_runtime_context() -> RuntimeContext:
+    return RuntimeContext(context.current())

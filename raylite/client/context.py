@@ -1,0 +1,47 @@
+"""The one client of this process (driver or executor), as an explicit object.
+
+Public functions in raylite.client.api delegate to `current()`. Executors
+install a factory instead of a client, so the gRPC connection is made only
+when user code first calls the API from inside a task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from raylite.client.core import Client
+
+_client: Client | None = None
+_factory: Callable[[], Client] | None = None
+
+
+def current() -> Client:
+    global _client
+    if _client is None:
+        if _factory is None:
+            raise RuntimeError(
+                "raylite is not initialized: call raylite.init() (or ray.init()) before using the API"
+            )
+        _client = _factory()
+    return _client
+
+
+def peek() -> Client | None:
+    """The client if one exists, without creating it."""
+    return _client
+
+
+def install(client: Client | None) -> None:
+    global _client
+    _client = client
+
+
+def install_factory(factory: Callable[[], Client] | None) -> None:
+    global _factory
+    _factory = factory
+
+
+def is_initialized() -> bool:
+    return _client is not None or _factory is not None

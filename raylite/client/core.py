@@ -1,0 +1,424 @@
+"""The client core: one gRPC session with the head, driven by an event loop
+in a background thread, used from any user thread.
+
+User threads never block on I/O except in get/wait: `.remote()` and `put`
+append to a deque and wake the loop once; the loop drains the deque into one
+ClientBatch per write (raylite/batching.py). Values the head pushes land in
+`_objects`; threads blocked in get/wait are woken through `_Waiter`s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import logging
+import sys
+import threading
+from collections import deque
+from typing import Any
+
+import grpc
+
+from raylite import config, exceptions, hostinfo, ids, store
+from raylite.batching import Outbox
+from raylite.daemon_util import new_event_loop
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
+from raylite.serialization import Serialized, deserialize
+
+log = logging.getLogger("raylite")
+
+_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH = range(7)
+
+
+class _Waiter:
+    """Wakes a user thread once `needed` of the objects it waits for arrived."""
+
+    __slots__ = ("needed", "event")
+
+    def __init__(self, needed: int) -> None:
+        self.needed = needed
+        self.event = threading.Event()
+
+    def hit(self) -> None:
+        self.needed -= 1
+        if self.needed <= 0:
+            self.event.set()
+
+
+class Client:
+    def __init__(
+        self,
+        head_address: str,
+        *,
+        job_id: bytes,
+        is_driver: bool,
+        local_node_id: bytes | None = None,
+    ) -> None:
+        self.head_address = head_address
+        self.job_id = job_id
+        self.is_driver = is_driver
+        self.ids = ids.IdSource()
+        self.client_id = self.ids.prefix
+        self.host_key = hostinfo.host_key()
+        self.current_task_id = b""     # executors: the task running in this thread
+        self.used_during_task = False  # executors: flush before reporting the result
+        self._pending: deque[tuple[int, Any]] = deque()
+        self._wake_scheduled = False
+        self._lock = threading.Lock()
+        self._objects: dict[bytes, common_pb2.ObjectValue] = {}
+        self._waiters: dict[bytes, list[_Waiter]] = {}
+        self._refcounts: dict[bytes, int] = {}
+        self._owned_pending: set[bytes] = set()
+        self._exported: set[bytes] = set()
+        self._functions: dict[bytes, Any] = {}
+        self._nodes: dict[bytes, common_pb2.NodeInfo] = {}
+        self._flush_seq = 0
+        self._flushes: dict[int, threading.Event] = {}
+        self._closed = False
+        self._loop = new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
+        self._thread.start()
+        self._call(self._connect(), timeout=config.CONNECT_TIMEOUT_S + 5)
+        self.local_node = self._pick_local_node(local_node_id)
+
+    # ---- plumbing ------------------------------------------------------------
+
+    def _call(self, awaitable: Any, timeout: float | None = None) -> Any:
+        """Runs a coroutine (or awaits a gRPC call) on the client loop and waits for its result."""
+        if not asyncio.iscoroutine(awaitable):
+            awaitable = _await(awaitable)
+        return asyncio.run_coroutine_threadsafe(awaitable, self._loop).result(timeout)
+
+    async def _connect(self) -> None:
+        self._channel = grpc.aio.insecure_channel(self.head_address, options=config.GRPC_OPTIONS)
+        self._stub = head_pb2_grpc.HeadServiceStub(self._channel)
+        try:
+            reply = await self._stub.GetClusterState(
+                head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION),
+                timeout=config.CONNECT_TIMEOUT_S,
+                wait_for_ready=True,
+            )
+        except grpc.aio.AioRpcError as exc:
+            await self._channel.close()
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                raise exceptions.RaySystemError(exc.details()) from None
+            raise ConnectionError(
+                f"could not reach a raylite head at {self.head_address} within {config.CONNECT_TIMEOUT_S:.0f}s "
+                f"({exc.code().name}): is `raylite start --head` running there, and is the address right?"
+            ) from None
+        self.session_name = reply.session_name
+        for node in reply.nodes:
+            self._nodes[node.node_id] = node
+        self._outbox = Outbox(head_pb2.ClientBatch)
+        self._stream = self._stub.ClientStream()
+        hello = self._outbox.touch().hello
+        hello.protocol_version = config.PROTOCOL_VERSION
+        hello.client_id = self.client_id
+        hello.job_id = self.job_id
+        hello.is_driver = self.is_driver
+        self._writer_task = asyncio.ensure_future(self._outbox.run(self._stream))
+        self._reader_task = asyncio.ensure_future(self._read())
+
+    def _pick_local_node(self, node_id: bytes | None) -> common_pb2.NodeInfo | None:
+        if node_id is not None:
+            return self._nodes.get(node_id) or self._refresh_node(node_id)
+        for node in self._nodes.values():
+            if node.alive and node.host_key == self.host_key:
+                return node
+        return None
+
+    def _refresh_node(self, node_id: bytes) -> common_pb2.NodeInfo | None:
+        for node in self.cluster_state():
+            self._nodes[node.node_id] = node
+        return self._nodes.get(node_id)
+
+    def _enqueue(self, kind: int, item: Any) -> None:
+        self._pending.append((kind, item))
+        if not self._wake_scheduled:
+            self._wake_scheduled = True
+            try:
+                self._loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:
+                raise exceptions.RaySystemError("the raylite client is shut down") from None
+
+    def _drain(self) -> None:
+        self._wake_scheduled = False
+        msg = self._outbox.touch()
+        pending = self._pending
+        while pending:
+            kind, item = pending.popleft()
+            if kind == _TASK:
+                msg.tasks.append(item)
+            elif kind == _PUT:
+                msg.puts.append(item)
+            elif kind == _SUBSCRIBE:
+                msg.subscribe.extend(item)
+            elif kind == _EXPORT:
+                msg.exports.append(item)
+            elif kind == _BLOCK:
+                msg.block_states.append(item)
+            elif kind == _KILL:
+                msg.kill_actors.append(item)
+            elif kind == _FLUSH:
+                msg.flush = item
+
+    async def _read(self) -> None:
+        try:
+            async for msg in self._stream:
+                if msg.objects:
+                    self._on_objects(msg.objects)
+                if msg.flush_ack:
+                    event = self._flushes.pop(msg.flush_ack, None)
+                    if event is not None:
+                        event.set()
+                if msg.warning:
+                    print(f"raylite: warning: {msg.warning}", file=sys.stderr, flush=True)
+        except grpc.aio.AioRpcError as exc:
+            if not self._closed:
+                print(f"raylite: lost the head at {self.head_address}: {exc.details()}", file=sys.stderr)
+        finally:
+            if not self._closed:
+                self._fail_all_waiters()
+
+    def _fail_all_waiters(self) -> None:
+        with self._lock:
+            waiters, self._waiters = self._waiters, {}
+        for ws in waiters.values():
+            for w in ws:
+                w.event.set()
+        for event in self._flushes.values():
+            event.set()
+
+    def _on_objects(self, values: Any) -> None:
+        with self._lock:
+            for value in values:
+                oid = value.object_id
+                self._owned_pending.discard(oid)
+                waiters = self._waiters.pop(oid, None)
+                if waiters is None and oid not in self._refcounts:
+                    continue  # nobody here holds a ref any more
+                self._objects[oid] = value
+                if waiters:
+                    for w in waiters:
+                        w.hit()
+
+    # ---- refs ------------------------------------------------------------------
+
+    def add_ref(self, oid: bytes) -> None:
+        self._refcounts[oid] = self._refcounts.get(oid, 0) + 1
+
+    def remove_ref(self, oid: bytes) -> None:
+        n = self._refcounts.get(oid, 0) - 1
+        if n > 0:
+            self._refcounts[oid] = n
+            return
+        self._refcounts.pop(oid, None)
+        self._objects.pop(oid, None)
+
+    # ---- tasks -------------------------------------------------------------------
+
+    def export(self, function_id: bytes, blob: bytes) -> None:
+        if function_id not in self._exported:
+            self._exported.add(function_id)
+            self._enqueue(_EXPORT, common_pb2.ExportedFunction(function_id=function_id, blob=blob))
+
+    def submit(self, spec: common_pb2.TaskSpec) -> None:
+        self.used_during_task = True
+        for i in range(spec.num_returns):
+            self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
+        self._enqueue(_TASK, spec)
+
+    def kill_actor(self, actor_id: bytes) -> None:
+        self.used_during_task = True
+        self._enqueue(_KILL, actor_id)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Returns once the head has applied everything this client sent so far."""
+        with self._lock:
+            self._flush_seq += 1
+            seq = self._flush_seq
+            event = threading.Event()
+            self._flushes[seq] = event
+        self._enqueue(_FLUSH, seq)
+        if not event.wait(timeout):
+            raise exceptions.RaySystemError(f"the head at {self.head_address} did not answer within {timeout}s")
+
+    # ---- objects -------------------------------------------------------------------
+
+    def put_serialized(self, s: Serialized) -> bytes:
+        oid = ids.object_id(self.ids.task_id(), 0)
+        value = self._store_value(oid, s)
+        self.used_during_task = True
+        self._objects[oid] = value
+        self._enqueue(_PUT, value)
+        return oid
+
+    def _store_value(self, oid: bytes, s: Serialized) -> common_pb2.ObjectValue:
+        """Inline if small, else written once into the local node's store (or pushed to a node)."""
+        if s.size <= config.INLINE_MAX_BYTES:
+            return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size)
+        node = self.local_node
+        if node is not None:
+            store.write(node.store_dir, oid, s)
+        else:
+            node = next((n for n in self._nodes.values() if n.alive), None)
+            if node is None:
+                raise exceptions.RaySystemError("no live node to store the object in")
+            self._call(self._push(node.address, oid, s))
+        return common_pb2.ObjectValue(
+            object_id=oid, node_id=node.node_id, node_address=node.address, size=s.size, in_store=True
+        )
+
+    async def _push(self, address: str, oid: bytes, s: Serialized) -> None:
+        data = s.to_bytes()
+        step = config.TRANSFER_CHUNK_BYTES
+
+        def chunks() -> Any:
+            for offset in range(0, len(data), step):
+                yield worker_pb2.ObjectChunk(
+                    object_id=oid, total_size=len(data), offset=offset, data=data[offset : offset + step]
+                )
+
+        async with grpc.aio.insecure_channel(address, options=config.GRPC_OPTIONS) as channel:
+            reply = await worker_pb2_grpc.WorkerServiceStub(channel).PushObject(chunks())
+        if reply.error:
+            raise exceptions.RaySystemError(f"storing object on {address} failed: {reply.error}")
+
+    def value_of(self, oid: bytes) -> common_pb2.ObjectValue | None:
+        return self._objects.get(oid)
+
+    def wait_for(self, oids: list[bytes], num_needed: int, timeout: float | None) -> bool:
+        """Blocks until num_needed of oids are known here; False on timeout."""
+        with self._lock:
+            missing = [o for o in dict.fromkeys(oids) if o not in self._objects]
+            have = len(set(oids)) - len(missing)
+            if have >= num_needed:
+                return True
+            waiter = _Waiter(num_needed - have)
+            for oid in missing:
+                self._waiters.setdefault(oid, []).append(waiter)
+            subscribe = [o for o in missing if o not in self._owned_pending]
+        if subscribe:
+            self._enqueue(_SUBSCRIBE, subscribe)
+        blocking_task = self.current_task_id
+        if blocking_task:
+            self.used_during_task = True
+            self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
+        try:
+            ok = waiter.event.wait(timeout)
+        finally:
+            if blocking_task:
+                self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
+            with self._lock:
+                for oid in missing:
+                    ws = self._waiters.get(oid)
+                    if ws is not None and waiter in ws:
+                        ws.remove(waiter)
+                        if not ws:
+                            del self._waiters[oid]
+        if ok and waiter.needed > 0:
+            raise exceptions.RaySystemError(
+                f"lost the connection to the head at {self.head_address} while waiting for objects"
+            )
+        return ok
+
+    def materialize(self, value: common_pb2.ObjectValue) -> Any:
+        """The Python value of an object; raises the stored error for failed tasks."""
+        if value.in_store:
+            obj = self._read_stored(value)
+        else:
+            obj = deserialize(value.data)
+        if value.is_error:
+            if isinstance(obj, exceptions.RayTaskError):
+                raise obj.as_instanceof_cause()
+            raise obj
+        return obj
+
+    def _read_stored(self, value: common_pb2.ObjectValue) -> Any:
+        node = self._nodes.get(value.node_id) or self._refresh_node(value.node_id)
+        if node is not None and node.host_key == self.host_key:
+            try:
+                return store.read(node.store_dir, value.object_id)
+            except FileNotFoundError:
+                pass
+        local = self.local_node
+        if local is not None:
+            reply = self._call(self._pull(local.address, value))
+            if reply.error:
+                raise exceptions.ObjectLostError(reply.error)
+            return store.read(local.store_dir, value.object_id)
+        return deserialize(self._call(self._fetch(value)))
+
+    async def _pull(self, address: str, value: common_pb2.ObjectValue) -> worker_pb2.PullReply:
+        async with grpc.aio.insecure_channel(address, options=config.GRPC_OPTIONS) as channel:
+            return await worker_pb2_grpc.WorkerServiceStub(channel).Pull(worker_pb2.PullRequest(location=value))
+
+    async def _fetch(self, value: common_pb2.ObjectValue) -> bytearray:
+        buf = bytearray(value.size)
+        async with grpc.aio.insecure_channel(value.node_address, options=config.GRPC_OPTIONS) as channel:
+            call = worker_pb2_grpc.WorkerServiceStub(channel).FetchObject(
+                worker_pb2.FetchObjectRequest(object_id=value.object_id)
+            )
+            async for chunk in call:
+                buf[chunk.offset : chunk.offset + len(chunk.data)] = chunk.data
+        return buf
+
+    # ---- queries -------------------------------------------------------------------
+
+    def cluster_state(self) -> list[common_pb2.NodeInfo]:
+        reply = self._call(
+            self._stub.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)),
+            timeout=30,
+        )
+        return list(reply.nodes)
+
+    def get_function(self, function_id: bytes) -> bytes:
+        reply = self._call(self._stub.GetFunction(head_pb2.GetFunctionRequest(function_id=function_id)), timeout=30)
+        return reply.blob
+
+    def get_actor(self, name: str) -> head_pb2.GetActorReply:
+        return self._call(self._stub.GetActor(head_pb2.GetActorRequest(name=name)), timeout=30)
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        async def shutdown() -> None:
+            self._outbox.close()
+            await asyncio.sleep(0)
+            self._stream.cancel()
+            self._reader_task.cancel()
+            await self._channel.close()
+
+        try:
+            self._call(shutdown(), timeout=5)
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def function_id_of(blob: bytes) -> bytes:
+    return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+def make_future(client: Client, oid: bytes) -> concurrent.futures.Future[Any]:
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def wait() -> None:
+        try:
+            client.wait_for([oid], 1, None)
+            fut.set_result(client.materialize(client.value_of(oid)))  # type: ignore[arg-type]
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            fut.set_exception(exc)
+
+    threading.Thread(target=wait, daemon=True).start()
+    return fut

@@ -1,0 +1,199 @@
+"""Starting daemons as child processes: the embedded cluster of `init()` and
+the background daemons of `raylite start`.
+
+Each child gets a pipe to report readiness on (one JSON line), so the parent
+waits exactly as long as start-up takes. Children of the embedded cluster also
+get the read end of a "lifeline" pipe whose write end only the driver holds:
+when the driver exits, however it dies, the pipe closes and they shut down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from raylite import config
+
+
+class DaemonStartError(RuntimeError):
+    pass
+
+
+@dataclass
+class Daemon:
+    role: str
+    proc: subprocess.Popen[bytes]
+    info: dict[str, Any]
+    log_path: str
+
+
+def spawn_daemon(
+    role: str,
+    module: str,
+    args: list[str],
+    log_path: str,
+    lifeline_fd: int | None = None,
+    detach: bool = False,
+) -> Daemon:
+    """Starts `python -m module args` and waits for its ready line."""
+    ready_r, ready_w = os.pipe()
+    fds = [ready_w]
+    argv = [sys.executable, "-m", module, *args, "--ready-fd", str(ready_w)]
+    if lifeline_fd is not None:
+        argv += ["--parent-fd", str(lifeline_fd)]
+        fds.append(lifeline_fd)
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(
+            argv,
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=detach,
+        )
+    finally:
+        log.close()
+        os.close(ready_w)
+    try:
+        line = _read_line(ready_r, config.DAEMON_START_TIMEOUT_S, proc)
+    finally:
+        os.close(ready_r)
+    if not line:
+        proc.kill()
+        proc.wait()
+        tail = _tail(log_path)
+        raise DaemonStartError(f"the raylite {role} failed to start; the end of its log {log_path}:\n{tail}")
+    return Daemon(role, proc, json.loads(line), log_path)
+
+
+def _read_line(fd: int, timeout: float, proc: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return ""
+        readable, _, _ = select.select([fd], [], [], left)
+        if not readable:
+            return ""
+        chunk = os.read(fd, 4096)
+        if not chunk:  # the child closed the pipe: it exited
+            return ""
+        buf += chunk
+    return buf.split(b"\n", 1)[0].decode()
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def node_args(
+    num_cpus: float | None,
+    num_gpus: float | None,
+    resources: dict[str, float] | None,
+    object_store_memory: int | None,
+) -> list[str]:
+    args: list[str] = []
+    if num_cpus is not None:
+        args += ["--num-cpus", str(num_cpus)]
+    if num_gpus is not None:
+        args += ["--num-gpus", str(num_gpus)]
+    if resources:
+        args += ["--resources", json.dumps(resources)]
+    if object_store_memory:
+        args += ["--object-store-memory", str(object_store_memory)]
+    return args
+
+
+def new_session_dir() -> str:
+    name = time.strftime("session_%Y-%m-%d_%H-%M-%S") + f"_{os.getpid()}"
+    path = os.path.join(config.runtime_dir(), name)
+    os.makedirs(os.path.join(path, "logs"), mode=0o700, exist_ok=True)
+    return path
+
+
+@dataclass
+class LocalCluster:
+    """A head and one worker daemon owned by this driver process."""
+
+    session_dir: str
+    head: Daemon
+    worker: Daemon
+    lifeline_w: int
+    daemons: list[Daemon] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.head.info['port']}"
+
+    @property
+    def node_id(self) -> bytes:
+        return bytes.fromhex(self.worker.info["node_id"])
+
+    @classmethod
+    def start(
+        cls,
+        num_cpus: float | None,
+        num_gpus: float | None,
+        resources: dict[str, float] | None,
+        object_store_memory: int | None,
+    ) -> LocalCluster:
+        session_dir = new_session_dir()
+        logs = os.path.join(session_dir, "logs")
+        lifeline_r, lifeline_w = os.pipe()
+        try:
+            head = spawn_daemon(
+                "head",
+                "raylite.head.server",
+                ["--host", "127.0.0.1", "--port", "0", "--session-name", os.path.basename(session_dir)],
+                os.path.join(logs, "head.log"),
+                lifeline_fd=lifeline_r,
+            )
+            try:
+                worker = spawn_daemon(
+                    "worker",
+                    "raylite.worker.daemon",
+                    ["--address", f"127.0.0.1:{head.info['port']}", "--host", "127.0.0.1"]
+                    + node_args(num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory),
+                    os.path.join(logs, "worker.log"),
+                    lifeline_fd=lifeline_r,
+                )
+            except BaseException:
+                stop_daemons([head])
+                raise
+        except BaseException:
+            os.close(lifeline_w)
+            raise
+        finally:
+            os.close(lifeline_r)
+        return cls(session_dir, head, worker, lifeline_w, [head, worker])
+
+    def stop(self) -> None:
+        os.close(self.lifeline_w)  # the daemons see the pipe close and shut down
+        stop_daemons(list(reversed(self.daemons)), signal_first=False)
+
+
+def stop_daemons(daemons: list[Daemon], signal_first: bool = True, timeout: float = 10.0) -> None:
+    """Stops daemons: SIGTERM (unless they are already stopping), then SIGKILL after timeout."""
+    if signal_first:
+        for d in daemons:
+            if d.proc.poll() is None:
+                d.proc.send_signal(signal.SIGTERM)
+    for d in daemons:
+        try:
+            d.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait()

@@ -1,0 +1,59 @@
+"""ObjectRef: a future for a value in the cluster's object store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raylite.client import context
+
+
+class ObjectRef:
+    """Refers to one object. Pickles to its id, so refs travel into tasks and actors.
+
+    Each process counts its live refs per object: when the last one goes, the
+    process drops its cached copy of the value.
+    """
+
+    __slots__ = ("_id", "__weakref__")
+
+    def __init__(self, object_id: bytes) -> None:
+        self._id = object_id
+        client = context.peek()
+        if client is not None:
+            client.add_ref(object_id)
+
+    def __del__(self) -> None:
+        try:
+            client = context.peek()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            return
+        if client is not None:
+            client.remove_ref(self._id)
+
+    def binary(self) -> bytes:
+        return self._id
+
+    def hex(self) -> str:
+        return self._id.hex()
+
+    def task_id(self) -> bytes:
+        return self._id[:16]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ObjectRef, (self._id,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self._id.hex()})"
+
+    def future(self) -> Any:
+        """A concurrent.futures.Future that resolves to the value."""
+        return context.current().future_of(self)
+
+    def __await__(self) -> Any:
+        return context.current().await_ref(self).__await__()

@@ -1,0 +1,83 @@
+"""@remote functions."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+from raylite.client import submit
+from raylite.client.object_ref import ObjectRef
+from raylite.rpc import common_pb2
+
+
+class RemoteFunction:
+    """A function that runs as a task: call `.remote(...)` to submit it."""
+
+    def __init__(self, function: Any, options: dict[str, Any]) -> None:
+        submit.check_options(options, submit.TASK_OPTIONS, f"@remote function {function.__qualname__}")
+        self._function = function
+        self._options = options
+        self._name = function.__qualname__
+        self._signature = _signature(function)
+        self._export_cache: dict[str, Any] = {}
+        functools.update_wrapper(self, function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"Remote functions cannot be called directly. Instead of running '{self._name}()', "
+            f"try '{self._name}.remote()'."
+        )
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return self._remote(args, kwargs, self._options)
+
+    def options(self, **options: Any) -> _BoundOptions:
+        submit.check_options(options, submit.TASK_OPTIONS, f"{self._name}.options()")
+        return _BoundOptions(self, {**self._options, **options})
+
+    def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+        if self._signature is not None:
+            try:
+                self._signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self._name}.remote() got arguments that do not fit {self._name}{self._signature}: {exc}") from None
+        client = submit.current_client()
+        fid = submit.export(client, self._export_cache, self._function)
+        payload, deps = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
+        num_returns = int(options.get("num_returns", 1))
+        spec = submit.build_spec(
+            client,
+            kind=common_pb2.NORMAL,
+            name=self._name,
+            function_id=fid,
+            payload=payload,
+            deps=deps,
+            options=options,
+            default_cpus=1.0,
+            num_returns=max(1, num_returns),
+        )
+        client.submit(spec)
+        return return_refs(spec.task_id, num_returns)
+
+
+class _BoundOptions:
+    def __init__(self, target: Any, options: dict[str, Any]) -> None:
+        self._target = target
+        self._options = options
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target._remote(args, kwargs, self._options)
+
+
+def return_refs(task_id: bytes, num_returns: int) -> Any:
+    if num_returns == 1:
+        return ObjectRef(task_id + b"\0\0\0\0")
+    return [ObjectRef(task_id + i.to_bytes(4, "big")) for i in range(max(1, num_returns))]
+
+
+def _signature(function: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,175 @@
+"""Turning a call into a TaskSpec: options, argument packing, export.
+
+Top-level ObjectRef arguments become dependencies: the head starts the task
+only once they exist, and the executor passes their values. Refs nested in
+containers travel as refs. Large plain arguments are put into the store
+first, so a spec stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import cloudpickle
+
+from raylite import config, resources
+from raylite.client import context
+from raylite.client.core import Client, function_id_of
+from raylite.client.object_ref import ObjectRef
+from raylite.exceptions import RaySerializationError
+from raylite.rpc import common_pb2
+from raylite.serialization import serialize
+
+TASK_OPTIONS = frozenset(
+    {
+        "num_cpus", "num_gpus", "resources", "memory", "num_returns", "max_retries", "retry_exceptions",
+        "scheduling_strategy", "name", "runtime_env", "max_calls", "accelerator_type", "label_selector",
+    }
+)
+ACTOR_OPTIONS = frozenset(
+    {
+        "num_cpus", "num_gpus", "resources", "memory", "name", "namespace", "lifetime", "max_restarts",
+        "max_task_retries", "max_concurrency", "get_if_exists", "scheduling_strategy", "runtime_env",
+        "concurrency_groups", "accelerator_type", "max_pending_calls", "label_selector",
+    }
+)
+
+
+class Dep:
+    """Stands in the payload for the value of dependency number `index`."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Dep, (self.index,))
+
+
+def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown} for {what}; valid options: {sorted(allowed)}")
+
+
+def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
+    """Pickles a function or class once per definition and sends it once per client."""
+    fid = cache.get("function_id")
+    if fid is None:
+        try:
+            blob = cloudpickle.dumps(obj)
+        except Exception as exc:  # noqa: BLE001
+            raise RaySerializationError(
+                f"could not pickle {getattr(obj, '__qualname__', obj)!r} to send it to the cluster: {exc}. "
+                "It or something it references (a global, a closure variable) is not picklable."
+            ) from exc
+        fid = function_id_of(blob)
+        cache["function_id"], cache["blob"] = fid, blob
+    client.export(fid, cache["blob"])
+    return fid
+
+
+def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> tuple[bytes, list[bytes]]:
+    """Serializes the call's arguments; returns the payload and the dependency ids."""
+    deps: list[bytes] = []
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, ObjectRef):
+            deps.append(value.binary())
+            return Dep(len(deps) - 1)
+        return value
+
+    packed_args = [swap(a) for a in args]
+    packed_kwargs = {k: swap(v) for k, v in kwargs.items()}
+    try:
+        payload = serialize((packed_args, packed_kwargs))
+    except RaySerializationError:
+        _name_unpicklable(args, kwargs, what)
+        raise
+    if payload.size > config.INLINE_MAX_BYTES:
+        # put the big arguments into the store once and pass refs to them
+        for i, a in enumerate(packed_args):
+            if not isinstance(a, Dep):
+                s = serialize(a)
+                if s.size > config.INLINE_MAX_BYTES // 4:
+                    deps.append(client.put_serialized(s))
+                    packed_args[i] = Dep(len(deps) - 1)
+        for k, v in packed_kwargs.items():
+            if not isinstance(v, Dep):
+                s = serialize(v)
+                if s.size > config.INLINE_MAX_BYTES // 4:
+                    deps.append(client.put_serialized(s))
+                    packed_kwargs[k] = Dep(len(deps) - 1)
+        payload = serialize((packed_args, packed_kwargs))
+    return payload.to_bytes(), deps
+
+
+def _name_unpicklable(args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> None:
+    labelled = [(f"argument {i}", a) for i, a in enumerate(args)] + [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
+    for label, value in labelled:
+        try:
+            serialize(value)
+        except RaySerializationError as exc:
+            raise RaySerializationError(
+                f"{what}: {label} (of type {type(value).__qualname__}) cannot be pickled to send to the "
+                f"cluster: {exc.__cause__ or exc}. Pass picklable values, or create the object inside the task."
+            ) from exc.__cause__
+
+
+def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
+    if strategy is None or strategy == "DEFAULT":
+        return None
+    if strategy == "SPREAD":
+        return common_pb2.SchedulingStrategy(kind="SPREAD")
+    node_id = getattr(strategy, "node_id", None)
+    if node_id is not None:
+        return common_pb2.SchedulingStrategy(
+            kind="NODE_AFFINITY", node_id=bytes.fromhex(node_id), soft=bool(getattr(strategy, "soft", False))
+        )
+    raise ValueError(
+        f"unsupported scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD' or NodeAffinitySchedulingStrategy"
+    )
+
+
+def build_spec(
+    client: Client,
+    *,
+    kind: int,
+    name: str,
+    function_id: bytes,
+    payload: bytes,
+    deps: list[bytes],
+    options: Mapping[str, Any],
+    default_cpus: float,
+    actor_id: bytes = b"",
+    num_returns: int = 1,
+) -> common_pb2.TaskSpec:
+    task_id = client.ids.task_id()
+    spec = common_pb2.TaskSpec(
+        task_id=task_id,
+        job_id=client.job_id,
+        name=name,
+        kind=kind,
+        dependencies=deps,
+        num_returns=num_returns,
+        max_retries=options.get("max_retries", config.DEFAULT_MAX_RETRIES),
+        actor_id=actor_id or (task_id if kind == common_pb2.ACTOR_CREATION else b""),
+        payload=payload,
+        function_id=function_id,
+    )
+    if kind != common_pb2.ACTOR_METHOD:
+        request = resources.normalize(
+            options.get("num_cpus"), options.get("num_gpus"), options.get("resources"), options.get("memory"),
+            default_cpus=default_cpus,
+        )
+        spec.resources.update(request)
+        strategy = strategy_message(options.get("scheduling_strategy"))
+        if strategy is not None:
+            spec.strategy.CopyFrom(strategy)
+    return spec
+
+
+def current_client() -> Client:
+    return context.current()

@@ -1,0 +1,54 @@
+"""Entry point of the head daemon process: `python -m raylite.head.server`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import grpc
+
+from raylite import config
+from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
+from raylite.head.service import HeadServicer
+from raylite.rpc import head_pb2_grpc
+
+
+async def serve(opts: argparse.Namespace) -> None:
+    log = setup_logging("head")
+    loop = asyncio.get_running_loop()
+    server = grpc.aio.server(options=config.GRPC_OPTIONS)
+    servicer = HeadServicer(opts.session_name)
+    head_pb2_grpc.add_HeadServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port(f"{opts.host}:{opts.port}")
+    if port == 0:
+        raise SystemExit(f"raylite head: cannot listen on {opts.host}:{opts.port} (is the port in use?)")
+    await server.start()
+    stopped = asyncio.Event()
+    stop_on_signals(loop, stopped.set)
+    if opts.parent_fd is not None:
+        watch_parent(loop, opts.parent_fd, stopped.set)
+    log.info("head serving on %s:%d (session %s)", opts.host, port, opts.session_name)
+    report_ready(opts.ready_fd, {"port": port, "pid": __import__("os").getpid()})
+    await stopped.wait()
+    log.info("head stopping")
+    await server.stop(grace=0.2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="raylite-head")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=config.DEFAULT_HEAD_PORT)
+    parser.add_argument("--session-name", default="")
+    parser.add_argument("--ready-fd", type=int, default=None, help="write one JSON line here once serving")
+    parser.add_argument("--parent-fd", type=int, default=None, help="exit when this pipe closes")
+    opts = parser.parse_args(argv)
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(serve(opts))
+    finally:
+        loop.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""The head's gRPC servicer: decode, handle, carry out effects, reply.
+
+Every stream has an Outbox (raylite/batching.py): effects append to the
+message being built, so a burst of effects leaves as one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from raylite import config, wire
+from raylite.batching import Outbox
+from raylite.head.state import (
+    ActorKillRequested,
+    ClientConnected,
+    ClientDisconnected,
+    Deliver,
+    Dispatch,
+    ExecutorDied,
+    HeadState,
+    KillActor,
+    NodeAdded,
+    NodeRemoved,
+    ObjectsPut,
+    ObjectsSubscribed,
+    TaskBlockChanged,
+    TaskFinished,
+    TaskSubmitted,
+    Warn,
+)
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc
+
+log = logging.getLogger("raylite.head")
+
+
+class HeadServicer(head_pb2_grpc.HeadServiceServicer):
+    def __init__(self, session_name: str) -> None:
+        self.session_name = session_name
+        self.state = HeadState()
+        self.functions: dict[bytes, bytes] = {}
+        self.clients: dict[bytes, Outbox] = {}
+        self.nodes: dict[bytes, Outbox] = {}
+        self.node_functions: dict[bytes, set[bytes]] = {}
+
+    # ---- effects ---------------------------------------------------------------
+
+    def apply(self, *events: Any) -> None:
+        for effect in self.state.handle(*events):
+            kind = type(effect)
+            if kind is Deliver:
+                out = self.clients.get(effect.client_id)
+                if out is not None:
+                    out.touch().objects.append(wire.object_value(effect.obj))
+            elif kind is Dispatch:
+                self._dispatch(effect)
+            elif kind is KillActor:
+                out = self.nodes.get(effect.node_id)
+                if out is not None:
+                    out.touch().kill_actors.append(effect.actor_id)
+            elif kind is Warn:
+                log.warning("%s", effect.message)
+                out = self.clients.get(effect.client_id)
+                if out is not None:
+                    msg = out.touch()
+                    msg.warning = f"{msg.warning}\n{effect.message}" if msg.warning else effect.message
+
+    def _dispatch(self, effect: Dispatch) -> None:
+        out = self.nodes.get(effect.node_id)
+        if out is None:
+            return  # the node's stream is gone; NodeRemoved retries the task
+        assignment = out.touch().tasks.add()
+        spec: common_pb2.TaskSpec = effect.task.spec
+        assignment.spec.CopyFrom(spec)
+        for arg in effect.args:
+            assignment.args.append(wire.object_value(arg))
+        fid = spec.function_id
+        if fid:
+            sent = self.node_functions.setdefault(effect.node_id, set())
+            if fid not in sent:
+                blob = self.functions.get(fid)
+                if blob is not None:
+                    sent.add(fid)
+                    assignment.function.function_id = fid
+                    assignment.function.blob = blob
+
+    # ---- client sessions ---------------------------------------------------------
+
+    async def ClientStream(
+        self, request_iterator: AsyncIterator[head_pb2.ClientBatch], context: grpc.aio.ServicerContext
+    ) -> None:
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        hello = first.hello
+        await _check_version(hello.protocol_version, context)
+        client_id = hello.client_id
+        out = Outbox(head_pb2.HeadToClient)
+        self.clients[client_id] = out
+        self.apply(ClientConnected(client_id, hello.job_id, hello.is_driver))
+        writer = asyncio.create_task(out.run(context))
+        try:
+            self._on_client_batch(client_id, first, out)
+            async for batch in request_iterator:
+                self._on_client_batch(client_id, batch, out)
+        finally:
+            out.close()
+            writer.cancel()
+            self.clients.pop(client_id, None)
+            self.apply(ClientDisconnected(client_id))
+
+    def _on_client_batch(self, client_id: bytes, batch: head_pb2.ClientBatch, out: Outbox) -> None:
+        for export in batch.exports:
+            self.functions[export.function_id] = export.blob
+        events: list[Any] = []
+        if batch.puts:
+            events.append(ObjectsPut([wire.object_info(v) for v in batch.puts]))
+        for spec in batch.tasks:
+            events.append(TaskSubmitted(wire.task_record(spec, client_id)))
+        if batch.subscribe:
+            events.append(ObjectsSubscribed(client_id, list(batch.subscribe)))
+        for change in batch.block_states:
+            events.append(TaskBlockChanged(change.task_id, change.blocked))
+        for actor_id in batch.kill_actors:
+            events.append(ActorKillRequested(actor_id))
+        if events:
+            self.apply(*events)
+        if batch.flush:
+            out.touch().flush_ack = batch.flush
+
+    # ---- node sessions -----------------------------------------------------------
+
+    async def NodeStream(
+        self, request_iterator: AsyncIterator[head_pb2.NodeBatch], context: grpc.aio.ServicerContext
+    ) -> None:
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        hello = first.hello
+        await _check_version(hello.protocol_version, context)
+        info = common_pb2.NodeInfo()
+        info.CopyFrom(hello.node)
+        node_id = info.node_id
+        out = Outbox(head_pb2.HeadToNode)
+        self.nodes[node_id] = out
+        self.node_functions[node_id] = set()
+        log.info("node %s joined at %s with %s", node_id.hex()[:12], info.address, dict(info.total))
+        writer = asyncio.create_task(out.run(context))
+        self.apply(NodeAdded(node_id, dict(info.total), info))
+        out.touch().nodes.append(info)  # the acknowledgement the daemon waits for
+        try:
+            self._on_node_batch(node_id, first)
+            async for batch in request_iterator:
+                self._on_node_batch(node_id, batch)
+        finally:
+            out.close()
+            writer.cancel()
+            self.nodes.pop(node_id, None)
+            log.warning("node %s left", node_id.hex()[:12])
+            self.apply(NodeRemoved(node_id, "its worker daemon disconnected"))
+
+    def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
+        events: list[Any] = []
+        for result in batch.results:
+            events.append(TaskFinished(node_id, result.task_id, [wire.object_info(v) for v in result.results]))
+        for death in batch.deaths:
+            events.append(ExecutorDied(node_id, death.task_id, death.actor_id, death.reason))
+        if events:
+            self.apply(*events)
+
+    # ---- queries -------------------------------------------------------------------
+
+    async def GetClusterState(
+        self, request: head_pb2.ClusterStateRequest, context: grpc.aio.ServicerContext
+    ) -> head_pb2.ClusterStateReply:
+        await _check_version(request.protocol_version, context)
+        reply = head_pb2.ClusterStateReply(session_name=self.session_name)
+        for node in self.state.nodes.values():
+            info = reply.nodes.add()
+            info.CopyFrom(node.info)
+            info.ClearField("available")
+            info.available.update({k: v for k, v in node.available.items()})
+            info.alive = node.alive
+        return reply
+
+    async def GetFunction(
+        self, request: head_pb2.GetFunctionRequest, context: grpc.aio.ServicerContext
+    ) -> head_pb2.GetFunctionReply:
+        blob = self.functions.get(request.function_id)
+        if blob is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no function {request.function_id.hex()} was exported")
+        return head_pb2.GetFunctionReply(blob=blob)
+
+    async def GetActor(
+        self, request: head_pb2.GetActorRequest, context: grpc.aio.ServicerContext
+    ) -> head_pb2.GetActorReply:
+        actor_id = self.state.named_actors.get(request.name)
+        if actor_id is None:
+            return head_pb2.GetActorReply(found=False)
+        actor = self.state.actors[actor_id]
+        return head_pb2.GetActorReply(found=True, actor_id=actor_id, actor_meta=actor.meta)
+
+
+async def _check_version(version: int, context: grpc.aio.ServicerContext) -> None:
+    if version != config.PROTOCOL_VERSION:
+        await context.abort(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"protocol version mismatch: this head speaks raylite protocol {config.PROTOCOL_VERSION}, "
+            f"the peer speaks {version}; install the same raylite version on every machine",
+        )

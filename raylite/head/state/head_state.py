@@ -1,0 +1,484 @@
+"""The head's state: task table, object directory, actor directory, node table.
+
+Theory of operation
+-------------------
+A task enters as TaskSubmitted. The state counts its dependencies that do not
+exist yet (`missing`); each missing object remembers the tasks waiting on it.
+When the count reaches zero the task is READY and joins the queue of its
+scheduling class (its resource request and strategy). After every batch of
+events, one scheduling pass walks each class queue from the front and places
+tasks until a placement fails: tasks of a class are interchangeable, so the
+first failure means the rest would fail too. Placement subtracts the task's
+resources from the node and emits Dispatch; TaskFinished gives them back.
+
+Actor creation tasks are scheduled like any task, with `placement` as the
+request; the actor then holds `resources` until it dies. Method calls skip
+the queues: they go to the actor's node in submission order the moment the
+actor is placed (queued in `pending` before that), and the actor's executor
+resolves arguments that are not ready yet. That keeps calls from one caller
+in order without the head tracking per-caller sequence numbers.
+
+Objects are immutable once they exist. An object's value is opaque here: an
+inline value or a store location. The submitter of a task is pushed its
+results (it almost always asks for them); anyone else subscribes.
+
+A task blocked in `get` gives its resources back to the node (TaskBlockChanged)
+and takes them again when it resumes, possibly overcommitting the node
+briefly: this is what keeps nested tasks from deadlocking a full cluster.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from raylite import resources as res
+from raylite.head.state import scheduler
+from raylite.head.state.model import (
+    ACTOR_CREATION,
+    ACTOR_METHOD,
+    NORMAL,
+    ActorKillRequested,
+    ActorRecord,
+    ClientConnected,
+    ClientDisconnected,
+    Deliver,
+    Dispatch,
+    Effect,
+    Event,
+    ExecutorDied,
+    Failure,
+    KillActor,
+    NodeAdded,
+    NodeRecord,
+    NodeRemoved,
+    ObjectInfo,
+    ObjectsPut,
+    ObjectsSubscribed,
+    TaskBlockChanged,
+    TaskFinished,
+    TaskRecord,
+    TaskSubmitted,
+    Warn,
+)
+from raylite.ids import object_id
+
+
+class HeadState:
+    def __init__(self) -> None:
+        self.nodes: dict[bytes, NodeRecord] = {}
+        self.tasks: dict[bytes, TaskRecord] = {}
+        self.objects: dict[bytes, ObjectInfo] = {}
+        self.actors: dict[bytes, ActorRecord] = {}
+        self.named_actors: dict[str, bytes] = {}
+        self.clients: dict[bytes, tuple[bytes, bool]] = {}  # client -> (job, is_driver)
+        # object id -> tasks waiting for it / clients waiting for it
+        self._dep_waiters: dict[bytes, list[bytes]] = {}
+        self._subscribers: dict[bytes, set[bytes]] = {}
+        # scheduling class -> READY task ids, in submission order
+        self._queues: dict[tuple, deque[bytes]] = {}
+        self._warned_infeasible: set[tuple] = set()
+        self._spread_cursor = 0
+        self._effects: list[Effect] = []
+        self._needs_pass = False
+
+    # ---- entry point -------------------------------------------------------
+
+    def handle(self, *events: Event) -> list[Effect]:
+        """Applies events in order and returns the effects to carry out."""
+        for event in events:
+            handler = _HANDLERS[type(event)]
+            handler(self, event)
+        if self._needs_pass:
+            self._needs_pass = False
+            self._schedule_pass()
+        effects, self._effects = self._effects, []
+        return effects
+
+    # ---- nodes and clients --------------------------------------------------
+
+    def _on_node_added(self, ev: NodeAdded) -> None:
+        self.nodes[ev.node_id] = NodeRecord(ev.node_id, dict(ev.resources), dict(ev.resources), ev.info)
+        self._warned_infeasible.clear()
+        self._needs_pass = True
+
+    def _on_node_removed(self, ev: NodeRemoved) -> None:
+        node = self.nodes.get(ev.node_id)
+        if node is None or not node.alive:
+            return
+        node.alive = False
+        node.available = {}
+        for task in [t for t in self.tasks.values() if t.node_id == ev.node_id and t.state == "RUNNING"]:
+            if task.kind == ACTOR_METHOD:
+                continue  # failed with its actor below
+            self._executor_lost(task, f"node {ev.node_id.hex()[:12]} died ({ev.reason})")
+        for actor in self.actors.values():
+            if actor.node_id == ev.node_id and actor.state != "DEAD":
+                self._actor_died(actor, f"its node {ev.node_id.hex()[:12]} died ({ev.reason})")
+        for info in list(self.objects.values()):
+            if info.node_id == ev.node_id:
+                self.objects[info.object_id] = ObjectInfo(
+                    info.object_id,
+                    is_error=True,
+                    failure=Failure(
+                        "ObjectLostError",
+                        f"object {info.object_id.hex()} was lost: its only copy was on node "
+                        f"{ev.node_id.hex()[:12]}, which died ({ev.reason})",
+                    ),
+                )
+        self._needs_pass = True
+
+    def _on_client_connected(self, ev: ClientConnected) -> None:
+        self.clients[ev.client_id] = (ev.job_id, ev.is_driver)
+
+    def _on_client_disconnected(self, ev: ClientDisconnected) -> None:
+        job_id, is_driver = self.clients.pop(ev.client_id, (b"", False))
+        for subs in self._subscribers.values():
+            subs.discard(ev.client_id)
+        if not is_driver:
+            return
+        for actor in list(self.actors.values()):
+            if actor.job_id == job_id and not actor.detached and actor.state != "DEAD":
+                self._kill_actor(actor, "its driver exited")
+
+    # ---- tasks ---------------------------------------------------------------
+
+    def _on_task_submitted(self, ev: TaskSubmitted) -> None:
+        task = ev.task
+        if task.task_id in self.tasks:
+            return  # a resubmission of a task we already have
+        task.retries_left = task.max_retries
+        self.tasks[task.task_id] = task
+        if task.kind == ACTOR_CREATION:
+            self.actors[task.task_id] = ActorRecord(
+                task.task_id, task.job_id, task.actor_name, task.detached, task.actor_meta
+            )
+            if task.actor_name:
+                self.named_actors[task.actor_name] = task.task_id
+        if task.kind == ACTOR_METHOD:
+            self._route_actor_call(task)
+            return
+        failed = self._failed_dependency(task)
+        if failed is not None:
+            self._finish(task, [failed] * task.num_returns)
+            return
+        missing = [d for d in task.deps if d not in self.objects]
+        task.missing = len(missing)
+        for dep in missing:
+            self._dep_waiters.setdefault(dep, []).append(task.task_id)
+        if not missing:
+            self._make_ready(task)
+
+    def _failed_dependency(self, task: TaskRecord) -> ObjectInfo | None:
+        for dep in task.deps:
+            info = self.objects.get(dep)
+            if info is not None and info.is_error:
+                return info
+        return None
+
+    def _make_ready(self, task: TaskRecord) -> None:
+        task.state = "READY"
+        request = task.placement if task.kind == ACTOR_CREATION else task.resources
+        key = (res.request_key(request), task.strategy)
+        self._queues.setdefault(key, deque()).append(task.task_id)
+        self._needs_pass = True
+
+    def _schedule_pass(self) -> None:
+        nodes = list(self.nodes.values())
+        for key, queue in self._queues.items():
+            while queue:
+                task = self.tasks.get(queue[0])
+                if task is None or task.state != "READY":
+                    queue.popleft()
+                    continue
+                if not self._try_place(task, nodes, key):
+                    break
+                queue.popleft()
+
+    def _try_place(self, task: TaskRecord, nodes: list[NodeRecord], key: tuple) -> bool:
+        request = task.placement if task.kind == ACTOR_CREATION else task.resources
+        strategy = task.strategy
+        if strategy.kind == "NODE_AFFINITY" and not strategy.soft:
+            target = self.nodes.get(strategy.node_id)
+            if target is None or not target.alive or not res.fits(request, target.total):
+                self._fail_unschedulable(task, strategy.node_id)
+                return True
+        locality = self._locality(task) if task.deps else {}
+        node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
+        if node_id is None:
+            if not scheduler.feasible_anywhere(request, nodes) and key not in self._warned_infeasible:
+                self._warned_infeasible.add(key)
+                self._effects.append(Warn(task.client_id, _infeasible_message(task, request, nodes)))
+            return False
+        if strategy.kind == "SPREAD":
+            self._spread_cursor = next(i for i, n in enumerate(nodes) if n.node_id == node_id)
+        node = self.nodes[node_id]
+        res.subtract(node.available, task.resources)
+        task.state = "RUNNING"
+        task.node_id = node_id
+        if task.kind == ACTOR_CREATION:
+            self._place_actor(task, node_id)
+        else:
+            self._effects.append(Dispatch(node_id, task, self._ready_args(task)))
+        return True
+
+    def _fail_unschedulable(self, task: TaskRecord, node_id: bytes) -> None:
+        failure = Failure(
+            "TaskUnschedulableError",
+            f"task {task.name} requires node {node_id.hex()[:12]} (hard node affinity), which is "
+            "not alive or can never fit it; use soft=True to allow other nodes",
+        )
+        task.state = "RUNNING"
+        self._finish(task, [ObjectInfo(b"", is_error=True, failure=failure)] * task.num_returns)
+
+    def _locality(self, task: TaskRecord) -> dict[bytes, int]:
+        out: dict[bytes, int] = {}
+        for dep in task.deps:
+            info = self.objects.get(dep)
+            if info is not None and info.node_id is not None:
+                out[info.node_id] = out.get(info.node_id, 0) + info.size
+        return out
+
+    def _ready_args(self, task: TaskRecord) -> list[ObjectInfo]:
+        args = []
+        for dep in dict.fromkeys(task.deps):
+            info = self.objects.get(dep)
+            if info is not None:
+                args.append(info)
+        return args
+
+    def _on_task_finished(self, ev: TaskFinished) -> None:
+        task = self.tasks.get(ev.task_id)
+        if task is None or task.state != "RUNNING":
+            return  # late report of a task already retried or failed
+        if task.kind == ACTOR_CREATION:
+            actor = self.actors[task.actor_id]
+            if any(r.is_error for r in ev.results):
+                self._actor_died(actor, "its constructor raised", keep_creation=True)
+        self._finish(task, ev.results)
+
+    def _finish(self, task: TaskRecord, results: list[ObjectInfo]) -> None:
+        """Removes a task and publishes its results under its return ids."""
+        self.tasks.pop(task.task_id, None)
+        if task.state == "RUNNING" and task.kind != ACTOR_CREATION and task.node_id is not None:
+            node = self.nodes.get(task.node_id)
+            if node is not None and node.alive and not task.blocked:
+                res.add(node.available, task.resources)
+                self._needs_pass = True
+        if task.kind != NORMAL:
+            actor = self.actors.get(task.actor_id)
+            if actor is not None:
+                actor.inflight.pop(task.task_id, None)
+        task.state = "FINISHED"
+        for index in range(task.num_returns):
+            src = results[index] if index < len(results) else results[-1]
+            oid = object_id(task.task_id, index)
+            info = src if src.object_id == oid else _renamed(src, oid)
+            self._object_ready(info, owner=task.client_id)
+
+    def _on_executor_died(self, ev: ExecutorDied) -> None:
+        if ev.actor_id:
+            actor = self.actors.get(ev.actor_id)
+            if actor is not None and actor.state != "DEAD":
+                self._actor_died(actor, f"its process died ({ev.reason})")
+            elif actor is not None:
+                self._fail_actor_calls(actor)
+            return
+        task = self.tasks.get(ev.task_id)
+        if task is not None and task.state == "RUNNING" and task.node_id == ev.node_id:
+            self._executor_lost(task, f"its executor process on node {ev.node_id.hex()[:12]} died ({ev.reason})")
+
+    def _executor_lost(self, task: TaskRecord, why: str) -> None:
+        """A running normal task lost its process: retry it or fail it."""
+        node = self.nodes.get(task.node_id or b"")
+        if node is not None and node.alive and not task.blocked:
+            res.add(node.available, task.resources)
+        if task.retries_left != 0:
+            task.retries_left -= 1 if task.retries_left > 0 else 0
+            task.node_id = None
+            task.blocked = False
+            self._make_ready(task)
+            return
+        failure = Failure(
+            "WorkerCrashedError",
+            f"task {task.name} ({task.task_id.hex()}) failed: {why}; "
+            f"no retries left (max_retries={task.max_retries})",
+        )
+        self._finish(task, [ObjectInfo(b"", is_error=True, failure=failure)])
+
+    def _on_block_changed(self, ev: TaskBlockChanged) -> None:
+        task = self.tasks.get(ev.task_id)
+        if task is None or task.state != "RUNNING" or task.blocked == ev.blocked:
+            return
+        if task.kind == ACTOR_CREATION or task.node_id is None:
+            return
+        node = self.nodes[task.node_id]
+        if not node.alive:
+            return
+        task.blocked = ev.blocked
+        if ev.blocked:
+            res.add(node.available, task.resources)
+            self._needs_pass = True
+        else:
+            res.subtract(node.available, task.resources)
+
+    # ---- objects -------------------------------------------------------------
+
+    def _on_objects_put(self, ev: ObjectsPut) -> None:
+        for info in ev.objects:
+            self._object_ready(info, owner=None)
+
+    def _object_ready(self, info: ObjectInfo, owner: bytes | None) -> None:
+        oid = info.object_id
+        if oid in self.objects:
+            return
+        self.objects[oid] = info
+        if owner is not None and owner in self.clients:
+            self._effects.append(Deliver(owner, info))
+        for client in self._subscribers.pop(oid, ()):
+            if client != owner:
+                self._effects.append(Deliver(client, info))
+        for task_id in self._dep_waiters.pop(oid, ()):
+            task = self.tasks.get(task_id)
+            if task is None or task.state != "WAITING":
+                continue
+            if info.is_error:
+                self._finish(task, [info] * task.num_returns)
+                continue
+            task.missing -= 1
+            if task.missing == 0:
+                self._make_ready(task)
+
+    def _on_objects_subscribed(self, ev: ObjectsSubscribed) -> None:
+        for oid in ev.object_ids:
+            info = self.objects.get(oid)
+            if info is not None:
+                self._effects.append(Deliver(ev.client_id, info))
+            else:
+                self._subscribers.setdefault(oid, set()).add(ev.client_id)
+
+    # ---- actors --------------------------------------------------------------
+
+    def _place_actor(self, task: TaskRecord, node_id: bytes) -> None:
+        actor = self.actors[task.actor_id]
+        actor.state = "PLACED"
+        actor.node_id = node_id
+        actor.held = dict(task.resources)
+        actor.inflight[task.task_id] = task
+        self._effects.append(Dispatch(node_id, task, self._ready_args(task)))
+        pending, actor.pending = actor.pending, []
+        for call in pending:
+            self._route_actor_call(call)
+
+    def _route_actor_call(self, task: TaskRecord) -> None:
+        actor = self.actors.get(task.actor_id)
+        if actor is None or actor.state == "DEAD":
+            why = actor.death if actor is not None else "it does not exist in this cluster"
+            self._finish(task, [_actor_died_info(task, why)] * task.num_returns)
+            return
+        if actor.state == "PENDING":
+            actor.pending.append(task)
+            return
+        task.state = "RUNNING"
+        task.node_id = actor.node_id
+        actor.inflight[task.task_id] = task
+        self._effects.append(Dispatch(actor.node_id, task, self._ready_args(task)))  # type: ignore[arg-type]
+
+    def _on_actor_kill(self, ev: ActorKillRequested) -> None:
+        actor = self.actors.get(ev.actor_id)
+        if actor is not None and actor.state != "DEAD":
+            self._kill_actor(actor, ev.reason)
+
+    def _kill_actor(self, actor: ActorRecord, why: str) -> None:
+        if actor.node_id is not None:
+            self._effects.append(KillActor(actor.node_id, actor.actor_id))
+        self._actor_died(actor, why)
+
+    def _actor_died(self, actor: ActorRecord, why: str, keep_creation: bool = False) -> None:
+        actor.state = "DEAD"
+        actor.death = why
+        if actor.name and self.named_actors.get(actor.name) == actor.actor_id:
+            del self.named_actors[actor.name]
+        node = self.nodes.get(actor.node_id or b"")
+        if node is not None and node.alive:
+            res.add(node.available, actor.held)
+            self._needs_pass = True
+        actor.held = {}
+        if keep_creation:
+            # the creation task's own error is its result; only fail the calls
+            creation = actor.inflight.pop(actor.actor_id, None)
+            self._fail_actor_calls(actor)
+            if creation is not None:
+                actor.inflight[actor.actor_id] = creation
+            return
+        self._fail_actor_calls(actor)
+
+    def _fail_actor_calls(self, actor: ActorRecord) -> None:
+        calls = list(actor.inflight.values()) + actor.pending
+        actor.inflight = {}
+        actor.pending = []
+        for call in calls:
+            if call.task_id in self.tasks:
+                self._finish(call, [_actor_died_info(call, actor.death)] * call.num_returns)
+
+    # ---- queries (read only) ---------------------------------------------------
+
+    def validate(self) -> None:
+        """Checks invariants; tests call it after every step."""
+        for node in self.nodes.values():
+            if not node.alive:
+                continue
+            used: dict[str, float] = {}
+            for task in self.tasks.values():
+                if task.node_id == node.node_id and task.state == "RUNNING" and not task.blocked:
+                    if task.kind not in (ACTOR_CREATION, ACTOR_METHOD):
+                        res.add(used, task.resources)
+            for actor in self.actors.values():
+                if actor.node_id == node.node_id and actor.state != "DEAD":
+                    res.add(used, actor.held)
+            for name, total in node.total.items():
+                expect = total - used.get(name, 0.0)
+                got = node.available.get(name, 0.0)
+                assert abs(expect - got) < 1e-6, f"node {node.node_id.hex()} {name}: {got} != {expect}"
+        for task in self.tasks.values():
+            if task.state == "WAITING":
+                missing = sum(1 for d in task.deps if d not in self.objects)
+                assert missing == task.missing, f"task {task.name}: missing {task.missing} != {missing}"
+        for oid in self._dep_waiters:
+            assert oid not in self.objects, f"object {oid.hex()} is ready but still has waiters"
+
+
+def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:
+    return ObjectInfo(oid, info.value, info.node_id, info.size, info.is_error, info.failure)
+
+
+def _actor_died_info(task: TaskRecord, why: str) -> ObjectInfo:
+    failure = Failure(
+        "ActorDiedError",
+        f"the actor of call {task.name} ({task.actor_id.hex()[:12]}) is dead: {why}",
+    )
+    return ObjectInfo(b"", is_error=True, failure=failure)
+
+
+def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: Iterable[NodeRecord]) -> str:
+    totals = [dict(n.total) for n in nodes if n.alive]
+    return (
+        f"task {task.name} requires {request}, which no node in the cluster can ever provide "
+        f"(nodes have {totals}). It stays queued until a node that fits joins; "
+        "lower its num_cpus/num_gpus/resources or add such a node."
+    )
+
+
+_HANDLERS = {
+    NodeAdded: HeadState._on_node_added,
+    NodeRemoved: HeadState._on_node_removed,
+    ClientConnected: HeadState._on_client_connected,
+    ClientDisconnected: HeadState._on_client_disconnected,
+    TaskSubmitted: HeadState._on_task_submitted,
+    ObjectsPut: HeadState._on_objects_put,
+    ObjectsSubscribed: HeadState._on_objects_subscribed,
+    TaskFinished: HeadState._on_task_finished,
+    ExecutorDied: HeadState._on_executor_died,
+    TaskBlockChanged: HeadState._on_block_changed,
+    ActorKillRequested: HeadState._on_actor_kill,
+}

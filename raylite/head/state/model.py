@@ -1,0 +1,200 @@
+"""Records, events and effects of the head's state machine.
+
+Events are facts that happened (past tense); effects are commands for the
+I/O layer. Fields named `value` and `spec` are opaque to the state: the
+servicer stores wire messages there and the state passes them through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+NORMAL, ACTOR_CREATION, ACTOR_METHOD = 0, 1, 2
+
+
+@dataclass(slots=True, frozen=True)
+class Strategy:
+    kind: str = "DEFAULT"  # DEFAULT, SPREAD or NODE_AFFINITY
+    node_id: bytes = b""
+    soft: bool = False
+
+
+DEFAULT_STRATEGY = Strategy()
+
+
+@dataclass(slots=True, frozen=True)
+class Failure:
+    """An error the head creates itself: raylite.exceptions.<kind>(message)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    """An object that exists: its value inline, or where it is stored."""
+
+    object_id: bytes
+    value: Any = None            # opaque wire value (inline data or location)
+    node_id: bytes | None = None  # node whose store holds it; None when inline
+    size: int = 0
+    is_error: bool = False
+    failure: Failure | None = None  # set for errors made by the head
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    task_id: bytes
+    job_id: bytes
+    client_id: bytes              # the submitter, which is pushed the results
+    name: str
+    kind: int = NORMAL
+    resources: dict[str, float] = field(default_factory=dict)
+    deps: tuple[bytes, ...] = ()
+    num_returns: int = 1
+    max_retries: int = 0
+    actor_id: bytes = b""
+    strategy: Strategy = DEFAULT_STRATEGY
+    placement: dict[str, float] = field(default_factory=dict)  # ACTOR_CREATION
+    actor_name: str = ""
+    detached: bool = False
+    actor_meta: bytes = b""
+    function_id: bytes = b""
+    spec: Any = None              # opaque wire spec, passed to the node as is
+    # Scheduling state, owned by HeadState.
+    state: str = "WAITING"        # WAITING -> READY -> RUNNING -> (removed)
+    node_id: bytes | None = None
+    missing: int = 0
+    retries_left: int = 0
+    blocked: bool = False
+
+
+@dataclass(slots=True)
+class NodeRecord:
+    node_id: bytes
+    total: dict[str, float]
+    available: dict[str, float]
+    info: Any = None
+    alive: bool = True
+
+
+@dataclass(slots=True)
+class ActorRecord:
+    actor_id: bytes
+    job_id: bytes
+    name: str
+    detached: bool
+    meta: bytes
+    state: str = "PENDING"        # PENDING -> PLACED -> DEAD
+    node_id: bytes | None = None
+    held: dict[str, float] = field(default_factory=dict)
+    pending: list[TaskRecord] = field(default_factory=list)   # calls before placement
+    inflight: dict[bytes, TaskRecord] = field(default_factory=dict)
+    death: str = ""
+
+
+# ---- events ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class NodeAdded:
+    node_id: bytes
+    resources: dict[str, float]
+    info: Any = None
+
+
+@dataclass(slots=True)
+class NodeRemoved:
+    node_id: bytes
+    reason: str
+
+
+@dataclass(slots=True)
+class ClientConnected:
+    client_id: bytes
+    job_id: bytes
+    is_driver: bool
+
+
+@dataclass(slots=True)
+class ClientDisconnected:
+    client_id: bytes
+
+
+@dataclass(slots=True)
+class TaskSubmitted:
+    task: TaskRecord
+
+
+@dataclass(slots=True)
+class ObjectsPut:
+    objects: list[ObjectInfo]
+
+
+@dataclass(slots=True)
+class ObjectsSubscribed:
+    client_id: bytes
+    object_ids: list[bytes]
+
+
+@dataclass(slots=True)
+class TaskFinished:
+    node_id: bytes
+    task_id: bytes
+    results: list[ObjectInfo]
+
+
+@dataclass(slots=True)
+class ExecutorDied:
+    node_id: bytes
+    task_id: bytes
+    actor_id: bytes
+    reason: str
+
+
+@dataclass(slots=True)
+class TaskBlockChanged:
+    task_id: bytes
+    blocked: bool
+
+
+@dataclass(slots=True)
+class ActorKillRequested:
+    actor_id: bytes
+    reason: str = "killed by raylite.kill()"
+
+
+# ---- effects --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Dispatch:
+    node_id: bytes
+    task: TaskRecord
+    args: list[ObjectInfo]
+
+
+@dataclass(slots=True)
+class Deliver:
+    client_id: bytes
+    obj: ObjectInfo
+
+
+@dataclass(slots=True)
+class KillActor:
+    node_id: bytes
+    actor_id: bytes
+
+
+@dataclass(slots=True)
+class Warn:
+    client_id: bytes
+    message: str
+
+
+Event = (
+    NodeAdded | NodeRemoved | ClientConnected | ClientDisconnected | TaskSubmitted | ObjectsPut
+    | ObjectsSubscribed | TaskFinished | ExecutorDied | TaskBlockChanged | ActorKillRequested
+)
+Effect = Dispatch | Deliver | KillActor | Warn

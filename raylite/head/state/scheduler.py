@@ -1,0 +1,71 @@
+"""Placement policies: plain functions from a request and the nodes to a node.
+
+They read NodeRecords and return a node id, or None to wait. They never
+mutate anything; HeadState subtracts the resources of the node it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from raylite.head.state.model import NodeRecord, Strategy
+from raylite.resources import fits
+
+
+def feasible_anywhere(request: Mapping[str, float], nodes: Sequence[NodeRecord]) -> bool:
+    """True when some live node could run the request once it is idle."""
+    return any(n.alive and fits(request, n.total) for n in nodes)
+
+
+def _load(node: NodeRecord) -> float:
+    total = node.total.get("CPU", 0.0)
+    if total <= 0:
+        return 0.0
+    return 1.0 - node.available.get("CPU", 0.0) / total
+
+
+def pick_default(
+    request: Mapping[str, float],
+    nodes: Sequence[NodeRecord],
+    locality: Mapping[bytes, int],
+) -> bytes | None:
+    """The node holding most argument bytes if it has room, else the least loaded."""
+    ready = [n for n in nodes if n.alive and fits(request, n.available)]
+    if not ready:
+        return None
+    if locality:
+        best = max(ready, key=lambda n: locality.get(n.node_id, 0))
+        if locality.get(best.node_id, 0) > 0:
+            return best.node_id
+    return min(ready, key=_load).node_id
+
+
+def pick_spread(request: Mapping[str, float], nodes: Sequence[NodeRecord], cursor: int) -> bytes | None:
+    """Round robin over nodes with room, starting after position cursor."""
+    n = len(nodes)
+    for step in range(1, n + 1):
+        node = nodes[(cursor + step) % n]
+        if node.alive and fits(request, node.available):
+            return node.node_id
+    return None
+
+
+def pick_node(
+    request: Mapping[str, float],
+    strategy: Strategy,
+    nodes: Sequence[NodeRecord],
+    locality: Mapping[bytes, int],
+    spread_cursor: int,
+) -> bytes | None:
+    if strategy.kind == "SPREAD":
+        return pick_spread(request, nodes, spread_cursor)
+    if strategy.kind == "NODE_AFFINITY":
+        target = next((n for n in nodes if n.node_id == strategy.node_id), None)
+        if target is not None and target.alive:
+            if fits(request, target.available):
+                return target.node_id
+            if not strategy.soft or fits(request, target.total):
+                return None  # wait for the chosen node to have room
+        if not strategy.soft:
+            return None
+    return pick_default(request, nodes, locality)

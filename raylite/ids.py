@@ -1,0 +1,43 @@
+"""Ids of tasks, objects, actors, nodes and jobs.
+
+A task id is 16 bytes: the submitting process's 8-byte random prefix and an
+8-byte counter, so ids are made without any RPC. An object id is the id of the
+task that returns it plus a 4-byte return index; `put` objects get a task id of
+their own. An actor's id is the id of its creation task.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+
+TASK_ID_BYTES = 16
+OBJECT_ID_BYTES = 20
+
+
+class IdSource:
+    """Makes unique task ids for one process."""
+
+    def __init__(self, prefix: bytes | None = None) -> None:
+        self.prefix = prefix or os.urandom(8)
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def task_id(self) -> bytes:
+        # itertools.count is atomic under the GIL; the lock guards free-threaded builds.
+        with self._lock:
+            n = next(self._counter)
+        return self.prefix + n.to_bytes(8, "big")
+
+
+def object_id(task_id: bytes, index: int) -> bytes:
+    return task_id + index.to_bytes(4, "big")
+
+
+def task_of(object_id_: bytes) -> bytes:
+    return object_id_[:TASK_ID_BYTES]
+
+
+def random_id(n: int = 16) -> bytes:
+    return os.urandom(n)

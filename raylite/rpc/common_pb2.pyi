@@ -1,0 +1,139 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TaskKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NORMAL: _ClassVar[TaskKind]
+    ACTOR_CREATION: _ClassVar[TaskKind]
+    ACTOR_METHOD: _ClassVar[TaskKind]
+NORMAL: TaskKind
+ACTOR_CREATION: TaskKind
+ACTOR_METHOD: TaskKind
+
+class SchedulingStrategy(_message.Message):
+    __slots__ = ("kind", "node_id", "soft")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SOFT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    node_id: bytes
+    soft: bool
+    def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ...) -> None: ...
+
+class TaskSpec(_message.Message):
+    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency")
+    class ResourcesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class PlacementEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    NUM_RETURNS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    DETACHED_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_META_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    task_id: bytes
+    job_id: bytes
+    name: str
+    kind: TaskKind
+    resources: _containers.ScalarMap[str, float]
+    dependencies: _containers.RepeatedScalarFieldContainer[bytes]
+    num_returns: int
+    max_retries: int
+    actor_id: bytes
+    strategy: SchedulingStrategy
+    payload: bytes
+    actor_name: str
+    detached: bool
+    actor_meta: bytes
+    placement: _containers.ScalarMap[str, float]
+    function_id: bytes
+    max_concurrency: int
+    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ...) -> None: ...
+
+class ExportedFunction(_message.Message):
+    __slots__ = ("function_id", "blob")
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    function_id: bytes
+    blob: bytes
+    def __init__(self, function_id: _Optional[bytes] = ..., blob: _Optional[bytes] = ...) -> None: ...
+
+class ObjectValue(_message.Message):
+    __slots__ = ("object_id", "data", "node_id", "node_address", "size", "is_error", "in_store")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    IN_STORE_FIELD_NUMBER: _ClassVar[int]
+    object_id: bytes
+    data: bytes
+    node_id: bytes
+    node_address: str
+    size: int
+    is_error: bool
+    in_store: bool
+    def __init__(self, object_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., node_id: _Optional[bytes] = ..., node_address: _Optional[str] = ..., size: _Optional[int] = ..., is_error: _Optional[bool] = ..., in_store: _Optional[bool] = ...) -> None: ...
+
+class NodeInfo(_message.Message):
+    __slots__ = ("node_id", "address", "ip", "host_key", "total", "available", "alive", "store_dir")
+    class TotalEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class AvailableEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    HOST_KEY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    ALIVE_FIELD_NUMBER: _ClassVar[int]
+    STORE_DIR_FIELD_NUMBER: _ClassVar[int]
+    node_id: bytes
+    address: str
+    ip: str
+    host_key: str
+    total: _containers.ScalarMap[str, float]
+    available: _containers.ScalarMap[str, float]
+    alive: bool
+    store_dir: str
+    def __init__(self, node_id: _Optional[bytes] = ..., address: _Optional[str] = ..., ip: _Optional[str] = ..., host_key: _Optional[str] = ..., total: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., alive: _Optional[bool] = ..., store_dir: _Optional[str] = ...) -> None: ...

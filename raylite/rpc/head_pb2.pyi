@@ -1,0 +1,160 @@
+from raylite.rpc import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ClientHello(_message.Message):
+    __slots__ = ("protocol_version", "client_id", "job_id", "is_driver")
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_DRIVER_FIELD_NUMBER: _ClassVar[int]
+    protocol_version: int
+    client_id: bytes
+    job_id: bytes
+    is_driver: bool
+    def __init__(self, protocol_version: _Optional[int] = ..., client_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., is_driver: _Optional[bool] = ...) -> None: ...
+
+class BlockState(_message.Message):
+    __slots__ = ("task_id", "blocked")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    task_id: bytes
+    blocked: bool
+    def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...
+
+class ClientBatch(_message.Message):
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    EXPORTS_FIELD_NUMBER: _ClassVar[int]
+    PUTS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBE_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_STATES_FIELD_NUMBER: _ClassVar[int]
+    KILL_ACTORS_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_FIELD_NUMBER: _ClassVar[int]
+    hello: ClientHello
+    exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
+    puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
+    tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskSpec]
+    subscribe: _containers.RepeatedScalarFieldContainer[bytes]
+    block_states: _containers.RepeatedCompositeFieldContainer[BlockState]
+    kill_actors: _containers.RepeatedScalarFieldContainer[bytes]
+    flush: int
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ...) -> None: ...
+
+class HeadToClient(_message.Message):
+    __slots__ = ("objects", "flush_ack", "warning", "nodes")
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_ACK_FIELD_NUMBER: _ClassVar[int]
+    WARNING_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
+    flush_ack: int
+    warning: str
+    nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
+    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ...) -> None: ...
+
+class NodeHello(_message.Message):
+    __slots__ = ("protocol_version", "node")
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    protocol_version: int
+    node: _common_pb2.NodeInfo
+    def __init__(self, protocol_version: _Optional[int] = ..., node: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ...) -> None: ...
+
+class TaskResult(_message.Message):
+    __slots__ = ("task_id", "results", "failed")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    task_id: bytes
+    results: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
+    failed: bool
+    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., failed: _Optional[bool] = ...) -> None: ...
+
+class ExecutorDied(_message.Message):
+    __slots__ = ("task_id", "actor_id", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: bytes
+    actor_id: bytes
+    reason: str
+    def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class NodeBatch(_message.Message):
+    __slots__ = ("hello", "results", "deaths")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    DEATHS_FIELD_NUMBER: _ClassVar[int]
+    hello: NodeHello
+    results: _containers.RepeatedCompositeFieldContainer[TaskResult]
+    deaths: _containers.RepeatedCompositeFieldContainer[ExecutorDied]
+    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ...) -> None: ...
+
+class TaskAssignment(_message.Message):
+    __slots__ = ("spec", "args", "function")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    spec: _common_pb2.TaskSpec
+    args: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
+    function: _common_pb2.ExportedFunction
+    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., args: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., function: _Optional[_Union[_common_pb2.ExportedFunction, _Mapping]] = ...) -> None: ...
+
+class HeadToNode(_message.Message):
+    __slots__ = ("tasks", "kill_actors", "nodes")
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    KILL_ACTORS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskAssignment]
+    kill_actors: _containers.RepeatedScalarFieldContainer[bytes]
+    nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ...) -> None: ...
+
+class ClusterStateRequest(_message.Message):
+    __slots__ = ("protocol_version",)
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    protocol_version: int
+    def __init__(self, protocol_version: _Optional[int] = ...) -> None: ...
+
+class ClusterStateReply(_message.Message):
+    __slots__ = ("nodes", "session_name")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
+    session_name: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., session_name: _Optional[str] = ...) -> None: ...
+
+class GetFunctionRequest(_message.Message):
+    __slots__ = ("function_id",)
+    FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+    function_id: bytes
+    def __init__(self, function_id: _Optional[bytes] = ...) -> None: ...
+
+class GetFunctionReply(_message.Message):
+    __slots__ = ("blob",)
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    blob: bytes
+    def __init__(self, blob: _Optional[bytes] = ...) -> None: ...
+
+class GetActorRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetActorReply(_message.Message):
+    __slots__ = ("found", "actor_id", "actor_meta")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_META_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    actor_id: bytes
+    actor_meta: bytes
+    def __init__(self, found: _Optional[bool] = ..., actor_id: _Optional[bytes] = ..., actor_meta: _Optional[bytes] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""raylite.util: helpers with Ray's names."""

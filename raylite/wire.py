@@ -1,0 +1,60 @@
+"""The one place where protobuf messages meet the head's domain records."""
+
+from __future__ import annotations
+
+from raylite import exceptions
+from raylite.head.state.model import Failure, ObjectInfo, Strategy, TaskRecord
+from raylite.rpc import common_pb2 as pb
+from raylite.serialization import dumps
+
+
+def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
+    strategy = spec.strategy
+    return TaskRecord(
+        task_id=spec.task_id,
+        job_id=spec.job_id,
+        client_id=client_id,
+        name=spec.name,
+        kind=spec.kind,
+        resources=dict(spec.resources),
+        deps=tuple(spec.dependencies),
+        num_returns=spec.num_returns,
+        max_retries=spec.max_retries,
+        actor_id=spec.actor_id,
+        strategy=Strategy(strategy.kind, strategy.node_id, strategy.soft) if strategy.kind else Strategy(),
+        placement=dict(spec.placement),
+        actor_name=spec.actor_name,
+        detached=spec.detached,
+        actor_meta=spec.actor_meta,
+        function_id=spec.function_id,
+        spec=spec,
+    )
+
+
+def object_info(value: pb.ObjectValue) -> ObjectInfo:
+    return ObjectInfo(
+        object_id=value.object_id,
+        value=value,
+        node_id=value.node_id if value.in_store else None,
+        size=value.size,
+        is_error=value.is_error,
+    )
+
+
+def failure_bytes(failure: Failure) -> bytes:
+    cls = exceptions.SYSTEM_ERRORS.get(failure.kind, exceptions.RaySystemError)
+    return dumps(cls(failure.message))
+
+
+def object_value(info: ObjectInfo) -> pb.ObjectValue:
+    """The wire form of an object, under info's id (results may share a value)."""
+    if info.failure is not None:
+        data = failure_bytes(info.failure)
+        return pb.ObjectValue(object_id=info.object_id, data=data, size=len(data), is_error=True)
+    value: pb.ObjectValue = info.value
+    if value.object_id == info.object_id:
+        return value
+    copy = pb.ObjectValue()
+    copy.CopyFrom(value)
+    copy.object_id = info.object_id
+    return copy

@@ -1,0 +1,160 @@
+"""Entry point of the worker daemon: `python -m raylite.worker.daemon`.
+
+The daemon registers its node with the head on a long-lived stream, receives
+tasks on it, hands them to executor processes, and reports their results and
+deaths back on the same stream. It also serves the node's object store to
+peers and clients (raylite/worker/service.py). User code never runs here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+
+import grpc
+
+from raylite import config, hostinfo, ids, store
+from raylite.batching import Outbox
+from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
+from raylite.worker.executor_pool import ExecutorPool
+from raylite.worker.service import Transfers, WorkerServicer
+
+
+def node_resources(opts: argparse.Namespace, ip: str) -> dict[str, float]:
+    memory = hostinfo.total_memory_bytes()
+    total: dict[str, float] = {
+        "CPU": float(opts.num_cpus if opts.num_cpus is not None else os.cpu_count() or 1),
+        "memory": float(int(memory * 0.7)),
+        "object_store_memory": float(opts.object_store_memory or int(memory * 0.3)),
+        f"node:{ip}": 1.0,
+    }
+    if opts.num_gpus:
+        total["GPU"] = float(opts.num_gpus)
+    for name, amount in json.loads(opts.resources or "{}").items():
+        total[name] = float(amount)
+    return total
+
+
+async def run(opts: argparse.Namespace) -> None:
+    log = setup_logging("worker")
+    loop = asyncio.get_running_loop()
+    node_id = ids.random_id(16)
+    ip = opts.node_ip_address or ("127.0.0.1" if opts.host.startswith("127.") else hostinfo.detect_ip())
+    store_dir = os.path.join(config.shm_root(), f"raylite-{node_id.hex()[:16]}")
+    store.create_dir(store_dir)
+
+    transfers = Transfers(store_dir)
+    server = grpc.aio.server(options=config.GRPC_OPTIONS)
+    worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(store_dir, transfers), server)
+    port = server.add_insecure_port(f"{opts.host}:{opts.port}")
+    if port == 0:
+        raise SystemExit(f"raylite worker: cannot listen on {opts.host}:{opts.port}")
+    await server.start()
+    address = f"{ip}:{port}"
+
+    total = node_resources(opts, ip)
+    info = common_pb2.NodeInfo(
+        node_id=node_id, address=address, ip=ip, host_key=hostinfo.host_key(), alive=True, store_dir=store_dir
+    )
+    info.total.update(total)
+    outbox = Outbox(head_pb2.NodeBatch)
+
+    def on_result(result: head_pb2.TaskResult) -> None:
+        outbox.touch().results.append(result)
+
+    def on_death(death: head_pb2.ExecutorDied) -> None:
+        log.warning("executor died: task=%s actor=%s %s", death.task_id.hex(), death.actor_id.hex(), death.reason)
+        outbox.touch().deaths.append(death)
+
+    executor_env = {
+        "head": opts.address,
+        "node_id": node_id.hex(),
+        "node_address": address,
+        "node_ip": ip,
+        "store_dir": store_dir,
+        "parent_pid": os.getpid(),
+    }
+    pool_size = max(1, math.ceil(total["CPU"]))
+    pool = ExecutorPool(pool_size, executor_env, on_result, on_death, log_file=None)
+    await pool.start()
+
+    stopped = asyncio.Event()
+    stop_on_signals(loop, stopped.set)
+    if opts.parent_fd is not None:
+        watch_parent(loop, opts.parent_fd, stopped.set)
+
+    channel = grpc.aio.insecure_channel(opts.address, options=config.GRPC_OPTIONS)
+    call = head_pb2_grpc.HeadServiceStub(channel).NodeStream()
+    outbox.touch().hello.CopyFrom(head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info))
+    writer = asyncio.create_task(outbox.run(call))
+
+    registered = asyncio.Event()
+
+    async def read_head() -> None:
+        async for msg in call:
+            registered.set()
+            for assignment in msg.tasks:
+                pool.submit(assignment)
+            for actor_id in msg.kill_actors:
+                pool.kill_actor(actor_id)
+
+    async def first_contact() -> None:
+        try:
+            await asyncio.wait_for(registered.wait(), timeout=config.DAEMON_START_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise SystemExit(f"raylite worker: no head answers at {opts.address}") from None
+        report_ready(opts.ready_fd, {"node_id": node_id.hex(), "address": address, "pid": os.getpid()})
+
+    reader = asyncio.create_task(read_head())
+    contact = asyncio.create_task(first_contact())
+    await asyncio.wait({reader, contact}, return_when=asyncio.FIRST_COMPLETED)
+    if reader.done():
+        contact.cancel()
+        await pool.stop()
+        store.remove_dir(store_dir)
+        raise SystemExit(f"raylite worker: the head at {opts.address} refused or dropped us: {reader.exception()}")
+    log.info("node %s serving at %s with %s (store %s)", node_id.hex()[:12], address, total, store_dir)
+    stop_waiter = asyncio.create_task(stopped.wait())
+    done, _ = await asyncio.wait({reader, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if reader in done:
+        exc = reader.exception()
+        log.warning("head stream ended (%s); stopping", exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc)
+    log.info("worker stopping")
+    await pool.stop()
+    store.remove_dir(store_dir)
+    outbox.close()
+    writer.cancel()
+    reader.cancel()
+    call.cancel()
+    await transfers.close()
+    await server.stop(grace=0.2)
+    await channel.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="raylite-worker")
+    parser.add_argument("--address", required=True, help="the head, host:port")
+    parser.add_argument("--host", default="127.0.0.1", help="where the worker service listens")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--node-ip-address", default=None)
+    parser.add_argument("--num-cpus", type=float, default=None)
+    parser.add_argument("--num-gpus", type=float, default=None)
+    parser.add_argument("--resources", default=None, help='JSON, e.g. \'{"special": 1}\'')
+    parser.add_argument("--object-store-memory", type=int, default=None)
+    parser.add_argument("--ready-fd", type=int, default=None)
+    parser.add_argument("--parent-fd", type=int, default=None)
+    opts = parser.parse_args(argv)
+    loop = new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(run(opts))
+    finally:
+        loop.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""An executor process: runs tasks, or hosts one actor, for its worker daemon.
+
+`python -m raylite.worker.executor_main`, started by the daemon with the
+settings in $RAYLITE_EXECUTOR. Tasks arrive on a socketpair from the daemon;
+results go back on it. The gRPC client to the head is made only when user
+code first uses the API (nested tasks, get, put, actor calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import inspect
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import cloudpickle
+
+from raylite import config, exceptions, ids, store
+from raylite.client import context
+from raylite.client.submit import Dep
+from raylite.rpc import common_pb2, head_pb2
+from raylite.serialization import deserialize, serialize
+from raylite.worker import protocol
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Asks the kernel to SIGKILL us when the daemon dies, so no executor outlives it."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+class Executor:
+    def __init__(self, cfg: dict[str, Any], channel: protocol.BlockingChannel) -> None:
+        self.cfg = cfg
+        self.channel = channel
+        self.node_id = bytes.fromhex(cfg["node_id"])
+        self.node_address = cfg["node_address"]
+        self.store_dir = cfg["store_dir"]
+        self.ip = cfg["node_ip"]
+        self.pid = os.getpid()
+        self.blobs: dict[bytes, bytes] = {}
+        self.functions: dict[bytes, Any] = {}
+        self.actor: Any = None
+        self.actor_error: BaseException | None = None
+        self.actor_name = ""
+        self.actor_id = b""
+        self.async_loop: asyncio.AbstractEventLoop | None = None
+        self.async_limit: asyncio.Semaphore | None = None
+        self.threads: ThreadPoolExecutor | None = None
+        self.send_lock = threading.Lock()
+        self.job_id = b""
+        self.local = threading.local()
+        context.install_factory(self._make_client)
+
+    # ---- the client, made on first use -------------------------------------------
+
+    def _make_client(self) -> Any:
+        from raylite.client.core import Client
+
+        client = Client(self.cfg["head"], job_id=self.job_id, is_driver=False, local_node_id=self.node_id)
+        client.current_actor_id = self.actor_id  # type: ignore[attr-defined]
+        return client
+
+    # ---- main loop -----------------------------------------------------------------
+
+    def serve(self) -> None:
+        self.channel.send(protocol.HELLO, str(self.pid).encode())
+        while True:
+            frame = self.channel.recv()
+            if frame is None or frame[0] == protocol.EXIT:
+                return
+            assignment = head_pb2.TaskAssignment.FromString(frame[1])
+            if assignment.function.blob:
+                self.blobs[assignment.function.function_id] = assignment.function.blob
+            self.dispatch(assignment)
+
+    def dispatch(self, assignment: head_pb2.TaskAssignment) -> None:
+        spec = assignment.spec
+        if spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is not None:
+            asyncio.run_coroutine_threadsafe(self._run_async(assignment), self.async_loop)
+        elif spec.kind == common_pb2.ACTOR_METHOD and self.threads is not None:
+            self.threads.submit(self.run, assignment)
+        else:
+            self.run(assignment)
+
+    # ---- running one task ----------------------------------------------------------------
+
+    def _begin(self, spec: common_pb2.TaskSpec) -> None:
+        self.job_id = spec.job_id
+        client = context.peek()
+        if client is not None:
+            client.job_id = spec.job_id
+            client.current_task_id = spec.task_id if spec.kind == common_pb2.NORMAL else b""
+            client.used_during_task = False
+
+    def run(self, assignment: head_pb2.TaskAssignment) -> None:
+        spec = assignment.spec
+        self._begin(spec)
+        try:
+            value = self._execute(assignment)
+            results = self._pack_results(spec, value)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
+            results = self._pack_error(spec, exc)
+        self._report(spec, results)
+
+    async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
+        spec = assignment.spec
+        assert self.async_limit is not None
+        async with self.async_limit:
+            try:
+                args, kwargs = await asyncio.get_running_loop().run_in_executor(None, self._arguments, assignment)
+                method_name = self._method_name(spec)
+                value = getattr(self.actor, method_name)(*args, **kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+                results = self._pack_results(spec, value)
+            except BaseException as exc:  # noqa: BLE001
+                results = self._pack_error(spec, exc)
+        self._report(spec, results)
+
+    def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
+        client = context.peek()
+        if client is not None and client.used_during_task:
+            # what the task submitted must reach the head before its result does
+            client.flush()
+            client.used_during_task = False
+        failed = any(r.is_error for r in results)
+        body = head_pb2.TaskResult(task_id=spec.task_id, results=results, failed=failed).SerializeToString()
+        with self.send_lock:
+            self.channel.send(protocol.RESULT, body)
+
+    def _execute(self, assignment: head_pb2.TaskAssignment) -> Any:
+        spec = assignment.spec
+        if spec.kind == common_pb2.ACTOR_METHOD:
+            if self.actor_error is not None:
+                raise exceptions.ActorDiedError(
+                    f"the actor {self.actor_name} ({spec.actor_id.hex()[:12]}) is dead: its constructor raised "
+                    f"{type(self.actor_error).__name__}: {self.actor_error}"
+                )
+            method_name = self._method_name(spec)
+            args, kwargs = self._arguments(assignment)
+            return getattr(self.actor, method_name)(*args, **kwargs)
+        target = self._function(spec.function_id)
+        args, kwargs = self._arguments(assignment)
+        if spec.kind == common_pb2.NORMAL:
+            return target(*args, **kwargs)
+        # ACTOR_CREATION
+        self.actor_id = spec.actor_id
+        self.actor_name = target.__qualname__
+        try:
+            self.actor = target(*args, **kwargs)
+        except BaseException as exc:
+            self.actor_error = exc
+            raise
+        if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)):
+            self._start_async_loop(spec.max_concurrency or 1000)
+        elif spec.max_concurrency > 1:
+            self.threads = ThreadPoolExecutor(spec.max_concurrency, thread_name_prefix="actor")
+        return None
+
+    def _start_async_loop(self, limit: int) -> None:
+        loop = asyncio.new_event_loop()
+        self.async_loop = loop
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            self.async_limit = asyncio.Semaphore(limit)
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=run, name="actor-loop", daemon=True).start()
+        ready.wait()
+
+    @staticmethod
+    def _method_name(spec: common_pb2.TaskSpec) -> str:
+        return spec.payload[: spec.payload.index(b"\0")].decode()
+
+    def _function(self, function_id: bytes) -> Any:
+        fn = self.functions.get(function_id)
+        if fn is None:
+            blob = self.blobs.pop(function_id, None)
+            if blob is None:
+                blob = context.current().get_function(function_id)
+            fn = cloudpickle.loads(blob)
+            self.functions[function_id] = fn
+        return fn
+
+    def _arguments(self, assignment: head_pb2.TaskAssignment) -> tuple[list[Any], dict[str, Any]]:
+        spec = assignment.spec
+        payload = spec.payload
+        if spec.kind == common_pb2.ACTOR_METHOD:
+            payload = payload[payload.index(b"\0") + 1 :]
+        args, kwargs = deserialize(payload)
+        if not spec.dependencies:
+            return args, kwargs
+        known = {v.object_id: v for v in assignment.args}
+        values: dict[int, Any] = {}
+
+        def resolve(index: int) -> Any:
+            if index not in values:
+                values[index] = self._dependency(spec.dependencies[index], known)
+            return values[index]
+
+        args = [resolve(a.index) if isinstance(a, Dep) else a for a in args]
+        kwargs = {k: resolve(v.index) if isinstance(v, Dep) else v for k, v in kwargs.items()}
+        return args, kwargs
+
+    def _dependency(self, oid: bytes, known: dict[bytes, common_pb2.ObjectValue]) -> Any:
+        value = known.get(oid)
+        if value is not None and not value.is_error:
+            if not value.in_store:
+                return deserialize(value.data)
+            if value.node_id == self.node_id:
+                return store.read(self.store_dir, oid)
+        from raylite.client.api import get
+        from raylite.client.object_ref import ObjectRef
+
+        return get(ObjectRef(oid))
+
+    # ---- results ----------------------------------------------------------------------
+
+    def _pack_results(self, spec: common_pb2.TaskSpec, value: Any) -> list[common_pb2.ObjectValue]:
+        n = spec.num_returns or 1
+        if spec.kind == common_pb2.ACTOR_CREATION:
+            values = [None]
+        elif n == 1:
+            values = [value]
+        else:
+            values = list(value)
+            if len(values) != n:
+                raise ValueError(f"{spec.name} declared num_returns={n} but returned {len(values)} values")
+        return [self._store_result(ids.object_id(spec.task_id, i), v) for i, v in enumerate(values)]
+
+    def _store_result(self, oid: bytes, value: Any) -> common_pb2.ObjectValue:
+        s = serialize(value)
+        if s.size <= config.INLINE_MAX_BYTES:
+            return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size)
+        store.write(self.store_dir, oid, s)
+        return common_pb2.ObjectValue(
+            object_id=oid, node_id=self.node_id, node_address=self.node_address, size=s.size, in_store=True
+        )
+
+    def _pack_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> list[common_pb2.ObjectValue]:
+        if isinstance(exc, exceptions.RayTaskError):
+            err: BaseException = exc
+        elif isinstance(exc, exceptions.RayError) and not isinstance(exc, exceptions.RaySerializationError):
+            err = exc
+        else:
+            err = exceptions.RayTaskError.from_exception(spec.name, exc, self.pid, self.ip)
+        try:
+            data = serialize(err).to_bytes()
+        except exceptions.RaySerializationError:
+            # the cause itself does not pickle: keep its text
+            plain = exceptions.RayTaskError(spec.name, getattr(err, "traceback_str", repr(exc)), None, self.pid, self.ip)
+            data = serialize(plain).to_bytes()
+        n = spec.num_returns or 1
+        return [
+            common_pb2.ObjectValue(object_id=ids.object_id(spec.task_id, i), data=data, size=len(data), is_error=True)
+            for i in range(n)
+        ]
+
+
+def main() -> None:
+    cfg = json.loads(os.environ.pop("RAYLITE_EXECUTOR"))
+    _die_with_parent(cfg["parent_pid"])
+    sock = socket.socket(fileno=cfg["fd"])
+    executor = Executor(cfg, protocol.BlockingChannel(sock))
+    try:
+        executor.serve()
+    finally:
+        client = context.peek()
+        if client is not None:
+            client.close()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

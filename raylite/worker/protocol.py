@@ -1,0 +1,54 @@
+"""Frames between a worker daemon and its executor processes (a socketpair).
+
+Each frame is a 4-byte big-endian length, a 1-byte kind and a body. Bodies are
+serialized protobuf messages, so the daemon forwards them without re-encoding.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+HEADER = struct.Struct(">IB")
+
+# daemon -> executor
+TASK = ord("T")      # body: TaskAssignment
+EXIT = ord("X")      # body: empty; finish and exit
+# executor -> daemon
+HELLO = ord("H")     # body: the executor's pid, ascii
+RESULT = ord("R")    # body: TaskResult
+
+
+def pack(kind: int, body: bytes) -> bytes:
+    return HEADER.pack(len(body), kind) + body
+
+
+class BlockingChannel:
+    """The executor's end: blocking reads, whole-frame writes."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, kind: int, body: bytes) -> None:
+        self.sock.sendall(pack(kind, body))
+
+    def recv(self) -> tuple[int, bytes] | None:
+        header = self._exactly(HEADER.size)
+        if header is None:
+            return None
+        length, kind = HEADER.unpack(header)
+        body = self._exactly(length)
+        if body is None:
+            return None
+        return kind, body
+
+    def _exactly(self, n: int) -> bytes | None:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            k = self.sock.recv_into(view[got:])
+            if k == 0:
+                return None
+            got += k
+        return bytes(buf)
