@@ -166,7 +166,11 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
     def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
         events: list[Any] = []
         for result in batch.results:
-            events.append(TaskFinished(node_id, result.task_id, [wire.object_info(v) for v in result.results]))
+            events.append(
+                TaskFinished(
+                    node_id, result.task_id, [wire.object_info(v) for v in result.results], result.error_summary
+                )
+            )
         for death in batch.deaths:
             events.append(ExecutorDied(node_id, death.task_id, death.actor_id, death.reason))
         if events:

@@ -68,14 +68,16 @@ class NodeHello(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ..., node: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("task_id", "results", "failed")
+    __slots__ = ("task_id", "results", "failed", "error_summary")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     results: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     failed: bool
-    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., failed: _Optional[bool] = ...) -> None: ...
+    error_summary: str
+    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., failed: _Optional[bool] = ..., error_summary: _Optional[str] = ...) -> None: ...
 
 class ExecutorDied(_message.Message):
     __slots__ = ("task_id", "actor_id", "reason")

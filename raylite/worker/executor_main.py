@@ -61,7 +61,8 @@ class Executor:
         self.threads: ThreadPoolExecutor | None = None
         self.send_lock = threading.Lock()
         self.job_id = b""
-        self.local = threading.local()
+        self.task_id = b""
+        self.last_error = ""
         context.install_factory(self._make_client)
 
     # ---- the client, made on first use -------------------------------------------
@@ -71,6 +72,7 @@ class Executor:
 
         client = Client(self.cfg["head"], job_id=self.job_id, is_driver=False, local_node_id=self.node_id)
         client.current_actor_id = self.actor_id  # type: ignore[attr-defined]
+        client.current_task_id = self.task_id
         return client
 
     # ---- main loop -----------------------------------------------------------------
@@ -99,10 +101,12 @@ class Executor:
 
     def _begin(self, spec: common_pb2.TaskSpec) -> None:
         self.job_id = spec.job_id
+        # only normal tasks hold resources that a blocking get can lend out
+        self.task_id = spec.task_id if spec.kind == common_pb2.NORMAL else b""
         client = context.peek()
         if client is not None:
             client.job_id = spec.job_id
-            client.current_task_id = spec.task_id if spec.kind == common_pb2.NORMAL else b""
+            client.current_task_id = self.task_id
             client.used_during_task = False
 
     def run(self, assignment: head_pb2.TaskAssignment) -> None:
@@ -113,6 +117,7 @@ class Executor:
             results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
             results = self._pack_error(spec, exc)
+            self.last_error = f"{type(exc).__name__}: {exc}"
         self._report(spec, results)
 
     async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
@@ -137,7 +142,10 @@ class Executor:
             client.flush()
             client.used_during_task = False
         failed = any(r.is_error for r in results)
-        body = head_pb2.TaskResult(task_id=spec.task_id, results=results, failed=failed).SerializeToString()
+        summary, self.last_error = (self.last_error if failed else ""), ""
+        body = head_pb2.TaskResult(
+            task_id=spec.task_id, results=results, failed=failed, error_summary=summary[:2000]
+        ).SerializeToString()
         with self.send_lock:
             self.channel.send(protocol.RESULT, body)
 

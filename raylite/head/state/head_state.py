@@ -254,7 +254,8 @@ class HeadState:
         if task.kind == ACTOR_CREATION:
             actor = self.actors[task.actor_id]
             if any(r.is_error for r in ev.results):
-                self._actor_died(actor, "its constructor raised", keep_creation=True)
+                why = f"its constructor raised {ev.error_summary}" if ev.error_summary else "its constructor raised"
+                self._actor_died(actor, why, keep_creation=True)
         self._finish(task, ev.results)
 
     def _finish(self, task: TaskRecord, results: list[ObjectInfo]) -> None:

@@ -143,6 +143,7 @@ class TaskFinished:
     node_id: bytes
     task_id: bytes
     results: list[ObjectInfo]
+    error_summary: str = ""
 
 
 @dataclass(slots=True)

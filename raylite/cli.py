@@ -1,0 +1,246 @@
+"""The `raylite` command: start, stop and inspect daemons on this machine.
+
+    raylite start --head [--port 6380] [--num-cpus N] [--resources JSON] [--block]
+    raylite start --address HOST:PORT [--num-cpus N] [--resources JSON] [--block]
+    raylite stop
+    raylite status [--address HOST:PORT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import sys
+import time
+
+from raylite import config, hostinfo, session
+from raylite.client.local_cluster import (
+    DaemonStartError,
+    node_args,
+    new_session_dir,
+    spawn_daemon,
+    stop_daemons,
+)
+
+
+def _add_node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-cpus", type=float, default=None, help="CPU slots (default: the core count)")
+    p.add_argument("--num-gpus", type=float, default=None)
+    p.add_argument("--resources", default=None, help='custom resources as JSON, e.g. \'{"special": 1}\'')
+    p.add_argument("--object-store-memory", type=int, default=None, help="bytes of shared memory for objects")
+    p.add_argument("--node-ip-address", default=None, help="the address other machines reach this one at")
+    p.add_argument("--block", action="store_true", help="stay in the foreground until interrupted")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="raylite", description="raylite cluster management")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="start a head (--head) or join a cluster (--address)")
+    role = start.add_mutually_exclusive_group(required=True)
+    role.add_argument("--head", action="store_true", help="start the head and this machine's worker daemon")
+    role.add_argument("--address", help="join the cluster whose head is at HOST:PORT")
+    start.add_argument("--port", type=int, default=config.DEFAULT_HEAD_PORT, help="head port (with --head)")
+    start.add_argument(
+        "--host", default="0.0.0.0", help="where daemons listen (default: every interface, so other machines can join)"
+    )
+    _add_node_options(start)
+    sub.add_parser("stop", help="stop every raylite daemon started on this machine")
+    status = sub.add_parser("status", help="show nodes and resources")
+    status.add_argument("--address", default="auto", help="the head (default: the one started here)")
+    opts = parser.parse_args(argv)
+    if opts.command == "start":
+        return _start(opts)
+    if opts.command == "stop":
+        return _stop()
+    return _status(opts.address)
+
+
+def _start(opts: argparse.Namespace) -> int:
+    if opts.resources:
+        try:
+            parsed = json.loads(opts.resources)
+            assert isinstance(parsed, dict)
+        except (ValueError, AssertionError):
+            print(f"raylite start: --resources must be a JSON object, got {opts.resources!r}", file=sys.stderr)
+            return 2
+    session_dir = new_session_dir()
+    logs = os.path.join(session_dir, "logs")
+    ip = opts.node_ip_address or hostinfo.detect_ip()
+    lifeline_r = lifeline_w = None
+    if opts.block:  # foreground: the daemons stop when this process goes
+        lifeline_r, lifeline_w = os.pipe()
+    started = []
+    try:
+        if opts.head:
+            head = spawn_daemon(
+                "head",
+                "raylite.head.server",
+                ["--host", opts.host, "--port", str(opts.port), "--session-name", os.path.basename(session_dir)],
+                os.path.join(logs, "head.log"),
+                lifeline_fd=lifeline_r,
+                detach=not opts.block,
+            )
+            started.append(head)
+            head_address = f"{ip}:{head.info['port']}"
+            session.record_daemon(
+                head.proc.pid, "head", connect_address=head_address, started=time.time(), session_dir=session_dir
+            )
+        else:
+            head_address = opts.address
+        worker = spawn_daemon(
+            "worker",
+            "raylite.worker.daemon",
+            ["--address", head_address, "--host", opts.host, "--node-ip-address", ip]
+            + node_args(opts.num_cpus, opts.num_gpus, json.loads(opts.resources) if opts.resources else None, opts.object_store_memory),
+            os.path.join(logs, f"worker-{os.getpid()}.log"),
+            lifeline_fd=lifeline_r,
+            detach=not opts.block,
+        )
+        started.append(worker)
+        session.record_daemon(
+            worker.proc.pid, "worker", node_id=worker.info["node_id"], head=head_address, session_dir=session_dir
+        )
+    except DaemonStartError as exc:
+        print(f"raylite start: {exc}", file=sys.stderr)
+        stop_daemons(started)
+        return 1
+    finally:
+        if lifeline_r is not None:
+            os.close(lifeline_r)
+    if opts.head:
+        print(
+            f"raylite head started at {head_address} (node {worker.info['node_id'][:12]}).\n"
+            f"  From Python on this machine:  raylite.init(address='auto')\n"
+            f"  From another machine:         raylite.init(address='{head_address}')\n"
+            f"  To add a machine, run there:  raylite start --address {head_address}\n"
+            f"  To stop:                      raylite stop\n"
+            f"  Logs: {logs}"
+        )
+    else:
+        print(f"raylite worker (node {worker.info['node_id'][:12]}) joined the cluster at {head_address}. Logs: {logs}")
+    if opts.block:
+        return _block(started, lifeline_w)
+    return 0
+
+
+def _block(daemons: list, lifeline_w: int | None) -> int:
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        while not stop["now"] and all(d.proc.poll() is None for d in daemons):
+            signal.sigtimedwait([signal.SIGCHLD], 5) if hasattr(signal, "sigtimedwait") else time.sleep(1)
+    finally:
+        if lifeline_w is not None:
+            os.close(lifeline_w)
+        stop_daemons(list(reversed(daemons)), signal_first=False)
+        for d in daemons:
+            _forget(d.proc.pid)
+    return 0
+
+
+def _forget(pid: int) -> None:
+    for path, facts in session.recorded_daemons():
+        if facts.get("pid") == pid:
+            path.unlink(missing_ok=True)
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    """Waits for processes that are not our children; returns those still alive."""
+    deadline = time.monotonic() + timeout
+    fds = {}
+    for pid in pids:
+        try:
+            fds[pid] = os.pidfd_open(pid)
+        except (ProcessLookupError, AttributeError, OSError):
+            continue
+    try:
+        while fds and time.monotonic() < deadline:
+            ready, _, _ = select.select(list(fds.values()), [], [], max(0.0, deadline - time.monotonic()))
+            for pid, fd in list(fds.items()):
+                if fd in ready or not session.pid_alive(pid):
+                    os.close(fds.pop(pid))
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    return [p for p in pids if session.pid_alive(p)]
+
+
+def _stop() -> int:
+    records = session.recorded_daemons()
+    if not records:
+        print("raylite stop: no raylite daemons were started on this machine")
+        return 0
+    # workers first, so they do not report a lost head
+    records.sort(key=lambda r: r[1].get("role") == "head")
+    pids = []
+    for path, facts in records:
+        pid = int(facts["pid"])
+        if session.pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            pids.append(pid)
+    left = _wait_gone(pids, timeout=10)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    _wait_gone(left, timeout=5)
+    for path, facts in records:
+        if facts.get("role") == "worker":
+            from raylite import store
+
+            store.remove_dir(os.path.join(config.shm_root(), f"raylite-{facts['node_id'][:16]}"))
+        path.unlink(missing_ok=True)
+    print(f"raylite stop: stopped {len(pids)} daemon(s)" + (f", {len(left)} with SIGKILL" if left else ""))
+    return 0
+
+
+def _status(address: str) -> int:
+    from raylite.client.api import _resolve_address
+    from raylite.client.core import Client
+
+    try:
+        head = _resolve_address(address)
+        client = Client(head, job_id=b"status\0\0", is_driver=False)
+    except (ConnectionError, ValueError) as exc:
+        print(f"raylite status: {exc}", file=sys.stderr)
+        return 1
+    try:
+        nodes = client.cluster_state()
+    finally:
+        client.close()
+    alive = [n for n in nodes if n.alive]
+    print(f"cluster at {head}: {len(alive)} node(s) alive, {len(nodes) - len(alive)} dead")
+    totals: dict[str, float] = {}
+    avail: dict[str, float] = {}
+    for n in nodes:
+        state = "alive" if n.alive else "dead"
+        res = ", ".join(
+            f"{k} {n.total[k] - n.available.get(k, 0):g}/{n.total[k]:g}"
+            for k in sorted(n.total)
+            if k in ("CPU", "GPU") or not (k.startswith("node:") or k in ("memory", "object_store_memory"))
+        )
+        print(f"  node {n.node_id.hex()[:12]}  {n.address:<21}  {state:<5}  {res}")
+        if n.alive:
+            for k, v in n.total.items():
+                totals[k] = totals.get(k, 0) + v
+                avail[k] = avail.get(k, 0) + n.available.get(k, 0)
+    print("resources (used/total):")
+    for k in sorted(totals):
+        if k.startswith("node:"):
+            continue
+        used, total = totals[k] - avail.get(k, 0), totals[k]
+        if k.endswith("memory"):
+            print(f"  {k}: {used / 2**30:.2f}/{total / 2**30:.2f} GiB")
+        else:
+            print(f"  {k}: {used:g}/{total:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Actors on a local cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+import raylite as ray
+from raylite import exceptions
+
+
+@ray.remote
+class Counter:
+    def __init__(self, start=0):
+        self.n = start
+        self.log = []
+
+    def add(self, x):
+        self.n += x
+        self.log.append(x)
+        return self.n
+
+    def history(self):
+        return self.log
+
+    def pid(self):
+        return os.getpid()
+
+
+def test_calls_from_one_caller_run_in_order(cluster):
+    c = Counter.remote(10)
+    refs = [c.add.remote(i) for i in range(200)]
+    assert ray.get(c.history.remote()) == list(range(200))
+    assert ray.get(refs[-1]) == 10 + sum(range(200))
+
+
+def test_actor_handle_passed_to_tasks_counts_every_call(cluster):
+    @ray.remote
+    def bump(counter):
+        counter.add.remote(1)
+        return True
+
+    c = Counter.remote()
+    assert all(ray.get([bump.remote(c) for _ in range(8)]))
+    # the tasks' own submissions reached the head before their results
+    assert ray.get(c.history.remote()) == [1] * 8
+
+
+def test_actor_in_own_process(cluster):
+    a, b = Counter.remote(), Counter.remote()
+    pa, pb = ray.get([a.pid.remote(), b.pid.remote()])
+    assert pa != pb and os.getpid() not in (pa, pb)
+
+
+def test_unknown_method_is_an_attribute_error(cluster):
+    c = Counter.remote()
+    with pytest.raises(AttributeError, match="no method 'nope'"):
+        c.nope.remote()
+
+
+def test_constructor_error_kills_actor(cluster):
+    @ray.remote
+    class Broken:
+        def __init__(self):
+            raise RuntimeError("cannot start")
+
+        def f(self):
+            return 1
+
+    b = Broken.remote()
+    with pytest.raises(exceptions.ActorDiedError, match="cannot start"):
+        ray.get(b.f.remote(), timeout=30)
+
+
+def test_killed_actor_raises_actor_died(cluster):
+    c = Counter.remote()
+    assert ray.get(c.add.remote(1)) == 1
+    ray.kill(c)
+    with pytest.raises(exceptions.ActorDiedError, match="kill"):
+        ray.get(c.add.remote(1), timeout=30)
+
+
+def test_actor_process_death_raises_actor_died(cluster):
+    @ray.remote
+    class Fragile:
+        def die(self):
+            os._exit(7)
+
+        def ok(self):
+            return 1
+
+    f = Fragile.remote()
+    assert ray.get(f.ok.remote()) == 1
+    with pytest.raises(exceptions.ActorDiedError, match="exited with code 7"):
+        ray.get(f.die.remote(), timeout=30)
+
+
+def test_async_actor_runs_calls_concurrently(cluster):
+    @ray.remote
+    class Gate:
+        def __init__(self):
+            self.event = None
+
+        async def wait(self):
+            if self.event is None:
+                self.event = asyncio.Event()
+            await asyncio.wait_for(self.event.wait(), 20)
+            return "released"
+
+        async def release(self):
+            if self.event is None:
+                self.event = asyncio.Event()
+            self.event.set()
+            return "set"
+
+    g = Gate.remote()
+    waiting = g.wait.remote()
+    # a sequential actor would never run release() while wait() blocks
+    assert ray.get(g.release.remote(), timeout=30) == "set"
+    assert ray.get(waiting, timeout=30) == "released"
+
+
+def test_named_actor_lookup(cluster):
+    c = Counter.options(name="the-counter").remote(5)
+    same = ray.get_actor("the-counter")
+    assert ray.get(same.add.remote(1)) == 6
+    with pytest.raises(ValueError, match="no live actor named"):
+        ray.get_actor("nobody")
+
+
+def test_actor_method_num_returns(cluster):
+    @ray.remote
+    class Two:
+        @ray.method(num_returns=2)
+        def pair(self):
+            return "a", "b"
+
+    t = Two.remote()
+    a, b = t.pair.remote()
+    assert ray.get([a, b]) == ["a", "b"]
+
+
+def test_actor_calls_actor(cluster):
+    @ray.remote
+    class Forwarder:
+        def __init__(self, target):
+            self.target = target
+
+        def forward(self, x):
+            return ray.get(self.target.add.remote(x))
+
+    c = Counter.remote()
+    f = Forwarder.remote(c)
+    assert ray.get([f.forward.remote(2) for _ in range(3)]) == [2, 4, 6]

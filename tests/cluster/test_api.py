@@ -1,0 +1,226 @@
+"""Ray Core semantics on a local 2-CPU cluster started by raylite.init()."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+import raylite as ray
+from raylite import exceptions
+
+
+@ray.remote
+def double(x):
+    return 2 * x
+
+
+@ray.remote
+def kinds(a, b):
+    return type(a).__name__, type(b[0]).__name__
+
+
+def test_tasks_return_values_in_order(cluster):
+    refs = [double.remote(i) for i in range(50)]
+    assert isinstance(refs[0], ray.ObjectRef)
+    assert ray.get(refs) == [2 * i for i in range(50)]
+    assert ray.get(refs[7]) == 14
+
+
+def test_top_level_refs_arrive_as_values_nested_as_refs(cluster):
+    ref = ray.put(21)
+    top, nested = ray.get(kinds.remote(ref, [ref]))
+    assert top == "int"
+    assert nested == "ObjectRef"
+
+
+def test_refs_travel_into_tasks_and_can_be_got_there(cluster):
+    @ray.remote
+    def get_inner(refs):
+        return sum(ray.get(refs))
+
+    inner = [double.remote(i) for i in range(5)]
+    assert ray.get(get_inner.remote(inner)) == 20
+
+
+def test_remote_error_is_instance_of_cause_with_remote_traceback(cluster):
+    @ray.remote
+    def fails(x):
+        raise ValueError(f"bad value {x}")
+
+    with pytest.raises(ValueError) as info:
+        ray.get(fails.remote(3))
+    err = info.value
+    assert isinstance(err, exceptions.RayTaskError)
+    assert "bad value 3" in str(err)
+    assert "fails" in str(err) and "Traceback" in str(err)
+
+
+def test_error_propagates_through_dependent_tasks(cluster):
+    @ray.remote
+    def fails():
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError):
+        ray.get(double.remote(fails.remote()))
+
+
+def test_calling_remote_function_directly_says_use_remote(cluster):
+    with pytest.raises(TypeError, match=r"double\.remote\(\)"):
+        double(1)
+
+
+def test_remote_with_wrong_arguments_fails_at_call_time(cluster):
+    with pytest.raises(TypeError, match="do not fit"):
+        double.remote(1, 2)
+
+
+def test_get_timeout_raises_get_timeout_error(cluster):
+    @ray.remote
+    def slow():
+        time.sleep(5)
+
+    ref = slow.remote()
+    start = time.monotonic()
+    with pytest.raises(exceptions.GetTimeoutError):
+        ray.get(ref, timeout=0.3)
+    assert time.monotonic() - start < 3
+
+
+def test_wait_returns_at_most_num_returns_in_given_order(cluster):
+    @ray.remote
+    def sleepy(t):
+        time.sleep(t)
+        return t
+
+    refs = [sleepy.remote(1.0), ray.put(0), ray.put(1)]
+    ready, rest = ray.wait(refs, num_returns=2, timeout=10)
+    assert ready == [refs[1], refs[2]]
+    assert rest == [refs[0]]
+    ready, rest = ray.wait(refs, num_returns=3, timeout=10)
+    assert ready == refs and rest == []
+
+
+def test_wait_timeout_returns_partial(cluster):
+    @ray.remote
+    def slow():
+        time.sleep(3)
+
+    fast = double.remote(1)
+    ray.get(fast)
+    slow_ref = slow.remote()
+    ready, rest = ray.wait([slow_ref, fast], num_returns=2, timeout=0.2)
+    assert ready == [fast] and rest == [slow_ref]
+
+
+def test_unpicklable_argument_fails_at_remote_naming_it(cluster):
+    import threading
+
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match="argument 1") as info:
+        kinds.remote(1, lock)
+    assert "lock" in str(info.value)
+
+
+def test_get_of_non_ref_is_a_type_error(cluster):
+    with pytest.raises(TypeError, match="ObjectRef"):
+        ray.get([1, 2])
+
+
+def test_num_returns(cluster):
+    @ray.remote(num_returns=2)
+    def pair():
+        return 1, 2
+
+    a, b = pair.remote()
+    assert ray.get([a, b]) == [1, 2]
+    c, d, e = double.options(num_returns=3).remote([1, 2, 3]) if False else pair.options(num_returns=2).remote() + [None]
+    assert e is None and ray.get(c) == 1
+
+
+def test_nested_tasks_do_not_deadlock_a_full_cluster(cluster):
+    @ray.remote
+    def leaf(i):
+        return i
+
+    @ray.remote
+    def parent(n):
+        return sum(ray.get([leaf.remote(i) for i in range(n)]))
+
+    # 4 parents on 2 CPUs, each blocking on children that need CPUs too
+    assert ray.get([parent.remote(4) for _ in range(4)], timeout=60) == [6] * 4
+
+
+def test_large_numpy_get_is_zero_copy_shared_memory(cluster):
+    arr = np.arange(4_000_000, dtype=np.float64)
+    ref = ray.put(arr)
+    out = ray.get(ref)
+    assert np.array_equal(out, arr)
+    assert not out.flags.owndata and not out.flags.writeable
+
+    @ray.remote
+    def total(a):
+        return float(a.sum())
+
+    assert ray.get(total.remote(ref)) == float(arr.sum())
+
+
+def test_large_result_from_task(cluster):
+    @ray.remote
+    def make(n):
+        return np.full(n, 7, dtype=np.int32)
+
+    out = ray.get(make.remote(1_000_000))
+    assert out.shape == (1_000_000,) and int(out.sum()) == 7_000_000
+
+
+def test_large_argument_is_stored_not_inlined(cluster):
+    @ray.remote
+    def length(b):
+        return len(b)
+
+    assert ray.get(length.remote(b"x" * 5_000_000)) == 5_000_000
+
+
+def test_executor_crash_is_retried(cluster, tmp_path):
+    marker = tmp_path / "attempted"
+
+    @ray.remote(max_retries=2)
+    def crash_once(path):
+        if not os.path.exists(path):
+            open(path, "w").close()
+            os._exit(1)
+        return "second try"
+
+    assert ray.get(crash_once.remote(str(marker)), timeout=60) == "second try"
+
+
+def test_executor_crash_without_retries_raises_worker_crashed(cluster):
+    @ray.remote(max_retries=0)
+    def crash():
+        os._exit(3)
+
+    with pytest.raises(exceptions.WorkerCrashedError, match="exited with code 3"):
+        ray.get(crash.remote(), timeout=60)
+
+
+def test_resources_and_nodes(cluster):
+    res = ray.cluster_resources()
+    assert res["CPU"] == 2.0
+    assert any(k.startswith("node:") for k in res)
+    nodes = ray.nodes()
+    assert len(nodes) == 1 and nodes[0]["Alive"]
+    assert nodes[0]["NodeID"] == cluster["node_id"]
+
+
+def test_infeasible_task_warns_and_times_out(cluster, capfd):
+    @ray.remote(num_gpus=4)
+    def needs_gpus():
+        return 1
+
+    ref = needs_gpus.remote()
+    with pytest.raises(exceptions.GetTimeoutError):
+        ray.get(ref, timeout=1)
+    assert "no node in the cluster can ever provide" in capfd.readouterr().err

@@ -1,0 +1,61 @@
+"""Everything init() starts goes away: after shutdown, exit and SIGKILL of the driver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+
+from tests.conftest import ROOT
+
+DRIVER = """
+import os, sys, raylite as ray
+import numpy as np
+info = ray.init(num_cpus=2)
+ref = ray.put(np.ones(1_000_000))          # something in shared memory
+
+@ray.remote
+def f():
+    return 1
+
+ray.get([f.remote() for _ in range(4)])
+print(info["node_id"], flush=True)
+sys.stdin.readline()                        # the test collects our children, then lets us exit
+"""
+
+
+def start_driver() -> tuple[subprocess.Popen[str], str, list[psutil.Process]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    node_id = proc.stdout.readline().strip()
+    assert node_id, "driver did not start its cluster"
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 4, children  # head, worker daemon, 2 executors
+    return proc, node_id, children
+
+
+def store_dir(node_id: str) -> str:
+    return f"/dev/shm/raylite-{node_id[:16]}"
+
+
+def test_sigkill_of_driver_leaves_no_process_and_no_shared_memory() -> None:
+    proc, node_id, children = start_driver()
+    assert os.path.isdir(store_dir(node_id))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _gone, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, f"left running after SIGKILL of the driver: {[p.cmdline() for p in alive]}"
+    assert not os.path.exists(store_dir(node_id))
+
+
+def test_driver_exit_without_shutdown_cleans_up() -> None:
+    proc, node_id, children = start_driver()
+    proc.communicate("exit now\n", timeout=60)
+    assert proc.returncode == 0
+    _gone, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive
+    assert not os.path.exists(store_dir(node_id))
