@@ -127,16 +127,14 @@ def _start(opts: argparse.Namespace) -> int:
 
 
 def _block(daemons: list, lifeline_w: int | None) -> int:
-    stop = {"now": False}
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    """Waits, without polling, for SIGINT/SIGTERM or for a daemon to exit; then stops the rest."""
+    signals = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
-        while not stop["now"] and all(d.proc.poll() is None for d in daemons):
-            signal.sigtimedwait([signal.SIGCHLD], 5) if hasattr(signal, "sigtimedwait") else time.sleep(1)
+        while all(d.proc.poll() is None for d in daemons):
+            info = signal.sigwaitinfo(signals)
+            if info.si_signo != signal.SIGCHLD:
+                break
     finally:
         if lifeline_w is not None:
             os.close(lifeline_w)
