@@ -41,10 +41,11 @@ def spawn_daemon(
     log_path: str,
     lifeline_fd: int | None = None,
     detach: bool = False,
+    extra_fds: tuple[int, ...] = (),
 ) -> Daemon:
     """Starts `python -m module args` and waits for its ready line."""
     ready_r, ready_w = os.pipe()
-    fds = [ready_w]
+    fds = [ready_w, *extra_fds]
     argv = [sys.executable, "-m", module, *args, "--ready-fd", str(ready_w)]
     if lifeline_fd is not None:
         argv += ["--parent-fd", str(lifeline_fd)]
@@ -117,6 +118,20 @@ def node_args(
     return args
 
 
+def _driver_output_fds() -> tuple[int, int]:
+    """Copies of the driver's stdout and stderr, so that what tasks print shows
+    up where the driver prints, as with Ray. Where sys.stdout has no file
+    descriptor (notebooks), the process's fds 1 and 2 are used."""
+    fds = []
+    for stream, fallback in ((sys.stdout, 1), (sys.stderr, 2)):
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            fd = fallback
+        fds.append(os.dup(fd))
+    return fds[0], fds[1]
+
+
 def new_session_dir() -> str:
     name = time.strftime("session_%Y-%m-%d_%H-%M-%S") + f"_{os.getpid()}"
     path = os.path.join(config.runtime_dir(), name)
@@ -161,18 +176,24 @@ class LocalCluster:
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
             )
+            out_fd, err_fd = _driver_output_fds()
             try:
                 worker = spawn_daemon(
                     "worker",
                     "raylite.worker.daemon",
                     ["--address", f"127.0.0.1:{head.info['port']}", "--host", "127.0.0.1"]
-                    + node_args(num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory),
+                    + node_args(num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory)
+                    + ["--executor-stdout-fd", str(out_fd), "--executor-stderr-fd", str(err_fd)],
                     os.path.join(logs, "worker.log"),
                     lifeline_fd=lifeline_r,
+                    extra_fds=(out_fd, err_fd),
                 )
             except BaseException:
                 stop_daemons([head])
                 raise
+            finally:
+                os.close(out_fd)
+                os.close(err_fd)
         except BaseException:
             os.close(lifeline_w)
             raise

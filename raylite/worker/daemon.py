@@ -79,7 +79,8 @@ async def run(opts: argparse.Namespace) -> None:
         "parent_pid": os.getpid(),
     }
     pool_size = max(1, math.ceil(total["CPU"]))
-    pool = ExecutorPool(pool_size, executor_env, on_result, on_death, log_file=None)
+    output_fds = (opts.executor_stdout_fd, opts.executor_stderr_fd) if opts.executor_stdout_fd is not None else None
+    pool = ExecutorPool(pool_size, executor_env, on_result, on_death, output_fds)
     await pool.start()
 
     stopped = asyncio.Event()
@@ -147,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--object-store-memory", type=int, default=None)
     parser.add_argument("--ready-fd", type=int, default=None)
     parser.add_argument("--parent-fd", type=int, default=None)
+    parser.add_argument("--executor-stdout-fd", type=int, default=None, help="executors print here")
+    parser.add_argument("--executor-stderr-fd", type=int, default=None)
     opts = parser.parse_args(argv)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

@@ -73,13 +73,14 @@ class ExecutorPool:
         executor_env: dict[str, Any],
         on_result: Callable[[head_pb2.TaskResult], None],
         on_death: Callable[[head_pb2.ExecutorDied], None],
-        log_file: Any = None,
+        output_fds: tuple[int, int] | None = None,
     ) -> None:
         self.size = size
         self.executor_env = executor_env
         self.on_result = on_result
         self.on_death = on_death
-        self.log_file = log_file
+        # where executors print: the driver's terminal for an embedded cluster, else our log
+        self.stdout, self.stderr = output_fds or (None, None)
         self.functions: dict[bytes, bytes] = {}
         self.executors: set[Executor] = set()
         self.idle: deque[Executor] = deque()
@@ -117,8 +118,8 @@ class ExecutorPool:
                 pass_fds=(child.fileno(),),
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=self.log_file,
-                stderr=self.log_file,
+                stdout=self.stdout,
+                stderr=self.stderr,
             )
         finally:
             child.close()

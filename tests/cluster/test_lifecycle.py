@@ -59,3 +59,24 @@ def test_driver_exit_without_shutdown_cleans_up() -> None:
     _gone, alive = psutil.wait_procs(children, timeout=20)
     assert not alive
     assert not os.path.exists(store_dir(node_id))
+
+
+def test_what_tasks_print_reaches_the_driver_output() -> None:
+    from tests.conftest import run_python
+
+    result = run_python(
+        """
+import raylite as ray
+ray.init(num_cpus=1)
+
+@ray.remote
+def speak(x):
+    print("task says", x, flush=True)
+    return x
+
+assert ray.get(speak.remote(42)) == 42
+ray.shutdown()
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    assert "task says 42" in result.stdout
