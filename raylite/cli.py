@@ -19,8 +19,8 @@ import time
 from raylite import config, hostinfo, session
 from raylite.client.local_cluster import (
     DaemonStartError,
-    node_args,
     new_session_dir,
+    node_args,
     spawn_daemon,
     stop_daemons,
 )
@@ -179,7 +179,7 @@ def _stop() -> int:
     # workers first, so they do not report a lost head
     records.sort(key=lambda r: r[1].get("role") == "head")
     pids = []
-    for path, facts in records:
+    for _path, facts in records:
         pid = int(facts["pid"])
         if session.pid_alive(pid):
             os.kill(pid, signal.SIGTERM)

@@ -64,14 +64,14 @@ class Serialized:
 
     def _header(self) -> bytes:
         parts = [_HEADER.pack(_MAGIC, len(self.buffers), len(self.meta), 0)]
-        parts += [_ENTRY.pack(off, b.nbytes) for off, b in zip(self._offsets, self.buffers)]
+        parts += [_ENTRY.pack(off, b.nbytes) for off, b in zip(self._offsets, self.buffers, strict=True)]
         return b"".join(parts)
 
     def chunks(self) -> list[bytes | memoryview]:
         """The serialized bytes as a list of pieces, for writev or join."""
         out: list[bytes | memoryview] = [self._header(), self.meta]
         pos = _HEADER.size + _ENTRY.size * len(self.buffers) + len(self.meta)
-        for off, b in zip(self._offsets, self.buffers):
+        for off, b in zip(self._offsets, self.buffers, strict=True):
             if off > pos:
                 out.append(b"\0" * (off - pos))
             out.append(b)

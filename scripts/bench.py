@@ -27,12 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Union
+from typing import Any
 
 RESULT_PREFIX = "BENCH_RESULT_JSON "
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAY_PYTHON = "/work/rayenv/bin/python"
-Value = Union[float, bool]
+Value = float | bool
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ def fmt(v: Value | None) -> str:
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     for j, row in enumerate([headers, *rows]):
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         print("  ".join(cells))
         if j == 0:
             print("  ".join("-" * w for w in widths))

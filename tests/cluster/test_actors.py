@@ -125,6 +125,7 @@ def test_async_actor_runs_calls_concurrently(cluster):
 def test_named_actor_lookup(cluster):
     c = Counter.options(name="the-counter").remote(5)
     same = ray.get_actor("the-counter")
+    assert same == c
     assert ray.get(same.add.remote(1)) == 6
     with pytest.raises(ValueError, match="no live actor named"):
         ray.get_actor("nobody")
