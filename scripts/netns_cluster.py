@@ -1,0 +1,201 @@
+"""A multi-host raylite cluster on one machine, each host in its own network namespace.
+
+    sudo python scripts/netns_cluster.py up      # head + 2 workers + a driver host
+    sudo python scripts/netns_cluster.py exec drv python my_driver.py
+    sudo python scripts/netns_cluster.py down
+
+Topology (the same as docker-compose.yml): a bridge lives in a namespace of
+its own (<prefix>-br); every host namespace (<prefix>-head, -w1, -w2, -drv)
+has one veth pair into it and an address in 10.77.0.0/24. The host's own
+interfaces and routes are never touched: every link is created inside the
+namespaces. `head` runs `raylite start --head` (the head and that host's
+worker daemon), `w1` and `w2` run `raylite start --address`, `drv` runs only
+drivers. Each host has its own RAYLITE_TMPDIR, as separate machines would;
+/dev/shm is shared by the kernel, but raylite treats hosts in different
+network namespaces as different machines and moves objects over the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUBNET = "10.77.0"
+HEAD_PORT = 6380
+HOSTS = ("head", "w1", "w2", "drv")
+# what each host runs, as in docker-compose.yml
+HOST_CPUS = {"head": 1, "w1": 2, "w2": 2}
+
+
+@dataclass
+class Cluster:
+    prefix: str = "rl"
+    hosts: tuple[str, ...] = HOSTS
+    runtime_root: Path = field(default_factory=lambda: Path("/tmp") / "raylite-netns")
+
+    def ns(self, host: str) -> str:
+        return f"{self.prefix}-{host}"
+
+    @property
+    def bridge_ns(self) -> str:
+        return f"{self.prefix}-br"
+
+    def ip(self, host: str) -> str:
+        return f"{SUBNET}.{self.hosts.index(host) + 1}"
+
+    @property
+    def head_address(self) -> str:
+        return f"{self.ip('head')}:{HEAD_PORT}"
+
+    def env(self, host: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RAYLITE_TMPDIR": str(self.runtime_root / self.prefix / host),
+            "RAYLITE_ADDRESS": self.head_address,
+        }
+
+    def exec_argv(self, host: str, argv: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.ns(host), *argv]
+
+    def run(self, host: str, argv: list[str], **kw) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.exec_argv(host, argv), env=self.env(host), text=True, **kw)
+
+    # ---- network ---------------------------------------------------------------
+
+    def create_network(self) -> None:
+        self.destroy_network()
+        _ip("netns", "add", self.bridge_ns)
+        _ip("-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
+        _ip("-n", self.bridge_ns, "link", "set", "br0", "up")
+        _ip("-n", self.bridge_ns, "link", "set", "lo", "up")
+        for i, host in enumerate(self.hosts, start=1):
+            ns = self.ns(host)
+            _ip("netns", "add", ns)
+            # both ends are made inside namespaces: the host's link list never changes
+            _ip("-n", self.bridge_ns, "link", "add", f"p{i}", "type", "veth", "peer", "name", "eth0", "netns", ns)
+            _ip("-n", self.bridge_ns, "link", "set", f"p{i}", "master", "br0", "up")
+            _ip("-n", ns, "addr", "add", f"{self.ip(host)}/24", "dev", "eth0")
+            _ip("-n", ns, "link", "set", "eth0", "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+
+    def destroy_network(self) -> None:
+        existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        names = {line.split()[0] for line in existing.splitlines() if line.strip()}
+        for ns in [self.ns(h) for h in self.hosts] + [self.bridge_ns]:
+            if ns in names:
+                self.kill_namespace_processes(ns)
+                subprocess.run(["ip", "netns", "del", ns], check=False)
+
+    @staticmethod
+    def kill_namespace_processes(ns: str) -> None:
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+    def set_link(self, host: str, up: bool) -> None:
+        """Cuts (or restores) a host's cable, for failure tests."""
+        i = self.hosts.index(host) + 1
+        _ip("-n", self.bridge_ns, "link", "set", f"p{i}", "up" if up else "down")
+
+    # ---- daemons ---------------------------------------------------------------
+
+    def start_daemons(self, object_store_memory: int | None = None) -> None:
+        store = ["--object-store-memory", str(object_store_memory)] if object_store_memory else []
+        for host, cpus in HOST_CPUS.items():
+            role = (
+                ["--head", "--port", str(HEAD_PORT)] if host == "head" else ["--address", self.head_address]
+            )
+            argv = [
+                sys.executable, "-m", "raylite.cli", "start", *role, "--host", "0.0.0.0",
+                "--node-ip-address", self.ip(host), "--num-cpus", str(cpus), *store,
+            ]
+            result = self.run(host, argv, capture_output=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"starting raylite on {host} failed:\n{result.stdout}\n{result.stderr}")
+
+    def stop_daemons(self) -> None:
+        for host in reversed(list(HOST_CPUS)):
+            if self.ns(host) in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout:
+                self.run(host, [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
+
+    def up(self, object_store_memory: int | None = None) -> None:
+        self.create_network()
+        try:
+            self.start_daemons(object_store_memory)
+        except BaseException:
+            self.down()
+            raise
+
+    def down(self) -> None:
+        self.stop_daemons()
+        self.destroy_network()
+        shutil.rmtree(self.runtime_root / self.prefix, ignore_errors=True)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "head_address": self.head_address,
+            "hosts": {h: {"namespace": self.ns(h), "ip": self.ip(h)} for h in self.hosts},
+        }
+
+
+def _ip(*args: str) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"`ip {' '.join(args)}` failed: {result.stderr.strip()}")
+
+
+def namespaces_available() -> str | None:
+    """None if network namespaces can be made here, else the reason they cannot."""
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "the `ip` command (iproute2) is not installed"
+    probe = f"rl-probe-{os.getpid()}"
+    result = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"`ip netns add` failed: {result.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], check=False)
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prefix", default="rl", help="namespace name prefix")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="create the namespaces and start raylite on head, w1, w2")
+    up.add_argument("--object-store-memory", type=int, default=None)
+    sub.add_parser("down", help="stop raylite and delete the namespaces")
+    ex = sub.add_parser("exec", help="run a command on one host (with RAYLITE_ADDRESS set)")
+    ex.add_argument("host", choices=HOSTS)
+    ex.add_argument("argv", nargs=argparse.REMAINDER)
+    opts = parser.parse_args()
+    cluster = Cluster(prefix=opts.prefix)
+    if opts.command == "up":
+        reason = namespaces_available()
+        if reason:
+            print(f"cannot build the namespace cluster: {reason}", file=sys.stderr)
+            return 1
+        started = time.monotonic()
+        cluster.up(opts.object_store_memory)
+        print(json.dumps(cluster.describe(), indent=2))
+        print(f"up in {time.monotonic() - started:.1f}s; drivers: {sys.argv[0]} exec drv python your_driver.py")
+        return 0
+    if opts.command == "down":
+        cluster.down()
+        return 0
+    return cluster.run(opts.host, opts.argv).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
