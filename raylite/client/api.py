@@ -48,6 +48,7 @@ def init(
             "raylite.init() was already called in this process; call raylite.shutdown() first, "
             "or pass ignore_reinit_error=True"
         )
+    from_env = address is None
     address = address or os.environ.get("RAYLITE_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
     local_node_id = None
     if address is None:
@@ -60,7 +61,16 @@ def init(
             file=sys.stderr,
         )
     else:
-        if num_cpus is not None or num_gpus is not None or resources is not None:
+        sizing = num_cpus is not None or num_gpus is not None or resources is not None
+        if sizing and from_env:
+            # A program written for a laptop (init(num_cpus=8)) runs unchanged against
+            # the cluster that RAYLITE_ADDRESS names; that cluster's size is what it is.
+            print(
+                f"raylite: connecting to {address} from RAYLITE_ADDRESS; num_cpus/num_gpus/resources "
+                "of init() are ignored (they size a new local cluster)",
+                file=sys.stderr,
+            )
+        elif sizing:
             raise ValueError(
                 "num_cpus, num_gpus and resources describe a new local cluster; when connecting to an "
                 f"existing cluster ({address!r}) set them with `raylite start` instead"

@@ -1,0 +1,117 @@
+"""A driver in its own namespace against a head and two worker hosts."""
+
+from __future__ import annotations
+
+PRELUDE = """
+import hashlib, time
+import numpy as np
+import raylite as ray
+from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Affinity
+
+ray.init()
+by_ip = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes()}
+HEAD, W1, W2 = by_ip["10.77.0.1"], by_ip["10.77.0.2"], by_ip["10.77.0.3"]
+
+@ray.remote
+def where():
+    return ray.get_runtime_context().get_node_id()
+"""
+
+
+def run_ok(hosts, code: str, timeout: float = 180) -> str:
+    result = hosts.python(PRELUDE + code, timeout=timeout)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result.stdout
+
+
+def test_walkthrough_from_driver_host(hosts) -> None:
+    result = hosts.script("examples/walkthrough.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "8"
+    assert "((6, 'Machine'), (7, 'Learning'))" in lines
+
+
+def test_three_nodes_at_their_own_addresses(hosts) -> None:
+    out = run_ok(hosts, "print(sorted(by_ip), ray.cluster_resources()['CPU'])")
+    assert "['10.77.0.1', '10.77.0.2', '10.77.0.3'] 5.0" in out
+
+
+def test_spread_uses_all_three_hosts(hosts) -> None:
+    out = run_ok(
+        hosts,
+        "seen = set(ray.get([where.options(scheduling_strategy='SPREAD').remote() for _ in range(12)]))\n"
+        "print(seen == {HEAD, W1, W2})",
+    )
+    assert out.strip().endswith("True")
+
+
+def test_argument_living_on_another_host(hosts) -> None:
+    out = run_ok(
+        hosts,
+        """
+@ray.remote
+def make(n):
+    return np.arange(n, dtype=np.int64)
+
+@ray.remote
+def total(a):
+    return int(a.sum()), ray.get_runtime_context().get_node_id()
+
+ref = make.options(scheduling_strategy=Affinity(W1)).remote(5_000_000)
+s, node = ray.get(total.options(scheduling_strategy=Affinity(W2)).remote(ref))
+print(s == sum(range(5_000_000)), node == W2)
+# the driver host has no store: it fetches straight from w1
+print(int(ray.get(ref)[-1]) == 4_999_999)
+""",
+    )
+    assert out.split() == ["True", "True", "True"]
+
+
+def test_tasks_go_where_their_big_arguments_are(hosts) -> None:
+    out = run_ok(
+        hosts,
+        """
+@ray.remote
+def make():
+    return np.ones(2_000_000)
+
+@ray.remote
+def consume(a):
+    return ray.get_runtime_context().get_node_id()
+
+for target in (W1, W2):
+    ref = make.options(scheduling_strategy=Affinity(target)).remote()
+    ray.wait([ref])
+    print(ray.get(consume.remote(ref)) == target)
+""",
+    )
+    assert out.split() == ["True", "True"]
+
+
+def test_one_gib_object_between_hosts_keeps_its_checksum(hosts) -> None:
+    out = run_ok(
+        hosts,
+        """
+N = (1 << 30) // 8
+
+@ray.remote
+def make():
+    a = np.arange(N, dtype=np.uint64)
+    a *= 2654435761
+    return a
+
+@ray.remote
+def digest(a):
+    return hashlib.blake2b(memoryview(a).cast("B")).hexdigest(), ray.get_runtime_context().get_node_id()
+
+ref = make.options(scheduling_strategy=Affinity(W1)).remote()
+here, node1 = ray.get(digest.options(scheduling_strategy=Affinity(W1)).remote(ref))
+t = time.perf_counter()
+there, node2 = ray.get(digest.options(scheduling_strategy=Affinity(W2)).remote(ref))
+print(node1 == W1, node2 == W2, here == there, f"{time.perf_counter() - t:.2f}s")
+""",
+        timeout=300,
+    )
+    fields = out.split()
+    assert fields[:3] == ["True", "True", "True"], out
