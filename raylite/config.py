@@ -13,7 +13,7 @@ PROTOCOL_VERSION = 1
 INLINE_MAX_BYTES = 100 * 1024
 
 # Chunk size of peer-to-peer object transfers.
-TRANSFER_CHUNK_BYTES = 4 * 1024 * 1024
+TRANSFER_CHUNK_BYTES = 1024 * 1024
 
 # gRPC message limit: inline values and chunks are far smaller than this.
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024

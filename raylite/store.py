@@ -38,7 +38,11 @@ def write(store_dir: str, object_id: bytes, value: Serialized) -> int:
 
 def map_readonly(store_dir: str, object_id: bytes) -> memoryview:
     """Maps an object's bytes read-only. Raises FileNotFoundError if absent."""
-    fd = os.open(object_path(store_dir, object_id), os.O_RDONLY)
+    return map_path(object_path(store_dir, object_id))
+
+
+def map_path(path: str) -> memoryview:
+    fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
         mapped = mmap.mmap(fd, size, prot=mmap.PROT_READ)

@@ -68,6 +68,16 @@ class Cluster:
     def run(self, host: str, argv: list[str], **kw) -> subprocess.CompletedProcess[str]:
         return subprocess.run(self.exec_argv(host, argv), env=self.env(host), text=True, **kw)
 
+    def popen(self, host: str, code: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Starts `python -c code` on a host, with pipes for stdout and stderr."""
+        return subprocess.Popen(
+            self.exec_argv(host, [sys.executable, "-c", code]),
+            env={**self.env(host), **(env or {})},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
     # ---- network ---------------------------------------------------------------
 
     def create_network(self) -> None:
@@ -111,18 +121,19 @@ class Cluster:
     # ---- daemons ---------------------------------------------------------------
 
     def start_daemons(self, object_store_memory: int | None = None) -> None:
-        store = ["--object-store-memory", str(object_store_memory)] if object_store_memory else []
         for host, cpus in HOST_CPUS.items():
-            role = (
-                ["--head", "--port", str(HEAD_PORT)] if host == "head" else ["--address", self.head_address]
-            )
-            argv = [
-                sys.executable, "-m", "raylite.cli", "start", *role, "--host", "0.0.0.0",
-                "--node-ip-address", self.ip(host), "--num-cpus", str(cpus), *store,
-            ]
-            result = self.run(host, argv, capture_output=True)
-            if result.returncode != 0:
-                raise RuntimeError(f"starting raylite on {host} failed:\n{result.stdout}\n{result.stderr}")
+            self.start_host(host, cpus, object_store_memory)
+
+    def start_host(self, host: str, cpus: int, object_store_memory: int | None = None) -> None:
+        store = ["--object-store-memory", str(object_store_memory)] if object_store_memory else []
+        role = ["--head", "--port", str(HEAD_PORT)] if host == "head" else ["--address", self.head_address]
+        argv = [
+            sys.executable, "-m", "raylite.cli", "start", *role, "--host", "0.0.0.0",
+            "--node-ip-address", self.ip(host), "--num-cpus", str(cpus), *store,
+        ]
+        result = self.run(host, argv, capture_output=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"starting raylite on {host} failed:\n{result.stdout}\n{result.stderr}")
 
     def stop_daemons(self) -> None:
         for host in reversed(list(HOST_CPUS)):

@@ -16,6 +16,7 @@ import logging
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -85,10 +86,12 @@ class Client:
     # ---- plumbing ------------------------------------------------------------
 
     def _call(self, awaitable: Any, timeout: float | None = None) -> Any:
-        """Runs a coroutine (or awaits a gRPC call) on the client loop and waits for its result."""
-        if not asyncio.iscoroutine(awaitable):
-            awaitable = _await(awaitable)
+        """Runs a coroutine on the client loop and waits for its result."""
         return asyncio.run_coroutine_threadsafe(awaitable, self._loop).result(timeout)
+
+    def _rpc(self, method: Callable[[], Any], timeout: float | None = 60) -> Any:
+        """Makes a unary call on the client loop (gRPC calls belong to the loop that made them)."""
+        return self._call(_await(method), timeout)
 
     async def _connect(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.head_address, options=config.GRPC_OPTIONS)
@@ -260,6 +263,7 @@ class Client:
             return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size)
         node = self.local_node
         if node is not None:
+            self.reserve(oid, s.size)
             store.write(node.store_dir, oid, s)
         else:
             node = next((n for n in self._nodes.values() if n.alive), None)
@@ -269,6 +273,22 @@ class Client:
         return common_pb2.ObjectValue(
             object_id=oid, node_id=node.node_id, node_address=node.address, size=s.size, in_store=True
         )
+
+    def reserve(self, oid: bytes, size: int) -> None:
+        """Asks the local node's store for room before writing an object into it."""
+        assert self.local_node is not None
+        request = worker_pb2.ReserveRequest(object_id=oid, size=size)
+        reply = self._rpc(lambda: self._local_worker().Reserve(request))
+        if reply.error:
+            raise exceptions.ObjectStoreFullError(reply.error)
+
+    def _local_worker(self) -> worker_pb2_grpc.WorkerServiceStub:
+        stub = getattr(self, "_local_stub", None)
+        if stub is None:
+            assert self.local_node is not None
+            channel = grpc.aio.insecure_channel(self.local_node.address, options=config.GRPC_OPTIONS)
+            stub = self._local_stub = worker_pb2_grpc.WorkerServiceStub(channel)
+        return stub
 
     async def _push(self, address: str, oid: bytes, s: Serialized) -> None:
         data = s.to_bytes()
@@ -344,15 +364,12 @@ class Client:
                 pass
         local = self.local_node
         if local is not None:
-            reply = self._call(self._pull(local.address, value))
+            # the local daemon fetches it from a holder, or restores it from disk
+            reply = self._rpc(lambda: self._local_worker().Pull(worker_pb2.PullRequest(location=value)), timeout=None)
             if reply.error:
                 raise exceptions.ObjectLostError(reply.error)
             return store.read(local.store_dir, value.object_id)
         return deserialize(self._call(self._fetch(value)))
-
-    async def _pull(self, address: str, value: common_pb2.ObjectValue) -> worker_pb2.PullReply:
-        async with grpc.aio.insecure_channel(address, options=config.GRPC_OPTIONS) as channel:
-            return await worker_pb2_grpc.WorkerServiceStub(channel).Pull(worker_pb2.PullRequest(location=value))
 
     async def _fetch(self, value: common_pb2.ObjectValue) -> bytearray:
         buf = bytearray(value.size)
@@ -367,18 +384,17 @@ class Client:
     # ---- queries -------------------------------------------------------------------
 
     def cluster_state(self) -> list[common_pb2.NodeInfo]:
-        reply = self._call(
-            self._stub.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)),
-            timeout=30,
-        )
+        request = head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)
+        reply = self._rpc(lambda: self._stub.GetClusterState(request), timeout=30)
         return list(reply.nodes)
 
     def get_function(self, function_id: bytes) -> bytes:
-        reply = self._call(self._stub.GetFunction(head_pb2.GetFunctionRequest(function_id=function_id)), timeout=30)
+        request = head_pb2.GetFunctionRequest(function_id=function_id)
+        reply = self._rpc(lambda: self._stub.GetFunction(request), timeout=30)
         return reply.blob
 
     def get_actor(self, name: str) -> head_pb2.GetActorReply:
-        return self._call(self._stub.GetActor(head_pb2.GetActorRequest(name=name)), timeout=30)
+        return self._rpc(lambda: self._stub.GetActor(head_pb2.GetActorRequest(name=name)), timeout=30)
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -402,8 +418,8 @@ class Client:
         self._thread.join(timeout=5)
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
+async def _await(make: Callable[[], Any]) -> Any:
+    return await make()
 
 
 def function_id_of(blob: bytes) -> bytes:

@@ -26,6 +26,8 @@ from raylite.head.state import (
     KillActor,
     NodeAdded,
     NodeRemoved,
+    ObjectCopiesChanged,
+    ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
     TaskBlockChanged,
@@ -55,7 +57,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             if kind is Deliver:
                 out = self.clients.get(effect.client_id)
                 if out is not None:
-                    out.touch().objects.append(wire.object_value(effect.obj))
+                    out.touch().objects.append(self._value(effect.obj))
             elif kind is Dispatch:
                 self._dispatch(effect)
             elif kind is KillActor:
@@ -69,6 +71,22 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                     msg = out.touch()
                     msg.warning = f"{msg.warning}\n{effect.message}" if msg.warning else effect.message
 
+    def _value(self, info: ObjectInfo) -> common_pb2.ObjectValue:
+        """An object's wire form, naming where its primary and its copies live now."""
+        value = wire.object_value(info)
+        if info.node_id is None:
+            return value
+        holders = [info.node_id, *sorted(self.state.copies.get(info.object_id, ()))]
+        addresses = [self.state.nodes[n].info.address for n in holders if n in self.state.nodes]
+        if value.node_id == info.node_id and len(addresses) == 1:
+            return value
+        moved = common_pb2.ObjectValue()
+        moved.CopyFrom(value)
+        moved.node_id = info.node_id
+        moved.node_address = addresses[0]
+        moved.copy_addresses[:] = addresses[1:]
+        return moved
+
     def _dispatch(self, effect: Dispatch) -> None:
         out = self.nodes.get(effect.node_id)
         if out is None:
@@ -77,7 +95,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         spec: common_pb2.TaskSpec = effect.task.spec
         assignment.spec.CopyFrom(spec)
         for arg in effect.args:
-            assignment.args.append(wire.object_value(arg))
+            assignment.args.append(self._value(arg))
         fid = spec.function_id
         if fid:
             sent = self.node_functions.setdefault(effect.node_id, set())
@@ -173,6 +191,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             )
         for death in batch.deaths:
             events.append(ExecutorDied(node_id, death.task_id, death.actor_id, death.reason))
+        if batch.copies_added or batch.copies_removed:
+            events.append(ObjectCopiesChanged(node_id, list(batch.copies_added), list(batch.copies_removed)))
         if events:
             self.apply(*events)
 

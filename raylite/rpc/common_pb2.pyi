@@ -87,7 +87,7 @@ class ExportedFunction(_message.Message):
     def __init__(self, function_id: _Optional[bytes] = ..., blob: _Optional[bytes] = ...) -> None: ...
 
 class ObjectValue(_message.Message):
-    __slots__ = ("object_id", "data", "node_id", "node_address", "size", "is_error", "in_store")
+    __slots__ = ("object_id", "data", "node_id", "node_address", "size", "is_error", "in_store", "copy_addresses")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +95,7 @@ class ObjectValue(_message.Message):
     SIZE_FIELD_NUMBER: _ClassVar[int]
     IS_ERROR_FIELD_NUMBER: _ClassVar[int]
     IN_STORE_FIELD_NUMBER: _ClassVar[int]
+    COPY_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
     object_id: bytes
     data: bytes
     node_id: bytes
@@ -102,7 +103,8 @@ class ObjectValue(_message.Message):
     size: int
     is_error: bool
     in_store: bool
-    def __init__(self, object_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., node_id: _Optional[bytes] = ..., node_address: _Optional[str] = ..., size: _Optional[int] = ..., is_error: _Optional[bool] = ..., in_store: _Optional[bool] = ...) -> None: ...
+    copy_addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, object_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., node_id: _Optional[bytes] = ..., node_address: _Optional[str] = ..., size: _Optional[int] = ..., is_error: _Optional[bool] = ..., in_store: _Optional[bool] = ..., copy_addresses: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
     __slots__ = ("node_id", "address", "ip", "host_key", "total", "available", "alive", "store_dir")

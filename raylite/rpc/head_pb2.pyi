@@ -90,14 +90,18 @@ class ExecutorDied(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class NodeBatch(_message.Message):
-    __slots__ = ("hello", "results", "deaths")
+    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     DEATHS_FIELD_NUMBER: _ClassVar[int]
+    COPIES_ADDED_FIELD_NUMBER: _ClassVar[int]
+    COPIES_REMOVED_FIELD_NUMBER: _ClassVar[int]
     hello: NodeHello
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
     deaths: _containers.RepeatedCompositeFieldContainer[ExecutorDied]
-    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ...) -> None: ...
+    copies_added: _containers.RepeatedScalarFieldContainer[bytes]
+    copies_removed: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class TaskAssignment(_message.Message):
     __slots__ = ("spec", "args", "function")

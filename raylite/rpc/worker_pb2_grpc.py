@@ -49,6 +49,11 @@ class WorkerServiceStub:
                 request_serializer=raylite_dot_rpc_dot_worker__pb2.ObjectChunk.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_worker__pb2.PushObjectReply.FromString,
                 _registered_method=True)
+        self.Reserve = channel.unary_unary(
+                '/raylite.rpc.WorkerService/Reserve',
+                request_serializer=raylite_dot_rpc_dot_worker__pb2.ReserveRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_worker__pb2.ReserveReply.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -75,6 +80,13 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reserve(self, request, context):
+        """Makes room for an object a local process is about to write into the store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +104,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.PushObject,
                     request_deserializer=raylite_dot_rpc_dot_worker__pb2.ObjectChunk.FromString,
                     response_serializer=raylite_dot_rpc_dot_worker__pb2.PushObjectReply.SerializeToString,
+            ),
+            'Reserve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reserve,
+                    request_deserializer=raylite_dot_rpc_dot_worker__pb2.ReserveRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_worker__pb2.ReserveReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +192,33 @@ class WorkerService:
             '/raylite.rpc.WorkerService/PushObject',
             raylite_dot_rpc_dot_worker__pb2.ObjectChunk.SerializeToString,
             raylite_dot_rpc_dot_worker__pb2.PushObjectReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reserve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raylite.rpc.WorkerService/Reserve',
+            raylite_dot_rpc_dot_worker__pb2.ReserveRequest.SerializeToString,
+            raylite_dot_rpc_dot_worker__pb2.ReserveReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -16,11 +16,12 @@ import os
 
 import grpc
 
-from raylite import config, hostinfo, ids, store
+from raylite import config, hostinfo, ids
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 from raylite.worker.executor_pool import ExecutorPool
+from raylite.worker.object_store import NodeStore
 from raylite.worker.service import Transfers, WorkerServicer
 
 
@@ -45,23 +46,28 @@ async def run(opts: argparse.Namespace) -> None:
     node_id = ids.random_id(16)
     ip = opts.node_ip_address or ("127.0.0.1" if opts.host.startswith("127.") else hostinfo.detect_ip())
     store_dir = os.path.join(config.shm_root(), f"raylite-{node_id.hex()[:16]}")
-    store.create_dir(store_dir)
-
-    transfers = Transfers(store_dir)
+    spill_dir = os.path.join(config.runtime_dir(), "spill", node_id.hex()[:16])
+    total = node_resources(opts, ip)
+    outbox = Outbox(head_pb2.NodeBatch)
+    node_store = NodeStore(
+        store_dir,
+        spill_dir,
+        int(total["object_store_memory"]),
+        on_copy_removed=lambda oid: outbox.touch().copies_removed.append(oid),
+    )
+    transfers = Transfers(node_store, on_copy_added=lambda oid: outbox.touch().copies_added.append(oid))
     server = grpc.aio.server(options=config.GRPC_OPTIONS)
-    worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(store_dir, transfers), server)
+    worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")
     if port == 0:
         raise SystemExit(f"raylite worker: cannot listen on {opts.host}:{opts.port}")
     await server.start()
     address = f"{ip}:{port}"
 
-    total = node_resources(opts, ip)
     info = common_pb2.NodeInfo(
         node_id=node_id, address=address, ip=ip, host_key=hostinfo.host_key(), alive=True, store_dir=store_dir
     )
     info.total.update(total)
-    outbox = Outbox(head_pb2.NodeBatch)
 
     def on_result(result: head_pb2.TaskResult) -> None:
         outbox.touch().results.append(result)
@@ -116,7 +122,7 @@ async def run(opts: argparse.Namespace) -> None:
     if reader.done():
         contact.cancel()
         await pool.stop()
-        store.remove_dir(store_dir)
+        node_store.close()
         raise SystemExit(f"raylite worker: the head at {opts.address} refused or dropped us: {reader.exception()}")
     log.info("node %s serving at %s with %s (store %s)", node_id.hex()[:12], address, total, store_dir)
     stop_waiter = asyncio.create_task(stopped.wait())
@@ -126,7 +132,7 @@ async def run(opts: argparse.Namespace) -> None:
         log.warning("head stream ended (%s); stopping", exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc)
     log.info("worker stopping")
     await pool.stop()
-    store.remove_dir(store_dir)
+    node_store.close()
     outbox.close()
     writer.cancel()
     reader.cancel()

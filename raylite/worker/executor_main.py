@@ -232,7 +232,10 @@ class Executor:
             if not value.in_store:
                 return deserialize(value.data)
             if value.node_id == self.node_id:
-                return store.read(self.store_dir, oid)
+                try:
+                    return store.read(self.store_dir, oid)
+                except FileNotFoundError:
+                    pass  # spilled: get() below has the daemon restore it
         from raylite.client.api import get
         from raylite.client.object_ref import ObjectRef
 
@@ -256,6 +259,7 @@ class Executor:
         s = serialize(value)
         if s.size <= config.INLINE_MAX_BYTES:
             return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size)
+        context.current().reserve(oid, s.size)
         store.write(self.store_dir, oid, s)
         return common_pb2.ObjectValue(
             object_id=oid, node_id=self.node_id, node_address=self.node_address, size=s.size, in_store=True

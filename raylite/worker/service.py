@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
 from raylite import config, store
-from raylite.rpc import worker_pb2, worker_pb2_grpc
+from raylite.rpc import common_pb2, worker_pb2, worker_pb2_grpc
+from raylite.worker.object_store import NodeStore, StoreFull
 
 log = logging.getLogger("raylite.worker")
 
 
 class Transfers:
-    """Pulls objects from peers into the local store, one transfer per object."""
+    """Pulls objects from peers into the local store, one transfer per object at a time."""
 
-    def __init__(self, store_dir: str) -> None:
-        self.store_dir = store_dir
+    def __init__(self, node_store: NodeStore, on_copy_added: Callable[[bytes], None]) -> None:
+        self.node_store = node_store
+        self.on_copy_added = on_copy_added
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
 
@@ -29,27 +31,45 @@ class Transfers:
             self._channels[address] = channel
         return worker_pb2_grpc.WorkerServiceStub(channel)
 
-    async def pull(self, object_id: bytes, address: str) -> None:
-        if store.contains(self.store_dir, object_id):
+    async def pull(self, location: common_pb2.ObjectValue) -> None:
+        """Makes the object local: restored from disk if we hold it, else fetched from a holder."""
+        oid = location.object_id
+        if await self.node_store.ensure_local(oid):
             return
-        pending = self._inflight.get(object_id)
+        pending = self._inflight.get(oid)
         if pending is not None:
             await asyncio.shield(pending)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inflight[object_id] = fut
+        self._inflight[oid] = fut
         try:
-            await self._fetch(object_id, address)
+            await self._fetch_any(location)
             fut.set_result(None)
         except BaseException as exc:
             fut.set_exception(exc)
-            fut.exception()  # mark retrieved: waiters re-raise it themselves
+            fut.exception()  # retrieved here; waiters re-raise it themselves
             raise
         finally:
-            del self._inflight[object_id]
+            del self._inflight[oid]
+
+    async def _fetch_any(self, location: common_pb2.ObjectValue) -> None:
+        oid = location.object_id
+        await self.node_store.reserve(oid, location.size, primary=False)
+        errors = []
+        for address in [location.node_address, *location.copy_addresses]:
+            try:
+                await self._fetch(oid, address)
+            except grpc.aio.AioRpcError as exc:
+                errors.append(f"{address}: {exc.code().name} {exc.details()}")
+                continue
+            self.node_store.written(oid)
+            self.on_copy_added(oid)
+            return
+        self.node_store.abandon(oid)
+        raise LookupError(f"object {oid.hex()} could not be fetched from any holder ({'; '.join(errors)})")
 
     async def _fetch(self, object_id: bytes, address: str) -> None:
-        writer = store.ChunkWriter(self.store_dir, object_id)
+        writer = store.ChunkWriter(self.node_store.store_dir, object_id)
         try:
             call = self._stub(address).FetchObject(worker_pb2.FetchObjectRequest(object_id=object_id))
             async for chunk in call:
@@ -65,16 +85,23 @@ class Transfers:
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
-    def __init__(self, store_dir: str, transfers: Transfers) -> None:
-        self.store_dir = store_dir
+    def __init__(self, node_id: bytes, node_store: NodeStore, transfers: Transfers) -> None:
+        self.node_id = node_id
+        self.node_store = node_store
         self.transfers = transfers
 
     async def FetchObject(
         self, request: worker_pb2.FetchObjectRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[worker_pb2.ObjectChunk]:
-        try:
-            view = store.map_readonly(self.store_dir, request.object_id)
-        except FileNotFoundError:
+        path = self.node_store.readable_path(request.object_id)
+        view = None
+        if path is not None:
+            try:
+                view = store.map_path(path)
+            except FileNotFoundError:  # moved between the check and the open
+                path = self.node_store.readable_path(request.object_id)
+                view = store.map_path(path) if path else None
+        if view is None:
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"object {request.object_id.hex()} is not in this node's store"
             )
@@ -91,27 +118,45 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     async def Pull(self, request: worker_pb2.PullRequest, context: grpc.aio.ServicerContext) -> worker_pb2.PullReply:
         loc = request.location
         try:
-            await self.transfers.pull(loc.object_id, loc.node_address)
-        except grpc.aio.AioRpcError as exc:
-            return worker_pb2.PullReply(
-                error=f"could not fetch object {loc.object_id.hex()} from {loc.node_address}: {exc.details()}"
-            )
+            if loc.node_id == self.node_id:
+                if not await self.node_store.ensure_local(loc.object_id):
+                    return worker_pb2.PullReply(error=f"object {loc.object_id.hex()} is not in this node's store")
+            else:
+                await self.transfers.pull(loc)
+        except (LookupError, StoreFull) as exc:
+            return worker_pb2.PullReply(error=str(exc))
         return worker_pb2.PullReply()
 
     async def PushObject(
         self, request_iterator: AsyncIterator[worker_pb2.ObjectChunk], context: grpc.aio.ServicerContext
     ) -> worker_pb2.PushObjectReply:
         writer: store.ChunkWriter | None = None
+        oid = b""
         try:
             async for chunk in request_iterator:
                 if writer is None:
-                    writer = store.ChunkWriter(self.store_dir, chunk.object_id)
+                    oid = chunk.object_id
+                    await self.node_store.reserve(oid, chunk.total_size, primary=True)
+                    writer = store.ChunkWriter(self.node_store.store_dir, oid)
                 writer.write(chunk.offset, chunk.data)
+        except StoreFull as exc:
+            return worker_pb2.PushObjectReply(error=str(exc))
         except BaseException:
             if writer is not None:
                 writer.abort()
+                self.node_store.abandon(oid)
             raise
         if writer is None:
             return worker_pb2.PushObjectReply(error="empty push: no chunks arrived")
         writer.commit()
+        self.node_store.written(oid)
         return worker_pb2.PushObjectReply()
+
+    async def Reserve(
+        self, request: worker_pb2.ReserveRequest, context: grpc.aio.ServicerContext
+    ) -> worker_pb2.ReserveReply:
+        try:
+            await self.node_store.reserve(request.object_id, request.size, primary=True)
+        except StoreFull as exc:
+            return worker_pb2.ReserveReply(error=str(exc))
+        return worker_pb2.ReserveReply()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 PRELUDE = """
 import hashlib, time
 import numpy as np
@@ -115,3 +117,57 @@ print(node1 == W1, node2 == W2, here == there, f"{time.perf_counter() - t:.2f}s"
     )
     fields = out.split()
     assert fields[:3] == ["True", "True", "True"], out
+
+
+def test_copy_survives_when_the_primary_host_dies(hosts) -> None:
+    """w2 pulls a copy and registers it; after w1's daemon is killed, readers use w2's copy."""
+    import json
+    import os
+    import signal
+
+    from netns_cluster import HOST_CPUS
+
+    cluster = hosts.cluster
+    gate = f"/tmp/rlt-gate-{os.getpid()}"
+    os.mkfifo(gate)
+    proc = cluster.popen(
+        "drv",
+        PRELUDE
+        + """
+import os
+@ray.remote
+def make():
+    return np.arange(3_000_000, dtype=np.int64)
+
+@ray.remote
+def total(a):
+    return int(a.sum())
+
+ref = make.options(scheduling_strategy=Affinity(W1)).remote()
+expect = sum(range(3_000_000))
+assert ray.get(total.options(scheduling_strategy=Affinity(W2)).remote(ref)) == expect  # w2 now has a copy
+print("READY", flush=True)
+open(os.environ["RL_GATE"]).read()  # the test kills w1's daemon meanwhile
+print(ray.get(total.options(scheduling_strategy=Affinity(HEAD)).remote(ref), timeout=60) == expect)
+alive = {n["NodeManagerAddress"]: n["Alive"] for n in ray.nodes()}
+print(alive["10.77.0.2"], alive["10.77.0.3"])
+""",
+        env={"RL_GATE": gate},
+    )
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        records = (cluster.runtime_root / cluster.prefix / "w1" / "daemons").glob("worker-*.json")
+        for path in records:
+            os.kill(json.loads(path.read_text())["pid"], signal.SIGKILL)
+        with open(gate, "w") as f:
+            f.write("go")
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        assert stdout.split() == ["True", "False", "True"], stdout
+    finally:
+        os.unlink(gate)
+        if proc.poll() is None:
+            proc.kill()
+        # bring w1 back for whatever runs next
+        cluster.run("w1", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
+        cluster.start_host("w1", HOST_CPUS["w1"])

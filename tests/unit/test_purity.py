@@ -32,3 +32,12 @@ def test_checker_notices_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import time\nfrom asyncio import sleep\n")
     assert imported_modules(sample) & FORBIDDEN == {"time", "asyncio"}
+
+
+def test_worker_state_modules_import_no_io() -> None:
+    worker_state = STATE_DIR.parents[1] / "worker" / "state"
+    files = sorted(worker_state.glob("*.py"))
+    assert files
+    for path in files:
+        bad = imported_modules(path) & FORBIDDEN
+        assert not bad, f"{path.name} imports {sorted(bad)}: state machines must stay pure"

@@ -52,6 +52,7 @@ from raylite.head.state.model import (
     NodeAdded,
     NodeRecord,
     NodeRemoved,
+    ObjectCopiesChanged,
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
@@ -69,6 +70,7 @@ class HeadState:
         self.nodes: dict[bytes, NodeRecord] = {}
         self.tasks: dict[bytes, TaskRecord] = {}
         self.objects: dict[bytes, ObjectInfo] = {}
+        self.copies: dict[bytes, set[bytes]] = {}  # object -> nodes with a secondary copy
         self.actors: dict[bytes, ActorRecord] = {}
         self.named_actors: dict[str, bytes] = {}
         self.clients: dict[bytes, tuple[bytes, bool]] = {}  # client -> (job, is_driver)
@@ -115,8 +117,22 @@ class HeadState:
         for actor in self.actors.values():
             if actor.node_id == ev.node_id and actor.state != "DEAD":
                 self._actor_died(actor, f"its node {ev.node_id.hex()[:12]} died ({ev.reason})")
+        for oid, holders in list(self.copies.items()):
+            holders.discard(ev.node_id)
+            if not holders:
+                del self.copies[oid]
         for info in list(self.objects.values()):
-            if info.node_id == ev.node_id:
+            if info.node_id != ev.node_id:
+                continue
+            survivors = self.copies.pop(info.object_id, None)
+            if survivors:
+                # a secondary copy becomes the primary
+                new_primary = min(survivors)
+                info.node_id = new_primary
+                survivors.discard(new_primary)
+                if survivors:
+                    self.copies[info.object_id] = survivors
+            else:
                 self.objects[info.object_id] = ObjectInfo(
                     info.object_id,
                     is_error=True,
@@ -237,6 +253,8 @@ class HeadState:
             info = self.objects.get(dep)
             if info is not None and info.node_id is not None:
                 out[info.node_id] = out.get(info.node_id, 0) + info.size
+                for node_id in self.copies.get(dep, ()):
+                    out[node_id] = out.get(node_id, 0) + info.size
         return out
 
     def _ready_args(self, task: TaskRecord) -> list[ObjectInfo]:
@@ -349,6 +367,21 @@ class HeadState:
             task.missing -= 1
             if task.missing == 0:
                 self._make_ready(task)
+
+    def _on_copies_changed(self, ev: ObjectCopiesChanged) -> None:
+        node = self.nodes.get(ev.node_id)
+        if node is None or not node.alive:
+            return
+        for oid in ev.added:
+            info = self.objects.get(oid)
+            if info is not None and info.node_id is not None and info.node_id != ev.node_id:
+                self.copies.setdefault(oid, set()).add(ev.node_id)
+        for oid in ev.removed:
+            holders = self.copies.get(oid)
+            if holders is not None:
+                holders.discard(ev.node_id)
+                if not holders:
+                    del self.copies[oid]
 
     def _on_objects_subscribed(self, ev: ObjectsSubscribed) -> None:
         for oid in ev.object_ids:
@@ -482,4 +515,5 @@ _HANDLERS = {
     ExecutorDied: HeadState._on_executor_died,
     TaskBlockChanged: HeadState._on_block_changed,
     ActorKillRequested: HeadState._on_actor_kill,
+    ObjectCopiesChanged: HeadState._on_copies_changed,
 }

@@ -155,6 +155,15 @@ class ExecutorDied:
 
 
 @dataclass(slots=True)
+class ObjectCopiesChanged:
+    """A node pulled secondary copies of objects, or evicted some."""
+
+    node_id: bytes
+    added: list[bytes]
+    removed: list[bytes]
+
+
+@dataclass(slots=True)
 class TaskBlockChanged:
     task_id: bytes
     blocked: bool
@@ -197,5 +206,6 @@ class Warn:
 Event = (
     NodeAdded | NodeRemoved | ClientConnected | ClientDisconnected | TaskSubmitted | ObjectsPut
     | ObjectsSubscribed | TaskFinished | ExecutorDied | TaskBlockChanged | ActorKillRequested
+    | ObjectCopiesChanged
 )
 Effect = Dispatch | Deliver | KillActor | Warn

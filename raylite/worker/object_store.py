@@ -1,0 +1,147 @@
+"""The node's object store: the I/O around StoreIndex (raylite/worker/state).
+
+Files live in a shared-memory folder (`store_dir`), one per object; spilled
+primaries move to `spill_dir` on disk. Writers on this node reserve room
+first (the Reserve RPC, or `reserve` here for the daemon's own transfers), then
+write the file themselves. Readers map files directly; one that finds a file
+gone asks the daemon (Pull), which restores it from disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import shutil
+from collections.abc import Callable
+
+from raylite import store
+from raylite.worker.state.store_index import DISK, Evict, Spill, StoreFull, StoreIndex
+
+log = logging.getLogger("raylite.worker")
+
+
+class NodeStore:
+    def __init__(
+        self,
+        store_dir: str,
+        spill_dir: str,
+        capacity: int,
+        on_copy_removed: Callable[[bytes], None],
+    ) -> None:
+        self.store_dir = store_dir
+        self.spill_dir = spill_dir
+        self.index = StoreIndex(capacity)
+        self.on_copy_removed = on_copy_removed
+        self._space = asyncio.Condition()
+        self._moving: dict[bytes, asyncio.Future[None]] = {}  # spills and restores in progress
+        self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="store-io")
+        store.create_dir(store_dir)
+        os.makedirs(spill_dir, mode=0o700, exist_ok=True)
+
+    async def reserve(self, object_id: bytes, size: int, primary: bool) -> None:
+        """Makes room for object_id in shared memory; raises StoreFull if it can never fit."""
+        async with self._space:
+            while True:
+                self._unpin_written()
+                actions = self.index.reserve(object_id, size, primary)
+                if actions is not None:
+                    break
+                await self._space.wait()  # only objects still being written are in the way
+        for action in actions:
+            await self._carry_out(action)
+
+    def written(self, object_id: bytes) -> None:
+        self.index.written(object_id)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    def abandon(self, object_id: bytes) -> None:
+        self.index.abandon(object_id)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._space:
+            self._space.notify_all()
+
+    def _unpin_written(self) -> None:
+        """Reservations made over RPC end when the writer's file appears."""
+        for oid, entry in self.index.entries.items():
+            if entry.pinned and entry.where != DISK and oid not in self._moving and store.contains(self.store_dir, oid):
+                entry.pinned = False
+
+    async def _carry_out(self, action: Evict | Spill) -> None:
+        oid = action.object_id
+        loop = asyncio.get_running_loop()
+        if isinstance(action, Evict):
+            await loop.run_in_executor(self._io, _unlink, store.object_path(self.store_dir, oid))
+            self.on_copy_removed(oid)
+            return
+        done = loop.create_future()
+        self._moving[oid] = done
+        try:
+            await loop.run_in_executor(self._io, self._spill_file, oid)
+            log.info("spilled %s to %s", oid.hex()[:16], self.spill_dir)
+        finally:
+            del self._moving[oid]
+            done.set_result(None)
+
+    def _spill_file(self, oid: bytes) -> None:
+        src = store.object_path(self.store_dir, oid)
+        dst = store.object_path(self.spill_dir, oid)
+        shutil.copyfile(src, f"{dst}.tmp")
+        os.rename(f"{dst}.tmp", dst)
+        os.unlink(src)
+
+    async def ensure_local(self, object_id: bytes) -> bool:
+        """Brings a spilled object back into shared memory; False if we never had it."""
+        moving = self._moving.get(object_id)
+        if moving is not None:
+            await moving
+        if store.contains(self.store_dir, object_id):
+            self.index.touched(object_id)
+            return True
+        entry = self.index.entries.get(object_id)
+        if entry is None or entry.where != DISK:
+            return False
+        await self.reserve(object_id, entry.size, primary=True)
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._moving[object_id] = done
+        try:
+            await loop.run_in_executor(self._io, self._restore_file, object_id)
+        finally:
+            del self._moving[object_id]
+            done.set_result(None)
+        self.written(object_id)
+        return True
+
+    def _restore_file(self, oid: bytes) -> None:
+        src = store.object_path(self.spill_dir, oid)
+        dst = store.object_path(self.store_dir, oid)
+        shutil.copyfile(src, f"{dst}.restore.tmp")
+        os.rename(f"{dst}.restore.tmp", dst)
+        os.unlink(src)
+
+    def readable_path(self, object_id: bytes) -> str | None:
+        """Where to read an object's bytes from right now (shared memory or disk)."""
+        for folder in (self.store_dir, self.spill_dir):
+            path = store.object_path(folder, object_id)
+            if os.path.exists(path):
+                return path
+        return None
+
+    def close(self) -> None:
+        self._io.shutdown(wait=False)
+        store.remove_dir(self.store_dir)
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+__all__ = ["NodeStore", "StoreFull"]

@@ -1,0 +1,1 @@
+"""The worker daemon's pure state: no I/O, tested without processes."""

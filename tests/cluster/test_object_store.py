@@ -1,0 +1,57 @@
+"""A node's store has a capacity: secondary copies are evicted, primaries spill to disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import raylite as ray
+from raylite import exceptions
+
+CAPACITY = 1 << 30
+OBJECT = 100 * (1 << 20)
+
+
+@pytest.fixture(scope="module")
+def small_store():
+    info = ray.init(num_cpus=1, object_store_memory=CAPACITY)
+    yield Path(f"/dev/shm/raylite-{info['node_id'][:16]}")
+    ray.shutdown()
+
+
+def shm_bytes(store_dir: Path) -> int:
+    return sum(f.stat().st_size for f in store_dir.iterdir() if f.is_file())
+
+
+def test_three_gib_through_a_one_gib_store(small_store) -> None:
+    refs = []
+    peak = 0
+    for i in range(30):  # 3 GB of distinct arrays
+        refs.append(ray.put(np.full(OBJECT, i, dtype=np.uint8)))
+        peak = max(peak, shm_bytes(small_store))
+    assert peak <= CAPACITY, f"store held {peak} bytes in shared memory, capacity {CAPACITY}"
+    spill_dir = Path(os.environ.get("RAYLITE_TMPDIR", f"/tmp/raylite-{os.getuid()}")) / "spill"
+    assert any(spill_dir.rglob("*")), "nothing was spilled to disk"
+    for i, ref in enumerate(refs):  # read back, restoring from disk
+        arr = ray.get(ref)
+        assert arr.shape == (OBJECT,) and arr[0] == i and arr[-1] == i and int(arr[::4096].sum()) == i * len(arr[::4096])
+        del arr
+        peak = max(peak, shm_bytes(small_store))
+    assert peak <= CAPACITY
+
+
+def test_tasks_read_spilled_arguments(small_store) -> None:
+    @ray.remote
+    def first_last(a):
+        return int(a[0]), int(a[-1])
+
+    refs = [ray.put(np.full(OBJECT, i, dtype=np.uint8)) for i in range(12)]
+    assert ray.get([first_last.remote(r) for r in refs]) == [(i, i) for i in range(12)]
+
+
+def test_object_larger_than_the_store_is_refused(small_store) -> None:
+    with pytest.raises(exceptions.ObjectStoreFullError, match="object-store-memory"):
+        ray.put(np.zeros(CAPACITY + 1, dtype=np.uint8))
