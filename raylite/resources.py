@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 EPS = 1e-9
@@ -52,6 +53,9 @@ def normalize(
             raise ValueError(f"use num_cpus/num_gpus instead of resources={{'{name}': ...}}")
         out[name] = float(amount)
     for name, amount in out.items():
-        if amount < 0:
-            raise ValueError(f"resource {name!r} must not be negative, got {amount}")
+        if not math.isfinite(amount) or amount < 0:
+            raise ValueError(f"resource {name!r} must be a finite amount >= 0, got {amount}")
+        if amount > 1 and amount != int(amount):
+            # as in Ray: fractions only below one unit, so slots stay whole
+            raise ValueError(f"resource {name!r}: amounts above 1 must be whole numbers, got {amount}")
     return out

@@ -267,8 +267,8 @@ class HeadState:
 
     def _on_task_finished(self, ev: TaskFinished) -> None:
         task = self.tasks.get(ev.task_id)
-        if task is None or task.state != "RUNNING":
-            return  # late report of a task already retried or failed
+        if task is None or task.state != "RUNNING" or task.node_id != ev.node_id:
+            return  # late report of a task already retried or failed, or from a node it left
         if task.kind == ACTOR_CREATION:
             actor = self.actors[task.actor_id]
             if any(r.is_error for r in ev.results):
@@ -288,6 +288,10 @@ class HeadState:
             actor = self.actors.get(task.actor_id)
             if actor is not None:
                 actor.inflight.pop(task.task_id, None)
+                if task.kind == ACTOR_CREATION and actor.state == "PENDING":
+                    # failed before it was ever placed (an error argument, an impossible affinity)
+                    task.state = "FINISHED"
+                    self._actor_died(actor, "its creation task failed before it was placed")
         task.state = "FINISHED"
         for index in range(task.num_returns):
             src = results[index] if index < len(results) else results[-1]
@@ -309,10 +313,10 @@ class HeadState:
 
     def _executor_lost(self, task: TaskRecord, why: str) -> None:
         """A running normal task lost its process: retry it or fail it."""
-        node = self.nodes.get(task.node_id or b"")
-        if node is not None and node.alive and not task.blocked:
-            res.add(node.available, task.resources)
         if task.retries_left != 0:
+            node = self.nodes.get(task.node_id or b"")
+            if node is not None and node.alive and not task.blocked:
+                res.add(node.available, task.resources)
             task.retries_left -= 1 if task.retries_left > 0 else 0
             task.node_id = None
             task.blocked = False
@@ -395,6 +399,7 @@ class HeadState:
 
     def _place_actor(self, task: TaskRecord, node_id: bytes) -> None:
         actor = self.actors[task.actor_id]
+        assert actor.state == "PENDING", f"placing actor {actor.actor_id.hex()} in state {actor.state}"
         actor.state = "PLACED"
         actor.node_id = node_id
         actor.held = dict(task.resources)
@@ -429,8 +434,13 @@ class HeadState:
         self._actor_died(actor, why)
 
     def _actor_died(self, actor: ActorRecord, why: str, keep_creation: bool = False) -> None:
+        was_pending = actor.state == "PENDING"
         actor.state = "DEAD"
         actor.death = why
+        creation = self.tasks.get(actor.actor_id)
+        if was_pending and creation is not None and creation.state in ("WAITING", "READY"):
+            # never placed: its creation must not run later
+            self._finish(creation, [_actor_died_info(creation, why)])
         if actor.name and self.named_actors.get(actor.name) == actor.actor_id:
             del self.named_actors[actor.name]
         node = self.nodes.get(actor.node_id or b"")

@@ -29,7 +29,7 @@ def pick_default(
     nodes: Sequence[NodeRecord],
     locality: Mapping[bytes, int],
 ) -> bytes | None:
-    """The node holding most argument bytes if it has room, else the least loaded."""
+    """Among nodes with room: the one holding most argument bytes, else the least loaded."""
     ready = [n for n in nodes if n.alive and fits(request, n.available)]
     if not ready:
         return None
