@@ -6,7 +6,7 @@
 
 Topology (the same as docker-compose.yml): a bridge lives in a namespace of
 its own (<prefix>-br); every host namespace (<prefix>-head, -w1, -w2, -drv)
-has one veth pair into it and an address in 10.77.0.0/24. The host's own
+has one veth pair into it and an address in 10.77.0.0/24 (.10 to .13). The host's own
 interfaces and routes are never touched: every link is created inside the
 namespaces. `head` runs `raylite start --head` (the head and that host's
 worker daemon), `w1` and `w2` run `raylite start --address`, `drv` runs only
@@ -31,8 +31,19 @@ from pathlib import Path
 SUBNET = "10.77.0"
 HEAD_PORT = 6380
 HOSTS = ("head", "w1", "w2", "drv")
-# what each host runs, as in docker-compose.yml
+# .1 is left free: Docker takes it for the gateway of the same subnet in docker-compose.yml
+HOST_IPS = {"head": f"{SUBNET}.10", "w1": f"{SUBNET}.11", "w2": f"{SUBNET}.12", "drv": f"{SUBNET}.13"}
 HOST_CPUS = {"head": 1, "w1": 2, "w2": 2}
+
+
+def raylite_command(host: str, cpus: int | None = None, object_store_memory: int | None = None) -> list[str]:
+    """The `raylite start` command a host runs; docker-compose.yml runs the same (plus --block)."""
+    role = ["--head", "--port", str(HEAD_PORT)] if host == "head" else ["--address", f"{HOST_IPS['head']}:{HEAD_PORT}"]
+    store = ["--object-store-memory", str(object_store_memory)] if object_store_memory else []
+    return [
+        "raylite", "start", *role, "--host", "0.0.0.0", "--node-ip-address", HOST_IPS[host],
+        "--num-cpus", str(cpus if cpus is not None else HOST_CPUS[host]), *store,
+    ]
 
 
 @dataclass
@@ -49,7 +60,7 @@ class Cluster:
         return f"{self.prefix}-br"
 
     def ip(self, host: str) -> str:
-        return f"{SUBNET}.{self.hosts.index(host) + 1}"
+        return HOST_IPS[host]
 
     @property
     def head_address(self) -> str:
@@ -125,12 +136,8 @@ class Cluster:
             self.start_host(host, cpus, object_store_memory)
 
     def start_host(self, host: str, cpus: int, object_store_memory: int | None = None) -> None:
-        store = ["--object-store-memory", str(object_store_memory)] if object_store_memory else []
-        role = ["--head", "--port", str(HEAD_PORT)] if host == "head" else ["--address", self.head_address]
-        argv = [
-            sys.executable, "-m", "raylite.cli", "start", *role, "--host", "0.0.0.0",
-            "--node-ip-address", self.ip(host), "--num-cpus", str(cpus), *store,
-        ]
+        command = raylite_command(host, cpus, object_store_memory)
+        argv = [sys.executable, "-m", "raylite.cli", *command[1:]]
         result = self.run(host, argv, capture_output=True)
         if result.returncode != 0:
             raise RuntimeError(f"starting raylite on {host} failed:\n{result.stdout}\n{result.stderr}")

@@ -95,7 +95,8 @@ async def run(opts: argparse.Namespace) -> None:
         watch_parent(loop, opts.parent_fd, stopped.set)
 
     channel = grpc.aio.insecure_channel(opts.address, options=config.GRPC_OPTIONS)
-    call = head_pb2_grpc.HeadServiceStub(channel).NodeStream()
+    # wait_for_ready: containers of a cluster start together; the head may come up after us
+    call = head_pb2_grpc.HeadServiceStub(channel).NodeStream(wait_for_ready=True)
     outbox.touch().hello.CopyFrom(head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info))
     writer = asyncio.create_task(outbox.run(call))
 

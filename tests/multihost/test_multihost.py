@@ -12,7 +12,7 @@ from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy as
 
 ray.init()
 by_ip = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes()}
-HEAD, W1, W2 = by_ip["10.77.0.1"], by_ip["10.77.0.2"], by_ip["10.77.0.3"]
+HEAD, W1, W2 = by_ip["10.77.0.10"], by_ip["10.77.0.11"], by_ip["10.77.0.12"]
 
 @ray.remote
 def where():
@@ -36,7 +36,7 @@ def test_walkthrough_from_driver_host(hosts) -> None:
 
 def test_three_nodes_at_their_own_addresses(hosts) -> None:
     out = run_ok(hosts, "print(sorted(by_ip), ray.cluster_resources()['CPU'])")
-    assert "['10.77.0.1', '10.77.0.2', '10.77.0.3'] 5.0" in out
+    assert "['10.77.0.10', '10.77.0.11', '10.77.0.12'] 5.0" in out
 
 
 def test_spread_uses_all_three_hosts(hosts) -> None:
@@ -150,7 +150,7 @@ print("READY", flush=True)
 open(os.environ["RL_GATE"]).read()  # the test kills w1's daemon meanwhile
 print(ray.get(total.options(scheduling_strategy=Affinity(HEAD)).remote(ref), timeout=60) == expect)
 alive = {n["NodeManagerAddress"]: n["Alive"] for n in ray.nodes()}
-print(alive["10.77.0.2"], alive["10.77.0.3"])
+print(alive["10.77.0.11"], alive["10.77.0.12"])
 """,
         env={"RL_GATE": gate},
     )
