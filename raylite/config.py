@@ -18,11 +18,26 @@ TRANSFER_CHUNK_BYTES = 1024 * 1024
 # gRPC message limit: inline values and chunks are far smaller than this.
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
-GRPC_OPTIONS = [
+# A peer whose connection stays silent this long (no answer to keepalive
+# pings) is declared gone: the head marks a node dead, a transfer gives up.
+PEER_TIMEOUT_S = float(os.environ.get("RAYLITE_PEER_TIMEOUT_S", "5"))
+_KEEPALIVE_INTERVAL_MS = 1000
+
+_COMMON_OPTIONS = [
     ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
-    ("grpc.so_reuseport", 0),
+    ("grpc.keepalive_time_ms", _KEEPALIVE_INTERVAL_MS),
+    ("grpc.keepalive_timeout_ms", int(PEER_TIMEOUT_S * 1000)),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
 ]
+SERVER_OPTIONS = _COMMON_OPTIONS + [
+    ("grpc.so_reuseport", 0),
+    # accept the peers' keepalive pings at the rate they send them
+    ("grpc.http2.min_ping_interval_without_data_ms", _KEEPALIVE_INTERVAL_MS // 2),
+    ("grpc.http2.max_ping_strikes", 0),
+]
+CHANNEL_OPTIONS = _COMMON_OPTIONS
 
 DEFAULT_HEAD_PORT = 6380
 

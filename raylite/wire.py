@@ -27,6 +27,8 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         detached=spec.detached,
         actor_meta=spec.actor_meta,
         function_id=spec.function_id,
+        max_restarts=spec.max_restarts,
+        max_task_retries=spec.max_task_retries,
         spec=spec,
     )
 

@@ -102,6 +102,8 @@ class ActorClass:
         spec.detached = options.get("lifetime") == "detached"
         spec.max_concurrency = int(options.get("max_concurrency") or (1000 if self._meta.is_async else 1))
         spec.actor_meta = cloudpickle.dumps(self._meta)
+        spec.max_restarts = int(options.get("max_restarts", 0))
+        spec.max_task_retries = int(options.get("max_task_retries", 0))
         client.submit(spec)
         return ActorHandle(spec.task_id, self._meta)
 

@@ -229,7 +229,7 @@ def wait(
 def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     if not isinstance(actor, ActorHandle):
         raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
-    context.current().kill_actor(actor._actor_id)
+    context.current().kill_actor(actor._actor_id, no_restart=no_restart)
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:

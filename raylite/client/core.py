@@ -29,7 +29,7 @@ from raylite.serialization import Serialized, deserialize
 
 log = logging.getLogger("raylite")
 
-_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH = range(7)
+_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART = range(8)
 
 
 class _Waiter:
@@ -94,7 +94,7 @@ class Client:
         return self._call(_await(method), timeout)
 
     async def _connect(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self.head_address, options=config.GRPC_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(self.head_address, options=config.CHANNEL_OPTIONS)
         self._stub = head_pb2_grpc.HeadServiceStub(self._channel)
         try:
             reply = await self._stub.GetClusterState(
@@ -165,6 +165,8 @@ class Client:
                 msg.kill_actors.append(item)
             elif kind == _FLUSH:
                 msg.flush = item
+            elif kind == _RESTART:
+                msg.restart_actors.append(item)
 
     async def _read(self) -> None:
         try:
@@ -232,9 +234,11 @@ class Client:
             self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
         self._enqueue(_TASK, spec)
 
-    def kill_actor(self, actor_id: bytes) -> None:
+    def kill_actor(self, actor_id: bytes, no_restart: bool = True) -> None:
+        """Kills an actor; calls made after this return go to its next incarnation (if any)."""
         self.used_during_task = True
-        self._enqueue(_KILL, actor_id)
+        self._enqueue(_KILL if no_restart else _RESTART, actor_id)
+        self.flush()
 
     def flush(self, timeout: float = 30.0) -> None:
         """Returns once the head has applied everything this client sent so far."""
@@ -286,7 +290,7 @@ class Client:
         stub = getattr(self, "_local_stub", None)
         if stub is None:
             assert self.local_node is not None
-            channel = grpc.aio.insecure_channel(self.local_node.address, options=config.GRPC_OPTIONS)
+            channel = grpc.aio.insecure_channel(self.local_node.address, options=config.CHANNEL_OPTIONS)
             stub = self._local_stub = worker_pb2_grpc.WorkerServiceStub(channel)
         return stub
 
@@ -300,7 +304,7 @@ class Client:
                     object_id=oid, total_size=len(data), offset=offset, data=data[offset : offset + step]
                 )
 
-        async with grpc.aio.insecure_channel(address, options=config.GRPC_OPTIONS) as channel:
+        async with grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS) as channel:
             reply = await worker_pb2_grpc.WorkerServiceStub(channel).PushObject(chunks())
         if reply.error:
             raise exceptions.RaySystemError(f"storing object on {address} failed: {reply.error}")
@@ -373,7 +377,7 @@ class Client:
 
     async def _fetch(self, value: common_pb2.ObjectValue) -> bytearray:
         buf = bytearray(value.size)
-        async with grpc.aio.insecure_channel(value.node_address, options=config.GRPC_OPTIONS) as channel:
+        async with grpc.aio.insecure_channel(value.node_address, options=config.CHANNEL_OPTIONS) as channel:
             call = worker_pb2_grpc.WorkerServiceStub(channel).FetchObject(
                 worker_pb2.FetchObjectRequest(object_id=value.object_id)
             )

@@ -54,6 +54,7 @@ def spawn_daemon(
     try:
         proc = subprocess.Popen(
             argv,
+            env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"},  # see raylite/worker/daemon.py
             pass_fds=fds,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -6,6 +6,8 @@ import functools
 import inspect
 from typing import Any
 
+import cloudpickle
+
 from raylite.client import submit
 from raylite.client.object_ref import ObjectRef
 from raylite.rpc import common_pb2
@@ -57,6 +59,9 @@ class RemoteFunction:
             default_cpus=1.0,
             num_returns=max(1, num_returns),
         )
+        retry_exceptions = options.get("retry_exceptions")
+        if retry_exceptions:
+            spec.retry_exceptions = _retry_exceptions_blob(retry_exceptions, self._name)
         client.submit(spec)
         return return_refs(spec.task_id, num_returns)
 
@@ -68,6 +73,16 @@ class _BoundOptions:
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         return self._target._remote(args, kwargs, self._options)
+
+
+def _retry_exceptions_blob(value: Any, name: str) -> bytes:
+    """retry_exceptions=True, or a list of exception classes, as the executor reads it."""
+    if value is True:
+        return cloudpickle.dumps(True)
+    classes = list(value) if isinstance(value, (list, tuple)) else None
+    if not classes or not all(isinstance(c, type) and issubclass(c, BaseException) for c in classes):
+        raise TypeError(f"{name}: retry_exceptions must be True or a list of exception classes, got {value!r}")
+    return cloudpickle.dumps(classes)
 
 
 def return_refs(task_id: bytes, num_returns: int) -> Any:

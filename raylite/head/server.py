@@ -16,7 +16,7 @@ from raylite.rpc import head_pb2_grpc
 async def serve(opts: argparse.Namespace) -> None:
     log = setup_logging("head")
     loop = asyncio.get_running_loop()
-    server = grpc.aio.server(options=config.GRPC_OPTIONS)
+    server = grpc.aio.server(options=config.SERVER_OPTIONS)
     servicer = HeadServicer(opts.session_name)
     head_pb2_grpc.add_HeadServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")

@@ -94,6 +94,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         assignment = out.touch().tasks.add()
         spec: common_pb2.TaskSpec = effect.task.spec
         assignment.spec.CopyFrom(spec)
+        assignment.attempt = effect.task.attempt
         for arg in effect.args:
             assignment.args.append(self._value(arg))
         fid = spec.function_id
@@ -145,6 +146,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             events.append(TaskBlockChanged(change.task_id, change.blocked))
         for actor_id in batch.kill_actors:
             events.append(ActorKillRequested(actor_id))
+        for actor_id in batch.restart_actors:
+            events.append(ActorKillRequested(actor_id, "killed by raylite.kill(no_restart=False)", no_restart=False))
         if events:
             self.apply(*events)
         if batch.flush:
@@ -186,11 +189,15 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         for result in batch.results:
             events.append(
                 TaskFinished(
-                    node_id, result.task_id, [wire.object_info(v) for v in result.results], result.error_summary
+                    node_id,
+                    result.task_id,
+                    [wire.object_info(v) for v in result.results],
+                    result.error_summary,
+                    result.retryable,
                 )
             )
         for death in batch.deaths:
-            events.append(ExecutorDied(node_id, death.task_id, death.actor_id, death.reason))
+            events.append(ExecutorDied(node_id, death.task_id, death.actor_id, death.reason, death.attempt))
         if batch.copies_added or batch.copies_removed:
             events.append(ObjectCopiesChanged(node_id, list(batch.copies_added), list(batch.copies_removed)))
         if events:

@@ -27,7 +27,7 @@ class SchedulingStrategy(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency")
+    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,9 @@ class TaskSpec(_message.Message):
     PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    RETRY_EXCEPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TASK_RETRIES_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     job_id: bytes
     name: str
@@ -76,7 +79,10 @@ class TaskSpec(_message.Message):
     placement: _containers.ScalarMap[str, float]
     function_id: bytes
     max_concurrency: int
-    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ...) -> None: ...
+    retry_exceptions: bytes
+    max_restarts: int
+    max_task_retries: int
+    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ..., retry_exceptions: _Optional[bytes] = ..., max_restarts: _Optional[int] = ..., max_task_retries: _Optional[int] = ...) -> None: ...
 
 class ExportedFunction(_message.Message):
     __slots__ = ("function_id", "blob")

@@ -8,21 +8,28 @@ peers and clients (raylite/worker/service.py). User code never runs here.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
-import math
 import os
 
-import grpc
+# The daemon forks executor processes while gRPC runs. With gRPC's fork support
+# on, the child re-creates gRPC threads between fork and exec, and those have
+# been seen to crash the child (SIGSEGV in cygrpc). The children exec at once
+# and never use the parent's gRPC state, so fork support is not needed.
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
 
-from raylite import config, hostinfo, ids
-from raylite.batching import Outbox
-from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
-from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
-from raylite.worker.executor_pool import ExecutorPool
-from raylite.worker.object_store import NodeStore
-from raylite.worker.service import Transfers, WorkerServicer
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+
+import grpc  # noqa: E402
+
+from raylite import config, hostinfo, ids  # noqa: E402
+from raylite.batching import Outbox  # noqa: E402
+from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent  # noqa: E402
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc  # noqa: E402
+from raylite.worker.executor_pool import ExecutorPool  # noqa: E402
+from raylite.worker.object_store import NodeStore  # noqa: E402
+from raylite.worker.service import Transfers, WorkerServicer  # noqa: E402
 
 
 def node_resources(opts: argparse.Namespace, ip: str) -> dict[str, float]:
@@ -56,7 +63,7 @@ async def run(opts: argparse.Namespace) -> None:
         on_copy_removed=lambda oid: outbox.touch().copies_removed.append(oid),
     )
     transfers = Transfers(node_store, on_copy_added=lambda oid: outbox.touch().copies_added.append(oid))
-    server = grpc.aio.server(options=config.GRPC_OPTIONS)
+    server = grpc.aio.server(options=config.SERVER_OPTIONS)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")
     if port == 0:
@@ -94,7 +101,7 @@ async def run(opts: argparse.Namespace) -> None:
     if opts.parent_fd is not None:
         watch_parent(loop, opts.parent_fd, stopped.set)
 
-    channel = grpc.aio.insecure_channel(opts.address, options=config.GRPC_OPTIONS)
+    channel = grpc.aio.insecure_channel(opts.address, options=config.CHANNEL_OPTIONS)
     # wait_for_ready: containers of a cluster start together; the head may come up after us
     call = head_pb2_grpc.HeadServiceStub(channel).NodeStream(wait_for_ready=True)
     outbox.touch().hello.CopyFrom(head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info))
@@ -105,10 +112,11 @@ async def run(opts: argparse.Namespace) -> None:
     async def read_head() -> None:
         async for msg in call:
             registered.set()
-            for assignment in msg.tasks:
-                pool.submit(assignment)
+            # kills first: they name incarnations older than any creation in this message
             for actor_id in msg.kill_actors:
                 pool.kill_actor(actor_id)
+            for assignment in msg.tasks:
+                pool.submit(assignment)
 
     async def first_contact() -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import faulthandler
 import inspect
 import json
 import os
@@ -63,6 +64,7 @@ class Executor:
         self.job_id = b""
         self.task_id = b""
         self.last_error = ""
+        self.retryable = False
         context.install_factory(self._make_client)
 
     # ---- the client, made on first use -------------------------------------------
@@ -118,6 +120,7 @@ class Executor:
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
             results = self._pack_error(spec, exc)
             self.last_error = f"{type(exc).__name__}: {exc}"
+            self.retryable = _should_retry(spec, exc)
         self._report(spec, results)
 
     async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
@@ -143,8 +146,9 @@ class Executor:
             client.used_during_task = False
         failed = any(r.is_error for r in results)
         summary, self.last_error = (self.last_error if failed else ""), ""
+        retryable, self.retryable = self.retryable and failed, False
         body = head_pb2.TaskResult(
-            task_id=spec.task_id, results=results, failed=failed, error_summary=summary[:2000]
+            task_id=spec.task_id, results=results, failed=failed, error_summary=summary[:2000], retryable=retryable
         ).SerializeToString()
         with self.send_lock:
             self.channel.send(protocol.RESULT, body)
@@ -285,7 +289,19 @@ class Executor:
         ]
 
 
+def _should_retry(spec: common_pb2.TaskSpec, exc: BaseException) -> bool:
+    """Whether the task's retry_exceptions option covers this error."""
+    if not spec.retry_exceptions or spec.kind != common_pb2.NORMAL:
+        return False
+    try:
+        wanted = cloudpickle.loads(spec.retry_exceptions)
+    except Exception:  # noqa: BLE001 - an unloadable class list retries nothing
+        return False
+    return wanted is True or isinstance(exc, tuple(wanted))
+
+
 def main() -> None:
+    faulthandler.enable()  # a crash in native code leaves a Python stack in the log
     cfg = json.loads(os.environ.pop("RAYLITE_EXECUTOR"))
     _die_with_parent(cfg["parent_pid"])
     sock = socket.socket(fileno=cfg["fd"])

@@ -37,6 +37,8 @@ class Executor:
         self.backlog: list[bytes] = []        # frames queued before the executor said hello
         self.task_id = b""                    # the normal task it runs now
         self.actor_id = b""                   # the actor it hosts, if any
+        self.attempt = 0                      # of that task, or of the actor's creation
+        self.killed = False                   # by request: its death needs no report
         self.functions: set[bytes] = set()    # function ids it has been sent
 
     def send_task(self, assignment: head_pb2.TaskAssignment) -> None:
@@ -161,10 +163,12 @@ class ExecutorPool:
             return
         reason = _describe_exit(code, ex.proc.pid)
         if ex.actor_id:
-            self.actors.pop(ex.actor_id, None)
-            self.on_death(head_pb2.ExecutorDied(actor_id=ex.actor_id, reason=reason))
+            if self.actors.get(ex.actor_id) is ex:
+                del self.actors[ex.actor_id]
+            if not ex.killed:
+                self.on_death(head_pb2.ExecutorDied(actor_id=ex.actor_id, reason=reason, attempt=ex.attempt))
         elif ex.task_id:
-            self.on_death(head_pb2.ExecutorDied(task_id=ex.task_id, reason=reason))
+            self.on_death(head_pb2.ExecutorDied(task_id=ex.task_id, reason=reason, attempt=ex.attempt))
         else:
             log.warning("idle executor pid %d exited: %s", ex.proc.pid, reason)
         if self._pooled_count() < self.size:
@@ -178,6 +182,7 @@ class ExecutorPool:
 
     def _give(self, ex: Executor, assignment: head_pb2.TaskAssignment) -> None:
         ex.task_id = assignment.spec.task_id
+        ex.attempt = assignment.attempt
         ex.send_task(assignment)
 
     # ---- what the daemon calls -------------------------------------------------
@@ -195,6 +200,7 @@ class ExecutorPool:
         elif kind == common_pb2.ACTOR_CREATION:
             ex = self.idle.popleft() if self.idle else self._spawn()
             ex.actor_id = assignment.spec.actor_id
+            ex.attempt = assignment.attempt
             self.actors[ex.actor_id] = ex
             ex.send_task(assignment)
             if self._pooled_count() < self.size:
@@ -207,8 +213,9 @@ class ExecutorPool:
                 self._spawn_pooled()
 
     def kill_actor(self, actor_id: bytes) -> None:
-        ex = self.actors.get(actor_id)
+        ex = self.actors.pop(actor_id, None)
         if ex is not None:
+            ex.killed = True  # the head asked for it and already knows
             ex.kill()
 
     def pids(self) -> list[int]:
@@ -243,7 +250,7 @@ def _actor_gone(assignment: head_pb2.TaskAssignment) -> head_pb2.TaskResult:
     data = wire.failure_bytes(
         Failure("ActorDiedError", f"actor {assignment.spec.actor_id.hex()[:12]} has no process on this node")
     )
-    result = head_pb2.TaskResult(task_id=assignment.spec.task_id, failed=True)
+    result = head_pb2.TaskResult(task_id=assignment.spec.task_id, failed=True, retryable=True)
     for i in range(max(1, assignment.spec.num_returns)):
         from raylite.ids import object_id
 

@@ -27,7 +27,7 @@ class Transfers:
     def _stub(self, address: str) -> worker_pb2_grpc.WorkerServiceStub:
         channel = self._channels.get(address)
         if channel is None:
-            channel = grpc.aio.insecure_channel(address, options=config.GRPC_OPTIONS)
+            channel = grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS)
             self._channels[address] = channel
         return worker_pb2_grpc.WorkerServiceStub(channel)
 

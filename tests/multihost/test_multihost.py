@@ -171,3 +171,51 @@ print(alive["10.77.0.11"], alive["10.77.0.12"])
         # bring w1 back for whatever runs next
         cluster.run("w1", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
         cluster.start_host("w1", HOST_CPUS["w1"])
+
+
+def test_cut_link_marks_node_dead_and_its_task_runs_elsewhere(hosts) -> None:
+    """A real network fault: w2's cable is cut while it runs a task."""
+    import os
+
+    from netns_cluster import HOST_CPUS
+
+    cluster = hosts.cluster
+    fifo = f"/tmp/rlt-started-{os.getpid()}"
+    os.mkfifo(fifo)
+    proc = cluster.popen(
+        "drv",
+        PRELUDE
+        + f"""
+import time
+
+@ray.remote(max_retries=3)
+def work():
+    node = ray.get_runtime_context().get_node_id()
+    if node == W2:
+        with open({fifo!r}, "w") as f:  # tell the test we run on w2, then keep running
+            f.write("on w2")
+        time.sleep(600)
+    return node
+
+start = time.monotonic()
+ref = work.options(scheduling_strategy=Affinity(W2, soft=True)).remote()
+node = ray.get(ref, timeout=120)
+alive = {{n["NodeManagerAddress"]: n["Alive"] for n in ray.nodes()}}
+print(node != W2, alive["10.77.0.12"], round(time.monotonic() - start, 1))
+""",
+    )
+    try:
+        with open(fifo) as f:
+            assert f.read() == "on w2"
+        cluster.set_link("w2", up=False)
+        stdout, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 0, stderr
+        retried_elsewhere, w2_alive, seconds = stdout.split()
+        assert (retried_elsewhere, w2_alive) == ("True", "False"), stdout
+    finally:
+        os.unlink(fifo)
+        if proc.poll() is None:
+            proc.kill()
+        cluster.set_link("w2", up=True)
+        cluster.run("w2", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
+        cluster.start_host("w2", HOST_CPUS["w2"])

@@ -115,8 +115,8 @@ class HeadState:
                 continue  # failed with its actor below
             self._executor_lost(task, f"node {ev.node_id.hex()[:12]} died ({ev.reason})")
         for actor in self.actors.values():
-            if actor.node_id == ev.node_id and actor.state != "DEAD":
-                self._actor_died(actor, f"its node {ev.node_id.hex()[:12]} died ({ev.reason})")
+            if actor.node_id == ev.node_id and actor.state not in ("DEAD", "RESTARTING"):
+                self._actor_died(actor, f"its node {ev.node_id.hex()[:12]} died ({ev.reason})", restartable=True)
         for oid, holders in list(self.copies.items()):
             holders.discard(ev.node_id)
             if not holders:
@@ -167,11 +167,20 @@ class HeadState:
         self.tasks[task.task_id] = task
         if task.kind == ACTOR_CREATION:
             self.actors[task.task_id] = ActorRecord(
-                task.task_id, task.job_id, task.actor_name, task.detached, task.actor_meta
+                task.task_id,
+                task.job_id,
+                task.actor_name,
+                task.detached,
+                task.actor_meta,
+                creation=task,
+                restarts_left=task.max_restarts,
+                max_task_retries=task.max_task_retries,
             )
             if task.actor_name:
                 self.named_actors[task.actor_name] = task.task_id
         if task.kind == ACTOR_METHOD:
+            actor = self.actors.get(task.actor_id)
+            task.retries_left = actor.max_task_retries if actor is not None else 0
             self._route_actor_call(task)
             return
         failed = self._failed_dependency(task)
@@ -232,6 +241,7 @@ class HeadState:
         res.subtract(node.available, task.resources)
         task.state = "RUNNING"
         task.node_id = node_id
+        task.attempt += 1
         if task.kind == ACTOR_CREATION:
             self._place_actor(task, node_id)
         else:
@@ -269,6 +279,12 @@ class HeadState:
         task = self.tasks.get(ev.task_id)
         if task is None or task.state != "RUNNING" or task.node_id != ev.node_id:
             return  # late report of a task already retried or failed, or from a node it left
+        if ev.retryable and task.kind == NORMAL and self._retry(task):
+            return
+        if ev.retryable and task.kind == ACTOR_METHOD:
+            # bounced: the actor's process had died when the call arrived. The
+            # death report (ExecutorDied) retries or fails the call; this is no result.
+            return
         if task.kind == ACTOR_CREATION:
             actor = self.actors[task.actor_id]
             if any(r.is_error for r in ev.results):
@@ -302,25 +318,25 @@ class HeadState:
     def _on_executor_died(self, ev: ExecutorDied) -> None:
         if ev.actor_id:
             actor = self.actors.get(ev.actor_id)
+            creation = actor.creation if actor is not None else None
+            if creation is not None and ev.attempt and ev.attempt != creation.attempt:
+                return  # an earlier incarnation's process; the actor has moved on
+            if actor is not None and actor.state == "PLACED" and actor.node_id != ev.node_id:
+                return
             if actor is not None and actor.state != "DEAD":
-                self._actor_died(actor, f"its process died ({ev.reason})")
+                self._actor_died(actor, f"its process died ({ev.reason})", restartable=True)
             elif actor is not None:
                 self._fail_actor_calls(actor)
             return
         task = self.tasks.get(ev.task_id)
+        if task is not None and ev.attempt and ev.attempt != task.attempt:
+            return
         if task is not None and task.state == "RUNNING" and task.node_id == ev.node_id:
             self._executor_lost(task, f"its executor process on node {ev.node_id.hex()[:12]} died ({ev.reason})")
 
     def _executor_lost(self, task: TaskRecord, why: str) -> None:
         """A running normal task lost its process: retry it or fail it."""
-        if task.retries_left != 0:
-            node = self.nodes.get(task.node_id or b"")
-            if node is not None and node.alive and not task.blocked:
-                res.add(node.available, task.resources)
-            task.retries_left -= 1 if task.retries_left > 0 else 0
-            task.node_id = None
-            task.blocked = False
-            self._make_ready(task)
+        if self._retry(task):
             return
         failure = Failure(
             "WorkerCrashedError",
@@ -328,6 +344,20 @@ class HeadState:
             f"no retries left (max_retries={task.max_retries})",
         )
         self._finish(task, [ObjectInfo(b"", is_error=True, failure=failure)])
+
+    def _retry(self, task: TaskRecord) -> bool:
+        """Queues a running normal task again if it has retries left."""
+        if task.retries_left == 0:
+            return False
+        node = self.nodes.get(task.node_id or b"")
+        if node is not None and node.alive and not task.blocked:
+            res.add(node.available, task.resources)
+        if task.retries_left > 0:
+            task.retries_left -= 1
+        task.node_id = None
+        task.blocked = False
+        self._make_ready(task)
+        return True
 
     def _on_block_changed(self, ev: TaskBlockChanged) -> None:
         task = self.tasks.get(ev.task_id)
@@ -399,7 +429,7 @@ class HeadState:
 
     def _place_actor(self, task: TaskRecord, node_id: bytes) -> None:
         actor = self.actors[task.actor_id]
-        assert actor.state == "PENDING", f"placing actor {actor.actor_id.hex()} in state {actor.state}"
+        assert actor.state in ("PENDING", "RESTARTING"), f"placing actor {actor.actor_id.hex()} in state {actor.state}"
         actor.state = "PLACED"
         actor.node_id = node_id
         actor.held = dict(task.resources)
@@ -415,7 +445,7 @@ class HeadState:
             why = actor.death if actor is not None else "it does not exist in this cluster"
             self._finish(task, [_actor_died_info(task, why)] * task.num_returns)
             return
-        if actor.state == "PENDING":
+        if actor.state in ("PENDING", "RESTARTING"):
             actor.pending.append(task)
             return
         task.state = "RUNNING"
@@ -426,15 +456,20 @@ class HeadState:
     def _on_actor_kill(self, ev: ActorKillRequested) -> None:
         actor = self.actors.get(ev.actor_id)
         if actor is not None and actor.state != "DEAD":
-            self._kill_actor(actor, ev.reason)
+            self._kill_actor(actor, ev.reason, restartable=not ev.no_restart)
 
-    def _kill_actor(self, actor: ActorRecord, why: str) -> None:
+    def _kill_actor(self, actor: ActorRecord, why: str, restartable: bool = False) -> None:
         if actor.node_id is not None:
             self._effects.append(KillActor(actor.node_id, actor.actor_id))
-        self._actor_died(actor, why)
+        self._actor_died(actor, why, restartable=restartable)
 
-    def _actor_died(self, actor: ActorRecord, why: str, keep_creation: bool = False) -> None:
-        was_pending = actor.state == "PENDING"
+    def _actor_died(
+        self, actor: ActorRecord, why: str, keep_creation: bool = False, restartable: bool = False
+    ) -> None:
+        if restartable and actor.restarts_left != 0 and actor.creation is not None and actor.state == "PLACED":
+            self._restart_actor(actor, why)
+            return
+        was_pending = actor.state in ("PENDING", "RESTARTING")
         actor.state = "DEAD"
         actor.death = why
         creation = self.tasks.get(actor.actor_id)
@@ -456,6 +491,37 @@ class HeadState:
                 actor.inflight[actor.actor_id] = creation
             return
         self._fail_actor_calls(actor)
+
+    def _restart_actor(self, actor: ActorRecord, why: str) -> None:
+        """Runs the constructor again on a node with room; calls with retries left wait for it."""
+        node = self.nodes.get(actor.node_id or b"")
+        if node is not None and node.alive:
+            res.add(node.available, actor.held)
+        actor.held = {}
+        actor.node_id = None
+        actor.state = "RESTARTING"
+        actor.restarts += 1
+        if actor.restarts_left > 0:
+            actor.restarts_left -= 1
+        creation = actor.creation
+        assert creation is not None
+        calls = [c for c in actor.inflight.values() if c.task_id != creation.task_id] + actor.pending
+        actor.inflight = {}
+        actor.pending = []
+        for call in calls:
+            if call.retries_left != 0:
+                if call.retries_left > 0:
+                    call.retries_left -= 1
+                call.state = "WAITING"
+                call.node_id = None
+                actor.pending.append(call)
+            elif call.task_id in self.tasks:
+                message = f"{why}; the actor is restarting, but this call is not retried (max_task_retries=0)"
+                self._finish(call, [_actor_died_info(call, message)] * call.num_returns)
+        creation.node_id = None
+        creation.blocked = False
+        self.tasks[creation.task_id] = creation
+        self._make_ready(creation)
 
     def _fail_actor_calls(self, actor: ActorRecord) -> None:
         calls = list(actor.inflight.values()) + actor.pending

@@ -61,6 +61,8 @@ class TaskRecord:
     detached: bool = False
     actor_meta: bytes = b""
     function_id: bytes = b""
+    max_restarts: int = 0         # ACTOR_CREATION
+    max_task_retries: int = 0     # ACTOR_CREATION: for the actor's calls
     spec: Any = None              # opaque wire spec, passed to the node as is
     # Scheduling state, owned by HeadState.
     state: str = "WAITING"        # WAITING -> READY -> RUNNING -> (removed)
@@ -68,6 +70,7 @@ class TaskRecord:
     missing: int = 0
     retries_left: int = 0
     blocked: bool = False
+    attempt: int = 0              # dispatches so far; deaths of older attempts are stale
 
 
 @dataclass(slots=True)
@@ -86,8 +89,12 @@ class ActorRecord:
     name: str
     detached: bool
     meta: bytes
-    state: str = "PENDING"        # PENDING -> PLACED -> DEAD
+    state: str = "PENDING"        # PENDING -> PLACED -> (RESTARTING -> PLACED)* -> DEAD
     node_id: bytes | None = None
+    creation: TaskRecord | None = None
+    restarts_left: int = 0        # -1: forever
+    restarts: int = 0
+    max_task_retries: int = 0
     held: dict[str, float] = field(default_factory=dict)
     pending: list[TaskRecord] = field(default_factory=list)   # calls before placement
     inflight: dict[bytes, TaskRecord] = field(default_factory=dict)
@@ -144,6 +151,7 @@ class TaskFinished:
     task_id: bytes
     results: list[ObjectInfo]
     error_summary: str = ""
+    retryable: bool = False       # the error matches the task's retry_exceptions
 
 
 @dataclass(slots=True)
@@ -152,6 +160,7 @@ class ExecutorDied:
     task_id: bytes
     actor_id: bytes
     reason: str
+    attempt: int = 0  # 0: unknown (matches any attempt)
 
 
 @dataclass(slots=True)
@@ -173,6 +182,7 @@ class TaskBlockChanged:
 class ActorKillRequested:
     actor_id: bytes
     reason: str = "killed by raylite.kill()"
+    no_restart: bool = True
 
 
 # ---- effects --------------------------------------------------------------

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Object movement between hosts, raylite vs Ray, on a multi-host cluster made of network namespaces.
+
+    sudo python3 scripts/bench_transfer.py                      # both backends when /work/rayenv/bin/python exists
+    sudo python3 scripts/bench_transfer.py --backend raylite --repeat 5
+
+Needs root (`ip netns`). raylite runs on scripts/netns_cluster.py's cluster with prefix "rlb" (head, w1, w2, and
+the driver on drv, which has no object store). Ray runs as two nodes in namespaces "rlr-w1" (head, 10.77.0.11) and
+"rlr-w2" (10.77.0.12), the driver on w1. Every node gets a 3 GiB object store. Workloads, each result checked
+(checksum, size, and which node ran the consumer):
+  bw_1g     a task on w2 takes a 1 GiB ndarray made on w1 as argument (GiB/s = 1 GiB / latency of that task)
+  lat_100m  the same with 100 MiB: latency of the consuming task (ms)
+  get_1g    ray.get of a 1 GiB ndarray made on w2, from the driver (GiB/s)
+  make_1g   side metric: a task on w1 makes and returns 1 GiB, until ray.wait sees it (s)
+Each backend's driver prints one JSON line; the script prints a table with the ratio raylite/ray. Everything it
+starts is torn down; Ray is stopped by killing the processes of its namespaces, never `ray stop` (which kills by
+name machine-wide).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from netns_cluster import HOST_IPS, Cluster  # noqa: E402
+
+RAY_PYTHON = "/work/rayenv/bin/python"
+RAY_PORT = 6379
+STORE_BYTES = 3 << 30
+RESULT_PREFIX = "BENCH_TRANSFER_JSON "
+METRICS = {  # key: (label, unit, better)
+    "bw_1g": ("1 GiB task argument w1 -> w2", "GiB/s", "higher"),
+    "lat_100m": ("100 MiB task argument w1 -> w2", "ms", "lower"),
+    "get_1g": ("get 1 GiB from driver (object on w2)", "GiB/s", "higher"),
+    "make_1g": ("task on w1 returns 1 GiB (until ready)", "s", "lower"),
+}
+
+# Runs on the driver host, the same for both backends; argv[1] is a JSON config.
+DRIVER = r"""
+import importlib, json, statistics, sys, time
+import numpy as np
+
+cfg = json.loads(sys.argv[1])
+ray = importlib.import_module(cfg["module"])
+Affinity = importlib.import_module(cfg["module"] + ".util.scheduling_strategies").NodeAffinitySchedulingStrategy
+STRIDE, GIB, MIB, TIMEOUT = 8192, 1 << 30, 1 << 20, cfg["op_timeout"]
+ray.init(address=cfg["address"])
+ids = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}
+W1, W2 = cfg["w1"], cfg["w2"]
+assert W1 in ids and W2 in ids, f"nodes {sorted(ids)} lack {W1} or {W2}"
+out = {"errors": [], "driver_node": {v: k for k, v in ids.items()}.get(ray.get_runtime_context().get_node_id())}
+
+def on(ip):
+    return Affinity(ids[ip], soft=False)
+
+@ray.remote(num_cpus=1)
+def where():
+    return ray.get_runtime_context().get_node_id()
+
+@ray.remote(num_cpus=1)
+def make(nbytes, fill):
+    return np.full(nbytes // 8, fill)
+
+@ray.remote(num_cpus=1)
+def consume(a):
+    return ray.get_runtime_context().get_node_id(), float(a[::STRIDE].sum() + a[-1]), a.nbytes
+
+def expected(nbytes, fill):
+    return fill * (len(range(0, nbytes // 8, STRIDE)) + 1), nbytes
+
+made = []
+
+def produce(nbytes, src, fill):
+    t0 = time.perf_counter()
+    ref = make.options(scheduling_strategy=on(src)).remote(nbytes, fill)
+    ready, _ = ray.wait([ref], timeout=TIMEOUT, fetch_local=False)
+    assert ready, f"object on {src} not ready in {TIMEOUT}s"
+    if nbytes == GIB and src == W1:
+        made.append(time.perf_counter() - t0)
+    return ref
+
+def task_arg(nbytes, fill):
+    ref = produce(nbytes, W1, fill)
+    t0 = time.perf_counter()
+    node, total, size = ray.get(consume.options(scheduling_strategy=on(W2)).remote(ref), timeout=TIMEOUT)
+    elapsed = time.perf_counter() - t0
+    assert node == ids[W2], f"consumer ran on {node}, not on w2"
+    assert (total, size) == expected(nbytes, fill), f"checksum {(total, size)} != {expected(nbytes, fill)}"
+    return elapsed
+
+def driver_get(nbytes, fill):
+    ref = produce(nbytes, W2, fill)
+    t0 = time.perf_counter()
+    a = ray.get(ref, timeout=TIMEOUT)
+    total, size = float(a[::STRIDE].sum() + a[-1]), a.nbytes
+    elapsed = time.perf_counter() - t0
+    assert (total, size) == expected(nbytes, fill), f"checksum {(total, size)} != {expected(nbytes, fill)}"
+    return elapsed
+
+for ip in (W1, W2, W1, W2):
+    assert ray.get(where.options(scheduling_strategy=on(ip)).remote(), timeout=TIMEOUT) == ids[ip], f"affinity {ip}"
+task_arg(MIB, 0.5)  # warm-up: workers and connections
+
+runs = [("lat_100m", task_arg, 100 * MIB, lambda s: s * 1000), ("bw_1g", task_arg, GIB, lambda s: GIB / s / GIB),
+        ("get_1g", driver_get, GIB, lambda s: GIB / s / GIB)]
+for key, fn, nbytes, convert in runs:
+    samples = []
+    try:
+        for i in range(cfg["repeat"]):
+            samples.append(convert(fn(nbytes, float(i + 2))))
+        out[key] = statistics.median(samples)
+    except Exception as exc:
+        out["errors"].append(f"{key}: {type(exc).__name__}: {exc}")
+    out[key + "_samples"] = [round(s, 3) for s in samples]
+if made:
+    out["make_1g"], out["make_1g_samples"] = statistics.median(made), [round(s, 3) for s in made]
+print("BENCH_TRANSFER_JSON " + json.dumps(out), flush=True)
+"""
+
+
+def driver_argv(python: str, module: str, address: str, repeat: int, op_timeout: float) -> list[str]:
+    cfg = {
+        "module": module,
+        "address": address,
+        "w1": HOST_IPS["w1"],
+        "w2": HOST_IPS["w2"],
+        "repeat": repeat,
+        "op_timeout": op_timeout,
+    }
+    return [python, "-c", DRIVER, json.dumps(cfg)]
+
+
+def parse(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+    return {"errors": [f"driver exited {proc.returncode} without results:\n{tail}"]}
+
+
+def run_raylite(repeat: int, timeout: float) -> dict[str, Any]:
+    cluster = Cluster(prefix="rlb")
+    started = time.monotonic()
+    try:
+        cluster.up(object_store_memory=STORE_BYTES)
+        up_s = time.monotonic() - started
+        argv = driver_argv(sys.executable, "raylite", cluster.head_address, repeat, timeout / 4)
+        proc = cluster.run("drv", argv, capture_output=True, timeout=timeout)
+        return {**parse(proc), "up_s": up_s, "run_s": time.monotonic() - started - up_s}
+    except (subprocess.TimeoutExpired, RuntimeError) as exc:
+        return {"errors": [failure(exc)]}
+    finally:
+        cluster.down()
+
+
+def failure(exc: Exception) -> str:
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return f"driver timed out after {exc.timeout:.0f}s"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def ray_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    if (Path.home() / ".ray" / "auth_token").exists():  # Ray 2.60 wrote one on its first init()
+        env["RAY_AUTH_MODE"] = "token"
+    return env
+
+
+def ray_start(net: Cluster, host: str) -> None:
+    ip = HOST_IPS[host]
+    role = (
+        ["--head", "--port", str(RAY_PORT), "--include-dashboard=false"]
+        if host == "w1"
+        else ["--address", f"{HOST_IPS['w1']}:{RAY_PORT}"]
+    )
+    temp_dir, store = f"/tmp/ray-{net.ns(host)}", STORE_BYTES
+    opts = (
+        f"--node-ip-address {ip} --num-cpus 2 --disable-usage-stats --temp-dir {temp_dir} --object-store-memory {store}"
+    )
+    argv = [str(Path(RAY_PYTHON).parent / "ray"), "start", *role, *opts.split()]
+    proc = subprocess.run(net.exec_argv(host, argv), env=ray_env(), capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ray start on {host} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+
+
+def ray_teardown(net: Cluster) -> None:
+    """Like `ray stop --force`, but only for the processes in the Ray namespaces: SIGKILL them by pid (Ray's
+    gcs_server and raylet ignore SIGTERM), delete the namespaces, wait up to 10 s for the processes to be gone."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    pids = [
+        pid
+        for ns in (net.ns(h) for h in net.hosts if net.ns(h) in listed)
+        for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+    ]
+    net.destroy_network()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+        time.sleep(0.1)
+    for host in net.hosts:
+        shutil.rmtree(f"/tmp/ray-{net.ns(host)}", ignore_errors=True)
+
+
+def run_ray(repeat: int, timeout: float) -> dict[str, Any]:
+    net = Cluster(prefix="rlr", hosts=("w1", "w2"))
+    started = time.monotonic()
+    try:
+        net.create_network()
+        ray_start(net, "w1")
+        ray_start(net, "w2")
+        up_s = time.monotonic() - started
+        argv = driver_argv(RAY_PYTHON, "ray", f"{HOST_IPS['w1']}:{RAY_PORT}", repeat, timeout / 4)
+        proc = subprocess.run(net.exec_argv("w1", argv), env=ray_env(), capture_output=True, text=True, timeout=timeout)
+        return {**parse(proc), "up_s": up_s, "run_s": time.monotonic() - started - up_s}
+    except (subprocess.TimeoutExpired, RuntimeError) as exc:
+        return {"errors": [failure(exc)]}
+    finally:
+        ray_teardown(net)
+
+
+def fmt(value: Any) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    print(
+        "Object transfer between hosts (network namespaces over a veth bridge, one machine, 2 cores); "
+        "raylite driver on drv (no store), Ray driver on w1 (head node)"
+    )
+    for name, res in results.items():
+        print(
+            f"  {name}: cluster up {fmt(res.get('up_s'))} s, driver run {fmt(res.get('run_s'))} s, "
+            f"driver node {res.get('driver_node')}"
+        )
+    header = ["workload", "unit", "better", "raylite", "ray", "raylite/ray"]
+    rows = [header]
+    for key, (label, unit, better) in METRICS.items():
+        vals = [results.get(b, {}).get(key) for b in ("raylite", "ray")]
+        ratio = vals[0] / vals[1] if all(isinstance(v, (int, float)) and v for v in vals) else None
+        rows.append([label, unit, better, fmt(vals[0]), fmt(vals[1]), fmt(ratio)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for name, res in results.items():
+        samples = {k: res[k + "_samples"] for k in METRICS if k + "_samples" in res}
+        print(f"  {name} samples: {json.dumps(samples)}")
+        for err in res.get("errors", []):
+            print(f"  {name} ERROR {err}")
+
+
+def leftovers() -> list[str]:
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    problems = [f"namespace left: {n}" for n in names if n.startswith(("rlb-", "rlr-"))]
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if "/tmp/ray-rlr-" in cmdline or b"raylite-netns/rlb/" in environ:  # Ray's --temp-dir, RAYLITE_TMPDIR
+            problems.append(f"process left: {proc.name} {cmdline[:100]}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = "both" if Path(RAY_PYTHON).exists() else "raylite"
+    parser.add_argument("--backend", choices=("raylite", "ray", "both"), default=default)
+    parser.add_argument("--repeat", type=int, default=3, help="samples per workload (median reported)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds for one backend's driver")
+    opts = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench_transfer.py needs root for network namespaces", file=sys.stderr)
+        return 1
+    results: dict[str, dict[str, Any]] = {}
+    for backend in ("raylite", "ray") if opts.backend == "both" else (opts.backend,):
+        print(f"running {backend} ...", file=sys.stderr, flush=True)
+        results[backend] = (run_raylite if backend == "raylite" else run_ray)(opts.repeat, opts.timeout)
+        print(f"{backend}: {json.dumps(results[backend])}", file=sys.stderr, flush=True)
+    print_table(results)
+    problems = leftovers()
+    for problem in problems:
+        print(f"CLEANUP {problem}", file=sys.stderr)
+    return 1 if problems or any(res.get("errors") for res in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

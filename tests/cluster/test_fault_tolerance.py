@@ -1,0 +1,103 @@
+"""Retries and actor restarts with real process deaths (SIGKILL, os._exit)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+import raylite as ray
+from raylite import exceptions
+
+
+def test_retry_exceptions_retries_listed_errors(cluster, tmp_path) -> None:
+    marker = tmp_path / "failed-once"
+
+    @ray.remote(max_retries=2, retry_exceptions=[ValueError])
+    def flaky(path):
+        if not os.path.exists(path):
+            open(path, "w").close()
+            raise ValueError("first attempt fails")
+        return "ok"
+
+    assert ray.get(flaky.remote(str(marker)), timeout=60) == "ok"
+
+
+def test_errors_not_listed_are_not_retried(cluster, tmp_path) -> None:
+    marker = tmp_path / "attempts"
+
+    @ray.remote(max_retries=3, retry_exceptions=[KeyError])
+    def counts(path):
+        with open(path, "a") as f:
+            f.write("x")
+        raise ValueError("not retried")
+
+    with pytest.raises(ValueError, match="not retried"):
+        ray.get(counts.remote(str(marker)), timeout=60)
+    assert marker.read_text() == "x"
+
+
+def test_retry_exceptions_must_be_exception_classes(cluster) -> None:
+    @ray.remote
+    def f():
+        return 1
+
+    with pytest.raises(TypeError, match="retry_exceptions"):
+        f.options(retry_exceptions=["ValueError"]).remote()
+
+
+@ray.remote(max_restarts=1, max_task_retries=1)
+class Phoenix:
+    def __init__(self):
+        self.calls = 0
+
+    def pid(self):
+        return os.getpid()
+
+    def bump(self):
+        self.calls += 1
+        return self.calls
+
+    def die_once(self, path):
+        if not os.path.exists(path):
+            open(path, "w").close()
+            os._exit(1)
+        return "survived"
+
+
+def test_actor_restarts_after_its_process_is_killed(cluster) -> None:
+    a = Phoenix.remote()
+    first_pid = ray.get(a.pid.remote())
+    assert ray.get([a.bump.remote() for _ in range(3)]) == [1, 2, 3]
+    os.kill(first_pid, signal.SIGKILL)
+    # the constructor ran again in a new process: the state starts over
+    assert ray.get(a.bump.remote(), timeout=60) == 1
+    assert ray.get(a.pid.remote()) != first_pid
+
+
+def test_call_in_flight_is_retried_on_the_restarted_actor(cluster, tmp_path) -> None:
+    a = Phoenix.remote()
+    assert ray.get(a.die_once.remote(str(tmp_path / "died")), timeout=60) == "survived"
+
+
+def test_actor_without_restarts_left_stays_dead(cluster) -> None:
+    @ray.remote(max_restarts=0)
+    class Mortal:
+        def pid(self):
+            return os.getpid()
+
+    m = Mortal.remote()
+    os.kill(ray.get(m.pid.remote()), signal.SIGKILL)
+    with pytest.raises(exceptions.ActorDiedError, match="killed by SIGKILL"):
+        ray.get(m.pid.remote(), timeout=60)
+
+
+def test_kill_with_restart_allowed(cluster) -> None:
+    a = Phoenix.remote()
+    assert ray.get(a.bump.remote()) == 1
+    ray.kill(a, no_restart=False)
+    assert ray.get(a.bump.remote(), timeout=60) == 1
+    ray.kill(a)
+    with pytest.raises(exceptions.ActorDiedError):
+        ray.get(a.bump.remote(), timeout=60)
