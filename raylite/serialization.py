@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pickle
 import struct
+import threading
 from typing import Any
 
 import cloudpickle
@@ -45,14 +46,25 @@ def _pad(n: int) -> int:
     return (-n) % _ALIGN
 
 
+_refs_seen = threading.local()
+
+
+def note_ref(object_id: bytes) -> None:
+    """Called by ObjectRef.__reduce__: records refs pickled inside the value being serialized."""
+    seen = getattr(_refs_seen, "ids", None)
+    if seen is not None:
+        seen.append(object_id)
+
+
 class Serialized:
     """A value's pickle and out-of-band buffers, and the layout they take."""
 
-    __slots__ = ("meta", "buffers", "_offsets", "size")
+    __slots__ = ("meta", "buffers", "_offsets", "size", "contained")
 
-    def __init__(self, meta: bytes, buffers: list[memoryview]) -> None:
+    def __init__(self, meta: bytes, buffers: list[memoryview], contained: list[bytes] | None = None) -> None:
         self.meta = meta
         self.buffers = buffers
+        self.contained = contained or []  # ids of the ObjectRefs inside
         pos = _HEADER.size + _ENTRY.size * len(buffers) + len(meta)
         offsets = []
         for b in buffers:
@@ -96,6 +108,8 @@ def serialize(value: Any) -> Serialized:
     if _is_plain(value):
         return Serialized(pickle.dumps(value, protocol=5), [])
     buffers: list[pickle.PickleBuffer] = []
+    outer = getattr(_refs_seen, "ids", None)
+    _refs_seen.ids = contained = []
     try:
         meta = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
     except Exception as exc:  # noqa: BLE001 - any pickling failure is reported the same way
@@ -105,13 +119,15 @@ def serialize(value: Any) -> Serialized:
             f"could not serialize a value of type {type(value).__qualname__}: {exc}. "
             "Values passed to or returned from tasks must be picklable (cloudpickle)."
         ) from exc
+    finally:
+        _refs_seen.ids = outer
     views = []
     for b in buffers:
         try:
             views.append(b.raw())
         except BufferError:  # not contiguous: copy it once
             views.append(memoryview(bytes(b)))
-    return Serialized(meta, views)
+    return Serialized(meta, views, contained)
 
 
 def deserialize(data: bytes | memoryview) -> Any:

@@ -29,6 +29,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         function_id=spec.function_id,
         max_restarts=spec.max_restarts,
         max_task_retries=spec.max_task_retries,
+        borrowed=tuple(spec.borrowed),
         spec=spec,
     )
 
@@ -40,6 +41,7 @@ def object_info(value: pb.ObjectValue) -> ObjectInfo:
         node_id=value.node_id if value.in_store else None,
         size=value.size,
         is_error=value.is_error,
+        contained=tuple(value.contained),
     )
 
 

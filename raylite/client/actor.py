@@ -83,14 +83,15 @@ class ActorClass:
             except ValueError:
                 pass
         fid = submit.export(client, self._export_cache, self._cls)
-        payload, deps = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
+        packed = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
         spec = submit.build_spec(
             client,
             kind=common_pb2.ACTOR_CREATION,
             name=f"{self._name}.__init__",
             function_id=fid,
-            payload=payload,
-            deps=deps,
+            payload=packed.payload,
+            deps=packed.deps,
+            borrowed=packed.borrowed,
             options={**options, "max_retries": 0},
             default_cpus=0.0,
         )
@@ -159,15 +160,16 @@ class ActorMethod:
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
         client = submit.current_client()
         full_name = f"{self._handle._meta.class_name}.{self._name}"
-        payload, deps = submit.pack_arguments(client, args, kwargs, f"{full_name}.remote()")
+        packed = submit.pack_arguments(client, args, kwargs, f"{full_name}.remote()")
         num_returns = int(options.get("num_returns", self._num_returns))
         spec = submit.build_spec(
             client,
             kind=common_pb2.ACTOR_METHOD,
             name=full_name,
             function_id=b"",
-            payload=self._name.encode() + b"\0" + payload,
-            deps=deps,
+            payload=self._name.encode() + b"\0" + packed.payload,
+            deps=packed.deps,
+            borrowed=packed.borrowed,
             options={"max_retries": 0},
             default_cpus=0.0,
             actor_id=self._handle._actor_id,

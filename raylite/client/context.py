@@ -8,13 +8,31 @@ when user code first calls the API from inside a task.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from raylite.client.core import Client
 
 _client: Client | None = None
 _factory: Callable[[], Client] | None = None
+_fallback_counter: RefCounter | None = None
+
+
+class RefCounter(Protocol):
+    def add_ref(self, oid: bytes) -> None: ...
+
+    def remove_ref(self, oid: bytes) -> None: ...
+
+
+def ref_counter() -> RefCounter | None:
+    """Who counts this process's ObjectRefs: the client, or (in an executor that
+    has not needed a client yet) a local table the client adopts when made."""
+    return _client if _client is not None else _fallback_counter
+
+
+def install_fallback_counter(counter: RefCounter | None) -> None:
+    global _fallback_counter
+    _fallback_counter = counter
 
 
 def current() -> Client:

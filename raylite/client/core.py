@@ -29,7 +29,7 @@ from raylite.serialization import Serialized, deserialize
 
 log = logging.getLogger("raylite")
 
-_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART = range(8)
+_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF = range(9)
 
 
 class _Waiter:
@@ -55,6 +55,7 @@ class Client:
         job_id: bytes,
         is_driver: bool,
         local_node_id: bytes | None = None,
+        adopt_refs: dict[bytes, int] | None = None,
     ) -> None:
         self.head_address = head_address
         self.job_id = job_id
@@ -70,6 +71,7 @@ class Client:
         self._objects: dict[bytes, common_pb2.ObjectValue] = {}
         self._waiters: dict[bytes, list[_Waiter]] = {}
         self._refcounts: dict[bytes, int] = {}
+        self._ref_lock = threading.Lock()
         self._owned_pending: set[bytes] = set()
         self._exported: set[bytes] = set()
         self._functions: dict[bytes, Any] = {}
@@ -82,6 +84,11 @@ class Client:
         self._thread.start()
         self._call(self._connect(), timeout=config.CONNECT_TIMEOUT_S + 5)
         self.local_node = self._pick_local_node(local_node_id)
+        for oid, n in (adopt_refs or {}).items():  # refs an executor made before it needed us
+            if n > 0:
+                self._refcounts[oid] = n
+                self.used_during_task = True
+                self._enqueue(_REF, (oid, True))
 
     # ---- plumbing ------------------------------------------------------------
 
@@ -149,9 +156,12 @@ class Client:
         self._wake_scheduled = False
         msg = self._outbox.touch()
         pending = self._pending
+        refs: dict[bytes, bool] = {}
         while pending:
             kind, item = pending.popleft()
-            if kind == _TASK:
+            if kind == _REF:
+                refs[item[0]] = item[1]  # the last change of a batch is the one that counts
+            elif kind == _TASK:
                 msg.tasks.append(item)
             elif kind == _PUT:
                 msg.puts.append(item)
@@ -167,6 +177,8 @@ class Client:
                 msg.flush = item
             elif kind == _RESTART:
                 msg.restart_actors.append(item)
+        for oid, held in refs.items():
+            msg.ref_changes.add(object_id=oid, held=held)
 
     async def _read(self) -> None:
         try:
@@ -211,15 +223,24 @@ class Client:
     # ---- refs ------------------------------------------------------------------
 
     def add_ref(self, oid: bytes) -> None:
-        self._refcounts[oid] = self._refcounts.get(oid, 0) + 1
+        """Counts a new ObjectRef; the head hears of this process's first one."""
+        with self._ref_lock:
+            n = self._refcounts.get(oid, 0)
+            self._refcounts[oid] = n + 1
+        if n == 0:
+            self._enqueue(_REF, (oid, True))
 
     def remove_ref(self, oid: bytes) -> None:
-        n = self._refcounts.get(oid, 0) - 1
-        if n > 0:
-            self._refcounts[oid] = n
-            return
-        self._refcounts.pop(oid, None)
-        self._objects.pop(oid, None)
+        """Forgets an ObjectRef; the head hears of this process's last one."""
+        with self._ref_lock:
+            n = self._refcounts.get(oid, 0) - 1
+            if n > 0:
+                self._refcounts[oid] = n
+                return
+            self._refcounts.pop(oid, None)
+            self._objects.pop(oid, None)
+        if not self._closed:
+            self._enqueue(_REF, (oid, False))
 
     # ---- tasks -------------------------------------------------------------------
 
@@ -256,6 +277,7 @@ class Client:
     def put_serialized(self, s: Serialized) -> bytes:
         oid = ids.object_id(self.ids.task_id(), 0)
         value = self._store_value(oid, s)
+        value.contained.extend(s.contained)
         self.used_during_task = True
         self._objects[oid] = value
         self._enqueue(_PUT, value)

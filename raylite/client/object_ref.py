@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from raylite.client import context
+from raylite.serialization import note_ref
 
 
 class ObjectRef:
@@ -18,17 +19,17 @@ class ObjectRef:
 
     def __init__(self, object_id: bytes) -> None:
         self._id = object_id
-        client = context.peek()
-        if client is not None:
-            client.add_ref(object_id)
+        counter = context.ref_counter()
+        if counter is not None:
+            counter.add_ref(object_id)
 
     def __del__(self) -> None:
         try:
-            client = context.peek()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            return
-        if client is not None:
-            client.remove_ref(self._id)
+            counter = context.ref_counter()
+            if counter is not None:
+                counter.remove_ref(self._id)
+        except Exception:  # noqa: BLE001 - interpreter shutdown, a closed client
+            pass
 
     def binary(self) -> bytes:
         return self._id
@@ -40,6 +41,7 @@ class ObjectRef:
         return self._id[:16]
 
     def __reduce__(self) -> tuple[Any, ...]:
+        note_ref(self._id)  # the value being pickled keeps this object alive
         return (ObjectRef, (self._id,))
 
     def __eq__(self, other: object) -> bool:

@@ -46,15 +46,16 @@ class RemoteFunction:
                 raise TypeError(f"{self._name}.remote() got arguments that do not fit {self._name}{self._signature}: {exc}") from None
         client = submit.current_client()
         fid = submit.export(client, self._export_cache, self._function)
-        payload, deps = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
+        packed = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
         num_returns = int(options.get("num_returns", 1))
         spec = submit.build_spec(
             client,
             kind=common_pb2.NORMAL,
             name=self._name,
             function_id=fid,
-            payload=payload,
-            deps=deps,
+            payload=packed.payload,
+            deps=packed.deps,
+            borrowed=packed.borrowed,
             options=options,
             default_cpus=1.0,
             num_returns=max(1, num_returns),

@@ -9,6 +9,7 @@ first, so a spec stays small.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
@@ -71,9 +72,27 @@ def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
     return fid
 
 
-def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> tuple[bytes, list[bytes]]:
-    """Serializes the call's arguments; returns the payload and the dependency ids."""
+@dataclass
+class Packed:
+    """A call's serialized arguments."""
+
+    payload: bytes
+    deps: list[bytes]        # top-level ObjectRef arguments (and big arguments put into the store)
+    borrowed: list[bytes]    # ObjectRefs nested inside the arguments
+    keepalive: list[ObjectRef] = field(default_factory=list)  # hold until the spec is submitted
+
+
+def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> Packed:
+    """Serializes the call's arguments."""
     deps: list[bytes] = []
+    keepalive: list[ObjectRef] = []
+
+    def put_big(s: Any) -> Dep:
+        # the ref keeps the stored argument alive until the task that needs it is queued
+        ref = ObjectRef(client.put_serialized(s))
+        keepalive.append(ref)
+        deps.append(ref.binary())
+        return Dep(len(deps) - 1)
 
     def swap(value: Any) -> Any:
         if isinstance(value, ObjectRef):
@@ -94,16 +113,14 @@ def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]
             if not isinstance(a, Dep):
                 s = serialize(a)
                 if s.size > config.INLINE_MAX_BYTES // 4:
-                    deps.append(client.put_serialized(s))
-                    packed_args[i] = Dep(len(deps) - 1)
+                    packed_args[i] = put_big(s)
         for k, v in packed_kwargs.items():
             if not isinstance(v, Dep):
                 s = serialize(v)
                 if s.size > config.INLINE_MAX_BYTES // 4:
-                    deps.append(client.put_serialized(s))
-                    packed_kwargs[k] = Dep(len(deps) - 1)
+                    packed_kwargs[k] = put_big(s)
         payload = serialize((packed_args, packed_kwargs))
-    return payload.to_bytes(), deps
+    return Packed(payload.to_bytes(), deps, payload.contained, keepalive)
 
 
 def _name_unpicklable(args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> None:
@@ -145,6 +162,7 @@ def build_spec(
     default_cpus: float,
     actor_id: bytes = b"",
     num_returns: int = 1,
+    borrowed: list[bytes] | None = None,
 ) -> common_pb2.TaskSpec:
     task_id = client.ids.task_id()
     spec = common_pb2.TaskSpec(
@@ -158,6 +176,7 @@ def build_spec(
         actor_id=actor_id or (task_id if kind == common_pb2.ACTOR_CREATION else b""),
         payload=payload,
         function_id=function_id,
+        borrowed=borrowed or [],
     )
     if kind != common_pb2.ACTOR_METHOD:
         request = resources.normalize(

@@ -22,6 +22,7 @@ from raylite.head.state import (
     Deliver,
     Dispatch,
     ExecutorDied,
+    FreeObject,
     HeadState,
     KillActor,
     NodeAdded,
@@ -30,6 +31,7 @@ from raylite.head.state import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    RefsChanged,
     TaskBlockChanged,
     TaskFinished,
     TaskSubmitted,
@@ -60,6 +62,10 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                     out.touch().objects.append(self._value(effect.obj))
             elif kind is Dispatch:
                 self._dispatch(effect)
+            elif kind is FreeObject:
+                out = self.nodes.get(effect.node_id)
+                if out is not None:
+                    out.touch().free_objects.append(effect.object_id)
             elif kind is KillActor:
                 out = self.nodes.get(effect.node_id)
                 if out is not None:
@@ -136,6 +142,13 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         for export in batch.exports:
             self.functions[export.function_id] = export.blob
         events: list[Any] = []
+        # New refs count before the objects and tasks of the batch (a put must not be
+        # dropped before its ref arrives); released refs after them (a task submitted
+        # with a ref pins it before the ref goes). The client sends one change per object.
+        held = [(c.object_id, True) for c in batch.ref_changes if c.held]
+        released = [(c.object_id, False) for c in batch.ref_changes if not c.held]
+        if held:
+            events.append(RefsChanged(client_id, held))
         if batch.puts:
             events.append(ObjectsPut([wire.object_info(v) for v in batch.puts]))
         for spec in batch.tasks:
@@ -148,6 +161,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             events.append(ActorKillRequested(actor_id))
         for actor_id in batch.restart_actors:
             events.append(ActorKillRequested(actor_id, "killed by raylite.kill(no_restart=False)", no_restart=False))
+        if released:
+            events.append(RefsChanged(client_id, released))
         if events:
             self.apply(*events)
         if batch.flush:

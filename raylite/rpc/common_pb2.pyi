@@ -27,7 +27,7 @@ class SchedulingStrategy(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries")
+    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries", "borrowed")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class TaskSpec(_message.Message):
     RETRY_EXCEPTIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_RESTARTS_FIELD_NUMBER: _ClassVar[int]
     MAX_TASK_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    BORROWED_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     job_id: bytes
     name: str
@@ -82,7 +83,8 @@ class TaskSpec(_message.Message):
     retry_exceptions: bytes
     max_restarts: int
     max_task_retries: int
-    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ..., retry_exceptions: _Optional[bytes] = ..., max_restarts: _Optional[int] = ..., max_task_retries: _Optional[int] = ...) -> None: ...
+    borrowed: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ..., retry_exceptions: _Optional[bytes] = ..., max_restarts: _Optional[int] = ..., max_task_retries: _Optional[int] = ..., borrowed: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ExportedFunction(_message.Message):
     __slots__ = ("function_id", "blob")
@@ -93,7 +95,7 @@ class ExportedFunction(_message.Message):
     def __init__(self, function_id: _Optional[bytes] = ..., blob: _Optional[bytes] = ...) -> None: ...
 
 class ObjectValue(_message.Message):
-    __slots__ = ("object_id", "data", "node_id", "node_address", "size", "is_error", "in_store", "copy_addresses")
+    __slots__ = ("object_id", "data", "node_id", "node_address", "size", "is_error", "in_store", "copy_addresses", "contained")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -102,6 +104,7 @@ class ObjectValue(_message.Message):
     IS_ERROR_FIELD_NUMBER: _ClassVar[int]
     IN_STORE_FIELD_NUMBER: _ClassVar[int]
     COPY_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    CONTAINED_FIELD_NUMBER: _ClassVar[int]
     object_id: bytes
     data: bytes
     node_id: bytes
@@ -110,7 +113,8 @@ class ObjectValue(_message.Message):
     is_error: bool
     in_store: bool
     copy_addresses: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, object_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., node_id: _Optional[bytes] = ..., node_address: _Optional[str] = ..., size: _Optional[int] = ..., is_error: _Optional[bool] = ..., in_store: _Optional[bool] = ..., copy_addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+    contained: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, object_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., node_id: _Optional[bytes] = ..., node_address: _Optional[str] = ..., size: _Optional[int] = ..., is_error: _Optional[bool] = ..., in_store: _Optional[bool] = ..., copy_addresses: _Optional[_Iterable[str]] = ..., contained: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
     __slots__ = ("node_id", "address", "ip", "host_key", "total", "available", "alive", "store_dir")

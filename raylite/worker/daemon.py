@@ -115,6 +115,8 @@ async def run(opts: argparse.Namespace) -> None:
             # kills first: they name incarnations older than any creation in this message
             for actor_id in msg.kill_actors:
                 pool.kill_actor(actor_id)
+            for oid in msg.free_objects:
+                node_store.delete(oid)
             for assignment in msg.tasks:
                 pool.submit(assignment)
 

@@ -42,6 +42,23 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+class LocalRefs:
+    """Counts ObjectRefs while this executor has no client; the client adopts the counts."""
+
+    def __init__(self) -> None:
+        self.counts: dict[bytes, int] = {}
+
+    def add_ref(self, oid: bytes) -> None:
+        self.counts[oid] = self.counts.get(oid, 0) + 1
+
+    def remove_ref(self, oid: bytes) -> None:
+        n = self.counts.get(oid, 0) - 1
+        if n > 0:
+            self.counts[oid] = n
+        else:
+            self.counts.pop(oid, None)
+
+
 class Executor:
     def __init__(self, cfg: dict[str, Any], channel: protocol.BlockingChannel) -> None:
         self.cfg = cfg
@@ -65,6 +82,8 @@ class Executor:
         self.task_id = b""
         self.last_error = ""
         self.retryable = False
+        self.local_refs = LocalRefs()
+        context.install_fallback_counter(self.local_refs)
         context.install_factory(self._make_client)
 
     # ---- the client, made on first use -------------------------------------------
@@ -72,7 +91,14 @@ class Executor:
     def _make_client(self) -> Any:
         from raylite.client.core import Client
 
-        client = Client(self.cfg["head"], job_id=self.job_id, is_driver=False, local_node_id=self.node_id)
+        client = Client(
+            self.cfg["head"],
+            job_id=self.job_id,
+            is_driver=False,
+            local_node_id=self.node_id,
+            adopt_refs=self.local_refs.counts,
+        )
+        self.local_refs.counts = {}
         client.current_actor_id = self.actor_id  # type: ignore[attr-defined]
         client.current_task_id = self.task_id
         return client
@@ -115,8 +141,7 @@ class Executor:
         spec = assignment.spec
         self._begin(spec)
         try:
-            value = self._execute(assignment)
-            results = self._pack_results(spec, value)
+            results = self._pack_results(spec, self._execute(assignment))  # the value dies here
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
             results = self._pack_error(spec, exc)
             self.last_error = f"{type(exc).__name__}: {exc}"
@@ -139,6 +164,10 @@ class Executor:
         self._report(spec, results)
 
     def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
+        if context.peek() is None and self.local_refs.counts:
+            # refs the task received outlive it (kept in actor state, say): the
+            # head must hear of them before the task's end releases its arguments
+            context.current()
         client = context.peek()
         if client is not None and client.used_during_task:
             # what the task submitted must reach the head before its result does
@@ -262,11 +291,16 @@ class Executor:
     def _store_result(self, oid: bytes, value: Any) -> common_pb2.ObjectValue:
         s = serialize(value)
         if s.size <= config.INLINE_MAX_BYTES:
-            return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size)
+            return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size, contained=s.contained)
         context.current().reserve(oid, s.size)
         store.write(self.store_dir, oid, s)
         return common_pb2.ObjectValue(
-            object_id=oid, node_id=self.node_id, node_address=self.node_address, size=s.size, in_store=True
+            object_id=oid,
+            node_id=self.node_id,
+            node_address=self.node_address,
+            size=s.size,
+            in_store=True,
+            contained=s.contained,
         )
 
     def _pack_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> list[common_pb2.ObjectValue]:

@@ -123,6 +123,17 @@ class NodeStore:
         os.rename(f"{dst}.restore.tmp", dst)
         os.unlink(src)
 
+    def delete(self, object_id: bytes) -> None:
+        """Nothing references the object any more: its bytes go, in memory and on disk."""
+        moving = self._moving.get(object_id)
+        if moving is not None:  # let a spill or restore finish first
+            moving.add_done_callback(lambda _: self.delete(object_id))
+            return
+        self.index.abandon(object_id)
+        for folder in (self.store_dir, self.spill_dir):
+            _unlink(store.object_path(folder, object_id))
+        asyncio.get_running_loop().create_task(self._notify())
+
     def readable_path(self, object_id: bytes) -> str | None:
         """Where to read an object's bytes from right now (shared memory or disk)."""
         for folder in (self.store_dir, self.spill_dir):

@@ -24,6 +24,7 @@ from raylite.head.state.model import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    RefsChanged,
     Strategy,
     TaskBlockChanged,
     TaskFinished,
@@ -97,9 +98,23 @@ def finished(t: TaskRecord, *results: ObjectInfo, node: bytes | None = None, err
 
 
 def step(state: HeadState, *events: Event) -> list[Effect]:
-    effects = state.handle(*events)
+    """Handles events as a client sends them: with the refs it holds to what it submits and puts."""
+    effects = state.handle(*with_refs(events))
     state.validate()
     return effects
+
+
+def with_refs(events: tuple[Event, ...]) -> list[Event]:
+    """As the servicer applies a client's batch: its new refs first, then what it submits."""
+    out: list[Event] = []
+    for e in events:
+        if isinstance(e, TaskSubmitted):
+            returns = [object_id(e.task.task_id, i) for i in range(e.task.num_returns)]
+            out.append(RefsChanged(e.task.client_id, [(o, True) for o in returns]))
+        elif isinstance(e, ObjectsPut):
+            out.append(RefsChanged(DRIVER, [(o.object_id, True) for o in e.objects]))
+        out.append(e)
+    return out
 
 
 def dispatched(effects: list[Effect]) -> list[tuple[bytes, str]]:
@@ -368,7 +383,7 @@ def test_disconnected_clients_are_not_delivered(state: HeadState) -> None:
     step(state, TaskSubmitted(t), ObjectsSubscribed(OTHER, [oid(t)]))
     step(state, ClientDisconnected(OTHER))
     assert step(state, finished(t)) == []
-    assert oid(t) in state.objects
+    assert oid(t) not in state.objects  # its only holder is gone, so it is not even kept
 
 
 def test_put_object_is_not_overwritten(state: HeadState) -> None:

@@ -25,6 +25,14 @@ results (it almost always asks for them); anyone else subscribes.
 A task blocked in `get` gives its resources back to the node (TaskBlockChanged)
 and takes them again when it resumes, possibly overcommitting the node
 briefly: this is what keeps nested tasks from deadlocking a full cluster.
+
+Reference counting: an object lives while a client holds an ObjectRef to it
+(`holders`, from RefsChanged: each process reports only its first ref and
+its last), or something in the cluster still needs it (`pins`): a queued or
+running task that takes it as an argument or has it nested in its arguments,
+a live object that has it pickled inside, a live actor whose constructor took
+it. The moment neither holds, the object is dropped and FreeObject tells each
+node with a copy to delete it. A driver's disconnection drops all it held.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from raylite.head.state.model import (
     Event,
     ExecutorDied,
     Failure,
+    FreeObject,
     KillActor,
     NodeAdded,
     NodeRecord,
@@ -56,6 +65,7 @@ from raylite.head.state.model import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    RefsChanged,
     TaskBlockChanged,
     TaskFinished,
     TaskRecord,
@@ -71,6 +81,9 @@ class HeadState:
         self.tasks: dict[bytes, TaskRecord] = {}
         self.objects: dict[bytes, ObjectInfo] = {}
         self.copies: dict[bytes, set[bytes]] = {}  # object -> nodes with a secondary copy
+        self.holders: dict[bytes, set[bytes]] = {}  # object -> clients holding an ObjectRef to it
+        self.client_refs: dict[bytes, set[bytes]] = {}  # client -> objects it holds
+        self.pins: dict[bytes, int] = {}  # object -> tasks, objects and actors that need it
         self.actors: dict[bytes, ActorRecord] = {}
         self.named_actors: dict[str, bytes] = {}
         self.clients: dict[bytes, tuple[bytes, bool]] = {}  # client -> (job, is_driver)
@@ -83,6 +96,7 @@ class HeadState:
         self._spread_cursor = 0
         self._effects: list[Effect] = []
         self._needs_pass = False
+        self._free_candidates: dict[bytes, None] = {}  # checked once the whole batch is applied
 
     # ---- entry point -------------------------------------------------------
 
@@ -94,6 +108,10 @@ class HeadState:
         if self._needs_pass:
             self._needs_pass = False
             self._schedule_pass()
+        while self._free_candidates:
+            oid = next(iter(self._free_candidates))
+            del self._free_candidates[oid]
+            self._free_if_unreferenced(oid)
         effects, self._effects = self._effects, []
         return effects
 
@@ -151,6 +169,8 @@ class HeadState:
         job_id, is_driver = self.clients.pop(ev.client_id, (b"", False))
         for subs in self._subscribers.values():
             subs.discard(ev.client_id)
+        for oid in self.client_refs.pop(ev.client_id, ()):
+            self._drop_holder(oid, ev.client_id)
         if not is_driver:
             return
         for actor in list(self.actors.values()):
@@ -165,6 +185,9 @@ class HeadState:
             return  # a resubmission of a task we already have
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
+        task.pinned = True
+        self._pin(task.deps)
+        self._pin(task.borrowed)
         if task.kind == ACTOR_CREATION:
             self.actors[task.task_id] = ActorRecord(
                 task.task_id,
@@ -295,6 +318,9 @@ class HeadState:
     def _finish(self, task: TaskRecord, results: list[ObjectInfo]) -> None:
         """Removes a task and publishes its results under its return ids."""
         self.tasks.pop(task.task_id, None)
+        actor = self.actors.get(task.actor_id) if task.kind == ACTOR_CREATION else None
+        if actor is None or actor.state == "DEAD":
+            self._release_pins(task)  # an actor's constructor arguments live as long as it may restart
         if task.state == "RUNNING" and task.kind != ACTOR_CREATION and task.node_id is not None:
             node = self.nodes.get(task.node_id)
             if node is not None and node.alive and not task.blocked:
@@ -386,6 +412,7 @@ class HeadState:
         if oid in self.objects:
             return
         self.objects[oid] = info
+        self._pin(info.contained)
         if owner is not None and owner in self.clients:
             self._effects.append(Deliver(owner, info))
         for client in self._subscribers.pop(oid, ()):
@@ -401,6 +428,70 @@ class HeadState:
             task.missing -= 1
             if task.missing == 0:
                 self._make_ready(task)
+        self._maybe_free(oid)
+
+    # ---- reference counting ------------------------------------------------------
+
+    def _on_refs_changed(self, ev: RefsChanged) -> None:
+        mine = self.client_refs.setdefault(ev.client_id, set())
+        for oid, held in ev.changes:
+            if held:
+                self.holders.setdefault(oid, set()).add(ev.client_id)
+                mine.add(oid)
+            else:
+                mine.discard(oid)
+                self._drop_holder(oid, ev.client_id)
+
+    def _drop_holder(self, oid: bytes, client_id: bytes) -> None:
+        holders = self.holders.get(oid)
+        if holders is None:
+            return
+        holders.discard(client_id)
+        if not holders:
+            del self.holders[oid]
+            self._maybe_free(oid)
+
+    def _pin(self, oids: tuple[bytes, ...]) -> None:
+        for oid in oids:
+            self.pins[oid] = self.pins.get(oid, 0) + 1
+
+    def _unpin(self, oids: tuple[bytes, ...]) -> None:
+        for oid in oids:
+            n = self.pins.get(oid, 0) - 1
+            if n > 0:
+                self.pins[oid] = n
+            else:
+                self.pins.pop(oid, None)
+                self._maybe_free(oid)
+
+    def _release_pins(self, task: TaskRecord) -> None:
+        if task.pinned:
+            task.pinned = False
+            self._unpin(task.deps)
+            self._unpin(task.borrowed)
+
+    def _maybe_free(self, oid: bytes) -> None:
+        """Marks an object to drop if, once the batch is applied, nothing holds or needs it.
+
+        Deferred so that a batch that puts an object and submits a task taking it
+        (or releases a ref and takes another) is judged as a whole.
+        """
+        self._free_candidates[oid] = None
+
+    def _free_if_unreferenced(self, oid: bytes) -> None:
+        if oid in self.holders or oid in self.pins:
+            return
+        info = self.objects.pop(oid, None)
+        if info is None:
+            return  # not made yet: it is dropped the moment it is, unless someone holds it by then
+        nodes = self.copies.pop(oid, set())
+        if info.node_id is not None:
+            nodes.add(info.node_id)
+        for node_id in sorted(nodes):
+            node = self.nodes.get(node_id)
+            if node is not None and node.alive:
+                self._effects.append(FreeObject(node_id, oid))
+        self._unpin(info.contained)
 
     def _on_copies_changed(self, ev: ObjectCopiesChanged) -> None:
         node = self.nodes.get(ev.node_id)
@@ -478,6 +569,8 @@ class HeadState:
             self._finish(creation, [_actor_died_info(creation, why)])
         if actor.name and self.named_actors.get(actor.name) == actor.actor_id:
             del self.named_actors[actor.name]
+        if actor.creation is not None and actor.creation.task_id not in self.tasks:
+            self._release_pins(actor.creation)  # finished earlier; nothing will run it again
         node = self.nodes.get(actor.node_id or b"")
         if node is not None and node.alive:
             res.add(node.available, actor.held)
@@ -556,10 +649,25 @@ class HeadState:
                 assert missing == task.missing, f"task {task.name}: missing {task.missing} != {missing}"
         for oid in self._dep_waiters:
             assert oid not in self.objects, f"object {oid.hex()} is ready but still has waiters"
+        expected: dict[bytes, int] = {}
+        pinned_tasks = [t for t in self.tasks.values() if t.pinned]
+        pinned_tasks += [
+            a.creation for a in self.actors.values()
+            if a.creation is not None and a.creation.pinned and a.creation.task_id not in self.tasks
+        ]
+        for t in pinned_tasks:
+            for oid in t.deps + t.borrowed:
+                expected[oid] = expected.get(oid, 0) + 1
+        for info in self.objects.values():
+            for oid in info.contained:
+                expected[oid] = expected.get(oid, 0) + 1
+        assert expected == self.pins, f"pins {self.pins} != expected {expected}"
+        for oid in self.objects:
+            assert oid in self.holders or oid in self.pins, f"object {oid.hex()} is kept with no reference"
 
 
 def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:
-    return ObjectInfo(oid, info.value, info.node_id, info.size, info.is_error, info.failure)
+    return ObjectInfo(oid, info.value, info.node_id, info.size, info.is_error, info.failure, info.contained)
 
 
 def _actor_died_info(task: TaskRecord, why: str) -> ObjectInfo:
@@ -592,4 +700,5 @@ _HANDLERS = {
     TaskBlockChanged: HeadState._on_block_changed,
     ActorKillRequested: HeadState._on_actor_kill,
     ObjectCopiesChanged: HeadState._on_copies_changed,
+    RefsChanged: HeadState._on_refs_changed,
 }

@@ -41,6 +41,7 @@ class ObjectInfo:
     size: int = 0
     is_error: bool = False
     failure: Failure | None = None  # set for errors made by the head
+    contained: tuple[bytes, ...] = ()  # refs pickled inside the value: alive while it is
 
 
 @dataclass(slots=True)
@@ -63,6 +64,7 @@ class TaskRecord:
     function_id: bytes = b""
     max_restarts: int = 0         # ACTOR_CREATION
     max_task_retries: int = 0     # ACTOR_CREATION: for the actor's calls
+    borrowed: tuple[bytes, ...] = ()  # refs nested in the arguments
     spec: Any = None              # opaque wire spec, passed to the node as is
     # Scheduling state, owned by HeadState.
     state: str = "WAITING"        # WAITING -> READY -> RUNNING -> (removed)
@@ -71,6 +73,7 @@ class TaskRecord:
     retries_left: int = 0
     blocked: bool = False
     attempt: int = 0              # dispatches so far; deaths of older attempts are stale
+    pinned: bool = False          # its deps and borrowed refs are counted in HeadState.pins
 
 
 @dataclass(slots=True)
@@ -185,6 +188,14 @@ class ActorKillRequested:
     no_restart: bool = True
 
 
+@dataclass(slots=True)
+class RefsChanged:
+    """A client started (held=True) or stopped holding ObjectRefs, in this order."""
+
+    client_id: bytes
+    changes: list[tuple[bytes, bool]]
+
+
 # ---- effects --------------------------------------------------------------
 
 
@@ -208,6 +219,14 @@ class KillActor:
 
 
 @dataclass(slots=True)
+class FreeObject:
+    """Nothing references the object any more: delete it from the node's store."""
+
+    node_id: bytes
+    object_id: bytes
+
+
+@dataclass(slots=True)
 class Warn:
     client_id: bytes
     message: str
@@ -216,6 +235,6 @@ class Warn:
 Event = (
     NodeAdded | NodeRemoved | ClientConnected | ClientDisconnected | TaskSubmitted | ObjectsPut
     | ObjectsSubscribed | TaskFinished | ExecutorDied | TaskBlockChanged | ActorKillRequested
-    | ObjectCopiesChanged
+    | ObjectCopiesChanged | RefsChanged
 )
-Effect = Dispatch | Deliver | KillActor | Warn
+Effect = Dispatch | Deliver | KillActor | Warn | FreeObject

@@ -118,7 +118,7 @@ class StoreIndex:
         return entry.where if entry is not None else None
 
     def abandon(self, object_id: bytes) -> None:
-        """A reservation whose write failed."""
+        """Forgets an object: its write failed, or nothing references it any more."""
         entry = self.entries.pop(object_id, None)
         if entry is not None and entry.where == SHM:
             self.used -= entry.size
