@@ -15,6 +15,7 @@ import hashlib
 import logging
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +30,7 @@ from raylite.serialization import Serialized, deserialize
 
 log = logging.getLogger("raylite")
 
-_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF = range(9)
+_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT = range(10)
 
 
 class _Waiter:
@@ -177,6 +178,8 @@ class Client:
                 msg.flush = item
             elif kind == _RESTART:
                 msg.restart_actors.append(item)
+            elif kind == _RESULT:
+                msg.results.append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
 
@@ -254,6 +257,10 @@ class Client:
         for i in range(spec.num_returns):
             self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
         self._enqueue(_TASK, spec)
+
+    def report_result(self, result: head_pb2.TaskResult) -> None:
+        """An executor's task result, sent after everything the task itself sent."""
+        self._enqueue(_RESULT, result)
 
     def kill_actor(self, actor_id: bytes, no_restart: bool = True) -> None:
         """Kills an actor; calls made after this return go to its next incarnation (if any)."""
@@ -372,7 +379,11 @@ class Client:
     def materialize(self, value: common_pb2.ObjectValue) -> Any:
         """The Python value of an object; raises the stored error for failed tasks."""
         if value.in_store:
-            obj = self._read_stored(value)
+            try:
+                obj = self._read_stored(value)
+            except (exceptions.ObjectLostError, grpc.aio.AioRpcError) as exc:
+                newer = self._relocate(value, exc)
+                return self.materialize(newer)
         else:
             obj = deserialize(value.data)
         if value.is_error:
@@ -380,6 +391,37 @@ class Client:
                 raise obj.as_instanceof_cause()
             raise obj
         return obj
+
+    def _relocate(self, stale: common_pb2.ObjectValue, exc: BaseException) -> common_pb2.ObjectValue:
+        """Asks the head again where an object is, after its node failed to hand it over.
+
+        Until the head notices the node is gone it names the same node; once it
+        does, it answers with a copy elsewhere, the object rebuilt from its
+        lineage, or an ObjectLostError. Backs off while the answer is unchanged.
+        """
+        oid = stale.object_id
+        deadline = time.monotonic() + 3 * config.PEER_TIMEOUT_S
+        delay = 0.1
+        while True:
+            with self._lock:
+                if self._objects.get(oid) is stale or (
+                    oid in self._objects and self._objects[oid].node_id == stale.node_id
+                ):
+                    del self._objects[oid]
+            if not self.wait_for([oid], 1, max(0.0, deadline - time.monotonic())):
+                break
+            newer = self._objects.get(oid)
+            if newer is not None and (not newer.in_store or newer.node_id != stale.node_id):
+                return newer
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)  # back-off: the head has not noticed the node's death yet
+            delay = min(delay * 2, 1.0)
+        detail = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+        raise exceptions.ObjectLostError(
+            f"object {oid.hex()} could not be read from node {stale.node_id.hex()[:12]} at {stale.node_address} "
+            f"({detail}), and the head names no other place for it"
+        )
 
     def _read_stored(self, value: common_pb2.ObjectValue) -> Any:
         node = self._nodes.get(value.node_id) or self._refresh_node(value.node_id)

@@ -157,6 +157,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             events.append(ObjectsSubscribed(client_id, list(batch.subscribe)))
         for change in batch.block_states:
             events.append(TaskBlockChanged(change.task_id, change.blocked))
+        events.extend(_finished(result.node_id, result) for result in batch.results)
         for actor_id in batch.kill_actors:
             events.append(ActorKillRequested(actor_id))
         for actor_id in batch.restart_actors:
@@ -201,16 +202,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
 
     def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
         events: list[Any] = []
-        for result in batch.results:
-            events.append(
-                TaskFinished(
-                    node_id,
-                    result.task_id,
-                    [wire.object_info(v) for v in result.results],
-                    result.error_summary,
-                    result.retryable,
-                )
-            )
+        events.extend(_finished(node_id, result) for result in batch.results)
         for death in batch.deaths:
             events.append(ExecutorDied(node_id, death.task_id, death.actor_id, death.reason, death.attempt))
         if batch.copies_added or batch.copies_removed:
@@ -249,6 +241,16 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             return head_pb2.GetActorReply(found=False)
         actor = self.state.actors[actor_id]
         return head_pb2.GetActorReply(found=True, actor_id=actor_id, actor_meta=actor.meta)
+
+
+def _finished(node_id: bytes, result: head_pb2.TaskResult) -> TaskFinished:
+    return TaskFinished(
+        node_id,
+        result.task_id,
+        [wire.object_info(v) for v in result.results],
+        result.error_summary,
+        result.retryable,
+    )
 
 
 async def _check_version(version: int, context: grpc.aio.ServicerContext) -> None:

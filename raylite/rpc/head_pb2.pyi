@@ -28,7 +28,7 @@ class BlockState(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class ClientBatch(_message.Message):
     FLUSH_FIELD_NUMBER: _ClassVar[int]
     RESTART_ACTORS_FIELD_NUMBER: _ClassVar[int]
     REF_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
     puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
@@ -49,7 +50,8 @@ class ClientBatch(_message.Message):
     flush: int
     restart_actors: _containers.RepeatedScalarFieldContainer[bytes]
     ref_changes: _containers.RepeatedCompositeFieldContainer[RefChange]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ...) -> None: ...
+    results: _containers.RepeatedCompositeFieldContainer[TaskResult]
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ...) -> None: ...
 
 class RefChange(_message.Message):
     __slots__ = ("object_id", "held")
@@ -80,18 +82,20 @@ class NodeHello(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ..., node: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("task_id", "results", "failed", "error_summary", "retryable")
+    __slots__ = ("task_id", "results", "failed", "error_summary", "retryable", "node_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     ERROR_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     results: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     failed: bool
     error_summary: str
     retryable: bool
-    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., failed: _Optional[bool] = ..., error_summary: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
+    node_id: bytes
+    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., failed: _Optional[bool] = ..., error_summary: _Optional[str] = ..., retryable: _Optional[bool] = ..., node_id: _Optional[bytes] = ...) -> None: ...
 
 class ExecutorDied(_message.Message):
     __slots__ = ("task_id", "actor_id", "reason", "attempt")

@@ -140,13 +140,20 @@ class Executor:
     def run(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
         self._begin(spec)
+        value = None
         try:
-            results = self._pack_results(spec, self._execute(assignment))  # the value dies here
+            value = self._execute(assignment)
+            results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
             results = self._pack_error(spec, exc)
             self.last_error = f"{type(exc).__name__}: {exc}"
             self.retryable = _should_retry(spec, exc)
+        if context.peek() is None:
+            value = None  # with no client, no ref of ours is registered anywhere
+        # otherwise refs inside the value stay held until the result is on its way,
+        # so the head never sees them released before the result that keeps them
         self._report(spec, results)
+        del value
 
     async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
@@ -168,19 +175,28 @@ class Executor:
             # refs the task received outlive it (kept in actor state, say): the
             # head must hear of them before the task's end releases its arguments
             context.current()
-        client = context.peek()
-        if client is not None and client.used_during_task:
-            # what the task submitted must reach the head before its result does
-            client.flush()
-            client.used_during_task = False
         failed = any(r.is_error for r in results)
         summary, self.last_error = (self.last_error if failed else ""), ""
         retryable, self.retryable = self.retryable and failed, False
-        body = head_pb2.TaskResult(
-            task_id=spec.task_id, results=results, failed=failed, error_summary=summary[:2000], retryable=retryable
-        ).SerializeToString()
+        result = head_pb2.TaskResult(
+            task_id=spec.task_id,
+            results=results,
+            failed=failed,
+            error_summary=summary[:2000],
+            retryable=retryable,
+            node_id=self.node_id,
+        )
+        client = context.peek()
+        if client is not None:
+            # on the client's stream the result follows everything the task sent
+            # (submissions, puts, refs), in order; the daemon only frees the slot
+            client.report_result(result)
+            client.used_during_task = False
+            with self.send_lock:
+                self.channel.send(protocol.DONE, spec.task_id)
+            return
         with self.send_lock:
-            self.channel.send(protocol.RESULT, body)
+            self.channel.send(protocol.RESULT, result.SerializeToString())
 
     def _execute(self, assignment: head_pb2.TaskAssignment) -> Any:
         spec = assignment.spec

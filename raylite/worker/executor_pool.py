@@ -39,6 +39,10 @@ class Executor:
         self.actor_id = b""                   # the actor it hosts, if any
         self.attempt = 0                      # of that task, or of the actor's creation
         self.killed = False                   # by request: its death needs no report
+        # the last task it reported itself (DONE): if it dies before its client's
+        # stream delivered that result, the head must hear of the death (it ignores
+        # the report if the result did arrive)
+        self.last_done: tuple[bytes, int] | None = None
         self.functions: set[bytes] = set()    # function ids it has been sent
 
     def send_task(self, assignment: head_pb2.TaskAssignment) -> None:
@@ -146,12 +150,14 @@ class ExecutorPool:
             if not ex.actor_id:
                 self.starting -= 1
                 self._became_idle(ex)
-        elif kind == protocol.RESULT:
-            result = head_pb2.TaskResult.FromString(body)
+        elif kind in (protocol.RESULT, protocol.DONE):
             if not ex.actor_id:
+                if kind == protocol.DONE:
+                    ex.last_done = (ex.task_id, ex.attempt)
                 ex.task_id = b""
                 self._became_idle(ex)
-            self.on_result(result)
+            if kind == protocol.RESULT:
+                self.on_result(head_pb2.TaskResult.FromString(body))
 
     def _on_exit(self, ex: Executor, code: int) -> None:
         self.executors.discard(ex)
@@ -169,6 +175,9 @@ class ExecutorPool:
                 self.on_death(head_pb2.ExecutorDied(actor_id=ex.actor_id, reason=reason, attempt=ex.attempt))
         elif ex.task_id:
             self.on_death(head_pb2.ExecutorDied(task_id=ex.task_id, reason=reason, attempt=ex.attempt))
+        if ex.last_done is not None and not ex.actor_id:
+            task_id, attempt = ex.last_done
+            self.on_death(head_pb2.ExecutorDied(task_id=task_id, reason=reason, attempt=attempt))
         else:
             log.warning("idle executor pid %d exited: %s", ex.proc.pid, reason)
         if self._pooled_count() < self.size:

@@ -16,7 +16,8 @@ TASK = ord("T")      # body: TaskAssignment
 EXIT = ord("X")      # body: empty; finish and exit
 # executor -> daemon
 HELLO = ord("H")     # body: the executor's pid, ascii
-RESULT = ord("R")    # body: TaskResult
+RESULT = ord("R")    # body: TaskResult, for the daemon to forward to the head
+DONE = ord("D")      # body: task id; the executor sent the TaskResult to the head itself
 
 
 def pack(kind: int, body: bytes) -> bytes:

@@ -219,3 +219,68 @@ print(node != W2, alive["10.77.0.12"], round(time.monotonic() - start, 1))
         cluster.set_link("w2", up=True)
         cluster.run("w2", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
         cluster.start_host("w2", HOST_CPUS["w2"])
+
+
+def test_lost_objects_are_rebuilt_from_lineage_and_puts_are_reported_lost(hosts) -> None:
+    """w1's daemon is SIGKILLed after making a chain of objects there."""
+    import json
+    import os
+    import signal
+
+    from netns_cluster import HOST_CPUS
+
+    cluster = hosts.cluster
+    gate = f"/tmp/rlt-lineage-{os.getpid()}"
+    os.mkfifo(gate)
+    proc = cluster.popen(
+        "drv",
+        PRELUDE
+        + """
+import os
+from raylite import exceptions
+
+@ray.remote
+def make(n):
+    return np.arange(n, dtype=np.int64)
+
+@ray.remote
+def double(a):
+    return a * 2
+
+@ray.remote
+def put_here():
+    return [ray.put(np.ones(1_000_000))]  # a put object living on w1
+
+soft_w1 = Affinity(W1, soft=True)
+base = make.options(scheduling_strategy=soft_w1).remote(1_000_000)
+doubled = double.options(scheduling_strategy=soft_w1).remote(base)
+del base  # only the lineage of `doubled` keeps it
+[put_ref] = ray.get(put_here.options(scheduling_strategy=Affinity(W1)).remote())
+ray.wait([doubled])
+print("READY", flush=True)
+open(os.environ["RL_GATE"]).read()  # w1's daemon dies meanwhile
+out = ray.get(doubled, timeout=120)
+print(int(out[-1]) == 2 * 999_999, flush=True)
+try:
+    ray.get(put_ref, timeout=120)
+    print("not lost")
+except exceptions.ObjectLostError as exc:
+    print("lost", "put" in str(exc))
+""",
+        env={"RL_GATE": gate},
+    )
+    try:
+        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+        for path in (cluster.runtime_root / cluster.prefix / "w1" / "daemons").glob("worker-*.json"):
+            os.kill(json.loads(path.read_text())["pid"], signal.SIGKILL)
+        with open(gate, "w") as f:
+            f.write("go")
+        stdout, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 0, stderr
+        assert stdout.split() == ["True", "lost", "True"], stdout + stderr
+    finally:
+        os.unlink(gate)
+        if proc.poll() is None:
+            proc.kill()
+        cluster.run("w1", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
+        cluster.start_host("w1", HOST_CPUS["w1"])

@@ -72,7 +72,7 @@ from raylite.head.state.model import (
     TaskSubmitted,
     Warn,
 )
-from raylite.ids import object_id
+from raylite.ids import object_id, task_of
 
 
 class HeadState:
@@ -84,6 +84,8 @@ class HeadState:
         self.holders: dict[bytes, set[bytes]] = {}  # object -> clients holding an ObjectRef to it
         self.client_refs: dict[bytes, set[bytes]] = {}  # client -> objects it holds
         self.pins: dict[bytes, int] = {}  # object -> tasks, objects and actors that need it
+        # finished tasks whose outputs live in a node store: rerun if the node dies
+        self.lineage: dict[bytes, TaskRecord] = {}
         self.actors: dict[bytes, ActorRecord] = {}
         self.named_actors: dict[str, bytes] = {}
         self.clients: dict[bytes, tuple[bytes, bool]] = {}  # client -> (job, is_driver)
@@ -139,6 +141,7 @@ class HeadState:
             holders.discard(ev.node_id)
             if not holders:
                 del self.copies[oid]
+        lost: list[ObjectInfo] = []
         for info in list(self.objects.values()):
             if info.node_id != ev.node_id:
                 continue
@@ -151,16 +154,49 @@ class HeadState:
                 if survivors:
                     self.copies[info.object_id] = survivors
             else:
-                self.objects[info.object_id] = ObjectInfo(
+                lost.append(info)
+        # Every lost object leaves the directory first, so that rebuilt tasks wait
+        # for lost inputs that are themselves being rebuilt.
+        for info in lost:
+            del self.objects[info.object_id]
+            self._unpin(info.contained)
+        rebuilding: set[bytes] = set()
+        for info in lost:
+            maker = self.lineage.get(task_of(info.object_id))
+            if maker is not None:
+                if maker.task_id not in rebuilding:
+                    rebuilding.add(maker.task_id)
+                    self._rebuild(maker)
+                continue
+            self._object_ready(
+                ObjectInfo(
                     info.object_id,
                     is_error=True,
                     failure=Failure(
                         "ObjectLostError",
                         f"object {info.object_id.hex()} was lost: its only copy was on node "
-                        f"{ev.node_id.hex()[:12]}, which died ({ev.reason})",
+                        f"{ev.node_id.hex()[:12]}, which died ({ev.reason}), and it was made by put(), "
+                        "so it cannot be rebuilt; put it again",
                     ),
-                )
+                ),
+                owner=None,
+            )
         self._needs_pass = True
+
+    def _rebuild(self, task: TaskRecord) -> None:
+        """Runs a finished task again to remake its lost outputs (lineage reconstruction)."""
+        del self.lineage[task.task_id]
+        task.state = "WAITING"
+        task.node_id = None
+        task.blocked = False
+        task.retries_left = task.max_retries
+        self.tasks[task.task_id] = task
+        missing = [d for d in task.deps if d not in self.objects]
+        task.missing = len(missing)
+        for dep in missing:
+            self._dep_waiters.setdefault(dep, []).append(task.task_id)
+        if not missing:
+            self._make_ready(task)
 
     def _on_client_connected(self, ev: ClientConnected) -> None:
         self.clients[ev.client_id] = (ev.job_id, ev.is_driver)
@@ -319,7 +355,10 @@ class HeadState:
         """Removes a task and publishes its results under its return ids."""
         self.tasks.pop(task.task_id, None)
         actor = self.actors.get(task.actor_id) if task.kind == ACTOR_CREATION else None
-        if actor is None or actor.state == "DEAD":
+        if task.kind == NORMAL and any(r.node_id is not None and not r.is_error for r in results):
+            # its outputs live on one node: keep the recipe (and its inputs) to remake them
+            self.lineage[task.task_id] = task
+        elif actor is None or actor.state == "DEAD":
             self._release_pins(task)  # an actor's constructor arguments live as long as it may restart
         if task.state == "RUNNING" and task.kind != ACTOR_CREATION and task.node_id is not None:
             node = self.nodes.get(task.node_id)
@@ -492,6 +531,12 @@ class HeadState:
             if node is not None and node.alive:
                 self._effects.append(FreeObject(node_id, oid))
         self._unpin(info.contained)
+        maker = self.lineage.get(task_of(oid))
+        if maker is not None and not any(
+            object_id(maker.task_id, i) in self.objects for i in range(maker.num_returns)
+        ):
+            del self.lineage[maker.task_id]  # no output left to remake
+            self._release_pins(maker)
 
     def _on_copies_changed(self, ev: ObjectCopiesChanged) -> None:
         node = self.nodes.get(ev.node_id)
@@ -655,6 +700,7 @@ class HeadState:
             a.creation for a in self.actors.values()
             if a.creation is not None and a.creation.pinned and a.creation.task_id not in self.tasks
         ]
+        pinned_tasks += [t for t in self.lineage.values() if t.pinned]
         for t in pinned_tasks:
             for oid in t.deps + t.borrowed:
                 expected[oid] = expected.get(oid, 0) + 1
