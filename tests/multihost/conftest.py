@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,11 +33,12 @@ def hosts() -> Iterator[Hosts]:
     reason = netns_cluster.namespaces_available()
     if reason:
         pytest.skip(f"multi-host tests need network namespaces: {reason}")
-    cluster = netns_cluster.Cluster(prefix="rlt")
+    # a prefix of our own: two test runs on one machine do not share namespaces
+    cluster = netns_cluster.Cluster(prefix=f"rlt{os.getpid()}")
     cluster.up()
     try:
         yield Hosts(cluster)
     finally:
         cluster.down()
     leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert "rlt-" not in leftover, f"namespaces left behind: {leftover}"
+    assert f"{cluster.prefix}-" not in leftover, f"namespaces left behind: {leftover}"
