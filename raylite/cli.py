@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 
-from raylite import config, hostinfo, session
+from raylite import auth, config, hostinfo, session
 from raylite.client.local_cluster import (
     DaemonStartError,
     new_session_dir,
@@ -33,6 +33,12 @@ def _add_node_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--object-store-memory", type=int, default=None, help="bytes of shared memory for objects")
     p.add_argument("--node-ip-address", default=None, help="the address other machines reach this one at")
     p.add_argument("--block", action="store_true", help="stay in the foreground until interrupted")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="the cluster token (default: $RAYLITE_TOKEN, else this machine's token file; "
+        "--head makes a new one). Prefer the environment: a command line shows in `ps`",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +72,18 @@ def _start(opts: argparse.Namespace) -> int:
         except (ValueError, AssertionError):
             print(f"raylite start: --resources must be a JSON object, got {opts.resources!r}", file=sys.stderr)
             return 2
+    if opts.head:
+        token = opts.token or os.environ.get(auth.ENV) or auth.new_token()
+        token_path = auth.write_token_file(token)
+    else:
+        token = auth.find_token(opts.token)
+        if not token:
+            print(
+                f"raylite start: no cluster token to join {opts.address} with: set RAYLITE_TOKEN to the token in "
+                f"{auth.token_file()} on the head's machine (copy it over a secure channel)",
+                file=sys.stderr,
+            )
+            return 2
     session_dir = new_session_dir()
     logs = os.path.join(session_dir, "logs")
     ip = opts.node_ip_address or hostinfo.detect_ip()
@@ -82,6 +100,7 @@ def _start(opts: argparse.Namespace) -> int:
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
                 detach=not opts.block,
+                token=token,
             )
             started.append(head)
             head_address = f"{ip}:{head.info['port']}"
@@ -98,6 +117,7 @@ def _start(opts: argparse.Namespace) -> int:
             os.path.join(logs, f"worker-{os.getpid()}.log"),
             lifeline_fd=lifeline_r,
             detach=not opts.block,
+            token=token,
         )
         started.append(worker)
         session.record_daemon(
@@ -116,6 +136,7 @@ def _start(opts: argparse.Namespace) -> int:
             f"  From Python on this machine:  raylite.init(address='auto')\n"
             f"  From another machine:         raylite.init(address='{head_address}')\n"
             f"  To add a machine, run there:  raylite start --address {head_address}\n"
+            f"    with RAYLITE_TOKEN set to the cluster token, kept in {token_path} (readable only by you)\n"
             f"  To stop:                      raylite stop\n"
             f"  Logs: {logs}"
         )
@@ -189,6 +210,8 @@ def _stop() -> int:
         os.kill(pid, signal.SIGKILL)
     _wait_gone(left, timeout=5)
     for path, facts in records:
+        if facts.get("role") == "head":
+            auth.token_file().unlink(missing_ok=True)
         if facts.get("role") == "worker":
             from raylite import store
 
@@ -204,7 +227,7 @@ def _status(address: str) -> int:
 
     try:
         head = _resolve_address(address)
-        client = Client(head, job_id=b"status\0\0", is_driver=False)
+        client = Client(head, job_id=b"status\0\0", is_driver=False, token=auth.find_token())
     except (ConnectionError, ValueError) as exc:
         print(f"raylite status: {exc}", file=sys.stderr)
         return 1

@@ -118,6 +118,10 @@ class ObjectStoreFullError(RayError):
     """The object does not fit in the node's store."""
 
 
+class AuthenticationError(RayError, ConnectionError):
+    """The cluster refused this process's token (missing or wrong)."""
+
+
 class RuntimeEnvSetupError(RayError):
     """Kept for API compatibility; raylite has no runtime environments."""
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -52,6 +53,18 @@ class Cluster:
     hosts: tuple[str, ...] = HOSTS
     runtime_root: Path = field(default_factory=lambda: Path("/tmp") / "raylite-netns")
 
+    @property
+    def token(self) -> str:
+        """The cluster's token, given to every host as docker-compose.yml does; kept
+        (mode 600) beside the hosts' folders so later `exec` calls use it too."""
+        path = self.runtime_root / self.prefix / "token"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+        return path.read_text()
+
     def ns(self, host: str) -> str:
         return f"{self.prefix}-{host}"
 
@@ -71,6 +84,7 @@ class Cluster:
             **os.environ,
             "RAYLITE_TMPDIR": str(self.runtime_root / self.prefix / host),
             "RAYLITE_ADDRESS": self.head_address,
+            "RAYLITE_TOKEN": self.token,
         }
 
     def exec_argv(self, host: str, argv: list[str]) -> list[str]:

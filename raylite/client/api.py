@@ -77,7 +77,13 @@ def init(
             )
         head_address = _resolve_address(address)
     try:
-        client = Client(head_address, job_id=ids.random_id(8), is_driver=True, local_node_id=local_node_id)
+        client = Client(
+            head_address,
+            job_id=ids.random_id(8),
+            is_driver=True,
+            local_node_id=local_node_id,
+            token=_cluster.token if _cluster is not None else None,
+        )
     except BaseException:
         if _cluster is not None:
             _cluster.stop()

@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from raylite import config, exceptions, hostinfo, ids, store
+from raylite import auth, config, exceptions, hostinfo, ids, store
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
@@ -57,8 +57,10 @@ class Client:
         is_driver: bool,
         local_node_id: bytes | None = None,
         adopt_refs: dict[bytes, int] | None = None,
+        token: str | None = None,
     ) -> None:
         self.head_address = head_address
+        self.token = auth.find_token(token)
         self.job_id = job_id
         self.is_driver = is_driver
         self.ids = ids.IdSource()
@@ -102,7 +104,7 @@ class Client:
         return self._call(_await(method), timeout)
 
     async def _connect(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self.head_address, options=config.CHANNEL_OPTIONS)
+        self._channel = auth.channel(self.head_address, self.token)
         self._stub = head_pb2_grpc.HeadServiceStub(self._channel)
         try:
             reply = await self._stub.GetClusterState(
@@ -114,6 +116,10 @@ class Client:
             await self._channel.close()
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise exceptions.RaySystemError(exc.details()) from None
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                raise exceptions.AuthenticationError(
+                    f"the raylite head at {self.head_address} refused this process: {exc.details()}"
+                ) from None
             raise ConnectionError(
                 f"could not reach a raylite head at {self.head_address} within {config.CONNECT_TIMEOUT_S:.0f}s "
                 f"({exc.code().name}): is `raylite start --head` running there, and is the address right?"
@@ -319,7 +325,7 @@ class Client:
         stub = getattr(self, "_local_stub", None)
         if stub is None:
             assert self.local_node is not None
-            channel = grpc.aio.insecure_channel(self.local_node.address, options=config.CHANNEL_OPTIONS)
+            channel = auth.channel(self.local_node.address, self.token)
             stub = self._local_stub = worker_pb2_grpc.WorkerServiceStub(channel)
         return stub
 
@@ -333,7 +339,7 @@ class Client:
                     object_id=oid, total_size=len(data), offset=offset, data=data[offset : offset + step]
                 )
 
-        async with grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS) as channel:
+        async with auth.channel(address, self.token) as channel:
             reply = await worker_pb2_grpc.WorkerServiceStub(channel).PushObject(chunks())
         if reply.error:
             raise exceptions.RaySystemError(f"storing object on {address} failed: {reply.error}")
@@ -441,7 +447,7 @@ class Client:
 
     async def _fetch(self, value: common_pb2.ObjectValue) -> bytearray:
         buf = bytearray(value.size)
-        async with grpc.aio.insecure_channel(value.node_address, options=config.CHANNEL_OPTIONS) as channel:
+        async with auth.channel(value.node_address, self.token) as channel:
             call = worker_pb2_grpc.WorkerServiceStub(channel).FetchObject(
                 worker_pb2.FetchObjectRequest(object_id=value.object_id)
             )

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from raylite import config
+from raylite import auth, config
 
 
 class DaemonStartError(RuntimeError):
@@ -42,6 +42,7 @@ def spawn_daemon(
     lifeline_fd: int | None = None,
     detach: bool = False,
     extra_fds: tuple[int, ...] = (),
+    token: str | None = None,
 ) -> Daemon:
     """Starts `python -m module args` and waits for its ready line."""
     ready_r, ready_w = os.pipe()
@@ -54,7 +55,9 @@ def spawn_daemon(
     try:
         proc = subprocess.Popen(
             argv,
-            env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"},  # see raylite/worker/daemon.py
+            # fork support off: see raylite/worker/daemon.py; the token travels in the
+            # environment, never on a command line that `ps` shows
+            env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false", **({auth.ENV: token} if token else {})},
             pass_fds=fds,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -148,6 +151,7 @@ class LocalCluster:
     head: Daemon
     worker: Daemon
     lifeline_w: int
+    token: str
     daemons: list[Daemon] = field(default_factory=list)
 
     @property
@@ -168,6 +172,7 @@ class LocalCluster:
     ) -> LocalCluster:
         session_dir = new_session_dir()
         logs = os.path.join(session_dir, "logs")
+        token = auth.new_token()  # this cluster's own: nothing else on the machine can use it
         lifeline_r, lifeline_w = os.pipe()
         try:
             head = spawn_daemon(
@@ -176,6 +181,7 @@ class LocalCluster:
                 ["--host", "127.0.0.1", "--port", "0", "--session-name", os.path.basename(session_dir)],
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
+                token=token,
             )
             out_fd, err_fd = _driver_output_fds()
             try:
@@ -188,6 +194,7 @@ class LocalCluster:
                     os.path.join(logs, "worker.log"),
                     lifeline_fd=lifeline_r,
                     extra_fds=(out_fd, err_fd),
+                    token=token,
                 )
             except BaseException:
                 stop_daemons([head])
@@ -200,7 +207,7 @@ class LocalCluster:
             raise
         finally:
             os.close(lifeline_r)
-        return cls(session_dir, head, worker, lifeline_w, [head, worker])
+        return cls(session_dir, head, worker, lifeline_w, token, [head, worker])
 
     def stop(self) -> None:
         os.close(self.lifeline_w)  # the daemons see the pipe close and shut down

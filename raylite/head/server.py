@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import grpc
-
-from raylite import config
+from raylite import auth, config
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.head.service import HeadServicer
 from raylite.rpc import head_pb2_grpc
@@ -16,7 +14,10 @@ from raylite.rpc import head_pb2_grpc
 async def serve(opts: argparse.Namespace) -> None:
     log = setup_logging("head")
     loop = asyncio.get_running_loop()
-    server = grpc.aio.server(options=config.SERVER_OPTIONS)
+    token = auth.find_token(opts.token)
+    if not token:
+        raise SystemExit("raylite head: no cluster token: pass --token or set RAYLITE_TOKEN")
+    server = auth.server(token)
     servicer = HeadServicer(opts.session_name)
     head_pb2_grpc.add_HeadServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--session-name", default="")
     parser.add_argument("--ready-fd", type=int, default=None, help="write one JSON line here once serving")
     parser.add_argument("--parent-fd", type=int, default=None, help="exit when this pipe closes")
+    parser.add_argument("--token", default=None, help="the cluster token (default: $RAYLITE_TOKEN)")
     opts = parser.parse_args(argv)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

@@ -23,7 +23,7 @@ import math  # noqa: E402
 
 import grpc  # noqa: E402
 
-from raylite import config, hostinfo, ids  # noqa: E402
+from raylite import auth, config, hostinfo, ids  # noqa: E402
 from raylite.batching import Outbox  # noqa: E402
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent  # noqa: E402
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc  # noqa: E402
@@ -62,8 +62,14 @@ async def run(opts: argparse.Namespace) -> None:
         int(total["object_store_memory"]),
         on_copy_removed=lambda oid: outbox.touch().copies_removed.append(oid),
     )
-    transfers = Transfers(node_store, on_copy_added=lambda oid: outbox.touch().copies_added.append(oid))
-    server = grpc.aio.server(options=config.SERVER_OPTIONS)
+    transfers = Transfers(
+        node_store, on_copy_added=lambda oid: outbox.touch().copies_added.append(oid), token=auth.find_token(opts.token)
+    )
+    token = auth.find_token(opts.token)
+    if not token:
+        raise SystemExit(f"raylite worker: no cluster token: {auth.HOW_TO_PASS}")
+    os.environ[auth.ENV] = token  # executors inherit it for their own connections
+    server = auth.server(token)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")
     if port == 0:
@@ -101,7 +107,7 @@ async def run(opts: argparse.Namespace) -> None:
     if opts.parent_fd is not None:
         watch_parent(loop, opts.parent_fd, stopped.set)
 
-    channel = grpc.aio.insecure_channel(opts.address, options=config.CHANNEL_OPTIONS)
+    channel = auth.channel(opts.address, token)
     # wait_for_ready: containers of a cluster start together; the head may come up after us
     call = head_pb2_grpc.HeadServiceStub(channel).NodeStream(wait_for_ready=True)
     outbox.touch().hello.CopyFrom(head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info))
@@ -167,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent-fd", type=int, default=None)
     parser.add_argument("--executor-stdout-fd", type=int, default=None, help="executors print here")
     parser.add_argument("--executor-stderr-fd", type=int, default=None)
+    parser.add_argument("--token", default=None, help="the cluster token (default: $RAYLITE_TOKEN)")
     opts = parser.parse_args(argv)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from raylite import config, store
+from raylite import auth, config, store
 from raylite.rpc import common_pb2, worker_pb2, worker_pb2_grpc
 from raylite.worker.object_store import NodeStore, StoreFull
 
@@ -18,8 +18,9 @@ log = logging.getLogger("raylite.worker")
 class Transfers:
     """Pulls objects from peers into the local store, one transfer per object at a time."""
 
-    def __init__(self, node_store: NodeStore, on_copy_added: Callable[[bytes], None]) -> None:
+    def __init__(self, node_store: NodeStore, on_copy_added: Callable[[bytes], None], token: str | None) -> None:
         self.node_store = node_store
+        self.token = token
         self.on_copy_added = on_copy_added
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -27,7 +28,7 @@ class Transfers:
     def _stub(self, address: str) -> worker_pb2_grpc.WorkerServiceStub:
         channel = self._channels.get(address)
         if channel is None:
-            channel = grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS)
+            channel = auth.channel(address, self.token)
             self._channels[address] = channel
         return worker_pb2_grpc.WorkerServiceStub(channel)
 

@@ -36,6 +36,9 @@ def test_start_two_nodes_run_tasks_status_and_stop(isolated_runtime) -> None:
     try:
         assert head.returncode == 0, head.stderr
         assert f"raylite start --address 127.0.0.1:{port}" in head.stdout
+        token_file = isolated_runtime / "token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert token_file.read_text() not in head.stdout  # the token is never printed
         worker = cli("start", "--address", f"127.0.0.1:{port}", "--num-cpus", "2", "--resources",
                      '{"special": 1}', "--host", "127.0.0.1", "--node-ip-address", "127.0.0.1")
         assert worker.returncode == 0, worker.stderr
@@ -78,6 +81,12 @@ print("OK", ray.cluster_resources()["CPU"])
     _gone, alive = psutil.wait_procs(procs, timeout=10)
     assert not alive, f"left running after stop: {[p.pid for p in alive]}"
     assert not list((isolated_runtime / "daemons").glob("*.json"))
+
+
+def test_joining_without_a_token_is_refused_with_advice(isolated_runtime) -> None:
+    result = cli("start", "--address", "127.0.0.1:1", "--host", "127.0.0.1")
+    assert result.returncode == 2
+    assert "RAYLITE_TOKEN" in result.stderr
 
 
 def test_auto_without_cluster_is_a_clear_error(isolated_runtime) -> None:

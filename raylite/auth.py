@@ -1,0 +1,153 @@
+"""The cluster token: no RPC is served without it.
+
+Every daemon's server checks the `raylite-token` metadata of each call in
+constant time and refuses a missing or wrong token with UNAUTHENTICATED. Every
+channel raylite opens (client to head, daemon to head, node to node) adds the
+token to each call. The token comes from, in order: an explicit argument,
+$RAYLITE_TOKEN, or the token file that `raylite start --head` wrote on this
+machine (readable only by its user). An embedded cluster (`init()` with no
+address) makes its own.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from raylite import config
+
+METADATA_KEY = "raylite-token"
+ENV = "RAYLITE_TOKEN"
+
+HOW_TO_PASS = (
+    "set RAYLITE_TOKEN to the cluster's token (`raylite start --head` printed where it is kept), "
+    "or connect with address='auto' on a machine of the cluster"
+)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_file() -> Path:
+    return Path(config.runtime_dir()) / "token"
+
+
+def write_token_file(token: str) -> Path:
+    path = token_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    return path
+
+
+def find_token(explicit: str | None = None) -> str | None:
+    """The token to present: explicit, else $RAYLITE_TOKEN, else this machine's token file."""
+    if explicit:
+        return explicit
+    if os.environ.get(ENV):
+        return os.environ[ENV]
+    try:
+        return token_file().read_text().strip() or None
+    except OSError:
+        return None
+
+
+# ---- servers ---------------------------------------------------------------
+
+
+class TokenCheck(grpc.aio.ServerInterceptor):
+    """Refuses every call whose token is missing or wrong."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    async def intercept_service(self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails) -> Any:
+        presented = ""
+        for key, value in details.invocation_metadata or ():
+            if key == METADATA_KEY:
+                presented = value if isinstance(value, str) else value.decode(errors="replace")
+        if hmac.compare_digest(presented.encode(), self._token):
+            return await continuation(details)
+        handler = await continuation(details)
+        return _refusal(handler, "missing token" if not presented else "wrong token")
+
+
+def _refusal(handler: Any, why: str) -> Any:
+    message = f"raylite refused the call ({why}): {HOW_TO_PASS}"
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        yield  # pragma: no cover - makes this an async generator
+
+    if handler is None:
+        return None
+    kwargs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(refuse_stream, **kwargs)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(refuse, **kwargs)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(refuse_stream, **kwargs)
+    return grpc.unary_unary_rpc_method_handler(refuse, **kwargs)
+
+
+def server(token: str) -> grpc.aio.Server:
+    return grpc.aio.server(options=config.SERVER_OPTIONS, interceptors=[TokenCheck(token)])
+
+
+# ---- channels --------------------------------------------------------------
+
+
+# One interceptor per call kind: gRPC files each interceptor under the first
+# kind it is an instance of, so one class for all four would cover unary calls only.
+
+
+class _TokenDetails:
+    def __init__(self, token: str) -> None:
+        self._pair = (METADATA_KEY, token)
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        metadata.add(*self._pair)
+        return details._replace(metadata=metadata)  # type: ignore[attr-defined]
+
+
+class _UnaryUnary(_TokenDetails, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request)
+
+
+class _UnaryStream(_TokenDetails, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request)
+
+
+class _StreamUnary(_TokenDetails, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request_iterator)
+
+
+class _StreamStream(_TokenDetails, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(details), request_iterator)
+
+
+def channel(address: str, token: str | None) -> grpc.aio.Channel:
+    """A channel whose every call presents the token."""
+    kinds = (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
+    interceptors = [kind(token) for kind in kinds] if token else None
+    return grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS, interceptors=interceptors)
