@@ -83,12 +83,12 @@ class TokenCheck(grpc.aio.ServerInterceptor):
 def _refusal(handler: Any, why: str) -> Any:
     message = f"raylite refused the call ({why}): {HOW_TO_PASS}"
 
+    # A plain coroutine serves every kind of call (streaming ones write nothing).
+    # It ends the call with a status rather than abort(): aborting a stream while
+    # the client's first message is in flight has come back as INTERNAL.
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-        yield  # pragma: no cover - makes this an async generator
+        context.set_code(grpc.StatusCode.UNAUTHENTICATED)
+        context.set_details(message)
 
     if handler is None:
         return None
@@ -97,11 +97,11 @@ def _refusal(handler: Any, why: str) -> Any:
         "response_serializer": handler.response_serializer,
     }
     if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(refuse_stream, **kwargs)
+        return grpc.stream_stream_rpc_method_handler(refuse, **kwargs)
     if handler.request_streaming:
         return grpc.stream_unary_rpc_method_handler(refuse, **kwargs)
     if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(refuse_stream, **kwargs)
+        return grpc.unary_stream_rpc_method_handler(refuse, **kwargs)
     return grpc.unary_unary_rpc_method_handler(refuse, **kwargs)
 
 

@@ -50,6 +50,12 @@ def node_resources(opts: argparse.Namespace, ip: str) -> dict[str, float]:
 async def run(opts: argparse.Namespace) -> None:
     log = setup_logging("worker")
     loop = asyncio.get_running_loop()
+    token = auth.find_token(opts.token)
+    if not token:
+        raise SystemExit(f"raylite worker: no cluster token: {auth.HOW_TO_PASS}")
+    os.environ[auth.ENV] = token  # executors inherit it for their own connections
+    async with auth.channel(opts.address, token) as probe:  # before anything needs cleaning up
+        await _check_head(probe, opts.address)
     node_id = ids.random_id(16)
     ip = opts.node_ip_address or ("127.0.0.1" if opts.host.startswith("127.") else hostinfo.detect_ip())
     store_dir = os.path.join(config.shm_root(), f"raylite-{node_id.hex()[:16]}")
@@ -62,13 +68,7 @@ async def run(opts: argparse.Namespace) -> None:
         int(total["object_store_memory"]),
         on_copy_removed=lambda oid: outbox.touch().copies_removed.append(oid),
     )
-    transfers = Transfers(
-        node_store, on_copy_added=lambda oid: outbox.touch().copies_added.append(oid), token=auth.find_token(opts.token)
-    )
-    token = auth.find_token(opts.token)
-    if not token:
-        raise SystemExit(f"raylite worker: no cluster token: {auth.HOW_TO_PASS}")
-    os.environ[auth.ENV] = token  # executors inherit it for their own connections
+    transfers = Transfers(node_store, on_copy_added=lambda oid: outbox.touch().copies_added.append(oid), token=token)
     server = auth.server(token)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")
@@ -157,6 +157,19 @@ async def run(opts: argparse.Namespace) -> None:
     await transfers.close()
     await server.stop(grace=0.2)
     await channel.close()
+
+
+async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
+    """One plain call before the stream, so a wrong token or version gets its own message."""
+    request = head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)
+    try:
+        await head_pb2_grpc.HeadServiceStub(channel).GetClusterState(
+            request, wait_for_ready=True, timeout=config.DAEMON_START_TIMEOUT_S
+        )
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
+            raise SystemExit(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
+        raise SystemExit(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
 
 
 def main(argv: list[str] | None = None) -> None:

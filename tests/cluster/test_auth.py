@@ -17,8 +17,8 @@ HEAD_CALLS = {
     "GetClusterState": lambda s: s.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=1)),
     "GetFunction": lambda s: s.GetFunction(head_pb2.GetFunctionRequest(function_id=b"x")),
     "GetActor": lambda s: s.GetActor(head_pb2.GetActorRequest(name="x")),
-    "ClientStream": lambda s: _first_reply(s.ClientStream(iter([head_pb2.ClientBatch()]))),
-    "NodeStream": lambda s: _first_reply(s.NodeStream(iter([head_pb2.NodeBatch()]))),
+    "ClientStream": lambda s: _opened(s.ClientStream()),
+    "NodeStream": lambda s: _opened(s.NodeStream()),
 }
 WORKER_CALLS = {
     "FetchObject": lambda s: _first_reply(s.FetchObject(worker_pb2.FetchObjectRequest(object_id=b"x" * 20))),
@@ -31,6 +31,13 @@ WORKER_CALLS = {
 async def _first_reply(call):
     async for reply in call:
         return reply
+
+
+async def _opened(call):
+    """Opens a bidirectional stream and waits for the server's answer. (Writing at
+    the same moment the server refuses can surface on the client as INTERNAL; the
+    server's refusal does not depend on any message.)"""
+    await call.read()
 
 
 def call_with(address: str, token: str | None, stub_cls, make_call) -> grpc.StatusCode | None:
@@ -49,7 +56,7 @@ def call_with(address: str, token: str | None, stub_cls, make_call) -> grpc.Stat
 @pytest.mark.parametrize("rpc", sorted(HEAD_CALLS))
 def test_head_refuses_calls_without_the_token(cluster, rpc: str, token: str | None) -> None:
     code, details = call_with(cluster["address"], token, head_pb2_grpc.HeadServiceStub, HEAD_CALLS[rpc])
-    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert code == grpc.StatusCode.UNAUTHENTICATED, details
     assert "RAYLITE_TOKEN" in details
 
 
