@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
+import grpc
+
 
 class _Writable(Protocol):
     async def write(self, message: Any) -> None: ...
@@ -22,6 +24,7 @@ class Outbox:
         self.msg = factory()
         self._wake = asyncio.Event()
         self.closed = False
+        self.error: BaseException | None = None
 
     def touch(self) -> Any:
         """The message being built; marks it as worth sending."""
@@ -39,4 +42,10 @@ class Outbox:
                 return
             self._wake.clear()
             msg, self.msg = self.msg, self._factory()
-            await stream.write(msg)
+            try:
+                await stream.write(msg)
+            except (asyncio.InvalidStateError, grpc.aio.AioRpcError) as exc:
+                # the stream ended under us; whoever reads it reports the loss
+                self.closed = True
+                self.error = exc
+                return
