@@ -156,6 +156,19 @@ class Cluster:
         if result.returncode != 0:
             raise RuntimeError(f"starting raylite on {host} failed:\n{result.stdout}\n{result.stderr}")
 
+    def kill_worker(self, host: str) -> None:
+        """SIGKILLs a host's worker daemon: a machine's raylite dying without warning."""
+        for path in (self.runtime_root / self.prefix / host / "daemons").glob("worker-*.json"):
+            try:
+                os.kill(json.loads(path.read_text())["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def restart_host(self, host: str) -> None:
+        """Stops whatever is left of a host's raylite and starts it again (a new node)."""
+        self.run(host, [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
+        self.start_host(host, HOST_CPUS[host])
+
     def stop_daemons(self) -> None:
         for host in reversed(list(HOST_CPUS)):
             if self.ns(host) in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout:

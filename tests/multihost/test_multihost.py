@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 PRELUDE = """
 import hashlib, time
 import numpy as np
@@ -121,11 +119,7 @@ print(node1 == W1, node2 == W2, here == there, f"{time.perf_counter() - t:.2f}s"
 
 def test_copy_survives_when_the_primary_host_dies(hosts) -> None:
     """w2 pulls a copy and registers it; after w1's daemon is killed, readers use w2's copy."""
-    import json
     import os
-    import signal
-
-    from netns_cluster import HOST_CPUS
 
     cluster = hosts.cluster
     gate = f"/tmp/rlt-gate-{os.getpid()}"
@@ -156,9 +150,7 @@ print(alive["10.77.0.11"], alive["10.77.0.12"])
     )
     try:
         assert proc.stdout.readline().strip() == "READY"
-        records = (cluster.runtime_root / cluster.prefix / "w1" / "daemons").glob("worker-*.json")
-        for path in records:
-            os.kill(json.loads(path.read_text())["pid"], signal.SIGKILL)
+        cluster.kill_worker("w1")
         with open(gate, "w") as f:
             f.write("go")
         stdout, stderr = proc.communicate(timeout=120)
@@ -168,16 +160,12 @@ print(alive["10.77.0.11"], alive["10.77.0.12"])
         os.unlink(gate)
         if proc.poll() is None:
             proc.kill()
-        # bring w1 back for whatever runs next
-        cluster.run("w1", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
-        cluster.start_host("w1", HOST_CPUS["w1"])
+        cluster.restart_host("w1")  # back for whatever runs next
 
 
 def test_cut_link_marks_node_dead_and_its_task_runs_elsewhere(hosts) -> None:
     """A real network fault: w2's cable is cut while it runs a task."""
     import os
-
-    from netns_cluster import HOST_CPUS
 
     cluster = hosts.cluster
     fifo = f"/tmp/rlt-started-{os.getpid()}"
@@ -217,17 +205,12 @@ print(node != W2, alive["10.77.0.12"], round(time.monotonic() - start, 1))
         if proc.poll() is None:
             proc.kill()
         cluster.set_link("w2", up=True)
-        cluster.run("w2", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
-        cluster.start_host("w2", HOST_CPUS["w2"])
+        cluster.restart_host("w2")
 
 
 def test_lost_objects_are_rebuilt_from_lineage_and_puts_are_reported_lost(hosts) -> None:
     """w1's daemon is SIGKILLed after making a chain of objects there."""
-    import json
     import os
-    import signal
-
-    from netns_cluster import HOST_CPUS
 
     cluster = hosts.cluster
     gate = f"/tmp/rlt-lineage-{os.getpid()}"
@@ -271,8 +254,7 @@ except exceptions.ObjectLostError as exc:
     )
     try:
         assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
-        for path in (cluster.runtime_root / cluster.prefix / "w1" / "daemons").glob("worker-*.json"):
-            os.kill(json.loads(path.read_text())["pid"], signal.SIGKILL)
+        cluster.kill_worker("w1")
         with open(gate, "w") as f:
             f.write("go")
         stdout, stderr = proc.communicate(timeout=180)
@@ -282,5 +264,4 @@ except exceptions.ObjectLostError as exc:
         os.unlink(gate)
         if proc.poll() is None:
             proc.kill()
-        cluster.run("w1", [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
-        cluster.start_host("w1", HOST_CPUS["w1"])
+        cluster.restart_host("w1")
