@@ -67,7 +67,6 @@ class Client:
         self.client_id = self.ids.prefix
         self.host_key = hostinfo.host_key()
         self.current_task_id = b""     # executors: the task running in this thread
-        self.used_during_task = False  # executors: flush before reporting the result
         self._pending: deque[tuple[int, Any]] = deque()
         self._wake_scheduled = False
         self._lock = threading.Lock()
@@ -75,6 +74,7 @@ class Client:
         self._waiters: dict[bytes, list[_Waiter]] = {}
         self._refcounts: dict[bytes, int] = {}
         self._ref_lock = threading.Lock()
+        self._local_stub: worker_pb2_grpc.WorkerServiceStub | None = None
         self._owned_pending: set[bytes] = set()
         self._exported: set[bytes] = set()
         self._functions: dict[bytes, Any] = {}
@@ -90,7 +90,6 @@ class Client:
         for oid, n in (adopt_refs or {}).items():  # refs an executor made before it needed us
             if n > 0:
                 self._refcounts[oid] = n
-                self.used_during_task = True
                 self._enqueue(_REF, (oid, True))
 
     # ---- plumbing ------------------------------------------------------------
@@ -259,7 +258,6 @@ class Client:
             self._enqueue(_EXPORT, common_pb2.ExportedFunction(function_id=function_id, blob=blob))
 
     def submit(self, spec: common_pb2.TaskSpec) -> None:
-        self.used_during_task = True
         for i in range(spec.num_returns):
             self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
         self._enqueue(_TASK, spec)
@@ -270,7 +268,6 @@ class Client:
 
     def kill_actor(self, actor_id: bytes, no_restart: bool = True) -> None:
         """Kills an actor; calls made after this return go to its next incarnation (if any)."""
-        self.used_during_task = True
         self._enqueue(_KILL if no_restart else _RESTART, actor_id)
         self.flush()
 
@@ -291,7 +288,6 @@ class Client:
         oid = ids.object_id(self.ids.task_id(), 0)
         value = self._store_value(oid, s)
         value.contained.extend(s.contained)
-        self.used_during_task = True
         self._objects[oid] = value
         self._enqueue(_PUT, value)
         return oid
@@ -322,12 +318,11 @@ class Client:
             raise exceptions.ObjectStoreFullError(reply.error)
 
     def _local_worker(self) -> worker_pb2_grpc.WorkerServiceStub:
-        stub = getattr(self, "_local_stub", None)
-        if stub is None:
+        if self._local_stub is None:
             assert self.local_node is not None
             channel = auth.channel(self.local_node.address, self.token)
-            stub = self._local_stub = worker_pb2_grpc.WorkerServiceStub(channel)
-        return stub
+            self._local_stub = worker_pb2_grpc.WorkerServiceStub(channel)
+        return self._local_stub
 
     async def _push(self, address: str, oid: bytes, s: Serialized) -> None:
         data = s.to_bytes()
@@ -362,7 +357,6 @@ class Client:
             self._enqueue(_SUBSCRIBE, subscribe)
         blocking_task = self.current_task_id
         if blocking_task:
-            self.used_during_task = True
             self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
         try:
             ok = waiter.event.wait(timeout)
@@ -410,9 +404,8 @@ class Client:
         delay = 0.1
         while True:
             with self._lock:
-                if self._objects.get(oid) is stale or (
-                    oid in self._objects and self._objects[oid].node_id == stale.node_id
-                ):
+                cached = self._objects.get(oid)
+                if cached is not None and cached.node_id == stale.node_id:
                     del self._objects[oid]
             if not self.wait_for([oid], 1, max(0.0, deadline - time.monotonic())):
                 break

@@ -135,7 +135,6 @@ class Executor:
         if client is not None:
             client.job_id = spec.job_id
             client.current_task_id = self.task_id
-            client.used_during_task = False
 
     def run(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
@@ -191,7 +190,6 @@ class Executor:
             # on the client's stream the result follows everything the task sent
             # (submissions, puts, refs), in order; the daemon only frees the slot
             client.report_result(result)
-            client.used_during_task = False
             with self.send_lock:
                 self.channel.send(protocol.DONE, spec.task_id)
             return
