@@ -191,12 +191,7 @@ class HeadState:
         task.blocked = False
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
-        missing = [d for d in task.deps if d not in self.objects]
-        task.missing = len(missing)
-        for dep in missing:
-            self._dep_waiters.setdefault(dep, []).append(task.task_id)
-        if not missing:
-            self._make_ready(task)
+        self._wait_for_deps(task)
 
     def _on_client_connected(self, ev: ClientConnected) -> None:
         self.clients[ev.client_id] = (ev.job_id, ev.is_driver)
@@ -246,6 +241,10 @@ class HeadState:
         if failed is not None:
             self._finish(task, [failed] * task.num_returns)
             return
+        self._wait_for_deps(task)
+
+    def _wait_for_deps(self, task: TaskRecord) -> None:
+        """Queues the task once its missing arguments exist (at once if none is missing)."""
         missing = [d for d in task.deps if d not in self.objects]
         task.missing = len(missing)
         for dep in missing:
