@@ -77,21 +77,23 @@ class NodeStore:
             await loop.run_in_executor(self._io, _unlink, store.object_path(self.store_dir, oid))
             self.on_copy_removed(oid)
             return
+        await self._move(oid, self.store_dir, self.spill_dir)
+        log.info("spilled %s to %s", oid.hex()[:16], self.spill_dir)
+
+    async def _move(self, oid: bytes, src_dir: str, dst_dir: str) -> None:
+        """Moves an object's file between shared memory and disk, off the loop.
+
+        At every moment one of the two files exists (copy, rename, unlink), and
+        `_moving` lets readers and deleters wait for the move to finish.
+        """
+        loop = asyncio.get_running_loop()
         done = loop.create_future()
         self._moving[oid] = done
         try:
-            await loop.run_in_executor(self._io, self._spill_file, oid)
-            log.info("spilled %s to %s", oid.hex()[:16], self.spill_dir)
+            await loop.run_in_executor(self._io, _move_file, oid, src_dir, dst_dir)
         finally:
             del self._moving[oid]
             done.set_result(None)
-
-    def _spill_file(self, oid: bytes) -> None:
-        src = store.object_path(self.store_dir, oid)
-        dst = store.object_path(self.spill_dir, oid)
-        shutil.copyfile(src, f"{dst}.tmp")
-        os.rename(f"{dst}.tmp", dst)
-        os.unlink(src)
 
     async def ensure_local(self, object_id: bytes) -> bool:
         """Brings a spilled object back into shared memory; False if we never had it."""
@@ -105,23 +107,9 @@ class NodeStore:
         if entry is None or entry.where != DISK:
             return False
         await self.reserve(object_id, entry.size, primary=True)
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self._moving[object_id] = done
-        try:
-            await loop.run_in_executor(self._io, self._restore_file, object_id)
-        finally:
-            del self._moving[object_id]
-            done.set_result(None)
+        await self._move(object_id, self.spill_dir, self.store_dir)
         self.written(object_id)
         return True
-
-    def _restore_file(self, oid: bytes) -> None:
-        src = store.object_path(self.spill_dir, oid)
-        dst = store.object_path(self.store_dir, oid)
-        shutil.copyfile(src, f"{dst}.restore.tmp")
-        os.rename(f"{dst}.restore.tmp", dst)
-        os.unlink(src)
 
     def delete(self, object_id: bytes) -> None:
         """Nothing references the object any more: its bytes go, in memory and on disk."""
@@ -146,6 +134,14 @@ class NodeStore:
         self._io.shutdown(wait=False)
         store.remove_dir(self.store_dir)
         shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
+def _move_file(oid: bytes, src_dir: str, dst_dir: str) -> None:
+    src = store.object_path(src_dir, oid)
+    dst = store.object_path(dst_dir, oid)
+    shutil.copyfile(src, f"{dst}.moving.tmp")
+    os.rename(f"{dst}.moving.tmp", dst)
+    os.unlink(src)
 
 
 def _unlink(path: str) -> None:
