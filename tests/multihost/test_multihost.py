@@ -117,18 +117,43 @@ print(node1 == W1, node2 == W2, here == there, f"{time.perf_counter() - t:.2f}s"
     assert fields[:3] == ["True", "True", "True"], out
 
 
-def test_copy_survives_when_the_primary_host_dies(hosts) -> None:
-    """w2 pulls a copy and registers it; after w1's daemon is killed, readers use w2's copy."""
+def run_through_w1_death(hosts, before: str, after: str, timeout: float = 180) -> list[str]:
+    """Runs `before` in a driver on drv, SIGKILLs w1's worker daemon, then runs
+    `after` in the same driver and returns what it printed. w1 is started
+    again afterwards (as a new node) for the tests that follow."""
     import os
 
     cluster = hosts.cluster
     gate = f"/tmp/rlt-gate-{os.getpid()}"
     os.mkfifo(gate)
-    proc = cluster.popen(
-        "drv",
+    code = (
         PRELUDE
-        + """
-import os
+        + "import os\n"
+        + before
+        + '\nprint("READY", flush=True)\nopen(os.environ["RL_GATE"]).read()  # w1 dies meanwhile\n'
+        + after
+    )
+    proc = cluster.popen("drv", code, env={"RL_GATE": gate})
+    try:
+        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
+        cluster.kill_worker("w1")
+        with open(gate, "w") as f:
+            f.write("go")
+        stdout, stderr = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, stderr
+        return stdout.split()
+    finally:
+        os.unlink(gate)
+        if proc.poll() is None:
+            proc.kill()
+        cluster.restart_host("w1")
+
+
+def test_copy_survives_when_the_primary_host_dies(hosts) -> None:
+    """w2 pulls a copy and registers it; after w1's daemon is killed, readers use w2's copy."""
+    out = run_through_w1_death(
+        hosts,
+        before="""
 @ray.remote
 def make():
     return np.arange(3_000_000, dtype=np.int64)
@@ -140,27 +165,15 @@ def total(a):
 ref = make.options(scheduling_strategy=Affinity(W1)).remote()
 expect = sum(range(3_000_000))
 assert ray.get(total.options(scheduling_strategy=Affinity(W2)).remote(ref)) == expect  # w2 now has a copy
-print("READY", flush=True)
-open(os.environ["RL_GATE"]).read()  # the test kills w1's daemon meanwhile
+""",
+        after="""
 print(ray.get(total.options(scheduling_strategy=Affinity(HEAD)).remote(ref), timeout=60) == expect)
 alive = {n["NodeManagerAddress"]: n["Alive"] for n in ray.nodes()}
 print(alive["10.77.0.11"], alive["10.77.0.12"])
 """,
-        env={"RL_GATE": gate},
+        timeout=120,
     )
-    try:
-        assert proc.stdout.readline().strip() == "READY"
-        cluster.kill_worker("w1")
-        with open(gate, "w") as f:
-            f.write("go")
-        stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 0, stderr
-        assert stdout.split() == ["True", "False", "True"], stdout
-    finally:
-        os.unlink(gate)
-        if proc.poll() is None:
-            proc.kill()
-        cluster.restart_host("w1")  # back for whatever runs next
+    assert out == ["True", "False", "True"], out
 
 
 def test_cut_link_marks_node_dead_and_its_task_runs_elsewhere(hosts) -> None:
@@ -210,16 +223,9 @@ print(node != W2, alive["10.77.0.12"], round(time.monotonic() - start, 1))
 
 def test_lost_objects_are_rebuilt_from_lineage_and_puts_are_reported_lost(hosts) -> None:
     """w1's daemon is SIGKILLed after making a chain of objects there."""
-    import os
-
-    cluster = hosts.cluster
-    gate = f"/tmp/rlt-lineage-{os.getpid()}"
-    os.mkfifo(gate)
-    proc = cluster.popen(
-        "drv",
-        PRELUDE
-        + """
-import os
+    out = run_through_w1_death(
+        hosts,
+        before="""
 from raylite import exceptions
 
 @ray.remote
@@ -240,8 +246,8 @@ doubled = double.options(scheduling_strategy=soft_w1).remote(base)
 del base  # only the lineage of `doubled` keeps it
 [put_ref] = ray.get(put_here.options(scheduling_strategy=Affinity(W1)).remote())
 ray.wait([doubled])
-print("READY", flush=True)
-open(os.environ["RL_GATE"]).read()  # w1's daemon dies meanwhile
+""",
+        after="""
 out = ray.get(doubled, timeout=120)
 print(int(out[-1]) == 2 * 999_999, flush=True)
 try:
@@ -250,18 +256,5 @@ try:
 except exceptions.ObjectLostError as exc:
     print("lost", "put" in str(exc))
 """,
-        env={"RL_GATE": gate},
     )
-    try:
-        assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
-        cluster.kill_worker("w1")
-        with open(gate, "w") as f:
-            f.write("go")
-        stdout, stderr = proc.communicate(timeout=180)
-        assert proc.returncode == 0, stderr
-        assert stdout.split() == ["True", "lost", "True"], stdout + stderr
-    finally:
-        os.unlink(gate)
-        if proc.poll() is None:
-            proc.kill()
-        cluster.restart_host("w1")
+    assert out == ["True", "lost", "True"], out
