@@ -19,6 +19,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from raylite import wire
+from raylite.head.state.model import Failure
+from raylite.ids import object_id
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker import protocol
 
@@ -253,15 +256,11 @@ def _describe_exit(code: int, pid: int) -> str:
 
 
 def _actor_gone(assignment: head_pb2.TaskAssignment) -> head_pb2.TaskResult:
-    from raylite import wire
-    from raylite.head.state.model import Failure
-
+    """A bounce for a call whose actor has no process here (the head waits for the death report)."""
     data = wire.failure_bytes(
         Failure("ActorDiedError", f"actor {assignment.spec.actor_id.hex()[:12]} has no process on this node")
     )
     result = head_pb2.TaskResult(task_id=assignment.spec.task_id, failed=True, retryable=True)
     for i in range(max(1, assignment.spec.num_returns)):
-        from raylite.ids import object_id
-
         result.results.add(object_id=object_id(assignment.spec.task_id, i), data=data, size=len(data), is_error=True)
     return result
