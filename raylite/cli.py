@@ -24,6 +24,7 @@ from raylite.client.local_cluster import (
     spawn_daemon,
     stop_daemons,
 )
+from raylite.head.storage import FILE_NAME as HEAD_STATE_FILE
 
 
 def _add_node_options(p: argparse.ArgumentParser) -> None:
@@ -50,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     role.add_argument("--address", help="join the cluster whose head is at HOST:PORT")
     start.add_argument("--port", type=int, default=config.DEFAULT_HEAD_PORT, help="head port (with --head)")
     start.add_argument(
+        "--storage",
+        default=None,
+        help="with --head: where the head keeps the state a restarted head recovers "
+        "(default: <runtime dir>/head-<port>; a head restarted after a crash with the same port and "
+        "storage takes over the running cluster)",
+    )
+    start.add_argument(
         "--host", default="0.0.0.0", help="where daemons listen (default: every interface, so other machines can join)"
     )
     _add_node_options(start)
@@ -72,8 +80,11 @@ def _start(opts: argparse.Namespace) -> int:
         except (ValueError, AssertionError):
             print(f"raylite start: --resources must be a JSON object, got {opts.resources!r}", file=sys.stderr)
             return 2
+    storage = opts.storage or os.path.join(config.runtime_dir(), f"head-{opts.port}")
+    recovering = opts.head and os.path.exists(os.path.join(storage, HEAD_STATE_FILE))
     if opts.head:
-        token = opts.token or os.environ.get(auth.ENV) or auth.new_token()
+        # a head taking over from a crashed one keeps the cluster's token: its nodes and drivers use it
+        token = opts.token or os.environ.get(auth.ENV) or (auth.find_token() if recovering else None) or auth.new_token()
         token_path = auth.write_token_file(token)
     else:
         token = auth.find_token(opts.token)
@@ -86,7 +97,8 @@ def _start(opts: argparse.Namespace) -> int:
             return 2
     session_dir = new_session_dir()
     logs = os.path.join(session_dir, "logs")
-    ip = opts.node_ip_address or hostinfo.detect_ip()
+    # daemons listening on loopback only are reachable at the loopback address only
+    ip = opts.node_ip_address or ("127.0.0.1" if opts.host.startswith("127.") else hostinfo.detect_ip())
     lifeline_r = lifeline_w = None
     if opts.block:  # foreground: the daemons stop when this process goes
         lifeline_r, lifeline_w = os.pipe()
@@ -96,7 +108,8 @@ def _start(opts: argparse.Namespace) -> int:
             head = spawn_daemon(
                 "head",
                 "raylite.head.server",
-                ["--host", opts.host, "--port", str(opts.port), "--session-name", os.path.basename(session_dir)],
+                ["--host", opts.host, "--port", str(opts.port), "--session-name", os.path.basename(session_dir),
+                 "--storage", storage],
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
                 detach=not opts.block,
@@ -109,6 +122,11 @@ def _start(opts: argparse.Namespace) -> int:
             )
         else:
             head_address = opts.address
+        worker = _surviving_worker(head_address) if recovering else None
+        if worker is not None:
+            print(f"raylite: this machine's worker daemon (pid {worker['pid']}) survived the head and rejoins it")
+            print(f"raylite head restarted at {head_address}, recovering the cluster's state from {storage}")
+            return 0
         worker = spawn_daemon(
             "worker",
             "raylite.worker.daemon",
@@ -145,6 +163,14 @@ def _start(opts: argparse.Namespace) -> int:
     if opts.block:
         return _block(started, lifeline_w)
     return 0
+
+
+def _surviving_worker(head_address: str) -> dict | None:
+    """A live worker daemon of this machine that belongs to the head at head_address."""
+    for _path, facts in session.recorded_daemons():
+        if facts.get("role") == "worker" and facts.get("head") == head_address and session.pid_alive(int(facts["pid"])):
+            return facts
+    return None
 
 
 def _block(daemons: list, lifeline_w: int | None) -> int:

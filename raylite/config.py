@@ -37,7 +37,12 @@ SERVER_OPTIONS = _COMMON_OPTIONS + [
     ("grpc.http2.min_ping_interval_without_data_ms", _KEEPALIVE_INTERVAL_MS // 2),
     ("grpc.http2.max_ping_strikes", 0),
 ]
-CHANNEL_OPTIONS = _COMMON_OPTIONS
+CHANNEL_OPTIONS = _COMMON_OPTIONS + [
+    # a lost head (or peer) is retried within 2 s of its return, not gRPC's default of minutes
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
 
 DEFAULT_HEAD_PORT = 6380
 
@@ -46,6 +51,13 @@ CONNECT_TIMEOUT_S = 5.0
 
 # How long a freshly started daemon may take to report ready.
 DAEMON_START_TIMEOUT_S = 30.0
+
+# After a head restart: how long the new head waits for clients and nodes to
+# come back before it frees objects nobody re-announced and declares absent
+# nodes' actors dead. Daemons and clients keep trying to reach a lost head
+# for HEAD_RECONNECT_S before they give up.
+HEAD_RECOVERY_S = float(os.environ.get("RAYLITE_HEAD_RECOVERY_S", "10"))
+HEAD_RECONNECT_S = float(os.environ.get("RAYLITE_HEAD_RECONNECT_S", "60"))
 
 # Default number of retries of a task whose executor process died.
 DEFAULT_MAX_RETRIES = 3

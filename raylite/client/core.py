@@ -25,6 +25,7 @@ import grpc
 from raylite import auth, config, exceptions, hostinfo, ids, store
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop
+from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
 from raylite.serialization import Serialized, deserialize
 
@@ -76,7 +77,9 @@ class Client:
         self._ref_lock = threading.Lock()
         self._local_stub: worker_pb2_grpc.WorkerServiceStub | None = None
         self._owned_pending: set[bytes] = set()
-        self._exported: set[bytes] = set()
+        self._exported: dict[bytes, common_pb2.ExportedFunction] = {}
+        self._unfinished = _UnfinishedTasks()
+        self._outage: tuple[float, float] | None = None  # (since, next back-off) while reconnecting
         self._functions: dict[bytes, Any] = {}
         self._nodes: dict[bytes, common_pb2.NodeInfo] = {}
         self._flush_seq = 0
@@ -127,14 +130,41 @@ class Client:
         for node in reply.nodes:
             self._nodes[node.node_id] = node
         self._outbox = Outbox(head_pb2.ClientBatch)
-        self._stream = self._stub.ClientStream()
-        hello = self._outbox.touch().hello
-        hello.protocol_version = config.PROTOCOL_VERSION
-        hello.client_id = self.client_id
-        hello.job_id = self.job_id
-        hello.is_driver = self.is_driver
+        self._open_stream()
+
+    def _open_stream(self) -> None:
+        """Starts a session on a new stream: the hello, then whatever waits in the outbox."""
+        pending, self._outbox = self._outbox.msg, Outbox(head_pb2.ClientBatch)
+        msg = self._outbox.touch()
+        msg.hello.protocol_version = config.PROTOCOL_VERSION
+        msg.hello.client_id = self.client_id
+        msg.hello.job_id = self.job_id
+        msg.hello.is_driver = self.is_driver
+        pending.ClearField("hello")
+        msg.MergeFrom(pending)
+        self._stream = self._stub.ClientStream(wait_for_ready=True)
         self._writer_task = asyncio.ensure_future(self._outbox.run(self._stream))
         self._reader_task = asyncio.ensure_future(self._read())
+
+    def _resume_batch(self) -> head_pb2.ClientBatch:
+        """What a restarted head must hear from this client to carry on its work.
+
+        The refs it holds, the values it knows of them, its exported functions,
+        its unfinished tasks (and the finished ones whose outputs those still
+        need), and the objects it waits for. Duplicates of what the head still
+        has are ignored there.
+        """
+        batch = head_pb2.ClientBatch()
+        batch.exports.extend(self._exported.values())
+        with self._ref_lock:
+            held = list(self._refcounts)
+        with self._lock:
+            batch.puts.extend(self._objects[oid] for oid in held if oid in self._objects)
+            batch.subscribe.extend(self._waiters)
+            batch.tasks.extend(self._unfinished.specs())
+        for oid in held:
+            batch.ref_changes.add(object_id=oid, held=True)
+        return batch
 
     def _pick_local_node(self, node_id: bytes | None) -> common_pb2.NodeInfo | None:
         if node_id is not None:
@@ -189,8 +219,9 @@ class Client:
             msg.ref_changes.add(object_id=oid, held=held)
 
     async def _read(self) -> None:
+        stream = self._stream
         try:
-            async for msg in self._stream:
+            async for msg in stream:
                 if msg.objects:
                     self._on_objects(msg.objects)
                 if msg.flush_ack:
@@ -200,11 +231,48 @@ class Client:
                 if msg.warning:
                     print(f"raylite: warning: {msg.warning}", file=sys.stderr, flush=True)
         except grpc.aio.AioRpcError as exc:
-            if not self._closed:
-                print(f"raylite: lost the head at {self.head_address}: {exc.details()}", file=sys.stderr)
-        finally:
-            if not self._closed:
+            if self._closed:
+                return
+            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
+                print(f"raylite: the head at {self.head_address} refused this client: {exc.details()}", file=sys.stderr)
                 self._fail_all_waiters()
+                return
+            print(
+                f"raylite: lost the head at {self.head_address} ({exc.code().name}); "
+                f"reconnecting for up to {config.HEAD_RECONNECT_S:.0f}s",
+                file=sys.stderr,
+            )
+            asyncio.ensure_future(self._reconnect())
+            return
+        if not self._closed:
+            self._fail_all_waiters()
+
+    async def _reconnect(self) -> None:
+        """Waits for the head's address to answer again, then resumes the session there."""
+        self._outbox.close()
+        self._writer_task.cancel()
+        self._stream.cancel()
+        now = time.monotonic()
+        if self._outage is None or now - self._outage[0] > config.HEAD_RECONNECT_S:
+            self._outage = (now, 0.05)  # a new outage (the last one ended long ago)
+        since, delay = self._outage
+        self._outage = (since, min(delay * 2, 1.0))
+        await asyncio.sleep(delay)  # back-off between attempts, in case the address answers but the head fails
+        try:
+            remaining = max(0.0, since + config.HEAD_RECONNECT_S - time.monotonic())
+            await asyncio.wait_for(self._channel.channel_ready(), timeout=remaining)
+        except asyncio.TimeoutError:
+            print(
+                f"raylite: the head at {self.head_address} did not come back within {config.HEAD_RECONNECT_S:.0f}s",
+                file=sys.stderr,
+            )
+            self._fail_all_waiters()
+            return
+        if self._closed:
+            return
+        self._outbox.msg.MergeFrom(self._resume_batch())
+        self._open_stream()
+        print(f"raylite: reconnected to the head at {self.head_address}", file=sys.stderr)
 
     def _fail_all_waiters(self) -> None:
         with self._lock:
@@ -220,6 +288,7 @@ class Client:
             for value in values:
                 oid = value.object_id
                 self._owned_pending.discard(oid)
+                self._unfinished.output_arrived(task_of(oid))
                 waiters = self._waiters.pop(oid, None)
                 if waiters is None and oid not in self._refcounts:
                     continue  # nobody here holds a ref any more
@@ -254,12 +323,15 @@ class Client:
 
     def export(self, function_id: bytes, blob: bytes) -> None:
         if function_id not in self._exported:
-            self._exported.add(function_id)
-            self._enqueue(_EXPORT, common_pb2.ExportedFunction(function_id=function_id, blob=blob))
+            export = common_pb2.ExportedFunction(function_id=function_id, blob=blob)
+            self._exported[function_id] = export
+            self._enqueue(_EXPORT, export)
 
     def submit(self, spec: common_pb2.TaskSpec) -> None:
-        for i in range(spec.num_returns):
-            self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
+        with self._lock:
+            for i in range(spec.num_returns):
+                self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
+            self._unfinished.add(spec)
         self._enqueue(_TASK, spec)
 
     def report_result(self, result: head_pb2.TaskResult) -> None:
@@ -476,6 +548,11 @@ class Client:
             self._stream.cancel()
             self._reader_task.cancel()
             await self._channel.close()
+            # gRPC's own helpers of streams cut by a reconnection, and the like
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         try:
             self._call(shutdown(), timeout=5)
@@ -483,6 +560,52 @@ class Client:
             pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+
+class _UnfinishedTasks:
+    """The specs a client resubmits to a restarted head.
+
+    A task stays until one of its outputs arrives, and after that for as long
+    as a kept task takes one of its outputs as an argument: the head that died
+    may have held that output inline, and only rerunning the task remakes it.
+    """
+
+    def __init__(self) -> None:
+        self._specs: dict[bytes, common_pb2.TaskSpec] = {}  # in submission order
+        self._finished: set[bytes] = set()
+        self._needed_by: dict[bytes, int] = {}  # task -> kept tasks taking its outputs
+
+    def add(self, spec: common_pb2.TaskSpec) -> None:
+        self._specs[spec.task_id] = spec
+        for maker in self._makers(spec):
+            self._needed_by[maker] = self._needed_by.get(maker, 0) + 1
+
+    def output_arrived(self, task_id: bytes) -> None:
+        if task_id in self._specs and task_id not in self._finished:
+            self._finished.add(task_id)
+            self._drop_if_unneeded(task_id)
+
+    def specs(self) -> list[common_pb2.TaskSpec]:
+        return list(self._specs.values())
+
+    def _makers(self, spec: common_pb2.TaskSpec) -> set[bytes]:
+        return {task_of(d) for d in spec.dependencies if task_of(d) in self._specs}
+
+    def _drop_if_unneeded(self, task_id: bytes) -> None:
+        stack = [task_id]
+        while stack:
+            tid = stack.pop()
+            if tid not in self._finished or self._needed_by.get(tid, 0) > 0:
+                continue
+            spec = self._specs.pop(tid)
+            self._finished.discard(tid)
+            self._needed_by.pop(tid, None)
+            for maker in self._makers(spec):
+                self._needed_by[maker] -= 1
+                stack.append(maker)
+
+    def __len__(self) -> int:
+        return len(self._specs)
 
 
 async def _await(make: Callable[[], Any]) -> Any:

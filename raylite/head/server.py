@@ -8,6 +8,7 @@ import asyncio
 from raylite import auth, config
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.head.service import HeadServicer
+from raylite.head.storage import HeadStorage
 from raylite.rpc import head_pb2_grpc
 
 
@@ -18,7 +19,9 @@ async def serve(opts: argparse.Namespace) -> None:
     if not token:
         raise SystemExit("raylite head: no cluster token: pass --token or set RAYLITE_TOKEN")
     server = auth.server(token)
-    servicer = HeadServicer(opts.session_name)
+    storage = HeadStorage(opts.storage) if opts.storage else None
+    servicer = HeadServicer(opts.session_name, storage)
+    servicer.recover(config.HEAD_RECOVERY_S)
     head_pb2_grpc.add_HeadServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")
     if port == 0:
@@ -33,6 +36,8 @@ async def serve(opts: argparse.Namespace) -> None:
     await stopped.wait()
     log.info("head stopping")
     await server.stop(grace=0.2)
+    if storage is not None:
+        storage.close(clean=True)  # a stopped cluster's successor starts afresh
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready-fd", type=int, default=None, help="write one JSON line here once serving")
     parser.add_argument("--parent-fd", type=int, default=None, help="exit when this pipe closes")
     parser.add_argument("--token", default=None, help="the cluster token (default: $RAYLITE_TOKEN)")
+    parser.add_argument(
+        "--storage", default=None, help="directory of the state a restarted head recovers (default: none kept)"
+    )
     opts = parser.parse_args(argv)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

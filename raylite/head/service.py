@@ -16,6 +16,7 @@ import grpc
 from raylite import config, wire
 from raylite.batching import Outbox
 from raylite.head.state import (
+    ActorChanged,
     ActorKillRequested,
     ClientConnected,
     ClientDisconnected,
@@ -23,6 +24,7 @@ from raylite.head.state import (
     Dispatch,
     ExecutorDied,
     FreeObject,
+    HeadRestarted,
     HeadState,
     KillActor,
     NodeAdded,
@@ -31,25 +33,46 @@ from raylite.head.state import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    RecoveryEnded,
     RefsChanged,
     TaskBlockChanged,
     TaskFinished,
     TaskSubmitted,
     Warn,
 )
+from raylite.head.storage import HeadStorage
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc
 
 log = logging.getLogger("raylite.head")
 
 
 class HeadServicer(head_pb2_grpc.HeadServiceServicer):
-    def __init__(self, session_name: str) -> None:
+    def __init__(self, session_name: str, storage: HeadStorage | None = None) -> None:
         self.session_name = session_name
         self.state = HeadState()
+        self.storage = storage
         self.functions: dict[bytes, bytes] = {}
         self.clients: dict[bytes, Outbox] = {}
         self.nodes: dict[bytes, Outbox] = {}
         self.node_functions: dict[bytes, set[bytes]] = {}
+
+    def recover(self, grace_s: float) -> bool:
+        """Takes over what a crashed predecessor saved; False when there was nothing."""
+        saved = self.storage.load() if self.storage is not None else None
+        if saved is None:
+            return False
+        self.functions.update(saved.functions)
+        log.warning(
+            "head restarted: recovering %d actors; waiting up to %.0fs for %d nodes and the clients",
+            len(saved.actors), grace_s, len(saved.nodes),
+        )
+        self.apply(HeadRestarted(saved.actors, saved.nodes))
+        asyncio.get_running_loop().call_later(grace_s, self._end_recovery)
+        return True
+
+    def _end_recovery(self) -> None:
+        log.info("head recovery over: %d nodes, %d clients are back", len(self.nodes), len(self.clients))
+        self.apply(RecoveryEnded())
 
     # ---- effects ---------------------------------------------------------------
 
@@ -70,6 +93,9 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 out = self.nodes.get(effect.node_id)
                 if out is not None:
                     out.touch().kill_actors.append(effect.actor_id)
+            elif kind is ActorChanged:
+                if self.storage is not None:
+                    self.storage.save_actor(self.state.actors[effect.actor_id])
             elif kind is Warn:
                 log.warning("%s", effect.message)
                 out = self.clients.get(effect.client_id)
@@ -125,23 +151,32 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         await _check_version(hello.protocol_version, context)
         client_id = hello.client_id
         out = Outbox(head_pb2.HeadToClient)
+        # A client reconnecting before its old stream ended replaces it; both in one
+        # step, so nothing it re-announces in its first batch is freed in between.
+        replaced = [ClientDisconnected(client_id)] if self.clients.pop(client_id, None) is not None else []
         self.clients[client_id] = out
-        self.apply(ClientConnected(client_id, hello.job_id, hello.is_driver))
         writer = asyncio.create_task(out.run(context))
         try:
-            self._on_client_batch(client_id, first, out)
+            connected = ClientConnected(client_id, hello.job_id, hello.is_driver)
+            self._on_client_batch(client_id, first, out, [*replaced, connected])
             async for batch in request_iterator:
                 self._on_client_batch(client_id, batch, out)
         finally:
             out.close()
             writer.cancel()
-            self.clients.pop(client_id, None)
-            self.apply(ClientDisconnected(client_id))
+            if self.clients.get(client_id) is out:  # not replaced by a reconnection
+                del self.clients[client_id]
+                self.apply(ClientDisconnected(client_id))
 
-    def _on_client_batch(self, client_id: bytes, batch: head_pb2.ClientBatch, out: Outbox) -> None:
+    def _on_client_batch(
+        self, client_id: bytes, batch: head_pb2.ClientBatch, out: Outbox, events: list[Any] | None = None
+    ) -> None:
         for export in batch.exports:
-            self.functions[export.function_id] = export.blob
-        events: list[Any] = []
+            if export.function_id not in self.functions:
+                self.functions[export.function_id] = export.blob
+                if self.storage is not None:
+                    self.storage.save_function(export.function_id, export.blob)
+        events = events or []
         # New refs count before the objects and tasks of the batch (a put must not be
         # dropped before its ref arrives); released refs after them (a task submitted
         # with a ref pins it before the ref goes). The client sends one change per object.
@@ -182,12 +217,30 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         info = common_pb2.NodeInfo()
         info.CopyFrom(hello.node)
         node_id = info.node_id
+        if node_id in self.state.nodes:
+            # It lost its stream to this very head, which has dropped it (or does now):
+            # its tasks were retried and its actors restarted elsewhere. It must come
+            # back as a new node; only a restarted head adopts a node's work.
+            if self.state.nodes[node_id].alive:
+                self.apply(NodeRemoved(node_id, "its stream to the head broke"))
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"node {node_id.hex()[:12]} was declared dead by this head; restart its worker daemon "
+                "(`raylite start --address ...`) to join as a new node",
+            )
         out = Outbox(head_pb2.HeadToNode)
         self.nodes[node_id] = out
         self.node_functions[node_id] = set()
         log.info("node %s joined at %s with %s", node_id.hex()[:12], info.address, dict(info.total))
         writer = asyncio.create_task(out.run(context))
-        self.apply(NodeAdded(node_id, dict(info.total), info))
+        if hello.resume:
+            log.info(
+                "node %s resumed: %d running tasks, %d actors, %d objects",
+                node_id.hex()[:12], len(hello.running), len(hello.actors), len(hello.objects),
+            )
+        self.apply(_node_added(info, hello))
+        if self.storage is not None:
+            self.storage.save_node(node_id)
         out.touch().nodes.append(info)  # the acknowledgement the daemon waits for
         try:
             self._on_node_batch(node_id, first)
@@ -196,9 +249,12 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         finally:
             out.close()
             writer.cancel()
-            self.nodes.pop(node_id, None)
-            log.warning("node %s left", node_id.hex()[:12])
-            self.apply(NodeRemoved(node_id, "its worker daemon disconnected"))
+            if self.nodes.get(node_id) is out:  # not replaced by a reconnection
+                del self.nodes[node_id]
+                log.warning("node %s left", node_id.hex()[:12])
+                if self.storage is not None:
+                    self.storage.forget_node(node_id)
+                self.apply(NodeRemoved(node_id, "its worker daemon disconnected"))
 
     def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
         events: list[Any] = []
@@ -241,6 +297,23 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             return head_pb2.GetActorReply(found=False)
         actor = self.state.actors[actor_id]
         return head_pb2.GetActorReply(found=True, actor_id=actor_id, actor_meta=actor.meta)
+
+
+def _node_added(info: common_pb2.NodeInfo, hello: head_pb2.NodeHello) -> NodeAdded:
+    running = []
+    for assignment in hello.running:
+        task = wire.task_record(assignment.spec, b"")  # its submitter says who it is when it resubmits
+        task.attempt = assignment.attempt
+        running.append(task)
+    return NodeAdded(
+        info.node_id,
+        dict(info.total),
+        info,
+        running=running,
+        live_actors=[(a.actor_id, a.attempt) for a in hello.actors],
+        objects=[wire.object_info(v) for v in hello.objects],
+        copies=list(hello.copies),
+    )
 
 
 def _finished(node_id: bytes, result: head_pb2.TaskResult) -> TaskFinished:

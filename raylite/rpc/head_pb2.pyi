@@ -74,12 +74,30 @@ class HeadToClient(_message.Message):
     def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ...) -> None: ...
 
 class NodeHello(_message.Message):
-    __slots__ = ("protocol_version", "node")
+    __slots__ = ("protocol_version", "node", "resume", "running", "actors", "objects", "copies")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    ACTORS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    COPIES_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     node: _common_pb2.NodeInfo
-    def __init__(self, protocol_version: _Optional[int] = ..., node: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ...) -> None: ...
+    resume: bool
+    running: _containers.RepeatedCompositeFieldContainer[TaskAssignment]
+    actors: _containers.RepeatedCompositeFieldContainer[LiveActor]
+    objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
+    copies: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, protocol_version: _Optional[int] = ..., node: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ..., resume: _Optional[bool] = ..., running: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[LiveActor, _Mapping]]] = ..., objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., copies: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LiveActor(_message.Message):
+    __slots__ = ("actor_id", "attempt")
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    actor_id: bytes
+    attempt: int
+    def __init__(self, actor_id: _Optional[bytes] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class TaskResult(_message.Message):
     __slots__ = ("task_id", "results", "failed", "error_summary", "retryable", "node_id")

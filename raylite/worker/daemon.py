@@ -19,7 +19,9 @@ os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import math  # noqa: E402
+import time  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -30,6 +32,8 @@ from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc  # 
 from raylite.worker.executor_pool import ExecutorPool  # noqa: E402
 from raylite.worker.object_store import NodeStore  # noqa: E402
 from raylite.worker.service import Transfers, WorkerServicer  # noqa: E402
+
+log = logging.getLogger("raylite.worker")
 
 
 def node_resources(opts: argparse.Namespace, ip: str) -> dict[str, float]:
@@ -61,14 +65,16 @@ async def run(opts: argparse.Namespace) -> None:
     store_dir = os.path.join(config.shm_root(), f"raylite-{node_id.hex()[:16]}")
     spill_dir = os.path.join(config.runtime_dir(), "spill", node_id.hex()[:16])
     total = node_resources(opts, ip)
-    outbox = Outbox(head_pb2.NodeBatch)
+    link = HeadLink(opts.address, token)
     node_store = NodeStore(
         store_dir,
         spill_dir,
         int(total["object_store_memory"]),
-        on_copy_removed=lambda oid: outbox.touch().copies_removed.append(oid),
+        on_copy_removed=lambda oid: link.outbox.touch().copies_removed.append(oid),
     )
-    transfers = Transfers(node_store, on_copy_added=lambda oid: outbox.touch().copies_added.append(oid), token=token)
+    transfers = Transfers(
+        node_store, on_copy_added=lambda oid: link.outbox.touch().copies_added.append(oid), token=token
+    )
     server = auth.server(token)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
     port = server.add_insecure_port(f"{opts.host}:{opts.port}")
@@ -82,12 +88,9 @@ async def run(opts: argparse.Namespace) -> None:
     )
     info.total.update(total)
 
-    def on_result(result: head_pb2.TaskResult) -> None:
-        outbox.touch().results.append(result)
-
     def on_death(death: head_pb2.ExecutorDied) -> None:
         log.warning("executor died: task=%s actor=%s %s", death.task_id.hex(), death.actor_id.hex(), death.reason)
-        outbox.touch().deaths.append(death)
+        link.outbox.touch().deaths.append(death)
 
     executor_env = {
         "head": opts.address,
@@ -99,64 +102,147 @@ async def run(opts: argparse.Namespace) -> None:
     }
     pool_size = max(1, math.ceil(total["CPU"]))
     output_fds = (opts.executor_stdout_fd, opts.executor_stderr_fd) if opts.executor_stdout_fd is not None else None
-    pool = ExecutorPool(pool_size, executor_env, on_result, on_death, output_fds)
+    pool = ExecutorPool(pool_size, executor_env, link.outbox_result, on_death, output_fds)
     await pool.start()
+    link.attach(info, pool, node_store)
 
     stopped = asyncio.Event()
     stop_on_signals(loop, stopped.set)
     if opts.parent_fd is not None:
         watch_parent(loop, opts.parent_fd, stopped.set)
 
-    channel = auth.channel(opts.address, token)
-    # wait_for_ready: containers of a cluster start together; the head may come up after us
-    call = head_pb2_grpc.HeadServiceStub(channel).NodeStream(wait_for_ready=True)
-    outbox.touch().hello.CopyFrom(head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info))
-    writer = asyncio.create_task(outbox.run(call))
-
-    registered = asyncio.Event()
-
-    async def read_head() -> None:
-        async for msg in call:
-            registered.set()
-            # kills first: they name incarnations older than any creation in this message
-            for actor_id in msg.kill_actors:
-                pool.kill_actor(actor_id)
-            for oid in msg.free_objects:
-                node_store.delete(oid)
-            for assignment in msg.tasks:
-                pool.submit(assignment)
-
-    async def first_contact() -> None:
-        try:
-            await asyncio.wait_for(registered.wait(), timeout=config.DAEMON_START_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            raise SystemExit(f"raylite worker: no head answers at {opts.address}") from None
-        report_ready(opts.ready_fd, {"node_id": node_id.hex(), "address": address, "pid": os.getpid()})
-
-    reader = asyncio.create_task(read_head())
-    contact = asyncio.create_task(first_contact())
-    await asyncio.wait({reader, contact}, return_when=asyncio.FIRST_COMPLETED)
-    if reader.done():
-        contact.cancel()
+    session = asyncio.create_task(link.run())
+    acknowledged = asyncio.create_task(link.registered.wait())
+    await asyncio.wait({session, acknowledged}, timeout=config.DAEMON_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+    acknowledged.cancel()
+    if not link.registered.is_set():
+        session.cancel()
         await pool.stop()
         node_store.close()
-        raise SystemExit(f"raylite worker: the head at {opts.address} refused or dropped us: {reader.exception()}")
+        why = session.exception() if session.done() else f"no answer within {config.DAEMON_START_TIMEOUT_S:.0f}s"
+        raise SystemExit(f"raylite worker: the head at {opts.address} refused or dropped us: {why}")
+    report_ready(opts.ready_fd, {"node_id": node_id.hex(), "address": address, "pid": os.getpid()})
     log.info("node %s serving at %s with %s (store %s)", node_id.hex()[:12], address, total, store_dir)
     stop_waiter = asyncio.create_task(stopped.wait())
-    done, _ = await asyncio.wait({reader, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if reader in done:
-        exc = reader.exception()
-        log.warning("head stream ended (%s); stopping", exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc)
+    done, _ = await asyncio.wait({session, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if session in done:
+        log.warning("stopping: %s", session.exception() or "the head session ended")
     log.info("worker stopping")
     await pool.stop()
     node_store.close()
-    outbox.close()
-    writer.cancel()
-    reader.cancel()
-    call.cancel()
+    session.cancel()
+    await link.close()
     await transfers.close()
     await server.stop(grace=0.2)
-    await channel.close()
+
+
+class HeadLost(Exception):
+    """The head is gone for good, or refuses this node."""
+
+
+class HeadLink:
+    """The node's session with the head, on one long-lived stream.
+
+    If the stream breaks, the node keeps its tasks, actors and objects and
+    reconnects with backoff for up to config.HEAD_RECONNECT_S: a restarted head
+    adopts what the node reports in its hello. A head that refuses the node
+    (it was declared dead, or a wrong token or version) ends the daemon.
+    """
+
+    def __init__(self, address: str, token: str) -> None:
+        self.address = address
+        self.channel = auth.channel(address, token)
+        self.stub = head_pb2_grpc.HeadServiceStub(self.channel)
+        self.outbox = Outbox(head_pb2.NodeBatch)
+        self.registered = asyncio.Event()  # the head acknowledged us, the first time
+
+    def attach(self, info: common_pb2.NodeInfo, pool: ExecutorPool, store: NodeStore) -> None:
+        self.info, self.pool, self.store = info, pool, store
+
+    def outbox_result(self, result: head_pb2.TaskResult) -> None:
+        self.outbox.touch().results.append(result)
+
+    async def run(self) -> None:
+        resume = False
+        since, delay = 0.0, 0.0
+        while True:
+            started = time.monotonic()
+            error = await self._session(self._hello(resume))
+            if time.monotonic() - started > 5 * config.PEER_TIMEOUT_S:
+                since, delay = time.monotonic(), 0.05  # that session lived: a new outage
+            elif not since:
+                since, delay = time.monotonic(), 0.05
+            code = error.code() if isinstance(error, grpc.aio.AioRpcError) else None
+            if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAUTHENTICATED):
+                raise HeadLost(f"the head at {self.address} refused this node: {error.details()}")  # type: ignore[union-attr]
+            if not self.registered.is_set():
+                raise HeadLost(f"the head at {self.address} dropped us before acknowledging: {error}")
+            log.warning("lost the head at %s (%s); reconnecting for up to %.0fs", self.address, _why(error),
+                        config.HEAD_RECONNECT_S)
+            await self._reconnect(since, delay)
+            delay = min(delay * 2, 1.0)
+            resume = True
+
+    def _hello(self, resume: bool) -> head_pb2.NodeHello:
+        hello = head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=self.info, resume=resume)
+        if resume:
+            hello.running.extend(self.pool.running())
+            for actor_id, attempt in self.pool.live_actors():
+                hello.actors.add(actor_id=actor_id, attempt=attempt)
+            primaries, copies = self.store.held()
+            for oid, size in primaries:
+                hello.objects.add(
+                    object_id=oid, node_id=self.info.node_id, node_address=self.info.address, size=size, in_store=True
+                )
+            hello.copies.extend(copies)
+        return hello
+
+    async def _session(self, hello: head_pb2.NodeHello) -> BaseException | None:
+        """One stream, until it ends; returns why it ended."""
+        # wait_for_ready: containers of a cluster start together; the head may come up after us
+        call = self.stub.NodeStream(wait_for_ready=True)
+        pending, self.outbox = self.outbox.msg, Outbox(head_pb2.NodeBatch)
+        pending.ClearField("hello")
+        msg = self.outbox.touch()
+        msg.hello.CopyFrom(hello)
+        msg.MergeFrom(pending)  # what the node reported while it had no head
+        writer = asyncio.create_task(self.outbox.run(call))
+        try:
+            async for msg in call:
+                self.registered.set()
+                # kills first: they name incarnations older than any creation in this message
+                for actor_id in msg.kill_actors:
+                    self.pool.kill_actor(actor_id)
+                for oid in msg.free_objects:
+                    self.store.delete(oid)
+                for assignment in msg.tasks:
+                    self.pool.submit(assignment)
+            return None
+        except grpc.aio.AioRpcError as exc:
+            return exc
+        finally:
+            self.outbox.close()
+            writer.cancel()
+            call.cancel()
+
+    async def _reconnect(self, since: float, delay: float) -> None:
+        """Returns once the head's address answers again; HeadLost after HEAD_RECONNECT_S."""
+        await asyncio.sleep(delay)  # back-off between attempts, in case the address answers but the head fails
+        try:
+            remaining = max(0.0, since + config.HEAD_RECONNECT_S - time.monotonic())
+            await asyncio.wait_for(self.channel.channel_ready(), timeout=remaining)
+        except asyncio.TimeoutError:
+            raise HeadLost(f"the head at {self.address} did not come back within {config.HEAD_RECONNECT_S:.0f}s") from None
+
+    async def close(self) -> None:
+        self.outbox.close()
+        await self.channel.close()
+
+
+def _why(error: BaseException | None) -> str:
+    if isinstance(error, grpc.aio.AioRpcError):
+        return f"{error.code().name}: {error.details()}"
+    return str(error) if error else "the head ended the stream"
 
 
 async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
@@ -168,8 +254,8 @@ async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
         )
     except grpc.aio.AioRpcError as exc:
         if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
-            raise SystemExit(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
-        raise SystemExit(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
+            raise HeadLost(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
+        raise HeadLost(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
 
 
 def main(argv: list[str] | None = None) -> None:

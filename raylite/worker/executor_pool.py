@@ -39,6 +39,7 @@ class Executor:
         self.ready = False
         self.backlog: list[bytes] = []        # frames queued before the executor said hello
         self.task_id = b""                    # the normal task it runs now
+        self.assignment: head_pb2.TaskAssignment | None = None  # ... and how it came
         self.actor_id = b""                   # the actor it hosts, if any
         self.attempt = 0                      # of that task, or of the actor's creation
         self.killed = False                   # by request: its death needs no report
@@ -158,6 +159,7 @@ class ExecutorPool:
                 if kind == protocol.DONE:
                     ex.last_done = (ex.task_id, ex.attempt)
                 ex.task_id = b""
+                ex.assignment = None
                 self._became_idle(ex)
             if kind == protocol.RESULT:
                 self.on_result(head_pb2.TaskResult.FromString(body))
@@ -193,6 +195,7 @@ class ExecutorPool:
             self.idle.append(ex)
 
     def _give(self, ex: Executor, assignment: head_pb2.TaskAssignment) -> None:
+        ex.assignment = assignment
         ex.task_id = assignment.spec.task_id
         ex.attempt = assignment.attempt
         ex.send_task(assignment)
@@ -229,6 +232,14 @@ class ExecutorPool:
         if ex is not None:
             ex.killed = True  # the head asked for it and already knows
             ex.kill()
+
+    def running(self) -> list[head_pb2.TaskAssignment]:
+        """Normal tasks given to this node and not finished: running or waiting for an executor."""
+        started = [e.assignment for e in self.executors if e.assignment is not None]
+        return started + list(self.waiting)
+
+    def live_actors(self) -> list[tuple[bytes, int]]:
+        return [(actor_id, ex.attempt) for actor_id, ex in self.actors.items()]
 
     def pids(self) -> list[int]:
         return [e.proc.pid for e in self.executors if e.proc is not None]

@@ -122,6 +122,11 @@ class NodeStore:
             _unlink(store.object_path(folder, object_id))
         asyncio.get_running_loop().create_task(self._notify())
 
+    def held(self) -> tuple[list[tuple[bytes, int]], list[bytes]]:
+        """(primary copies with their sizes, secondary copies) whose bytes are complete."""
+        done = [(oid, e) for oid, e in self.index.entries.items() if not e.pinned]
+        return [(oid, e.size) for oid, e in done if e.primary], [oid for oid, e in done if not e.primary]
+
     def readable_path(self, object_id: bytes) -> str | None:
         """Where to read an object's bytes from right now (shared memory or disk)."""
         for folder in (self.store_dir, self.spill_dir):

@@ -33,6 +33,13 @@ running task that takes it as an argument or has it nested in its arguments,
 a live object that has it pickled inside, a live actor whose constructor took
 it. The moment neither holds, the object is dropped and FreeObject tells each
 node with a copy to delete it. A driver's disconnection drops all it held.
+
+Head restart: the servicer feeds HeadRestarted with the actors it saved (it
+saves each ActorChanged). Saved live actors are RECOVERING until their node
+rejoins (NodeAdded with what the node still runs, hosts and stores) and says
+whether their process lives. Scheduling waits until every saved node is back;
+freeing waits for RecoveryEnded, since clients re-announce their refs and
+resubmit their unfinished tasks only as they reconnect.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
     NORMAL,
+    ActorChanged,
     ActorKillRequested,
     ActorRecord,
     ClientConnected,
@@ -57,6 +65,7 @@ from raylite.head.state.model import (
     ExecutorDied,
     Failure,
     FreeObject,
+    HeadRestarted,
     KillActor,
     NodeAdded,
     NodeRecord,
@@ -65,6 +74,7 @@ from raylite.head.state.model import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    RecoveryEnded,
     RefsChanged,
     TaskBlockChanged,
     TaskFinished,
@@ -99,6 +109,11 @@ class HeadState:
         self._effects: list[Effect] = []
         self._needs_pass = False
         self._free_candidates: dict[bytes, None] = {}  # checked once the whole batch is applied
+        # after a head restart: saved nodes not back yet (None: not recovering)
+        self._awaited_nodes: set[bytes] | None = None
+        self._holding_frees = False  # until RecoveryEnded
+        # results nodes report for tasks their clients have not resubmitted yet
+        self._early_results: dict[bytes, TaskFinished] = {}
 
     # ---- entry point -------------------------------------------------------
 
@@ -120,9 +135,94 @@ class HeadState:
     # ---- nodes and clients --------------------------------------------------
 
     def _on_node_added(self, ev: NodeAdded) -> None:
-        self.nodes[ev.node_id] = NodeRecord(ev.node_id, dict(ev.resources), dict(ev.resources), ev.info)
+        node = NodeRecord(ev.node_id, dict(ev.resources), dict(ev.resources), ev.info)
+        self.nodes[ev.node_id] = node
         self._warned_infeasible.clear()
         self._needs_pass = True
+        for info in ev.objects:
+            if info.object_id in self.objects:
+                self._add_copy(info.object_id, ev.node_id)
+            else:
+                self._object_ready(info, owner=None)
+        for oid in ev.copies:
+            self._add_copy(oid, ev.node_id)
+        for task in ev.running:
+            self._adopt_running(task, node)
+        alive = dict(ev.live_actors)
+        for actor in [a for a in self.actors.values() if a.state == "RECOVERING" and a.node_id == ev.node_id]:
+            attempt = alive.pop(actor.actor_id, None)
+            actor.state = "PLACED"
+            if attempt is None:
+                self._actor_died(actor, "its process was gone when its node rejoined the restarted head", restartable=True)
+                continue
+            assert actor.creation is not None
+            actor.creation.attempt = attempt
+            actor.held = dict(actor.creation.resources)
+            res.subtract(node.available, actor.held)
+            self._effects.append(ActorChanged(actor.actor_id))
+        for actor_id in alive:  # processes of actors this head does not know (or that moved on)
+            self._effects.append(KillActor(ev.node_id, actor_id))
+        if self._awaited_nodes is not None:
+            self._awaited_nodes.discard(ev.node_id)
+
+    def _adopt_running(self, task: TaskRecord, node: NodeRecord) -> None:
+        """A task a rejoining node still runs: it finishes there rather than running twice."""
+        known = self.tasks.get(task.task_id)
+        if known is not None:
+            if known.state == "RUNNING":
+                return
+            known.attempt = task.attempt  # resubmitted by its client before the node rejoined
+            task = known
+        else:
+            task.retries_left = task.max_retries
+            self.tasks[task.task_id] = task
+            task.pinned = True
+            self._pin(task.deps)
+            self._pin(task.borrowed)
+        task.state = "RUNNING"  # leaves its queue or its dependency wait lazily
+        task.node_id = node.node_id
+        res.subtract(node.available, task.resources)
+
+    def _add_copy(self, oid: bytes, node_id: bytes) -> None:
+        info = self.objects.get(oid)
+        if info is not None and info.node_id is not None and info.node_id != node_id:
+            self.copies.setdefault(oid, set()).add(node_id)
+
+    def _on_head_restarted(self, ev: HeadRestarted) -> None:
+        self._awaited_nodes = set(ev.nodes)
+        self._holding_frees = True
+        for actor in ev.actors:
+            self.actors[actor.actor_id] = actor
+            if actor.name:
+                self.named_actors[actor.name] = actor.actor_id
+            creation = actor.creation
+            assert creation is not None
+            creation.pinned = True
+            self._pin(creation.deps)
+            self._pin(creation.borrowed)
+            if actor.state == "PLACED":
+                actor.state = "RECOVERING"
+            elif actor.state in ("PENDING", "RESTARTING"):
+                # not placed when the head died: place it once the nodes are back
+                actor.node_id = None
+                creation.state = "WAITING"
+                self.tasks[creation.task_id] = creation
+                self._wait_for_deps(creation)
+
+    def _on_recovery_ended(self, ev: RecoveryEnded) -> None:
+        self._awaited_nodes = None
+        self._holding_frees = False
+        self._early_results.clear()  # their clients did not come back
+        self._needs_pass = True
+        for actor in [a for a in self.actors.values() if a.state == "RECOVERING"]:
+            actor.state = "PLACED"
+            self._actor_died(actor, "its node did not rejoin after the head restarted", restartable=True)
+        drivers = {job for job, is_driver in self.clients.values() if is_driver}
+        for actor in list(self.actors.values()):
+            if not actor.detached and actor.state != "DEAD" and actor.job_id not in drivers:
+                self._kill_actor(actor, "its driver did not reconnect after the head restarted")
+        for oid in list(self.objects):
+            self._maybe_free(oid)
 
     def _on_node_removed(self, ev: NodeRemoved) -> None:
         node = self.nodes.get(ev.node_id)
@@ -212,8 +312,22 @@ class HeadState:
 
     def _on_task_submitted(self, ev: TaskSubmitted) -> None:
         task = ev.task
-        if task.task_id in self.tasks:
-            return  # a resubmission of a task we already have
+        known = self.tasks.get(task.task_id)
+        if known is not None:
+            # a resubmission (a client reconnecting to a restarted head): the task may
+            # have been adopted from a node, which does not know who submitted it
+            known.client_id = task.client_id
+            return
+        if self._resubmitted_but_done(task):
+            return
+        early = self._early_results.pop(task.task_id, None)
+        if early is not None and task.kind == NORMAL:
+            self.tasks[task.task_id] = task
+            task.pinned = True
+            self._pin(task.deps)
+            self._pin(task.borrowed)
+            self._finish(task, early.results)
+            return
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
         task.pinned = True
@@ -232,6 +346,7 @@ class HeadState:
             )
             if task.actor_name:
                 self.named_actors[task.actor_name] = task.task_id
+            self._effects.append(ActorChanged(task.task_id))
         if task.kind == ACTOR_METHOD:
             actor = self.actors.get(task.actor_id)
             task.retries_left = actor.max_task_retries if actor is not None else 0
@@ -242,6 +357,20 @@ class HeadState:
             self._finish(task, [failed] * task.num_returns)
             return
         self._wait_for_deps(task)
+
+    def _resubmitted_but_done(self, task: TaskRecord) -> bool:
+        """True for a resubmitted task whose work survived a head restart."""
+        if task.kind == ACTOR_CREATION and task.actor_id in self.actors:
+            ready = self.actors[task.actor_id].ready
+            if ready is not None:
+                self._object_ready(_renamed(ready, object_id(task.task_id, 0)), owner=task.client_id)
+            return True
+        outputs = [self.objects.get(object_id(task.task_id, i)) for i in range(task.num_returns)]
+        if task.kind == NORMAL and all(outputs):
+            for info in outputs:
+                self._effects.append(Deliver(task.client_id, info))  # type: ignore[arg-type]
+            return True
+        return False
 
     def _wait_for_deps(self, task: TaskRecord) -> None:
         """Queues the task once its missing arguments exist (at once if none is missing)."""
@@ -267,6 +396,9 @@ class HeadState:
         self._needs_pass = True
 
     def _schedule_pass(self) -> None:
+        if self._awaited_nodes:
+            self._needs_pass = True  # placing now could run twice what a missing node still runs
+            return
         nodes = list(self.nodes.values())
         for key, queue in self._queues.items():
             while queue:
@@ -335,6 +467,9 @@ class HeadState:
 
     def _on_task_finished(self, ev: TaskFinished) -> None:
         task = self.tasks.get(ev.task_id)
+        if task is None and self._holding_frees and not ev.retryable:
+            self._early_results[ev.task_id] = ev  # finished while the head was down
+            return
         if task is None or task.state != "RUNNING" or task.node_id != ev.node_id:
             return  # late report of a task already retried or failed, or from a node it left
         if ev.retryable and task.kind == NORMAL and self._retry(task):
@@ -348,6 +483,9 @@ class HeadState:
             if any(r.is_error for r in ev.results):
                 why = f"its constructor raised {ev.error_summary}" if ev.error_summary else "its constructor raised"
                 self._actor_died(actor, why, keep_creation=True)
+            elif ev.results:
+                actor.ready = _renamed(ev.results[0], object_id(task.task_id, 0))
+                self._effects.append(ActorChanged(actor.actor_id))
         self._finish(task, ev.results)
 
     def _finish(self, task: TaskRecord, results: list[ObjectInfo]) -> None:
@@ -517,7 +655,7 @@ class HeadState:
         self._free_candidates[oid] = None
 
     def _free_if_unreferenced(self, oid: bytes) -> None:
-        if oid in self.holders or oid in self.pins:
+        if oid in self.holders or oid in self.pins or self._holding_frees:
             return
         info = self.objects.pop(oid, None)
         if info is None:
@@ -570,6 +708,7 @@ class HeadState:
         actor.held = dict(task.resources)
         actor.inflight[task.task_id] = task
         self._effects.append(Dispatch(node_id, task, self._ready_args(task)))
+        self._effects.append(ActorChanged(actor.actor_id))
         pending, actor.pending = actor.pending, []
         for call in pending:
             self._route_actor_call(call)
@@ -607,6 +746,7 @@ class HeadState:
         was_pending = actor.state in ("PENDING", "RESTARTING")
         actor.state = "DEAD"
         actor.death = why
+        self._effects.append(ActorChanged(actor.actor_id))
         creation = self.tasks.get(actor.actor_id)
         if was_pending and creation is not None and creation.state in ("WAITING", "READY"):
             # never placed: its creation must not run later
@@ -637,6 +777,8 @@ class HeadState:
         actor.held = {}
         actor.node_id = None
         actor.state = "RESTARTING"
+        actor.ready = None
+        self._effects.append(ActorChanged(actor.actor_id))
         actor.restarts += 1
         if actor.restarts_left > 0:
             actor.restarts_left -= 1
@@ -744,6 +886,8 @@ _HANDLERS = {
     ExecutorDied: HeadState._on_executor_died,
     TaskBlockChanged: HeadState._on_block_changed,
     ActorKillRequested: HeadState._on_actor_kill,
+    HeadRestarted: HeadState._on_head_restarted,
+    RecoveryEnded: HeadState._on_recovery_ended,
     ObjectCopiesChanged: HeadState._on_copies_changed,
     RefsChanged: HeadState._on_refs_changed,
 }

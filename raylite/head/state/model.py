@@ -92,7 +92,9 @@ class ActorRecord:
     name: str
     detached: bool
     meta: bytes
-    state: str = "PENDING"        # PENDING -> PLACED -> (RESTARTING -> PLACED)* -> DEAD
+    # PENDING -> PLACED -> (RESTARTING -> PLACED)* -> DEAD; after a head restart a
+    # saved PLACED actor is RECOVERING until its node reports it alive (PLACED) or not
+    state: str = "PENDING"
     node_id: bytes | None = None
     creation: TaskRecord | None = None
     restarts_left: int = 0        # -1: forever
@@ -102,6 +104,7 @@ class ActorRecord:
     pending: list[TaskRecord] = field(default_factory=list)   # calls before placement
     inflight: dict[bytes, TaskRecord] = field(default_factory=dict)
     death: str = ""
+    ready: ObjectInfo | None = None   # its constructor's result, once it returned
 
 
 # ---- events ---------------------------------------------------------------
@@ -112,6 +115,28 @@ class NodeAdded:
     node_id: bytes
     resources: dict[str, float]
     info: Any = None
+    # A node rejoining after a head restart: what it still runs and holds.
+    running: list[TaskRecord] = field(default_factory=list)  # normal tasks, with their attempt
+    live_actors: list[tuple[bytes, int]] = field(default_factory=list)  # (actor id, attempt)
+    objects: list[ObjectInfo] = field(default_factory=list)  # primary copies in its store
+    copies: list[bytes] = field(default_factory=list)  # secondary copies in its store
+
+
+@dataclass(slots=True)
+class HeadRestarted:
+    """The head came back from a crash with what it had saved.
+
+    Until RecoveryEnded, nothing is freed (clients have not re-announced their
+    refs yet), and nothing is scheduled until every saved node has rejoined.
+    """
+
+    actors: list[ActorRecord]
+    nodes: list[bytes]           # nodes alive at the crash
+
+
+@dataclass(slots=True)
+class RecoveryEnded:
+    """The grace period after a head restart is over: whoever is not back is gone."""
 
 
 @dataclass(slots=True)
@@ -227,6 +252,13 @@ class FreeObject:
 
 
 @dataclass(slots=True)
+class ActorChanged:
+    """An actor's durable state changed: save it (or forget it, once it is DEAD)."""
+
+    actor_id: bytes
+
+
+@dataclass(slots=True)
 class Warn:
     client_id: bytes
     message: str
@@ -235,6 +267,6 @@ class Warn:
 Event = (
     NodeAdded | NodeRemoved | ClientConnected | ClientDisconnected | TaskSubmitted | ObjectsPut
     | ObjectsSubscribed | TaskFinished | ExecutorDied | TaskBlockChanged | ActorKillRequested
-    | ObjectCopiesChanged | RefsChanged
+    | ObjectCopiesChanged | RefsChanged | HeadRestarted | RecoveryEnded
 )
-Effect = Dispatch | Deliver | KillActor | Warn | FreeObject
+Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged
