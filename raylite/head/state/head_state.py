@@ -850,7 +850,9 @@ class HeadState:
                 expected[oid] = expected.get(oid, 0) + 1
         assert expected == self.pins, f"pins {self.pins} != expected {expected}"
         for oid in self.objects:
-            assert oid in self.holders or oid in self.pins, f"object {oid.hex()} is kept with no reference"
+            assert oid in self.holders or oid in self.pins or self._holding_frees, (
+                f"object {oid.hex()} is kept with no reference"
+            )
 
 
 def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:

@@ -1,0 +1,283 @@
+"""A restarted head taking over: what it saved, what nodes and clients report back.
+
+The old head's state runs first; what HeadStorage keeps of its actors feeds
+the new head's HeadRestarted, then nodes rejoin with what they still run,
+host and store, and clients resubmit. Invariants are checked after each step.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from raylite import wire
+from raylite.client.core import _UnfinishedTasks
+from raylite.head.state import HeadState
+from raylite.head.state.model import (
+    ActorChanged,
+    ActorRecord,
+    ClientConnected,
+    FreeObject,
+    HeadRestarted,
+    KillActor,
+    NodeAdded,
+    ObjectInfo,
+    RecoveryEnded,
+    RefsChanged,
+    TaskRecord,
+    TaskSubmitted,
+)
+from raylite.head.storage import HeadStorage
+from raylite.ids import object_id
+from raylite.rpc import common_pb2
+from tests.unit.test_head_state import (
+    DRIVER,
+    JOB,
+    actor,
+    available,
+    call,
+    delivered,
+    dispatched,
+    failure_kind,
+    finished,
+    of_type,
+    oid,
+    result,
+    step,
+    task,
+)
+
+NODE = {"CPU": 2.0}
+
+
+def old_head_with_actor(label: str = "counter", **kw) -> tuple[HeadState, TaskRecord]:
+    """A head whose actor runs on n1 and has finished its constructor."""
+    state = HeadState()
+    step(state, ClientConnected(DRIVER, JOB, True), NodeAdded(b"n1", NODE))
+    creation = actor(label, **kw)
+    step(state, TaskSubmitted(creation))
+    step(state, finished(creation))
+    return state, creation
+
+
+def saved(state: HeadState) -> list[ActorRecord]:
+    """The fields HeadStorage keeps of each actor that is not dead."""
+    out = []
+    for a in state.actors.values():
+        if a.state == "DEAD":
+            continue
+        keep = ActorRecord(
+            a.actor_id, a.job_id, a.name, a.detached, a.meta, state=a.state, node_id=a.node_id,
+            creation=copy.copy(a.creation), restarts_left=a.restarts_left, restarts=a.restarts,
+            max_task_retries=a.max_task_retries, ready=a.ready,
+        )
+        keep.creation.pinned = False  # type: ignore[union-attr]
+        keep.creation.state = "WAITING"  # type: ignore[union-attr]
+        out.append(keep)
+    return out
+
+
+def restarted(actors: list[ActorRecord], nodes: list[bytes], *, driver_back: bool = True) -> HeadState:
+    state = HeadState()
+    step(state, HeadRestarted(actors, nodes))
+    if driver_back:
+        step(state, ClientConnected(DRIVER, JOB, True))
+    return state
+
+
+def test_actor_alive_on_its_rejoining_node_takes_calls_there_again() -> None:
+    old, creation = old_head_with_actor(actor_name="counter", resources={"CPU": 1.0})
+    new = restarted(saved(old), [b"n1"])
+    assert new.named_actors == {"counter": creation.actor_id}
+    step(new, NodeAdded(b"n1", NODE, live_actors=[(creation.actor_id, 1)]))
+    assert new.actors[creation.actor_id].state == "PLACED"
+    assert available(new, b"n1") == 1.0  # the actor holds its CPU again
+    effects = step(new, TaskSubmitted(call("counter.inc", creation)))
+    assert dispatched(effects) == [(b"n1", "counter.inc")]
+
+
+def test_actor_gone_when_its_node_rejoins_is_restarted() -> None:
+    old, creation = old_head_with_actor(max_restarts=1)
+    new = restarted(saved(old), [b"n1"])
+    effects = step(new, NodeAdded(b"n1", NODE, live_actors=[]))
+    assert dispatched(effects) == [(b"n1", "counter.__init__")]
+    assert new.actors[creation.actor_id].restarts == 1
+
+
+def test_actor_whose_node_never_rejoins_dies_when_recovery_ends() -> None:
+    old, creation = old_head_with_actor(actor_name="counter")
+    new = restarted(saved(old), [b"n1"])
+    pending = call("counter.inc", creation)
+    step(new, TaskSubmitted(pending))
+    effects = step(new, RecoveryEnded())
+    assert failure_kind(effects, DRIVER, oid(pending)) == "ActorDiedError"
+    assert "did not rejoin" in new.actors[creation.actor_id].death
+    assert new.named_actors == {}
+
+
+def test_unknown_actor_process_on_a_rejoining_node_is_killed() -> None:
+    new = restarted([], [b"n1"])
+    effects = step(new, NodeAdded(b"n1", NODE, live_actors=[(b"stranger".ljust(16, b"."), 1)]))
+    assert of_type(effects, KillActor) == [KillActor(b"n1", b"stranger".ljust(16, b"."))]
+
+
+def test_non_detached_actor_of_a_driver_that_did_not_return_is_killed_detached_one_kept() -> None:
+    old, mine = old_head_with_actor("mine")
+    kept = actor("kept", detached=True)
+    step(old, TaskSubmitted(kept), finished(kept))
+    new = restarted(saved(old), [b"n1"], driver_back=False)
+    step(new, NodeAdded(b"n1", NODE, live_actors=[(mine.actor_id, 1), (kept.actor_id, 1)]))
+    effects = step(new, RecoveryEnded())
+    assert of_type(effects, KillActor) == [KillActor(b"n1", mine.actor_id)]
+    assert new.actors[kept.actor_id].state == "PLACED"
+
+
+def test_nothing_is_scheduled_until_every_saved_node_is_back() -> None:
+    new = restarted([], [b"n1", b"n2"])
+    step(new, NodeAdded(b"n1", NODE))
+    t = task("t")
+    assert dispatched(step(new, TaskSubmitted(t))) == []  # n2 may still run it
+    assert len(dispatched(step(new, NodeAdded(b"n2", NODE)))) == 1
+
+
+def test_task_a_rejoining_node_still_runs_is_adopted_not_run_twice() -> None:
+    t = task("t", max_retries=3)
+    running = copy.copy(t)
+    running.attempt = 1
+    new = restarted([], [b"n1"])
+    assert dispatched(step(new, NodeAdded(b"n1", NODE, running=[running]))) == []
+    assert available(new, b"n1") == 1.0
+    assert dispatched(step(new, TaskSubmitted(t))) == []  # the client's resubmission
+    effects = step(new, finished(t, node=b"n1"))
+    assert (DRIVER, oid(t)) in delivered(effects)
+    assert available(new, b"n1") == 2.0
+
+
+def test_resubmission_before_the_node_rejoins_is_adopted_too() -> None:
+    t = task("t")
+    running = copy.copy(t)
+    running.attempt = 1
+    new = restarted([], [b"n1"])
+    step(new, TaskSubmitted(t))
+    effects = step(new, NodeAdded(b"n1", NODE, running=[running]))
+    assert dispatched(effects) == []
+    assert (DRIVER, oid(t)) in delivered(step(new, finished(t, node=b"n1")))
+
+
+def test_result_reported_before_the_resubmission_is_kept_for_it() -> None:
+    t = task("t")
+    new = restarted([], [b"n1"])
+    step(new, NodeAdded(b"n1", NODE))
+    step(new, finished(t, node=b"n1"))  # the node had it queued while the head was down
+    effects = step(new, TaskSubmitted(t))
+    assert dispatched(effects) == []
+    assert delivered(effects)[(DRIVER, oid(t))].value == "t[0]"
+
+
+def test_stored_objects_are_not_freed_before_recovery_ends() -> None:
+    new = restarted([], [b"n1"])
+    kept = ObjectInfo(b"kept".ljust(20, b"."), value="kept", node_id=b"n1", size=10)
+    dropped = ObjectInfo(b"dropped".ljust(20, b"."), value="dropped", node_id=b"n1", size=10)
+    effects = step(new, NodeAdded(b"n1", NODE, objects=[kept, dropped]))
+    assert of_type(effects, FreeObject) == []  # their holders may not have reconnected yet
+    step(new, RefsChanged(DRIVER, [(kept.object_id, True)]))
+    effects = step(new, RecoveryEnded())
+    assert of_type(effects, FreeObject) == [FreeObject(b"n1", dropped.object_id)]
+    assert kept.object_id in new.objects
+
+
+def test_resubmitted_task_whose_output_a_node_still_stores_is_not_rerun() -> None:
+    t = task("t")
+    new = restarted([], [b"n1"])
+    step(new, NodeAdded(b"n1", NODE, objects=[result(t, node=b"n1", size=10)]))
+    effects = step(new, TaskSubmitted(t))
+    assert dispatched(effects) == []
+    assert (DRIVER, oid(t)) in delivered(effects)
+
+
+def test_resubmitted_creation_of_a_recovered_actor_gets_its_constructor_result() -> None:
+    old, creation = old_head_with_actor()
+    new = restarted(saved(old), [b"n1"])
+    step(new, NodeAdded(b"n1", NODE, live_actors=[(creation.actor_id, 1)]))
+    effects = step(new, TaskSubmitted(copy.copy(creation)))
+    assert dispatched(effects) == []
+    assert delivered(effects)[(DRIVER, oid(creation))].value == "counter.__init__[0]"
+
+
+def test_every_durable_actor_change_is_announced_for_saving() -> None:
+    state = HeadState()
+    state.handle(ClientConnected(DRIVER, JOB, True), NodeAdded(b"n1", NODE))
+    creation = actor("a", max_restarts=1)
+    changes = [e for e in state.handle(TaskSubmitted(creation)) if isinstance(e, ActorChanged)]
+    assert changes, "creation and placement are saved"
+    assert any(isinstance(e, ActorChanged) for e in state.handle(finished(creation)))  # its ready value
+
+
+# ---- the storage ----------------------------------------------------------------
+
+
+def spec_record(label: bytes) -> ActorRecord:
+    spec = common_pb2.TaskSpec(
+        task_id=label.ljust(16, b"."), actor_id=label.ljust(16, b"."), job_id=JOB, name="A.__init__",
+        kind=common_pb2.ACTOR_CREATION, actor_name="named", detached=True, max_task_retries=2,
+    )
+    creation = wire.task_record(spec, DRIVER)
+    creation.attempt = 3
+    ready = wire.object_info(common_pb2.ObjectValue(object_id=object_id(spec.task_id, 0), data=b"ok", size=2))
+    return ActorRecord(
+        spec.actor_id, JOB, "named", True, b"", state="PLACED", node_id=b"n1", creation=creation,
+        restarts_left=4, restarts=1, max_task_retries=2, ready=ready,
+    )
+
+
+def test_storage_keeps_actors_functions_and_nodes_across_a_crash_and_forgets_after_a_clean_stop(
+    tmp_path: Path,
+) -> None:
+    first = HeadStorage(str(tmp_path))
+    assert first.load() is None  # a fresh start
+    record = spec_record(b"actor")
+    first.save_actor(record)
+    first.save_function(b"f" * 16, b"body")
+    first.save_node(b"n1")
+    first.save_node(b"n2")
+    first.forget_node(b"n2")
+    first.close(clean=False)  # as good as a crash: the file stays
+
+    second = HeadStorage(str(tmp_path))
+    loaded = second.load()
+    assert loaded is not None
+    assert loaded.functions == {b"f" * 16: b"body"}
+    assert loaded.nodes == [b"n1"]
+    [back] = loaded.actors
+    assert (back.actor_id, back.name, back.detached, back.state, back.node_id) == (
+        record.actor_id, "named", True, "PLACED", b"n1",
+    )
+    assert (back.restarts_left, back.restarts, back.max_task_retries, back.creation.attempt) == (4, 1, 2, 3)
+    assert back.creation.client_id == DRIVER
+    assert back.ready is not None and back.ready.value.data == b"ok"
+    record.state = "DEAD"
+    second.save_actor(record)
+    second.close(clean=True)
+    assert not (tmp_path / "head.sqlite").exists()
+    assert HeadStorage(str(tmp_path)).load() is None
+
+
+# ---- what a client resubmits ------------------------------------------------------
+
+
+def spec(label: str, *deps: bytes) -> common_pb2.TaskSpec:
+    return common_pb2.TaskSpec(task_id=label.encode().ljust(16, b"."), num_returns=1, dependencies=list(deps))
+
+
+def test_client_keeps_unfinished_tasks_and_the_finished_ones_they_still_need() -> None:
+    kept = _UnfinishedTasks()
+    g = spec("g")
+    f = spec("f", object_id(g.task_id, 0))
+    h = spec("h")
+    for s in (g, f, h):
+        kept.add(s)
+    kept.output_arrived(g.task_id)  # g is done, but f needs its output: a lost inline value is remade by g
+    kept.output_arrived(h.task_id)
+    assert [s.task_id for s in kept.specs()] == [g.task_id, f.task_id]
+    kept.output_arrived(f.task_id)
+    assert kept.specs() == []
