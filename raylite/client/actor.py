@@ -9,7 +9,9 @@ from typing import Any
 import cloudpickle
 
 from raylite.client import submit
+from raylite.client.object_ref import ObjectRef
 from raylite.client.remote_function import _BoundOptions, _signature, return_refs
+from raylite.ids import object_id
 from raylite.rpc import common_pb2
 
 
@@ -110,11 +112,18 @@ class ActorClass:
 
 
 class ActorHandle:
-    """A reference to a live actor; pickles, so it can be passed to tasks and actors."""
+    """A reference to a live actor; pickles, so it can be passed to tasks and actors.
 
-    def __init__(self, actor_id: bytes, meta: ActorMeta) -> None:
+    Each handle holds an ObjectRef to the actor's creation result, so the
+    cluster's reference counting sees every handle in every process (and inside
+    stored values and queued tasks): when the last one goes, the head ends the
+    actor, unless it is detached.
+    """
+
+    def __init__(self, actor_id: bytes, meta: ActorMeta, ref: ObjectRef | None = None) -> None:
         self._actor_id = actor_id
         self._meta = meta
+        self._ref = ref if ref is not None else ObjectRef(object_id(actor_id, 0))
 
     def __getattr__(self, name: str) -> ActorMethod:
         if name.startswith("__"):
@@ -128,7 +137,7 @@ class ActorHandle:
         return ActorMethod(self, name, meta.methods[name])
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (ActorHandle, (self._actor_id, self._meta))
+        return (ActorHandle, (self._actor_id, self._meta, self._ref))
 
     def __repr__(self) -> str:
         return f"Actor({self._meta.class_name}, {self._actor_id.hex()[:16]})"
@@ -169,7 +178,8 @@ class ActorMethod:
             function_id=b"",
             payload=self._name.encode() + b"\0" + packed.payload,
             deps=packed.deps,
-            borrowed=packed.borrowed,
+            # a call keeps its actor alive until it is done, even if no handle is left
+            borrowed=[*packed.borrowed, self._handle._ref.binary()],
             options={"max_retries": 0},
             default_cpus=0.0,
             actor_id=self._handle._actor_id,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
+import psutil
 import pytest
 
 import raylite as ray
@@ -155,3 +157,32 @@ def test_actor_calls_actor(cluster):
     c = Counter.remote()
     f = Forwarder.remote(c)
     assert ray.get([f.forward.remote(2) for _ in range(3)]) == [2, 4, 6]
+
+
+@ray.remote
+class Pid:
+    def pid(self):
+        return os.getpid()
+
+
+@ray.remote
+def pid_through(handle):
+    return ray.get(handle.pid.remote())
+
+
+def test_actor_ends_when_its_last_handle_goes_detached_one_stays(cluster) -> None:
+    temp, kept = Pid.remote(), Pid.options(name="stays", lifetime="detached").remote()
+    temp_pid, kept_pid = ray.get([temp.pid.remote(), kept.pid.remote()])
+    assert ray.get(pid_through.remote(temp)) == temp_pid  # a handle passed to a task works there
+    del temp, kept
+    gc.collect()
+    _gone, alive = psutil.wait_procs([psutil.Process(temp_pid)], timeout=20)
+    assert not alive, "the actor's process outlived its last handle"
+    again = ray.get_actor("stays")
+    assert ray.get(again.pid.remote()) == kept_pid
+    ray.kill(again)
+
+
+def test_temporary_handle_call_completes(cluster) -> None:
+    # the handle is dropped right after .remote(); the call in flight keeps the actor alive
+    assert ray.get(Pid.remote().pid.remote()) > 0

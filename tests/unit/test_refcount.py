@@ -7,14 +7,16 @@ from raylite.head.state.model import (
     ClientConnected,
     ClientDisconnected,
     FreeObject,
+    KillActor,
     NodeAdded,
     ObjectInfo,
     ObjectsPut,
     RefsChanged,
     TaskFinished,
+    TaskRecord,
     TaskSubmitted,
 )
-from tests.unit.test_head_state import DRIVER, JOB, OTHER, oid, task
+from tests.unit.test_head_state import DRIVER, JOB, OTHER, actor, call, finished, of_type, oid, step, task
 
 N1 = b"n1"
 
@@ -106,3 +108,40 @@ def test_many_tasks_leave_no_state_behind() -> None:
         handle(state, TaskFinished(N1, t.task_id, [ObjectInfo(oid(t), value=i)]))
         handle(state, RefsChanged(DRIVER, [(oid(t), False)]))
     assert state.objects == {} and state.tasks == {} and state.holders == {} and state.pins == {}
+
+
+# ---- actor handles ----------------------------------------------------------------
+# A handle holds a ref to its actor's creation result; calls pin it as borrowed.
+
+
+def placed_actor(state: HeadState, **kw) -> TaskRecord:
+    step(state, ClientConnected(DRIVER, JOB, True), NodeAdded(b"n1", {"CPU": 2.0}))
+    creation = actor("a", **kw)
+    step(state, TaskSubmitted(creation))
+    step(state, finished(creation))
+    return creation
+
+
+def test_actor_ends_when_its_last_handle_goes() -> None:
+    state = HeadState()
+    creation = placed_actor(state)
+    effects = step(state, RefsChanged(DRIVER, [(oid(creation), False)]))
+    assert of_type(effects, KillActor) == [KillActor(b"n1", creation.actor_id)]
+    assert state.actors[creation.actor_id].death == "all its handles went out of scope"
+
+
+def test_detached_actor_outlives_its_handles() -> None:
+    state = HeadState()
+    creation = placed_actor(state, detached=True)
+    assert of_type(step(state, RefsChanged(DRIVER, [(oid(creation), False)])), KillActor) == []
+    assert state.actors[creation.actor_id].state == "PLACED"
+
+
+def test_a_call_in_flight_keeps_its_actor_until_it_is_done() -> None:
+    state = HeadState()
+    creation = placed_actor(state)
+    pending = call("a.work", creation, borrowed=(oid(creation),))
+    step(state, TaskSubmitted(pending))
+    assert of_type(step(state, RefsChanged(DRIVER, [(oid(creation), False)])), KillActor) == []
+    effects = step(state, finished(pending))
+    assert of_type(effects, KillActor) == [KillActor(b"n1", creation.actor_id)]

@@ -200,6 +200,8 @@ class HeadState:
             creation.pinned = True
             self._pin(creation.deps)
             self._pin(creation.borrowed)
+            if actor.ready is not None:
+                self.objects[actor.ready.object_id] = actor.ready  # stands for its handles
             if actor.state == "PLACED":
                 actor.state = "RECOVERING"
             elif actor.state in ("PENDING", "RESTARTING"):
@@ -362,8 +364,10 @@ class HeadState:
         """True for a resubmitted task whose work survived a head restart."""
         if task.kind == ACTOR_CREATION and task.actor_id in self.actors:
             ready = self.actors[task.actor_id].ready
-            if ready is not None:
-                self._object_ready(_renamed(ready, object_id(task.task_id, 0)), owner=task.client_id)
+            if ready is not None and ready.object_id in self.objects:
+                self._effects.append(Deliver(task.client_id, self.objects[ready.object_id]))
+            elif ready is not None:
+                self._object_ready(ready, owner=task.client_id)
             return True
         outputs = [self.objects.get(object_id(task.task_id, i)) for i in range(task.num_returns)]
         if task.kind == NORMAL and all(outputs):
@@ -668,6 +672,12 @@ class HeadState:
             if node is not None and node.alive:
                 self._effects.append(FreeObject(node_id, oid))
         self._unpin(info.contained)
+        actor = self.actors.get(task_of(oid))
+        if actor is not None and oid == object_id(actor.actor_id, 0):
+            # an actor's creation result stands for its handles: the last one went
+            if not actor.detached and actor.state != "DEAD":
+                self._kill_actor(actor, "all its handles went out of scope")
+            return
         maker = self.lineage.get(task_of(oid))
         if maker is not None and not any(
             object_id(maker.task_id, i) in self.objects for i in range(maker.num_returns)
