@@ -30,7 +30,7 @@ from raylite.batching import Outbox  # noqa: E402
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent  # noqa: E402
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc  # noqa: E402
 from raylite.worker.executor_pool import ExecutorPool  # noqa: E402
-from raylite.worker.object_store import NodeStore  # noqa: E402
+from raylite.worker.object_store import NodeStore, sweep_stale_stores  # noqa: E402
 from raylite.worker.service import Transfers, WorkerServicer  # noqa: E402
 
 log = logging.getLogger("raylite.worker")
@@ -64,6 +64,8 @@ async def run(opts: argparse.Namespace) -> None:
     ip = opts.node_ip_address or ("127.0.0.1" if opts.host.startswith("127.") else hostinfo.detect_ip())
     store_dir = os.path.join(config.shm_root(), f"raylite-{node_id.hex()[:16]}")
     spill_dir = os.path.join(config.runtime_dir(), "spill", node_id.hex()[:16])
+    for folder in sweep_stale_stores(config.shm_root()):
+        log.info("removed the store of a worker daemon that died without cleaning up: %s", folder)
     total = node_resources(opts, ip)
     link = HeadLink(opts.address, token)
     node_store = NodeStore(

@@ -39,6 +39,8 @@ class NodeStore:
         self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="store-io")
         store.create_dir(store_dir)
         os.makedirs(spill_dir, mode=0o700, exist_ok=True)
+        with open(os.path.join(store_dir, OWNER_FILE), "w") as f:
+            f.write(f"{os.getpid()} {spill_dir}")
 
     async def reserve(self, object_id: bytes, size: int, primary: bool) -> None:
         """Makes room for object_id in shared memory; raises StoreFull if it can never fit."""
@@ -139,6 +141,49 @@ class NodeStore:
         self._io.shutdown(wait=False)
         store.remove_dir(self.store_dir)
         shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
+OWNER_FILE = ".owner"  # "<daemon pid> <spill dir>": lets a later daemon sweep a killed one's store
+
+
+def sweep_stale_stores(root: str) -> list[str]:
+    """Removes the stores (and spill folders) of worker daemons that died without cleaning up.
+
+    A daemon killed with SIGKILL leaves its shared-memory folder behind; the next
+    daemon on the machine removes it. Folders without an owner file are not ours.
+    """
+    removed: list[str] = []
+    if not os.path.isdir("/proc"):
+        return removed  # no way to tell a live owner from a dead one here
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith("raylite-"):
+            continue
+        folder = os.path.join(root, name)
+        try:
+            with open(os.path.join(folder, OWNER_FILE)) as f:
+                pid_text, _, spill_dir = f.read().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if _is_worker_daemon(pid):
+            continue
+        store.remove_dir(folder)
+        if spill_dir:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _is_worker_daemon(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"raylite.worker.daemon" in f.read()
+    except OSError:
+        return False
 
 
 def _move_file(oid: bytes, src_dir: str, dst_dir: str) -> None:

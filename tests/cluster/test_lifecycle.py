@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 
+from tests.cluster.test_cli import cli, free_port, recorded_pids
 from tests.conftest import ROOT
 
 DRIVER = """
@@ -80,3 +83,28 @@ ray.shutdown()
     )
     assert result.returncode == 0, result.stderr
     assert "task says 42" in result.stdout
+
+
+def test_store_of_a_sigkilled_worker_daemon_is_removed_by_the_next_daemon(isolated_runtime) -> None:
+    port = free_port()
+    common = ["--num-cpus", "1", "--host", "127.0.0.1", "--node-ip-address", "127.0.0.1"]
+    assert cli("start", "--head", "--port", str(port), *common).returncode == 0
+    pids = set(recorded_pids(isolated_runtime))
+    try:
+        [record] = list((isolated_runtime / "daemons").glob("worker-*.json"))
+        facts = json.loads(record.read_text())
+        victim = psutil.Process(facts["pid"])
+        pids |= {c.pid for c in victim.children(recursive=True)}
+        store_dir = Path(os.environ["RAYLITE_SHM_DIR"]) / f"raylite-{facts['node_id'][:16]}"
+        assert store_dir.is_dir()
+        victim.kill()
+        victim.wait(timeout=10)
+        assert store_dir.is_dir()  # nobody cleaned up after it
+        joined = cli("start", "--address", f"127.0.0.1:{port}", *common)
+        assert joined.returncode == 0, joined.stderr
+        pids |= set(recorded_pids(isolated_runtime))
+        assert not store_dir.exists()
+    finally:
+        assert cli("stop").returncode == 0
+    _gone, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=15)
+    assert not alive
