@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -78,6 +79,7 @@ class Executor:
         self.async_limit: asyncio.Semaphore | None = None
         self.threads: ThreadPoolExecutor | None = None
         self.send_lock = threading.Lock()
+        self.calls = _CallLedger()
         self.job_id = b""
         self.task_id = b""
         self.last_error = ""
@@ -118,6 +120,14 @@ class Executor:
 
     def dispatch(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
+        if spec.kind == common_pb2.ACTOR_METHOD:
+            with self.send_lock:
+                seen, result = self.calls.arrived(spec.task_id)
+            if seen:
+                # a call a restarted head received again from its caller: never run twice
+                if result is not None:
+                    self._deliver(spec, result)
+                return
         if spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is not None:
             asyncio.run_coroutine_threadsafe(self._run_async(assignment), self.async_loop)
         elif spec.kind == common_pb2.ACTOR_METHOD and self.threads is not None:
@@ -185,6 +195,12 @@ class Executor:
             retryable=retryable,
             node_id=self.node_id,
         )
+        if spec.kind == common_pb2.ACTOR_METHOD:
+            with self.send_lock:
+                self.calls.finished(spec.task_id, result)
+        self._deliver(spec, result)
+
+    def _deliver(self, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult) -> None:
         client = context.peek()
         if client is not None:
             # on the client's stream the result follows everything the task sent
@@ -335,6 +351,43 @@ class Executor:
             common_pb2.ObjectValue(object_id=ids.object_id(spec.task_id, i), data=data, size=len(data), is_error=True)
             for i in range(n)
         ]
+
+
+class _CallLedger:
+    """The actor calls this process has seen, and the latest results, by call id.
+
+    After a head restart, callers resubmit the calls whose results they had not
+    received; some of those ran here already (their results were lost with the
+    head). Those get their result again instead of running twice. Only recent
+    results are kept: a call is resubmitted only if it was in flight at the crash.
+    """
+
+    MAX_RESULTS = 1000
+    MAX_BYTES = 16 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._seen: set[bytes] = set()
+        self._results: OrderedDict[bytes, head_pb2.TaskResult] = OrderedDict()
+        self._bytes = 0
+
+    def arrived(self, call_id: bytes) -> tuple[bool, head_pb2.TaskResult | None]:
+        """(seen before, its result if it is still kept); marks the call as seen."""
+        if call_id in self._seen:
+            return True, self._results.get(call_id)
+        self._seen.add(call_id)
+        return False, None
+
+    def finished(self, call_id: bytes, result: head_pb2.TaskResult) -> None:
+        self._results[call_id] = result
+        self._bytes += _inline_bytes(result)
+        while len(self._results) > self.MAX_RESULTS or self._bytes > self.MAX_BYTES:
+            old_id, old = self._results.popitem(last=False)
+            self._bytes -= _inline_bytes(old)
+            self._seen.discard(old_id)  # too old to be resubmitted
+
+
+def _inline_bytes(result: head_pb2.TaskResult) -> int:
+    return sum(len(v.data) for v in result.results)
 
 
 def _should_retry(spec: common_pb2.TaskSpec, exc: BaseException) -> bool:

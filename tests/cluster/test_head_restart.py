@@ -41,6 +41,10 @@ class Counter:
     def inc(self):
         self.n += 1
         return self.n
+    def slow_inc(self):
+        time.sleep(0.1)
+        self.n += 1
+        return self.n
 
 counter = Counter.options(name="keeper", lifetime="detached").remote()
 assert ray.get([counter.inc.remote() for _ in range(3)]) == [1, 2, 3]
@@ -48,12 +52,14 @@ small = ray.put({"small": 1})
 big = ray.put(np.arange(500_000, dtype=np.int64))  # 4 MB: in a node's store
 squares = [square.remote(i) for i in range(16)]
 chain = plus_one.remote(plus_one.remote(square.remote(10)))
+incs = [counter.slow_inc.remote() for _ in range(20)]  # in flight when the head dies
 print("SUBMITTED", flush=True)
 assert ray.get(squares, timeout=90) == [i * i for i in range(16)]
 assert ray.get(chain, timeout=90) == 102
 assert ray.get(small) == {"small": 1}
 assert int(ray.get(big).sum()) == 500_000 * 499_999 // 2
-assert ray.get(counter.inc.remote(), timeout=30) == 4
+assert ray.get(incs, timeout=90) == list(range(4, 24)), ray.get(incs)  # each call ran once
+assert ray.get(counter.inc.remote(), timeout=30) == 24
 print("DONE", flush=True)
 """
 
@@ -105,7 +111,7 @@ def test_head_killed_mid_job_and_restarted_loses_nothing(isolated_runtime, quick
             'print(ray.get(ray.get_actor("keeper").inc.remote()), len(ray.nodes()))'
         )
         assert later.returncode == 0, later.stderr
-        assert later.stdout.split() == ["5", "2"]
+        assert later.stdout.split() == ["25", "2"]
         all_pids |= {c.pid for p in all_pids if psutil.pid_exists(p) for c in psutil.Process(p).children(True)}
     finally:
         if driver is not None and driver.poll() is None:

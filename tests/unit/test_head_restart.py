@@ -281,3 +281,29 @@ def test_client_keeps_unfinished_tasks_and_the_finished_ones_they_still_need() -
     assert [s.task_id for s in kept.specs()] == [g.task_id, f.task_id]
     kept.output_arrived(f.task_id)
     assert kept.specs() == []
+
+
+def test_call_resubmitted_before_its_actors_node_rejoins_goes_there_once_it_does() -> None:
+    old, creation = old_head_with_actor()
+    new = restarted(saved(old), [b"n1", b"n2"])
+    step(new, NodeAdded(b"n2", NODE))
+    pending = call("counter.inc", creation)
+    assert dispatched(step(new, TaskSubmitted(pending))) == []  # n1 is not back: nowhere to send it yet
+    effects = step(new, NodeAdded(b"n1", NODE, live_actors=[(creation.actor_id, 1)]))
+    assert dispatched(effects) == [(b"n1", "counter.inc")]
+
+
+def test_actor_executor_answers_a_call_it_already_ran_from_its_ledger() -> None:
+    from raylite.rpc import head_pb2
+    from raylite.worker.executor_main import _CallLedger
+
+    ledger = _CallLedger()
+    assert ledger.arrived(b"c1") == (False, None)
+    assert ledger.arrived(b"c1") == (True, None)  # still running: the duplicate is dropped
+    result = head_pb2.TaskResult(task_id=b"c1")
+    ledger.finished(b"c1", result)
+    assert ledger.arrived(b"c1") == (True, result)
+    for i in range(ledger.MAX_RESULTS):
+        ledger.arrived(b"x%d" % i)
+        ledger.finished(b"x%d" % i, head_pb2.TaskResult())
+    assert ledger.arrived(b"c1") == (False, None)  # forgotten once old: it was never in flight at a crash

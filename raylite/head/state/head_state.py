@@ -160,6 +160,9 @@ class HeadState:
             actor.held = dict(actor.creation.resources)
             res.subtract(node.available, actor.held)
             self._effects.append(ActorChanged(actor.actor_id))
+            pending, actor.pending = actor.pending, []
+            for call_ in pending:  # calls resubmitted before the node was back
+                self._route_actor_call(call_)
         for actor_id in alive:  # processes of actors this head does not know (or that moved on)
             self._effects.append(KillActor(ev.node_id, actor_id))
         if self._awaited_nodes is not None:
@@ -729,7 +732,7 @@ class HeadState:
             why = actor.death if actor is not None else "it does not exist in this cluster"
             self._finish(task, [_actor_died_info(task, why)] * task.num_returns)
             return
-        if actor.state in ("PENDING", "RESTARTING"):
+        if actor.state in ("PENDING", "RESTARTING", "RECOVERING"):
             actor.pending.append(task)
             return
         task.state = "RUNNING"
