@@ -29,7 +29,8 @@ from raylite.head.state.model import (
 )
 from raylite.head.storage import HeadStorage
 from raylite.ids import object_id
-from raylite.rpc import common_pb2
+from raylite.rpc import common_pb2, head_pb2
+from raylite.worker.executor_main import _CallLedger
 from tests.unit.test_head_state import (
     DRIVER,
     JOB,
@@ -294,9 +295,6 @@ def test_call_resubmitted_before_its_actors_node_rejoins_goes_there_once_it_does
 
 
 def test_actor_executor_answers_a_call_it_already_ran_from_its_ledger() -> None:
-    from raylite.rpc import head_pb2
-    from raylite.worker.executor_main import _CallLedger
-
     ledger = _CallLedger()
     assert ledger.arrived(b"c1") == (False, None)
     assert ledger.arrived(b"c1") == (True, None)  # still running: the duplicate is dropped
