@@ -159,7 +159,9 @@ class Client:
         with self._ref_lock:
             held = list(self._refcounts)
         with self._lock:
-            batch.puts.extend(self._objects[oid] for oid in held if oid in self._objects)
+            values = {oid: self._objects[oid] for oid in held if oid in self._objects}
+            values.update(self._unfinished.arguments())
+            batch.puts.extend(values.values())
             batch.subscribe.extend(self._waiters)
             batch.tasks.extend(self._unfinished.specs())
         for oid in held:
@@ -331,7 +333,8 @@ class Client:
         with self._lock:
             for i in range(spec.num_returns):
                 self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
-            self._unfinished.add(spec)
+            known = {d: self._objects[d] for d in spec.dependencies if d in self._objects}
+            self._unfinished.add(spec, known)
         self._enqueue(_TASK, spec)
 
     def report_result(self, result: head_pb2.TaskResult) -> None:
@@ -568,17 +571,29 @@ class _UnfinishedTasks:
     A task stays until one of its outputs arrives, and after that for as long
     as a kept task takes one of its outputs as an argument: the head that died
     may have held that output inline, and only rerunning the task remakes it.
+    The values of other arguments the client knew when it submitted (its puts)
+    stay with the tasks, since the client may drop its own refs to them.
     """
 
     def __init__(self) -> None:
         self._specs: dict[bytes, common_pb2.TaskSpec] = {}  # in submission order
         self._finished: set[bytes] = set()
         self._needed_by: dict[bytes, int] = {}  # task -> kept tasks taking its outputs
+        self._values: dict[bytes, tuple[common_pb2.ObjectValue, int]] = {}  # argument -> (value, kept users)
+        self._uses: dict[bytes, tuple[bytes, ...]] = {}  # task -> the arguments it keeps in _values
 
-    def add(self, spec: common_pb2.TaskSpec) -> None:
+    def add(self, spec: common_pb2.TaskSpec, known: dict[bytes, common_pb2.ObjectValue] | None = None) -> None:
         self._specs[spec.task_id] = spec
         for maker in self._makers(spec):
             self._needed_by[maker] = self._needed_by.get(maker, 0) + 1
+        if known:
+            self._uses[spec.task_id] = tuple(known)
+            for oid, value in known.items():
+                users = self._values.get(oid, (value, 0))[1]
+                self._values[oid] = (value, users + 1)
+
+    def arguments(self) -> dict[bytes, common_pb2.ObjectValue]:
+        return {oid: value for oid, (value, _) in self._values.items()}
 
     def output_arrived(self, task_id: bytes) -> None:
         if task_id in self._specs and task_id not in self._finished:
@@ -600,6 +615,12 @@ class _UnfinishedTasks:
             spec = self._specs.pop(tid)
             self._finished.discard(tid)
             self._needed_by.pop(tid, None)
+            for oid in self._uses.pop(tid, ()):
+                value, users = self._values[oid]
+                if users > 1:
+                    self._values[oid] = (value, users - 1)
+                else:
+                    del self._values[oid]
             for maker in self._makers(spec):
                 self._needed_by[maker] -= 1
                 stack.append(maker)

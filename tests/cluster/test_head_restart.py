@@ -53,9 +53,11 @@ big = ray.put(np.arange(500_000, dtype=np.int64))  # 4 MB: in a node's store
 squares = [square.remote(i) for i in range(16)]
 chain = plus_one.remote(plus_one.remote(square.remote(10)))
 incs = [counter.slow_inc.remote() for _ in range(20)]  # in flight when the head dies
+from_put = plus_one.remote(ray.put(41))  # queued behind the squares; no ref to the put is left
 print("SUBMITTED", flush=True)
 assert ray.get(squares, timeout=90) == [i * i for i in range(16)]
 assert ray.get(chain, timeout=90) == 102
+assert ray.get(from_put, timeout=90) == 42
 assert ray.get(small) == {"small": 1}
 assert int(ray.get(big).sum()) == 500_000 * 499_999 // 2
 assert ray.get(incs, timeout=90) == list(range(4, 24)), ray.get(incs)  # each call ran once

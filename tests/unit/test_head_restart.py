@@ -305,3 +305,15 @@ def test_actor_executor_answers_a_call_it_already_ran_from_its_ledger() -> None:
         ledger.arrived(b"x%d" % i)
         ledger.finished(b"x%d" % i, head_pb2.TaskResult())
     assert ledger.arrived(b"c1") == (False, None)  # forgotten once old: it was never in flight at a crash
+
+
+def test_client_keeps_the_values_of_arguments_it_knew_while_their_tasks_are_kept() -> None:
+    kept = _UnfinishedTasks()
+    value = common_pb2.ObjectValue(object_id=b"p" * 20, data=b"put by the client")
+    a, b = spec("a", b"p" * 20, b"p" * 20), spec("b", b"p" * 20)
+    kept.add(a, {b"p" * 20: value})
+    kept.add(b, {b"p" * 20: value})
+    kept.output_arrived(a.task_id)
+    assert kept.arguments() == {b"p" * 20: value}  # b still needs it, though the client dropped its ref
+    kept.output_arrived(b.task_id)
+    assert kept.arguments() == {}
