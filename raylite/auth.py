@@ -3,7 +3,8 @@
 Every daemon's server checks the `raylite-token` metadata of each call in
 constant time and refuses a missing or wrong token with UNAUTHENTICATED. Every
 channel raylite opens (client to head, daemon to head, node to node) adds the
-token to each call. The token comes from, in order: an explicit argument,
+token to each call. Every channel and listening port is made here, with TLS
+when this process has certificates (raylite/tls.py) and in plaintext otherwise. The token comes from, in order: an explicit argument,
 $RAYLITE_TOKEN, or the token file that `raylite start --head` wrote on this
 machine (readable only by its user). An embedded cluster (`init()` with no
 address) makes its own.
@@ -20,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from raylite import config
+from raylite import config, tls
 
 METADATA_KEY = "raylite-token"
 ENV = "RAYLITE_TOKEN"
@@ -109,6 +110,14 @@ def server(token: str) -> grpc.aio.Server:
     return grpc.aio.server(options=config.SERVER_OPTIONS, interceptors=[TokenCheck(token)])
 
 
+def listen(server: grpc.aio.Server, host: str, port: int) -> int:
+    """Opens the server's port, with TLS when this process has certificates; returns the port (0: failed)."""
+    material = tls.current()
+    if material is None:
+        return server.add_insecure_port(f"{host}:{port}")
+    return server.add_secure_port(f"{host}:{port}", tls.server_credentials(material))
+
+
 # ---- channels --------------------------------------------------------------
 
 
@@ -147,7 +156,28 @@ class _StreamStream(_TokenDetails, grpc.aio.StreamStreamClientInterceptor):
 
 
 def channel(address: str, token: str | None) -> grpc.aio.Channel:
-    """A channel whose every call presents the token."""
+    """A channel whose every call presents the token: over TLS when this process
+    has certificates, else in plaintext."""
     kinds = (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
     interceptors = [kind(token) for kind in kinds] if token else None
-    return grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS, interceptors=interceptors)
+    material = tls.current()
+    if material is None:
+        return grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS, interceptors=interceptors)
+    credentials = tls.channel_credentials(material)
+    return grpc.aio.secure_channel(address, credentials, options=config.CHANNEL_OPTIONS, interceptors=interceptors)
+
+
+async def connection_error(channel: grpc.aio.Channel) -> str | None:
+    """Why the channel cannot connect, in words, when TLS is the likely cause.
+
+    A call made with wait_for_ready that runs out of time says only "Deadline
+    Exceeded"; one made without it fails at once with the connection's last
+    error, which names a failed handshake.
+    """
+    probe = channel.unary_unary("/raylite.Probe/Connect", request_serializer=None, response_deserializer=None)
+    try:
+        await probe(b"", timeout=config.CONNECT_TIMEOUT_S)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAVAILABLE:
+            return tls.diagnose(exc.details() or "", using_tls=tls.current() is not None)
+    return None

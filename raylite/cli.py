@@ -1,7 +1,7 @@
 """The `raylite` command: start, stop and inspect daemons on this machine.
 
-    raylite start --head [--port 6380] [--num-cpus N] [--resources JSON] [--block]
-    raylite start --address HOST:PORT [--num-cpus N] [--resources JSON] [--block]
+    raylite start --head [--port 6380] [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
+    raylite start --address HOST:PORT [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
     raylite stop
     raylite status [--address HOST:PORT]
 """
@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 
-from raylite import auth, config, hostinfo, session
+from raylite import auth, config, hostinfo, session, tls
 from raylite.client.local_cluster import (
     DaemonStartError,
     new_session_dir,
@@ -40,6 +40,7 @@ def _add_node_options(p: argparse.ArgumentParser) -> None:
         help="the cluster token (default: $RAYLITE_TOKEN, else this machine's token file; "
         "--head makes a new one). Prefer the environment: a command line shows in `ps`",
     )
+    tls.add_flags(p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +83,14 @@ def _start(opts: argparse.Namespace) -> int:
             return 2
     storage = opts.storage or os.path.join(config.runtime_dir(), f"head-{opts.port}")
     recovering = opts.head and os.path.exists(os.path.join(storage, HEAD_STATE_FILE))
+    try:
+        tls_paths = tls.pick(opts.tls_cert, opts.tls_key, opts.tls_ca)
+        if tls_paths is not None:
+            tls.load(tls_paths)
+    except tls.TLSConfigError as exc:
+        print(f"raylite start: {exc}", file=sys.stderr)
+        return 2
+    tls_args = ["--tls-cert", tls_paths.cert, "--tls-key", tls_paths.key, "--tls-ca", tls_paths.ca] if tls_paths else []
     if opts.head:
         # a head taking over from a crashed one keeps the cluster's token: its nodes and drivers use it
         token = opts.token or os.environ.get(auth.ENV) or (auth.find_token() if recovering else None) or auth.new_token()
@@ -109,7 +118,8 @@ def _start(opts: argparse.Namespace) -> int:
                 "head",
                 "raylite.head.server",
                 ["--host", opts.host, "--port", str(opts.port), "--session-name", os.path.basename(session_dir),
-                 "--storage", storage],
+                 "--storage", storage]
+                + tls_args,
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
                 detach=not opts.block,
@@ -131,7 +141,8 @@ def _start(opts: argparse.Namespace) -> int:
             "worker",
             "raylite.worker.daemon",
             ["--address", head_address, "--host", opts.host, "--node-ip-address", ip]
-            + node_args(opts.num_cpus, opts.num_gpus, json.loads(opts.resources) if opts.resources else None, opts.object_store_memory),
+            + node_args(opts.num_cpus, opts.num_gpus, json.loads(opts.resources) if opts.resources else None, opts.object_store_memory)
+            + tls_args,
             os.path.join(logs, f"worker-{os.getpid()}.log"),
             lifeline_fd=lifeline_r,
             detach=not opts.block,
@@ -148,6 +159,12 @@ def _start(opts: argparse.Namespace) -> int:
     finally:
         if lifeline_r is not None:
             os.close(lifeline_r)
+    tls_note = (
+        f"  TLS is on: drivers need {tls.CERT_ENV}, {tls.KEY_ENV} and {tls.CA_ENV} (a certificate signed by\n"
+        f"    {tls_paths.ca}, its key, and that CA file); other nodes need the same --tls-* flags\n"
+        if tls_paths
+        else ""
+    )
     if opts.head:
         print(
             f"raylite head started at {head_address} (node {worker.info['node_id'][:12]}).\n"
@@ -155,6 +172,7 @@ def _start(opts: argparse.Namespace) -> int:
             f"  From another machine:         raylite.init(address='{head_address}')\n"
             f"  To add a machine, run there:  raylite start --address {head_address}\n"
             f"    with RAYLITE_TOKEN set to the cluster token, kept in {token_path} (readable only by you)\n"
+            f"{tls_note}"
             f"  To stop:                      raylite stop\n"
             f"  Logs: {logs}"
         )

@@ -115,7 +115,11 @@ class Client:
                 wait_for_ready=True,
             )
         except grpc.aio.AioRpcError as exc:
+            unreachable = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
+            why = await auth.connection_error(self._channel) if unreachable else None
             await self._channel.close()
+            if why:
+                raise ConnectionError(f"could not connect to the raylite head at {self.head_address}: {why}") from None
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise exceptions.RaySystemError(exc.details()) from None
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:

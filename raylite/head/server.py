@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from raylite import auth, config
+from raylite import auth, config, tls
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.head.service import HeadServicer
 from raylite.head.storage import HeadStorage
@@ -18,12 +18,13 @@ async def serve(opts: argparse.Namespace) -> None:
     token = auth.find_token(opts.token)
     if not token:
         raise SystemExit("raylite head: no cluster token: pass --token or set RAYLITE_TOKEN")
+    use_tls = tls.adopt_for_daemon("head", opts)
     server = auth.server(token)
     storage = HeadStorage(opts.storage) if opts.storage else None
     servicer = HeadServicer(opts.session_name, storage)
     servicer.recover(config.HEAD_RECOVERY_S)
     head_pb2_grpc.add_HeadServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port(f"{opts.host}:{opts.port}")
+    port = auth.listen(server, opts.host, opts.port)
     if port == 0:
         raise SystemExit(f"raylite head: cannot listen on {opts.host}:{opts.port} (is the port in use?)")
     await server.start()
@@ -31,7 +32,7 @@ async def serve(opts: argparse.Namespace) -> None:
     stop_on_signals(loop, stopped.set)
     if opts.parent_fd is not None:
         watch_parent(loop, opts.parent_fd, stopped.set)
-    log.info("head serving on %s:%d (session %s)", opts.host, port, opts.session_name)
+    log.info("head serving on %s:%d%s (session %s)", opts.host, port, " with TLS" if use_tls else "", opts.session_name)
     report_ready(opts.ready_fd, {"port": port, "pid": __import__("os").getpid()})
     await stopped.wait()
     log.info("head stopping")
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--storage", default=None, help="directory of the state a restarted head recovers (default: none kept)"
     )
+    tls.add_flags(parser)
     opts = parser.parse_args(argv)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)

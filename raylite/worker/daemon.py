@@ -25,7 +25,7 @@ import time  # noqa: E402
 
 import grpc  # noqa: E402
 
-from raylite import auth, config, hostinfo, ids  # noqa: E402
+from raylite import auth, config, hostinfo, ids, tls  # noqa: E402
 from raylite.batching import Outbox  # noqa: E402
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent  # noqa: E402
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc  # noqa: E402
@@ -58,6 +58,7 @@ async def run(opts: argparse.Namespace) -> None:
     if not token:
         raise SystemExit(f"raylite worker: no cluster token: {auth.HOW_TO_PASS}")
     os.environ[auth.ENV] = token  # executors inherit it for their own connections
+    use_tls = tls.adopt_for_daemon("worker", opts)  # and the TLS files, likewise
     async with auth.channel(opts.address, token) as probe:  # before anything needs cleaning up
         await _check_head(probe, opts.address)
     node_id = ids.random_id(16)
@@ -79,7 +80,7 @@ async def run(opts: argparse.Namespace) -> None:
     )
     server = auth.server(token)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
-    port = server.add_insecure_port(f"{opts.host}:{opts.port}")
+    port = auth.listen(server, opts.host, opts.port)
     if port == 0:
         raise SystemExit(f"raylite worker: cannot listen on {opts.host}:{opts.port}")
     await server.start()
@@ -124,7 +125,10 @@ async def run(opts: argparse.Namespace) -> None:
         why = session.exception() if session.done() else f"no answer within {config.DAEMON_START_TIMEOUT_S:.0f}s"
         raise SystemExit(f"raylite worker: the head at {opts.address} refused or dropped us: {why}")
     report_ready(opts.ready_fd, {"node_id": node_id.hex(), "address": address, "pid": os.getpid()})
-    log.info("node %s serving at %s with %s (store %s)", node_id.hex()[:12], address, total, store_dir)
+    log.info(
+        "node %s serving at %s%s with %s (store %s)",
+        node_id.hex()[:12], address, " (TLS)" if use_tls else "", total, store_dir,
+    )
     stop_waiter = asyncio.create_task(stopped.wait())
     done, _ = await asyncio.wait({session, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
     if session in done:
@@ -248,16 +252,30 @@ def _why(error: BaseException | None) -> str:
 
 
 async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
-    """One plain call before the stream, so a wrong token or version gets its own message."""
+    """One plain call before the stream, so a wrong token, version or certificate gets its own message.
+
+    It waits for a head that is not up yet (containers of a cluster start
+    together), in rounds, so that a failed TLS handshake, which waiting does
+    not cure, is reported after one round instead of at the end.
+    """
     request = head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)
-    try:
-        await head_pb2_grpc.HeadServiceStub(channel).GetClusterState(
-            request, wait_for_ready=True, timeout=config.DAEMON_START_TIMEOUT_S
-        )
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
-            raise HeadLost(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
-        raise HeadLost(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
+    stub = head_pb2_grpc.HeadServiceStub(channel)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + config.DAEMON_START_TIMEOUT_S
+    while True:
+        try:
+            await stub.GetClusterState(
+                request, wait_for_ready=True, timeout=max(0.1, min(config.CONNECT_TIMEOUT_S, deadline - loop.time()))
+            )
+            return
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
+                raise HeadLost(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
+            why = await auth.connection_error(channel)
+            if why:
+                raise HeadLost(f"raylite worker: cannot connect to the head at {address}: {why}") from None
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED or loop.time() >= deadline:
+                raise HeadLost(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -275,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--executor-stdout-fd", type=int, default=None, help="executors print here")
     parser.add_argument("--executor-stderr-fd", type=int, default=None)
     parser.add_argument("--token", default=None, help="the cluster token (default: $RAYLITE_TOKEN)")
+    tls.add_flags(parser)
     opts = parser.parse_args(argv)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
