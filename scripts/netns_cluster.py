@@ -4,6 +4,10 @@
     sudo python scripts/netns_cluster.py exec drv python my_driver.py
     sudo python scripts/netns_cluster.py down
 
+`up --tls` also makes a CA and one certificate naming every host's IP
+(scripts/make_certs.py, needs `cryptography`) and runs every host, and every
+`exec`, with RAYLITE_TLS_CERT/KEY/CA set to them: the cluster then speaks TLS only.
+
 Topology (the same as docker-compose.yml): a bridge lives in a namespace of
 its own (<prefix>-br); every host namespace (<prefix>-head, -w1, -w2, -drv)
 has one veth pair into it and an address in 10.77.0.0/24 (.10 to .13). The host's own
@@ -65,6 +69,26 @@ class Cluster:
                 f.write(secrets.token_urlsafe(32))
         return path.read_text()
 
+    @property
+    def tls_dir(self) -> Path:
+        """Where `up --tls` keeps the CA and the hosts' certificate; TLS is on while they exist."""
+        return self.runtime_root / self.prefix / "tls"
+
+    def make_certs(self) -> None:
+        # imported here: only --tls needs it, and with it the `cryptography` package
+        import make_certs
+
+        make_certs.write_cert(self.tls_dir, "node", list(HOST_IPS.values()))
+
+    def tls_env(self) -> dict[str, str]:
+        if not (self.tls_dir / "node.pem").exists():
+            return {}
+        return {
+            "RAYLITE_TLS_CERT": str(self.tls_dir / "node.pem"),
+            "RAYLITE_TLS_KEY": str(self.tls_dir / "node.key"),
+            "RAYLITE_TLS_CA": str(self.tls_dir / "ca.pem"),
+        }
+
     def ns(self, host: str) -> str:
         return f"{self.prefix}-{host}"
 
@@ -85,6 +109,7 @@ class Cluster:
             "RAYLITE_TMPDIR": str(self.runtime_root / self.prefix / host),
             "RAYLITE_ADDRESS": self.head_address,
             "RAYLITE_TOKEN": self.token,
+            **self.tls_env(),
         }
 
     def exec_argv(self, host: str, argv: list[str]) -> list[str]:
@@ -174,9 +199,13 @@ class Cluster:
             if self.ns(host) in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout:
                 self.run(host, [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
 
-    def up(self, object_store_memory: int | None = None) -> None:
+    def up(self, object_store_memory: int | None = None, tls: bool = False) -> None:
         self.create_network()
         try:
+            if tls:
+                self.make_certs()
+            else:  # left by an earlier `up --tls` without `down`
+                shutil.rmtree(self.tls_dir, ignore_errors=True)
             self.start_daemons(object_store_memory)
         except BaseException:
             self.down()
@@ -220,6 +249,7 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="create the namespaces and start raylite on head, w1, w2")
     up.add_argument("--object-store-memory", type=int, default=None)
+    up.add_argument("--tls", action="store_true", help="make certificates and run the cluster over mutual TLS")
     sub.add_parser("down", help="stop raylite and delete the namespaces")
     ex = sub.add_parser("exec", help="run a command on one host (with RAYLITE_ADDRESS set)")
     ex.add_argument("host", choices=HOSTS)
@@ -232,7 +262,7 @@ def main() -> int:
             print(f"cannot build the namespace cluster: {reason}", file=sys.stderr)
             return 1
         started = time.monotonic()
-        cluster.up(opts.object_store_memory)
+        cluster.up(opts.object_store_memory, tls=opts.tls)
         print(json.dumps(cluster.describe(), indent=2))
         print(f"up in {time.monotonic() - started:.1f}s; drivers: {sys.argv[0]} exec drv python your_driver.py")
         return 0
