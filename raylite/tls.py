@@ -164,6 +164,11 @@ def diagnose(detail: str, using_tls: bool) -> str | None:
     """Says what a connection failure means, if its text (gRPC's "last error")
     points at TLS; None otherwise."""
     lowered = detail.lower()
+    if "hostname verification" in lowered:
+        return (
+            "the TLS handshake failed: the server's certificate does not name the address dialed as a "
+            "subjectAltName; each node's certificate must name its IP or hostname (scripts/make_certs.py --san)"
+        )
     if "handshake" in lowered or "ssl" in lowered or "tsi_" in lowered or "certificate" in lowered:
         match = _OPENSSL_REASON.search(detail)
         reason = (match.group(1) + (f": {match.group(2).strip()}" if match.group(2) else "")) if match else detail

@@ -53,6 +53,7 @@ class Identity:
 class Certs:
     node: Identity
     driver: Identity
+    named_elsewhere: Identity  # the cluster's CA, but naming another address than the node's
     intruder_trusting_cluster_ca: Identity  # another CA's certificate, presented to a server it trusts
     intruder: Identity  # another CA's certificate, trusting only that CA
 
@@ -63,10 +64,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     ours, theirs = root / "cluster", root / "other"
     node = make_certs.write_cert(ours, "node", ["127.0.0.1"])
     driver = make_certs.write_cert(ours, "driver", ["127.0.0.1"])
+    elsewhere = make_certs.write_cert(ours, "elsewhere", ["10.9.9.9"])
     intruder = make_certs.write_cert(theirs, "intruder", ["127.0.0.1"])
     return Certs(
         node=Identity(*node, ours / "ca.pem"),
         driver=Identity(*driver, ours / "ca.pem"),
+        named_elsewhere=Identity(*elsewhere, ours / "ca.pem"),
         intruder_trusting_cluster_ca=Identity(*intruder, ours / "ca.pem"),
         intruder=Identity(*intruder, theirs / "ca.pem"),
     )
@@ -249,6 +252,13 @@ def test_a_node_with_a_certificate_from_another_ca_cannot_join(tls_cluster: TlsC
     assert result.returncode == 1
     assert "refused this process's certificate" in result.stderr, result.stderr
     assert len(recorded_pids(tls_cluster.runtime)) == 3  # nothing new recorded, nothing left running
+
+
+def test_a_node_certificate_not_naming_its_address_is_reported(isolated_runtime, certs: Certs) -> None:
+    # init() with no address starts its own head and node on 127.0.0.1, with the environment's certificate
+    result = run_python("import raylite as ray\nray.init(num_cpus=1)", env=certs.named_elsewhere.env())
+    assert result.returncode != 0
+    assert "does not name the address dialed as a subjectAltName" in result.stderr, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,10 @@ CLIENT_REJECTS_SERVER = (
     "(TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: "
     "unable to get local issuer certificate: OK"
 )
+WRONG_NAME = (
+    "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:43659: Custom verification check "
+    "failed with error: UNAUTHENTICATED: Hostname Verification Check failed."
+)
 CLOSED = "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:45293: Socket closed"
 REFUSED = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to remote host: Connection refused"
 
@@ -129,6 +133,11 @@ def test_diagnose_a_certificate_the_client_does_not_trust() -> None:
     assert why is not None
     assert "TLS handshake failed (CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate)" in why
     assert all(name in why for name in ENVS)
+
+
+def test_diagnose_a_server_certificate_that_does_not_name_the_address() -> None:
+    why = tls.diagnose(WRONG_NAME, using_tls=True)
+    assert why is not None and "does not name the address dialed as a subjectAltName" in why
 
 
 def test_diagnose_a_server_that_closes_the_handshake() -> None:
