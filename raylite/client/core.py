@@ -108,6 +108,12 @@ class Client:
     async def _connect(self) -> None:
         self._channel = auth.channel(self.head_address, self.token)
         self._stub = head_pb2_grpc.HeadServiceStub(self._channel)
+        # A failed TLS handshake shows at the first attempt to connect, and waiting
+        # for the head (wait_for_ready below) would not cure it: say so at once.
+        why = await auth.connection_error(self._channel)
+        if why:
+            await self._channel.close()
+            raise self._unreachable(why)
         try:
             reply = await self._stub.GetClusterState(
                 head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION),
@@ -118,8 +124,8 @@ class Client:
             unreachable = exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
             why = await auth.connection_error(self._channel) if unreachable else None
             await self._channel.close()
-            if why:
-                raise ConnectionError(f"could not connect to the raylite head at {self.head_address}: {why}") from None
+            if why:  # the head came up during the wait, and the handshake failed
+                raise self._unreachable(why) from None
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                 raise exceptions.RaySystemError(exc.details()) from None
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
@@ -135,6 +141,9 @@ class Client:
             self._nodes[node.node_id] = node
         self._outbox = Outbox(head_pb2.ClientBatch)
         self._open_stream()
+
+    def _unreachable(self, why: str) -> ConnectionError:
+        return ConnectionError(f"could not connect to the raylite head at {self.head_address}: {why}")
 
     def _open_stream(self) -> None:
         """Starts a session on a new stream: the hello, then whatever waits in the outbox."""

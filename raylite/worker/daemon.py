@@ -255,14 +255,17 @@ async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
     """One plain call before the stream, so a wrong token, version or certificate gets its own message.
 
     It waits for a head that is not up yet (containers of a cluster start
-    together), in rounds, so that a failed TLS handshake, which waiting does
-    not cure, is reported after one round instead of at the end.
+    together), in rounds; a failed TLS handshake, which waiting does not cure,
+    is reported at the start of the round that meets it.
     """
     request = head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)
     stub = head_pb2_grpc.HeadServiceStub(channel)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + config.DAEMON_START_TIMEOUT_S
     while True:
+        why = await auth.connection_error(channel)
+        if why:
+            raise HeadLost(f"raylite worker: cannot connect to the head at {address}: {why}")
         try:
             await stub.GetClusterState(
                 request, wait_for_ready=True, timeout=max(0.1, min(config.CONNECT_TIMEOUT_S, deadline - loop.time()))
@@ -271,9 +274,6 @@ async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
                 raise HeadLost(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
-            why = await auth.connection_error(channel)
-            if why:
-                raise HeadLost(f"raylite worker: cannot connect to the head at {address}: {why}") from None
             if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED or loop.time() >= deadline:
                 raise HeadLost(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
 
