@@ -3,11 +3,13 @@
 Every daemon's server checks the `raylite-token` metadata of each call in
 constant time and refuses a missing or wrong token with UNAUTHENTICATED. Every
 channel raylite opens (client to head, daemon to head, node to node) adds the
-token to each call. Every channel and listening port is made here, with TLS
-when this process has certificates (raylite/tls.py) and in plaintext otherwise. The token comes from, in order: an explicit argument,
+token to each call. The token comes from, in order: an explicit argument,
 $RAYLITE_TOKEN, or the token file that `raylite start --head` wrote on this
 machine (readable only by its user). An embedded cluster (`init()` with no
 address) makes its own.
+
+Every channel and listening port is made here: with TLS when this process has
+certificates (raylite/tls.py), in plaintext otherwise.
 """
 
 from __future__ import annotations
