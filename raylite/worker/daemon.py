@@ -261,11 +261,12 @@ async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
     request = head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)
     stub = head_pb2_grpc.HeadServiceStub(channel)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + config.DAEMON_START_TIMEOUT_S
+    # within the time whoever started us waits for our ready line, so it sees our reason
+    deadline = loop.time() + 0.8 * config.DAEMON_START_TIMEOUT_S
     while True:
         why = await auth.connection_error(channel)
         if why:
-            raise HeadLost(f"raylite worker: cannot connect to the head at {address}: {why}")
+            raise SystemExit(f"raylite worker: cannot connect to the head at {address}: {why}")
         try:
             await stub.GetClusterState(
                 request, wait_for_ready=True, timeout=max(0.1, min(config.CONNECT_TIMEOUT_S, deadline - loop.time()))
@@ -273,9 +274,9 @@ async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
             return
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
-                raise HeadLost(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
+                raise SystemExit(f"raylite worker: the head at {address} refused us: {exc.details()}") from None
             if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED or loop.time() >= deadline:
-                raise HeadLost(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
+                raise SystemExit(f"raylite worker: no head answers at {address} ({exc.code().name})") from None
 
 
 def main(argv: list[str] | None = None) -> None:
