@@ -107,8 +107,9 @@ class ActorClass:
         spec.actor_meta = cloudpickle.dumps(self._meta)
         spec.max_restarts = int(options.get("max_restarts", 0))
         spec.max_task_retries = int(options.get("max_task_retries", 0))
+        handle = ActorHandle(spec.task_id, self._meta)  # its ref is held before the head hears of the actor
         client.submit(spec)
-        return ActorHandle(spec.task_id, self._meta)
+        return handle
 
 
 class ActorHandle:
@@ -185,5 +186,6 @@ class ActorMethod:
             actor_id=self._handle._actor_id,
             num_returns=max(1, num_returns),
         )
+        refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the call
         client.submit(spec)
-        return return_refs(spec.task_id, num_returns)
+        return refs

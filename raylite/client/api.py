@@ -199,7 +199,10 @@ def put(value: Any) -> ObjectRef:
     if isinstance(value, ObjectRef):
         raise TypeError("put() of an ObjectRef is not allowed: pass the ref itself where it is needed")
     client = context.current()
-    return ObjectRef(client.put_serialized(serialize(value)))
+    s = serialize(value)
+    ref = ObjectRef(client.new_put_id())  # held before the head hears of the object
+    client.put_serialized(s, ref.binary())
+    return ref
 
 
 def wait(

@@ -372,13 +372,19 @@ class Client:
 
     # ---- objects -------------------------------------------------------------------
 
-    def put_serialized(self, s: Serialized) -> bytes:
-        oid = ids.object_id(self.ids.task_id(), 0)
+    def new_put_id(self) -> bytes:
+        return ids.object_id(self.ids.task_id(), 0)
+
+    def put_serialized(self, s: Serialized, oid: bytes) -> None:
+        """Stores a value under oid; the caller already holds an ObjectRef to it.
+
+        The ref must exist first: its RefChange then reaches the head no later
+        than the put, which the head would otherwise free the moment it arrives.
+        """
         value = self._store_value(oid, s)
         value.contained.extend(s.contained)
         self._objects[oid] = value
         self._enqueue(_PUT, value)
-        return oid
 
     def _store_value(self, oid: bytes, s: Serialized) -> common_pb2.ObjectValue:
         """Inline if small, else written once into the local node's store (or pushed to a node)."""

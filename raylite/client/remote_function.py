@@ -63,8 +63,9 @@ class RemoteFunction:
         retry_exceptions = options.get("retry_exceptions")
         if retry_exceptions:
             spec.retry_exceptions = _retry_exceptions_blob(retry_exceptions, self._name)
+        refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the task
         client.submit(spec)
-        return return_refs(spec.task_id, num_returns)
+        return refs
 
 
 class _BoundOptions:

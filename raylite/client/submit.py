@@ -89,7 +89,8 @@ def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]
 
     def put_big(s: Any) -> Dep:
         # the ref keeps the stored argument alive until the task that needs it is queued
-        ref = ObjectRef(client.put_serialized(s))
+        ref = ObjectRef(client.new_put_id())  # held before the head hears of the object
+        client.put_serialized(s, ref.binary())
         keepalive.append(ref)
         deps.append(ref.binary())
         return Dep(len(deps) - 1)
