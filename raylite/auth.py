@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 
 from raylite import config, tls
+from raylite.malformed import ParseCheck
 
 METADATA_KEY = "raylite-token"
 ENV = "RAYLITE_TOKEN"
@@ -109,7 +110,7 @@ def _refusal(handler: Any, why: str) -> Any:
 
 
 def server(token: str) -> grpc.aio.Server:
-    return grpc.aio.server(options=config.SERVER_OPTIONS, interceptors=[TokenCheck(token)])
+    return grpc.aio.server(options=config.SERVER_OPTIONS, interceptors=[TokenCheck(token), ParseCheck()])
 
 
 def listen(server: grpc.aio.Server, host: str, port: int) -> int:

@@ -12,11 +12,21 @@ PROTOCOL_VERSION = 1
 # go to a node's shared-memory store and only their location travels.
 INLINE_MAX_BYTES = 100 * 1024
 
+# The most return values one task may declare (num_returns); the head refuses more.
+MAX_NUM_RETURNS = 100_000
+
+# How long a node's store holds room reserved for a process that has not
+# written its object yet; a writer that died lets the room go after this.
+RESERVATION_LEASE_S = float(os.environ.get("RAYLITE_RESERVATION_LEASE_S", "60"))
+
 # Chunk size of peer-to-peer object transfers.
 TRANSFER_CHUNK_BYTES = 1024 * 1024
 
-# gRPC message limit: inline values and chunks are far smaller than this.
-GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# gRPC message limit, in both directions, of every server and channel: inline
+# values and chunks are far smaller. A peer that sends a larger message gets
+# RESOURCE_EXHAUSTED for that call; the daemon serves on. Every process of a
+# cluster should use the same value.
+GRPC_MAX_MESSAGE_BYTES = int(os.environ.get("RAYLITE_GRPC_MAX_MESSAGE_BYTES", str(64 * 1024 * 1024)))
 
 # A peer whose connection stays silent this long (no answer to keepalive
 # pings) is declared gone: the head marks a node dead, a transfer gives up.

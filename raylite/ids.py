@@ -14,13 +14,17 @@ import threading
 
 TASK_ID_BYTES = 16
 OBJECT_ID_BYTES = 20
+ACTOR_ID_BYTES = TASK_ID_BYTES
+NODE_ID_BYTES = 16
+CLIENT_ID_BYTES = 8  # a client's id is the prefix of the task ids it makes
+FUNCTION_ID_BYTES = 16  # blake2b-128 of the pickled function
 
 
 class IdSource:
     """Makes unique task ids for one process."""
 
     def __init__(self, prefix: bytes | None = None) -> None:
-        self.prefix = prefix or os.urandom(8)
+        self.prefix = prefix or os.urandom(CLIENT_ID_BYTES)
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
 

@@ -59,22 +59,44 @@ def contains(store_dir: str, object_id: bytes) -> bool:
     return os.path.exists(object_path(store_dir, object_id))
 
 
-class ChunkWriter:
-    """Writes an object arriving in chunks straight into the store."""
+def size_of(store_dir: str, object_id: bytes) -> int | None:
+    """The size of a stored object's file, or None if there is none."""
+    try:
+        return os.stat(object_path(store_dir, object_id)).st_size
+    except FileNotFoundError:
+        return None
 
-    def __init__(self, store_dir: str, object_id: bytes) -> None:
+
+class ChunkWriter:
+    """Writes an object of `size` bytes arriving in chunks, in order, straight into the store.
+
+    A chunk that does not start where the previous one ended, or that runs past
+    `size`, and a commit before all `size` bytes arrived, raise BadChunk: the
+    sender's sizes or offsets lie, and the half-written file must be aborted.
+    """
+
+    def __init__(self, store_dir: str, object_id: bytes, size: int) -> None:
         self.final = object_path(store_dir, object_id)
+        self.size = size
+        self.received = 0
         self.tmp = f"{self.final}.{os.getpid()}.{id(self)}.tmp"
         self.fd = os.open(self.tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
 
     def write(self, offset: int, data: bytes) -> None:
+        if offset != self.received:
+            raise BadChunk(f"a chunk at offset {offset} arrived where offset {self.received} was expected")
+        if offset + len(data) > self.size:
+            raise BadChunk(f"a chunk ends at byte {offset + len(data)}, past the object's size of {self.size} bytes")
         view = memoryview(data)
         while view.nbytes:
             n = os.pwrite(self.fd, view, offset)
             view = view[n:]
             offset += n
+        self.received = offset
 
     def commit(self) -> None:
+        if self.received != self.size:
+            raise BadChunk(f"the object ended after {self.received} of its {self.size} bytes")
         os.close(self.fd)
         os.rename(self.tmp, self.final)
 
@@ -84,6 +106,10 @@ class ChunkWriter:
             os.unlink(self.tmp)
         except FileNotFoundError:
             pass
+
+
+class BadChunk(ValueError):
+    """Chunks of an object that do not add up to it."""
 
 
 def create_dir(store_dir: str) -> None:

@@ -15,6 +15,7 @@ import grpc
 
 from raylite import config, wire
 from raylite.batching import Outbox
+from raylite.head import validate
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
@@ -110,8 +111,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             return value
         holders = [info.node_id, *sorted(self.state.copies.get(info.object_id, ()))]
         addresses = [self.state.nodes[n].info.address for n in holders if n in self.state.nodes]
-        if value.node_id == info.node_id and len(addresses) == 1:
-            return value
+        if not addresses or (value.node_id == info.node_id and len(addresses) == 1):
+            return value  # (no address: a put named a node that never joined; its value says where)
         moved = common_pb2.ObjectValue()
         moved.CopyFrom(value)
         moved.node_id = info.node_id
@@ -147,8 +148,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None:
             return
+        await _check_first(first, validate.client_batch, context)
         hello = first.hello
-        await _check_version(hello.protocol_version, context)
         client_id = hello.client_id
         out = Outbox(head_pb2.HeadToClient)
         # A client reconnecting before its old stream ended replaces it; both in one
@@ -160,6 +161,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             connected = ClientConnected(client_id, hello.job_id, hello.is_driver)
             self._on_client_batch(client_id, first, out, [*replaced, connected])
             async for batch in request_iterator:
+                await _check(validate.client_batch(batch, first=False), context)
                 self._on_client_batch(client_id, batch, out)
         finally:
             out.close()
@@ -212,8 +214,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None:
             return
+        await _check_first(first, validate.node_batch, context)
         hello = first.hello
-        await _check_version(hello.protocol_version, context)
         info = common_pb2.NodeInfo()
         info.CopyFrom(hello.node)
         node_id = info.node_id
@@ -245,6 +247,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         try:
             self._on_node_batch(node_id, first)
             async for batch in request_iterator:
+                await _check(validate.node_batch(batch, first=False), context)
                 self._on_node_batch(node_id, batch)
         finally:
             out.close()
@@ -324,6 +327,20 @@ def _finished(node_id: bytes, result: head_pb2.TaskResult) -> TaskFinished:
         result.error_summary,
         result.retryable,
     )
+
+
+async def _check_first(first: Any, check: Any, context: grpc.aio.ServicerContext) -> None:
+    """The version of the peer first (its messages may mean other things), then the message."""
+    if first.HasField("hello"):
+        await _check_version(first.hello.protocol_version, context)
+    await _check(check(first, first=True), context)
+
+
+async def _check(problem: str | None, context: grpc.aio.ServicerContext) -> None:
+    """Ends the call of a peer that sent a malformed message (raylite/head/validate.py)."""
+    if problem is not None:
+        log.warning("refused a peer's message (%s): %s", context.peer(), problem)
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
 
 
 async def _check_version(version: int, context: grpc.aio.ServicerContext) -> None:

@@ -4,7 +4,8 @@ Files live in a shared-memory folder (`store_dir`), one per object; spilled
 primaries move to `spill_dir` on disk. Writers on this node reserve room
 first (the Reserve RPC, or `reserve` here for the daemon's own transfers), then
 write the file themselves. Readers map files directly; one that finds a file
-gone asks the daemon (Pull), which restores it from disk.
+gone asks the daemon (Pull), which restores it from disk. Room reserved for
+another process lapses if its file has not appeared within `lease_s`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import concurrent.futures
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
 
-from raylite import store
+from raylite import config, store
 from raylite.worker.state.store_index import DISK, Evict, Spill, StoreFull, StoreIndex
 
 log = logging.getLogger("raylite.worker")
@@ -29,9 +31,11 @@ class NodeStore:
         spill_dir: str,
         capacity: int,
         on_copy_removed: Callable[[bytes], None],
+        lease_s: float = config.RESERVATION_LEASE_S,
     ) -> None:
         self.store_dir = store_dir
         self.spill_dir = spill_dir
+        self.lease_s = lease_s
         self.index = StoreIndex(capacity)
         self.on_copy_removed = on_copy_removed
         self._space = asyncio.Condition()
@@ -42,17 +46,33 @@ class NodeStore:
         with open(os.path.join(store_dir, OWNER_FILE), "w") as f:
             f.write(f"{os.getpid()} {spill_dir}")
 
-    async def reserve(self, object_id: bytes, size: int, primary: bool) -> None:
-        """Makes room for object_id in shared memory; raises StoreFull if it can never fit."""
+    async def reserve(self, object_id: bytes, size: int, primary: bool, for_other: bool = False) -> None:
+        """Makes room for object_id in shared memory; raises StoreFull if it can never fit.
+
+        for_other: another process writes the file (the Reserve RPC); the room is
+        held for lease_s at most unless the file appears.
+        """
+        lease = time.monotonic() + self.lease_s if for_other else None
         async with self._space:
             while True:
                 self._unpin_written()
-                actions = self.index.reserve(object_id, size, primary)
+                actions = self.index.reserve(object_id, size, primary, lease)
                 if actions is not None:
                     break
-                await self._space.wait()  # only objects still being written are in the way
+                await self._wait_for_space()  # only objects still being written are in the way
         for action in actions:
             await self._carry_out(action)
+
+    async def _wait_for_space(self) -> None:
+        """Waits for a write to end, or for the next reservation lease to lapse."""
+        lapse = self.index.next_lapse()
+        if lapse is None:
+            await self._space.wait()
+            return
+        try:
+            await asyncio.wait_for(self._space.wait(), max(0.0, lapse - time.monotonic()) + 0.01)
+        except asyncio.TimeoutError:
+            pass
 
     def written(self, object_id: bytes) -> None:
         self.index.written(object_id)
@@ -67,10 +87,19 @@ class NodeStore:
             self._space.notify_all()
 
     def _unpin_written(self) -> None:
-        """Reservations made over RPC end when the writer's file appears."""
+        """Reservations made over RPC end when the writer's file appears, or when their lease lapses."""
+        found = []
         for oid, entry in self.index.entries.items():
-            if entry.pinned and entry.where != DISK and oid not in self._moving and store.contains(self.store_dir, oid):
-                entry.pinned = False
+            if entry.pinned and entry.lease is not None and oid not in self._moving:
+                size = store.size_of(self.store_dir, oid)
+                if size is not None:
+                    found.append((oid, size))
+        for oid, size in found:
+            self.index.written(oid, size)  # the size the writer really wrote
+        for oid in self.index.expire(time.monotonic()):
+            log.warning(
+                "the reservation of object %s lapsed: nothing was written within %.0fs", oid.hex()[:16], self.lease_s
+            )
 
     async def _carry_out(self, action: Evict | Spill) -> None:
         oid = action.object_id

@@ -10,7 +10,9 @@ import grpc
 
 from raylite import auth, config, store
 from raylite.rpc import common_pb2, worker_pb2, worker_pb2_grpc
+from raylite.worker import validate
 from raylite.worker.object_store import NodeStore, StoreFull
+from raylite.worker.state.store_index import DISK
 
 log = logging.getLogger("raylite.worker")
 
@@ -59,9 +61,12 @@ class Transfers:
         errors = []
         for address in [location.node_address, *location.copy_addresses]:
             try:
-                await self._fetch(oid, address)
+                await self._fetch(oid, location.size, address)
             except grpc.aio.AioRpcError as exc:
                 errors.append(f"{address}: {exc.code().name} {exc.details()}")
+                continue
+            except store.BadChunk as exc:  # the holder's bytes do not match the size the head knows
+                errors.append(f"{address}: {exc}")
                 continue
             self.node_store.written(oid)
             self.on_copy_added(oid)
@@ -69,16 +74,16 @@ class Transfers:
         self.node_store.abandon(oid)
         raise LookupError(f"object {oid.hex()} could not be fetched from any holder ({'; '.join(errors)})")
 
-    async def _fetch(self, object_id: bytes, address: str) -> None:
-        writer = store.ChunkWriter(self.node_store.store_dir, object_id)
+    async def _fetch(self, object_id: bytes, size: int, address: str) -> None:
+        writer = store.ChunkWriter(self.node_store.store_dir, object_id, size)
         try:
             call = self._stub(address).FetchObject(worker_pb2.FetchObjectRequest(object_id=object_id))
             async for chunk in call:
                 writer.write(chunk.offset, chunk.data)
+            writer.commit()
         except BaseException:
             writer.abort()
             raise
-        writer.commit()
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -94,6 +99,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     async def FetchObject(
         self, request: worker_pb2.FetchObjectRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[worker_pb2.ObjectChunk]:
+        await _check(validate.object_id(request.object_id), context)
         path = self.node_store.readable_path(request.object_id)
         view = None
         if path is not None:
@@ -118,6 +124,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
 
     async def Pull(self, request: worker_pb2.PullRequest, context: grpc.aio.ServicerContext) -> worker_pb2.PullReply:
         loc = request.location
+        await _check(validate.location(loc, self.node_id), context)
         try:
             if loc.node_id == self.node_id:
                 if not await self.node_store.ensure_local(loc.object_id):
@@ -132,32 +139,68 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         self, request_iterator: AsyncIterator[worker_pb2.ObjectChunk], context: grpc.aio.ServicerContext
     ) -> worker_pb2.PushObjectReply:
         writer: store.ChunkWriter | None = None
+        first = worker_pb2.ObjectChunk()
         oid = b""
+        reserved = False
         try:
             async for chunk in request_iterator:
                 if writer is None:
-                    oid = chunk.object_id
+                    await _check(validate.first_chunk(chunk), context)
+                    first, oid = chunk, chunk.object_id
+                    if self._holds(oid):
+                        # objects never change: a second push of one we hold (a replay) writes nothing
+                        return worker_pb2.PushObjectReply()
                     await self.node_store.reserve(oid, chunk.total_size, primary=True)
-                    writer = store.ChunkWriter(self.node_store.store_dir, oid)
-                writer.write(chunk.offset, chunk.data)
+                    reserved = True
+                    writer = store.ChunkWriter(self.node_store.store_dir, oid, chunk.total_size)
+                else:
+                    await _check(validate.next_chunk(chunk, first), context)
+                await _check_chunk(writer.write, chunk.offset, chunk.data, context=context)
+            if writer is not None:
+                await _check_chunk(writer.commit, context=context)
         except StoreFull as exc:
             return worker_pb2.PushObjectReply(error=str(exc))
         except BaseException:
             if writer is not None:
                 writer.abort()
+            if reserved:
                 self.node_store.abandon(oid)
             raise
         if writer is None:
             return worker_pb2.PushObjectReply(error="empty push: no chunks arrived")
-        writer.commit()
         self.node_store.written(oid)
         return worker_pb2.PushObjectReply()
 
     async def Reserve(
         self, request: worker_pb2.ReserveRequest, context: grpc.aio.ServicerContext
     ) -> worker_pb2.ReserveReply:
+        await _check(validate.object_id(request.object_id), context)
+        where = self.node_store.index.where(request.object_id)
+        if where is not None:
+            # written before (a retried task writes its result again): the writer replaces
+            # the file in place, so a spilled copy comes back to be replaced
+            if where == DISK:
+                await self.node_store.ensure_local(request.object_id)
+            return worker_pb2.ReserveReply()
         try:
-            await self.node_store.reserve(request.object_id, request.size, primary=True)
+            await self.node_store.reserve(request.object_id, request.size, primary=True, for_other=True)
         except StoreFull as exc:
             return worker_pb2.ReserveReply(error=str(exc))
         return worker_pb2.ReserveReply()
+
+    def _holds(self, object_id: bytes) -> bool:
+        return self.node_store.index.where(object_id) is not None or self.node_store.readable_path(object_id) is not None
+
+
+async def _check(problem: str | None, context: grpc.aio.ServicerContext) -> None:
+    """Ends the call of a peer that sent a malformed request (raylite/worker/validate.py)."""
+    if problem is not None:
+        log.warning("refused a peer's request (%s): %s", context.peer(), problem)
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+
+
+async def _check_chunk(step: Callable[..., None], *args: object, context: grpc.aio.ServicerContext) -> None:
+    try:
+        step(*args)
+    except store.BadChunk as exc:
+        await _check(f"PushObject: {exc}", context)

@@ -896,3 +896,30 @@ def test_default_strategy_follows_argument_bytes(state: HeadState) -> None:
     step(state, ObjectsPut([big]))
     assert dispatched(step(state, TaskSubmitted(task("near", deps=[big.object_id])))) == [(b"data", "near")]
     assert dispatched(step(state, TaskSubmitted(task("anywhere")))) == [(b"idle", "anywhere")]
+
+
+# ---- replays: a peer may send a task again (after a reconnection, or a bug) ------------
+
+
+def test_replay_of_a_finished_task_kept_for_lineage_is_ignored(state: HeadState) -> None:
+    step(state, NodeAdded(b"n1", ONE_CPU))
+    x = put("x")
+    t = task("t", deps=[x.object_id])
+    step(state, ObjectsPut([x]), TaskSubmitted(t))
+    step(state, finished(t, result(t, node=b"n1", size=1000)))
+    assert t.task_id in state.lineage
+    # validate() after each step checks that the replay pinned nothing twice
+    assert dispatched(step(state, TaskSubmitted(task("t", deps=[x.object_id])))) == []
+    assert state.lineage[t.task_id] is t
+
+
+def test_replay_of_an_actor_creation_leaves_the_live_actor_alone(state: HeadState) -> None:
+    step(state, NodeAdded(b"n1", {"CPU": 2.0}))
+    a = actor("a", resources=ONE_CPU)
+    step(state, TaskSubmitted(a))
+    step(state, finished(a))
+    record = state.actors[a.actor_id]
+    assert record.state == "PLACED" and a.task_id not in state.tasks
+    assert dispatched(step(state, TaskSubmitted(actor("a", resources=ONE_CPU)))) == []
+    assert state.actors[a.actor_id] is record
+    assert available(state, b"n1") == 1.0

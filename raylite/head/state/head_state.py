@@ -323,8 +323,8 @@ class HeadState:
             # have been adopted from a node, which does not know who submitted it
             known.client_id = task.client_id
             return
-        if self._resubmitted_but_done(task):
-            return
+        if self._resubmitted_but_done(task) or task.task_id in self.lineage:
+            return  # (in lineage: a replay of a finished task kept to remake its outputs)
         early = self._early_results.pop(task.task_id, None)
         if early is not None and task.kind == NORMAL:
             self.tasks[task.task_id] = task

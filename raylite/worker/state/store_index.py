@@ -13,6 +13,11 @@ exceed the capacity, the index frees room in least-recently-used order:
 
 Objects being written or restored are pinned until `written` is called, so
 two concurrent reservations never evict each other's half-written bytes.
+A reservation made for another process (the Reserve RPC) holds a lease: if
+its bytes have not appeared when the lease ends (the writer died, or never
+meant to write), `expire` forgets it, so a lost writer cannot pin the store's
+room forever. `written` takes the size the file really has, so a writer that
+reserved less than it wrote is accounted for what it wrote.
 `reserve` returns the actions to carry out before writing, or None when only
 pinned objects stand in the way (the caller waits for a `written` and asks
 again); it never performs I/O itself. An object larger than the whole store
@@ -33,6 +38,7 @@ class Entry:
     primary: bool
     where: str = SHM
     pinned: bool = True
+    lease: float | None = None  # when an unwritten reservation for another process lapses
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,12 +65,19 @@ class StoreIndex:
         self.used = 0  # bytes in shared memory, reserved or written
         self.entries: OrderedDict[bytes, Entry] = OrderedDict()  # least recently used first
 
-    def reserve(self, object_id: bytes, size: int, primary: bool) -> list[Evict | Spill] | None:
-        """Admits an object into shared memory; returns what must leave first (None: wait)."""
+    def reserve(
+        self, object_id: bytes, size: int, primary: bool, lease: float | None = None
+    ) -> list[Evict | Spill] | None:
+        """Admits an object into shared memory; returns what must leave first (None: wait).
+
+        lease: the time after which the reservation lapses unless written (see expire).
+        """
         entry = self.entries.get(object_id)
         if entry is not None and entry.where == SHM:
             self.entries.move_to_end(object_id)
             return []
+        if entry is not None:
+            size = entry.size  # restoring a spilled primary: it has the size it was written with
         if size > self.capacity:
             raise StoreFull(
                 f"object of {size} bytes is larger than the node's object store ({self.capacity} bytes); "
@@ -74,10 +87,11 @@ class StoreIndex:
         if actions is None:
             return None
         if entry is None:
-            self.entries[object_id] = Entry(size, primary)
+            self.entries[object_id] = Entry(size, primary, lease=lease)
         else:  # restoring a spilled primary
             entry.where = SHM
             entry.pinned = True
+            entry.lease = None
             self.entries.move_to_end(object_id)
         self.used += size
         return actions
@@ -103,11 +117,35 @@ class StoreIndex:
                 actions.append(Evict(oid))
         return actions
 
-    def written(self, object_id: bytes) -> None:
-        """The object's bytes are in place: it may be evicted or spilled from now on."""
+    def written(self, object_id: bytes, size: int | None = None) -> None:
+        """The object's bytes are in place: it may be evicted or spilled from now on.
+
+        size: how many bytes the writer really wrote, when it may differ from its reservation.
+        """
         entry = self.entries.get(object_id)
-        if entry is not None:
-            entry.pinned = False
+        if entry is None:
+            return
+        entry.pinned = False
+        entry.lease = None
+        if size is not None and size != entry.size and entry.where == SHM:
+            self.used += size - entry.size
+            entry.size = size
+
+    def leased(self) -> list[bytes]:
+        """Reservations for other processes still waiting for their bytes."""
+        return [oid for oid, e in self.entries.items() if e.pinned and e.lease is not None]
+
+    def expire(self, now: float) -> list[bytes]:
+        """Forgets the reservations whose lease ended unwritten; returns their ids."""
+        lapsed = [oid for oid, e in self.entries.items() if e.pinned and e.lease is not None and e.lease <= now]
+        for oid in lapsed:
+            self.abandon(oid)
+        return lapsed
+
+    def next_lapse(self) -> float | None:
+        """When the next lease ends, if any reservation holds one."""
+        leases = [e.lease for e in self.entries.values() if e.pinned and e.lease is not None]
+        return min(leases) if leases else None
 
     def touched(self, object_id: bytes) -> None:
         if object_id in self.entries:

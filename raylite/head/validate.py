@@ -1,0 +1,187 @@
+"""What the head accepts from its peers: each message is checked whole, here,
+before any of it reaches HeadState.
+
+A message that no correct raylite peer sends (an id of the wrong length, a
+resource amount that is NaN, a task with no return, a result with no value, a
+stream that does not start with its hello) ends that peer's call with
+INVALID_ARGUMENT and a message naming the field; the head serves everyone else
+on, and HeadState only ever sees well-formed events. What a correct peer may
+send late or twice is not refused here: a result for a task the head already
+forgot, a resubmitted task, a put of an object that exists. HeadState ignores
+those (they are replays), so that clients and nodes may resend after a
+reconnection.
+
+The checks are plain functions of the message (no I/O); `client_batch` and
+`node_batch` return None or the reason, for the servicer to send back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping
+
+from raylite import config
+from raylite.ids import (
+    ACTOR_ID_BYTES,
+    CLIENT_ID_BYTES,
+    FUNCTION_ID_BYTES,
+    NODE_ID_BYTES,
+    OBJECT_ID_BYTES,
+    TASK_ID_BYTES,
+)
+from raylite.rpc import common_pb2, head_pb2
+
+_KINDS = (common_pb2.NORMAL, common_pb2.ACTOR_CREATION, common_pb2.ACTOR_METHOD)
+_STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY")
+
+
+class BadMessage(ValueError):
+    """A peer's message that no correct raylite peer sends; says which field and why."""
+
+
+def client_batch(batch: head_pb2.ClientBatch, first: bool) -> str | None:
+    """Why the head refuses this message of a client stream, or None if it is well formed."""
+    try:
+        _client_batch(batch, first)
+    except BadMessage as exc:
+        return f"malformed ClientBatch: {exc}"
+    return None
+
+
+def node_batch(batch: head_pb2.NodeBatch, first: bool) -> str | None:
+    """Why the head refuses this message of a node stream, or None if it is well formed."""
+    try:
+        _node_batch(batch, first)
+    except BadMessage as exc:
+        return f"malformed NodeBatch: {exc}"
+    return None
+
+
+def function_id_of(blob: bytes) -> bytes:
+    """The id of an exported function: the hash of its pickled body (as clients make it)."""
+    return hashlib.blake2b(blob, digest_size=FUNCTION_ID_BYTES).digest()
+
+
+# ---- the messages -------------------------------------------------------------
+
+
+def _hello(batch: head_pb2.ClientBatch | head_pb2.NodeBatch, first: bool) -> None:
+    if first and not batch.HasField("hello"):
+        raise BadMessage("hello: the first message of a stream must carry the hello")
+    if not first and batch.HasField("hello"):
+        raise BadMessage("hello: only the first message of a stream carries a hello")
+
+
+def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
+    _hello(batch, first)
+    if first:
+        _id(batch.hello.client_id, CLIENT_ID_BYTES, "hello.client_id")
+    for i, export in enumerate(batch.exports):
+        _id(export.function_id, FUNCTION_ID_BYTES, f"exports[{i}].function_id")
+        if function_id_of(export.blob) != export.function_id:
+            raise BadMessage(f"exports[{i}].function_id: is not the hash of the exported blob")
+    for i, value in enumerate(batch.puts):
+        _object_value(value, f"puts[{i}]")
+    for i, spec in enumerate(batch.tasks):
+        _task_spec(spec, f"tasks[{i}]")
+    _ids(batch.subscribe, OBJECT_ID_BYTES, "subscribe")
+    for i, change in enumerate(batch.block_states):
+        _id(change.task_id, TASK_ID_BYTES, f"block_states[{i}].task_id")
+    _ids(batch.kill_actors, ACTOR_ID_BYTES, "kill_actors")
+    _ids(batch.restart_actors, ACTOR_ID_BYTES, "restart_actors")
+    for i, ref in enumerate(batch.ref_changes):
+        _id(ref.object_id, OBJECT_ID_BYTES, f"ref_changes[{i}].object_id")
+    for i, result in enumerate(batch.results):
+        # an executor reports on its own client stream, naming the node it runs on
+        _id(result.node_id, NODE_ID_BYTES, f"results[{i}].node_id")
+        _task_result(result, f"results[{i}]")
+
+
+def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
+    _hello(batch, first)
+    if first:
+        node = batch.hello.node
+        _id(node.node_id, NODE_ID_BYTES, "hello.node.node_id")
+        if not node.address:
+            raise BadMessage("hello.node.address: is empty; a node must say where its worker service listens")
+        _amounts(node.total, "hello.node.total")
+    for i, result in enumerate(batch.results):
+        if result.node_id:
+            _id(result.node_id, NODE_ID_BYTES, f"results[{i}].node_id")
+        _task_result(result, f"results[{i}]")
+    for i, death in enumerate(batch.deaths):
+        if death.task_id:
+            _id(death.task_id, TASK_ID_BYTES, f"deaths[{i}].task_id")
+        if death.actor_id:
+            _id(death.actor_id, ACTOR_ID_BYTES, f"deaths[{i}].actor_id")
+    _ids(batch.copies_added, OBJECT_ID_BYTES, "copies_added")
+    _ids(batch.copies_removed, OBJECT_ID_BYTES, "copies_removed")
+
+
+def _task_spec(spec: common_pb2.TaskSpec, where: str) -> None:
+    _id(spec.task_id, TASK_ID_BYTES, f"{where}.task_id")
+    if spec.kind not in _KINDS:
+        raise BadMessage(f"{where}.kind: {spec.kind} is not a TaskKind")
+    if spec.kind == common_pb2.ACTOR_CREATION:
+        if spec.actor_id != spec.task_id:
+            raise BadMessage(f"{where}.actor_id: an actor creation task's actor_id must be its task_id")
+    elif spec.kind == common_pb2.ACTOR_METHOD:
+        _id(spec.actor_id, ACTOR_ID_BYTES, f"{where}.actor_id")
+    elif spec.actor_id:
+        raise BadMessage(f"{where}.actor_id: a normal task has no actor_id")
+    if spec.kind != common_pb2.ACTOR_METHOD:
+        _id(spec.function_id, FUNCTION_ID_BYTES, f"{where}.function_id")
+    if not 1 <= spec.num_returns <= config.MAX_NUM_RETURNS:
+        raise BadMessage(f"{where}.num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}")
+    for name in ("max_retries", "max_restarts", "max_task_retries"):
+        if getattr(spec, name) < -1:
+            raise BadMessage(f"{where}.{name}: {getattr(spec, name)} is below -1 (-1 means without limit)")
+    _amounts(spec.resources, f"{where}.resources")
+    _amounts(spec.placement, f"{where}.placement")
+    _ids(spec.dependencies, OBJECT_ID_BYTES, f"{where}.dependencies")
+    _ids(spec.borrowed, OBJECT_ID_BYTES, f"{where}.borrowed")
+    strategy = spec.strategy
+    if strategy.kind not in _STRATEGIES:
+        raise BadMessage(f"{where}.strategy.kind: {strategy.kind!r} is not one of {', '.join(_STRATEGIES[1:])}")
+    if strategy.kind == "NODE_AFFINITY":
+        _id(strategy.node_id, NODE_ID_BYTES, f"{where}.strategy.node_id")
+
+
+def _task_result(result: head_pb2.TaskResult, where: str) -> None:
+    _id(result.task_id, TASK_ID_BYTES, f"{where}.task_id")
+    if not result.results:
+        raise BadMessage(f"{where}.results: is empty; a finished task has at least one value (or its error)")
+    for i, value in enumerate(result.results):
+        _object_value(value, f"{where}.results[{i}]")
+
+
+def _object_value(value: common_pb2.ObjectValue, where: str) -> None:
+    _id(value.object_id, OBJECT_ID_BYTES, f"{where}.object_id")
+    if value.in_store:
+        _id(value.node_id, NODE_ID_BYTES, f"{where}.node_id")
+        if not value.node_address:
+            raise BadMessage(f"{where}.node_address: is empty for a value in a node's store")
+    _ids(value.contained, OBJECT_ID_BYTES, f"{where}.contained")
+
+
+# ---- fields ---------------------------------------------------------------------
+
+
+def _id(value: bytes, size: int, where: str) -> None:
+    if len(value) != size:
+        raise BadMessage(f"{where}: an id of {size} bytes was expected, got {len(value)} bytes")
+
+
+def _ids(values: Iterable[bytes], size: int, where: str) -> None:
+    for i, value in enumerate(values):
+        if len(value) != size:
+            raise BadMessage(f"{where}[{i}]: an id of {size} bytes was expected, got {len(value)} bytes")
+
+
+def _amounts(amounts: Mapping[str, float], where: str) -> None:
+    for name, amount in amounts.items():
+        if not name:
+            raise BadMessage(f"{where}: a resource has an empty name")
+        if not math.isfinite(amount) or amount < 0:
+            raise BadMessage(f"{where}[{name!r}]: {amount} is not a finite amount >= 0")

@@ -1,0 +1,51 @@
+"""What a worker daemon's object service accepts from its peers.
+
+A request that no correct raylite peer sends (an id of the wrong length, a
+location with no address, a push whose chunks do not add up to the object)
+ends that call with INVALID_ARGUMENT and a message naming the field; the
+daemon serves everyone else on. Chunk offsets and sizes are checked as the
+bytes arrive (raylite/store.py ChunkWriter). These are plain functions: None,
+or the reason.
+"""
+
+from __future__ import annotations
+
+from raylite.ids import NODE_ID_BYTES, OBJECT_ID_BYTES
+from raylite.rpc import common_pb2, worker_pb2
+
+
+def object_id(value: bytes, where: str = "object_id") -> str | None:
+    if len(value) != OBJECT_ID_BYTES:
+        return f"{where}: an object id of {OBJECT_ID_BYTES} bytes was expected, got {len(value)} bytes"
+    return None
+
+
+def location(loc: common_pb2.ObjectValue, own_node_id: bytes) -> str | None:
+    """A PullRequest's location: the object, and a node that holds it (unless it is this one)."""
+    problem = object_id(loc.object_id, "location.object_id")
+    if problem is not None or loc.node_id == own_node_id:
+        return problem
+    if len(loc.node_id) != NODE_ID_BYTES:
+        return f"location.node_id: a node id of {NODE_ID_BYTES} bytes was expected, got {len(loc.node_id)} bytes"
+    if not loc.node_address or not all(loc.copy_addresses):
+        return "location.node_address: every holder of the object needs an address (host:port)"
+    return None
+
+
+def first_chunk(chunk: worker_pb2.ObjectChunk) -> str | None:
+    """The first chunk of a push names the object and its size."""
+    problem = object_id(chunk.object_id, "object_id of the first chunk")
+    if problem is not None:
+        return problem
+    if chunk.total_size == 0:
+        return "total_size of the first chunk: is 0; an object has at least one byte"
+    return None
+
+
+def next_chunk(chunk: worker_pb2.ObjectChunk, first: worker_pb2.ObjectChunk) -> str | None:
+    """Later chunks repeat the first one's object id and size, or leave them out."""
+    if chunk.object_id not in (b"", first.object_id):
+        return "object_id of a later chunk: names another object than the first chunk"
+    if chunk.total_size not in (0, first.total_size):
+        return "total_size of a later chunk: differs from the first chunk's"
+    return None
