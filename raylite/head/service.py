@@ -161,14 +161,14 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             connected = ClientConnected(client_id, hello.job_id, hello.is_driver)
             self._on_client_batch(client_id, first, out, [*replaced, connected])
             async for batch in request_iterator:
-                await _check(validate.client_batch(batch, first=False), context)
+                await _check(validate.client_batch(batch, first=False), context, out, writer)
                 self._on_client_batch(client_id, batch, out)
         finally:
-            out.close()
-            writer.cancel()
+            out.close()  # before anything awaits: a cancelled call may be cancelled again
             if self.clients.get(client_id) is out:  # not replaced by a reconnection
                 del self.clients[client_id]
                 self.apply(ClientDisconnected(client_id))
+            await _stop_writer(out, writer)
 
     def _on_client_batch(
         self, client_id: bytes, batch: head_pb2.ClientBatch, out: Outbox, events: list[Any] | None = None
@@ -247,17 +247,17 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         try:
             self._on_node_batch(node_id, first)
             async for batch in request_iterator:
-                await _check(validate.node_batch(batch, first=False), context)
+                await _check(validate.node_batch(batch, first=False), context, out, writer)
                 self._on_node_batch(node_id, batch)
         finally:
-            out.close()
-            writer.cancel()
+            out.close()  # before anything awaits: a cancelled call may be cancelled again
             if self.nodes.get(node_id) is out:  # not replaced by a reconnection
                 del self.nodes[node_id]
                 log.warning("node %s left", node_id.hex()[:12])
                 if self.storage is not None:
                     self.storage.forget_node(node_id)
                 self.apply(NodeRemoved(node_id, "its worker daemon disconnected"))
+            await _stop_writer(out, writer)
 
     def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
         events: list[Any] = []
@@ -336,11 +336,30 @@ async def _check_first(first: Any, check: Any, context: grpc.aio.ServicerContext
     await _check(check(first, first=True), context)
 
 
-async def _check(problem: str | None, context: grpc.aio.ServicerContext) -> None:
+async def _check(
+    problem: str | None,
+    context: grpc.aio.ServicerContext,
+    out: Outbox | None = None,
+    writer: asyncio.Task[None] | None = None,
+) -> None:
     """Ends the call of a peer that sent a malformed message (raylite/head/validate.py)."""
-    if problem is not None:
-        log.warning("refused a peer's message (%s): %s", context.peer(), problem)
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+    if problem is None:
+        return
+    log.warning("refused a peer's message (%s): %s", context.peer(), problem)
+    if out is not None:
+        await _stop_writer(out, writer)
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+
+
+async def _stop_writer(out: Outbox, writer: asyncio.Task[None]) -> None:
+    """Stops a stream's writer once its write in flight is done: gRPC refuses to end
+    a call (abort, or the status after the handler returns) while a write is pending,
+    and the call then hangs until the peer gives up."""
+    out.close()
+    try:
+        await asyncio.wait([writer], timeout=config.PEER_TIMEOUT_S)
+    finally:
+        writer.cancel()
 
 
 async def _check_version(version: int, context: grpc.aio.ServicerContext) -> None:
