@@ -22,6 +22,19 @@ class ActorMeta:
     class_name: str
     methods: dict[str, int] = field(default_factory=dict)  # name -> num_returns
     is_async: bool = False
+    # name -> the method's parameters without self, to check calls where they are made
+    signatures: dict[str, inspect.Signature] = field(default_factory=dict)
+
+
+class _Default:
+    """Stands for a parameter's default value in a handle's signatures: the value
+    itself may not pickle, and only whether there is one matters for checking a call."""
+
+    def __repr__(self) -> str:
+        return "..."
+
+
+_DEFAULT = _Default()
 
 
 def method(*, num_returns: int = 1, **_: Any) -> Any:
@@ -44,13 +57,17 @@ class ActorClass:
         self._name = cls.__qualname__
         self._export_cache: dict[str, Any] = {}
         methods = {}
+        signatures = {}
         is_async = False
         for name, fn in inspect.getmembers(cls, predicate=callable):
             if name.startswith("__") and name not in ("__call__",):
                 continue
             methods[name] = getattr(fn, "__raylite_num_returns__", 1)
             is_async = is_async or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
-        self._meta = ActorMeta(self._name, methods, is_async)
+            signature = _method_signature(cls, name, fn)
+            if signature is not None:
+                signatures[name] = signature
+        self._meta = ActorMeta(self._name, methods, is_async, signatures)
         self._init_signature = _signature(cls.__init__) if "__init__" in cls.__dict__ else None
         self.__doc__ = cls.__doc__
 
@@ -133,7 +150,8 @@ class ActorHandle:
         if meta is None or name not in meta.methods:
             known = ", ".join(sorted(meta.methods)) if meta else ""
             raise AttributeError(
-                f"actor class {meta.class_name if meta else '?'} has no method {name!r}; its methods are: {known}"
+                f"actor class {meta.class_name if meta else '?'} has no method {name!r}; "
+                f"call one of its methods: {known or '(it has none)'}"
             )
         return ActorMethod(self, name, meta.methods[name])
 
@@ -158,7 +176,8 @@ class ActorMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
-            f"Actor methods cannot be called directly. Instead of '{self._name}()', try '{self._name}.remote()'."
+            f"Actor methods cannot be called directly. Instead of 'actor.{self._name}()', "
+            f"use 'actor.{self._name}.remote()' (on the handle of the {self._handle._meta.class_name} actor)."
         )
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
@@ -168,8 +187,16 @@ class ActorMethod:
         return _BoundOptions(self, options)
 
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
-        client = submit.current_client()
         full_name = f"{self._handle._meta.class_name}.{self._name}"
+        signature = self._handle._meta.signatures.get(self._name)
+        if signature is not None:
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(
+                    f"{full_name}.remote() got arguments that do not fit {full_name}{signature}: {exc}"
+                ) from None
+        client = submit.current_client()
         packed = submit.pack_arguments(client, args, kwargs, f"{full_name}.remote()")
         num_returns = int(options.get("num_returns", self._num_returns))
         spec = submit.build_spec(
@@ -189,3 +216,17 @@ class ActorMethod:
         refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the call
         client.submit(spec)
         return refs
+
+
+def _method_signature(cls: type, name: str, fn: Any) -> inspect.Signature | None:
+    """A method's parameters as callers pass them (no self), with defaults and
+    annotations left out so that the signature pickles with the handle."""
+    signature = _signature(fn)
+    if signature is None:
+        return None
+    params = list(signature.parameters.values())
+    if not isinstance(inspect.getattr_static(cls, name, None), (staticmethod, classmethod)) and params:
+        params = params[1:]  # self (a classmethod came bound, without cls)
+    return inspect.Signature(
+        [p.replace(annotation=p.empty, default=p.empty if p.default is p.empty else _DEFAULT) for p in params]
+    )

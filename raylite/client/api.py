@@ -12,11 +12,11 @@ import cloudpickle
 
 from raylite import exceptions, ids, session
 from raylite.client import context
-from raylite.client.actor import ActorClass, ActorHandle
+from raylite.client.actor import ActorClass, ActorHandle, ActorMethod
 from raylite.client.core import Client
 from raylite.client.local_cluster import LocalCluster
 from raylite.client.object_ref import ObjectRef
-from raylite.client.remote_function import RemoteFunction
+from raylite.client.remote_function import RemoteFunction, _BoundOptions
 from raylite.serialization import serialize
 
 _cluster: LocalCluster | None = None
@@ -164,9 +164,15 @@ def _make_remote(target: Any, options: dict[str, Any]) -> Any:
 def _check_refs(refs: Sequence[Any], what: str) -> None:
     for r in refs:
         if not isinstance(r, ObjectRef):
-            raise TypeError(
-                f"{what} expects ObjectRefs (what .remote() and put() return), got {type(r).__name__}: {r!r}"
-            )
+            raise TypeError(f"{what} expects ObjectRefs, got {type(r).__name__}: {r!r}; {_how_to_get_a_ref(r)}")
+
+
+def _how_to_get_a_ref(value: Any) -> str:
+    if isinstance(value, (RemoteFunction, ActorMethod, _BoundOptions)):
+        return "call its .remote(...) to run it, and pass the ObjectRef that returns"
+    if isinstance(value, ActorHandle):
+        return "an actor handle is not a value: call one of its methods with .remote(...) and pass that ObjectRef"
+    return "pass the ObjectRef that .remote(...) or put() returned (put(value) makes one for a plain value)"
 
 
 def get(object_refs: Any, *, timeout: float | None = None) -> Any:
@@ -181,7 +187,7 @@ def get(object_refs: Any, *, timeout: float | None = None) -> Any:
     else:
         raise TypeError(
             f"get() expects an ObjectRef or a list of ObjectRefs, got {type(object_refs).__name__}: "
-            f"{object_refs!r}"
+            f"{object_refs!r}; {_how_to_get_a_ref(object_refs)}"
         )
     oids = [r.binary() for r in refs]
     if not client.wait_for(oids, len(set(oids)), timeout):

@@ -431,7 +431,7 @@ class Client:
         async with auth.channel(address, self.token) as channel:
             reply = await worker_pb2_grpc.WorkerServiceStub(channel).PushObject(chunks())
         if reply.error:
-            raise exceptions.RaySystemError(f"storing object on {address} failed: {reply.error}")
+            raise exceptions.ObjectStoreFullError(f"storing object on {address} failed: {reply.error}")
 
     def value_of(self, oid: bytes) -> common_pb2.ObjectValue | None:
         return self._objects.get(oid)

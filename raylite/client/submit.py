@@ -19,6 +19,7 @@ from raylite.client import context
 from raylite.client.core import Client, function_id_of
 from raylite.client.object_ref import ObjectRef
 from raylite.exceptions import RaySerializationError
+from raylite.ids import NODE_ID_BYTES
 from raylite.rpc import common_pb2
 from raylite.serialization import serialize
 
@@ -53,6 +54,21 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for {what}; valid options: {sorted(allowed)}")
+    # here, where the mistake is made, rather than as a refusal by the head
+    num_returns = options.get("num_returns")
+    if num_returns is not None and not (
+        isinstance(num_returns, int) and 0 <= num_returns <= config.MAX_NUM_RETURNS
+    ):
+        raise ValueError(f"{what}: num_returns must be a whole number from 0 to {config.MAX_NUM_RETURNS}, got {num_returns!r}")
+    for name in ("max_retries", "max_restarts", "max_task_retries"):
+        value = options.get(name)
+        if value is not None and not (isinstance(value, int) and value >= -1):
+            raise ValueError(f"{what}: {name} must be a whole number >= 0, or -1 for no limit, got {value!r}")
+    if options.get("scheduling_strategy") is not None:
+        strategy_message(options["scheduling_strategy"])
+    for name in options.get("resources") or {}:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{what}: resource names must be non-empty strings, got {name!r}")
 
 
 def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
@@ -66,6 +82,13 @@ def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
                 f"could not pickle {getattr(obj, '__qualname__', obj)!r} to send it to the cluster: {exc}. "
                 "It or something it references (a global, a closure variable) is not picklable."
             ) from exc
+        if len(blob) > config.GRPC_MAX_MESSAGE_BYTES // 2:
+            raise ValueError(
+                f"{getattr(obj, '__qualname__', obj)!r} pickles to {len(blob)} bytes, too large to send to the "
+                f"cluster (the limit is {config.GRPC_MAX_MESSAGE_BYTES // 2}, half of RAYLITE_GRPC_MAX_MESSAGE_BYTES): "
+                "it probably captures a large object from its scope; pass that object as an argument, or put() it "
+                "and pass the ObjectRef"
+            )
         fid = function_id_of(blob)
         cache["function_id"], cache["blob"] = fid, blob
     client.export(fid, cache["blob"])
@@ -143,9 +166,16 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
         return common_pb2.SchedulingStrategy(kind="SPREAD")
     node_id = getattr(strategy, "node_id", None)
     if node_id is not None:
-        return common_pb2.SchedulingStrategy(
-            kind="NODE_AFFINITY", node_id=bytes.fromhex(node_id), soft=bool(getattr(strategy, "soft", False))
-        )
+        try:
+            raw = bytes.fromhex(node_id)
+        except (TypeError, ValueError):
+            raw = b""
+        if len(raw) != NODE_ID_BYTES:
+            raise ValueError(
+                f"NodeAffinitySchedulingStrategy: {node_id!r} is not a node id; use the hex id of a live node, "
+                "as ray.nodes()[i]['NodeID'] or ray.get_runtime_context().get_node_id() give it"
+            )
+        return common_pb2.SchedulingStrategy(kind="NODE_AFFINITY", node_id=raw, soft=bool(getattr(strategy, "soft", False)))
     raise ValueError(
         f"unsupported scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD' or NodeAffinitySchedulingStrategy"
     )

@@ -316,13 +316,16 @@ class Executor:
             values = list(value)
             if len(values) != n:
                 raise ValueError(f"{spec.name} declared num_returns={n} but returned {len(values)} values")
-        return [self._store_result(ids.object_id(spec.task_id, i), v) for i, v in enumerate(values)]
+        return [self._store_result(ids.object_id(spec.task_id, i), v, spec.name) for i, v in enumerate(values)]
 
-    def _store_result(self, oid: bytes, value: Any) -> common_pb2.ObjectValue:
+    def _store_result(self, oid: bytes, value: Any, name: str) -> common_pb2.ObjectValue:
         s = serialize(value)
         if s.size <= config.INLINE_MAX_BYTES:
             return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size, contained=s.contained)
-        context.current().reserve(oid, s.size)
+        try:
+            context.current().reserve(oid, s.size)
+        except exceptions.ObjectStoreFullError as exc:
+            raise exceptions.ObjectStoreFullError(f"the value {name} returned cannot be stored: {exc}") from None
         store.write(self.store_dir, oid, s)
         return common_pb2.ObjectValue(
             object_id=oid,

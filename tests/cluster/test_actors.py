@@ -56,10 +56,45 @@ def test_actor_in_own_process(cluster):
     assert pa != pb and os.getpid() not in (pa, pb)
 
 
-def test_unknown_method_is_an_attribute_error(cluster):
+def test_unknown_method_is_an_attribute_error_listing_the_methods(cluster):
     c = Counter.remote()
-    with pytest.raises(AttributeError, match="no method 'nope'"):
+    with pytest.raises(AttributeError, match="Counter has no method 'nope'; call one of its methods: add, history, pid$"):
         c.nope.remote()
+
+
+def test_calling_an_actor_class_or_method_directly_says_use_remote(cluster):
+    with pytest.raises(TypeError, match=r"cannot be instantiated directly.*use 'Counter\.remote\(\)'"):
+        Counter(1)
+    c = Counter.remote()
+    with pytest.raises(TypeError, match=r"cannot be called directly.*use 'actor\.add\.remote\(\)'"):
+        c.add(1)
+
+
+def test_wrong_arguments_fail_at_call_time_with_the_signature(cluster):
+    with pytest.raises(TypeError, match=r"Counter\.remote\(\) got arguments that do not fit Counter\.__init__\(self, start=0\)"):
+        Counter.remote(1, 2)
+    c = Counter.remote()
+    with pytest.raises(TypeError, match=r"Counter\.add\.remote\(\) got arguments that do not fit Counter\.add\(x\): missing"):
+        c.add.remote()
+    with pytest.raises(TypeError, match=r"do not fit Counter\.history\(\): got an unexpected keyword argument 'x'"):
+        c.history.remote(x=1)
+    assert ray.get(c.add.remote(x=2)) == 2  # keyword arguments that fit are fine
+
+
+def test_actor_no_node_can_place_warns_with_what_it_needs(cluster, capfd):
+    @ray.remote(num_gpus=2)
+    class Greedy:
+        def ping(self):
+            return 1
+
+    g = Greedy.remote()
+    with pytest.raises(exceptions.GetTimeoutError):
+        ray.get(g.ping.remote(), timeout=1)
+    err = capfd.readouterr().err
+    assert "Greedy.__init__ requires {'GPU': 2.0}, which no node in the cluster can ever provide" in err
+    assert "(live nodes have [{'GPU': 0.0}])" in err
+    assert "lower its num_cpus/num_gpus/resources or add such a node" in err
+    ray.kill(g)
 
 
 def test_constructor_error_kills_actor(cluster):

@@ -68,13 +68,15 @@ def test_error_propagates_through_dependent_tasks(cluster):
 
 
 def test_calling_remote_function_directly_says_use_remote(cluster):
-    with pytest.raises(TypeError, match=r"double\.remote\(\)"):
+    with pytest.raises(TypeError, match=r"cannot be called directly.*try 'double\.remote\(\)'"):
         double(1)
 
 
-def test_remote_with_wrong_arguments_fails_at_call_time(cluster):
-    with pytest.raises(TypeError, match="do not fit"):
+def test_remote_with_wrong_arguments_fails_at_call_time_with_the_signature(cluster):
+    with pytest.raises(TypeError, match=r"double\.remote\(\) got arguments that do not fit double\(x\): too many"):
         double.remote(1, 2)
+    with pytest.raises(TypeError, match=r"do not fit double\(x\): missing a required argument: 'x'"):
+        double.options(num_cpus=1).remote()
 
 
 def test_get_timeout_raises_get_timeout_error(cluster):
@@ -124,9 +126,13 @@ def test_unpicklable_argument_fails_at_remote_naming_it(cluster):
     assert "lock" in str(info.value)
 
 
-def test_get_of_non_ref_is_a_type_error(cluster):
-    with pytest.raises(TypeError, match="ObjectRef"):
+def test_get_of_non_ref_says_what_to_pass(cluster):
+    with pytest.raises(TypeError, match=r"expects ObjectRefs, got int: 1; pass the ObjectRef that \.remote\(\.\.\.\) or put\(\) returned"):
         ray.get([1, 2])
+    with pytest.raises(TypeError, match=r"got dict: .*; pass the ObjectRef that \.remote\(\.\.\.\) or put\(\) returned"):
+        ray.get({"a": 1})
+    with pytest.raises(TypeError, match=r"got RemoteFunction.*call its \.remote\(\.\.\.\) to run it"):
+        ray.get(double)
 
 
 def test_num_returns(cluster):
@@ -223,4 +229,36 @@ def test_infeasible_task_warns_and_times_out(cluster, capfd):
     ref = needs_gpus.remote()
     with pytest.raises(exceptions.GetTimeoutError):
         ray.get(ref, timeout=1)
-    assert "no node in the cluster can ever provide" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "raylite: warning: task" in err and "needs_gpus requires {'CPU': 1.0, 'GPU': 4.0}" in err
+    assert "which no node in the cluster can ever provide (live nodes have [{'CPU': 2.0, 'GPU': 0.0}])" in err
+    assert "lower its num_cpus/num_gpus/resources or add such a node" in err
+
+
+def test_options_the_head_would_refuse_fail_at_call_time(cluster):
+    from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    with pytest.raises(ValueError, match=r"max_retries must be a whole number >= 0, or -1 for no limit, got -2"):
+        double.options(max_retries=-2)
+    with pytest.raises(ValueError, match=r"num_returns must be a whole number from 0 to 100000, got 1000000"):
+        double.options(num_returns=1_000_000)
+    with pytest.raises(ValueError, match=r"resource names must be non-empty strings, got ''"):
+        double.options(resources={"": 1})
+    with pytest.raises(ValueError, match=r"'abcd' is not a node id; use the hex id of a live node, as ray\.nodes\(\)"):
+        double.options(scheduling_strategy=NodeAffinitySchedulingStrategy("abcd", soft=True))
+    assert ray.get(double.remote(4)) == 8  # the session is unharmed
+
+
+def test_function_too_large_to_send_says_what_to_do(cluster, monkeypatch):
+    from raylite import config
+
+    monkeypatch.setattr(config, "GRPC_MAX_MESSAGE_BYTES", 1 << 20)
+    captured = b"x" * (1 << 20)
+
+    @ray.remote
+    def uses_big():
+        return len(captured)
+
+    with pytest.raises(ValueError, match=r"uses_big' pickles to \d+ bytes, too large to send.*pass that object as an argument, or put\(\) it"):
+        uses_big.remote()
+    assert ray.get(double.remote(5)) == 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,22 @@ def test_tasks_read_spilled_arguments(small_store) -> None:
     assert ray.get([first_last.remote(r) for r in refs]) == [(i, i) for i in range(12)]
 
 
+HOW_TO_FIT = (
+    r"larger than the node's object store \(1073741824 bytes\), so it can never be stored there: give the node a "
+    r"larger store \(`raylite start --object-store-memory BYTES`, or `ray.init\(object_store_memory=BYTES\)`"
+)
+
+
 def test_object_larger_than_the_store_is_refused(small_store) -> None:
-    with pytest.raises(exceptions.ObjectStoreFullError, match="object-store-memory"):
+    with pytest.raises(exceptions.ObjectStoreFullError, match=HOW_TO_FIT):
         ray.put(np.zeros(CAPACITY + 1, dtype=np.uint8))
+
+
+def test_task_result_larger_than_the_store_raises_at_get(small_store) -> None:
+    @ray.remote
+    def too_big():
+        return np.zeros(CAPACITY + 1, dtype=np.uint8)
+
+    with pytest.raises(exceptions.ObjectStoreFullError, match="the value .*too_big returned cannot be stored: ") as info:
+        ray.get(too_big.remote(), timeout=60)
+    assert re.search(HOW_TO_FIT, str(info.value))

@@ -70,3 +70,43 @@ def test_abandoned_reservation_frees_its_bytes() -> None:
     index.abandon(oid(1))
     index.validate()
     assert index.used == 0 and admit(index, 2, 100) == []
+
+
+def test_restoring_takes_the_size_the_object_was_written_with() -> None:
+    """A second reservation of a spilled object (with another size) restores it as it was."""
+    index = StoreIndex(100)
+    admit(index, 1, 60)
+    admit(index, 2, 60)  # spills 1
+    assert index.reserve(oid(1), 5, primary=True) == [Spill(oid(2))]
+    index.written(oid(1))
+    index.validate()
+    assert index.entries[oid(1)].size == 60 and index.used == 60
+
+
+def test_written_counts_the_bytes_really_written() -> None:
+    index = StoreIndex(100)
+    index.reserve(oid(1), 10, primary=True, lease=5.0)
+    index.written(oid(1), 70)  # the writer wrote more than it reserved
+    index.validate()
+    assert index.used == 70
+    assert index.reserve(oid(2), 50, primary=True) == [Spill(oid(1))]
+
+
+def test_an_unwritten_reservation_lapses_with_its_lease() -> None:
+    index = StoreIndex(100)
+    index.reserve(oid(1), 90, primary=True, lease=5.0)  # for a writer that then dies
+    index.reserve(oid(2), 5, primary=True)  # the daemon's own write: no lease
+    assert index.reserve(oid(3), 50, primary=True) is None
+    assert index.next_lapse() == 5.0
+    assert index.expire(4.9) == []
+    assert index.expire(5.0) == [oid(1)]
+    index.validate()
+    assert index.where(oid(2)) == SHM and index.next_lapse() is None
+    assert index.reserve(oid(3), 50, primary=True) == []
+
+
+def test_a_written_reservation_never_lapses() -> None:
+    index = StoreIndex(100)
+    index.reserve(oid(1), 40, primary=True, lease=5.0)
+    index.written(oid(1), 40)
+    assert index.expire(100.0) == [] and index.where(oid(1)) == SHM

@@ -881,12 +881,18 @@ def _actor_died_info(task: TaskRecord, why: str) -> ObjectInfo:
 
 
 def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: Iterable[NodeRecord]) -> str:
-    totals = [dict(n.total) for n in nodes if n.alive]
+    # of each node, only what the request names: the rest (memory, node:<ip>) is noise here
+    alive = [n for n in nodes if n.alive]
+    totals = [{name: n.total.get(name, 0.0) for name in request} for n in alive[:_NODES_SHOWN]]
+    more = f" and {len(alive) - _NODES_SHOWN} more" if len(alive) > _NODES_SHOWN else ""
     return (
         f"task {task.name} requires {request}, which no node in the cluster can ever provide "
-        f"(nodes have {totals}). It stays queued until a node that fits joins; "
+        f"(live nodes have {totals}{more}). It stays queued until a node that fits joins; "
         "lower its num_cpus/num_gpus/resources or add such a node."
     )
+
+
+_NODES_SHOWN = 8
 
 
 _HANDLERS = {

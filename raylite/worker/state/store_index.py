@@ -80,8 +80,10 @@ class StoreIndex:
             size = entry.size  # restoring a spilled primary: it has the size it was written with
         if size > self.capacity:
             raise StoreFull(
-                f"object of {size} bytes is larger than the node's object store ({self.capacity} bytes); "
-                "start the node with a larger --object-store-memory"
+                f"object of {size} bytes is larger than the node's object store ({self.capacity} bytes), so it "
+                "can never be stored there: give the node a larger store (`raylite start --object-store-memory "
+                "BYTES`, or `ray.init(object_store_memory=BYTES)` for a local cluster), or split the value into "
+                "smaller objects"
             )
         actions = self._make_room(size)
         if actions is None:

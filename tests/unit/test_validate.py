@@ -1,0 +1,87 @@
+"""The head's edge checks accept what raylite's own peers send, and name what they refuse."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import cloudpickle
+
+from raylite import config, ids
+from raylite.client import submit
+from raylite.client.core import function_id_of
+from raylite.head import validate
+from raylite.rpc import common_pb2, head_pb2
+from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+NODE = ids.random_id(ids.NODE_ID_BYTES)
+
+
+def client_like() -> SimpleNamespace:
+    return SimpleNamespace(ids=ids.IdSource(), job_id=ids.random_id(8))
+
+
+def test_the_head_computes_function_ids_as_clients_do() -> None:
+    blob = cloudpickle.dumps(len)
+    assert validate.function_id_of(blob) == function_id_of(blob)
+
+
+def test_a_batch_as_the_client_builds_it_is_accepted() -> None:
+    client = client_like()
+    fid = function_id_of(b"body")
+    normal = submit.build_spec(
+        client, kind=common_pb2.NORMAL, name="f", function_id=fid, payload=b"p", deps=[ids.object_id(b"t" * 16, 0)],
+        options={"num_cpus": 0.5, "resources": {"special": 2}, "max_retries": -1,
+                 "scheduling_strategy": NodeAffinitySchedulingStrategy(NODE.hex(), soft=True)},
+        default_cpus=1.0, num_returns=3,
+    )
+    creation = submit.build_spec(
+        client, kind=common_pb2.ACTOR_CREATION, name="A.__init__", function_id=fid, payload=b"p", deps=[],
+        options={"max_retries": 0}, default_cpus=0.0,
+    )
+    creation.placement["CPU"] = 1.0
+    call = submit.build_spec(
+        client, kind=common_pb2.ACTOR_METHOD, name="A.m", function_id=b"", payload=b"m\0p", deps=[],
+        options={"max_retries": 0}, default_cpus=0.0, actor_id=creation.task_id,
+    )
+    batch = head_pb2.ClientBatch(
+        hello=head_pb2.ClientHello(protocol_version=config.PROTOCOL_VERSION, client_id=client.ids.prefix),
+        exports=[common_pb2.ExportedFunction(function_id=fid, blob=b"body")],
+        puts=[
+            common_pb2.ObjectValue(object_id=ids.object_id(client.ids.task_id(), 0), data=b"v", size=1),
+            common_pb2.ObjectValue(
+                object_id=ids.object_id(client.ids.task_id(), 0), node_id=NODE, node_address="10.0.0.1:7000",
+                size=10**6, in_store=True,
+            ),
+        ],
+        tasks=[normal, creation, call],
+        kill_actors=[creation.task_id],
+        ref_changes=[head_pb2.RefChange(object_id=ids.object_id(normal.task_id, 2), held=True)],
+        flush=1,
+    )
+    assert validate.client_batch(batch, first=True) is None
+    batch.ClearField("hello")
+    assert validate.client_batch(batch, first=False) is None
+
+
+def test_a_node_batch_as_the_daemon_builds_it_is_accepted() -> None:
+    info = common_pb2.NodeInfo(node_id=NODE, address="10.0.0.1:7000", ip="10.0.0.1", alive=True)
+    info.total.update({"CPU": 4.0, "memory": 1e9, "node:10.0.0.1": 1.0})
+    task = b"t" * 16
+    batch = head_pb2.NodeBatch(
+        hello=head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info),
+        results=[head_pb2.TaskResult(task_id=task, results=[common_pb2.ObjectValue(object_id=ids.object_id(task, 0))])],
+        deaths=[head_pb2.ExecutorDied(task_id=task, reason="signal 9"), head_pb2.ExecutorDied(reason="idle")],
+        copies_added=[ids.object_id(task, 1)],
+    )
+    assert validate.node_batch(batch, first=True) is None
+
+
+def test_refusals_name_the_message_and_the_field() -> None:
+    batch = head_pb2.ClientBatch(tasks=[common_pb2.TaskSpec(task_id=b"t" * 16, num_returns=1, function_id=b"f" * 16)])
+    batch.tasks[0].resources["GPU"] = float("-inf")
+    assert validate.client_batch(batch, first=False) == (
+        "malformed ClientBatch: tasks[0].resources['GPU']: -inf is not a finite amount >= 0"
+    )
+    assert validate.node_batch(head_pb2.NodeBatch(copies_added=[b"x"]), first=False) == (
+        "malformed NodeBatch: copies_added[0]: an id of 20 bytes was expected, got 1 bytes"
+    )
