@@ -78,24 +78,24 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
     if first:
         _id(batch.hello.client_id, CLIENT_ID_BYTES, "hello.client_id")
     for i, export in enumerate(batch.exports):
-        _id(export.function_id, FUNCTION_ID_BYTES, f"exports[{i}].function_id")
+        _id(export.function_id, FUNCTION_ID_BYTES, "exports", i, "function_id")
         if function_id_of(export.blob) != export.function_id:
             raise BadMessage(f"exports[{i}].function_id: is not the hash of the exported blob")
     for i, value in enumerate(batch.puts):
-        _object_value(value, f"puts[{i}]")
+        _object_value(value, "puts", i)
     for i, spec in enumerate(batch.tasks):
-        _task_spec(spec, f"tasks[{i}]")
+        _task_spec(spec, i)
     _ids(batch.subscribe, OBJECT_ID_BYTES, "subscribe")
     for i, change in enumerate(batch.block_states):
-        _id(change.task_id, TASK_ID_BYTES, f"block_states[{i}].task_id")
+        _id(change.task_id, TASK_ID_BYTES, "block_states", i, "task_id")
     _ids(batch.kill_actors, ACTOR_ID_BYTES, "kill_actors")
     _ids(batch.restart_actors, ACTOR_ID_BYTES, "restart_actors")
     for i, ref in enumerate(batch.ref_changes):
-        _id(ref.object_id, OBJECT_ID_BYTES, f"ref_changes[{i}].object_id")
+        _id(ref.object_id, OBJECT_ID_BYTES, "ref_changes", i, "object_id")
     for i, result in enumerate(batch.results):
         # an executor reports on its own client stream, naming the node it runs on
-        _id(result.node_id, NODE_ID_BYTES, f"results[{i}].node_id")
-        _task_result(result, f"results[{i}]")
+        _id(result.node_id, NODE_ID_BYTES, "results", i, "node_id")
+        _task_result(result, i)
 
 
 def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
@@ -108,80 +108,101 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
         _amounts(node.total, "hello.node.total")
     for i, result in enumerate(batch.results):
         if result.node_id:
-            _id(result.node_id, NODE_ID_BYTES, f"results[{i}].node_id")
-        _task_result(result, f"results[{i}]")
+            _id(result.node_id, NODE_ID_BYTES, "results", i, "node_id")
+        _task_result(result, i)
     for i, death in enumerate(batch.deaths):
         if death.task_id:
-            _id(death.task_id, TASK_ID_BYTES, f"deaths[{i}].task_id")
+            _id(death.task_id, TASK_ID_BYTES, "deaths", i, "task_id")
         if death.actor_id:
-            _id(death.actor_id, ACTOR_ID_BYTES, f"deaths[{i}].actor_id")
+            _id(death.actor_id, ACTOR_ID_BYTES, "deaths", i, "actor_id")
     _ids(batch.copies_added, OBJECT_ID_BYTES, "copies_added")
     _ids(batch.copies_removed, OBJECT_ID_BYTES, "copies_removed")
 
 
-def _task_spec(spec: common_pb2.TaskSpec, where: str) -> None:
-    _id(spec.task_id, TASK_ID_BYTES, f"{where}.task_id")
-    if spec.kind not in _KINDS:
-        raise BadMessage(f"{where}.kind: {spec.kind} is not a TaskKind")
-    if spec.kind == common_pb2.ACTOR_CREATION:
-        if spec.actor_id != spec.task_id:
-            raise BadMessage(f"{where}.actor_id: an actor creation task's actor_id must be its task_id")
-    elif spec.kind == common_pb2.ACTOR_METHOD:
-        _id(spec.actor_id, ACTOR_ID_BYTES, f"{where}.actor_id")
-    elif spec.actor_id:
-        raise BadMessage(f"{where}.actor_id: a normal task has no actor_id")
-    if spec.kind != common_pb2.ACTOR_METHOD:
-        _id(spec.function_id, FUNCTION_ID_BYTES, f"{where}.function_id")
+def _task_spec(spec: common_pb2.TaskSpec, i: int) -> None:
+    # The hot path of the head's input: one pass, no string built unless refusing.
+    kind = spec.kind
+    task_id = spec.task_id
+    if len(task_id) != TASK_ID_BYTES:
+        _id(task_id, TASK_ID_BYTES, "tasks", i, "task_id")
+    if kind == common_pb2.NORMAL:
+        if spec.actor_id:
+            raise BadMessage(f"tasks[{i}].actor_id: a normal task has no actor_id")
+    elif kind == common_pb2.ACTOR_CREATION:
+        if spec.actor_id != task_id:
+            raise BadMessage(f"tasks[{i}].actor_id: an actor creation task's actor_id must be its task_id")
+    elif kind == common_pb2.ACTOR_METHOD:
+        _id(spec.actor_id, ACTOR_ID_BYTES, "tasks", i, "actor_id")
+    else:
+        raise BadMessage(f"tasks[{i}].kind: {kind} is not a TaskKind")
+    if kind != common_pb2.ACTOR_METHOD and len(spec.function_id) != FUNCTION_ID_BYTES:
+        _id(spec.function_id, FUNCTION_ID_BYTES, "tasks", i, "function_id")
     if not 1 <= spec.num_returns <= config.MAX_NUM_RETURNS:
-        raise BadMessage(f"{where}.num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}")
-    for name in ("max_retries", "max_restarts", "max_task_retries"):
-        if getattr(spec, name) < -1:
-            raise BadMessage(f"{where}.{name}: {getattr(spec, name)} is below -1 (-1 means without limit)")
-    _amounts(spec.resources, f"{where}.resources")
-    _amounts(spec.placement, f"{where}.placement")
-    _ids(spec.dependencies, OBJECT_ID_BYTES, f"{where}.dependencies")
-    _ids(spec.borrowed, OBJECT_ID_BYTES, f"{where}.borrowed")
-    strategy = spec.strategy
-    if strategy.kind not in _STRATEGIES:
-        raise BadMessage(f"{where}.strategy.kind: {strategy.kind!r} is not one of {', '.join(_STRATEGIES[1:])}")
-    if strategy.kind == "NODE_AFFINITY":
-        _id(strategy.node_id, NODE_ID_BYTES, f"{where}.strategy.node_id")
+        raise BadMessage(f"tasks[{i}].num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}")
+    if spec.max_retries < -1 or spec.max_restarts < -1 or spec.max_task_retries < -1:
+        for name in ("max_retries", "max_restarts", "max_task_retries"):
+            if getattr(spec, name) < -1:
+                raise BadMessage(f"tasks[{i}].{name}: {getattr(spec, name)} is below -1 (-1 means without limit)")
+    if spec.resources:
+        _amounts(spec.resources, "tasks", i, "resources")
+    if spec.placement:
+        _amounts(spec.placement, "tasks", i, "placement")
+    if spec.dependencies:
+        _ids(spec.dependencies, OBJECT_ID_BYTES, "tasks", i, "dependencies")
+    if spec.borrowed:
+        _ids(spec.borrowed, OBJECT_ID_BYTES, "tasks", i, "borrowed")
+    if spec.HasField("strategy"):
+        strategy = spec.strategy
+        if strategy.kind not in _STRATEGIES:
+            raise BadMessage(f"tasks[{i}].strategy.kind: {strategy.kind!r} is not one of {', '.join(_STRATEGIES[1:])}")
+        if strategy.kind == "NODE_AFFINITY":
+            _id(strategy.node_id, NODE_ID_BYTES, "tasks", i, "strategy.node_id")
 
 
-def _task_result(result: head_pb2.TaskResult, where: str) -> None:
-    _id(result.task_id, TASK_ID_BYTES, f"{where}.task_id")
+def _task_result(result: head_pb2.TaskResult, i: int) -> None:
+    _id(result.task_id, TASK_ID_BYTES, "results", i, "task_id")
     if not result.results:
-        raise BadMessage(f"{where}.results: is empty; a finished task has at least one value (or its error)")
-    for i, value in enumerate(result.results):
-        _object_value(value, f"{where}.results[{i}]")
+        raise BadMessage(f"results[{i}].results: is empty; a finished task has at least one value (or its error)")
+    for j, value in enumerate(result.results):
+        _object_value(value, "results", i, f"results[{j}]")
 
 
-def _object_value(value: common_pb2.ObjectValue, where: str) -> None:
-    _id(value.object_id, OBJECT_ID_BYTES, f"{where}.object_id")
+def _object_value(value: common_pb2.ObjectValue, field: str, i: int, inner: str = "") -> None:
+    where = f"{inner}." if inner else ""
+    _id(value.object_id, OBJECT_ID_BYTES, field, i, f"{where}object_id")
     if value.in_store:
-        _id(value.node_id, NODE_ID_BYTES, f"{where}.node_id")
+        _id(value.node_id, NODE_ID_BYTES, field, i, f"{where}node_id")
         if not value.node_address:
-            raise BadMessage(f"{where}.node_address: is empty for a value in a node's store")
-    _ids(value.contained, OBJECT_ID_BYTES, f"{where}.contained")
+            raise BadMessage(f"{field}[{i}].{where}node_address: is empty for a value in a node's store")
+    if value.contained:
+        _ids(value.contained, OBJECT_ID_BYTES, field, i, f"{where}contained")
 
 
 # ---- fields ---------------------------------------------------------------------
 
 
-def _id(value: bytes, size: int, where: str) -> None:
+def _id(value: bytes, size: int, field: str, i: int | None = None, inner: str = "") -> None:
     if len(value) != size:
-        raise BadMessage(f"{where}: an id of {size} bytes was expected, got {len(value)} bytes")
+        raise BadMessage(f"{_where(field, i, inner)}: an id of {size} bytes was expected, got {len(value)} bytes")
 
 
-def _ids(values: Iterable[bytes], size: int, where: str) -> None:
-    for i, value in enumerate(values):
+def _ids(values: Iterable[bytes], size: int, field: str, i: int | None = None, inner: str = "") -> None:
+    for j, value in enumerate(values):
         if len(value) != size:
-            raise BadMessage(f"{where}[{i}]: an id of {size} bytes was expected, got {len(value)} bytes")
+            raise BadMessage(
+                f"{_where(field, i, inner)}[{j}]: an id of {size} bytes was expected, got {len(value)} bytes"
+            )
 
 
-def _amounts(amounts: Mapping[str, float], where: str) -> None:
+def _amounts(amounts: Mapping[str, float], field: str, i: int | None = None, inner: str = "") -> None:
     for name, amount in amounts.items():
         if not name:
-            raise BadMessage(f"{where}: a resource has an empty name")
-        if not math.isfinite(amount) or amount < 0:
-            raise BadMessage(f"{where}[{name!r}]: {amount} is not a finite amount >= 0")
+            raise BadMessage(f"{_where(field, i, inner)}: a resource has an empty name")
+        if not 0 <= amount < math.inf:  # also false for NaN
+            raise BadMessage(f"{_where(field, i, inner)}[{name!r}]: {amount} is not a finite amount >= 0")
+
+
+def _where(field: str, i: int | None, inner: str) -> str:
+    """A field's path in the message, such as tasks[3].resources (built only to refuse)."""
+    out = field if i is None else f"{field}[{i}]"
+    return f"{out}.{inner}" if inner else out

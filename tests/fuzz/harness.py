@@ -301,10 +301,11 @@ class Services:
 
     def call(
         self, address: str, method: str, requests: list[Any], cut: bool = False, timeout: float = 10,
-        token: str | None = TOKEN,
+        token: str | None = TOKEN, until: Any = None,
     ) -> Outcome:
         """Sends requests (messages or raw bytes) to any method. cut: cancel the call
-        after the last request instead of closing the stream."""
+        after the last request instead of closing the stream. until: (bidirectional
+        streams) read replies until until(reply) is true, then cancel the call."""
         descriptor = _method(method)
         raw = [r if isinstance(r, bytes) else r.SerializeToString() for r in requests]
         channel = self.channel(address)
@@ -325,6 +326,18 @@ class Services:
             if cut:
                 release.wait(timeout)
 
+        if until is not None:
+            call = channel.stream_stream(path)(requests_iter(), timeout=timeout, metadata=metadata)
+            replies = []
+            try:
+                for reply in call:
+                    replies.append(reply)
+                    if until(reply):
+                        break
+            finally:
+                call.cancel()
+                release.set()
+            return Outcome(grpc.StatusCode.CANCELLED, "cut after the awaited reply", replies)
         if descriptor.server_streaming:
             call = channel.stream_stream(path)(requests_iter(), timeout=timeout, metadata=metadata)
         else:

@@ -193,6 +193,23 @@ def test_unknown_ids_are_ignored(svc: Services) -> None:
     assert svc.call(svc.head_address, "NodeStream", [node_hello(), node]).code == OK
 
 
+def test_a_put_naming_a_node_that_never_joined_is_delivered_as_put(svc: Services) -> None:
+    """Once made the head to fail each delivery of that object (an IndexError in whoever's apply())."""
+    value = common_pb2.ObjectValue(
+        object_id=ids.object_id(fresh_task(), 0), node_id=b"z" * 16, node_address="10.9.9.9:1", size=1000, in_store=True
+    )
+    sent = [
+        hello(),
+        batch(puts=[value], ref_changes=[head_pb2.RefChange(object_id=value.object_id, held=True)], subscribe=[value.object_id]),
+        batch(flush=5),
+    ]
+    outcome = svc.call(
+        svc.head_address, "ClientStream", sent, cut=True, until=lambda r: head_pb2.HeadToClient.FromString(r).flush_ack
+    )
+    replies = [head_pb2.HeadToClient.FromString(r) for r in outcome.replies]
+    assert any(o == value for r in replies for o in r.objects), replies
+
+
 def test_duplicate_ids_in_one_batch_count_once(svc: Services) -> None:
     before = len(svc.tasks_run)
     task = spec(fresh_task(), resources={"special": 1.0})
