@@ -281,17 +281,27 @@ def test_a_second_stream_with_a_live_node_id_is_refused(svc: Services) -> None:
 
 def test_client_stream_cut_halfway_is_a_disconnect(svc: Services) -> None:
     put = common_pb2.ObjectValue(object_id=ids.object_id(TASKS[2], 0), data=b"v", size=1)
-    sent = [hello(FUZZ_CLIENTS[1]), batch(puts=[put], ref_changes=[head_pb2.RefChange(object_id=put.object_id, held=True)])]
-    outcome = svc.call(svc.head_address, "ClientStream", sent, cut=True)
-    assert outcome.code == grpc.StatusCode.CANCELLED
+    sent = [
+        hello(FUZZ_CLIENTS[1]),
+        batch(puts=[put], ref_changes=[head_pb2.RefChange(object_id=put.object_id, held=True)], flush=9),
+    ]
+    # cut once the head has applied the batch (it acknowledges the flush)
+    outcome = svc.call(
+        svc.head_address, "ClientStream", sent, cut=True, until=lambda r: head_pb2.HeadToClient.FromString(r).flush_ack
+    )
+    assert outcome.code == grpc.StatusCode.CANCELLED and outcome.replies
     svc.check()  # waits until the head has cleaned up
     assert svc.on_loop(lambda: FUZZ_CLIENTS[1] not in svc.head.state.clients)
     assert svc.on_loop(lambda: put.object_id not in svc.head.state.objects)  # its refs went with it
 
 
 def test_node_stream_cut_halfway_is_a_dead_node(svc: Services) -> None:
-    outcome = svc.call(svc.head_address, "NodeStream", [node_hello(FUZZ_NODES[1], CPU=2.0)], cut=True)
-    assert outcome.code == grpc.StatusCode.CANCELLED
+    # cut once the head has registered the node (it acknowledges with the node list)
+    outcome = svc.call(
+        svc.head_address, "NodeStream", [node_hello(FUZZ_NODES[1], CPU=2.0)], cut=True,
+        until=lambda r: head_pb2.HeadToNode.FromString(r).nodes,
+    )
+    assert outcome.code == grpc.StatusCode.CANCELLED and outcome.replies
     svc.check()
     assert svc.on_loop(lambda: not svc.head.state.nodes[FUZZ_NODES[1]].alive)
     assert svc.on_loop(lambda: svc.head.state.nodes[NODE_A].alive)
