@@ -40,6 +40,7 @@ from raylite.worker.state.store_index import SHM
 
 TOKEN = "fuzz-token"
 STORE_CAPACITY = 8 << 20
+KEEPER_RESOURCES = {"CPU": 1000.0, "special": 1000.0}  # room for the actors fuzzed clients leave behind
 LEASE_S = 0.5  # reservations nobody writes lapse quickly, so the oracle can see the store recover
 
 # Ids the tests draw from, so that generated messages name things the services know.
@@ -172,7 +173,7 @@ class Services:
             node_id=NODE_A, address=self.worker_addresses[NODE_A], ip="127.0.0.1", host_key="fuzz", alive=True,
             store_dir=self.stores[NODE_A].store_dir,
         )
-        info.total.update({"CPU": 4.0, "special": 1.0})
+        info.total.update(KEEPER_RESOURCES)
         self._node_out = Outbox(head_pb2.NodeBatch)
         self._node_call = stub.NodeStream()
         self._node_out.touch().hello.CopyFrom(head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info))

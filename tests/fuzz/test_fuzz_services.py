@@ -17,6 +17,7 @@ The number of inputs sent is printed at the end of the run.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -63,7 +64,9 @@ def hints(services: Services) -> dict[str, st.SearchStrategy[Any]]:
     addresses = st.sampled_from([*services.worker_addresses.values(), "127.0.0.1:1"])
     resource = st.sampled_from(["CPU", "GPU", "special"])
     return {
-        "task_id": st.sampled_from([*TASKS, KEEPER_TASK]),
+        # known ids (results, kills and calls then name something), or new ones: a
+        # known id that is taken (queued for ever, kept for lineage) is ignored when resent
+        "task_id": st.one_of(st.sampled_from([*TASKS, KEEPER_TASK]), st.binary(min_size=16, max_size=16)),
         "object_id": objects,
         "dependencies": objects,
         "borrowed": objects,
@@ -102,6 +105,8 @@ def mend(batch: Any) -> Any:
     out = type(batch)()
     out.CopyFrom(batch)
     out.ClearField("hello")
+    if isinstance(out, head_pb2.ClientBatch) and not out.tasks:
+        out.tasks.add(task_id=TASKS[0], job_id=b"job-1", name="f", num_returns=1)  # work for the head
     for spec in getattr(out, "tasks", ()):
         spec.kind = spec.kind if spec.kind in (0, 1, 2) else 0
         spec.task_id = spec.task_id if len(spec.task_id) == 16 else TASKS[0]
@@ -258,10 +263,30 @@ def _session(batches: st.SearchStrategy[Any], hello: st.SearchStrategy[Any]) -> 
     )
 
 
+_KNOWN_TASKS = {*TASKS, KEEPER_TASK}
+_fresh = itertools.count(1)
+
+
+def _new_tasks(batch: Any) -> Any:
+    """The batch, its well-formed tasks renamed to ids never used before (except the
+    known ones, which results, kills and calls name): a taken id makes a task a replay."""
+    if not getattr(batch, "tasks", None):
+        return batch
+    out = type(batch)()
+    out.CopyFrom(batch)
+    for spec in out.tasks:
+        if len(spec.task_id) == 16 and spec.task_id not in _KNOWN_TASKS:
+            new = b"fuzz" + next(_fresh).to_bytes(12, "big")
+            if spec.actor_id == spec.task_id:
+                spec.actor_id = new
+            spec.task_id = new
+    return out
+
+
 def _stream_body(services: Services, method: str, make_first: Callable[[Any], Any]) -> Callable[[Any], tuple[int, grpc.StatusCode]]:
     def body(example: Any) -> tuple[int, grpc.StatusCode]:
         hello, batches, replay, cut = example
-        sent = [make_first(h) for h in hello] + list(batches)
+        sent = [make_first(h) for h in hello] + [_new_tasks(b) for b in batches]
         if replay and sent:
             sent.append(sent[len(sent) // 2])
         outcome = services.call(services.head_address, method, sent, cut=cut)
