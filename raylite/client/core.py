@@ -31,6 +31,9 @@ from raylite.serialization import Serialized, deserialize
 
 log = logging.getLogger("raylite")
 
+# How a head says no to what this client sent: no use reconnecting to send it again.
+_REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
+
 _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT = range(10)
 
 
@@ -248,7 +251,7 @@ class Client:
         except grpc.aio.AioRpcError as exc:
             if self._closed:
                 return
-            if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION):
+            if exc.code() in _REFUSALS:  # sending the same again would be refused again
                 print(f"raylite: the head at {self.head_address} refused this client: {exc.details()}", file=sys.stderr)
                 self._fail_all_waiters()
                 return

@@ -106,6 +106,7 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
         if not node.address:
             raise BadMessage("hello.node.address: is empty; a node must say where its worker service listens")
         _amounts(node.total, "hello.node.total")
+        _resumed(batch.hello)
     for i, result in enumerate(batch.results):
         if result.node_id:
             _id(result.node_id, NODE_ID_BYTES, "results", i, "node_id")
@@ -119,44 +120,66 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
     _ids(batch.copies_removed, OBJECT_ID_BYTES, "copies_removed")
 
 
-def _task_spec(spec: common_pb2.TaskSpec, i: int) -> None:
+def _resumed(hello: head_pb2.NodeHello) -> None:
+    """What a node reconnecting to a restarted head says it still runs and holds."""
+    for i, assignment in enumerate(hello.running):
+        _task_spec(assignment.spec, i, "hello.running", "spec.")
+        if assignment.spec.kind != common_pb2.NORMAL:
+            raise BadMessage(f"hello.running[{i}].spec.kind: only normal tasks are reported running (actors are in actors)")
+    for i, actor in enumerate(hello.actors):
+        _id(actor.actor_id, ACTOR_ID_BYTES, "hello.actors", i, "actor_id")
+    for i, value in enumerate(hello.objects):
+        _object_value(value, "hello.objects", i)
+        if not value.in_store or value.node_id != hello.node.node_id:
+            raise BadMessage(f"hello.objects[{i}]: a node reports only objects in its own store (in_store, its node_id)")
+    _ids(hello.copies, OBJECT_ID_BYTES, "hello.copies")
+
+
+def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: str = "") -> None:
+    """tasks[i] (or field[i].inner, for a spec inside another message)."""
     # The hot path of the head's input: one pass, no string built unless refusing.
     kind = spec.kind
     task_id = spec.task_id
     if len(task_id) != TASK_ID_BYTES:
-        _id(task_id, TASK_ID_BYTES, "tasks", i, "task_id")
+        _id(task_id, TASK_ID_BYTES, field, i, f"{inner}task_id")
     if kind == common_pb2.NORMAL:
         if spec.actor_id:
-            raise BadMessage(f"tasks[{i}].actor_id: a normal task has no actor_id")
+            raise BadMessage(f"{_prefix(field, i, inner)}actor_id: a normal task has no actor_id")
     elif kind == common_pb2.ACTOR_CREATION:
         if spec.actor_id != task_id:
-            raise BadMessage(f"tasks[{i}].actor_id: an actor creation task's actor_id must be its task_id")
+            raise BadMessage(f"{_prefix(field, i, inner)}actor_id: an actor creation task's actor_id must be its task_id")
     elif kind == common_pb2.ACTOR_METHOD:
-        _id(spec.actor_id, ACTOR_ID_BYTES, "tasks", i, "actor_id")
+        _id(spec.actor_id, ACTOR_ID_BYTES, field, i, f"{inner}actor_id")
     else:
-        raise BadMessage(f"tasks[{i}].kind: {kind} is not a TaskKind")
+        raise BadMessage(f"{_prefix(field, i, inner)}kind: {kind} is not a TaskKind")
     if kind != common_pb2.ACTOR_METHOD and len(spec.function_id) != FUNCTION_ID_BYTES:
-        _id(spec.function_id, FUNCTION_ID_BYTES, "tasks", i, "function_id")
+        _id(spec.function_id, FUNCTION_ID_BYTES, field, i, f"{inner}function_id")
     if not 1 <= spec.num_returns <= config.MAX_NUM_RETURNS:
-        raise BadMessage(f"tasks[{i}].num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}")
+        raise BadMessage(
+            f"{_prefix(field, i, inner)}num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}"
+        )
     if spec.max_retries < -1 or spec.max_restarts < -1 or spec.max_task_retries < -1:
         for name in ("max_retries", "max_restarts", "max_task_retries"):
             if getattr(spec, name) < -1:
-                raise BadMessage(f"tasks[{i}].{name}: {getattr(spec, name)} is below -1 (-1 means without limit)")
+                raise BadMessage(
+                    f"{_prefix(field, i, inner)}{name}: {getattr(spec, name)} is below -1 (-1 means without limit)"
+                )
     if spec.resources:
-        _amounts(spec.resources, "tasks", i, "resources")
+        _amounts(spec.resources, field, i, f"{inner}resources")
     if spec.placement:
-        _amounts(spec.placement, "tasks", i, "placement")
+        _amounts(spec.placement, field, i, f"{inner}placement")
     if spec.dependencies:
-        _ids(spec.dependencies, OBJECT_ID_BYTES, "tasks", i, "dependencies")
+        _ids(spec.dependencies, OBJECT_ID_BYTES, field, i, f"{inner}dependencies")
     if spec.borrowed:
-        _ids(spec.borrowed, OBJECT_ID_BYTES, "tasks", i, "borrowed")
+        _ids(spec.borrowed, OBJECT_ID_BYTES, field, i, f"{inner}borrowed")
     if spec.HasField("strategy"):
         strategy = spec.strategy
         if strategy.kind not in _STRATEGIES:
-            raise BadMessage(f"tasks[{i}].strategy.kind: {strategy.kind!r} is not one of {', '.join(_STRATEGIES[1:])}")
+            raise BadMessage(
+                f"{_prefix(field, i, inner)}strategy.kind: {strategy.kind!r} is not one of {', '.join(_STRATEGIES[1:])}"
+            )
         if strategy.kind == "NODE_AFFINITY":
-            _id(strategy.node_id, NODE_ID_BYTES, "tasks", i, "strategy.node_id")
+            _id(strategy.node_id, NODE_ID_BYTES, field, i, f"{inner}strategy.node_id")
 
 
 def _task_result(result: head_pb2.TaskResult, i: int) -> None:
@@ -206,3 +229,8 @@ def _where(field: str, i: int | None, inner: str) -> str:
     """A field's path in the message, such as tasks[3].resources (built only to refuse)."""
     out = field if i is None else f"{field}[{i}]"
     return f"{out}.{inner}" if inner else out
+
+
+def _prefix(field: str, i: int | None, inner: str) -> str:
+    """The path of a message's own fields: "tasks[3]." or "hello.running[0].spec."."""
+    return _where(field, i, inner.rstrip(".")) + "."

@@ -179,7 +179,7 @@ class HeadLink:
             elif not since:
                 since, delay = time.monotonic(), 0.05
             code = error.code() if isinstance(error, grpc.aio.AioRpcError) else None
-            if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAUTHENTICATED):
+            if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
                 raise HeadLost(f"the head at {self.address} refused this node: {error.details()}")  # type: ignore[union-attr]
             if not self.registered.is_set():
                 raise HeadLost(f"the head at {self.address} dropped us before acknowledging: {error}")

@@ -21,7 +21,6 @@ from tests.fuzz.harness import (
     FUZZ_CLIENTS,
     FUZZ_NODES,
     HEAD_SERVICE,
-    KEEPER_CLIENT,
     KEEPER_STORED,
     NODE_A,
     NODE_B,
@@ -46,10 +45,21 @@ def hello(client_id: bytes = FUZZ_CLIENTS[0], version: int = 1, driver: bool = T
     )
 
 
-def node_hello(node_id: bytes = FUZZ_NODES[0], version: int = 1, **total: float) -> head_pb2.NodeBatch:
+def node_hello(node_id: bytes | None = None, version: int = 1, **total: float) -> head_pb2.NodeBatch:
+    """A new node's hello (a node id is used by one session: the head refuses a dead node's id)."""
+    node_id = node_id or ids.random_id(16)
     info = common_pb2.NodeInfo(node_id=node_id, address="127.0.0.1:1", ip="127.0.0.1", alive=True)
     info.total.update(total or {"CPU": 1.0})
     return head_pb2.NodeBatch(hello=head_pb2.NodeHello(protocol_version=version, node=info))
+
+
+def resumed(**fields) -> head_pb2.NodeBatch:
+    """The hello of a node reconnecting to a restarted head, with what it still runs and holds."""
+    first = node_hello()
+    first.hello.resume = True
+    for name, values in fields.items():
+        getattr(first.hello, name).extend(values)
+    return first
 
 
 def spec(task_id: bytes = TASKS[0], **fields) -> common_pb2.TaskSpec:
@@ -150,6 +160,20 @@ NODE_CASES = {
         "results[0].results",
     ),
     "short death id": ([node_hello(), head_pb2.NodeBatch(deaths=[head_pb2.ExecutorDied(actor_id=b"a")])], "deaths[0].actor_id"),
+    "resumed with an actor creation running": (
+        [resumed(running=[head_pb2.TaskAssignment(spec=spec(TASKS[2], kind=1, actor_id=TASKS[2]))])],
+        "hello.running[0].spec.kind",
+    ),
+    "resumed with a malformed running task": (
+        [resumed(running=[head_pb2.TaskAssignment(spec=spec(TASKS[0], num_returns=0))])],
+        "hello.running[0].spec.num_returns",
+    ),
+    "resumed with another node's object": (
+        [resumed(objects=[common_pb2.ObjectValue(object_id=B_STORED, node_id=NODE_B, node_address="x:1", in_store=True)])],
+        "hello.objects[0]: a node reports only objects in its own store",
+    ),
+    "resumed with a short actor id": ([resumed(actors=[head_pb2.LiveActor(actor_id=b"a", attempt=1)])], "hello.actors[0].actor_id"),
+    "resumed with a short copy id": ([resumed(copies=[b"c"])], "hello.copies[0]"),
 }
 
 
@@ -237,7 +261,8 @@ def test_a_replayed_batch_changes_nothing(svc: Services) -> None:
     before = len(svc.tasks_run)
     put = common_pb2.ObjectValue(object_id=ids.object_id(fresh_task(), 0), data=b"v", size=1)
     actor_id = fresh_task()
-    creation = spec(actor_id, kind=1, actor_id=actor_id, resources={"CPU": 1.0}, placement={"CPU": 1.0})
+    # detached: it outlives the sessions, whose refs to its handle go with them
+    creation = spec(actor_id, kind=1, actor_id=actor_id, resources={"CPU": 1.0}, placement={"CPU": 1.0}, detached=True)
     waiting = spec(fresh_task(), resources={"GPU": 1.0}, dependencies=[put.object_id])  # no node has a GPU
     once = batch(puts=[put], ref_changes=[head_pb2.RefChange(object_id=put.object_id, held=True)], tasks=[waiting, creation])
 
@@ -251,7 +276,7 @@ def test_a_replayed_batch_changes_nothing(svc: Services) -> None:
         )
 
     cpus = svc.on_loop(lambda: svc.head.state.nodes[NODE_A].available["CPU"])
-    client = hello(FUZZ_CLIENTS[1], driver=False)  # its actor outlives its sessions
+    client = hello(FUZZ_CLIENTS[1], driver=False)
     assert svc.call(svc.head_address, "ClientStream", [client, once, once]).code == OK
     svc.check()
     assert svc.tasks_run[before:] == [actor_id]
@@ -265,16 +290,14 @@ def test_a_replayed_batch_changes_nothing(svc: Services) -> None:
     assert svc.on_loop(after) == ("READY", "DEAD", 1, cpus)
 
 
-def test_a_second_stream_with_a_live_client_id_is_refused(svc: Services) -> None:
-    outcome = svc.call(svc.head_address, "ClientStream", [hello(KEEPER_CLIENT), batch(ref_changes=[])])
-    assert outcome.code == grpc.StatusCode.ALREADY_EXISTS
-    assert KEEPER_CLIENT.hex() in outcome.details
-
-
-def test_a_second_stream_with_a_live_node_id_is_refused(svc: Services) -> None:
-    outcome = svc.call(svc.head_address, "NodeStream", [node_hello(NODE_A)])
-    assert outcome.code == grpc.StatusCode.ALREADY_EXISTS
-    assert NODE_A.hex() in outcome.details
+def test_a_node_that_comes_back_with_the_id_of_a_dead_node_is_refused(svc: Services) -> None:
+    """A node id names one daemon's session with one head; a second session is a new node."""
+    node_id = ids.random_id(16)
+    assert svc.call(svc.head_address, "NodeStream", [node_hello(node_id)]).code == OK
+    svc.check()
+    outcome = svc.call(svc.head_address, "NodeStream", [node_hello(node_id)])
+    assert outcome.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "was declared dead by this head; restart its worker daemon" in outcome.details
 
 
 # ---- streams cut halfway -----------------------------------------------------------------
@@ -298,13 +321,14 @@ def test_client_stream_cut_halfway_is_a_disconnect(svc: Services) -> None:
 
 def test_node_stream_cut_halfway_is_a_dead_node(svc: Services) -> None:
     # cut once the head has registered the node (it acknowledges with the node list)
+    node_id = ids.random_id(16)
     outcome = svc.call(
-        svc.head_address, "NodeStream", [node_hello(FUZZ_NODES[1], CPU=2.0)], cut=True,
+        svc.head_address, "NodeStream", [node_hello(node_id, CPU=2.0)], cut=True,
         until=lambda r: head_pb2.HeadToNode.FromString(r).nodes,
     )
     assert outcome.code == grpc.StatusCode.CANCELLED and outcome.replies
     svc.check()
-    assert svc.on_loop(lambda: not svc.head.state.nodes[FUZZ_NODES[1]].alive)
+    assert svc.on_loop(lambda: not svc.head.state.nodes[node_id].alive)
     assert svc.on_loop(lambda: svc.head.state.nodes[NODE_A].alive)
 
 

@@ -264,6 +264,7 @@ def _session(batches: st.SearchStrategy[Any], hello: st.SearchStrategy[Any]) -> 
 
 
 _KNOWN_TASKS = {*TASKS, KEEPER_TASK}
+NEW_NODE = b"new node, named when sent"
 _fresh = itertools.count(1)
 
 
@@ -283,10 +284,31 @@ def _new_tasks(batch: Any) -> Any:
     return out
 
 
+def _not_the_keepers(first: Any) -> Any:
+    """The stream's first message, with the keepers' ids in its hello swapped for others.
+
+    By design a client reconnecting under its id takes over its session, and a
+    node id the head knows is declared dead when it says hello again (the head
+    restart's rules): another peer that knew the keepers' ids would end their
+    sessions. Ids are the peers' own (random, and the token guards who may talk).
+    """
+    if not first.HasField("hello"):
+        return first
+    out = type(first)()
+    out.CopyFrom(first)
+    if isinstance(out, head_pb2.ClientBatch) and out.hello.client_id == KEEPER_CLIENT:
+        out.hello.client_id = FUZZ_CLIENTS[0]
+    if isinstance(out, head_pb2.NodeBatch) and out.hello.node.node_id == NODE_A:
+        out.hello.node.node_id = FUZZ_NODES[0]
+    return out
+
+
 def _stream_body(services: Services, method: str, make_first: Callable[[Any], Any]) -> Callable[[Any], tuple[int, grpc.StatusCode]]:
     def body(example: Any) -> tuple[int, grpc.StatusCode]:
         hello, batches, replay, cut = example
         sent = [make_first(h) for h in hello] + [_new_tasks(b) for b in batches]
+        if sent:
+            sent[0] = _not_the_keepers(sent[0])
         if replay and sent:
             sent.append(sent[len(sent) // 2])
         outcome = services.call(services.head_address, method, sent, cut=cut)
@@ -302,7 +324,7 @@ def test_client_streams(services: Services) -> None:
     h = hints(services)
     hello = st.builds(
         lambda cid, job, driver: head_pb2.ClientHello(protocol_version=1, client_id=cid, job_id=job, is_driver=driver),
-        mostly(st.sampled_from(FUZZ_CLIENTS), st.just(KEEPER_CLIENT)),
+        st.sampled_from(FUZZ_CLIENTS),
         st.sampled_from([b"job-1", b"keeper"]),
         st.booleans(),
     )
@@ -317,15 +339,45 @@ def test_client_streams(services: Services) -> None:
 def test_node_streams(services: Services) -> None:
     h = hints(services)
 
-    def node(node_id: bytes, cpus: float, special: bool) -> head_pb2.NodeHello:
-        info = common_pb2.NodeInfo(node_id=node_id, address="127.0.0.1:1", ip="127.0.0.1", alive=True)
+    def node(generated: head_pb2.NodeHello, known_id: bool, mend_resume: bool, cpus: float, special: bool) -> head_pb2.NodeHello:
+        """A hello with a good version and node; what a resuming node reports is generated
+        (and mended or not). Mostly a new node id (the head refuses one it knows)."""
+        hello_msg = head_pb2.NodeHello()
+        hello_msg.CopyFrom(generated)
+        hello_msg.protocol_version = 1
+        info = common_pb2.NodeInfo(
+            node_id=FUZZ_NODES[0] if known_id else NEW_NODE, address="127.0.0.1:1", ip="127.0.0.1", alive=True
+        )
         info.total.update({"CPU": cpus, **({"special": 1.0} if special else {})})
-        return head_pb2.NodeHello(protocol_version=1, node=info)
+        hello_msg.node.CopyFrom(info)
+        if mend_resume:
+            for assignment in hello_msg.running:
+                assignment.spec.CopyFrom(mend(head_pb2.ClientBatch(tasks=[assignment.spec])).tasks[0])
+                assignment.spec.kind = common_pb2.NORMAL
+                assignment.spec.actor_id = b""
+                assignment.spec.function_id = FUNCTION_ID
+            for value in hello_msg.objects:
+                _mend_value(value)
+                value.in_store = True
+            _mend_ids(hello_msg.copies)
+            for actor in hello_msg.actors:
+                actor.actor_id = actor.actor_id if len(actor.actor_id) == 16 else ACTORS[0]
+        return hello_msg
 
-    hello = st.builds(node, mostly(st.sampled_from(FUZZ_NODES), st.just(NODE_A)), st.sampled_from([0.0, 1.0, 4.0]), st.booleans())
+    hello = st.builds(
+        node, messages(head_pb2.NodeHello, h), mostly(st.just(False), st.just(True), one_in=6), st.booleans(),
+        st.sampled_from([0.0, 1.0, 4.0]), st.booleans(),
+    )
 
     def first(hello_msg: head_pb2.NodeHello) -> head_pb2.NodeBatch:
-        return head_pb2.NodeBatch(hello=hello_msg)
+        out = head_pb2.NodeBatch(hello=hello_msg)
+        if out.hello.node.node_id == NEW_NODE:
+            fresh = b"fuzznode" + next(_fresh).to_bytes(8, "big")
+            out.hello.node.node_id = fresh
+            for value in out.hello.objects:
+                if value.node_id == NODE_A:  # mended to a node it is not: it is this one
+                    value.node_id = fresh
+        return out
 
     strategy = _session(messages(head_pb2.NodeBatch, h), hello)
     fuzz("node_stream", services, strategy, _stream_body(services, "NodeStream", first))

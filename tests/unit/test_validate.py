@@ -74,6 +74,19 @@ def test_a_node_batch_as_the_daemon_builds_it_is_accepted() -> None:
         copies_added=[ids.object_id(task, 1)],
     )
     assert validate.node_batch(batch, first=True) is None
+    # reconnecting to a restarted head, with what it still runs and holds (raylite/worker/daemon.py _hello)
+    client = client_like()
+    running = submit.build_spec(
+        client, kind=common_pb2.NORMAL, name="f", function_id=function_id_of(b"body"), payload=b"p", deps=[],
+        options={}, default_cpus=1.0,
+    )
+    hello = batch.hello
+    hello.resume = True
+    hello.running.add(spec=running, attempt=2)
+    hello.actors.add(actor_id=client.ids.task_id(), attempt=1)
+    hello.objects.add(object_id=ids.object_id(task, 3), node_id=NODE, node_address=info.address, size=10**6, in_store=True)
+    hello.copies.append(ids.object_id(task, 4))
+    assert validate.node_batch(batch, first=True) is None
 
 
 def test_refusals_name_the_message_and_the_field() -> None:
