@@ -882,6 +882,7 @@ def _actor_died_info(task: TaskRecord, why: str) -> ObjectInfo:
 
 def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: Iterable[NodeRecord]) -> str:
     # of each node, only what the request names: the rest (memory, node:<ip>) is noise here
+    request = dict(sorted(request.items()))  # (a map off the wire has no fixed order)
     alive = [n for n in nodes if n.alive]
     totals = [{name: n.total.get(name, 0.0) for name in request} for n in alive[:_NODES_SHOWN]]
     more = f" and {len(alive) - _NODES_SHOWN} more" if len(alive) > _NODES_SHOWN else ""
