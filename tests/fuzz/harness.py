@@ -316,6 +316,8 @@ class Services:
             assert len(raw) == 1, "a unary request takes one message"
             if descriptor.server_streaming:
                 stream = channel.unary_stream(path)(raw[0], timeout=timeout, metadata=metadata)
+                if until is not None:
+                    return _read_until(stream, until)
                 return _collect(lambda: list(stream))
             return _collect(lambda: [channel.unary_unary(path)(raw[0], timeout=timeout, metadata=metadata)])
         sent = threading.Event()
@@ -329,16 +331,10 @@ class Services:
 
         if until is not None:
             call = channel.stream_stream(path)(requests_iter(), timeout=timeout, metadata=metadata)
-            replies = []
             try:
-                for reply in call:
-                    replies.append(reply)
-                    if until(reply):
-                        break
+                return _read_until(call, until)
             finally:
-                call.cancel()
                 release.set()
-            return Outcome(grpc.StatusCode.CANCELLED, "cut after the awaited reply", replies)
         if descriptor.server_streaming:
             call = channel.stream_stream(path)(requests_iter(), timeout=timeout, metadata=metadata)
         else:
@@ -353,6 +349,19 @@ class Services:
         if descriptor.server_streaming:
             return _collect(lambda: list(call))
         return _collect(lambda: [call.result()])
+
+
+def _read_until(call: Any, until: Any) -> Outcome:
+    """Reads a call's replies until until(reply), then cancels it."""
+    replies = []
+    try:
+        for reply in call:
+            replies.append(reply)
+            if until(reply):
+                break
+    finally:
+        call.cancel()
+    return Outcome(grpc.StatusCode.CANCELLED, "cut after the awaited reply", replies)
 
 
 def _collect(read: Any) -> Outcome:

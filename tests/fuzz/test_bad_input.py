@@ -332,6 +332,20 @@ def test_node_stream_cut_halfway_is_a_dead_node(svc: Services) -> None:
     assert svc.on_loop(lambda: svc.head.state.nodes[NODE_A].alive)
 
 
+def test_fetch_cut_halfway_leaves_the_object_alone(svc: Services) -> None:
+    oid = ids.object_id(fresh_task(), 0)
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB: three chunks
+    step = 1 << 20
+    chunks = [chunk(oid if o == 0 else b"", len(data), o, data[o : o + step]) for o in range(0, len(data), step)]
+    assert svc.call(svc.worker_addresses[NODE_B], "PushObject", chunks).code == OK
+    outcome = svc.call(
+        svc.worker_addresses[NODE_B], "FetchObject", [worker_pb2.FetchObjectRequest(object_id=oid)], until=lambda r: True
+    )
+    assert len(outcome.replies) == 1
+    svc.check()
+    assert svc.fetch(NODE_B, oid) == data
+
+
 def test_push_cut_halfway_leaves_nothing_behind(svc: Services) -> None:
     oid = ids.object_id(TASKS[3], 0)
     chunk = worker_pb2.ObjectChunk(object_id=oid, total_size=100, offset=0, data=b"x" * 50)
