@@ -124,6 +124,10 @@ class NodeStore:
             _unlink(store.object_path(folder, object_id))
         asyncio.get_running_loop().create_task(self._notify())
 
+    def promote(self, object_id: bytes) -> None:
+        """The head made our secondary copy the primary (its node died): keep it like our own."""
+        self.index.promote(object_id)
+
     def held(self) -> tuple[list[tuple[bytes, int]], list[bytes]]:
         """(primary copies with their sizes, secondary copies) whose bytes are complete."""
         done = [(oid, e) for oid, e in self.index.entries.items() if not e.pinned]
