@@ -62,6 +62,20 @@ def test_rebuild_follows_lost_inputs_recursively() -> None:
     assert dispatched(effects) == [(b"n2", "b")]
 
 
+def test_every_lost_output_of_a_multi_return_task_is_rebuilt_by_one_rerun() -> None:
+    state = two_nodes()
+    t = on_n1("t", num_returns=2)
+    step(state, TaskSubmitted(t))
+    outputs = [ObjectInfo(oid(t, i), value=f"t[{i}]@n1", node_id=b"n1", size=1000) for i in range(2)]
+    step(state, TaskFinished(b"n1", t.task_id, outputs))
+    effects = step(state, NodeRemoved(b"n1", "gone"))
+    assert dispatched(effects) == [(b"n2", "t")]
+    assert oid(t, 0) not in state.objects and oid(t, 1) not in state.objects  # no ObjectLostError
+    outputs = [ObjectInfo(oid(t, i), value=f"t[{i}]@n2", node_id=b"n2", size=1000) for i in range(2)]
+    step(state, TaskFinished(b"n2", t.task_id, outputs))
+    assert [state.objects[oid(t, i)].value for i in range(2)] == ["t[0]@n2", "t[1]@n2"]
+
+
 def test_lineage_goes_when_its_outputs_are_freed() -> None:
     state = two_nodes()
     x = on_n1("x")

@@ -274,11 +274,13 @@ class HeadState:
             self._unpin(info.contained)
         rebuilding: set[bytes] = set()
         for info in lost:
-            maker = self.lineage.get(task_of(info.object_id))
+            maker_id = task_of(info.object_id)
+            if maker_id in rebuilding:
+                continue  # another output of a task already rerun (rebuilding drops its lineage)
+            maker = self.lineage.get(maker_id)
             if maker is not None:
-                if maker.task_id not in rebuilding:
-                    rebuilding.add(maker.task_id)
-                    self._rebuild(maker)
+                rebuilding.add(maker_id)
+                self._rebuild(maker)
                 continue
             self._object_ready(
                 ObjectInfo(
