@@ -88,7 +88,7 @@ def judge(report: dict[str, Any], killed_node: str | None) -> tuple[list[str], l
     problems = [f"wrong result: {w}" for w in report["wrong"]]
     for err in report["errors"]:
         if err["what"] not in expected or err["type"] != "ObjectLostError":
-            problems.append(f"unexpected {err['type']} reading {err['what']}: {err['message']}")
+            problems.append(f"unexpected {err['type']} reading {err['what']} ({err.get('object')}): {err['message']}")
     lost = {p["what"] for p in report["puts"] if p["lost"]}
     for what in expected:
         if what not in lost:

@@ -172,7 +172,9 @@ class Checks:
             value = ray.get(ref, timeout=max(1.0, deadline - time.monotonic()))
             return True, transform(value) if transform else value
         except exceptions.RayError as exc:
-            self.errors.append({"what": what, "type": type(exc).__name__, "message": str(exc)[:400]})
+            self.errors.append(
+                {"what": what, "object": ref.hex(), "type": type(exc).__name__, "message": str(exc)[:400]}
+            )
             return False, None
 
     def settle(self, deadline: float) -> None:
