@@ -189,10 +189,10 @@ class Cluster:
             except ProcessLookupError:
                 pass
 
-    def restart_host(self, host: str) -> None:
+    def restart_host(self, host: str, object_store_memory: int | None = None) -> None:
         """Stops whatever is left of a host's raylite and starts it again (a new node)."""
         self.run(host, [sys.executable, "-m", "raylite.cli", "stop"], capture_output=True)
-        self.start_host(host, HOST_CPUS[host])
+        self.start_host(host, HOST_CPUS[host], object_store_memory)
 
     def stop_daemons(self) -> None:
         for host in reversed(list(HOST_CPUS)):

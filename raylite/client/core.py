@@ -476,11 +476,7 @@ class Client:
     def materialize(self, value: common_pb2.ObjectValue) -> Any:
         """The Python value of an object; raises the stored error for failed tasks."""
         if value.in_store:
-            try:
-                obj = self._read_stored(value)
-            except (exceptions.ObjectLostError, grpc.aio.AioRpcError) as exc:
-                newer = self._relocate(value, exc)
-                return self.materialize(newer)
+            value, obj = self._read_anywhere(value)
         else:
             obj = deserialize(value.data)
         if value.is_error:
@@ -489,30 +485,49 @@ class Client:
             raise obj
         return obj
 
-    def _relocate(self, stale: common_pb2.ObjectValue, exc: BaseException) -> common_pb2.ObjectValue:
+    def _read_anywhere(self, value: common_pb2.ObjectValue) -> tuple[common_pb2.ObjectValue, Any]:
+        """Reads a stored object where the head says it is, asking again after each failed read.
+
+        Returns the location read from (or the value the head answered with) and
+        the object. Only the time spent asking the head counts against the
+        relocation budget, not reads, which may take long for large objects.
+        """
+        budget, delay = 3 * config.PEER_TIMEOUT_S, 0.1
+        while value.in_store:
+            try:
+                return value, self._read_stored(value)
+            except (exceptions.ObjectLostError, grpc.aio.AioRpcError) as exc:
+                asked = time.monotonic()
+                value = self._relocate(value, exc, budget, delay)
+                budget -= time.monotonic() - asked
+                delay = min(delay * 2, 1.0)
+        return value, deserialize(value.data)
+
+    def _relocate(
+        self, stale: common_pb2.ObjectValue, exc: BaseException, budget: float, delay: float
+    ) -> common_pb2.ObjectValue:
         """Asks the head again where an object is, after its node failed to hand it over.
 
-        Until the head notices the node is gone it names the same node; once it
-        does, it answers with a copy elsewhere, the object rebuilt from its
-        lineage, or an ObjectLostError. Backs off while the answer is unchanged.
+        Until the head notices the node is gone it names the same node, and it
+        names it too when the node lives and the failure was passing (a
+        connection not made in time): the read is then tried there again after
+        `delay`. Once the head notices a death, it answers with a copy
+        elsewhere, the object rebuilt from its lineage, or an ObjectLostError.
+        Gives up (ObjectLostError) when `budget` seconds would be exceeded.
         """
         oid = stale.object_id
-        deadline = time.monotonic() + 3 * config.PEER_TIMEOUT_S
-        delay = 0.1
-        while True:
-            with self._lock:
-                cached = self._objects.get(oid)
-                if cached is not None and cached.node_id == stale.node_id:
-                    del self._objects[oid]
-            if not self.wait_for([oid], 1, max(0.0, deadline - time.monotonic())):
-                break
+        deadline = time.monotonic() + budget
+        with self._lock:
+            cached = self._objects.get(oid)
+            if cached is not None and cached.node_id == stale.node_id:
+                del self._objects[oid]
+        if self.wait_for([oid], 1, max(0.0, budget)):
             newer = self._objects.get(oid)
             if newer is not None and (not newer.in_store or newer.node_id != stale.node_id):
                 return newer
-            if time.monotonic() + delay > deadline:
-                break
-            time.sleep(delay)  # back-off: the head has not noticed the node's death yet
-            delay = min(delay * 2, 1.0)
+            if newer is not None and time.monotonic() + delay <= deadline:
+                time.sleep(delay)  # back-off before reading from the same node again
+                return newer
         detail = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
         raise exceptions.ObjectLostError(
             f"object {oid.hex()} could not be read from node {stale.node_id.hex()[:12]} at {stale.node_address} "

@@ -34,6 +34,7 @@ from raylite.head.state import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    PromoteObject,
     RecoveryEnded,
     RefsChanged,
     TaskBlockChanged,
@@ -94,6 +95,10 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 out = self.nodes.get(effect.node_id)
                 if out is not None:
                     out.touch().kill_actors.append(effect.actor_id)
+            elif kind is PromoteObject:
+                out = self.nodes.get(effect.node_id)
+                if out is not None:
+                    out.touch().promoted_objects.append(effect.object_id)
             elif kind is ActorChanged:
                 if self.storage is not None:
                     self.storage.save_actor(self.state.actors[effect.actor_id])

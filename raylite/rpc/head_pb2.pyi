@@ -154,16 +154,18 @@ class TaskAssignment(_message.Message):
     def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., args: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., function: _Optional[_Union[_common_pb2.ExportedFunction, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class HeadToNode(_message.Message):
-    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects")
+    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects", "promoted_objects")
     TASKS_FIELD_NUMBER: _ClassVar[int]
     KILL_ACTORS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     FREE_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    PROMOTED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[TaskAssignment]
     kill_actors: _containers.RepeatedScalarFieldContainer[bytes]
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
     free_objects: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    promoted_objects: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ..., promoted_objects: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ClusterStateRequest(_message.Message):
     __slots__ = ("protocol_version",)

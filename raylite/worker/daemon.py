@@ -219,6 +219,8 @@ class HeadLink:
                 # kills first: they name incarnations older than any creation in this message
                 for actor_id in msg.kill_actors:
                     self.pool.kill_actor(actor_id)
+                for oid in msg.promoted_objects:
+                    self.store.promote(oid)
                 for oid in msg.free_objects:
                     self.store.delete(oid)
                 for assignment in msg.tasks:

@@ -183,9 +183,11 @@ class ExecutorPool:
         if ex.last_done is not None and not ex.actor_id:
             task_id, attempt = ex.last_done
             self.on_death(head_pb2.ExecutorDied(task_id=task_id, reason=reason, attempt=attempt))
-        else:
+        elif not ex.actor_id and not ex.task_id:
             log.warning("idle executor pid %d exited: %s", ex.proc.pid, reason)
-        if self._pooled_count() < self.size:
+        # tasks waiting for an executor need one starting each: the one that died
+        # may have been started for them (before it said hello)
+        if self._pooled_count() < self.size or len(self.waiting) > self.starting:
             self._spawn_pooled()
 
     def _became_idle(self, ex: Executor) -> None:

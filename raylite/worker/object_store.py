@@ -102,12 +102,18 @@ class NodeStore:
             )
 
     async def _carry_out(self, action: Evict | Spill) -> None:
+        # The actions of one reservation run one after the other: by the time one
+        # runs, its object may have been freed (and even written again) meanwhile.
         oid = action.object_id
         loop = asyncio.get_running_loop()
+        entry = self.index.entries.get(oid)
         if isinstance(action, Evict):
-            await loop.run_in_executor(self._io, _unlink, store.object_path(self.store_dir, oid))
-            self.on_copy_removed(oid)
+            if entry is None:  # not pulled again since the decision
+                await loop.run_in_executor(self._io, _unlink, store.object_path(self.store_dir, oid))
+                self.on_copy_removed(oid)
             return
+        if entry is None or entry.where != DISK:
+            return  # freed since the decision (or freed and written again): nothing to spill
         await self._move(oid, self.store_dir, self.spill_dir)
         log.info("spilled %s to %s", oid.hex()[:16], self.spill_dir)
 
@@ -152,6 +158,10 @@ class NodeStore:
         for folder in (self.store_dir, self.spill_dir):
             _unlink(store.object_path(folder, object_id))
         asyncio.get_running_loop().create_task(self._notify())
+
+    def promote(self, object_id: bytes) -> None:
+        """The head made our secondary copy the primary (its node died): keep it like our own."""
+        self.index.promote(object_id)
 
     def held(self) -> tuple[list[tuple[bytes, int]], list[bytes]]:
         """(primary copies with their sizes, secondary copies) whose bytes are complete."""

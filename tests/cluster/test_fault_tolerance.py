@@ -101,3 +101,26 @@ def test_kill_with_restart_allowed(cluster) -> None:
     ray.kill(a)
     with pytest.raises(exceptions.ActorDiedError):
         ray.get(a.bump.remote(), timeout=60)
+
+
+def test_a_passing_failure_to_read_from_a_live_node_is_retried(cluster, monkeypatch) -> None:
+    """The head still names the same live node after a failed read (a connection
+    that could not be made in time, say): get reads there again instead of
+    calling the object lost."""
+    import numpy as np
+
+    from raylite.client import context
+
+    client = context.current()
+    ref = ray.put(np.arange(1_000_000))  # in the store: read from the node
+    real_read, failures = client._read_stored, []
+
+    def flaky_read(value):
+        if not failures:
+            failures.append(value.node_address)
+            raise exceptions.ObjectLostError(f"simulated: could not connect to {value.node_address}")
+        return real_read(value)
+
+    monkeypatch.setattr(client, "_read_stored", flaky_read)
+    assert int(ray.get(ref, timeout=60)[-1]) == 999_999
+    assert len(failures) == 1

@@ -258,3 +258,45 @@ except exceptions.ObjectLostError as exc:
 """,
     )
     assert out == ["True", "lost", "True"], out
+
+
+def test_promoted_copy_is_kept_as_the_primary_when_its_store_fills(hosts) -> None:
+    """A put made on w1 is copied to w2; w1 dies, so w2's copy becomes the only one.
+    w2's store (40 MB) then fills up: the object must be spilled like a primary,
+    not evicted like a spare copy, and stay readable."""
+    hosts.cluster.restart_host("w2", object_store_memory=40_000_000)
+    try:
+        out = run_through_w1_death(
+            hosts,
+            before="""
+@ray.remote
+def put_here():
+    return [ray.put(np.full(1_000_000, 7, dtype=np.int64))]  # 8 MB, on w1
+
+@ray.remote
+def total(refs):
+    return int(ray.get(refs[0]).sum())
+
+by_ip = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}
+W2 = by_ip["10.77.0.12"]
+[put_ref] = ray.get(put_here.options(scheduling_strategy=Affinity(W1)).remote())
+assert ray.get(total.options(scheduling_strategy=Affinity(W2)).remote([put_ref])) == 7_000_000  # w2 has a copy
+""",
+            after="""
+deadline = time.monotonic() + 60
+while any(n["Alive"] for n in ray.nodes() if n["NodeID"] == W1):  # the head has seen w1 go
+    assert time.monotonic() < deadline, "the head did not notice w1's death"
+    time.sleep(0.1)
+
+@ray.remote
+def fill(i):
+    return np.full(1_000_000, i, dtype=np.int64)  # 8 MB each, made on w2: 48 MB in a 40 MB store
+
+fillers = [fill.options(scheduling_strategy=Affinity(W2)).remote(i) for i in range(6)]
+ray.wait(fillers, num_returns=len(fillers), timeout=60)
+print(int(ray.get(put_ref, timeout=60).sum()) == 7_000_000)
+""",
+        )
+    finally:
+        hosts.cluster.restart_host("w2")
+    assert out == ["True"], out

@@ -1,4 +1,5 @@
-"""Lineage reconstruction: outputs lost with their node are remade by rerunning their tasks."""
+"""Lost objects: outputs lost with their node are remade by rerunning their tasks; a
+secondary copy on another node becomes the primary, and its node is told so."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from raylite.head.state.model import (
     ClientConnected,
     NodeAdded,
     NodeRemoved,
+    ObjectCopiesChanged,
     ObjectInfo,
+    ObjectsPut,
+    PromoteObject,
     RefsChanged,
     Strategy,
     TaskFinished,
     TaskSubmitted,
 )
-from tests.unit.test_head_state import DRIVER, JOB, dispatched, oid, step, task
+from tests.unit.test_head_state import DRIVER, JOB, dispatched, of_type, oid, put, step, task
 
 
 def stored_result(t, node: bytes) -> ObjectInfo:
@@ -58,6 +62,20 @@ def test_rebuild_follows_lost_inputs_recursively() -> None:
     assert dispatched(effects) == [(b"n2", "b")]
 
 
+def test_every_lost_output_of_a_multi_return_task_is_rebuilt_by_one_rerun() -> None:
+    state = two_nodes()
+    t = on_n1("t", num_returns=2)
+    step(state, TaskSubmitted(t))
+    outputs = [ObjectInfo(oid(t, i), value=f"t[{i}]@n1", node_id=b"n1", size=1000) for i in range(2)]
+    step(state, TaskFinished(b"n1", t.task_id, outputs))
+    effects = step(state, NodeRemoved(b"n1", "gone"))
+    assert dispatched(effects) == [(b"n2", "t")]
+    assert oid(t, 0) not in state.objects and oid(t, 1) not in state.objects  # no ObjectLostError
+    outputs = [ObjectInfo(oid(t, i), value=f"t[{i}]@n2", node_id=b"n2", size=1000) for i in range(2)]
+    step(state, TaskFinished(b"n2", t.task_id, outputs))
+    assert [state.objects[oid(t, i)].value for i in range(2)] == ["t[0]@n2", "t[1]@n2"]
+
+
 def test_lineage_goes_when_its_outputs_are_freed() -> None:
     state = two_nodes()
     x = on_n1("x")
@@ -78,3 +96,66 @@ def test_inline_outputs_need_no_lineage() -> None:
     assert state.lineage == {}
     step(state, NodeRemoved(b"n1", "gone"))
     assert state.objects[oid(t)].value == "small"
+
+
+# ---- copies that become the primary ---------------------------------------------------
+
+
+def three_nodes() -> HeadState:
+    state = two_nodes()
+    step(state, NodeAdded(b"n3", {"CPU": 1}))
+    return state
+
+
+def test_a_copy_promoted_to_primary_is_announced_to_its_node() -> None:
+    """Its node must then keep it as it keeps what it made (spill, never evict)."""
+    state = three_nodes()
+    p = put("p", node=b"n1", size=1000)
+    step(state, ObjectsPut([p]), ObjectCopiesChanged(b"n2", [p.object_id], []))
+    step(state, ObjectCopiesChanged(b"n3", [p.object_id], []))
+    effects = step(state, NodeRemoved(b"n1", "gone"))
+    assert of_type(effects, PromoteObject) == [PromoteObject(b"n2", p.object_id)]
+    assert state.objects[p.object_id].node_id == b"n2" and state.copies[p.object_id] == {b"n3"}
+
+
+def test_a_copy_evicted_as_it_was_promoted_gives_way_to_another_copy() -> None:
+    state = three_nodes()
+    p = put("p", node=b"n1", size=1000)
+    step(state, ObjectsPut([p]), ObjectCopiesChanged(b"n2", [p.object_id], []))
+    step(state, ObjectCopiesChanged(b"n3", [p.object_id], []))
+    step(state, NodeRemoved(b"n1", "gone"))
+    # n2 evicted its copy before the promotion reached it
+    effects = step(state, ObjectCopiesChanged(b"n2", [], [p.object_id]))
+    assert of_type(effects, PromoteObject) == [PromoteObject(b"n3", p.object_id)]
+    assert state.objects[p.object_id].node_id == b"n3" and p.object_id not in state.copies
+
+
+def test_a_put_whose_last_copy_was_evicted_as_it_was_promoted_is_lost() -> None:
+    state = two_nodes()
+    p = put("p", node=b"n1", size=1000)
+    step(state, ObjectsPut([p]), ObjectCopiesChanged(b"n2", [p.object_id], []))
+    step(state, NodeRemoved(b"n1", "gone"))
+    assert state.objects[p.object_id].node_id == b"n2"
+    step(state, ObjectCopiesChanged(b"n2", [], [p.object_id]))
+    info = state.objects[p.object_id]
+    assert info.is_error and info.failure.kind == "ObjectLostError" and "evicted" in info.failure.message
+
+
+def test_a_task_output_whose_last_copy_was_evicted_as_it_was_promoted_is_rebuilt() -> None:
+    state = two_nodes()
+    t = on_n1("t")
+    step(state, TaskSubmitted(t))
+    step(state, TaskFinished(b"n1", t.task_id, [stored_result(t, b"n1")]))
+    step(state, ObjectCopiesChanged(b"n2", [oid(t)], []))
+    step(state, NodeRemoved(b"n1", "gone"))
+    effects = step(state, ObjectCopiesChanged(b"n2", [], [oid(t)]))
+    assert dispatched(effects) == [(b"n2", "t")]
+    assert oid(t) not in state.objects  # until the rerun reports
+
+
+def test_evicting_a_copy_whose_primary_lives_on_leaves_the_primary_alone() -> None:
+    state = two_nodes()
+    p = put("p", node=b"n1", size=1000)
+    step(state, ObjectsPut([p]), ObjectCopiesChanged(b"n2", [p.object_id], []))
+    effects = step(state, ObjectCopiesChanged(b"n2", [], [p.object_id]))
+    assert effects == [] and state.objects[p.object_id] == p and p.object_id not in state.copies

@@ -37,6 +37,17 @@ def test_secondary_copies_are_evicted_before_and_primaries_spilled_lru() -> None
     assert index.used == 90
 
 
+def test_a_promoted_copy_is_spilled_like_a_primary_not_evicted() -> None:
+    """The head promotes a copy when its primary's node dies: it is then the only one."""
+    index = StoreIndex(100)
+    admit(index, 1, 60, primary=False)
+    index.promote(oid(1))
+    assert admit(index, 2, 60) == [Spill(oid(1))]
+    assert index.where(oid(1)) == DISK
+    index.promote(oid(3))  # evicted before the promotion came: nothing to do
+    index.validate()
+
+
 def test_restoring_a_spilled_object_spills_another() -> None:
     index = StoreIndex(100)
     admit(index, 1, 60)

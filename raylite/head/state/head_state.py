@@ -74,6 +74,7 @@ from raylite.head.state.model import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    PromoteObject,
     RecoveryEnded,
     RefsChanged,
     TaskBlockChanged,
@@ -246,20 +247,29 @@ class HeadState:
             holders.discard(ev.node_id)
             if not holders:
                 del self.copies[oid]
-        lost: list[ObjectInfo] = []
-        for info in list(self.objects.values()):
-            if info.node_id != ev.node_id:
-                continue
-            survivors = self.copies.pop(info.object_id, None)
-            if survivors:
-                # a secondary copy becomes the primary
-                new_primary = min(survivors)
-                info.node_id = new_primary
-                survivors.discard(new_primary)
-                if survivors:
-                    self.copies[info.object_id] = survivors
-            else:
-                lost.append(info)
+        lost = [
+            info for info in list(self.objects.values())
+            if info.node_id == ev.node_id and not self._promote_copy(info)
+        ]
+        self._objects_lost(lost, f"its only copy was on node {ev.node_id.hex()[:12]}, which died ({ev.reason})")
+        self._needs_pass = True
+
+    def _promote_copy(self, info: ObjectInfo) -> bool:
+        """Makes a secondary copy the primary of an object whose primary is gone; False if none is left."""
+        survivors = self.copies.pop(info.object_id, None)
+        if not survivors:
+            return False
+        new_primary = min(survivors)
+        info.node_id = new_primary
+        survivors.discard(new_primary)
+        if survivors:
+            self.copies[info.object_id] = survivors
+        # its node must stop treating it as a spare copy it may evict
+        self._effects.append(PromoteObject(new_primary, info.object_id))
+        return True
+
+    def _objects_lost(self, lost: list[ObjectInfo], where: str) -> None:
+        """Rebuilds lost objects from their lineage; the others (puts) become ObjectLostErrors."""
         # Every lost object leaves the directory first, so that rebuilt tasks wait
         # for lost inputs that are themselves being rebuilt.
         for info in lost:
@@ -267,11 +277,13 @@ class HeadState:
             self._unpin(info.contained)
         rebuilding: set[bytes] = set()
         for info in lost:
-            maker = self.lineage.get(task_of(info.object_id))
+            maker_id = task_of(info.object_id)
+            if maker_id in rebuilding:
+                continue  # another output of a task already rerun (rebuilding drops its lineage)
+            maker = self.lineage.get(maker_id)
             if maker is not None:
-                if maker.task_id not in rebuilding:
-                    rebuilding.add(maker.task_id)
-                    self._rebuild(maker)
+                rebuilding.add(maker_id)
+                self._rebuild(maker)
                 continue
             self._object_ready(
                 ObjectInfo(
@@ -279,14 +291,12 @@ class HeadState:
                     is_error=True,
                     failure=Failure(
                         "ObjectLostError",
-                        f"object {info.object_id.hex()} was lost: its only copy was on node "
-                        f"{ev.node_id.hex()[:12]}, which died ({ev.reason}), and it was made by put(), "
+                        f"object {info.object_id.hex()} was lost: {where}, and it was made by put(), "
                         "so it cannot be rebuilt; put it again",
                     ),
                 ),
                 owner=None,
             )
-        self._needs_pass = True
 
     def _rebuild(self, task: TaskRecord) -> None:
         """Runs a finished task again to remake its lost outputs (lineage reconstruction)."""
@@ -696,12 +706,21 @@ class HeadState:
             info = self.objects.get(oid)
             if info is not None and info.node_id is not None and info.node_id != ev.node_id:
                 self.copies.setdefault(oid, set()).add(ev.node_id)
+        gone: list[ObjectInfo] = []
         for oid in ev.removed:
             holders = self.copies.get(oid)
             if holders is not None:
                 holders.discard(ev.node_id)
                 if not holders:
                     del self.copies[oid]
+            info = self.objects.get(oid)
+            if info is not None and info.node_id == ev.node_id:
+                # the node evicted its copy before it heard that the copy had become the primary
+                gone.append(info)
+        lost = [info for info in gone if not self._promote_copy(info)]
+        self._objects_lost(
+            lost, f"its last copy was evicted from node {ev.node_id.hex()[:12]} as the node of its primary died"
+        )
 
     def _on_objects_subscribed(self, ev: ObjectsSubscribed) -> None:
         for oid in ev.object_ids:

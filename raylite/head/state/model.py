@@ -252,6 +252,15 @@ class FreeObject:
 
 
 @dataclass(slots=True)
+class PromoteObject:
+    """The node's secondary copy is now the object's primary (the primary's node died):
+    keep it as the node keeps what it made (spill it when full, never evict it)."""
+
+    node_id: bytes
+    object_id: bytes
+
+
+@dataclass(slots=True)
 class ActorChanged:
     """An actor's durable state changed: save it (or forget it, once it is DEAD)."""
 
@@ -269,4 +278,4 @@ Event = (
     | ObjectsSubscribed | TaskFinished | ExecutorDied | TaskBlockChanged | ActorKillRequested
     | ObjectCopiesChanged | RefsChanged | HeadRestarted | RecoveryEnded
 )
-Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged
+Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged | PromoteObject

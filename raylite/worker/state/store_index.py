@@ -149,6 +149,12 @@ class StoreIndex:
         leases = [e.lease for e in self.entries.values() if e.pinned and e.lease is not None]
         return min(leases) if leases else None
 
+    def promote(self, object_id: bytes) -> None:
+        """A secondary copy became the object's only one: spill it from now on, never evict it."""
+        entry = self.entries.get(object_id)
+        if entry is not None:
+            entry.primary = True
+
     def touched(self, object_id: bytes) -> None:
         if object_id in self.entries:
             self.entries.move_to_end(object_id)

@@ -1,0 +1,335 @@
+"""The workload of one chaos round: a raylite driver run on the namespace cluster's `drv` host.
+
+    python scripts/chaos_driver.py --seed N --max-faults K      (started by scripts/chaos.py)
+
+It submits, in waves paced by its own seeded RNG, independent tasks, chains
+of tasks passing multi-MB arrays from host to host, tasks reading a large
+object made on another host, tasks that submit tasks, actors (restartable)
+called with small and large arguments, and `put` objects made from inside
+tasks placed on chosen hosts. Every expected value is computed here, in the
+driver, from the same pure functions the tasks run, so a result is either
+exactly right or wrong.
+
+Meanwhile scripts/chaos.py SIGKILLs executors and one worker host. Tasks,
+actors and their calls are given more retries than the round has faults
+(--max-faults), so each of their results must come back right. A `put`
+object cannot be rebuilt: the driver reads every put at the end, after the
+host kill (it waits on stdin for "go"), and reports which ones it could not
+read and on which node each one lived; chaos.py expects exactly those on the
+killed host to be lost.
+
+It talks to chaos.py in lines on stdout: `CHAOS {"event": ...}` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+import raylite as ray
+from raylite import exceptions
+from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Affinity
+
+HOST_IPS = {"head": "10.77.0.10", "w1": "10.77.0.11", "w2": "10.77.0.12"}
+GET_TIMEOUT_S = 90.0
+_ODD = np.uint64(6364136223846793005)
+
+# ---- pure functions: run by the tasks, and by the driver for the expected values ----
+
+
+def mix(*parts: Any) -> int:
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "big")
+
+
+def big_array(key: Any, n: int) -> np.ndarray:
+    """n uint64 values that depend on key (a few MB for the n used here)."""
+    a = np.arange(n, dtype=np.uint64)
+    a *= _ODD
+    a ^= np.uint64(mix("array", key))
+    return a
+
+
+def step_array(a: np.ndarray, k: int) -> np.ndarray:
+    """One link of a chain: a new array from the previous one (uint64 arithmetic wraps)."""
+    out = a * _ODD
+    out += np.uint64(mix("step", k))
+    return out
+
+
+def digest(a: np.ndarray) -> str:
+    return hashlib.blake2b(memoryview(np.ascontiguousarray(a)).cast("B"), digest_size=16).hexdigest()
+
+
+# ---- remote functions and actors ------------------------------------------------------
+
+
+@ray.remote
+def compute(i: int, nap: float) -> int:
+    time.sleep(nap)  # keeps the executor busy, so that a kill can land mid-task
+    return mix("compute", i)
+
+
+@ray.remote
+def make_big(key: Any, n: int, nap: float) -> np.ndarray:
+    time.sleep(nap)
+    return big_array(key, n)
+
+
+@ray.remote
+def chain_step(a: np.ndarray, k: int, nap: float) -> np.ndarray:
+    time.sleep(nap)
+    return step_array(a, k)
+
+
+@ray.remote
+def digest_task(a: np.ndarray, nap: float) -> str:
+    time.sleep(nap)
+    return digest(a)
+
+
+@ray.remote
+def fan(i: int, width: int, retries: int) -> int:
+    """A task that submits tasks and waits for them (its CPU is lent out meanwhile)."""
+    refs = [compute.options(max_retries=retries).remote(i * 100 + j, 0.05) for j in range(width)]
+    return sum(ray.get(refs, timeout=GET_TIMEOUT_S))
+
+
+@ray.remote(num_returns=2)
+def halves(key: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    a = big_array(key, n)
+    return a[: n // 2].copy(), a[n // 2 :].copy()
+
+
+@ray.remote
+def joined_digest(parts: list[Any]) -> str:
+    """Refs nested in an argument: this task fetches them itself."""
+    return digest(np.concatenate(ray.get(parts, timeout=GET_TIMEOUT_S)))
+
+
+@ray.remote
+def wrapped_big(key: Any, n: int, retries: int) -> list[Any]:
+    """Returns a ref made by a task it submits (the value lives where that task ran)."""
+    return [make_big.options(scheduling_strategy="SPREAD", max_retries=retries).remote(key, n, 0.0)]
+
+
+@ray.remote
+def make_put(key: Any, n: int) -> tuple[str, list[Any]]:
+    """A put object stored on the node this task runs on; returns the node and the ref."""
+    ref = ray.put(big_array(key, n))
+    return ray.get_runtime_context().get_node_id(), [ref]
+
+
+@ray.remote
+class Keyed:
+    """Its answers depend only on its constructor argument, so they survive restarts."""
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+    def mixed(self, i: int) -> int:
+        time.sleep(0.05)
+        return mix("actor", self.key, i)
+
+    def digest_of(self, a: np.ndarray) -> str:
+        return digest(a)
+
+    def fan(self, i: int, width: int, retries: int) -> int:
+        refs = [compute.options(max_retries=retries).remote(i * 100 + j, 0.05) for j in range(width)]
+        return self.key + sum(ray.get(refs, timeout=GET_TIMEOUT_S))
+
+
+# ---- the driver -------------------------------------------------------------------------
+
+
+def emit(event: str, **facts: Any) -> None:
+    print("CHAOS " + json.dumps({"event": event, **facts}), flush=True)
+
+
+class Checks:
+    """What the driver submitted and what each result must be."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Any, Any]] = []  # (what, ref, expected value or a checker)
+        self.wrong: list[str] = []
+        self.errors: list[dict[str, str]] = []
+        self.checked = 0
+
+    def expect(self, what: str, ref: Any, expected: Any) -> None:
+        self.items.append((what, ref, expected))
+
+    def read(self, what: str, ref: Any, deadline: float, transform: Any = None) -> tuple[bool, Any]:
+        """(True, value) or (False, None) after recording the error."""
+        self.checked += 1
+        try:
+            value = ray.get(ref, timeout=max(1.0, deadline - time.monotonic()))
+            return True, transform(value) if transform else value
+        except exceptions.RayError as exc:
+            self.errors.append(
+                {"what": what, "object": ref.hex(), "type": type(exc).__name__, "message": str(exc)[:400]}
+            )
+            return False, None
+
+    def settle(self, deadline: float) -> None:
+        for what, ref, expected in self.items:
+            ok, value = self.read(what, ref, deadline, transform=_comparable)
+            if ok and value != expected:
+                self.wrong.append(f"{what}: got {_short(value)}, expected {_short(expected)}")
+        self.items.clear()
+
+
+def _comparable(value: Any) -> Any:
+    return digest(value) if isinstance(value, np.ndarray) else value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
+    rng = random.Random(f"workload-{seed}")
+    retries = max_faults + 1  # more than the faults of a round: no task may run out of them
+    ray.init()
+    alive = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    missing = [h for h, ip in HOST_IPS.items() if ip not in alive]
+    if missing:
+        raise SystemExit(f"chaos driver: hosts {missing} have no live node (alive: {sorted(alive)})")
+    nodes = {h: alive[ip] for h, ip in HOST_IPS.items()}
+    hosts = list(nodes)
+    emit("started", nodes=nodes)
+
+    def near(host: str) -> Affinity:
+        return Affinity(nodes[host], soft=True)
+
+    task = {"max_retries": retries}
+    checks = Checks()
+    actors = []
+    for _ in range(rng.randint(2, 3)):
+        key = rng.randrange(1 << 30)
+        handle = Keyed.options(max_restarts=retries, max_task_retries=retries, scheduling_strategy="SPREAD").remote(key)
+        actors.append((key, handle))
+    chains = []
+    for c in range(rng.randint(2, 3)):
+        n = rng.choice([250_000, 400_000])
+        chains.append({"expected": big_array(("chain", seed, c), n), "steps": 0, "ref": make_big.options(
+            scheduling_strategy="SPREAD", **task).remote(("chain", seed, c), n, rng.uniform(0, 0.2))})
+    wrapped: list[tuple[Any, int, Any]] = []
+    puts: list[tuple[str, str, Any, int, Any]] = []  # (what, host asked for, task ref, n, key)
+
+    waves = rng.randint(7, 9)
+    for w in range(waves):
+        for _ in range(rng.randint(4, 8)):
+            i = rng.randrange(1 << 40)
+            checks.expect(f"compute {i}", compute.options(scheduling_strategy="SPREAD", **task).remote(
+                i, rng.uniform(0.05, 0.4)), mix("compute", i))
+        for chain in chains:  # each wave adds one link; only the last ref is kept (lineage keeps the rest)
+            k = rng.randrange(1 << 30)
+            chain["expected"] = step_array(chain["expected"], k)
+            chain["ref"] = chain_step.options(scheduling_strategy="SPREAD", **task).remote(
+                chain["ref"], k, rng.uniform(0, 0.2))
+            chain["steps"] += 1
+        key, n = ("big", seed, w), rng.choice([200_000, 500_000])
+        src = rng.choice(hosts)
+        big = make_big.options(scheduling_strategy=near(src), **task).remote(key, n, rng.uniform(0, 0.2))
+        big_digest = digest(big_array(key, n))
+        for dst in rng.sample(hosts, rng.randint(1, 3)):  # readers on other hosts pull copies
+            checks.expect(f"digest on {dst} of big {key} made on {src}", digest_task.options(
+                scheduling_strategy=near(dst), **task).remote(big, rng.uniform(0, 0.2)), big_digest)
+        akey, actor = rng.choice(actors)
+        checks.expect(f"actor {akey} digest of big {key}", actor.digest_of.remote(big), big_digest)
+        if rng.random() < 0.6:
+            key, n = ("halves", seed, w), rng.choice([200_000, 400_000])
+            h0, h1 = halves.options(scheduling_strategy="SPREAD", **task).remote(key, n)
+            whole = big_array(key, n)
+            checks.expect(f"first half of {key}", h0, digest(whole[: n // 2]))
+            checks.expect(f"nested halves of {key}", joined_digest.options(scheduling_strategy="SPREAD", **task).remote(
+                [h0, h1]), digest(whole))
+            del h0, h1
+        if rng.random() < 0.4:
+            key, n = ("wrapped", seed, w), 300_000
+            wrapped.append((key, n, wrapped_big.options(scheduling_strategy="SPREAD", **task).remote(key, n, retries)))
+        if w and rng.random() < 0.5:  # a read while the faults go on
+            c = rng.randrange(len(chains))
+            ok, value = checks.read(f"chain {c} at step {chains[c]['steps']}", chains[c]["ref"], time.monotonic()
+                                    + GET_TIMEOUT_S, transform=digest)
+            if ok and value != digest(chains[c]["expected"]):
+                checks.wrong.append(f"chain {c} at step {chains[c]['steps']}: got digest {value}")
+        for _ in range(rng.randint(2, 5)):
+            akey, actor = rng.choice(actors)
+            i = rng.randrange(1 << 30)
+            checks.expect(f"actor {akey} mixed {i}", actor.mixed.remote(i), mix("actor", akey, i))
+        i, width = rng.randrange(1 << 20), rng.randint(2, 4)
+        fan_sum = sum(mix("compute", i * 100 + j) for j in range(width))
+        checks.expect(f"fan {i}", fan.options(**task).remote(i, width, retries), fan_sum)
+        if rng.random() < 0.5:
+            akey, actor = rng.choice(actors)
+            checks.expect(f"actor {akey} fan {i}", actor.fan.remote(i, width, retries), akey + fan_sum)
+        for _ in range(rng.randint(0, 2)):
+            host, n = rng.choice(hosts), rng.choice([20_000, 100_000])  # 160 KB or 800 KB: in the store
+            key = ("put", seed, len(puts))
+            puts.append((f"put {len(puts)} near {host}", host, make_put.options(
+                scheduling_strategy=near(host), **task).remote(key, n), n, key))
+        del big
+        time.sleep(rng.uniform(0.5, 1.3))  # pacing: the faults land while waves are in flight
+    for c, chain in enumerate(chains):
+        expected = digest(chain["expected"])
+        checks.expect(f"chain {c} ({chain['steps']} steps)", chain["ref"], expected)
+        checks.expect(f"chain {c} digest in a task", digest_task.options(scheduling_strategy="SPREAD", **task).remote(
+            chain["ref"], 0.0), expected)
+    deadline = time.monotonic() + GET_TIMEOUT_S
+    for key, n, ref in wrapped:
+        ok, value = checks.read(f"wrapped {key} (outer task)", ref, deadline)
+        if ok:
+            checks.expect(f"wrapped {key} (inner task)", value[0], digest(big_array(key, n)))
+    checks.settle(deadline)
+    made = []
+    for what, _host, ref, n, key in puts:
+        ok, value = checks.read(f"{what} (its task)", ref, deadline)
+        if ok:
+            node, [put_ref] = value
+            made.append((what, node, put_ref, n, key))
+    emit("workload_done", checked=checks.checked)
+    if gate.readline().strip() != "go":  # chaos.py has killed its host by now
+        raise SystemExit("chaos driver: the injector closed the gate without saying go")
+    deadline = time.monotonic() + GET_TIMEOUT_S
+    put_report = []
+    for what, node, put_ref, n, key in made:
+        ok, value = checks.read(what, put_ref, deadline, transform=digest)
+        if ok and value != digest(big_array(key, n)):
+            checks.wrong.append(f"{what}: its content differs")
+        put_report.append({"what": what, "node": node, "lost": not ok})
+    return {
+        "checked": checks.checked,
+        "wrong": checks.wrong,
+        "errors": checks.errors,
+        "puts": put_report,
+        "nodes": nodes,
+        "actors": len(actors),
+        "chains": len(chains),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--max-faults", type=int, required=True, help="faults the round injects at most")
+    opts = parser.parse_args()
+    try:
+        report = run(opts.seed, opts.max_faults, sys.stdin)
+    except BaseException as exc:  # noqa: BLE001 - reported to chaos.py, which fails the round
+        emit("crashed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        return 1
+    emit("report", **report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

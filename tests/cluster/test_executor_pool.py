@@ -1,0 +1,61 @@
+"""The worker daemon's executor pool when executors die at awkward moments."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+import raylite as ray
+
+EXECUTOR = "raylite.worker.executor_main"
+
+
+@pytest.fixture(scope="module")
+def one_cpu():
+    """A local cluster with one pooled executor, so a second task needs one started on demand."""
+    ray.init(num_cpus=1)
+    yield
+    ray.shutdown()
+
+
+def executors() -> set[int]:
+    """The executor processes of this test's local cluster (children of its worker daemon)."""
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if EXECUTOR in p.cmdline():
+                out.add(p.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def test_a_task_waiting_for_an_executor_gets_another_when_the_one_started_for_it_dies(one_cpu) -> None:
+    """outer holds the only pooled executor, blocked in get on inner; the executor
+    started on demand for inner is SIGKILLed before it says hello. Another must
+    be started for inner, or outer waits for ever."""
+
+    @ray.remote
+    def inner():
+        return "inner ran"
+
+    @ray.remote
+    def outer():
+        return ray.get(inner.remote(), timeout=30)
+
+    deadline = time.monotonic() + 30
+    while len(executors()) != 1:  # the pooled executor the daemon prestarts
+        assert time.monotonic() < deadline, f"expected one prestarted executor, found {executors()}"
+    before = executors()
+    ref = outer.remote()
+    started: set[int] = set()
+    while not started:  # the executor started for inner; killed the moment it appears
+        assert time.monotonic() < deadline, "no executor was started for the nested task"
+        started = executors() - before
+    for pid in started:
+        os.kill(pid, signal.SIGKILL)
+    assert ray.get(ref, timeout=60) == "inner ran"
