@@ -326,6 +326,12 @@ class Executor:
             context.current().reserve(oid, s.size)
         except exceptions.ObjectStoreFullError as exc:
             raise exceptions.ObjectStoreFullError(f"the value {name} returned cannot be stored: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - our own node did not answer
+            # Not the task's error: the daemon is gone (or going), and this process with
+            # it. Dying now lets the head retry the task elsewhere as for any lost worker.
+            print(f"raylite executor: the node's store did not answer while storing {name}'s result ({exc}); "
+                  "exiting", file=sys.stderr, flush=True)
+            os._exit(EXIT_NODE_LOST)
         store.write(self.store_dir, oid, s)
         return common_pb2.ObjectValue(
             object_id=oid,
@@ -354,6 +360,9 @@ class Executor:
             common_pb2.ObjectValue(object_id=ids.object_id(spec.task_id, i), data=data, size=len(data), is_error=True)
             for i in range(n)
         ]
+
+
+EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
 
 
 class _CallLedger:
