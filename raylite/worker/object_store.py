@@ -36,14 +36,19 @@ class NodeStore:
         self.on_copy_removed = on_copy_removed
         self._space = asyncio.Condition()
         self._moving: dict[bytes, asyncio.Future[None]] = {}  # spills and restores in progress
+        self._writers: dict[bytes, int] = {}  # reserved over RPC, not written yet -> the writer's pid
         self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="store-io")
         store.create_dir(store_dir)
         os.makedirs(spill_dir, mode=0o700, exist_ok=True)
         with open(os.path.join(store_dir, OWNER_FILE), "w") as f:
             f.write(f"{os.getpid()} {spill_dir}")
 
-    async def reserve(self, object_id: bytes, size: int, primary: bool) -> None:
-        """Makes room for object_id in shared memory; raises StoreFull if it can never fit."""
+    async def reserve(self, object_id: bytes, size: int, primary: bool, writer: int = 0) -> None:
+        """Makes room for object_id in shared memory; raises StoreFull if it can never fit.
+
+        `writer` is the pid of another process that writes the bytes (an executor):
+        if it dies before they are written, `writer_died` gives the room back.
+        """
         async with self._space:
             while True:
                 self._unpin_written()
@@ -51,6 +56,8 @@ class NodeStore:
                 if actions is not None:
                     break
                 await self._space.wait()  # only objects still being written are in the way
+            if writer:
+                self._writers[object_id] = writer
         for action in actions:
             await self._carry_out(action)
 
@@ -71,6 +78,18 @@ class NodeStore:
         for oid, entry in self.index.entries.items():
             if entry.pinned and entry.where != DISK and oid not in self._moving and store.contains(self.store_dir, oid):
                 entry.pinned = False
+                self._writers.pop(oid, None)
+
+    def writer_died(self, pid: int) -> None:
+        """A process that reserved room died: what it had not written yet will never come."""
+        for oid in [o for o, p in self._writers.items() if p == pid]:
+            del self._writers[oid]
+            entry = self.index.entries.get(oid)
+            if entry is None or not entry.pinned or oid in self._moving or store.contains(self.store_dir, oid):
+                continue  # written after all (or gone, or being moved)
+            self.index.abandon(oid)
+            _unlink(f"{store.object_path(self.store_dir, oid)}.{pid}.tmp")  # its half-written bytes
+        asyncio.get_running_loop().create_task(self._notify())
 
     async def _carry_out(self, action: Evict | Spill) -> None:
         # The actions of one reservation run one after the other: by the time one
@@ -126,6 +145,7 @@ class NodeStore:
             moving.add_done_callback(lambda _: self.delete(object_id))
             return
         self.index.abandon(object_id)
+        self._writers.pop(object_id, None)
         for folder in (self.store_dir, self.spill_dir):
             _unlink(store.object_path(folder, object_id))
         asyncio.get_running_loop().create_task(self._notify())

@@ -157,7 +157,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         self, request: worker_pb2.ReserveRequest, context: grpc.aio.ServicerContext
     ) -> worker_pb2.ReserveReply:
         try:
-            await self.node_store.reserve(request.object_id, request.size, primary=True)
+            await self.node_store.reserve(request.object_id, request.size, primary=True, writer=request.writer_pid)
         except StoreFull as exc:
             return worker_pb2.ReserveReply(error=str(exc))
         return worker_pb2.ReserveReply()
