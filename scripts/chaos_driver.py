@@ -172,9 +172,9 @@ class Checks:
             value = ray.get(ref, timeout=max(1.0, deadline - time.monotonic()))
             return True, transform(value) if transform else value
         except exceptions.RayError as exc:
-            self.errors.append(
-                {"what": what, "object": ref.hex(), "type": type(exc).__name__, "message": str(exc)[:400]}
-            )
+            text = str(exc)  # a task's error: its traceback, then the cause at the end
+            text = text if len(text) < 1200 else f"{text[:400]} [...] {text[-800:]}"
+            self.errors.append({"what": what, "object": ref.hex(), "type": type(exc).__name__, "message": text})
             return False, None
 
     def settle(self, deadline: float) -> None:

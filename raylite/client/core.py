@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import os
 import sys
 import threading
 import time
@@ -409,7 +410,7 @@ class Client:
     def reserve(self, oid: bytes, size: int) -> None:
         """Asks the local node's store for room before writing an object into it."""
         assert self.local_node is not None
-        request = worker_pb2.ReserveRequest(object_id=oid, size=size)
+        request = worker_pb2.ReserveRequest(object_id=oid, size=size, writer_pid=os.getpid())
         reply = self._rpc(lambda: self._local_worker().Reserve(request))
         if reply.error:
             raise exceptions.ObjectStoreFullError(reply.error)

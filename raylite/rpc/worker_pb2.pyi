@@ -7,12 +7,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("object_id", "size")
+    __slots__ = ("object_id", "size", "writer_pid")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    WRITER_PID_FIELD_NUMBER: _ClassVar[int]
     object_id: bytes
     size: int
-    def __init__(self, object_id: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
+    writer_pid: int
+    def __init__(self, object_id: _Optional[bytes] = ..., size: _Optional[int] = ..., writer_pid: _Optional[int] = ...) -> None: ...
 
 class ReserveReply(_message.Message):
     __slots__ = ("error",)

@@ -105,7 +105,8 @@ async def run(opts: argparse.Namespace) -> None:
     }
     pool_size = max(1, math.ceil(total["CPU"]))
     output_fds = (opts.executor_stdout_fd, opts.executor_stderr_fd) if opts.executor_stdout_fd is not None else None
-    pool = ExecutorPool(pool_size, executor_env, link.outbox_result, on_death, output_fds)
+    # an executor killed between reserving room and writing must not hold the room for ever
+    pool = ExecutorPool(pool_size, executor_env, link.outbox_result, on_death, output_fds, node_store.writer_died)
     await pool.start()
     link.attach(info, pool, node_store)
 

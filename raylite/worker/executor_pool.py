@@ -84,11 +84,13 @@ class ExecutorPool:
         on_result: Callable[[head_pb2.TaskResult], None],
         on_death: Callable[[head_pb2.ExecutorDied], None],
         output_fds: tuple[int, int] | None = None,
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
         self.size = size
         self.executor_env = executor_env
         self.on_result = on_result
         self.on_death = on_death
+        self.on_exit = on_exit  # with the pid of every executor that exited
         # where executors print: the driver's terminal for an embedded cluster, else our log
         self.stdout, self.stderr = output_fds or (None, None)
         self.functions: dict[bytes, bytes] = {}
@@ -172,6 +174,8 @@ class ExecutorPool:
             self.starting -= 1
         if self.closing:
             return
+        if self.on_exit is not None:
+            self.on_exit(ex.proc.pid)
         reason = _describe_exit(code, ex.proc.pid)
         if ex.actor_id:
             if self.actors.get(ex.actor_id) is ex:

@@ -40,17 +40,21 @@ class NodeStore:
         self.on_copy_removed = on_copy_removed
         self._space = asyncio.Condition()
         self._moving: dict[bytes, asyncio.Future[None]] = {}  # spills and restores in progress
+        self._writers: dict[bytes, int] = {}  # reserved over RPC, not written yet -> the writer's pid
         self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="store-io")
         store.create_dir(store_dir)
         os.makedirs(spill_dir, mode=0o700, exist_ok=True)
         with open(os.path.join(store_dir, OWNER_FILE), "w") as f:
             f.write(f"{os.getpid()} {spill_dir}")
 
-    async def reserve(self, object_id: bytes, size: int, primary: bool, for_other: bool = False) -> None:
+    async def reserve(
+        self, object_id: bytes, size: int, primary: bool, for_other: bool = False, writer: int = 0
+    ) -> None:
         """Makes room for object_id in shared memory; raises StoreFull if it can never fit.
 
         for_other: another process writes the file (the Reserve RPC); the room is
-        held for lease_s at most unless the file appears.
+        held for lease_s at most unless the file appears. `writer` is that
+        process's pid, if known: if it dies first, `writer_died` gives the room back at once.
         """
         lease = time.monotonic() + self.lease_s if for_other else None
         async with self._space:
@@ -60,6 +64,8 @@ class NodeStore:
                 if actions is not None:
                     break
                 await self._wait_for_space()  # only objects still being written are in the way
+            if writer:
+                self._writers[object_id] = writer
         for action in actions:
             await self._carry_out(action)
 
@@ -96,10 +102,22 @@ class NodeStore:
                     found.append((oid, size))
         for oid, size in found:
             self.index.written(oid, size)  # the size the writer really wrote
+            self._writers.pop(oid, None)
         for oid in self.index.expire(time.monotonic()):
             log.warning(
                 "the reservation of object %s lapsed: nothing was written within %.0fs", oid.hex()[:16], self.lease_s
             )
+
+    def writer_died(self, pid: int) -> None:
+        """A process that reserved room died: what it had not written yet will never come."""
+        for oid in [o for o, p in self._writers.items() if p == pid]:
+            del self._writers[oid]
+            entry = self.index.entries.get(oid)
+            if entry is None or not entry.pinned or oid in self._moving or store.contains(self.store_dir, oid):
+                continue  # written after all (or gone, or being moved)
+            self.index.abandon(oid)
+            _unlink(f"{store.object_path(self.store_dir, oid)}.{pid}.tmp")  # its half-written bytes
+        asyncio.get_running_loop().create_task(self._notify())
 
     async def _carry_out(self, action: Evict | Spill) -> None:
         # The actions of one reservation run one after the other: by the time one
@@ -155,6 +173,7 @@ class NodeStore:
             moving.add_done_callback(lambda _: self.delete(object_id))
             return
         self.index.abandon(object_id)
+        self._writers.pop(object_id, None)
         for folder in (self.store_dir, self.spill_dir):
             _unlink(store.object_path(folder, object_id))
         asyncio.get_running_loop().create_task(self._notify())

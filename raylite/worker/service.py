@@ -183,7 +183,9 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 await self.node_store.ensure_local(request.object_id)
             return worker_pb2.ReserveReply()
         try:
-            await self.node_store.reserve(request.object_id, request.size, primary=True, for_other=True)
+            await self.node_store.reserve(
+                request.object_id, request.size, primary=True, for_other=True, writer=request.writer_pid
+            )
         except StoreFull as exc:
             return worker_pb2.ReserveReply(error=str(exc))
         return worker_pb2.ReserveReply()

@@ -72,3 +72,32 @@ def test_task_result_larger_than_the_store_raises_at_get(small_store) -> None:
     with pytest.raises(exceptions.ObjectStoreFullError, match="the value .*too_big returned cannot be stored: ") as info:
         ray.get(too_big.remote(), timeout=60)
     assert re.search(HOW_TO_FIT, str(info.value))
+
+
+def test_room_reserved_by_an_executor_that_died_before_writing_is_given_back(small_store, tmp_path) -> None:
+    """An executor reserves room for a result or a put, then is SIGKILLed before its
+    bytes are written: the reservation must not hold the store's room for ever."""
+    import signal
+    import time
+
+    pid_file = tmp_path / "pid"
+
+    @ray.remote(max_retries=0)
+    def reserve_then_hang(path):
+        from raylite.client import context
+
+        context.current().reserve(b"never-written".ljust(20, b"."), CAPACITY - OBJECT // 2)
+        with open(path, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(600)  # killed here, its bytes never written
+
+    ref = reserve_then_hang.remote(str(pid_file))
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the task never reserved its room"
+        time.sleep(0.05)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    with pytest.raises(exceptions.WorkerCrashedError):
+        ray.get(ref, timeout=60)
+    # needs the room the dead executor had reserved
+    assert ray.get(ray.put(np.full(OBJECT, 7, dtype=np.uint8)), timeout=60)[-1] == 7

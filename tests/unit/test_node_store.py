@@ -42,3 +42,20 @@ async def test_an_object_freed_while_earlier_spills_of_a_batch_run_is_not_spille
         node_store.index.validate()
     finally:
         node_store.close()
+
+
+async def test_room_reserved_by_a_writer_that_died_is_given_back_unless_it_wrote(tmp_path: Path) -> None:
+    node_store = NodeStore(str(tmp_path / "shm"), str(tmp_path / "spill"), 100, on_copy_removed=lambda _: None)
+    try:
+        await node_store.reserve(oid(1), 60, primary=True, writer=4242)  # never written
+        await node_store.reserve(oid(2), 30, primary=True, writer=4242)
+        Path(store.object_path(node_store.store_dir, oid(2))).write_bytes(b"x" * 30)  # written, then died
+        half = Path(f"{store.object_path(node_store.store_dir, oid(1))}.4242.tmp")
+        half.write_bytes(b"x" * 10)
+        node_store.writer_died(4242)
+        assert node_store.index.where(oid(1)) is None and not half.exists()
+        assert node_store.index.where(oid(2)) is not None
+        await asyncio.wait_for(node_store.reserve(oid(3), 70, primary=True), timeout=10)  # fits again
+        node_store.index.validate()
+    finally:
+        node_store.close()
