@@ -142,6 +142,16 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         first = worker_pb2.ObjectChunk()
         oid = b""
         reserved = False
+
+        def discard() -> None:
+            nonlocal writer, reserved
+            if writer is not None:
+                writer.abort()
+                writer = None
+            if reserved:
+                reserved = False
+                self.node_store.abandon(oid)
+
         try:
             async for chunk in request_iterator:
                 if writer is None:
@@ -154,17 +164,14 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                     reserved = True
                     writer = store.ChunkWriter(self.node_store.store_dir, oid, chunk.total_size)
                 else:
-                    await _check(validate.next_chunk(chunk, first), context)
-                await _check_chunk(writer.write, chunk.offset, chunk.data, context=context)
+                    await _check(validate.next_chunk(chunk, first), context, discard)
+                await _check_chunk(writer.write, chunk.offset, chunk.data, context=context, cleanup=discard)
             if writer is not None:
-                await _check_chunk(writer.commit, context=context)
+                await _check_chunk(writer.commit, context=context, cleanup=discard)
         except StoreFull as exc:
             return worker_pb2.PushObjectReply(error=str(exc))
         except BaseException:
-            if writer is not None:
-                writer.abort()
-            if reserved:
-                self.node_store.abandon(oid)
+            discard()
             raise
         if writer is None:
             return worker_pb2.PushObjectReply(error="empty push: no chunks arrived")
@@ -194,15 +201,24 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         return self.node_store.index.where(object_id) is not None or self.node_store.readable_path(object_id) is not None
 
 
-async def _check(problem: str | None, context: grpc.aio.ServicerContext) -> None:
-    """Ends the call of a peer that sent a malformed request (raylite/worker/validate.py)."""
+async def _check(
+    problem: str | None, context: grpc.aio.ServicerContext, cleanup: Callable[[], None] | None = None
+) -> None:
+    """Ends the call of a peer that sent a malformed request (raylite/worker/validate.py).
+
+    cleanup runs first: once the status is out the peer may look at the store.
+    """
     if problem is not None:
         log.warning("refused a peer's request (%s): %s", context.peer(), problem)
+        if cleanup is not None:
+            cleanup()
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
 
 
-async def _check_chunk(step: Callable[..., None], *args: object, context: grpc.aio.ServicerContext) -> None:
+async def _check_chunk(
+    step: Callable[..., None], *args: object, context: grpc.aio.ServicerContext, cleanup: Callable[[], None]
+) -> None:
     try:
         step(*args)
     except store.BadChunk as exc:
-        await _check(f"PushObject: {exc}", context)
+        await _check(f"PushObject: {exc}", context, cleanup)
