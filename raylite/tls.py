@@ -169,7 +169,8 @@ def diagnose(detail: str, using_tls: bool) -> str | None:
             "the TLS handshake failed: the server's certificate does not name the address dialed as a "
             "subjectAltName; each node's certificate must name its IP or hostname (scripts/make_certs.py --san)"
         )
-    if "handshake" in lowered or "ssl" in lowered or "tsi_" in lowered or "certificate" in lowered:
+    # not "handshake" alone: gRPC's "tcp handshaker shutdown" is a TCP connection that timed out
+    if "tls handshake" in lowered or "ssl" in lowered or "tsi_" in lowered or "certificate" in lowered:
         match = _OPENSSL_REASON.search(detail)
         reason = (match.group(1) + (f": {match.group(2).strip()}" if match.group(2) else "")) if match else detail
         return f"the TLS handshake failed ({reason}); {ADVICE}"

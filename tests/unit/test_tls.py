@@ -150,6 +150,11 @@ def test_diagnose_a_server_that_closes_the_handshake() -> None:
 def test_diagnose_leaves_other_failures_alone() -> None:
     assert tls.diagnose(REFUSED, using_tls=True) is None
     assert tls.diagnose("Deadline Exceeded", using_tls=False) is None
+    # a TCP connection that timed out (a link just restored, say) is no TLS failure
+    timed_out = (
+        "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.77.0.10:6380: tcp handshaker shutdown"
+    )
+    assert tls.diagnose(timed_out, using_tls=False) is None
 
 
 def test_make_certs_signs_certificates_naming_ips_and_hosts(cert_dir: Path) -> None:
