@@ -180,9 +180,7 @@ class HeadState:
         else:
             task.retries_left = task.max_retries
             self.tasks[task.task_id] = task
-            task.pinned = True
-            self._pin(task.deps)
-            self._pin(task.borrowed)
+            self._pin_arguments(task)
         task.state = "RUNNING"  # leaves its queue or its dependency wait lazily
         task.node_id = node.node_id
         res.subtract(node.available, task.resources)
@@ -201,9 +199,7 @@ class HeadState:
                 self.named_actors[actor.name] = actor.actor_id
             creation = actor.creation
             assert creation is not None
-            creation.pinned = True
-            self._pin(creation.deps)
-            self._pin(creation.borrowed)
+            self._pin_arguments(creation)
             if actor.ready is not None:
                 self.objects[actor.ready.object_id] = actor.ready  # stands for its handles
             if actor.state == "PLACED":
@@ -335,19 +331,13 @@ class HeadState:
             return
         if self._resubmitted_but_done(task) or task.task_id in self.lineage:
             return  # (in lineage: a replay of a finished task kept to remake its outputs)
-        early = self._early_results.pop(task.task_id, None)
-        if early is not None and task.kind == NORMAL:
-            self.tasks[task.task_id] = task
-            task.pinned = True
-            self._pin(task.deps)
-            self._pin(task.borrowed)
-            self._finish(task, early.results)
-            return
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
-        task.pinned = True
-        self._pin(task.deps)
-        self._pin(task.borrowed)
+        self._pin_arguments(task)
+        early = self._early_results.pop(task.task_id, None)
+        if early is not None and task.kind == NORMAL:
+            self._finish(task, early.results)  # it finished while the head was down
+            return
         if task.kind == ACTOR_CREATION:
             self.actors[task.task_id] = ActorRecord(
                 task.task_id,
@@ -656,6 +646,12 @@ class HeadState:
             else:
                 self.pins.pop(oid, None)
                 self._maybe_free(oid)
+
+    def _pin_arguments(self, task: TaskRecord) -> None:
+        """The task's arguments (top-level and nested) live while it may run."""
+        task.pinned = True
+        self._pin(task.deps)
+        self._pin(task.borrowed)
 
     def _release_pins(self, task: TaskRecord) -> None:
         if task.pinned:
