@@ -28,17 +28,22 @@ class Hosts:
         return self.cluster.run(host, [sys.executable, path], capture_output=True, timeout=timeout, cwd=ROOT)
 
 
-@pytest.fixture(scope="session")
-def hosts() -> Iterator[Hosts]:
+def namespace_cluster(suffix: str = "", **up: object) -> Iterator[Hosts]:
+    """Builds a namespace cluster, yields its hosts, and checks it is gone afterwards."""
     reason = netns_cluster.namespaces_available()
     if reason:
         pytest.skip(f"multi-host tests need network namespaces: {reason}")
     # a prefix of our own: two test runs on one machine do not share namespaces
-    cluster = netns_cluster.Cluster(prefix=f"rlt{os.getpid()}")
-    cluster.up()
+    cluster = netns_cluster.Cluster(prefix=f"rlt{os.getpid()}{suffix}")
+    cluster.up(**up)
     try:
         yield Hosts(cluster)
     finally:
         cluster.down()
     leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert f"{cluster.prefix}-" not in leftover, f"namespaces left behind: {leftover}"
+
+
+@pytest.fixture(scope="session")
+def hosts() -> Iterator[Hosts]:
+    yield from namespace_cluster()

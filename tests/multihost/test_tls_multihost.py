@@ -4,8 +4,6 @@ is made with certificates naming the hosts' IPs."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.multihost.conftest import Hosts, netns_cluster
+from tests.multihost.conftest import Hosts, namespace_cluster, netns_cluster
 from tests.multihost.test_multihost import PRELUDE
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -22,17 +20,7 @@ import make_certs  # noqa: E402
 
 @pytest.fixture(scope="module")
 def tls_hosts() -> Iterator[Hosts]:
-    reason = netns_cluster.namespaces_available()
-    if reason:
-        pytest.skip(f"multi-host tests need network namespaces: {reason}")
-    cluster = netns_cluster.Cluster(prefix=f"rlt{os.getpid()}tls")
-    cluster.up(tls=True)
-    try:
-        yield Hosts(cluster)
-    finally:
-        cluster.down()
-    leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert f"{cluster.prefix}-" not in leftover, f"namespaces left behind: {leftover}"
+    yield from namespace_cluster("tls", tls=True)
 
 
 def test_the_cluster_speaks_tls_only(tls_hosts: Hosts) -> None:
