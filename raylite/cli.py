@@ -1,9 +1,9 @@
 """The `raylite` command: start, stop and inspect daemons on this machine.
 
-    raylite start --head [--port 6380] [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
-    raylite start --address HOST:PORT [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
-    raylite stop
-    raylite status [--address HOST:PORT]
+raylite start --head [--port 6380] [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
+raylite start --address HOST:PORT [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
+raylite stop
+raylite status [--address HOST:PORT]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 
 from raylite import auth, config, hostinfo, session, tls
 from raylite.client.local_cluster import (
+    Daemon,
     DaemonStartError,
     new_session_dir,
     node_args,
@@ -30,7 +31,7 @@ from raylite.head.storage import FILE_NAME as HEAD_STATE_FILE
 def _add_node_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=float, default=None, help="CPU slots (default: the core count)")
     p.add_argument("--num-gpus", type=float, default=None)
-    p.add_argument("--resources", default=None, help='custom resources as JSON, e.g. \'{"special": 1}\'')
+    p.add_argument("--resources", default=None, help="custom resources as JSON, e.g. '{\"special\": 1}'")
     p.add_argument("--object-store-memory", type=int, default=None, help="bytes of shared memory for objects")
     p.add_argument("--node-ip-address", default=None, help="the address other machines reach this one at")
     p.add_argument("--block", action="store_true", help="stay in the foreground until interrupted")
@@ -93,7 +94,9 @@ def _start(opts: argparse.Namespace) -> int:
     tls_args = ["--tls-cert", tls_paths.cert, "--tls-key", tls_paths.key, "--tls-ca", tls_paths.ca] if tls_paths else []
     if opts.head:
         # a head taking over from a crashed one keeps the cluster's token: its nodes and drivers use it
-        token = opts.token or os.environ.get(auth.ENV) or (auth.find_token() if recovering else None) or auth.new_token()
+        token = (
+            opts.token or os.environ.get(auth.ENV) or (auth.find_token() if recovering else None) or auth.new_token()
+        )
         token_path = auth.write_token_file(token)
     else:
         token = auth.find_token(opts.token)
@@ -111,14 +114,22 @@ def _start(opts: argparse.Namespace) -> int:
     lifeline_r = lifeline_w = None
     if opts.block:  # foreground: the daemons stop when this process goes
         lifeline_r, lifeline_w = os.pipe()
-    started = []
+    started: list[Daemon] = []
     try:
         if opts.head:
             head = spawn_daemon(
                 "head",
                 "raylite.head.server",
-                ["--host", opts.host, "--port", str(opts.port), "--session-name", os.path.basename(session_dir),
-                 "--storage", storage]
+                [
+                    "--host",
+                    opts.host,
+                    "--port",
+                    str(opts.port),
+                    "--session-name",
+                    os.path.basename(session_dir),
+                    "--storage",
+                    storage,
+                ]
                 + tls_args,
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
@@ -132,16 +143,21 @@ def _start(opts: argparse.Namespace) -> int:
             )
         else:
             head_address = opts.address
-        worker = _surviving_worker(head_address) if recovering else None
-        if worker is not None:
-            print(f"raylite: this machine's worker daemon (pid {worker['pid']}) survived the head and rejoins it")
+        survivor = _surviving_worker(head_address) if recovering else None
+        if survivor is not None:
+            print(f"raylite: this machine's worker daemon (pid {survivor['pid']}) survived the head and rejoins it")
             print(f"raylite head restarted at {head_address}, recovering the cluster's state from {storage}")
             return 0
         worker = spawn_daemon(
             "worker",
             "raylite.worker.daemon",
             ["--address", head_address, "--host", opts.host, "--node-ip-address", ip]
-            + node_args(opts.num_cpus, opts.num_gpus, json.loads(opts.resources) if opts.resources else None, opts.object_store_memory)
+            + node_args(
+                opts.num_cpus,
+                opts.num_gpus,
+                json.loads(opts.resources) if opts.resources else None,
+                opts.object_store_memory,
+            )
             + tls_args,
             os.path.join(logs, f"worker-{os.getpid()}.log"),
             lifeline_fd=lifeline_r,

@@ -53,7 +53,7 @@ class RayTaskError(RayError):
         if cause_cls is None or isinstance(self, cause_cls) or not _subclassable(cause_cls):
             return self
         dual = _dual_class(cause_cls)
-        err = RayTaskError.__new__(dual)
+        err: RayTaskError = RayTaskError.__new__(dual)
         err.__dict__.update(self.__dict__)
         err.args = (self._message(),)
         return err

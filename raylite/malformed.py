@@ -51,10 +51,16 @@ def _parsing(handler: Any, method: str) -> Any:
     convert = parsed_iterator if handler.request_streaming else parsed
     if handler.request_streaming:
         behaviour = handler.stream_stream if handler.response_streaming else handler.stream_unary
-        make = grpc.stream_stream_rpc_method_handler if handler.response_streaming else grpc.stream_unary_rpc_method_handler
+        make = (
+            grpc.stream_stream_rpc_method_handler
+            if handler.response_streaming
+            else grpc.stream_unary_rpc_method_handler
+        )
     else:
         behaviour = handler.unary_stream if handler.response_streaming else handler.unary_unary
-        make = grpc.unary_stream_rpc_method_handler if handler.response_streaming else grpc.unary_unary_rpc_method_handler
+        make = (
+            grpc.unary_stream_rpc_method_handler if handler.response_streaming else grpc.unary_unary_rpc_method_handler
+        )
     return make(
         _same_kind(behaviour, convert),
         request_deserializer=None,

@@ -109,7 +109,8 @@ def serialize(value: Any) -> Serialized:
         return Serialized(pickle.dumps(value, protocol=5), [])
     buffers: list[pickle.PickleBuffer] = []
     outer = getattr(_refs_seen, "ids", None)
-    _refs_seen.ids = contained = []
+    contained: list[bytes] = []
+    _refs_seen.ids = contained
     try:
         meta = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
     except Exception as exc:  # noqa: BLE001 - any pickling failure is reported the same way

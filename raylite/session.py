@@ -55,11 +55,7 @@ def pid_alive(pid: int) -> bool:
 
 def local_head_address() -> str | None:
     """The address of a head started on this machine by `raylite start --head`, if it runs."""
-    heads = [
-        facts
-        for _, facts in recorded_daemons()
-        if facts.get("role") == "head" and pid_alive(int(facts["pid"]))
-    ]
+    heads = [facts for _, facts in recorded_daemons() if facts.get("role") == "head" and pid_alive(int(facts["pid"]))]
     if not heads:
         return None
     heads.sort(key=lambda f: f.get("started", 0), reverse=True)

@@ -117,11 +117,15 @@ def _read(path: str, what: str, marker: bytes) -> bytes:
 def add_flags(parser: argparse.ArgumentParser) -> None:
     """--tls-cert/--tls-key/--tls-ca, the same for the CLI and both daemons."""
     parser.add_argument(
-        "--tls-cert", default=None, help=f"this node's certificate, PEM (with --tls-key and --tls-ca; default: ${CERT_ENV})"
+        "--tls-cert",
+        default=None,
+        help=f"this node's certificate, PEM (with --tls-key and --tls-ca; default: ${CERT_ENV})",
     )
     parser.add_argument("--tls-key", default=None, help=f"the certificate's private key, PEM (default: ${KEY_ENV})")
     parser.add_argument(
-        "--tls-ca", default=None, help=f"the CA certificate that signed every node's and client's, PEM (default: ${CA_ENV})"
+        "--tls-ca",
+        default=None,
+        help=f"the CA certificate that signed every node's and client's, PEM (default: ${CA_ENV})",
     )
 
 

@@ -50,7 +50,9 @@ def main() -> None:
     ray.get([tiny.remote(i) for i in range(opts.batch)])  # warm up: executors, imports, caches
 
     def sample(label: str) -> None:
-        print(f"{label:<28} head RSS {head.memory_info().rss / 2**20:8.1f} MiB   store {store_bytes(info['node_id']) / 2**20:8.1f} MiB")
+        print(
+            f"{label:<28} head RSS {head.memory_info().rss / 2**20:8.1f} MiB   store {store_bytes(info['node_id']) / 2**20:8.1f} MiB"
+        )
 
     sample("start")
     t = time.perf_counter()

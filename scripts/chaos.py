@@ -37,7 +37,7 @@ import netns_cluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).resolve().parent / "chaos_driver.py"
-VICTIMS = ("w1", "w2")            # hosts whose whole worker daemon may be killed
+VICTIMS = ("w1", "w2")  # hosts whose whole worker daemon may be killed
 EXECUTOR_HOSTS = ("head", "w1", "w2")
 EXECUTOR_MODULE = "raylite.worker.executor_main"
 
@@ -67,7 +67,7 @@ def plan_faults(seed: int, intensity: float = 1.0) -> FaultPlan:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """"0-19" or "1,5,9-11" -> the seeds, in order."""
+    """ "0-19" or "1,5,9-11" -> the seeds, in order."""
     seeds: list[int] = []
     for part in text.split(","):
         lo, sep, hi = part.strip().partition("-")
@@ -144,8 +144,8 @@ def _kill(pid: int) -> bool:
 
 @dataclass
 class Fault:
-    at: float       # seconds after the driver started
-    kind: str       # "executor" or "host"
+    at: float  # seconds after the driver started
+    kind: str  # "executor" or "host"
     host: str
     detail: str
 
@@ -183,8 +183,13 @@ class DriverProcess:
         env = cluster.env("drv")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
-            cluster.exec_argv("drv", argv), env=env, cwd=ROOT, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cluster.exec_argv("drv", argv),
+            env=env,
+            cwd=ROOT,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.stderr: list[str] = []
@@ -195,7 +200,7 @@ class DriverProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith("CHAOS "):
-                self.events.put(json.loads(line[len("CHAOS "):]))
+                self.events.put(json.loads(line[len("CHAOS ") :]))
         self.events.put(None)  # end of output
 
     def _read_stderr(self) -> None:
@@ -359,10 +364,18 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     parser.add_argument("--round-timeout", type=float, default=240.0, help="seconds a round may take")
     parser.add_argument("--intensity", type=float, default=1.0, help="multiplies the executor kills per round")
-    parser.add_argument("--host-fault", choices=("kill", "cut"), default="kill",
-                        help="kill the host's daemon (default) or cut its network link")
-    parser.add_argument("--object-store-memory", type=int, default=None,
-                        help="bytes of store per node when building the cluster (small: objects spill)")
+    parser.add_argument(
+        "--host-fault",
+        choices=("kill", "cut"),
+        default="kill",
+        help="kill the host's daemon (default) or cut its network link",
+    )
+    parser.add_argument(
+        "--object-store-memory",
+        type=int,
+        default=None,
+        help="bytes of store per node when building the cluster (small: objects spill)",
+    )
     parser.add_argument("--stop-on-failure", action="store_true")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each fault as it happens")
     opts = parser.parse_args()
@@ -380,7 +393,12 @@ def main() -> int:
     try:
         for seed in seeds:
             r = run_round(
-                cluster, seed, opts.round_timeout, opts.intensity, opts.host_fault, opts.object_store_memory,
+                cluster,
+                seed,
+                opts.round_timeout,
+                opts.intensity,
+                opts.host_fault,
+                opts.object_store_memory,
                 log=print if opts.verbose else None,
             )
             results.append(r)

@@ -219,8 +219,15 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
     chains = []
     for c in range(rng.randint(2, 3)):
         n = rng.choice([250_000, 400_000])
-        chains.append({"expected": big_array(("chain", seed, c), n), "steps": 0, "ref": make_big.options(
-            scheduling_strategy="SPREAD", **task).remote(("chain", seed, c), n, rng.uniform(0, 0.2))})
+        chains.append(
+            {
+                "expected": big_array(("chain", seed, c), n),
+                "steps": 0,
+                "ref": make_big.options(scheduling_strategy="SPREAD", **task).remote(
+                    ("chain", seed, c), n, rng.uniform(0, 0.2)
+                ),
+            }
+        )
     wrapped: list[tuple[Any, int, Any]] = []
     puts: list[tuple[str, str, Any, int, Any]] = []  # (what, host asked for, task ref, n, key)
 
@@ -228,21 +235,28 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
     for w in range(waves):
         for _ in range(rng.randint(4, 8)):
             i = rng.randrange(1 << 40)
-            checks.expect(f"compute {i}", compute.options(scheduling_strategy="SPREAD", **task).remote(
-                i, rng.uniform(0.05, 0.4)), mix("compute", i))
+            checks.expect(
+                f"compute {i}",
+                compute.options(scheduling_strategy="SPREAD", **task).remote(i, rng.uniform(0.05, 0.4)),
+                mix("compute", i),
+            )
         for chain in chains:  # each wave adds one link; only the last ref is kept (lineage keeps the rest)
             k = rng.randrange(1 << 30)
             chain["expected"] = step_array(chain["expected"], k)
             chain["ref"] = chain_step.options(scheduling_strategy="SPREAD", **task).remote(
-                chain["ref"], k, rng.uniform(0, 0.2))
+                chain["ref"], k, rng.uniform(0, 0.2)
+            )
             chain["steps"] += 1
         key, n = ("big", seed, w), rng.choice([200_000, 500_000])
         src = rng.choice(hosts)
         big = make_big.options(scheduling_strategy=near(src), **task).remote(key, n, rng.uniform(0, 0.2))
         big_digest = digest(big_array(key, n))
         for dst in rng.sample(hosts, rng.randint(1, 3)):  # readers on other hosts pull copies
-            checks.expect(f"digest on {dst} of big {key} made on {src}", digest_task.options(
-                scheduling_strategy=near(dst), **task).remote(big, rng.uniform(0, 0.2)), big_digest)
+            checks.expect(
+                f"digest on {dst} of big {key} made on {src}",
+                digest_task.options(scheduling_strategy=near(dst), **task).remote(big, rng.uniform(0, 0.2)),
+                big_digest,
+            )
         akey, actor = rng.choice(actors)
         checks.expect(f"actor {akey} digest of big {key}", actor.digest_of.remote(big), big_digest)
         if rng.random() < 0.6:
@@ -250,16 +264,23 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
             h0, h1 = halves.options(scheduling_strategy="SPREAD", **task).remote(key, n)
             whole = big_array(key, n)
             checks.expect(f"first half of {key}", h0, digest(whole[: n // 2]))
-            checks.expect(f"nested halves of {key}", joined_digest.options(scheduling_strategy="SPREAD", **task).remote(
-                [h0, h1]), digest(whole))
+            checks.expect(
+                f"nested halves of {key}",
+                joined_digest.options(scheduling_strategy="SPREAD", **task).remote([h0, h1]),
+                digest(whole),
+            )
             del h0, h1
         if rng.random() < 0.4:
             key, n = ("wrapped", seed, w), 300_000
             wrapped.append((key, n, wrapped_big.options(scheduling_strategy="SPREAD", **task).remote(key, n, retries)))
         if w and rng.random() < 0.5:  # a read while the faults go on
             c = rng.randrange(len(chains))
-            ok, value = checks.read(f"chain {c} at step {chains[c]['steps']}", chains[c]["ref"], time.monotonic()
-                                    + GET_TIMEOUT_S, transform=digest)
+            ok, value = checks.read(
+                f"chain {c} at step {chains[c]['steps']}",
+                chains[c]["ref"],
+                time.monotonic() + GET_TIMEOUT_S,
+                transform=digest,
+            )
             if ok and value != digest(chains[c]["expected"]):
                 checks.wrong.append(f"chain {c} at step {chains[c]['steps']}: got digest {value}")
         for _ in range(rng.randint(2, 5)):
@@ -275,15 +296,25 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
         for _ in range(rng.randint(0, 2)):
             host, n = rng.choice(hosts), rng.choice([20_000, 100_000])  # 160 KB or 800 KB: in the store
             key = ("put", seed, len(puts))
-            puts.append((f"put {len(puts)} near {host}", host, make_put.options(
-                scheduling_strategy=near(host), **task).remote(key, n), n, key))
+            puts.append(
+                (
+                    f"put {len(puts)} near {host}",
+                    host,
+                    make_put.options(scheduling_strategy=near(host), **task).remote(key, n),
+                    n,
+                    key,
+                )
+            )
         del big
         time.sleep(rng.uniform(0.5, 1.3))  # pacing: the faults land while waves are in flight
     for c, chain in enumerate(chains):
         expected = digest(chain["expected"])
         checks.expect(f"chain {c} ({chain['steps']} steps)", chain["ref"], expected)
-        checks.expect(f"chain {c} digest in a task", digest_task.options(scheduling_strategy="SPREAD", **task).remote(
-            chain["ref"], 0.0), expected)
+        checks.expect(
+            f"chain {c} digest in a task",
+            digest_task.options(scheduling_strategy="SPREAD", **task).remote(chain["ref"], 0.0),
+            expected,
+        )
     deadline = time.monotonic() + GET_TIMEOUT_S
     for key, n, ref in wrapped:
         ok, value = checks.read(f"wrapped {key} (outer task)", ref, deadline)

@@ -46,8 +46,16 @@ def raylite_command(host: str, cpus: int | None = None, object_store_memory: int
     role = ["--head", "--port", str(HEAD_PORT)] if host == "head" else ["--address", f"{HOST_IPS['head']}:{HEAD_PORT}"]
     store = ["--object-store-memory", str(object_store_memory)] if object_store_memory else []
     return [
-        "raylite", "start", *role, "--host", "0.0.0.0", "--node-ip-address", HOST_IPS[host],
-        "--num-cpus", str(cpus if cpus is not None else HOST_CPUS[host]), *store,
+        "raylite",
+        "start",
+        *role,
+        "--host",
+        "0.0.0.0",
+        "--node-ip-address",
+        HOST_IPS[host],
+        "--num-cpus",
+        str(cpus if cpus is not None else HOST_CPUS[host]),
+        *store,
     ]
 
 

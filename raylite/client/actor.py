@@ -68,7 +68,7 @@ class ActorClass:
             if signature is not None:
                 signatures[name] = signature
         self._meta = ActorMeta(self._name, methods, is_async, signatures)
-        self._init_signature = _signature(cls.__init__) if "__init__" in cls.__dict__ else None
+        self._init_signature = _signature(cls.__dict__["__init__"]) if "__init__" in cls.__dict__ else None
         self.__doc__ = cls.__doc__
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -56,8 +56,7 @@ def init(
         head_address = _cluster.address
         local_node_id = _cluster.node_id
         print(
-            f"raylite: started a local cluster: head {head_address}, "
-            f"logs in {_cluster.session_dir}/logs",
+            f"raylite: started a local cluster: head {head_address}, logs in {_cluster.session_dir}/logs",
             file=sys.stderr,
         )
     else:
@@ -147,9 +146,7 @@ def remote(*args: Any, **options: Any) -> Any:
     if len(args) == 1 and not options and callable(args[0]):
         return _make_remote(args[0], {})
     if args:
-        raise TypeError(
-            "remote() takes a function or class, or only keyword options: @remote or @remote(num_cpus=2)"
-        )
+        raise TypeError("remote() takes a function or class, or only keyword options: @remote or @remote(num_cpus=2)")
     return lambda target: _make_remote(target, options)
 
 

@@ -39,9 +39,7 @@ def current() -> Client:
     global _client
     if _client is None:
         if _factory is None:
-            raise RuntimeError(
-                "raylite is not initialized: call raylite.init() (or ray.init()) before using the API"
-            )
+            raise RuntimeError("raylite is not initialized: call raylite.init() (or ray.init()) before using the API")
         _client = _factory()
     return _client
 

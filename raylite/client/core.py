@@ -71,7 +71,7 @@ class Client:
         self.ids = ids.IdSource()
         self.client_id = self.ids.prefix
         self.host_key = hostinfo.host_key()
-        self.current_task_id = b""     # executors: the task running in this thread
+        self.current_task_id = b""  # executors: the task running in this thread
         self._pending: deque[tuple[int, Any]] = deque()
         self._wake_scheduled = False
         self._lock = threading.Lock()

@@ -189,7 +189,9 @@ class LocalCluster:
                     "worker",
                     "raylite.worker.daemon",
                     ["--address", f"127.0.0.1:{head.info['port']}", "--host", "127.0.0.1"]
-                    + node_args(num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory)
+                    + node_args(
+                        num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory
+                    )
                     + ["--executor-stdout-fd", str(out_fd), "--executor-stderr-fd", str(err_fd)],
                     os.path.join(logs, "worker.log"),
                     lifeline_fd=lifeline_r,

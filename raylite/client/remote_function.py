@@ -43,7 +43,9 @@ class RemoteFunction:
             try:
                 self._signature.bind(*args, **kwargs)
             except TypeError as exc:
-                raise TypeError(f"{self._name}.remote() got arguments that do not fit {self._name}{self._signature}: {exc}") from None
+                raise TypeError(
+                    f"{self._name}.remote() got arguments that do not fit {self._name}{self._signature}: {exc}"
+                ) from None
         client = submit.current_client()
         fid = submit.export(client, self._export_cache, self._function)
         packed = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")

@@ -25,15 +25,40 @@ from raylite.serialization import serialize
 
 TASK_OPTIONS = frozenset(
     {
-        "num_cpus", "num_gpus", "resources", "memory", "num_returns", "max_retries", "retry_exceptions",
-        "scheduling_strategy", "name", "runtime_env", "max_calls", "accelerator_type", "label_selector",
+        "num_cpus",
+        "num_gpus",
+        "resources",
+        "memory",
+        "num_returns",
+        "max_retries",
+        "retry_exceptions",
+        "scheduling_strategy",
+        "name",
+        "runtime_env",
+        "max_calls",
+        "accelerator_type",
+        "label_selector",
     }
 )
 ACTOR_OPTIONS = frozenset(
     {
-        "num_cpus", "num_gpus", "resources", "memory", "name", "namespace", "lifetime", "max_restarts",
-        "max_task_retries", "max_concurrency", "get_if_exists", "scheduling_strategy", "runtime_env",
-        "concurrency_groups", "accelerator_type", "max_pending_calls", "label_selector",
+        "num_cpus",
+        "num_gpus",
+        "resources",
+        "memory",
+        "name",
+        "namespace",
+        "lifetime",
+        "max_restarts",
+        "max_task_retries",
+        "max_concurrency",
+        "get_if_exists",
+        "scheduling_strategy",
+        "runtime_env",
+        "concurrency_groups",
+        "accelerator_type",
+        "max_pending_calls",
+        "label_selector",
     }
 )
 
@@ -56,10 +81,10 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
         raise ValueError(f"unknown option(s) {unknown} for {what}; valid options: {sorted(allowed)}")
     # here, where the mistake is made, rather than as a refusal by the head
     num_returns = options.get("num_returns")
-    if num_returns is not None and not (
-        isinstance(num_returns, int) and 0 <= num_returns <= config.MAX_NUM_RETURNS
-    ):
-        raise ValueError(f"{what}: num_returns must be a whole number from 0 to {config.MAX_NUM_RETURNS}, got {num_returns!r}")
+    if num_returns is not None and not (isinstance(num_returns, int) and 0 <= num_returns <= config.MAX_NUM_RETURNS):
+        raise ValueError(
+            f"{what}: num_returns must be a whole number from 0 to {config.MAX_NUM_RETURNS}, got {num_returns!r}"
+        )
     for name in ("max_retries", "max_restarts", "max_task_retries"):
         value = options.get(name)
         if value is not None and not (isinstance(value, int) and value >= -1):
@@ -100,8 +125,8 @@ class Packed:
     """A call's serialized arguments."""
 
     payload: bytes
-    deps: list[bytes]        # top-level ObjectRef arguments (and big arguments put into the store)
-    borrowed: list[bytes]    # ObjectRefs nested inside the arguments
+    deps: list[bytes]  # top-level ObjectRef arguments (and big arguments put into the store)
+    borrowed: list[bytes]  # ObjectRefs nested inside the arguments
     keepalive: list[ObjectRef] = field(default_factory=list)  # hold until the spec is submitted
 
 
@@ -148,7 +173,9 @@ def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]
 
 
 def _name_unpicklable(args: tuple[Any, ...], kwargs: dict[str, Any], what: str) -> None:
-    labelled = [(f"argument {i}", a) for i, a in enumerate(args)] + [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
+    labelled = [(f"argument {i}", a) for i, a in enumerate(args)] + [
+        (f"keyword argument {k!r}", v) for k, v in kwargs.items()
+    ]
     for label, value in labelled:
         try:
             serialize(value)
@@ -175,7 +202,9 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
                 f"NodeAffinitySchedulingStrategy: {node_id!r} is not a node id; use the hex id of a live node, "
                 "as ray.nodes()[i]['NodeID'] or ray.get_runtime_context().get_node_id() give it"
             )
-        return common_pb2.SchedulingStrategy(kind="NODE_AFFINITY", node_id=raw, soft=bool(getattr(strategy, "soft", False)))
+        return common_pb2.SchedulingStrategy(
+            kind="NODE_AFFINITY", node_id=raw, soft=bool(getattr(strategy, "soft", False))
+        )
     raise ValueError(
         f"unsupported scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD' or NodeAffinitySchedulingStrategy"
     )
@@ -184,7 +213,7 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
 def build_spec(
     client: Client,
     *,
-    kind: int,
+    kind: common_pb2.TaskKind,
     name: str,
     function_id: bytes,
     payload: bytes,
@@ -211,7 +240,10 @@ def build_spec(
     )
     if kind != common_pb2.ACTOR_METHOD:
         request = resources.normalize(
-            options.get("num_cpus"), options.get("num_gpus"), options.get("resources"), options.get("memory"),
+            options.get("num_cpus"),
+            options.get("num_gpus"),
+            options.get("resources"),
+            options.get("memory"),
             default_cpus=default_cpus,
         )
         spec.resources.update(request)

@@ -66,7 +66,9 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self.functions.update(saved.functions)
         log.warning(
             "head restarted: recovering %d actors; waiting up to %.0fs for %d nodes and the clients",
-            len(saved.actors), grace_s, len(saved.nodes),
+            len(saved.actors),
+            grace_s,
+            len(saved.nodes),
         )
         self.apply(HeadRestarted(saved.actors, saved.nodes))
         asyncio.get_running_loop().call_later(grace_s, self._end_recovery)
@@ -243,7 +245,10 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         if hello.resume:
             log.info(
                 "node %s resumed: %d running tasks, %d actors, %d objects",
-                node_id.hex()[:12], len(hello.running), len(hello.actors), len(hello.objects),
+                node_id.hex()[:12],
+                len(hello.running),
+                len(hello.actors),
+                len(hello.objects),
             )
         self.apply(_node_added(info, hello))
         if self.storage is not None:

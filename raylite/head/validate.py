@@ -125,13 +125,17 @@ def _resumed(hello: head_pb2.NodeHello) -> None:
     for i, assignment in enumerate(hello.running):
         _task_spec(assignment.spec, i, "hello.running", "spec.")
         if assignment.spec.kind != common_pb2.NORMAL:
-            raise BadMessage(f"hello.running[{i}].spec.kind: only normal tasks are reported running (actors are in actors)")
+            raise BadMessage(
+                f"hello.running[{i}].spec.kind: only normal tasks are reported running (actors are in actors)"
+            )
     for i, actor in enumerate(hello.actors):
         _id(actor.actor_id, ACTOR_ID_BYTES, "hello.actors", i, "actor_id")
     for i, value in enumerate(hello.objects):
         _object_value(value, "hello.objects", i)
         if not value.in_store or value.node_id != hello.node.node_id:
-            raise BadMessage(f"hello.objects[{i}]: a node reports only objects in its own store (in_store, its node_id)")
+            raise BadMessage(
+                f"hello.objects[{i}]: a node reports only objects in its own store (in_store, its node_id)"
+            )
     _ids(hello.copies, OBJECT_ID_BYTES, "hello.copies")
 
 
@@ -147,7 +151,9 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
             raise BadMessage(f"{_prefix(field, i, inner)}actor_id: a normal task has no actor_id")
     elif kind == common_pb2.ACTOR_CREATION:
         if spec.actor_id != task_id:
-            raise BadMessage(f"{_prefix(field, i, inner)}actor_id: an actor creation task's actor_id must be its task_id")
+            raise BadMessage(
+                f"{_prefix(field, i, inner)}actor_id: an actor creation task's actor_id must be its task_id"
+            )
     elif kind == common_pb2.ACTOR_METHOD:
         _id(spec.actor_id, ACTOR_ID_BYTES, field, i, f"{inner}actor_id")
     else:

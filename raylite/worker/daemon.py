@@ -117,7 +117,9 @@ async def run(opts: argparse.Namespace) -> None:
 
     session = asyncio.create_task(link.run())
     acknowledged = asyncio.create_task(link.registered.wait())
-    await asyncio.wait({session, acknowledged}, timeout=config.DAEMON_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        {session, acknowledged}, timeout=config.DAEMON_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+    )
     acknowledged.cancel()
     if not link.registered.is_set():
         session.cancel()
@@ -128,7 +130,11 @@ async def run(opts: argparse.Namespace) -> None:
     report_ready(opts.ready_fd, {"node_id": node_id.hex(), "address": address, "pid": os.getpid()})
     log.info(
         "node %s serving at %s%s with %s (store %s)",
-        node_id.hex()[:12], address, " (TLS)" if use_tls else "", total, store_dir,
+        node_id.hex()[:12],
+        address,
+        " (TLS)" if use_tls else "",
+        total,
+        store_dir,
     )
     stop_waiter = asyncio.create_task(stopped.wait())
     done, _ = await asyncio.wait({session, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -180,12 +186,20 @@ class HeadLink:
             elif not since:
                 since, delay = time.monotonic(), 0.05
             code = error.code() if isinstance(error, grpc.aio.AioRpcError) else None
-            if code in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
+            if code in (
+                grpc.StatusCode.FAILED_PRECONDITION,
+                grpc.StatusCode.UNAUTHENTICATED,
+                grpc.StatusCode.INVALID_ARGUMENT,
+            ):
                 raise HeadLost(f"the head at {self.address} refused this node: {error.details()}")  # type: ignore[union-attr]
             if not self.registered.is_set():
                 raise HeadLost(f"the head at {self.address} dropped us before acknowledging: {error}")
-            log.warning("lost the head at %s (%s); reconnecting for up to %.0fs", self.address, _why(error),
-                        config.HEAD_RECONNECT_S)
+            log.warning(
+                "lost the head at %s (%s); reconnecting for up to %.0fs",
+                self.address,
+                _why(error),
+                config.HEAD_RECONNECT_S,
+            )
             await self._reconnect(since, delay)
             delay = min(delay * 2, 1.0)
             resume = True
@@ -241,7 +255,9 @@ class HeadLink:
             remaining = max(0.0, since + config.HEAD_RECONNECT_S - time.monotonic())
             await asyncio.wait_for(self.channel.channel_ready(), timeout=remaining)
         except asyncio.TimeoutError:
-            raise HeadLost(f"the head at {self.address} did not come back within {config.HEAD_RECONNECT_S:.0f}s") from None
+            raise HeadLost(
+                f"the head at {self.address} did not come back within {config.HEAD_RECONNECT_S:.0f}s"
+            ) from None
 
     async def close(self) -> None:
         self.outbox.close()
@@ -290,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--node-ip-address", default=None)
     parser.add_argument("--num-cpus", type=float, default=None)
     parser.add_argument("--num-gpus", type=float, default=None)
-    parser.add_argument("--resources", default=None, help='JSON, e.g. \'{"special": 1}\'')
+    parser.add_argument("--resources", default=None, help="JSON, e.g. '{\"special\": 1}'")
     parser.add_argument("--object-store-memory", type=int, default=None)
     parser.add_argument("--ready-fd", type=int, default=None)
     parser.add_argument("--parent-fd", type=int, default=None)

@@ -329,8 +329,11 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - our own node did not answer
             # Not the task's error: the daemon is gone (or going), and this process with
             # it. Dying now lets the head retry the task elsewhere as for any lost worker.
-            print(f"raylite executor: the node's store did not answer while storing {name}'s result ({exc}); "
-                  "exiting", file=sys.stderr, flush=True)
+            print(
+                f"raylite executor: the node's store did not answer while storing {name}'s result ({exc}); exiting",
+                file=sys.stderr,
+                flush=True,
+            )
             os._exit(EXIT_NODE_LOST)
         store.write(self.store_dir, oid, s)
         return common_pb2.ObjectValue(
@@ -353,7 +356,9 @@ class Executor:
             data = serialize(err).to_bytes()
         except exceptions.RaySerializationError:
             # the cause itself does not pickle: keep its text
-            plain = exceptions.RayTaskError(spec.name, getattr(err, "traceback_str", repr(exc)), None, self.pid, self.ip)
+            plain = exceptions.RayTaskError(
+                spec.name, getattr(err, "traceback_str", repr(exc)), None, self.pid, self.ip
+            )
             data = serialize(plain).to_bytes()
         n = spec.num_returns or 1
         return [

@@ -37,17 +37,17 @@ class Executor:
         self.sock = sock
         self.writer: asyncio.StreamWriter | None = None
         self.ready = False
-        self.backlog: list[bytes] = []        # frames queued before the executor said hello
-        self.task_id = b""                    # the normal task it runs now
+        self.backlog: list[bytes] = []  # frames queued before the executor said hello
+        self.task_id = b""  # the normal task it runs now
         self.assignment: head_pb2.TaskAssignment | None = None  # ... and how it came
-        self.actor_id = b""                   # the actor it hosts, if any
-        self.attempt = 0                      # of that task, or of the actor's creation
-        self.killed = False                   # by request: its death needs no report
+        self.actor_id = b""  # the actor it hosts, if any
+        self.attempt = 0  # of that task, or of the actor's creation
+        self.killed = False  # by request: its death needs no report
         # the last task it reported itself (DONE): if it dies before its client's
         # stream delivered that result, the head must hear of the death (it ignores
         # the report if the result did arrive)
         self.last_done: tuple[bytes, int] | None = None
-        self.functions: set[bytes] = set()    # function ids it has been sent
+        self.functions: set[bytes] = set()  # function ids it has been sent
 
     def send_task(self, assignment: head_pb2.TaskAssignment) -> None:
         fid = assignment.spec.function_id
@@ -92,11 +92,12 @@ class ExecutorPool:
         self.on_death = on_death
         self.on_exit = on_exit  # with the pid of every executor that exited
         # where executors print: the driver's terminal for an embedded cluster, else our log
-        self.stdout, self.stderr = output_fds or (None, None)
+        self.stdout: int | None = output_fds[0] if output_fds else None
+        self.stderr: int | None = output_fds[1] if output_fds else None
         self.functions: dict[bytes, bytes] = {}
         self.executors: set[Executor] = set()
         self.idle: deque[Executor] = deque()
-        self.starting = 0                      # pooled executors not ready yet
+        self.starting = 0  # pooled executors not ready yet
         self.waiting: deque[head_pb2.TaskAssignment] = deque()
         self.actors: dict[bytes, Executor] = {}
         self.closing = False

@@ -12,12 +12,12 @@ import struct
 HEADER = struct.Struct(">IB")
 
 # daemon -> executor
-TASK = ord("T")      # body: TaskAssignment
-EXIT = ord("X")      # body: empty; finish and exit
+TASK = ord("T")  # body: TaskAssignment
+EXIT = ord("X")  # body: empty; finish and exit
 # executor -> daemon
-HELLO = ord("H")     # body: the executor's pid, ascii
-RESULT = ord("R")    # body: TaskResult, for the daemon to forward to the head
-DONE = ord("D")      # body: task id; the executor sent the TaskResult to the head itself
+HELLO = ord("H")  # body: the executor's pid, ascii
+RESULT = ord("R")  # body: TaskResult, for the daemon to forward to the head
+DONE = ord("D")  # body: task id; the executor sent the TaskResult to the head itself
 
 
 def pack(kind: int, body: bytes) -> bytes:

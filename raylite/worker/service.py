@@ -112,6 +112,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
             await context.abort(
                 grpc.StatusCode.NOT_FOUND, f"object {request.object_id.hex()} is not in this node's store"
             )
+            return  # (abort raises; this tells the type checker)
         total = view.nbytes
         step = config.TRANSFER_CHUNK_BYTES
         for offset in range(0, max(total, 1), step):
@@ -198,7 +199,9 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         return worker_pb2.ReserveReply()
 
     def _holds(self, object_id: bytes) -> bool:
-        return self.node_store.index.where(object_id) is not None or self.node_store.readable_path(object_id) is not None
+        return (
+            self.node_store.index.where(object_id) is not None or self.node_store.readable_path(object_id) is not None
+        )
 
 
 async def _check(

@@ -58,7 +58,9 @@ def test_actor_in_own_process(cluster):
 
 def test_unknown_method_is_an_attribute_error_listing_the_methods(cluster):
     c = Counter.remote()
-    with pytest.raises(AttributeError, match="Counter has no method 'nope'; call one of its methods: add, history, pid$"):
+    with pytest.raises(
+        AttributeError, match="Counter has no method 'nope'; call one of its methods: add, history, pid$"
+    ):
         c.nope.remote()
 
 
@@ -71,10 +73,14 @@ def test_calling_an_actor_class_or_method_directly_says_use_remote(cluster):
 
 
 def test_wrong_arguments_fail_at_call_time_with_the_signature(cluster):
-    with pytest.raises(TypeError, match=r"Counter\.remote\(\) got arguments that do not fit Counter\.__init__\(self, start=0\)"):
+    with pytest.raises(
+        TypeError, match=r"Counter\.remote\(\) got arguments that do not fit Counter\.__init__\(self, start=0\)"
+    ):
         Counter.remote(1, 2)
     c = Counter.remote()
-    with pytest.raises(TypeError, match=r"Counter\.add\.remote\(\) got arguments that do not fit Counter\.add\(x\): missing"):
+    with pytest.raises(
+        TypeError, match=r"Counter\.add\.remote\(\) got arguments that do not fit Counter\.add\(x\): missing"
+    ):
         c.add.remote()
     with pytest.raises(TypeError, match=r"do not fit Counter\.history\(\): got an unexpected keyword argument 'x'"):
         c.history.remote(x=1)

@@ -127,9 +127,14 @@ def test_unpicklable_argument_fails_at_remote_naming_it(cluster):
 
 
 def test_get_of_non_ref_says_what_to_pass(cluster):
-    with pytest.raises(TypeError, match=r"expects ObjectRefs, got int: 1; pass the ObjectRef that \.remote\(\.\.\.\) or put\(\) returned"):
+    with pytest.raises(
+        TypeError,
+        match=r"expects ObjectRefs, got int: 1; pass the ObjectRef that \.remote\(\.\.\.\) or put\(\) returned",
+    ):
         ray.get([1, 2])
-    with pytest.raises(TypeError, match=r"got dict: .*; pass the ObjectRef that \.remote\(\.\.\.\) or put\(\) returned"):
+    with pytest.raises(
+        TypeError, match=r"got dict: .*; pass the ObjectRef that \.remote\(\.\.\.\) or put\(\) returned"
+    ):
         ray.get({"a": 1})
     with pytest.raises(TypeError, match=r"got RemoteFunction.*call its \.remote\(\.\.\.\) to run it"):
         ray.get(double)
@@ -142,7 +147,9 @@ def test_num_returns(cluster):
 
     a, b = pair.remote()
     assert ray.get([a, b]) == [1, 2]
-    c, d, e = double.options(num_returns=3).remote([1, 2, 3]) if False else pair.options(num_returns=2).remote() + [None]
+    c, d, e = (
+        double.options(num_returns=3).remote([1, 2, 3]) if False else pair.options(num_returns=2).remote() + [None]
+    )
     assert e is None and ray.get(c) == 1
 
 
@@ -259,6 +266,9 @@ def test_function_too_large_to_send_says_what_to_do(cluster, monkeypatch):
     def uses_big():
         return len(captured)
 
-    with pytest.raises(ValueError, match=r"uses_big' pickles to \d+ bytes, too large to send.*pass that object as an argument, or put\(\) it"):
+    with pytest.raises(
+        ValueError,
+        match=r"uses_big' pickles to \d+ bytes, too large to send.*pass that object as an argument, or put\(\) it",
+    ):
         uses_big.remote()
     assert ray.get(double.remote(5)) == 10

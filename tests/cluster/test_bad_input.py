@@ -105,8 +105,7 @@ def test_a_driver_of_another_protocol_version_gets_a_clear_error_at_connect(clus
 
 def test_a_node_of_another_protocol_version_gets_a_clear_error_at_connect(cluster) -> None:
     script = OTHER_VERSION + (
-        "from raylite.worker import daemon\n"
-        f"daemon.main(['--address', {cluster['address']!r}, '--num-cpus', '1'])\n"
+        f"from raylite.worker import daemon\ndaemon.main(['--address', {cluster['address']!r}, '--num-cpus', '1'])\n"
     )
     result = run_python(script, env={"RAYLITE_TOKEN": context.current().token}, timeout=60)
     assert result.returncode != 0

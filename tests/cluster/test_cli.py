@@ -30,8 +30,18 @@ def recorded_pids(runtime) -> list[int]:
 
 def test_start_two_nodes_run_tasks_status_and_stop(isolated_runtime) -> None:
     port = free_port()
-    head = cli("start", "--head", "--port", str(port), "--num-cpus", "2", "--host", "127.0.0.1",
-               "--node-ip-address", "127.0.0.1")
+    head = cli(
+        "start",
+        "--head",
+        "--port",
+        str(port),
+        "--num-cpus",
+        "2",
+        "--host",
+        "127.0.0.1",
+        "--node-ip-address",
+        "127.0.0.1",
+    )
     procs: list[psutil.Process] = []
     try:
         assert head.returncode == 0, head.stderr
@@ -39,8 +49,19 @@ def test_start_two_nodes_run_tasks_status_and_stop(isolated_runtime) -> None:
         token_file = isolated_runtime / "token"
         assert token_file.stat().st_mode & 0o777 == 0o600
         assert token_file.read_text() not in head.stdout  # the token is never printed
-        worker = cli("start", "--address", f"127.0.0.1:{port}", "--num-cpus", "2", "--resources",
-                     '{"special": 1}', "--host", "127.0.0.1", "--node-ip-address", "127.0.0.1")
+        worker = cli(
+            "start",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--num-cpus",
+            "2",
+            "--resources",
+            '{"special": 1}',
+            "--host",
+            "127.0.0.1",
+            "--node-ip-address",
+            "127.0.0.1",
+        )
         assert worker.returncode == 0, worker.stderr
         procs = [psutil.Process(pid) for pid in recorded_pids(isolated_runtime)]
         assert len(procs) == 3  # head + two worker daemons

@@ -38,7 +38,9 @@ def test_three_gib_through_a_one_gib_store(small_store) -> None:
     assert any(spill_dir.rglob("*")), "nothing was spilled to disk"
     for i, ref in enumerate(refs):  # read back, restoring from disk
         arr = ray.get(ref)
-        assert arr.shape == (OBJECT,) and arr[0] == i and arr[-1] == i and int(arr[::4096].sum()) == i * len(arr[::4096])
+        assert (
+            arr.shape == (OBJECT,) and arr[0] == i and arr[-1] == i and int(arr[::4096].sum()) == i * len(arr[::4096])
+        )
         del arr
         peak = max(peak, shm_bytes(small_store))
     assert peak <= CAPACITY
@@ -69,7 +71,9 @@ def test_task_result_larger_than_the_store_raises_at_get(small_store) -> None:
     def too_big():
         return np.zeros(CAPACITY + 1, dtype=np.uint8)
 
-    with pytest.raises(exceptions.ObjectStoreFullError, match="the value .*too_big returned cannot be stored: ") as info:
+    with pytest.raises(
+        exceptions.ObjectStoreFullError, match="the value .*too_big returned cannot be stored: "
+    ) as info:
         ray.get(too_big.remote(), timeout=60)
     assert re.search(HOW_TO_FIT, str(info.value))
 

@@ -181,8 +181,14 @@ def test_the_walkthrough_runs_over_tls(tls_cluster: TlsCluster, certs: Certs) ->
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1] == "8"
-    assert lines[-2] == str([(i, w) for i, w in enumerate(
-        ["Learning", "Ray", "Flexible", "Distributed", "Python", "for", "Machine", "Learning"])])
+    assert lines[-2] == str(
+        [
+            (i, w)
+            for i, w in enumerate(
+                ["Learning", "Ray", "Flexible", "Distributed", "Python", "for", "Machine", "Learning"]
+            )
+        ]
+    )
     status = run_python("import sys\nfrom raylite.cli import main\nsys.exit(main(['status']))", env=certs.driver.env())
     assert status.returncode == 0, status.stderr
     assert "2 node(s) alive" in status.stdout

@@ -9,8 +9,14 @@ import sys
 from tests.conftest import ROOT
 
 DATA = [
-    "(0, 'Learning')", "(1, 'Ray')", "(2, 'Flexible')", "(3, 'Distributed')",
-    "(4, 'Python')", "(5, 'for')", "(6, 'Machine')", "(7, 'Learning')",
+    "(0, 'Learning')",
+    "(1, 'Ray')",
+    "(2, 'Flexible')",
+    "(3, 'Distributed')",
+    "(4, 'Python')",
+    "(5, 'for')",
+    "(6, 'Machine')",
+    "(7, 'Learning')",
 ]
 
 

@@ -130,7 +130,10 @@ class Services:
         self.transfers: list[Transfers] = []
         for node_id, name in ((NODE_A, "a"), (NODE_B, "b")):
             node_store = NodeStore(
-                str(self.root / name / "store"), str(self.root / name / "spill"), STORE_CAPACITY, lambda oid: None,
+                str(self.root / name / "store"),
+                str(self.root / name / "spill"),
+                STORE_CAPACITY,
+                lambda oid: None,
                 lease_s=LEASE_S,
             )
             transfers = Transfers(node_store, lambda oid: None, TOKEN)
@@ -170,7 +173,11 @@ class Services:
     async def _start_keeper_node(self, stub: head_pb2_grpc.HeadServiceStub) -> None:
         """Worker A's node on the head: runs every task it is given by answering at once."""
         info = common_pb2.NodeInfo(
-            node_id=NODE_A, address=self.worker_addresses[NODE_A], ip="127.0.0.1", host_key="fuzz", alive=True,
+            node_id=NODE_A,
+            address=self.worker_addresses[NODE_A],
+            ip="127.0.0.1",
+            host_key="fuzz",
+            alive=True,
             store_dir=self.stores[NODE_A].store_dir,
         )
         info.total.update(KEEPER_RESOURCES)
@@ -206,8 +213,11 @@ class Services:
             batch.ref_changes.add(object_id=oid, held=True)
         batch.puts.add(object_id=KEEPER_INLINE, data=INLINE_BYTES, size=len(INLINE_BYTES))
         batch.puts.add(
-            object_id=KEEPER_STORED, node_id=NODE_A, node_address=self.worker_addresses[NODE_A],
-            size=len(STORED_BYTES), in_store=True,
+            object_id=KEEPER_STORED,
+            node_id=NODE_A,
+            node_address=self.worker_addresses[NODE_A],
+            size=len(STORED_BYTES),
+            in_store=True,
         )
         self._keeper_writer = asyncio.ensure_future(self._keeper_out.run(self._keeper_call))
 
@@ -266,7 +276,9 @@ class Services:
             for oid, entry in node_store.index.entries.items():
                 size = store.size_of(node_store.store_dir if entry.where == SHM else node_store.spill_dir, oid)
                 if not entry.pinned and size is not None:
-                    assert size == entry.size, f"{oid.hex()} on {node_id!r}: the store counts {entry.size} bytes, the file has {size}"
+                    assert size == entry.size, (
+                        f"{oid.hex()} on {node_id!r}: the store counts {entry.size} bytes, the file has {size}"
+                    )
             probe = ids.random_id(20)
             try:
                 await asyncio.wait_for(node_store.reserve(probe, 1024, primary=True), 5)
@@ -301,8 +313,14 @@ class Services:
         return self.call(address, method, [request], timeout=timeout)
 
     def call(
-        self, address: str, method: str, requests: list[Any], cut: bool = False, timeout: float = 10,
-        token: str | None = TOKEN, until: Any = None,
+        self,
+        address: str,
+        method: str,
+        requests: list[Any],
+        cut: bool = False,
+        timeout: float = 10,
+        token: str | None = TOKEN,
+        until: Any = None,
     ) -> Outcome:
         """Sends requests (messages or raw bytes) to any method. cut: cancel the call
         after the last request instead of closing the stream. until: (bidirectional
@@ -410,8 +428,12 @@ class Tally:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "inputs": self.inputs, "examples": self.examples, "seconds": self.seconds,
-            "per_test": self.per_test, "codes": self.codes, "tasks_run": self.tasks_run,
+            "inputs": self.inputs,
+            "examples": self.examples,
+            "seconds": self.seconds,
+            "per_test": self.per_test,
+            "codes": self.codes,
+            "tasks_run": self.tasks_run,
         }
 
 

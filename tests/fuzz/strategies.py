@@ -61,7 +61,9 @@ def scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     raise TypeError(f"no strategy for field {field.full_name} of type {t}")
 
 
-def messages(target: type[Message] | Descriptor, hints: Hints | None = None, depth: int = 3) -> st.SearchStrategy[Message]:
+def messages(
+    target: type[Message] | Descriptor, hints: Hints | None = None, depth: int = 3
+) -> st.SearchStrategy[Message]:
     """Messages of target's type with any subset of fields set, to any values."""
     descriptor = target if isinstance(target, Descriptor) else target.DESCRIPTOR
     hints = hints or {}

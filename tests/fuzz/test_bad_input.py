@@ -153,13 +153,23 @@ NODE_CASES = {
     "first message without hello": ([head_pb2.NodeBatch(copies_added=[KEEPER_STORED])], "hello: the first message"),
     "short node id": ([node_hello(b"n1")], "hello.node.node_id"),
     "NaN total": ([node_hello(CPU=float("nan"))], "hello.node.total['CPU']"),
-    "no address": ([head_pb2.NodeBatch(hello=head_pb2.NodeHello(protocol_version=1, node=common_pb2.NodeInfo(node_id=FUZZ_NODES[0])))], "hello.node.address"),
+    "no address": (
+        [
+            head_pb2.NodeBatch(
+                hello=head_pb2.NodeHello(protocol_version=1, node=common_pb2.NodeInfo(node_id=FUZZ_NODES[0]))
+            )
+        ],
+        "hello.node.address",
+    ),
     "a second hello": ([node_hello(), node_hello()], "only the first message"),
     "result without a value": (
         [node_hello(), head_pb2.NodeBatch(results=[head_pb2.TaskResult(task_id=TASKS[0])])],
         "results[0].results",
     ),
-    "short death id": ([node_hello(), head_pb2.NodeBatch(deaths=[head_pb2.ExecutorDied(actor_id=b"a")])], "deaths[0].actor_id"),
+    "short death id": (
+        [node_hello(), head_pb2.NodeBatch(deaths=[head_pb2.ExecutorDied(actor_id=b"a")])],
+        "deaths[0].actor_id",
+    ),
     "resumed with an actor creation running": (
         [resumed(running=[head_pb2.TaskAssignment(spec=spec(TASKS[2], kind=1, actor_id=TASKS[2]))])],
         "hello.running[0].spec.kind",
@@ -169,10 +179,17 @@ NODE_CASES = {
         "hello.running[0].spec.num_returns",
     ),
     "resumed with another node's object": (
-        [resumed(objects=[common_pb2.ObjectValue(object_id=B_STORED, node_id=NODE_B, node_address="x:1", in_store=True)])],
+        [
+            resumed(
+                objects=[common_pb2.ObjectValue(object_id=B_STORED, node_id=NODE_B, node_address="x:1", in_store=True)]
+            )
+        ],
         "hello.objects[0]: a node reports only objects in its own store",
     ),
-    "resumed with a short actor id": ([resumed(actors=[head_pb2.LiveActor(actor_id=b"a", attempt=1)])], "hello.actors[0].actor_id"),
+    "resumed with a short actor id": (
+        [resumed(actors=[head_pb2.LiveActor(actor_id=b"a", attempt=1)])],
+        "hello.actors[0].actor_id",
+    ),
     "resumed with a short copy id": ([resumed(copies=[b"c"])], "hello.copies[0]"),
 }
 
@@ -204,7 +221,13 @@ def test_unknown_ids_are_ignored(svc: Services) -> None:
     sent = [
         hello(),
         batch(
-            results=[head_pb2.TaskResult(task_id=unknown_task, node_id=NODE_A, results=[common_pb2.ObjectValue(object_id=ids.object_id(unknown_task, 0))])],
+            results=[
+                head_pb2.TaskResult(
+                    task_id=unknown_task,
+                    node_id=NODE_A,
+                    results=[common_pb2.ObjectValue(object_id=ids.object_id(unknown_task, 0))],
+                )
+            ],
             kill_actors=[unknown_actor],
             block_states=[head_pb2.BlockState(task_id=unknown_task, blocked=True)],
             ref_changes=[head_pb2.RefChange(object_id=ids.object_id(unknown_task, 3), held=False)],
@@ -224,7 +247,11 @@ def test_a_put_naming_a_node_that_never_joined_is_delivered_as_put(svc: Services
     )
     sent = [
         hello(),
-        batch(puts=[value], ref_changes=[head_pb2.RefChange(object_id=value.object_id, held=True)], subscribe=[value.object_id]),
+        batch(
+            puts=[value],
+            ref_changes=[head_pb2.RefChange(object_id=value.object_id, held=True)],
+            subscribe=[value.object_id],
+        ),
         batch(flush=5),
     ]
     outcome = svc.call(
@@ -264,7 +291,9 @@ def test_a_replayed_batch_changes_nothing(svc: Services) -> None:
     # detached: it outlives the sessions, whose refs to its handle go with them
     creation = spec(actor_id, kind=1, actor_id=actor_id, resources={"CPU": 1.0}, placement={"CPU": 1.0}, detached=True)
     waiting = spec(fresh_task(), resources={"GPU": 1.0}, dependencies=[put.object_id])  # no node has a GPU
-    once = batch(puts=[put], ref_changes=[head_pb2.RefChange(object_id=put.object_id, held=True)], tasks=[waiting, creation])
+    once = batch(
+        puts=[put], ref_changes=[head_pb2.RefChange(object_id=put.object_id, held=True)], tasks=[waiting, creation]
+    )
 
     def after() -> tuple:
         head = svc.head.state
@@ -323,7 +352,10 @@ def test_node_stream_cut_halfway_is_a_dead_node(svc: Services) -> None:
     # cut once the head has registered the node (it acknowledges with the node list)
     node_id = ids.random_id(16)
     outcome = svc.call(
-        svc.head_address, "NodeStream", [node_hello(node_id, CPU=2.0)], cut=True,
+        svc.head_address,
+        "NodeStream",
+        [node_hello(node_id, CPU=2.0)],
+        cut=True,
         until=lambda r: head_pb2.HeadToNode.FromString(r).nodes,
     )
     assert outcome.code == grpc.StatusCode.CANCELLED and outcome.replies
@@ -339,7 +371,10 @@ def test_fetch_cut_halfway_leaves_the_object_alone(svc: Services) -> None:
     chunks = [chunk(oid if o == 0 else b"", len(data), o, data[o : o + step]) for o in range(0, len(data), step)]
     assert svc.call(svc.worker_addresses[NODE_B], "PushObject", chunks).code == OK
     outcome = svc.call(
-        svc.worker_addresses[NODE_B], "FetchObject", [worker_pb2.FetchObjectRequest(object_id=oid)], until=lambda r: True
+        svc.worker_addresses[NODE_B],
+        "FetchObject",
+        [worker_pb2.FetchObjectRequest(object_id=oid)],
+        until=lambda r: True,
     )
     assert len(outcome.replies) == 1
     svc.check()
@@ -413,7 +448,9 @@ def test_a_reservation_nobody_writes_lapses(svc: Services) -> None:
 
 
 def test_a_reservation_larger_than_the_store_says_how_to_fix_it(svc: Services) -> None:
-    outcome = svc.unary(svc.worker_addresses[NODE_B], "Reserve", worker_pb2.ReserveRequest(object_id=b"r" * 20, size=2**63))
+    outcome = svc.unary(
+        svc.worker_addresses[NODE_B], "Reserve", worker_pb2.ReserveRequest(object_id=b"r" * 20, size=2**63)
+    )
     assert outcome.code == OK
     error = worker_pb2.ReserveReply.FromString(outcome.replies[0]).error
     assert "larger than" in error and "object-store-memory" in error

@@ -110,7 +110,9 @@ def mend(batch: Any) -> Any:
     for spec in getattr(out, "tasks", ()):
         spec.kind = spec.kind if spec.kind in (0, 1, 2) else 0
         spec.task_id = spec.task_id if len(spec.task_id) == 16 else TASKS[0]
-        spec.actor_id = {0: b"", 1: spec.task_id}.get(spec.kind, spec.actor_id if len(spec.actor_id) == 16 else ACTORS[0])
+        spec.actor_id = {0: b"", 1: spec.task_id}.get(
+            spec.kind, spec.actor_id if len(spec.actor_id) == 16 else ACTORS[0]
+        )
         spec.function_id = b"" if spec.kind == 2 else FUNCTION_ID
         spec.num_returns = min(max(spec.num_returns, 1), 3)
         for name in ("max_retries", "max_restarts", "max_task_retries"):
@@ -132,7 +134,13 @@ def mend(batch: Any) -> Any:
             result.node_id = NODE_A
         if not result.results:
             result.results.add(object_id=OBJECTS[0], data=b"v", size=1)
-    for name, size in (("subscribe", 20), ("copies_added", 20), ("copies_removed", 20), ("kill_actors", 16), ("restart_actors", 16)):
+    for name, size in (
+        ("subscribe", 20),
+        ("copies_added", 20),
+        ("copies_removed", 20),
+        ("kill_actors", 16),
+        ("restart_actors", 16),
+    ):
         if hasattr(out, name):
             _mend_ids(getattr(out, name), size)
     for change in getattr(out, "block_states", ()):
@@ -215,12 +223,18 @@ def test_random_bytes_on_every_method(services: Services) -> None:
 
     def body(example: Any) -> tuple[int, grpc.StatusCode]:
         method, raws, cut = example
-        address = services.head_address if method.containing_service is HEAD_SERVICE else services.worker_addresses[NODE_A]
+        address = (
+            services.head_address if method.containing_service is HEAD_SERVICE else services.worker_addresses[NODE_A]
+        )
         requests = raws if method.client_streaming else raws[:1]
         cut = cut and method.client_streaming
         outcome = services.call(address, method.name, requests, cut=cut)
         # bytes that happen to parse are a message like any other
-        allowed = ALWAYS | {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS}
+        allowed = ALWAYS | {
+            grpc.StatusCode.NOT_FOUND,
+            grpc.StatusCode.FAILED_PRECONDITION,
+            grpc.StatusCode.ALREADY_EXISTS,
+        }
         answered(outcome, allowed | (CUT if cut else set()), method.name)
         services.check()
         return len(requests), outcome.code
@@ -303,7 +317,9 @@ def _not_the_keepers(first: Any) -> Any:
     return out
 
 
-def _stream_body(services: Services, method: str, make_first: Callable[[Any], Any]) -> Callable[[Any], tuple[int, grpc.StatusCode]]:
+def _stream_body(
+    services: Services, method: str, make_first: Callable[[Any], Any]
+) -> Callable[[Any], tuple[int, grpc.StatusCode]]:
     def body(example: Any) -> tuple[int, grpc.StatusCode]:
         hello, batches, replay, cut = example
         sent = [make_first(h) for h in hello] + [_new_tasks(b) for b in batches]
@@ -339,7 +355,9 @@ def test_client_streams(services: Services) -> None:
 def test_node_streams(services: Services) -> None:
     h = hints(services)
 
-    def node(generated: head_pb2.NodeHello, known_id: bool, mend_resume: bool, cpus: float, special: bool) -> head_pb2.NodeHello:
+    def node(
+        generated: head_pb2.NodeHello, known_id: bool, mend_resume: bool, cpus: float, special: bool
+    ) -> head_pb2.NodeHello:
         """A hello with a good version and node; what a resuming node reports is generated
         (and mended or not). Mostly a new node id (the head refuses one it knows)."""
         hello_msg = head_pb2.NodeHello()
@@ -365,8 +383,12 @@ def test_node_streams(services: Services) -> None:
         return hello_msg
 
     hello = st.builds(
-        node, messages(head_pb2.NodeHello, h), mostly(st.just(False), st.just(True), one_in=6), st.booleans(),
-        st.sampled_from([0.0, 1.0, 4.0]), st.booleans(),
+        node,
+        messages(head_pb2.NodeHello, h),
+        mostly(st.just(False), st.just(True), one_in=6),
+        st.booleans(),
+        st.sampled_from([0.0, 1.0, 4.0]),
+        st.booleans(),
     )
 
     def first(hello_msg: head_pb2.NodeHello) -> head_pb2.NodeBatch:
@@ -390,7 +412,9 @@ def test_worker_object_service(services: Services) -> None:
     h = hints(services)
     chunks = messages(worker_pb2.ObjectChunk, h)
     calls = st.one_of(
-        st.tuples(st.just("FetchObject"), messages(worker_pb2.FetchObjectRequest, h).map(lambda m: [m]), st.just(False)),
+        st.tuples(
+            st.just("FetchObject"), messages(worker_pb2.FetchObjectRequest, h).map(lambda m: [m]), st.just(False)
+        ),
         st.tuples(st.just("Pull"), messages(worker_pb2.PullRequest, h).map(lambda m: [m]), st.just(False)),
         st.tuples(st.just("Reserve"), messages(worker_pb2.ReserveRequest, h).map(lambda m: [m]), st.just(False)),
         st.tuples(st.just("PushObject"), st.lists(chunks, min_size=1, max_size=4), st.booleans()),

@@ -26,8 +26,11 @@ def tls_hosts() -> Iterator[Hosts]:
 def test_the_cluster_speaks_tls_only(tls_hosts: Hosts) -> None:
     env = tls_hosts.cluster.env("drv")
     assert env["RAYLITE_TLS_CA"].startswith(str(tls_hosts.cluster.tls_dir))
-    plaintext = tls_hosts.cluster.popen("drv", "import raylite as ray\nray.init()", env={
-        "RAYLITE_TLS_CERT": "", "RAYLITE_TLS_KEY": "", "RAYLITE_TLS_CA": ""})
+    plaintext = tls_hosts.cluster.popen(
+        "drv",
+        "import raylite as ray\nray.init()",
+        env={"RAYLITE_TLS_CERT": "", "RAYLITE_TLS_KEY": "", "RAYLITE_TLS_CA": ""},
+    )
     _out, err = plaintext.communicate(timeout=60)
     assert plaintext.returncode != 0
     assert "requires TLS" in err.strip().splitlines()[-1], err
@@ -42,7 +45,9 @@ def test_walkthrough_from_driver_host_over_tls(tls_hosts: Hosts) -> None:
 
 
 def test_objects_move_between_hosts_over_tls(tls_hosts: Hosts) -> None:
-    code = PRELUDE + """
+    code = (
+        PRELUDE
+        + """
 @ray.remote
 def make(n):
     return np.arange(n, dtype=np.int64)
@@ -57,6 +62,7 @@ s, node = ray.get(total.options(scheduling_strategy=Affinity(W2, soft=False)).re
 mine = ray.get(ref)  # w1 -> this driver, which has no node of its own
 print(s == n * (n - 1) // 2, node == W2, int(mine.sum()) == s)
 """
+    )
     result = tls_hosts.python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "True True True"
@@ -64,8 +70,11 @@ print(s == n * (n - 1) // 2, node == W2, int(mine.sum()) == s)
 
 def test_a_driver_with_a_certificate_from_another_ca_is_refused(tls_hosts: Hosts, tmp_path: Path) -> None:
     cert, key = make_certs.write_cert(tmp_path / "other", "intruder", [netns_cluster.HOST_IPS["drv"]])
-    env = {"RAYLITE_TLS_CERT": str(cert), "RAYLITE_TLS_KEY": str(key),
-           "RAYLITE_TLS_CA": str(tls_hosts.cluster.tls_dir / "ca.pem")}
+    env = {
+        "RAYLITE_TLS_CERT": str(cert),
+        "RAYLITE_TLS_KEY": str(key),
+        "RAYLITE_TLS_CA": str(tls_hosts.cluster.tls_dir / "ca.pem"),
+    }
     proc = tls_hosts.cluster.popen("drv", "import raylite as ray\nray.init()", env=env)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0

@@ -68,9 +68,18 @@ def saved(state: HeadState) -> list[ActorRecord]:
         if a.state == "DEAD":
             continue
         keep = ActorRecord(
-            a.actor_id, a.job_id, a.name, a.detached, a.meta, state=a.state, node_id=a.node_id,
-            creation=copy.copy(a.creation), restarts_left=a.restarts_left, restarts=a.restarts,
-            max_task_retries=a.max_task_retries, ready=a.ready,
+            a.actor_id,
+            a.job_id,
+            a.name,
+            a.detached,
+            a.meta,
+            state=a.state,
+            node_id=a.node_id,
+            creation=copy.copy(a.creation),
+            restarts_left=a.restarts_left,
+            restarts=a.restarts,
+            max_task_retries=a.max_task_retries,
+            ready=a.ready,
         )
         keep.creation.pinned = False  # type: ignore[union-attr]
         keep.creation.state = "WAITING"  # type: ignore[union-attr]
@@ -219,15 +228,31 @@ def test_every_durable_actor_change_is_announced_for_saving() -> None:
 
 def spec_record(label: bytes) -> ActorRecord:
     spec = common_pb2.TaskSpec(
-        task_id=label.ljust(16, b"."), actor_id=label.ljust(16, b"."), job_id=JOB, name="A.__init__",
-        kind=common_pb2.ACTOR_CREATION, actor_name="named", detached=True, max_task_retries=2,
+        task_id=label.ljust(16, b"."),
+        actor_id=label.ljust(16, b"."),
+        job_id=JOB,
+        name="A.__init__",
+        kind=common_pb2.ACTOR_CREATION,
+        actor_name="named",
+        detached=True,
+        max_task_retries=2,
     )
     creation = wire.task_record(spec, DRIVER)
     creation.attempt = 3
     ready = wire.object_info(common_pb2.ObjectValue(object_id=object_id(spec.task_id, 0), data=b"ok", size=2))
     return ActorRecord(
-        spec.actor_id, JOB, "named", True, b"", state="PLACED", node_id=b"n1", creation=creation,
-        restarts_left=4, restarts=1, max_task_retries=2, ready=ready,
+        spec.actor_id,
+        JOB,
+        "named",
+        True,
+        b"",
+        state="PLACED",
+        node_id=b"n1",
+        creation=creation,
+        restarts_left=4,
+        restarts=1,
+        max_task_retries=2,
+        ready=ready,
     )
 
 
@@ -251,7 +276,11 @@ def test_storage_keeps_actors_functions_and_nodes_across_a_crash_and_forgets_aft
     assert loaded.nodes == [b"n1"]
     [back] = loaded.actors
     assert (back.actor_id, back.name, back.detached, back.state, back.node_id) == (
-        record.actor_id, "named", True, "PLACED", b"n1",
+        record.actor_id,
+        "named",
+        True,
+        "PLACED",
+        b"n1",
     )
     assert (back.restarts_left, back.restarts, back.max_task_retries, back.creation.attempt) == (4, 1, 2, 3)
     assert back.creation.client_id == DRIVER

@@ -86,7 +86,9 @@ def oid(t: TaskRecord, index: int = 0) -> bytes:
     return object_id(t.task_id, index)
 
 
-def result(t: TaskRecord, index: int = 0, *, node: bytes | None = None, size: int = 0, error: bool = False) -> ObjectInfo:
+def result(
+    t: TaskRecord, index: int = 0, *, node: bytes | None = None, size: int = 0, error: bool = False
+) -> ObjectInfo:
     return ObjectInfo(oid(t, index), value=f"{t.name}[{index}]", node_id=node, size=size, is_error=error)
 
 
@@ -297,7 +299,12 @@ def test_error_dependency_fails_dependents_without_dispatch(state: HeadState) ->
     effects = step(state, finished(producer, err))
     assert dispatched(effects) == []
     got = delivered(effects)
-    assert set(got) == {(DRIVER, oid(producer)), (DRIVER, oid(child, 0)), (DRIVER, oid(child, 1)), (DRIVER, oid(grandchild))}
+    assert set(got) == {
+        (DRIVER, oid(producer)),
+        (DRIVER, oid(child, 0)),
+        (DRIVER, oid(child, 1)),
+        (DRIVER, oid(grandchild)),
+    }
     for key, info in got.items():
         assert info.is_error and info.value == err.value  # the original error, under each id
         assert info.object_id == key[1]

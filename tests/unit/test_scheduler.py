@@ -8,7 +8,9 @@ from raylite.head.state.model import NodeRecord, Strategy
 ONE_CPU = {"CPU": 1.0}
 
 
-def node(node_id: bytes, total: dict[str, float], used: dict[str, float] | None = None, alive: bool = True) -> NodeRecord:
+def node(
+    node_id: bytes, total: dict[str, float], used: dict[str, float] | None = None, alive: bool = True
+) -> NodeRecord:
     available = dict(total)
     for name, amount in (used or {}).items():
         available[name] = available.get(name, 0.0) - amount

@@ -63,7 +63,10 @@ def test_load_reads_pem_files_once(cert_dir: Path) -> None:
     material = tls.load(paths)
     assert material.cert == (cert_dir / "node.pem").read_bytes()
     assert material.key == (cert_dir / "node.key").read_bytes()
-    assert tls.load(tls.Paths(*(str(p) for p in (cert_dir / "node.pem", cert_dir / "node.key", cert_dir / "ca.pem")))) is material
+    assert (
+        tls.load(tls.Paths(*(str(p) for p in (cert_dir / "node.pem", cert_dir / "node.key", cert_dir / "ca.pem"))))
+        is material
+    )
 
 
 def test_a_missing_file_is_named(cert_dir: Path) -> None:
@@ -85,8 +88,12 @@ def test_a_file_that_is_not_pem_is_named(cert_dir: Path, tmp_path: Path) -> None
 def _daemon_opts(cert: str | None, key: str | None, ca: str | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     tls.add_flags(parser)
-    args = [arg for flag, value in (("--tls-cert", cert), ("--tls-key", key), ("--tls-ca", ca)) if value
-            for arg in (flag, value)]
+    args = [
+        arg
+        for flag, value in (("--tls-cert", cert), ("--tls-key", key), ("--tls-ca", ca))
+        if value
+        for arg in (flag, value)
+    ]
     return parser.parse_args(args)
 
 
@@ -97,7 +104,9 @@ def test_a_daemon_exports_its_files_for_its_executors(cert_dir: Path, monkeypatc
     opts = _daemon_opts(str(cert_dir / "node.pem"), str(cert_dir / "node.key"), str(cert_dir / "ca.pem"))
     assert tls.adopt_for_daemon("worker", opts) is True
     assert os.environ[tls.CERT_ENV] == str(cert_dir / "node.pem")
-    assert tls.current() == tls.load(tls.Paths(str(cert_dir / "node.pem"), str(cert_dir / "node.key"), str(cert_dir / "ca.pem")))
+    assert tls.current() == tls.load(
+        tls.Paths(str(cert_dir / "node.pem"), str(cert_dir / "node.key"), str(cert_dir / "ca.pem"))
+    )
 
 
 def test_a_daemon_with_a_partial_set_exits_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,9 +160,7 @@ def test_diagnose_leaves_other_failures_alone() -> None:
     assert tls.diagnose(REFUSED, using_tls=True) is None
     assert tls.diagnose("Deadline Exceeded", using_tls=False) is None
     # a TCP connection that timed out (a link just restored, say) is no TLS failure
-    timed_out = (
-        "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.77.0.10:6380: tcp handshaker shutdown"
-    )
+    timed_out = "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.77.0.10:6380: tcp handshaker shutdown"
     assert tls.diagnose(timed_out, using_tls=False) is None
 
 
@@ -162,7 +169,10 @@ def test_make_certs_signs_certificates_naming_ips_and_hosts(cert_dir: Path) -> N
     cert = x509.load_pem_x509_certificate((cert_dir / "node.pem").read_bytes())
     cert.verify_directly_issued_by(ca)
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert sans.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("10.77.0.10")]
+    assert sans.get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address("127.0.0.1"),
+        ipaddress.ip_address("10.77.0.10"),
+    ]
     assert sans.get_values_for_type(x509.DNSName) == ["node.example"]
     assert (cert_dir / "node.key").stat().st_mode & 0o777 == 0o600
     assert (cert_dir / "ca.key").stat().st_mode & 0o777 == 0o600

@@ -29,19 +29,42 @@ def test_a_batch_as_the_client_builds_it_is_accepted() -> None:
     client = client_like()
     fid = function_id_of(b"body")
     normal = submit.build_spec(
-        client, kind=common_pb2.NORMAL, name="f", function_id=fid, payload=b"p", deps=[ids.object_id(b"t" * 16, 0)],
-        options={"num_cpus": 0.5, "resources": {"special": 2}, "max_retries": -1,
-                 "scheduling_strategy": NodeAffinitySchedulingStrategy(NODE.hex(), soft=True)},
-        default_cpus=1.0, num_returns=3,
+        client,
+        kind=common_pb2.NORMAL,
+        name="f",
+        function_id=fid,
+        payload=b"p",
+        deps=[ids.object_id(b"t" * 16, 0)],
+        options={
+            "num_cpus": 0.5,
+            "resources": {"special": 2},
+            "max_retries": -1,
+            "scheduling_strategy": NodeAffinitySchedulingStrategy(NODE.hex(), soft=True),
+        },
+        default_cpus=1.0,
+        num_returns=3,
     )
     creation = submit.build_spec(
-        client, kind=common_pb2.ACTOR_CREATION, name="A.__init__", function_id=fid, payload=b"p", deps=[],
-        options={"max_retries": 0}, default_cpus=0.0,
+        client,
+        kind=common_pb2.ACTOR_CREATION,
+        name="A.__init__",
+        function_id=fid,
+        payload=b"p",
+        deps=[],
+        options={"max_retries": 0},
+        default_cpus=0.0,
     )
     creation.placement["CPU"] = 1.0
     call = submit.build_spec(
-        client, kind=common_pb2.ACTOR_METHOD, name="A.m", function_id=b"", payload=b"m\0p", deps=[],
-        options={"max_retries": 0}, default_cpus=0.0, actor_id=creation.task_id,
+        client,
+        kind=common_pb2.ACTOR_METHOD,
+        name="A.m",
+        function_id=b"",
+        payload=b"m\0p",
+        deps=[],
+        options={"max_retries": 0},
+        default_cpus=0.0,
+        actor_id=creation.task_id,
     )
     batch = head_pb2.ClientBatch(
         hello=head_pb2.ClientHello(protocol_version=config.PROTOCOL_VERSION, client_id=client.ids.prefix),
@@ -49,8 +72,11 @@ def test_a_batch_as_the_client_builds_it_is_accepted() -> None:
         puts=[
             common_pb2.ObjectValue(object_id=ids.object_id(client.ids.task_id(), 0), data=b"v", size=1),
             common_pb2.ObjectValue(
-                object_id=ids.object_id(client.ids.task_id(), 0), node_id=NODE, node_address="10.0.0.1:7000",
-                size=10**6, in_store=True,
+                object_id=ids.object_id(client.ids.task_id(), 0),
+                node_id=NODE,
+                node_address="10.0.0.1:7000",
+                size=10**6,
+                in_store=True,
             ),
         ],
         tasks=[normal, creation, call],
@@ -77,14 +103,22 @@ def test_a_node_batch_as_the_daemon_builds_it_is_accepted() -> None:
     # reconnecting to a restarted head, with what it still runs and holds (raylite/worker/daemon.py _hello)
     client = client_like()
     running = submit.build_spec(
-        client, kind=common_pb2.NORMAL, name="f", function_id=function_id_of(b"body"), payload=b"p", deps=[],
-        options={}, default_cpus=1.0,
+        client,
+        kind=common_pb2.NORMAL,
+        name="f",
+        function_id=function_id_of(b"body"),
+        payload=b"p",
+        deps=[],
+        options={},
+        default_cpus=1.0,
     )
     hello = batch.hello
     hello.resume = True
     hello.running.add(spec=running, attempt=2)
     hello.actors.add(actor_id=client.ids.task_id(), attempt=1)
-    hello.objects.add(object_id=ids.object_id(task, 3), node_id=NODE, node_address=info.address, size=10**6, in_store=True)
+    hello.objects.add(
+        object_id=ids.object_id(task, 3), node_id=NODE, node_address=info.address, size=10**6, in_store=True
+    )
     hello.copies.append(ids.object_id(task, 4))
     assert validate.node_batch(batch, first=True) is None
 

@@ -154,7 +154,9 @@ class HeadState:
             attempt = alive.pop(actor.actor_id, None)
             actor.state = "PLACED"
             if attempt is None:
-                self._actor_died(actor, "its process was gone when its node rejoined the restarted head", restartable=True)
+                self._actor_died(
+                    actor, "its process was gone when its node rejoined the restarted head", restartable=True
+                )
                 continue
             assert actor.creation is not None
             actor.creation.attempt = attempt
@@ -244,8 +246,7 @@ class HeadState:
             if not holders:
                 del self.copies[oid]
         lost = [
-            info for info in list(self.objects.values())
-            if info.node_id == ev.node_id and not self._promote_copy(info)
+            info for info in list(self.objects.values()) if info.node_id == ev.node_id and not self._promote_copy(info)
         ]
         self._objects_lost(lost, f"its only copy was on node {ev.node_id.hex()[:12]}, which died ({ev.reason})")
         self._needs_pass = True
@@ -549,8 +550,7 @@ class HeadState:
             return
         failure = Failure(
             "WorkerCrashedError",
-            f"task {task.name} ({task.task_id.hex()}) failed: {why}; "
-            f"no retries left (max_retries={task.max_retries})",
+            f"task {task.name} ({task.task_id.hex()}) failed: {why}; no retries left (max_retries={task.max_retries})",
         )
         self._finish(task, [ObjectInfo(b"", is_error=True, failure=failure)])
 
@@ -688,9 +688,7 @@ class HeadState:
                 self._kill_actor(actor, "all its handles went out of scope")
             return
         maker = self.lineage.get(task_of(oid))
-        if maker is not None and not any(
-            object_id(maker.task_id, i) in self.objects for i in range(maker.num_returns)
-        ):
+        if maker is not None and not any(object_id(maker.task_id, i) in self.objects for i in range(maker.num_returns)):
             del self.lineage[maker.task_id]  # no output left to remake
             self._release_pins(maker)
 
@@ -765,9 +763,7 @@ class HeadState:
             self._effects.append(KillActor(actor.node_id, actor.actor_id))
         self._actor_died(actor, why, restartable=restartable)
 
-    def _actor_died(
-        self, actor: ActorRecord, why: str, keep_creation: bool = False, restartable: bool = False
-    ) -> None:
+    def _actor_died(self, actor: ActorRecord, why: str, keep_creation: bool = False, restartable: bool = False) -> None:
         if restartable and actor.restarts_left != 0 and actor.creation is not None and actor.state == "PLACED":
             self._restart_actor(actor, why)
             return
@@ -866,7 +862,8 @@ class HeadState:
         expected: dict[bytes, int] = {}
         pinned_tasks = [t for t in self.tasks.values() if t.pinned]
         pinned_tasks += [
-            a.creation for a in self.actors.values()
+            a.creation
+            for a in self.actors.values()
             if a.creation is not None and a.creation.pinned and a.creation.task_id not in self.tasks
         ]
         pinned_tasks += [t for t in self.lineage.values() if t.pinned]

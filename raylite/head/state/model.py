@@ -36,7 +36,7 @@ class ObjectInfo:
     """An object that exists: its value inline, or where it is stored."""
 
     object_id: bytes
-    value: Any = None            # opaque wire value (inline data or location)
+    value: Any = None  # opaque wire value (inline data or location)
     node_id: bytes | None = None  # node whose store holds it; None when inline
     size: int = 0
     is_error: bool = False
@@ -48,7 +48,7 @@ class ObjectInfo:
 class TaskRecord:
     task_id: bytes
     job_id: bytes
-    client_id: bytes              # the submitter, which is pushed the results
+    client_id: bytes  # the submitter, which is pushed the results
     name: str
     kind: int = NORMAL
     resources: dict[str, float] = field(default_factory=dict)
@@ -62,18 +62,18 @@ class TaskRecord:
     detached: bool = False
     actor_meta: bytes = b""
     function_id: bytes = b""
-    max_restarts: int = 0         # ACTOR_CREATION
-    max_task_retries: int = 0     # ACTOR_CREATION: for the actor's calls
+    max_restarts: int = 0  # ACTOR_CREATION
+    max_task_retries: int = 0  # ACTOR_CREATION: for the actor's calls
     borrowed: tuple[bytes, ...] = ()  # refs nested in the arguments
-    spec: Any = None              # opaque wire spec, passed to the node as is
+    spec: Any = None  # opaque wire spec, passed to the node as is
     # Scheduling state, owned by HeadState.
-    state: str = "WAITING"        # WAITING -> READY -> RUNNING -> (removed)
+    state: str = "WAITING"  # WAITING -> READY -> RUNNING -> (removed)
     node_id: bytes | None = None
     missing: int = 0
     retries_left: int = 0
     blocked: bool = False
-    attempt: int = 0              # dispatches so far; deaths of older attempts are stale
-    pinned: bool = False          # its deps and borrowed refs are counted in HeadState.pins
+    attempt: int = 0  # dispatches so far; deaths of older attempts are stale
+    pinned: bool = False  # its deps and borrowed refs are counted in HeadState.pins
 
 
 @dataclass(slots=True)
@@ -97,14 +97,14 @@ class ActorRecord:
     state: str = "PENDING"
     node_id: bytes | None = None
     creation: TaskRecord | None = None
-    restarts_left: int = 0        # -1: forever
+    restarts_left: int = 0  # -1: forever
     restarts: int = 0
     max_task_retries: int = 0
     held: dict[str, float] = field(default_factory=dict)
-    pending: list[TaskRecord] = field(default_factory=list)   # calls before placement
+    pending: list[TaskRecord] = field(default_factory=list)  # calls before placement
     inflight: dict[bytes, TaskRecord] = field(default_factory=dict)
     death: str = ""
-    ready: ObjectInfo | None = None   # its constructor's result, once it returned
+    ready: ObjectInfo | None = None  # its constructor's result, once it returned
 
 
 # ---- events ---------------------------------------------------------------
@@ -131,7 +131,7 @@ class HeadRestarted:
     """
 
     actors: list[ActorRecord]
-    nodes: list[bytes]           # nodes alive at the crash
+    nodes: list[bytes]  # nodes alive at the crash
 
 
 @dataclass(slots=True)
@@ -179,7 +179,7 @@ class TaskFinished:
     task_id: bytes
     results: list[ObjectInfo]
     error_summary: str = ""
-    retryable: bool = False       # the error matches the task's retry_exceptions
+    retryable: bool = False  # the error matches the task's retry_exceptions
 
 
 @dataclass(slots=True)
@@ -274,8 +274,20 @@ class Warn:
 
 
 Event = (
-    NodeAdded | NodeRemoved | ClientConnected | ClientDisconnected | TaskSubmitted | ObjectsPut
-    | ObjectsSubscribed | TaskFinished | ExecutorDied | TaskBlockChanged | ActorKillRequested
-    | ObjectCopiesChanged | RefsChanged | HeadRestarted | RecoveryEnded
+    NodeAdded
+    | NodeRemoved
+    | ClientConnected
+    | ClientDisconnected
+    | TaskSubmitted
+    | ObjectsPut
+    | ObjectsSubscribed
+    | TaskFinished
+    | ExecutorDied
+    | TaskBlockChanged
+    | ActorKillRequested
+    | ObjectCopiesChanged
+    | RefsChanged
+    | HeadRestarted
+    | RecoveryEnded
 )
 Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged | PromoteObject
