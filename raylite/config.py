@@ -68,6 +68,12 @@ DAEMON_START_TIMEOUT_S = 30.0
 # for HEAD_RECONNECT_S before they give up.
 HEAD_RECOVERY_S = float(os.environ.get("RAYLITE_HEAD_RECOVERY_S", "10"))
 HEAD_RECONNECT_S = float(os.environ.get("RAYLITE_HEAD_RECONNECT_S", "60"))
+# Between attempts to reach a lost head: the first wait, doubled up to the
+# last. A session that lived STABLE_SESSION_S ends an outage: the next loss
+# starts a new one with a full HEAD_RECONNECT_S.
+RECONNECT_FIRST_DELAY_S = 0.05
+RECONNECT_MAX_DELAY_S = 1.0
+STABLE_SESSION_S = 5 * PEER_TIMEOUT_S
 
 # Default number of retries of a task whose executor process died.
 DEFAULT_MAX_RETRIES = 3

@@ -8,6 +8,7 @@ their own. An actor's id is the id of its creation task.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import threading
@@ -18,6 +19,7 @@ ACTOR_ID_BYTES = TASK_ID_BYTES
 NODE_ID_BYTES = 16
 CLIENT_ID_BYTES = 8  # a client's id is the prefix of the task ids it makes
 FUNCTION_ID_BYTES = 16  # blake2b-128 of the pickled function
+JOB_ID_BYTES = 8
 
 
 class IdSource:
@@ -41,6 +43,19 @@ def object_id(task_id: bytes, index: int) -> bytes:
 
 def task_of(object_id_: bytes) -> bytes:
     return object_id_[:TASK_ID_BYTES]
+
+
+def function_id(blob: bytes) -> bytes:
+    """The id of an exported function or class: a hash of its pickle, so equal bodies share it."""
+    return hashlib.blake2b(blob, digest_size=FUNCTION_ID_BYTES).digest()
+
+
+def new_node_id() -> bytes:
+    return os.urandom(NODE_ID_BYTES)
+
+
+def new_job_id() -> bytes:
+    return os.urandom(JOB_ID_BYTES)
 
 
 def random_id(n: int = 16) -> bytes:

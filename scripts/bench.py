@@ -2,8 +2,11 @@
 """Run the same Ray Core workloads on Ray or raylite and compare them.
 
     python scripts/bench.py --backend raylite            # this interpreter
-    /work/rayenv/bin/python scripts/bench.py --backend ray
-    python scripts/bench.py --compare [--ray-python PATH] [--repeat 3]
+    /path/to/rayvenv/bin/python scripts/bench.py --backend ray
+    python scripts/bench.py --compare --ray-python /path/to/rayvenv/bin/python [--repeat 3]
+
+The Ray interpreter is --ray-python, else $RAYLITE_BENCH_RAY_PYTHON (a virtualenv
+with `pip install ray==2.60.0 numpy psutil`).
 
 A single-backend run prints a table, then one line ``BENCH_RESULT_JSON {...}``.
 ``--compare`` runs each backend in a fresh subprocess (own process group,
@@ -31,7 +34,6 @@ from typing import Any
 
 RESULT_PREFIX = "BENCH_RESULT_JSON "
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RAY_PYTHON = "/work/rayenv/bin/python"
 Value = float | bool
 
 
@@ -355,7 +357,8 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true", help="run both, print a table")
     ap.add_argument(
         "--ray-python",
-        default=DEFAULT_RAY_PYTHON if os.path.exists(DEFAULT_RAY_PYTHON) else sys.executable,
+        default=os.environ.get("RAYLITE_BENCH_RAY_PYTHON"),
+        help="the interpreter of a virtualenv with Ray installed (default: $RAYLITE_BENCH_RAY_PYTHON)",
     )
     ap.add_argument("--repeat", type=int, default=3, help="runs per workload (median)")
     ap.add_argument("--num-cpus", type=int, default=2)
@@ -376,6 +379,8 @@ def main() -> None:
         print(RESULT_PREFIX + json.dumps(res), flush=True)
         return
 
+    if not args.ray_python:
+        ap.error("--compare needs Ray's interpreter: --ray-python PATH or RAYLITE_BENCH_RAY_PYTHON")
     lite = run_child(sys.executable, "raylite", args)
     ray = run_child(args.ray_python, "ray", args)
     print(

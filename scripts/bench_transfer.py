@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Object movement between hosts, raylite vs Ray, on a multi-host cluster made of network namespaces.
 
-    sudo python3 scripts/bench_transfer.py                      # both backends when /work/rayenv/bin/python exists
+    sudo python3 scripts/bench_transfer.py --ray-python /path/to/rayvenv/bin/python   # both backends
     sudo python3 scripts/bench_transfer.py --backend raylite --repeat 5
 
+Ray's interpreter is --ray-python, else $RAYLITE_BENCH_RAY_PYTHON; without either only raylite runs.
 Needs root (`ip netns`). raylite runs on scripts/netns_cluster.py's cluster with prefix "rlb" (head, w1, w2, and
 the driver on drv, which has no object store). Ray runs as two nodes in namespaces "rlr-w1" (head, 10.77.0.11) and
 "rlr-w2" (10.77.0.12), the driver on w1. Every node gets a 3 GiB object store. Workloads, each result checked
@@ -32,7 +33,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from netns_cluster import HOST_IPS, Cluster  # noqa: E402
 
-RAY_PYTHON = "/work/rayenv/bin/python"
 RAY_PORT = 6379
 STORE_BYTES = 3 << 30
 RESULT_PREFIX = "BENCH_TRANSFER_JSON "
@@ -174,7 +174,7 @@ def ray_env() -> dict[str, str]:
     return env
 
 
-def ray_start(net: Cluster, host: str) -> None:
+def ray_start(net: Cluster, host: str, ray_python: str) -> None:
     ip = HOST_IPS[host]
     role = (
         ["--head", "--port", str(RAY_PORT), "--include-dashboard=false"]
@@ -185,7 +185,7 @@ def ray_start(net: Cluster, host: str) -> None:
     opts = (
         f"--node-ip-address {ip} --num-cpus 2 --disable-usage-stats --temp-dir {temp_dir} --object-store-memory {store}"
     )
-    argv = [str(Path(RAY_PYTHON).parent / "ray"), "start", *role, *opts.split()]
+    argv = [str(Path(ray_python).parent / "ray"), "start", *role, *opts.split()]
     proc = subprocess.run(net.exec_argv(host, argv), env=ray_env(), capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(f"ray start on {host} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -208,15 +208,15 @@ def ray_teardown(net: Cluster) -> None:
         shutil.rmtree(f"/tmp/ray-{net.ns(host)}", ignore_errors=True)
 
 
-def run_ray(repeat: int, timeout: float) -> dict[str, Any]:
+def run_ray(ray_python: str, repeat: int, timeout: float) -> dict[str, Any]:
     net = Cluster(prefix="rlr", hosts=("w1", "w2"))
     started = time.monotonic()
     try:
         net.create_network()
-        ray_start(net, "w1")
-        ray_start(net, "w2")
+        ray_start(net, "w1", ray_python)
+        ray_start(net, "w2", ray_python)
         up_s = time.monotonic() - started
-        argv = driver_argv(RAY_PYTHON, "ray", f"{HOST_IPS['w1']}:{RAY_PORT}", repeat, timeout / 4)
+        argv = driver_argv(ray_python, "ray", f"{HOST_IPS['w1']}:{RAY_PORT}", repeat, timeout / 4)
         proc = subprocess.run(net.exec_argv("w1", argv), env=ray_env(), capture_output=True, text=True, timeout=timeout)
         return {**parse(proc), "up_s": up_s, "run_s": time.monotonic() - started - up_s}
     except (subprocess.TimeoutExpired, RuntimeError) as exc:
@@ -273,19 +273,29 @@ def leftovers() -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = "both" if Path(RAY_PYTHON).exists() else "raylite"
-    parser.add_argument("--backend", choices=("raylite", "ray", "both"), default=default)
+    parser.add_argument(
+        "--ray-python",
+        default=os.environ.get("RAYLITE_BENCH_RAY_PYTHON"),
+        help="the interpreter of a virtualenv with Ray installed (default: $RAYLITE_BENCH_RAY_PYTHON)",
+    )
+    parser.add_argument("--backend", choices=("raylite", "ray", "both"), default=None, help="default: both with Ray")
     parser.add_argument("--repeat", type=int, default=3, help="samples per workload (median reported)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds for one backend's driver")
     opts = parser.parse_args()
+    backend = opts.backend or ("both" if opts.ray_python else "raylite")
+    if backend != "raylite" and not opts.ray_python:
+        parser.error("running Ray needs its interpreter: --ray-python PATH or RAYLITE_BENCH_RAY_PYTHON")
     if os.geteuid() != 0:
         print("bench_transfer.py needs root for network namespaces", file=sys.stderr)
         return 1
     results: dict[str, dict[str, Any]] = {}
-    for backend in ("raylite", "ray") if opts.backend == "both" else (opts.backend,):
-        print(f"running {backend} ...", file=sys.stderr, flush=True)
-        results[backend] = (run_raylite if backend == "raylite" else run_ray)(opts.repeat, opts.timeout)
-        print(f"{backend}: {json.dumps(results[backend])}", file=sys.stderr, flush=True)
+    for name in ("raylite", "ray") if backend == "both" else (backend,):
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        if name == "raylite":
+            results[name] = run_raylite(opts.repeat, opts.timeout)
+        else:
+            results[name] = run_ray(opts.ray_python, opts.repeat, opts.timeout)
+        print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
     print_table(results)
     problems = leftovers()
     for problem in problems:

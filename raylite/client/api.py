@@ -78,7 +78,7 @@ def init(
     try:
         client = Client(
             head_address,
-            job_id=ids.random_id(8),
+            job_id=ids.new_job_id(),
             is_driver=True,
             local_node_id=local_node_id,
             token=_cluster.token if _cluster is not None else None,

@@ -10,8 +10,6 @@ ClientBatch per write (raylite/batching.py). Values the head pushes land in
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import hashlib
 import logging
 import os
 import sys
@@ -23,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from raylite import auth, config, exceptions, hostinfo, ids, store
+from raylite import auth, config, exceptions, hostinfo, ids, reconnect, store
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop
 from raylite.ids import task_of
@@ -32,8 +30,6 @@ from raylite.serialization import Serialized, deserialize
 
 log = logging.getLogger("raylite")
 
-# How a head says no to what this client sent: no use reconnecting to send it again.
-_REFUSALS = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
 
 _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT = range(10)
 
@@ -83,7 +79,7 @@ class Client:
         self._owned_pending: set[bytes] = set()
         self._exported: dict[bytes, common_pb2.ExportedFunction] = {}
         self._unfinished = _UnfinishedTasks()
-        self._outage: tuple[float, float] | None = None  # (since, next back-off) while reconnecting
+        self._outage = reconnect.Outage()
         self._functions: dict[bytes, Any] = {}
         self._nodes: dict[bytes, common_pb2.NodeInfo] = {}
         self._flush_seq = 0
@@ -160,6 +156,7 @@ class Client:
         pending.ClearField("hello")
         msg.MergeFrom(pending)
         self._stream = self._stub.ClientStream(wait_for_ready=True)
+        self._outage.connected(time.monotonic())
         self._writer_task = asyncio.ensure_future(self._outbox.run(self._stream))
         self._reader_task = asyncio.ensure_future(self._read())
 
@@ -252,7 +249,7 @@ class Client:
         except grpc.aio.AioRpcError as exc:
             if self._closed:
                 return
-            if exc.code() in _REFUSALS:  # sending the same again would be refused again
+            if exc.code() in reconnect.REFUSALS:  # sending the same again would be refused again
                 print(f"raylite: the head at {self.head_address} refused this client: {exc.details()}", file=sys.stderr)
                 self._fail_all_waiters()
                 return
@@ -271,16 +268,7 @@ class Client:
         self._outbox.close()
         self._writer_task.cancel()
         self._stream.cancel()
-        now = time.monotonic()
-        if self._outage is None or now - self._outage[0] > config.HEAD_RECONNECT_S:
-            self._outage = (now, 0.05)  # a new outage (the last one ended long ago)
-        since, delay = self._outage
-        self._outage = (since, min(delay * 2, 1.0))
-        await asyncio.sleep(delay)  # back-off between attempts, in case the address answers but the head fails
-        try:
-            remaining = max(0.0, since + config.HEAD_RECONNECT_S - time.monotonic())
-            await asyncio.wait_for(self._channel.channel_ready(), timeout=remaining)
-        except asyncio.TimeoutError:
+        if not await reconnect.reach_head(self._channel, self._outage):
             print(
                 f"raylite: the head at {self.head_address} did not come back within {config.HEAD_RECONNECT_S:.0f}s",
                 file=sys.stderr,
@@ -349,7 +337,7 @@ class Client:
     def submit(self, spec: common_pb2.TaskSpec) -> None:
         with self._lock:
             for i in range(spec.num_returns):
-                self._owned_pending.add(spec.task_id + i.to_bytes(4, "big"))
+                self._owned_pending.add(ids.object_id(spec.task_id, i))
             known = {d: self._objects[d] for d in spec.dependencies if d in self._objects}
             self._unfinished.add(spec, known)
         self._enqueue(_TASK, spec)
@@ -669,21 +657,3 @@ class _UnfinishedTasks:
 
 async def _await(make: Callable[[], Any]) -> Any:
     return await make()
-
-
-def function_id_of(blob: bytes) -> bytes:
-    return hashlib.blake2b(blob, digest_size=16).digest()
-
-
-def make_future(client: Client, oid: bytes) -> concurrent.futures.Future[Any]:
-    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-    def wait() -> None:
-        try:
-            client.wait_for([oid], 1, None)
-            fut.set_result(client.materialize(client.value_of(oid)))  # type: ignore[arg-type]
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
-            fut.set_exception(exc)
-
-    threading.Thread(target=wait, daemon=True).start()
-    return fut

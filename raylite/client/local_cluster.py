@@ -55,8 +55,11 @@ def spawn_daemon(
     try:
         proc = subprocess.Popen(
             argv,
-            # fork support off: see raylite/worker/daemon.py; the token travels in the
-            # environment, never on a command line that `ps` shows
+            # gRPC's fork support off: the worker daemon forks executors while gRPC
+            # runs, and with it on the child re-creates gRPC threads between fork and
+            # exec, which has crashed children (SIGSEGV in cygrpc); the children exec
+            # at once and never use the parent's gRPC state. The token travels in the
+            # environment, never on a command line that `ps` shows.
             env={**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false", **({auth.ENV: token} if token else {})},
             pass_fds=fds,
             stdin=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from raylite.client import context
+from raylite.ids import task_of
 from raylite.serialization import note_ref
 
 
@@ -38,7 +39,7 @@ class ObjectRef:
         return self._id.hex()
 
     def task_id(self) -> bytes:
-        return self._id[:16]
+        return task_of(self._id)
 
     def __reduce__(self) -> tuple[Any, ...]:
         note_ref(self._id)  # the value being pickled keeps this object alive

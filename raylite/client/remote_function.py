@@ -8,6 +8,7 @@ from typing import Any
 
 import cloudpickle
 
+from raylite import ids
 from raylite.client import submit
 from raylite.client.object_ref import ObjectRef
 from raylite.rpc import common_pb2
@@ -92,7 +93,7 @@ def _retry_exceptions_blob(value: Any, name: str) -> bytes:
 def return_refs(task_id: bytes, num_returns: int) -> Any:
     if num_returns == 1:
         return ObjectRef(task_id + b"\0\0\0\0")
-    return [ObjectRef(task_id + i.to_bytes(4, "big")) for i in range(max(1, num_returns))]
+    return [ObjectRef(ids.object_id(task_id, i)) for i in range(max(1, num_returns))]
 
 
 def _signature(function: Any) -> inspect.Signature | None:

@@ -14,12 +14,11 @@ from typing import Any
 
 import cloudpickle
 
-from raylite import config, resources
+from raylite import config, ids, resources
 from raylite.client import context
-from raylite.client.core import Client, function_id_of
+from raylite.client.core import Client
 from raylite.client.object_ref import ObjectRef
 from raylite.exceptions import RaySerializationError
-from raylite.ids import NODE_ID_BYTES
 from raylite.rpc import common_pb2
 from raylite.serialization import serialize
 
@@ -114,7 +113,7 @@ def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
                 "it probably captures a large object from its scope; pass that object as an argument, or put() it "
                 "and pass the ObjectRef"
             )
-        fid = function_id_of(blob)
+        fid = ids.function_id(blob)
         cache["function_id"], cache["blob"] = fid, blob
     client.export(fid, cache["blob"])
     return fid
@@ -197,7 +196,7 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
             raw = bytes.fromhex(node_id)
         except (TypeError, ValueError):
             raw = b""
-        if len(raw) != NODE_ID_BYTES:
+        if len(raw) != ids.NODE_ID_BYTES:
             raise ValueError(
                 f"NodeAffinitySchedulingStrategy: {node_id!r} is not a node id; use the hex id of a live node, "
                 "as ray.nodes()[i]['NodeID'] or ray.get_runtime_context().get_node_id() give it"

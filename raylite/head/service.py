@@ -13,9 +13,9 @@ from typing import Any
 
 import grpc
 
-from raylite import config, wire
+from raylite import config
 from raylite.batching import Outbox
-from raylite.head import validate
+from raylite.head import validate, wire
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,

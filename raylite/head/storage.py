@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from raylite import wire
+from raylite.head import wire
 from raylite.head.state.model import ActorRecord
 from raylite.rpc import common_pb2
 

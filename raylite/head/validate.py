@@ -17,11 +17,10 @@ The checks are plain functions of the message (no I/O); `client_batch` and
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping
 
-from raylite import config
+from raylite import config, ids
 from raylite.ids import (
     ACTOR_ID_BYTES,
     CLIENT_ID_BYTES,
@@ -58,11 +57,6 @@ def node_batch(batch: head_pb2.NodeBatch, first: bool) -> str | None:
     return None
 
 
-def function_id_of(blob: bytes) -> bytes:
-    """The id of an exported function: the hash of its pickled body (as clients make it)."""
-    return hashlib.blake2b(blob, digest_size=FUNCTION_ID_BYTES).digest()
-
-
 # ---- the messages -------------------------------------------------------------
 
 
@@ -79,7 +73,7 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
         _id(batch.hello.client_id, CLIENT_ID_BYTES, "hello.client_id")
     for i, export in enumerate(batch.exports):
         _id(export.function_id, FUNCTION_ID_BYTES, "exports", i, "function_id")
-        if function_id_of(export.blob) != export.function_id:
+        if ids.function_id(export.blob) != export.function_id:
             raise BadMessage(f"exports[{i}].function_id: is not the hash of the exported blob")
     for i, value in enumerate(batch.puts):
         _object_value(value, "puts", i)

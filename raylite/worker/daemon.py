@@ -4,34 +4,28 @@ The daemon registers its node with the head on a long-lived stream, receives
 tasks on it, hands them to executor processes, and reports their results and
 deaths back on the same stream. It also serves the node's object store to
 peers and clients (raylite/worker/service.py). User code never runs here.
+Its starter (raylite/client/local_cluster.py) turns gRPC's fork support off.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import logging
+import math
 import os
+import time
 
-# The daemon forks executor processes while gRPC runs. With gRPC's fork support
-# on, the child re-creates gRPC threads between fork and exec, and those have
-# been seen to crash the child (SIGSEGV in cygrpc). The children exec at once
-# and never use the parent's gRPC state, so fork support is not needed.
-os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+import grpc
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-
-import grpc  # noqa: E402
-
-from raylite import auth, config, hostinfo, ids, tls  # noqa: E402
-from raylite.batching import Outbox  # noqa: E402
-from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent  # noqa: E402
-from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc  # noqa: E402
-from raylite.worker.executor_pool import ExecutorPool  # noqa: E402
-from raylite.worker.object_store import NodeStore, sweep_stale_stores  # noqa: E402
-from raylite.worker.service import Transfers, WorkerServicer  # noqa: E402
+from raylite import auth, config, hostinfo, ids, reconnect, tls
+from raylite.batching import Outbox
+from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
+from raylite.worker.executor_pool import ExecutorPool
+from raylite.worker.object_store import NodeStore, sweep_stale_stores
+from raylite.worker.service import Transfers, WorkerServicer
 
 log = logging.getLogger("raylite.worker")
 
@@ -61,7 +55,7 @@ async def run(opts: argparse.Namespace) -> None:
     use_tls = tls.adopt_for_daemon("worker", opts)  # and the TLS files, likewise
     async with auth.channel(opts.address, token) as probe:  # before anything needs cleaning up
         await _check_head(probe, opts.address)
-    node_id = ids.random_id(16)
+    node_id = ids.new_node_id()
     ip = opts.node_ip_address or ("127.0.0.1" if opts.host.startswith("127.") else hostinfo.detect_ip())
     store_dir = os.path.join(config.shm_root(), f"raylite-{node_id.hex()[:16]}")
     spill_dir = os.path.join(config.runtime_dir(), "spill", node_id.hex()[:16])
@@ -177,20 +171,12 @@ class HeadLink:
 
     async def run(self) -> None:
         resume = False
-        since, delay = 0.0, 0.0
+        outage = reconnect.Outage()
         while True:
-            started = time.monotonic()
+            outage.connected(time.monotonic())
             error = await self._session(self._hello(resume))
-            if time.monotonic() - started > 5 * config.PEER_TIMEOUT_S:
-                since, delay = time.monotonic(), 0.05  # that session lived: a new outage
-            elif not since:
-                since, delay = time.monotonic(), 0.05
             code = error.code() if isinstance(error, grpc.aio.AioRpcError) else None
-            if code in (
-                grpc.StatusCode.FAILED_PRECONDITION,
-                grpc.StatusCode.UNAUTHENTICATED,
-                grpc.StatusCode.INVALID_ARGUMENT,
-            ):
+            if code in reconnect.REFUSALS:
                 raise HeadLost(f"the head at {self.address} refused this node: {error.details()}")  # type: ignore[union-attr]
             if not self.registered.is_set():
                 raise HeadLost(f"the head at {self.address} dropped us before acknowledging: {error}")
@@ -200,8 +186,8 @@ class HeadLink:
                 _why(error),
                 config.HEAD_RECONNECT_S,
             )
-            await self._reconnect(since, delay)
-            delay = min(delay * 2, 1.0)
+            if not await reconnect.reach_head(self.channel, outage):
+                raise HeadLost(f"the head at {self.address} did not come back within {config.HEAD_RECONNECT_S:.0f}s")
             resume = True
 
     def _hello(self, resume: bool) -> head_pb2.NodeHello:
@@ -247,17 +233,6 @@ class HeadLink:
             self.outbox.close()
             writer.cancel()
             call.cancel()
-
-    async def _reconnect(self, since: float, delay: float) -> None:
-        """Returns once the head's address answers again; HeadLost after HEAD_RECONNECT_S."""
-        await asyncio.sleep(delay)  # back-off between attempts, in case the address answers but the head fails
-        try:
-            remaining = max(0.0, since + config.HEAD_RECONNECT_S - time.monotonic())
-            await asyncio.wait_for(self.channel.channel_ready(), timeout=remaining)
-        except asyncio.TimeoutError:
-            raise HeadLost(
-                f"the head at {self.address} did not come back within {config.HEAD_RECONNECT_S:.0f}s"
-            ) from None
 
     async def close(self) -> None:
         self.outbox.close()

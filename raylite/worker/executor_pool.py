@@ -19,8 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from raylite import wire
-from raylite.head.state.model import Failure
+from raylite.failures import Failure, failure_bytes
 from raylite.ids import object_id
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker import protocol
@@ -248,9 +247,6 @@ class ExecutorPool:
     def live_actors(self) -> list[tuple[bytes, int]]:
         return [(actor_id, ex.attempt) for actor_id, ex in self.actors.items()]
 
-    def pids(self) -> list[int]:
-        return [e.proc.pid for e in self.executors if e.proc is not None]
-
     async def stop(self) -> None:
         self.closing = True
         procs = [e.proc for e in self.executors if e.proc is not None]
@@ -275,7 +271,7 @@ def _describe_exit(code: int, pid: int) -> str:
 
 def _actor_gone(assignment: head_pb2.TaskAssignment) -> head_pb2.TaskResult:
     """A bounce for a call whose actor has no process here (the head waits for the death report)."""
-    data = wire.failure_bytes(
+    data = failure_bytes(
         Failure("ActorDiedError", f"actor {assignment.spec.actor_id.hex()[:12]} has no process on this node")
     )
     result = head_pb2.TaskResult(task_id=assignment.spec.task_id, failed=True, retryable=True)

@@ -30,7 +30,6 @@ import grpc
 
 from raylite import auth, config, ids, store
 from raylite.batching import Outbox
-from raylite.client.core import function_id_of
 from raylite.daemon_util import new_event_loop
 from raylite.head.service import HeadServicer
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
@@ -57,7 +56,7 @@ KEEPER_STORED = ids.object_id(KEEPER_TASK, 1)
 B_STORED = ids.object_id(KEEPER_TASK, 2)
 OBJECTS = [ids.object_id(t, i) for t in TASKS for i in range(2)] + [KEEPER_INLINE, KEEPER_STORED, B_STORED]
 FUNCTION_BLOB = b"not really a pickled function"
-FUNCTION_ID = function_id_of(FUNCTION_BLOB)
+FUNCTION_ID = ids.function_id(FUNCTION_BLOB)
 
 INLINE_BYTES = b"the keeper's inline value"
 STORED_BYTES = bytes(range(256)) * 300  # 76800 bytes, more than one fetch chunk would need

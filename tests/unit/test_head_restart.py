@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from raylite import wire
 from raylite.client.core import _UnfinishedTasks
+from raylite.head import wire
 from raylite.head.state import HeadState
 from raylite.head.state.model import (
     ActorChanged,

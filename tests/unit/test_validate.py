@@ -8,7 +8,6 @@ import cloudpickle
 
 from raylite import config, ids
 from raylite.client import submit
-from raylite.client.core import function_id_of
 from raylite.head import validate
 from raylite.rpc import common_pb2, head_pb2
 from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -20,14 +19,18 @@ def client_like() -> SimpleNamespace:
     return SimpleNamespace(ids=ids.IdSource(), job_id=ids.random_id(8))
 
 
-def test_the_head_computes_function_ids_as_clients_do() -> None:
+def test_an_export_whose_id_is_not_the_hash_of_its_body_is_refused() -> None:
     blob = cloudpickle.dumps(len)
-    assert validate.function_id_of(blob) == function_id_of(blob)
+    batch = head_pb2.ClientBatch()
+    batch.exports.add(function_id=ids.function_id(blob), blob=blob)
+    assert validate.client_batch(batch, first=False) is None
+    batch.exports[0].blob = blob + b"tampered"
+    assert "function" in (validate.client_batch(batch, first=False) or "")
 
 
 def test_a_batch_as_the_client_builds_it_is_accepted() -> None:
     client = client_like()
-    fid = function_id_of(b"body")
+    fid = ids.function_id(b"body")
     normal = submit.build_spec(
         client,
         kind=common_pb2.NORMAL,
@@ -106,7 +109,7 @@ def test_a_node_batch_as_the_daemon_builds_it_is_accepted() -> None:
         client,
         kind=common_pb2.NORMAL,
         name="f",
-        function_id=function_id_of(b"body"),
+        function_id=ids.function_id(b"body"),
         payload=b"p",
         deps=[],
         options={},

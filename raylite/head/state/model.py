@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from raylite.failures import Failure
+
 NORMAL, ACTOR_CREATION, ACTOR_METHOD = 0, 1, 2
 
 
@@ -21,14 +23,6 @@ class Strategy:
 
 
 DEFAULT_STRATEGY = Strategy()
-
-
-@dataclass(slots=True, frozen=True)
-class Failure:
-    """An error the head creates itself: raylite.exceptions.<kind>(message)."""
-
-    kind: str
-    message: str
 
 
 @dataclass(slots=True)

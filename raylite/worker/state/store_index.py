@@ -133,10 +133,6 @@ class StoreIndex:
             self.used += size - entry.size
             entry.size = size
 
-    def leased(self) -> list[bytes]:
-        """Reservations for other processes still waiting for their bytes."""
-        return [oid for oid, e in self.entries.items() if e.pinned and e.lease is not None]
-
     def expire(self, now: float) -> list[bytes]:
         """Forgets the reservations whose lease ended unwritten; returns their ids."""
         lapsed = [oid for oid, e in self.entries.items() if e.pinned and e.lease is not None and e.lease <= now]

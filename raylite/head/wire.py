@@ -1,11 +1,10 @@
-"""The one place where protobuf messages meet the head's domain records."""
+"""The one place where protobuf messages meet the head's domain records (raylite/head/state)."""
 
 from __future__ import annotations
 
-from raylite import exceptions
-from raylite.head.state.model import Failure, ObjectInfo, Strategy, TaskRecord
+from raylite.failures import failure_bytes
+from raylite.head.state.model import ObjectInfo, Strategy, TaskRecord
 from raylite.rpc import common_pb2 as pb
-from raylite.serialization import dumps
 
 
 def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
@@ -43,11 +42,6 @@ def object_info(value: pb.ObjectValue) -> ObjectInfo:
         is_error=value.is_error,
         contained=tuple(value.contained),
     )
-
-
-def failure_bytes(failure: Failure) -> bytes:
-    cls = exceptions.SYSTEM_ERRORS.get(failure.kind, exceptions.RaySystemError)
-    return dumps(cls(failure.message))
 
 
 def object_value(info: ObjectInfo) -> pb.ObjectValue:
