@@ -75,6 +75,10 @@ RECONNECT_FIRST_DELAY_S = 0.05
 RECONNECT_MAX_DELAY_S = 1.0
 STABLE_SESSION_S = 5 * PEER_TIMEOUT_S
 
+# Threads per process that read the values of resolved ObjectRef futures
+# (ref.future(), `await ref`): a read may fetch from another node.
+FUTURE_RESOLVER_THREADS = 4
+
 # Default number of retries of a task whose executor process died.
 DEFAULT_MAX_RETRIES = 3
 

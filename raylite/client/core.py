@@ -10,6 +10,7 @@ ClientBatch per write (raylite/batching.py). Values the head pushes land in
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import sys
@@ -35,18 +36,31 @@ _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT
 
 
 class _Waiter:
-    """Wakes a user thread once `needed` of the objects it waits for arrived."""
+    """Wakes a user thread (or calls `on_done`) once `needed` of the objects it waits for arrived.
 
-    __slots__ = ("needed", "event")
+    `fail` ends the wait early (the head is gone): `needed` stays above zero.
+    """
 
-    def __init__(self, needed: int) -> None:
+    __slots__ = ("needed", "event", "on_done")
+
+    def __init__(self, needed: int, on_done: Callable[[], None] | None = None) -> None:
         self.needed = needed
         self.event = threading.Event()
+        self.on_done = on_done
 
     def hit(self) -> None:
         self.needed -= 1
-        if self.needed <= 0:
-            self.event.set()
+        if self.needed == 0:
+            self._done()
+
+    def fail(self) -> None:
+        if not self.event.is_set():
+            self._done()
+
+    def _done(self) -> None:
+        self.event.set()
+        if self.on_done is not None:
+            self.on_done()
 
 
 class Client:
@@ -84,6 +98,8 @@ class Client:
         self._nodes: dict[bytes, common_pb2.NodeInfo] = {}
         self._flush_seq = 0
         self._flushes: dict[int, threading.Event] = {}
+        self._resolver_pool: concurrent.futures.ThreadPoolExecutor | None = None  # made by the first future_of
+        self._resolver_lock = threading.Lock()
         self._closed = False
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
@@ -286,7 +302,7 @@ class Client:
             waiters, self._waiters = self._waiters, {}
         for ws in waiters.values():
             for w in ws:
-                w.event.set()
+                w.fail()
         for event in self._flushes.values():
             event.set()
 
@@ -462,6 +478,53 @@ class Client:
             )
         return ok
 
+    def future_of(self, ref: Any) -> concurrent.futures.Future[Any]:
+        """A future of an ObjectRef's value (or its error), resolved without blocking any thread meanwhile.
+
+        The value is read in a helper thread once it is known here: reading a
+        stored value may fetch it from another node. The future holds the ref
+        until then, so `put(x).future()` keeps x alive.
+        """
+        oid = ref.binary()
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def resolve() -> None:
+            self._resolvers().submit(self._resolve, ref, future)
+
+        with self._lock:
+            known = oid in self._objects
+            if not known:
+                self._waiters.setdefault(oid, []).append(_Waiter(1, resolve))
+                subscribe = oid not in self._owned_pending
+        if known:
+            resolve()
+        elif subscribe:
+            self._enqueue(_SUBSCRIBE, [oid])
+        return future
+
+    def _resolve(self, ref: Any, future: concurrent.futures.Future[Any]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        oid = ref.binary()
+        try:
+            value = self.value_of(oid)
+            if value is None:
+                raise exceptions.RaySystemError(
+                    f"lost the connection to the head at {self.head_address} while waiting for object {oid.hex()}"
+                )
+            future.set_result(self.materialize(value))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            future.set_exception(exc)
+
+    def _resolvers(self) -> concurrent.futures.ThreadPoolExecutor:
+        # its own lock: a resolution starts from _on_objects, which holds self._lock
+        with self._resolver_lock:
+            if self._resolver_pool is None:
+                self._resolver_pool = concurrent.futures.ThreadPoolExecutor(
+                    config.FUTURE_RESOLVER_THREADS, thread_name_prefix="raylite-future"
+                )
+            return self._resolver_pool
+
     def materialize(self, value: common_pb2.ObjectValue) -> Any:
         """The Python value of an object; raises the stored error for failed tasks."""
         if value.in_store:
@@ -589,6 +652,8 @@ class Client:
             pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if self._resolver_pool is not None:
+            self._resolver_pool.shutdown(wait=False, cancel_futures=True)
 
 
 class _UnfinishedTasks:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+from collections.abc import Generator
 from typing import Any
 
 from raylite.client import context
@@ -54,9 +57,10 @@ class ObjectRef:
     def __repr__(self) -> str:
         return f"ObjectRef({self._id.hex()})"
 
-    def future(self) -> Any:
-        """A concurrent.futures.Future that resolves to the value."""
+    def future(self) -> concurrent.futures.Future[Any]:
+        """A concurrent.futures.Future of the value (its exception if the task failed)."""
         return context.current().future_of(self)
 
-    def __await__(self) -> Any:
-        return context.current().await_ref(self).__await__()
+    def __await__(self) -> Generator[Any, None, Any]:
+        """`await ref` in a coroutine: the value, without blocking the event loop."""
+        return asyncio.wrap_future(context.current().future_of(self)).__await__()
