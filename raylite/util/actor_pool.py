@@ -39,7 +39,16 @@ class _Pending:
         self.result = result
 
     def refs(self) -> list[ObjectRef]:
+        if isinstance(self.result, _Failed):
+            return []
         return list(self.result) if isinstance(self.result, (list, tuple)) else [self.result]
+
+
+class _Failed:
+    """fn itself raised when a waiting value was started: its get raises that."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
 
 class ActorPool:
@@ -60,7 +69,14 @@ class ActorPool:
             self._waiting.append((fn, value))
             return
         actor = self._idle.pop()
-        result = fn(actor, value)
+        try:
+            result = fn(actor, value)
+        except Exception:
+            self._idle.append(actor)  # fn failed before giving the actor any work
+            raise
+        self._add(actor, result)
+
+    def _add(self, actor: Any, result: Any) -> None:
         self._pending[self._next_index] = _Pending(self._next_index, actor, result)
         self._next_index += 1
 
@@ -121,6 +137,8 @@ class ActorPool:
             raise StopIteration("No more results to get")
         by_ref: dict[ObjectRef, _Pending] = {}
         for pending in self._pending.values():
+            if isinstance(pending.result, _Failed):
+                return self._take(pending, None, False)
             by_ref.setdefault(pending.refs()[0], pending)
         ready, _ = wait(list(by_ref), num_returns=1, timeout=timeout)
         if ready:
@@ -134,6 +152,9 @@ class ActorPool:
 
     def _take(self, pending: _Pending, timeout: float | None, ignore_if_timedout: bool) -> Any:
         """Removes pending from the pool and returns its value, freeing its actor."""
+        if isinstance(pending.result, _Failed):
+            self._forget(pending)
+            raise pending.result.error
         if timeout is not None:
             ready, _ = wait(pending.refs(), num_returns=len(pending.refs()), timeout=timeout)
             if not ready or len(ready) < len(pending.refs()):
@@ -157,10 +178,15 @@ class ActorPool:
         self._next_return = max(self._next_return, pending.index + 1)
 
     def _give_back(self, actor: Any) -> None:
+        """actor is free again (None: it died); it starts the oldest waiting value."""
         if actor is not None:
             self._idle.append(actor)
-        if self._waiting and self._idle:
-            self.submit(*self._waiting.popleft())
+        while self._waiting and self._idle:
+            fn, value = self._waiting.popleft()
+            try:
+                self.submit(fn, value)
+            except Exception as exc:  # noqa: BLE001 - raised by the get that takes this value's turn
+                self._add(None, _Failed(exc))
 
     # ---- the actors ----------------------------------------------------------------
 

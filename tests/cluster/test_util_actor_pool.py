@@ -207,3 +207,21 @@ def test_map_drops_results_of_earlier_submissions_nobody_took(cluster):
     pool.submit(double, "bad")
     assert list(pool.map(double, [1, 2, 3])) == [2, 4, 6]
     assert list(pool.map_unordered(double, [])) == []
+
+
+def test_fn_that_raises_keeps_the_actor_and_a_waiting_one_raises_at_its_get(cluster):
+    def broken(actor, v):
+        raise RuntimeError(f"broken fn on {v}")
+
+    pool = ActorPool([Worker.remote()])
+    with pytest.raises(RuntimeError, match="broken fn on 0"):
+        pool.submit(broken, 0)
+    assert pool.has_free()  # the actor was not lost
+    pool.submit(double, 1)
+    pool.submit(broken, 2)  # waits for the actor; fn runs when the first result is taken
+    pool.submit(double, 3)
+    assert pool.get_next() == 2
+    with pytest.raises(RuntimeError, match="broken fn on 2"):
+        pool.get_next()
+    assert pool.get_next() == 6
+    assert not pool.has_next() and pool.has_free()
