@@ -1,6 +1,6 @@
 """raylite: Ray Core's API on an asyncio + gRPC runtime. `import raylite as ray`."""
 
-from raylite import exceptions
+from raylite import exceptions, util  # util: ray.util is there after `import ray`
 from raylite.client.actor import ActorClass, ActorHandle, method
 from raylite.client.api import (
     available_resources,
@@ -41,5 +41,6 @@ __all__ = [
     "put",
     "remote",
     "shutdown",
+    "util",
     "wait",
 ]

@@ -83,6 +83,15 @@ class ActorClass:
         submit.check_options(options, submit.ACTOR_OPTIONS, f"{self._name}.options()")
         return _BoundOptions(self, {**self._options, **options})
 
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A node of a task graph (raylite.dag) that creates this actor at execute()."""
+        return self._bind(args, kwargs, {})
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+        from raylite.dag import ClassNode
+
+        return ClassNode(self, args, kwargs, options)
+
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> ActorHandle:
         if self._init_signature is not None:
             try:
@@ -185,6 +194,15 @@ class ActorMethod:
 
     def options(self, **options: Any) -> _BoundOptions:
         return _BoundOptions(self, options)
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A node of a task graph (raylite.dag) that calls this method at execute()."""
+        return self._bind(args, kwargs, {})
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+        from raylite.dag import ClassMethodNode
+
+        return ClassMethodNode(self._handle, self._name, args, kwargs, options)
 
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
         full_name = f"{self._handle._meta.class_name}.{self._name}"

@@ -39,6 +39,15 @@ class RemoteFunction:
         submit.check_options(options, submit.TASK_OPTIONS, f"{self._name}.options()")
         return _BoundOptions(self, {**self._options, **options})
 
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A node of a task graph (raylite.dag) that calls this function at execute()."""
+        return self._bind(args, kwargs, {})
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
+        from raylite.dag import FunctionNode
+
+        return FunctionNode(self, args, kwargs, options)
+
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
         if self._signature is not None:
             try:
@@ -78,6 +87,9 @@ class _BoundOptions:
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         return self._target._remote(args, kwargs, self._options)
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target._bind(args, kwargs, self._options)
 
 
 def _retry_exceptions_blob(value: Any, name: str) -> bytes:
