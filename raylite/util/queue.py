@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from raylite.client.api import get, kill, remote
-from raylite.util._futures import await_refs
 
 
 class Empty(_stdlib_queue.Empty):
@@ -156,9 +155,9 @@ class Queue:
     async def put_async(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """put() for coroutines: waits without blocking the event loop."""
         if not block:
-            return _unpack(await await_refs(self._handle().put_nowait.remote(item)), Full)
+            return _unpack(await self._handle().put_nowait.remote(item), Full)
         _check_timeout(timeout)
-        return _unpack(await await_refs(self._handle().put.remote(item, timeout)), Full)
+        return _unpack(await self._handle().put.remote(item, timeout), Full)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Removes and returns the oldest item. block=False: raise Empty at once if there
@@ -171,9 +170,9 @@ class Queue:
     async def get_async(self, block: bool = True, timeout: float | None = None) -> Any:
         """get() for coroutines: waits without blocking the event loop."""
         if not block:
-            return _unpack(await await_refs(self._handle().get_nowait.remote()), Empty)
+            return _unpack(await self._handle().get_nowait.remote(), Empty)
         _check_timeout(timeout)
-        return _unpack(await await_refs(self._handle().get.remote(timeout)), Empty)
+        return _unpack(await self._handle().get.remote(timeout), Empty)
 
     def put_nowait(self, item: Any) -> None:
         """put(item, block=False)."""
