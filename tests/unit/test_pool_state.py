@@ -264,6 +264,18 @@ def test_a_killed_actor_is_not_reported_dead_but_gives_back_its_reservations() -
     assert pool.step(ActorKillRequested(ACTOR)) == []  # twice: nothing left to kill
 
 
+def test_an_actor_killed_before_its_process_started_is_killed_when_it_starts() -> None:
+    """A kill right after the creation, while the process is being spawned, found
+    no process to signal: the actor's executor used to live on, unknown to the head."""
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    assert pool.step(creation()) == [Spawn(2)]
+    assert pool.step(ActorKillRequested(ACTOR)) == []  # nothing to signal yet
+    assert pool.step(ExecutorStarted(2, 1002)) == [Kill(2)]
+    assert pool.exit(2) == [ReleaseReservations(1002)]  # and no death report: the head asked
+
+
 def test_a_restarted_actor_is_not_unseated_by_the_death_of_its_old_executor() -> None:
     """The head may place a new incarnation here while the old process is still dying."""
     pool = Pool(2)
@@ -304,9 +316,10 @@ def test_code_that_never_came_is_not_sent_and_the_executor_fetches_it() -> None:
 def test_stopping_kills_every_executor_and_their_exits_report_nothing() -> None:
     pool = Pool(2)
     pool.started()
-    pool.step(task(1), creation())
+    pool.step(task(1), creation())  # the refill, executor 3, has no process yet
     out = pool.step(PoolStopping())
-    assert sorted(i.executor for i in out if isinstance(i, Kill)) == [1, 2, 3]
+    assert sorted(i.executor for i in out if isinstance(i, Kill)) == [1, 2]
+    assert pool.step(ExecutorStarted(3, 1003)) == [Kill(3)]  # as soon as it exists
     for ex in (1, 2, 3):
         assert pool.exit(ex) == []
     assert not pool.state.executors and pool.state.starting == 0

@@ -38,7 +38,10 @@ then dies also reports that task: the stream may not have carried the
 result out before the process died, and the head ignores the report if it
 did. Every executor's exit also gives back the store room it reserved and
 never wrote (`ReleaseReservations`). After `PoolStopping` exits are only
-bookkeeping.
+bookkeeping. An executor killed (its actor at the head's request, or all at
+`PoolStopping`) before its process exists is killed as soon as it starts:
+the process would otherwise live on, unknown to the head, for as long as
+the daemon.
 
 Frames for an executor that has not said hello yet wait in its backlog and
 go out, in order, with the hello. Each executor is sent a function's code
@@ -305,7 +308,11 @@ class PoolState:
         self._send(ex, event.function_id, event.payload, out)
 
     def _executor_started(self, event: ExecutorStarted, out: list[Instruction]) -> None:
-        self.executors[event.executor].pid = event.pid
+        ex = self.executors[event.executor]
+        ex.pid = event.pid
+        if ex.killed or self.closing:
+            # killed before its process existed: the Kill found nothing to signal
+            out.append(Kill(ex.id))
 
     def _executor_said_hello(self, event: ExecutorSaidHello, out: list[Instruction]) -> None:
         ex = self.executors[event.executor]
@@ -363,11 +370,12 @@ class PoolState:
         ex = self.actors.pop(event.actor_id, None)
         if ex is not None:
             ex.killed = True  # the head asked for it and already knows
-            out.append(Kill(ex.id))
+            if ex.pid:
+                out.append(Kill(ex.id))  # else when its process starts
 
     def _pool_stopping(self, event: PoolStopping, out: list[Instruction]) -> None:
         self.closing = True
-        out.extend(Kill(ex_id) for ex_id in self.executors)
+        out.extend(Kill(ex.id) for ex in self.executors.values() if ex.pid)  # the others die as they start
 
     # ---- helpers ---------------------------------------------------------------
 
