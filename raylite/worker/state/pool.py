@@ -58,12 +58,12 @@ from typing import Any
 # ---- events (facts, past tense) ----------------------------------------------
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class PoolStarted:
     """The daemon is up: prestart the pooled executors."""
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class TaskAssigned:
     """The head gave this node a normal task."""
 
@@ -74,7 +74,7 @@ class TaskAssigned:
     payload: Any  # the assignment, opaque here: sent to an executor, listed by running()
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ActorCreationAssigned:
     actor_id: bytes
     attempt: int  # the actor's incarnation
@@ -83,7 +83,7 @@ class ActorCreationAssigned:
     payload: Any
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ActorCallAssigned:
     actor_id: bytes
     function_id: bytes
@@ -91,7 +91,7 @@ class ActorCallAssigned:
     payload: Any
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ExecutorStarted:
     """The executor's process exists."""
 
@@ -99,14 +99,14 @@ class ExecutorStarted:
     pid: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ExecutorSaidHello:
     """The executor is ready for frames."""
 
     executor: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ResultReported:
     """The executor finished a task and handed its result to the daemon."""
 
@@ -114,25 +114,25 @@ class ResultReported:
     result: Any  # opaque, forwarded to the head
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class DoneReported:
     """The executor finished a task and sent the result on its own client's stream."""
 
     executor: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ExecutorExited:
     executor: int
     reason: str  # how it ended ("pid 12 was killed by SIGKILL"), for the head's error message
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ActorKillRequested:
     actor_id: bytes
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class PoolStopping:
     """The daemon is stopping: every executor goes, and nobody needs to hear of it."""
 
@@ -155,14 +155,14 @@ Event = (
 # ---- instructions (commands for the shell) -------------------------------------------
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Spawn:
     """Start an executor process, to be known as `executor`."""
 
     executor: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Send:
     """Send a task to an executor that said hello.
 
@@ -175,24 +175,24 @@ class Send:
     function: bytes | None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Kill:
     executor: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ForwardResult:
     result: Any
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class BounceActorCall:
     """Answer the call with a retryable ActorDiedError: its actor has no executor here."""
 
     payload: Any
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ReportDeath:
     """Tell the head an executor died running this task (task_id) or hosting this actor (actor_id)."""
 
@@ -202,14 +202,14 @@ class ReportDeath:
     reason: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ReleaseReservations:
     """The process `pid` is gone: the store room it reserved and never wrote is free again."""
 
     pid: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Warn:
     message: str
 
