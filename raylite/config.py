@@ -27,6 +27,10 @@ RESERVATION_WAKE_SLACK_S = 0.01
 # (spills, restores, evictions), so the daemon's loop never waits on a copy.
 STORE_IO_THREADS = 2
 
+# How long a stopping daemon's gRPC server lets calls in progress finish
+# before it cancels them.
+SERVER_STOP_GRACE_S = 0.2
+
 # How long a stopping worker daemon waits for each executor to exit after
 # SIGKILL before it logs the executor as stuck and goes on.
 EXECUTOR_EXIT_WAIT_S = 5.0

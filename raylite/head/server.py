@@ -39,7 +39,7 @@ async def serve(opts: argparse.Namespace) -> None:
     report_ready(opts.ready_fd, {"port": port, "pid": __import__("os").getpid()})
     await stopped.wait()
     log.info("head stopping")
-    await server.stop(grace=0.2)
+    await server.stop(grace=config.SERVER_STOP_GRACE_S)
     if storage is not None:
         storage.close(clean=True)  # a stopped cluster's successor starts afresh
 

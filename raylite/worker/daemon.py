@@ -154,7 +154,7 @@ async def run(opts: argparse.Namespace) -> None:
     session.cancel()
     await link.close()
     await transfers.close()
-    await server.stop(grace=0.2)
+    await server.stop(grace=config.SERVER_STOP_GRACE_S)
 
 
 class HeadLost(Exception):
