@@ -9,7 +9,8 @@ machine (readable only by its user). An embedded cluster (`init()` with no
 address) makes its own.
 
 Every channel and listening port is made here: with TLS when this process has
-certificates (raylite/tls.py), in plaintext otherwise.
+certificates (raylite/tls.py), in plaintext otherwise. Daemons pass their TLS
+material explicitly; clients and executors take it from their environment.
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ def server(token: str) -> grpc.aio.Server:
     return grpc.aio.server(options=config.SERVER_OPTIONS, interceptors=[TokenCheck(token), ParseCheck()])
 
 
-def listen(server: grpc.aio.Server, host: str, port: int) -> int:
+def listen(server: grpc.aio.Server, host: str, port: int, tls_material: tls.Choice = tls.FROM_ENV) -> int:
     """Opens the server's port, with TLS when this process has certificates; returns the port (0: failed)."""
-    material = tls.current()
+    material = tls.chosen(tls_material)
     if material is None:
         return server.add_insecure_port(f"{host}:{port}")
     return server.add_secure_port(f"{host}:{port}", tls.server_credentials(material))
@@ -158,19 +159,19 @@ class _StreamStream(_TokenDetails, grpc.aio.StreamStreamClientInterceptor):
         return await continuation(self._details(details), request_iterator)
 
 
-def channel(address: str, token: str | None) -> grpc.aio.Channel:
+def channel(address: str, token: str | None, tls_material: tls.Choice = tls.FROM_ENV) -> grpc.aio.Channel:
     """A channel whose every call presents the token: over TLS when this process
     has certificates, else in plaintext."""
     kinds = (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
     interceptors = [kind(token) for kind in kinds] if token else None
-    material = tls.current()
+    material = tls.chosen(tls_material)
     if material is None:
         return grpc.aio.insecure_channel(address, options=config.CHANNEL_OPTIONS, interceptors=interceptors)
     credentials = tls.channel_credentials(material)
     return grpc.aio.secure_channel(address, credentials, options=config.CHANNEL_OPTIONS, interceptors=interceptors)
 
 
-async def connection_error(channel: grpc.aio.Channel) -> str | None:
+async def connection_error(channel: grpc.aio.Channel, tls_material: tls.Choice = tls.FROM_ENV) -> str | None:
     """Why the channel cannot connect, in words, when TLS is the likely cause.
 
     A call made with wait_for_ready that runs out of time says only "Deadline
@@ -182,5 +183,5 @@ async def connection_error(channel: grpc.aio.Channel) -> str | None:
         await probe(b"", timeout=config.CONNECT_TIMEOUT_S)
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.UNAVAILABLE:
-            return tls.diagnose(exc.details() or "", using_tls=tls.current() is not None)
+            return tls.diagnose(exc.details() or "", using_tls=tls.chosen(tls_material) is not None)
     return None

@@ -19,6 +19,22 @@ MAX_NUM_RETURNS = 100_000
 # written its object yet; a writer that died lets the room go after this.
 RESERVATION_LEASE_S = float(os.environ.get("RAYLITE_RESERVATION_LEASE_S", "60"))
 
+# A reservation waiting for room wakes this long after the next lease's end
+# (when expire can drop it), not exactly at it: a timer may fire a hair early.
+RESERVATION_WAKE_SLACK_S = 0.01
+
+# Threads of a node store for moving files between shared memory and disk
+# (spills, restores, evictions), so the daemon's loop never waits on a copy.
+STORE_IO_THREADS = 2
+
+# How long a stopping daemon's gRPC server lets calls in progress finish
+# before it cancels them.
+SERVER_STOP_GRACE_S = 0.2
+
+# How long a stopping worker daemon waits for each executor to exit after
+# SIGKILL before it logs the executor as stuck and goes on.
+EXECUTOR_EXIT_WAIT_S = 5.0
+
 # Chunk size of peer-to-peer object transfers.
 TRANSFER_CHUNK_BYTES = 1024 * 1024
 

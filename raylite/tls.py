@@ -4,8 +4,9 @@ failed handshake means.
 TLS is on for a process when RAYLITE_TLS_CERT, RAYLITE_TLS_KEY and
 RAYLITE_TLS_CA name PEM files: its certificate, that certificate's key, and the
 authority (CA) that signed the certificates of every member of the cluster.
-Daemons take the same three as --tls-cert/--tls-key/--tls-ca and put them in
-their environment, so the executors they start inherit them. With TLS on,
+Daemons take the same three as --tls-cert/--tls-key/--tls-ca and pass them
+on explicitly: to their own channels and ports, and in the environment of
+the executors they start (their own os.environ stays as it was). With TLS on,
 servers accept only clients presenting a certificate signed by the CA, and
 clients accept only servers whose certificate the CA signed and which names
 the address dialed (an IP or hostname) as a subjectAltName. The cluster token
@@ -18,11 +19,13 @@ channel and every listening port.
 from __future__ import annotations
 
 import argparse
+import enum
 import functools
 import os
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import Literal
 
 import grpc
 
@@ -56,6 +59,20 @@ class Material:
     ca: bytes
 
 
+class _FromEnvironment(enum.Enum):
+    FROM_ENV = "this process's environment"
+
+
+# Where a channel or port takes its TLS material: given (None: TLS off), or
+# FROM_ENV, as clients and executors do; daemons give theirs explicitly.
+FROM_ENV = _FromEnvironment.FROM_ENV
+Choice = Material | None | Literal[_FromEnvironment.FROM_ENV]
+
+
+def chosen(choice: Choice) -> Material | None:
+    return current() if isinstance(choice, _FromEnvironment) else choice
+
+
 def pick(cert: str | None, key: str | None, ca: str | None, environ: Mapping[str, str] = os.environ) -> Paths | None:
     """The files a daemon uses: its --tls-* flags if any is given, else the
     RAYLITE_TLS_* environment; None when neither asks for TLS."""
@@ -84,8 +101,8 @@ def _complete(named: dict[str, str | None]) -> Paths | None:
 
 
 def export(paths: Paths | None, environ: MutableMapping[str, str]) -> None:
-    """Puts the files in the environment, where this process's channels and
-    the processes it starts find them."""
+    """Puts the files in an environment, where the channels of a process
+    started with it find them."""
     if paths is None:
         for name in (CERT_ENV, KEY_ENV, CA_ENV):
             environ.pop(name, None)
@@ -129,22 +146,22 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def adopt_for_daemon(role: str, opts: argparse.Namespace) -> bool:
-    """Takes a daemon's TLS files from its flags or environment, checks they can
-    be read, and exports them for its channels and executors; True if TLS is on."""
+def adopt_for_daemon(role: str, opts: argparse.Namespace) -> Paths | None:
+    """Takes a daemon's TLS files from its flags or environment and checks they
+    can be read; None when TLS is off. The daemon hands them on itself (`load`
+    for its channels and port, `export` for its executors' environment)."""
     try:
         paths = pick(opts.tls_cert, opts.tls_key, opts.tls_ca)
         if paths is not None:
             load(paths)
     except TLSConfigError as exc:
         raise SystemExit(f"raylite {role}: {exc}") from None
-    export(paths, os.environ)
-    return paths is not None
+    return paths
 
 
-def current() -> Material | None:
+def current(environ: Mapping[str, str] = os.environ) -> Material | None:
     """This process's TLS material, from the environment; None when TLS is off."""
-    paths = from_env()
+    paths = from_env(environ)
     return load(paths) if paths is not None else None
 
 

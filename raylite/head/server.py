@@ -18,13 +18,14 @@ async def serve(opts: argparse.Namespace) -> None:
     token = auth.find_token(opts.token)
     if not token:
         raise SystemExit("raylite head: no cluster token: pass --token or set RAYLITE_TOKEN")
-    use_tls = tls.adopt_for_daemon("head", opts)
+    tls_paths = tls.adopt_for_daemon("head", opts)
+    tls_material = tls.load(tls_paths) if tls_paths is not None else None
     server = auth.server(token)
     storage = HeadStorage(opts.storage) if opts.storage else None
     servicer = HeadServicer(opts.session_name, storage)
     servicer.recover(config.HEAD_RECOVERY_S)
     head_pb2_grpc.add_HeadServiceServicer_to_server(servicer, server)
-    port = auth.listen(server, opts.host, opts.port)
+    port = auth.listen(server, opts.host, opts.port, tls_material)
     if port == 0:
         raise SystemExit(f"raylite head: cannot listen on {opts.host}:{opts.port} (is the port in use?)")
     await server.start()
@@ -32,11 +33,13 @@ async def serve(opts: argparse.Namespace) -> None:
     stop_on_signals(loop, stopped.set)
     if opts.parent_fd is not None:
         watch_parent(loop, opts.parent_fd, stopped.set)
-    log.info("head serving on %s:%d%s (session %s)", opts.host, port, " with TLS" if use_tls else "", opts.session_name)
+    log.info(
+        "head serving on %s:%d%s (session %s)", opts.host, port, " with TLS" if tls_material else "", opts.session_name
+    )
     report_ready(opts.ready_fd, {"port": port, "pid": __import__("os").getpid()})
     await stopped.wait()
     log.info("head stopping")
-    await server.stop(grace=0.2)
+    await server.stop(grace=config.SERVER_STOP_GRACE_S)
     if storage is not None:
         storage.close(clean=True)  # a stopped cluster's successor starts afresh
 

@@ -51,10 +51,13 @@ async def run(opts: argparse.Namespace) -> None:
     token = auth.find_token(opts.token)
     if not token:
         raise SystemExit(f"raylite worker: no cluster token: {auth.HOW_TO_PASS}")
-    os.environ[auth.ENV] = token  # executors inherit it for their own connections
-    use_tls = tls.adopt_for_daemon("worker", opts)  # and the TLS files, likewise
-    async with auth.channel(opts.address, token) as probe:  # before anything needs cleaning up
-        await _check_head(probe, opts.address)
+    tls_paths = tls.adopt_for_daemon("worker", opts)
+    tls_material = tls.load(tls_paths) if tls_paths is not None else None
+    # executors find the token and the TLS files in their environment, for their own connections
+    executor_environ = {auth.ENV: token}
+    tls.export(tls_paths, executor_environ)
+    async with auth.channel(opts.address, token, tls_material) as probe:  # before anything needs cleaning up
+        await _check_head(probe, opts.address, tls_material)
     node_id = ids.new_node_id()
     ip = opts.node_ip_address or ("127.0.0.1" if opts.host.startswith("127.") else hostinfo.detect_ip())
     store_dir = os.path.join(config.shm_root(), f"raylite-{node_id.hex()[:16]}")
@@ -62,7 +65,7 @@ async def run(opts: argparse.Namespace) -> None:
     for folder in sweep_stale_stores(config.shm_root()):
         log.info("removed the store of a worker daemon that died without cleaning up: %s", folder)
     total = node_resources(opts, ip)
-    link = HeadLink(opts.address, token)
+    link = HeadLink(opts.address, token, tls_material)
     node_store = NodeStore(
         store_dir,
         spill_dir,
@@ -70,11 +73,14 @@ async def run(opts: argparse.Namespace) -> None:
         on_copy_removed=lambda oid: link.outbox.touch().copies_removed.append(oid),
     )
     transfers = Transfers(
-        node_store, on_copy_added=lambda oid: link.outbox.touch().copies_added.append(oid), token=token
+        node_store,
+        on_copy_added=lambda oid: link.outbox.touch().copies_added.append(oid),
+        token=token,
+        tls_material=tls_material,
     )
     server = auth.server(token)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
-    port = auth.listen(server, opts.host, opts.port)
+    port = auth.listen(server, opts.host, opts.port, tls_material)
     if port == 0:
         raise SystemExit(f"raylite worker: cannot listen on {opts.host}:{opts.port}")
     await server.start()
@@ -89,7 +95,7 @@ async def run(opts: argparse.Namespace) -> None:
         log.warning("executor died: task=%s actor=%s %s", death.task_id.hex(), death.actor_id.hex(), death.reason)
         link.outbox.touch().deaths.append(death)
 
-    executor_env = {
+    executor_settings = {
         "head": opts.address,
         "node_id": node_id.hex(),
         "node_address": address,
@@ -100,7 +106,15 @@ async def run(opts: argparse.Namespace) -> None:
     pool_size = max(1, math.ceil(total["CPU"]))
     output_fds = (opts.executor_stdout_fd, opts.executor_stderr_fd) if opts.executor_stdout_fd is not None else None
     # an executor killed between reserving room and writing must not hold the room for ever
-    pool = ExecutorPool(pool_size, executor_env, link.outbox_result, on_death, output_fds, node_store.writer_died)
+    pool = ExecutorPool(
+        pool_size,
+        executor_settings,
+        link.outbox_result,
+        on_death,
+        output_fds,
+        on_exit=node_store.writer_died,
+        environ=executor_environ,
+    )
     await pool.start()
     link.attach(info, pool, node_store)
 
@@ -126,7 +140,7 @@ async def run(opts: argparse.Namespace) -> None:
         "node %s serving at %s%s with %s (store %s)",
         node_id.hex()[:12],
         address,
-        " (TLS)" if use_tls else "",
+        " (TLS)" if tls_material else "",
         total,
         store_dir,
     )
@@ -140,7 +154,7 @@ async def run(opts: argparse.Namespace) -> None:
     session.cancel()
     await link.close()
     await transfers.close()
-    await server.stop(grace=0.2)
+    await server.stop(grace=config.SERVER_STOP_GRACE_S)
 
 
 class HeadLost(Exception):
@@ -156,9 +170,9 @@ class HeadLink:
     (it was declared dead, or a wrong token or version) ends the daemon.
     """
 
-    def __init__(self, address: str, token: str) -> None:
+    def __init__(self, address: str, token: str, tls_material: tls.Material | None) -> None:
         self.address = address
-        self.channel = auth.channel(address, token)
+        self.channel = auth.channel(address, token, tls_material)
         self.stub = head_pb2_grpc.HeadServiceStub(self.channel)
         self.outbox = Outbox(head_pb2.NodeBatch)
         self.registered = asyncio.Event()  # the head acknowledged us, the first time
@@ -245,7 +259,7 @@ def _why(error: BaseException | None) -> str:
     return str(error) if error else "the head ended the stream"
 
 
-async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
+async def _check_head(channel: grpc.aio.Channel, address: str, tls_material: tls.Material | None) -> None:
     """One plain call before the stream, so a wrong token, version or certificate gets its own message.
 
     It waits for a head that is not up yet (containers of a cluster start
@@ -258,7 +272,7 @@ async def _check_head(channel: grpc.aio.Channel, address: str) -> None:
     # within the time whoever started us waits for our ready line, so it sees our reason
     deadline = loop.time() + 0.8 * config.DAEMON_START_TIMEOUT_S
     while True:
-        why = await auth.connection_error(channel)
+        why = await auth.connection_error(channel, tls_material)
         if why:
             raise SystemExit(f"raylite worker: cannot connect to the head at {address}: {why}")
         try:

@@ -6,6 +6,10 @@ first (the Reserve RPC, or `reserve` here for the daemon's own transfers), then
 write the file themselves. Readers map files directly; one that finds a file
 gone asks the daemon (Pull), which restores it from disk. Room reserved for
 another process lapses if its file has not appeared within `lease_s`.
+
+StoreIndex keeps the books and makes every decision (what to spill or evict,
+which reservations ended, what a dead writer leaves); this shell looks at
+files, moves and deletes them, and makes reservations wait for room.
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ class NodeStore:
         self.index = StoreIndex(capacity)
         self.on_copy_removed = on_copy_removed
         self._space = asyncio.Condition()
-        self._moving: dict[bytes, asyncio.Future[None]] = {}  # spills and restores in progress
-        self._writers: dict[bytes, int] = {}  # reserved over RPC, not written yet -> the writer's pid
-        self._io = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="store-io")
+        # spills and restores in progress (index.moving), for readers and deleters to wait on
+        self._moving: dict[bytes, asyncio.Future[None]] = {}
+        self._io = concurrent.futures.ThreadPoolExecutor(config.STORE_IO_THREADS, thread_name_prefix="store-io")
         store.create_dir(store_dir)
         os.makedirs(spill_dir, mode=0o700, exist_ok=True)
         with open(os.path.join(store_dir, OWNER_FILE), "w") as f:
@@ -59,13 +63,11 @@ class NodeStore:
         lease = time.monotonic() + self.lease_s if for_other else None
         async with self._space:
             while True:
-                self._unpin_written()
-                actions = self.index.reserve(object_id, size, primary, lease)
+                self._settle()
+                actions = self.index.reserve(object_id, size, primary, lease, writer)
                 if actions is not None:
                     break
                 await self._wait_for_space()  # only objects still being written are in the way
-            if writer:
-                self._writers[object_id] = writer
         for action in actions:
             await self._carry_out(action)
 
@@ -76,7 +78,8 @@ class NodeStore:
             await self._space.wait()
             return
         try:
-            await asyncio.wait_for(self._space.wait(), max(0.0, lapse - time.monotonic()) + 0.01)
+            timeout = max(0.0, lapse - time.monotonic()) + config.RESERVATION_WAKE_SLACK_S
+            await asyncio.wait_for(self._space.wait(), timeout)
         except asyncio.TimeoutError:
             pass
 
@@ -92,46 +95,35 @@ class NodeStore:
         async with self._space:
             self._space.notify_all()
 
-    def _unpin_written(self) -> None:
+    def _settle(self) -> None:
         """Reservations made over RPC end when the writer's file appears, or when their lease lapses."""
-        found = []
-        for oid, entry in self.index.entries.items():
-            if entry.pinned and entry.lease is not None and oid not in self._moving:
-                size = store.size_of(self.store_dir, oid)
-                if size is not None:
-                    found.append((oid, size))
-        for oid, size in found:
-            self.index.written(oid, size)  # the size the writer really wrote
-            self._writers.pop(oid, None)
-        for oid in self.index.expire(time.monotonic()):
+        found = {}
+        for oid in self.index.unwritten_leases():
+            size = store.size_of(self.store_dir, oid)
+            if size is not None:
+                found[oid] = size
+        for oid in self.index.settle(time.monotonic(), found):
             log.warning(
                 "the reservation of object %s lapsed: nothing was written within %.0fs", oid.hex()[:16], self.lease_s
             )
 
     def writer_died(self, pid: int) -> None:
         """A process that reserved room died: what it had not written yet will never come."""
-        for oid in [o for o, p in self._writers.items() if p == pid]:
-            del self._writers[oid]
-            entry = self.index.entries.get(oid)
-            if entry is None or not entry.pinned or oid in self._moving or store.contains(self.store_dir, oid):
-                continue  # written after all (or gone, or being moved)
-            self.index.abandon(oid)
+        on_disk = {oid for oid in self.index.writes_of(pid) if store.contains(self.store_dir, oid)}
+        for oid in self.index.writer_died(pid, on_disk):
             _unlink(f"{store.object_path(self.store_dir, oid)}.{pid}.tmp")  # its half-written bytes
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _carry_out(self, action: Evict | Spill) -> None:
         # The actions of one reservation run one after the other: by the time one
         # runs, its object may have been freed (and even written again) meanwhile.
-        oid = action.object_id
-        loop = asyncio.get_running_loop()
-        entry = self.index.entries.get(oid)
-        if isinstance(action, Evict):
-            if entry is None:  # not pulled again since the decision
-                await loop.run_in_executor(self._io, _unlink, store.object_path(self.store_dir, oid))
-                self.on_copy_removed(oid)
+        if not self.index.due(action):
             return
-        if entry is None or entry.where != DISK:
-            return  # freed since the decision (or freed and written again): nothing to spill
+        oid = action.object_id
+        if isinstance(action, Evict):
+            await asyncio.get_running_loop().run_in_executor(self._io, _unlink, store.object_path(self.store_dir, oid))
+            self.on_copy_removed(oid)
+            return
         await self._move(oid, self.store_dir, self.spill_dir)
         log.info("spilled %s to %s", oid.hex()[:16], self.spill_dir)
 
@@ -144,9 +136,11 @@ class NodeStore:
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self._moving[oid] = done
+        self.index.move_started(oid)
         try:
             await loop.run_in_executor(self._io, _move_file, oid, src_dir, dst_dir)
         finally:
+            self.index.move_ended(oid)
             del self._moving[oid]
             done.set_result(None)
 
@@ -173,7 +167,6 @@ class NodeStore:
             moving.add_done_callback(lambda _: self.delete(object_id))
             return
         self.index.abandon(object_id)
-        self._writers.pop(object_id, None)
         for folder in (self.store_dir, self.spill_dir):
             _unlink(store.object_path(folder, object_id))
         asyncio.get_running_loop().create_task(self._notify())

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from raylite import auth, config, store
+from raylite import auth, config, store, tls
 from raylite.rpc import common_pb2, worker_pb2, worker_pb2_grpc
 from raylite.worker import validate
 from raylite.worker.object_store import NodeStore, StoreFull
@@ -20,9 +20,16 @@ log = logging.getLogger("raylite.worker")
 class Transfers:
     """Pulls objects from peers into the local store, one transfer per object at a time."""
 
-    def __init__(self, node_store: NodeStore, on_copy_added: Callable[[bytes], None], token: str | None) -> None:
+    def __init__(
+        self,
+        node_store: NodeStore,
+        on_copy_added: Callable[[bytes], None],
+        token: str | None,
+        tls_material: tls.Choice = tls.FROM_ENV,
+    ) -> None:
         self.node_store = node_store
         self.token = token
+        self.tls_material = tls_material
         self.on_copy_added = on_copy_added
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -30,7 +37,7 @@ class Transfers:
     def _stub(self, address: str) -> worker_pb2_grpc.WorkerServiceStub:
         channel = self._channels.get(address)
         if channel is None:
-            channel = auth.channel(address, self.token)
+            channel = auth.channel(address, self.token, self.tls_material)
             self._channels[address] = channel
         return worker_pb2_grpc.WorkerServiceStub(channel)
 

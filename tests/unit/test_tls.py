@@ -98,15 +98,21 @@ def _daemon_opts(cert: str | None, key: str | None, ca: str | None) -> argparse.
 
 
 def test_a_daemon_exports_its_files_for_its_executors(cert_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into the environment it gives its executors, not into its own os.environ."""
     for name in ENVS:
         monkeypatch.setenv(name, "restored after the test")
         monkeypatch.delenv(name)
     opts = _daemon_opts(str(cert_dir / "node.pem"), str(cert_dir / "node.key"), str(cert_dir / "ca.pem"))
-    assert tls.adopt_for_daemon("worker", opts) is True
-    assert os.environ[tls.CERT_ENV] == str(cert_dir / "node.pem")
-    assert tls.current() == tls.load(
+    paths = tls.adopt_for_daemon("worker", opts)
+    assert paths is not None
+    executors_environ: dict[str, str] = {}
+    tls.export(paths, executors_environ)
+    assert executors_environ[tls.CERT_ENV] == str(cert_dir / "node.pem")
+    assert tls.current(executors_environ) == tls.load(
         tls.Paths(str(cert_dir / "node.pem"), str(cert_dir / "node.key"), str(cert_dir / "ca.pem"))
     )
+    assert not any(name in os.environ for name in ENVS)
+    assert tls.chosen(tls.load(paths)) == tls.current(executors_environ)
 
 
 def test_a_daemon_with_a_partial_set_exits_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,7 +125,7 @@ def test_a_daemon_with_a_partial_set_exits_naming_it(monkeypatch: pytest.MonkeyP
 def test_a_daemon_without_tls_settings_runs_without_tls(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ENVS:
         monkeypatch.delenv(name, raising=False)
-    assert tls.adopt_for_daemon("head", _daemon_opts(None, None, None)) is False
+    assert tls.adopt_for_daemon("head", _daemon_opts(None, None, None)) is None
     assert tls.current() is None
 
 

@@ -22,11 +22,28 @@ reserved less than it wrote is accounted for what it wrote.
 pinned objects stand in the way (the caller waits for a `written` and asks
 again); it never performs I/O itself. An object larger than the whole store
 cannot be admitted.
+
+Writers in other processes. Another process does not tell the store when its
+file is in place: the shell looks for the files of `unwritten_leases()` before
+each admission and reports what it found to `settle`, which marks those
+written (with the size found) and lets lapsed leases go. A reservation that
+names its writer's pid ends at once when that process dies (`writer_died`),
+unless its file is in place after all: room held for a dead writer would
+otherwise stay pinned until its lease ends, and a store full of those makes
+every later write wait.
+
+Moves. Spills and restores copy a file between shared memory and disk while
+the daemon goes on; `move_started`/`move_ended` bracket each one. An object
+being moved is neither probed nor given up for a dead writer (its file is in
+flux, and the move owns it). The actions of one reservation are carried out
+one after the other, so by the time one runs its object may have been freed,
+or freed and written again: `due` says whether it still applies.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 SHM, DISK = "shm", "disk"
@@ -39,6 +56,7 @@ class Entry:
     where: str = SHM
     pinned: bool = True
     lease: float | None = None  # when an unwritten reservation for another process lapses
+    writer: int = 0  # the pid of the process writing it, when known; only while pinned
 
 
 @dataclass(slots=True, frozen=True)
@@ -64,17 +82,21 @@ class StoreIndex:
         self.capacity = capacity
         self.used = 0  # bytes in shared memory, reserved or written
         self.entries: OrderedDict[bytes, Entry] = OrderedDict()  # least recently used first
+        self.moving: set[bytes] = set()  # objects whose file a spill or restore is moving now
 
     def reserve(
-        self, object_id: bytes, size: int, primary: bool, lease: float | None = None
+        self, object_id: bytes, size: int, primary: bool, lease: float | None = None, writer: int = 0
     ) -> list[Evict | Spill] | None:
         """Admits an object into shared memory; returns what must leave first (None: wait).
 
         lease: the time after which the reservation lapses unless written (see expire).
+        writer: the pid of the process that will write it, if known (see writer_died).
         """
         entry = self.entries.get(object_id)
         if entry is not None and entry.where == SHM:
             self.entries.move_to_end(object_id)
+            if writer and entry.pinned:
+                entry.writer = writer  # the latest writer's death is the one that matters
             return []
         if entry is not None:
             size = entry.size  # restoring a spilled primary: it has the size it was written with
@@ -89,11 +111,12 @@ class StoreIndex:
         if actions is None:
             return None
         if entry is None:
-            self.entries[object_id] = Entry(size, primary, lease=lease)
+            self.entries[object_id] = Entry(size, primary, lease=lease, writer=writer)
         else:  # restoring a spilled primary
             entry.where = SHM
             entry.pinned = True
             entry.lease = None
+            entry.writer = writer
             self.entries.move_to_end(object_id)
         self.used += size
         return actions
@@ -129,6 +152,7 @@ class StoreIndex:
             return
         entry.pinned = False
         entry.lease = None
+        entry.writer = 0
         if size is not None and size != entry.size and entry.where == SHM:
             self.used += size - entry.size
             entry.size = size
@@ -139,6 +163,50 @@ class StoreIndex:
         for oid in lapsed:
             self.abandon(oid)
         return lapsed
+
+    def unwritten_leases(self) -> list[bytes]:
+        """Reservations for other processes still unwritten: the shell looks for their files."""
+        return [oid for oid, e in self.entries.items() if e.pinned and e.lease is not None and oid not in self.moving]
+
+    def settle(self, now: float, found: Mapping[bytes, int]) -> list[bytes]:
+        """Files of unwritten_leases() found in place (id -> size) are written; lapsed leases end.
+
+        Returns the ids whose lease lapsed unwritten.
+        """
+        for oid, size in found.items():
+            self.written(oid, size)  # the size the writer really wrote
+        return self.expire(now)
+
+    def writes_of(self, pid: int) -> list[bytes]:
+        """What process pid reserved and has not been seen to write: the shell looks for those files."""
+        return [oid for oid, e in self.entries.items() if e.writer == pid and e.pinned and oid not in self.moving]
+
+    def writer_died(self, pid: int, on_disk: Collection[bytes]) -> list[bytes]:
+        """Process pid died: what it reserved and did not write (its file is not on_disk) will
+        never come, and its room is free again. Returns those ids (their half-written files go)."""
+        abandoned = []
+        for oid, entry in list(self.entries.items()):
+            if entry.writer != pid:
+                continue
+            entry.writer = 0
+            if not entry.pinned or oid in self.moving or oid in on_disk:
+                continue  # written after all, or a move owns the file now
+            self.abandon(oid)
+            abandoned.append(oid)
+        return abandoned
+
+    def move_started(self, object_id: bytes) -> None:
+        self.moving.add(object_id)
+
+    def move_ended(self, object_id: bytes) -> None:
+        self.moving.discard(object_id)
+
+    def due(self, action: Evict | Spill) -> bool:
+        """Whether an action decided earlier still applies now that its turn came."""
+        entry = self.entries.get(action.object_id)
+        if isinstance(action, Evict):
+            return entry is None  # else the copy was pulled again since the decision: keep it
+        return entry is not None and entry.where == DISK  # else freed (and maybe written again)
 
     def next_lapse(self) -> float | None:
         """When the next lease ends, if any reservation holds one."""
@@ -171,3 +239,6 @@ class StoreIndex:
         for oid, e in self.entries.items():
             assert e.where in (SHM, DISK), oid
             assert e.primary or e.where == SHM, f"secondary copy {oid.hex()} was spilled"
+            assert e.lease is None or e.pinned, f"written object {oid.hex()} still holds a lease"
+            assert not e.writer or e.pinned, f"written object {oid.hex()} still names a writer"
+            assert not e.pinned or e.where == SHM, f"object {oid.hex()} on disk is pinned"

@@ -1,0 +1,414 @@
+"""The executor pool's decisions (raylite/worker/state/pool.py), without processes.
+
+Every step runs PoolState.validate(). Payloads are plain strings here: the
+state passes them through untouched.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from raylite.worker.state.pool import (
+    ActorCallAssigned,
+    ActorCreationAssigned,
+    ActorKillRequested,
+    BounceActorCall,
+    DoneReported,
+    Event,
+    ExecutorExited,
+    ExecutorSaidHello,
+    ExecutorStarted,
+    ForwardResult,
+    Instruction,
+    Kill,
+    PoolStarted,
+    PoolState,
+    PoolStopping,
+    ReleaseReservations,
+    ReportDeath,
+    ResultReported,
+    Send,
+    Spawn,
+    TaskAssigned,
+    Warn,
+)
+
+ACTOR = b"actor-1"
+
+
+def task(n: int, attempt: int = 0, function_id: bytes = b"", function: bytes = b"") -> TaskAssigned:
+    return TaskAssigned(f"t{n}".encode(), attempt, function_id, function, f"task {n}")
+
+
+def creation(actor_id: bytes = ACTOR, attempt: int = 0) -> ActorCreationAssigned:
+    return ActorCreationAssigned(actor_id, attempt, b"", b"", f"create {actor_id.decode()}#{attempt}")
+
+
+def call(n: int, actor_id: bytes = ACTOR) -> ActorCallAssigned:
+    return ActorCallAssigned(actor_id, b"", b"", f"call {n}")
+
+
+class Pool:
+    """PoolState driven the way the shell drives it; validates after every step."""
+
+    def __init__(self, size: int) -> None:
+        self.state = PoolState(size)
+
+    def step(self, *events: Event) -> list[Instruction]:
+        out = self.state.handle(*events)
+        self.state.validate()
+        return out
+
+    def up(self, ex: int) -> list[Instruction]:
+        """The executor's process started (pid 1000 + its number) and said hello."""
+        return self.step(ExecutorStarted(ex, 1000 + ex), ExecutorSaidHello(ex))
+
+    def exit(self, ex: int, reason: str = "killed") -> list[Instruction]:
+        return self.step(ExecutorExited(ex, reason))
+
+    def started(self) -> list[int]:
+        """Starts the pool and brings every prestarted executor up; returns their numbers."""
+        spawned = [i.executor for i in self.step(PoolStarted()) if isinstance(i, Spawn)]
+        for ex in spawned:
+            self.up(ex)
+        return spawned
+
+
+def spawns(out: list[Instruction]) -> list[int]:
+    return [i.executor for i in out if isinstance(i, Spawn)]
+
+
+def sends(out: list[Instruction]) -> list[tuple[int, object]]:
+    return [(i.executor, i.payload) for i in out if isinstance(i, Send)]
+
+
+def deaths(out: list[Instruction]) -> list[ReportDeath]:
+    return [i for i in out if isinstance(i, ReportDeath)]
+
+
+# ---- pooled executors ------------------------------------------------------------
+
+
+def test_the_pool_prestarts_its_size_and_idle_executors_take_tasks() -> None:
+    pool = Pool(2)
+    out = pool.step(PoolStarted())
+    assert out == [Spawn(1), Spawn(2)] and pool.state.starting == 2
+    assert pool.step(ExecutorStarted(1, 1001)) == []
+    assert pool.step(ExecutorSaidHello(1)) == [] and pool.state.starting == 1
+    assert sends(pool.step(task(1))) == [(1, "task 1")]
+    assert pool.state.running() == ["task 1"]
+
+
+def test_a_task_waits_for_an_executor_started_for_it_and_the_pool_grows_past_its_size() -> None:
+    """A task blocked in get keeps its executor; the nested task it waits for needs another."""
+    pool = Pool(1)
+    [ex] = pool.started()
+    assert sends(pool.step(task(1))) == [(ex, "task 1")]  # the parent, soon blocked in get
+    out = pool.step(task(2))  # the nested task
+    assert spawns(out) == [2] and sends(out) == [] and pool.state.starting == 1
+    assert pool.state.running() == ["task 1", "task 2"]  # waiting tasks count as running
+    assert sends(pool.up(2)) == [(2, "task 2")]
+    assert pool.state.pooled() == 2
+
+
+def test_one_executor_starts_per_waiting_task_not_more() -> None:
+    pool = Pool(1)
+    pool.step(PoolStarted())  # executor 1 starting, no hello yet
+    assert spawns(pool.step(task(1))) == []  # executor 1 is starting: it will take this one
+    assert spawns(pool.step(task(2))) == [2]  # two wait, one starts: one more
+    assert pool.state.starting == 2 and len(pool.state.waiting) == 2
+    assert sends(pool.up(1)) == [(1, "task 1")]
+    assert sends(pool.up(2)) == [(2, "task 2")]
+    assert pool.state.starting == 0 and not pool.state.waiting
+
+
+def test_an_executor_that_finishes_takes_the_next_waiting_task_first() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    pool.step(task(2))  # waits; executor 2 starts for it
+    out = pool.step(ResultReported(1, b"result 1"))
+    assert out == [Send(1, "task 2", None), ForwardResult(b"result 1")]
+    assert sends(pool.up(2)) == []  # nothing waits any more: the new one is idle
+    assert list(pool.state.idle) == [pool.state.executors[2]]
+
+
+def test_when_an_executor_dies_before_its_hello_the_waiting_task_gets_another() -> None:
+    """outer holds the only executor blocked on inner; the executor started for
+    inner dies before it says hello. Another must start, although the pool has
+    its size, or outer waits for ever (found by the chaos test, b69756d)."""
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    [for_inner] = spawns(pool.step(task(2)))
+    pool.step(ExecutorStarted(for_inner, 2002))
+    out = pool.exit(for_inner, "pid 2002 was killed by SIGKILL")
+    assert deaths(out) == [] and spawns(out) == [3]
+    assert sends(pool.up(3)) == [(3, "task 2")]
+
+
+def test_a_dead_executor_is_replaced_to_keep_the_pool_size() -> None:
+    pool = Pool(2)
+    pool.started()
+    out = pool.exit(1)
+    assert spawns(out) == [3] and pool.state.pooled() == 2
+
+
+# ---- deaths ---------------------------------------------------------------------
+
+
+def test_a_death_while_running_a_task_is_reported_with_its_attempt() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1, attempt=2))
+    out = pool.exit(1, "pid 1001 exited with code 1")
+    assert out[0] == ReleaseReservations(1001)
+    assert deaths(out) == [ReportDeath(b"t1", b"", 2, "pid 1001 exited with code 1")]
+    assert pool.state.running() == []
+
+
+def test_a_death_after_done_is_still_reported_for_the_done_task() -> None:
+    """DONE means the executor sent the result on its own client's stream, which
+    may die with it before the result left: the head must hear of the death."""
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1, attempt=1))
+    pool.step(DoneReported(1))
+    out = pool.exit(1, "gone")
+    assert deaths(out) == [ReportDeath(b"t1", b"", 1, "gone")]
+    assert not [i for i in out if isinstance(i, Warn)]  # not reported as an idle executor's exit
+
+
+def test_the_last_done_task_is_reported_with_the_task_it_runs_when_it_dies() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    pool.step(DoneReported(1))
+    pool.step(task(2))
+    assert [(d.task_id, d.attempt) for d in deaths(pool.exit(1))] == [(b"t2", 0), (b"t1", 0)]
+
+
+def test_a_result_reported_through_the_daemon_does_not_replace_the_last_done() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    pool.step(DoneReported(1))
+    pool.step(task(2))
+    pool.step(ResultReported(1, b"r2"))  # t2's result went through the daemon: nothing to fear for it
+    assert [d.task_id for d in deaths(pool.exit(1))] == [b"t1"]
+
+
+def test_an_idle_executor_that_dies_is_only_logged() -> None:
+    pool = Pool(1)
+    pool.started()
+    out = pool.exit(1, "pid 1001 exited with code 0")
+    assert out == [
+        ReleaseReservations(1001),
+        Warn("idle executor pid 1001 exited: pid 1001 exited with code 0"),
+        Spawn(2),
+    ]
+
+
+# ---- actors --------------------------------------------------------------------------
+
+
+def test_an_actor_takes_an_idle_executor_and_the_pool_is_refilled() -> None:
+    pool = Pool(1)
+    [ex] = pool.started()
+    out = pool.step(creation(attempt=3))
+    assert out == [Send(ex, "create actor-1#3", None), Spawn(2)]
+    assert pool.state.live_actors() == [(ACTOR, 3)] and pool.state.starting == 1
+    assert sends(pool.step(call(1))) == [(ex, "call 1")]
+    assert pool.state.running() == []  # actor calls are not the node's normal tasks
+
+
+def test_an_actor_with_no_idle_executor_gets_a_new_one_whose_frames_wait_for_its_hello() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))  # the only pooled executor is busy
+    out = pool.step(creation(), call(1))
+    assert out == [Spawn(2)]  # no refill: the pool still has its one pooled executor
+    assert pool.state.starting == 0  # an actor's executor is not a pooled one starting
+    assert pool.up(2) == [Send(2, "create actor-1#0", None), Send(2, "call 1", None)]
+    assert pool.step(ResultReported(2, b"r")) == [ForwardResult(b"r")]
+    assert pool.step(DoneReported(2)) == []  # an actor's executor never becomes idle
+    assert not pool.state.idle
+
+
+def test_a_call_for_an_actor_without_executor_here_bounces() -> None:
+    pool = Pool(1)
+    pool.started()
+    assert pool.step(call(1)) == [BounceActorCall("call 1")]
+
+
+def test_an_actor_executor_death_is_reported_and_later_calls_bounce() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(creation(attempt=2))
+    pool.up(2)
+    out = pool.exit(1, "segfault")
+    assert deaths(out) == [ReportDeath(b"", ACTOR, 2, "segfault")] and spawns(out) == []
+    assert pool.state.live_actors() == []
+    assert pool.step(call(1)) == [BounceActorCall("call 1")]
+
+
+def test_a_killed_actor_is_not_reported_dead_but_gives_back_its_reservations() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(creation())
+    assert pool.step(ActorKillRequested(ACTOR)) == [Kill(1)]
+    assert pool.state.live_actors() == []
+    assert pool.exit(1) == [ReleaseReservations(1001)]
+    assert pool.step(ActorKillRequested(ACTOR)) == []  # twice: nothing left to kill
+
+
+def test_an_actor_killed_before_its_process_started_is_killed_when_it_starts() -> None:
+    """A kill right after the creation, while the process is being spawned, found
+    no process to signal: the actor's executor used to live on, unknown to the head."""
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    assert pool.step(creation()) == [Spawn(2)]
+    assert pool.step(ActorKillRequested(ACTOR)) == []  # nothing to signal yet
+    assert pool.step(ExecutorStarted(2, 1002)) == [Kill(2)]
+    assert pool.exit(2) == [ReleaseReservations(1002)]  # and no death report: the head asked
+
+
+def test_a_restarted_actor_is_not_unseated_by_the_death_of_its_old_executor() -> None:
+    """The head may place a new incarnation here while the old process is still dying."""
+    pool = Pool(2)
+    pool.started()
+    pool.step(creation(attempt=0))  # executor 1
+    pool.step(creation(attempt=1))  # executor 2
+    assert pool.state.actors[ACTOR].id == 2
+    out = pool.exit(1)
+    assert deaths(out) == [ReportDeath(b"", ACTOR, 0, "killed")]  # stale: the head ignores attempt 0
+    assert pool.state.live_actors() == [(ACTOR, 1)]
+
+
+# ---- function code -----------------------------------------------------------------------
+
+
+def test_a_function_s_code_goes_to_each_executor_once() -> None:
+    pool = Pool(2)
+    pool.started()
+    # the head sends the code with the first task of the function on this node
+    assert pool.step(task(1, function_id=b"f", function=b"code")) == [Send(1, "task 1", b"code")]
+    assert pool.step(task(2, function_id=b"f")) == [Send(2, "task 2", b"code")]  # from the pool's cache
+    pool.step(DoneReported(1))
+    assert pool.step(task(3, function_id=b"f")) == [Send(1, "task 3", None)]  # executor 1 has it
+    pool.step(DoneReported(2))
+    # code that comes again with a task for an executor that has it is stripped
+    assert pool.step(task(4, function_id=b"f", function=b"code")) == [Send(2, "task 4", None)]
+
+
+def test_code_that_never_came_is_not_sent_and_the_executor_fetches_it() -> None:
+    pool = Pool(1)
+    pool.started()
+    assert pool.step(task(1, function_id=b"g")) == [Send(1, "task 1", None)]
+
+
+# ---- stopping, head restart -------------------------------------------------------------
+
+
+def test_stopping_kills_every_executor_and_their_exits_report_nothing() -> None:
+    pool = Pool(2)
+    pool.started()
+    pool.step(task(1), creation())  # the refill, executor 3, has no process yet
+    out = pool.step(PoolStopping())
+    assert sorted(i.executor for i in out if isinstance(i, Kill)) == [1, 2]
+    assert pool.step(ExecutorStarted(3, 1003)) == [Kill(3)]  # as soon as it exists
+    for ex in (1, 2, 3):
+        assert pool.exit(ex) == []
+    assert not pool.state.executors and pool.state.starting == 0
+
+
+def test_running_and_live_actors_are_what_a_resuming_node_reports() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1, attempt=1), task(2), creation(b"a", 4))
+    assert pool.state.running() == ["task 1", "task 2"]
+    assert pool.state.live_actors() == [(b"a", 4)]
+
+
+# ---- invariants ---------------------------------------------------------------------------
+
+
+def test_validate_notices_a_waiting_task_with_no_executor_starting_for_it() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    pool.step(task(2))
+    pool.state.starting -= 1  # as if the executor started for task 2 were forgotten
+    with pytest.raises(AssertionError, match="starting"):
+        pool.state.validate()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_histories_keep_the_invariants(seed: int) -> None:
+    """A scripted shell: executors start, say hello, finish and die in random order."""
+    rng = random.Random(seed)
+    pool = Pool(rng.randint(1, 3))
+    alive: set[int] = set()  # processes started, not exited
+    unstarted: list[int] = []
+    runs: dict[int, list[object]] = {}  # executor -> payloads sent to it
+    reported: list[ReportDeath] = []
+    actors = [b"a", b"b"]
+
+    def apply(out: list[Instruction]) -> None:
+        for i in out:
+            if isinstance(i, Spawn):
+                unstarted.append(i.executor)
+            elif isinstance(i, Send):
+                assert i.executor in alive, "sent to an executor that is not running"
+                runs.setdefault(i.executor, []).append(i.payload)
+            elif isinstance(i, ReportDeath):
+                reported.append(i)
+
+    apply(pool.step(PoolStarted()))
+    n = 0
+    for _ in range(400):
+        choice = rng.random()
+        state = pool.state
+        if choice < 0.25:
+            n += 1
+            apply(pool.step(task(n)))
+        elif choice < 0.3:
+            apply(pool.step(creation(rng.choice(actors), rng.randint(0, 3))))
+        elif choice < 0.35:
+            n += 1
+            apply(pool.step(call(n, rng.choice(actors))))
+        elif choice < 0.5 and unstarted:
+            ex = unstarted.pop(rng.randrange(len(unstarted)))
+            alive.add(ex)
+            apply(pool.step(ExecutorStarted(ex, ex)))
+            if rng.random() < 0.9:
+                apply(pool.step(ExecutorSaidHello(ex)))
+        elif choice < 0.55:
+            for ex in list(alive):
+                if not state.executors[ex].ready:
+                    apply(pool.step(ExecutorSaidHello(ex)))
+        elif choice < 0.8:
+            busy = [ex for ex in alive if state.executors[ex].task_id]
+            if busy:
+                ex = rng.choice(busy)
+                done = rng.random() < 0.5
+                apply(pool.step(DoneReported(ex) if done else ResultReported(ex, b"r")))
+        elif choice < 0.9 and alive:
+            ex = rng.choice(sorted(alive))
+            running = state.executors[ex].task_id
+            alive.discard(ex)
+            out = pool.step(ExecutorExited(ex, "died"))
+            apply(out)
+            if running:
+                assert running in [d.task_id for d in deaths(out)]
+        elif choice < 0.95:
+            apply(pool.step(ActorKillRequested(rng.choice(actors))))
+    # every normal task went to exactly one executor, or still waits for one
+    sent = [p for payloads in runs.values() for p in payloads if str(p).startswith("task")]
+    assert len(sent) > 20 and reported, "the history exercised too little"
+    assert len(sent) == len(set(sent))
+    waiting = [t.payload for t in pool.state.waiting]
+    assert not set(sent) & set(waiting)
