@@ -8,14 +8,12 @@ runs as root and a skip there would hide a cluster nobody ran.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.docker.engine import (
-    EXEC_ROOT,
     Engine,
     EngineError,
     build_image,
@@ -87,7 +85,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory, phases: Phases) -> Iterator
                 ours.docker("image", "prune", "-f")
             finally:
                 ours.stop()
-                shutil.rmtree(EXEC_ROOT, ignore_errors=True)
             phases.done("images removed, dockerd stopped", since)
 
 

@@ -252,6 +252,16 @@ class Engine:
             p.kill()
         psutil.wait_procs(alive, timeout=10)
         self.proc = None
+        self._release_exec_root()
+
+    @staticmethod
+    def _release_exec_root() -> None:
+        """dockerd leaves its namespace handle (netns/default) mounted in the exec root when it stops."""
+        with open("/proc/mounts") as f:
+            mounts = [line.split()[1] for line in f]
+        for point in sorted((m for m in mounts if m.startswith(f"{EXEC_ROOT}/")), reverse=True):
+            subprocess.run(["umount", point], capture_output=True)
+        shutil.rmtree(EXEC_ROOT, ignore_errors=True)
 
     def docker(
         self, *args: str, check: bool = True, timeout: float = 300, input: bytes | None = None
