@@ -113,6 +113,11 @@ def test_every_service_has_a_healthcheck_and_no_default_token(name: str) -> None
     assert service["environment"]["RAYLITE_TOKEN"].startswith("${RAYLITE_TOKEN:?")
 
 
+def test_nodes_come_back_after_a_failure_but_the_driver_runs_once() -> None:
+    assert SERVICES["head"]["restart"] == SERVICES["worker"]["restart"] == "unless-stopped"
+    assert "restart" not in SERVICES["driver"]
+
+
 def test_tls_override_mounts_the_node_files_but_not_the_ca_key() -> None:
     for name in SERVICES:
         tls = TLS["services"][name]
