@@ -1,6 +1,6 @@
 """Makes a certificate authority and certificates signed by it, for raylite's TLS.
 
-    python scripts/make_certs.py DIR --san 127.0.0.1 --san 10.0.0.5 [--name node]
+    python scripts/make_certs.py DIR --san 127.0.0.1 --san 10.0.0.5 [--san 10.0.1.0/24] [--name node]
 
 writes DIR/ca.pem and DIR/ca.key (the authority; made once, reused by later
 runs on the same DIR) and DIR/NAME.pem and DIR/NAME.key (a certificate for
@@ -9,7 +9,10 @@ written readable only by their owner.
 
 A node's certificate must name the address others reach it at (its IP, or
 the hostname in its address) as a subjectAltName: clients check it. One
-certificate may name several nodes. Every certificate here is good both for
+certificate may name several nodes. A network (`--san 10.77.0.0/24`) names
+every address in it, for nodes whose addresses are handed out when they start
+(containers of a scaled docker-compose service); a subjectAltName cannot hold
+a range, so each address is listed (at most MAX_NETWORK_ADDRESSES). Every certificate here is good both for
 serving and for identifying a client, since daemons are both.
 
 The functions are used by the tests (tests/cluster/test_tls.py). Needs the
@@ -31,6 +34,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID_DAYS = 365
+# a /20: each address adds 6 bytes to the certificate, which every handshake carries
+MAX_NETWORK_ADDRESSES = 4096
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -82,16 +87,25 @@ def make_ca(common_name: str = "raylite cluster CA") -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
-def _san(entry: str) -> x509.GeneralName:
+def _san(entry: str) -> list[x509.GeneralName]:
+    """The subjectAltNames an entry stands for: an IP, every host address of a network, or a hostname."""
+    if "/" in entry:
+        network = ipaddress.ip_network(entry, strict=False)
+        if network.num_addresses > MAX_NETWORK_ADDRESSES:
+            raise ValueError(
+                f"{entry} has {network.num_addresses} addresses; a certificate lists each one, "
+                f"so name a network of at most {MAX_NETWORK_ADDRESSES}"
+            )
+        return [x509.IPAddress(address) for address in network.hosts()]
     try:
-        return x509.IPAddress(ipaddress.ip_address(entry))
+        return [x509.IPAddress(ipaddress.ip_address(entry))]
     except ValueError:
-        return x509.DNSName(entry)
+        return [x509.DNSName(entry)]
 
 
 def make_cert(ca_cert_pem: bytes, ca_key_pem: bytes, common_name: str, sans: list[str]) -> tuple[bytes, bytes]:
     """A certificate for serving and for client authentication, signed by the
-    authority, naming `sans` (IP addresses or hostnames): (certificate PEM, key PEM)."""
+    authority, naming `sans` (IP addresses, networks or hostnames): (certificate PEM, key PEM)."""
     if not sans:
         raise ValueError("a certificate needs at least one subjectAltName (the IP or hostname clients dial)")
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
@@ -100,7 +114,7 @@ def make_cert(ca_cert_pem: bytes, ca_key_pem: bytes, common_name: str, sans: lis
     cert = (
         _builder(_name(common_name), ca_cert.subject, key.public_key())
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([_san(s) for s in sans]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([name for s in sans for name in _san(s)]), critical=False)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
@@ -145,13 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory", type=Path, help="where the files go (the authority is reused if there)")
     parser.add_argument("--name", default="node", help="file name and common name of the certificate (default: node)")
     parser.add_argument(
-        "--san", action="append", default=[], help="an IP address or hostname the certificate names (repeat)"
+        "--san",
+        action="append",
+        default=[],
+        help="an IP address, a network (every address in it) or a hostname the certificate names (repeat)",
     )
     opts = parser.parse_args(argv)
     if not opts.san:
         parser.error("give at least one --san: the IP or hostname others reach the node at (e.g. --san 127.0.0.1)")
     ca_cert, _ = write_ca(opts.directory)
-    cert, key = write_cert(opts.directory, opts.name, opts.san)
+    try:
+        cert, key = write_cert(opts.directory, opts.name, opts.san)
+    except ValueError as exc:  # a network too large, or one that does not parse
+        parser.error(str(exc))
     print(f"authority:   {ca_cert} (its key {opts.directory / 'ca.key'} signs certificates; keep it safe)")
     print(f"certificate: {cert} for {', '.join(opts.san)}")
     print(f"key:         {key}")

@@ -8,7 +8,9 @@
 (scripts/make_certs.py, needs `cryptography`) and runs every host, and every
 `exec`, with RAYLITE_TLS_CERT/KEY/CA set to them: the cluster then speaks TLS only.
 
-Topology (the same as docker-compose.yml): a bridge lives in a namespace of
+Topology (docker-compose.yml has the same head and driver; its `worker`
+service runs the same command as w1 and w2 at addresses Docker hands out, as
+many times as `--scale worker=N` says): a bridge lives in a namespace of
 its own (<prefix>-br); every host namespace (<prefix>-head, -w1, -w2, -drv)
 has one veth pair into it and an address in 10.77.0.0/24 (.10 to .13). The host's own
 interfaces and routes are never touched: every link is created inside the

@@ -192,6 +192,23 @@ def test_make_certs_reuses_the_authority_of_a_directory(cert_dir: Path) -> None:
     x509.load_pem_x509_certificate((cert_dir / "second.pem").read_bytes()).verify_directly_issued_by(ca)
 
 
+def test_make_certs_names_every_address_of_a_network(cert_dir: Path) -> None:
+    # docker-compose.tls.yml: scaled workers get addresses nobody knows in advance
+    make_certs.write_cert(cert_dir, "compose", ["head", "10.77.0.0/24"])
+    cert = x509.load_pem_x509_certificate((cert_dir / "compose.pem").read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    addresses = sans.get_values_for_type(x509.IPAddress)
+    assert addresses[0] == ipaddress.ip_address("10.77.0.1") and addresses[-1] == ipaddress.ip_address("10.77.0.254")
+    assert len(addresses) == 254
+    assert sans.get_values_for_type(x509.DNSName) == ["head"]
+
+
+def test_make_certs_refuses_a_network_too_large_to_list(cert_dir: Path) -> None:
+    ca_cert, ca_key = (cert_dir / "ca.pem").read_bytes(), (cert_dir / "ca.key").read_bytes()
+    with pytest.raises(ValueError, match="at most 4096"):
+        make_certs.make_cert(ca_cert, ca_key, "wide", ["10.0.0.0/16"])
+
+
 def test_make_certs_refuses_a_certificate_naming_nothing(cert_dir: Path) -> None:
     ca_cert, ca_key = (cert_dir / "ca.pem").read_bytes(), (cert_dir / "ca.key").read_bytes()
     with pytest.raises(ValueError, match="subjectAltName"):
