@@ -31,9 +31,11 @@ import concurrent.futures
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,6 +107,13 @@ def run_program(name: str, backend: str, ray_python: str | None, timeout: float)
         # Ray prints autoscaler notices ("No available node types can fulfill ...") on the
         # driver's stdout when a task waits for resources: not the program's output.
         env["RAY_SCHEDULER_EVENTS"] = "0"
+    # A private temporary folder per run: Ray looks for a running cluster to join in
+    # $TMPDIR/ray (its ray_current_cluster file), so another user's `ray start` on this
+    # machine is not joined; the run's session files go with the folder.
+    tmp = tempfile.mkdtemp(prefix="cpt-", dir="/tmp")
+    env["TMPDIR"] = tmp
+    if backend == "ray":
+        env["RAY_TMPDIR"] = tmp
     start = time.monotonic()
     proc = subprocess.Popen(
         [python, str(PROGRAMS / f"{name}.py")],
@@ -120,18 +129,48 @@ def run_program(name: str, backend: str, ray_python: str | None, timeout: float)
         out, err = proc.communicate(timeout=timeout)
         code: int | None = proc.returncode
     except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
+        _kill_tree(proc.pid)
         out, err = proc.communicate()
         code = None
-    _kill_group(proc.pid)  # daemons a program left behind in its group
-    return Run(out, err, code, time.monotonic() - start)
+    _kill_tree(proc.pid)  # daemons a program left behind
+    shutil.rmtree(tmp, ignore_errors=True)
+    return Run(clean_stdout(out), err, code, time.monotonic() - start)
 
 
-def _kill_group(pgid: int) -> None:
+# Lines Ray's log forwarding adds to the driver's stdout: "(raylet) A worker died ...",
+# "(autoscaler +30s) ...", "(f pid=123) ..." from a task's own print. They are the
+# runtime's logs (with pids and ids), not what the program printed; the corpus's
+# programs print only from the driver.
+_LOG_LINE = re.compile(r"^(\x1b\[[0-9;]*m)?\((raylet|gcs_server|autoscaler \+\d+s|[^()]*pid=\d+[^()]*)\)")
+
+
+def clean_stdout(out: str) -> str:
+    return "".join(ln for ln in out.splitlines(keepends=True) if not _LOG_LINE.match(ln))
+
+
+def _kill_tree(pid: int) -> None:
+    """Ends the program's process group and every process it started.
+
+    Ray's workers put themselves in process groups of their own, so the group
+    alone is not enough: the descendants are found (before the group goes,
+    while they are still descendants) and ended by pid.
+    """
+    victims = []
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        import psutil
+
+        victims = psutil.Process(pid).children(recursive=True)
+    except Exception:  # psutil missing, or the program is already gone
+        pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for p in victims:
+        try:
+            p.kill()
+        except Exception:
+            pass
 
 
 def last_stderr_line(stderr: str) -> str:
@@ -186,13 +225,25 @@ def first_diff(want: str, got: str) -> dict | None:
     return None
 
 
+def infrastructure_failure(run: Run) -> bool:
+    return run.exit is None or "timed out during startup" in run.stderr
+
+
 def record(names: list[str], args: argparse.Namespace) -> int:
     """Runs every program under Ray `--repeat` times; writes goldens for those that agree with themselves."""
     EXPECTED.mkdir(parents=True, exist_ok=True)
     bad = 0
 
     def one(name: str) -> tuple[str, list[Run]]:
-        return name, [run_program(name, "ray", args.ray_python, args.timeout) for _ in range(args.repeat)]
+        runs: list[Run] = []
+        tries = 0
+        while len(runs) < args.repeat:
+            r = run_program(name, "ray", args.ray_python, args.timeout)
+            if infrastructure_failure(r) and tries < 2:
+                tries += 1  # Ray itself did not start (an overloaded machine): not the program's fault
+                continue
+            runs.append(r)
+        return name, runs
 
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         for name, runs in pool.map(one, names):
@@ -232,7 +283,15 @@ def check(names: list[str], args: argparse.Namespace) -> int:
     start = time.monotonic()
 
     def one(name: str) -> Verdict:
-        return compare(name, run_program(name, args.backend, args.ray_python, args.timeout))
+        saved = Path(args.reuse) / f"{name}.json" if args.reuse else None
+        if saved is not None and saved.exists():
+            run = Run(**json.loads(saved.read_text()))
+        else:
+            run = run_program(name, args.backend, args.ray_python, args.timeout)
+            if args.save:
+                Path(args.save).mkdir(parents=True, exist_ok=True)
+                (Path(args.save) / f"{name}.json").write_text(json.dumps(asdict(run)))
+        return compare(name, run)
 
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         for v in pool.map(one, names):
@@ -298,12 +357,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ray-python", default=os.environ.get("RAYLITE_BENCH_RAY_PYTHON"))
     ap.add_argument("-k", dest="pattern", help="only programs whose name matches this regex")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="programs run at once")
-    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per program")
+    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per program run")
     ap.add_argument("--repeat", type=int, default=2, help="runs per program when recording")
+    ap.add_argument("--missing", action="store_true", help="only programs with no golden yet")
+    ap.add_argument("--save", metavar="DIR", help="check: keep each run's stdout, stderr and exit in DIR")
+    ap.add_argument("--reuse", metavar="DIR", help="check: compare the runs saved in DIR instead of running again")
     ap.add_argument("--json", help="write the summary as JSON here")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     names = program_names(args.pattern)
+    if args.missing:
+        names = [n for n in names if golden(n) is None]
     if args.mode == "list":
         print("\n".join(names))
         return 0
