@@ -304,7 +304,45 @@ def check(names: list[str], args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
         print(f"JSON summary in {args.json}")
+    if args.write_known_failures:
+        write_known_failures(Path(args.write_known_failures), verdicts)
     return 0 if summary["passed"] == summary["total"] else 1
+
+
+def failure_reason(v: Verdict) -> str:
+    """A one-line reason for known_failures.txt: the exception that ended the program, or the first difference."""
+    if v.status == "timeout":
+        return "hangs: killed at the timeout"
+    d = v.first_diff or {}
+    if v.exit not in (0, v.expected_exit):
+        exc = [ln for ln in v.stderr_tail if re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", ln)]
+        if exc:
+            return exc[-1].strip()[:160]
+    return f"{d.get('what')}: expected {d.get('expected', '')[:60]!r}, got {d.get('got', '')[:60]!r}"
+
+
+def write_known_failures(path: Path, verdicts: list[Verdict]) -> None:
+    """Rewrites the list with the programs that fail now; a reason already written by hand is kept."""
+    old: dict[str, str] = {}
+    header: list[str] = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("#") or not line.strip():
+                if not old:
+                    header.append(line)
+                continue
+            name, _, reason = line.partition(":")
+            old[name.strip()] = reason.strip()
+    failing = sorted((v for v in verdicts if v.status != "pass"), key=lambda v: v.name)
+    lines = header or [
+        "# Corpus programs that fail under raylite today: `name: reason` (scripts/compat.py check",
+        "# --write-known-failures rewrites it, keeping reasons written by hand).",
+    ]
+    entries = {n: r for n, r in old.items() if n not in {v.name for v in verdicts}}  # not run this time: kept
+    entries.update({v.name: old.get(v.name) or failure_reason(v) for v in failing})
+    lines += [f"{n}: {r}" for n, r in sorted(entries.items())]
+    path.write_text("\n".join(lines) + "\n")
+    print(f"{len(entries)} known failures written to {path}")
 
 
 def print_verdict(v: Verdict, verbose: bool) -> None:
@@ -362,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--missing", action="store_true", help="only programs with no golden yet")
     ap.add_argument("--save", metavar="DIR", help="check: keep each run's stdout, stderr and exit in DIR")
     ap.add_argument("--reuse", metavar="DIR", help="check: compare the runs saved in DIR instead of running again")
+    ap.add_argument("--write-known-failures", metavar="FILE", help="check: list the failing programs in FILE")
     ap.add_argument("--json", help="write the summary as JSON here")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)

@@ -23,5 +23,4 @@ try:
     ray.get(c, timeout=30)
 except ray.exceptions.TaskCancelledError:
     print("dependent task cancelled while waiting for its argument")
-ray.cancel(s, force=True)
 ray.shutdown()

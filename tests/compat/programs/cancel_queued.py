@@ -1,12 +1,16 @@
+import os
+import tempfile
 import time
 
 import ray
 
 ray.init(num_cpus=2)
+folder = tempfile.mkdtemp()
 
 
 @ray.remote
-def occupy():
+def occupy(i):
+    open(os.path.join(folder, f"started-{i}"), "w").close()
     time.sleep(3)
     return "occupied"
 
@@ -16,8 +20,9 @@ def queued():
     return "should not run"
 
 
-blockers = [occupy.remote() for _ in range(2)]
-time.sleep(0.5)
+blockers = [occupy.remote(i) for i in range(2)]
+while len(os.listdir(folder)) < 2:  # both CPUs are busy
+    time.sleep(0.05)
 q = queued.remote()
 ray.cancel(q)
 try:

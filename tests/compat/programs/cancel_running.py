@@ -1,18 +1,24 @@
+import os
+import tempfile
 import time
 
 import ray
 
 ray.init(num_cpus=2)
+started = os.path.join(tempfile.mkdtemp(), "started")
 
 
 @ray.remote
-def long_running():
-    time.sleep(60)
+def long_running(marker):
+    open(marker, "w").close()
+    for _ in range(600):
+        time.sleep(0.1)
     return "finished"
 
 
-ref = long_running.remote()
-time.sleep(1)
+ref = long_running.remote(started)
+while not os.path.exists(started):
+    time.sleep(0.05)
 ray.cancel(ref)
 try:
     ray.get(ref, timeout=30)

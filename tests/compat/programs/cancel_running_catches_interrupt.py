@@ -1,21 +1,27 @@
+import os
+import tempfile
 import time
 
 import ray
 
 ray.init(num_cpus=2)
+started = os.path.join(tempfile.mkdtemp(), "started")
 
 
 @ray.remote
-def stubborn():
+def stubborn(marker):
+    open(marker, "w").close()
     try:
-        time.sleep(60)
+        for _ in range(600):
+            time.sleep(0.1)
     except KeyboardInterrupt:
         return "interrupted and handled"
     return "slept"
 
 
-ref = stubborn.remote()
-time.sleep(1)
+ref = stubborn.remote(started)
+while not os.path.exists(started):
+    time.sleep(0.05)
 ray.cancel(ref)
 try:
     print(ray.get(ref, timeout=30))
