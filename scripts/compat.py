@@ -141,11 +141,19 @@ def run_program(name: str, backend: str, ray_python: str | None, timeout: float)
 # "(autoscaler +30s) ...", "(f pid=123) ..." from a task's own print. They are the
 # runtime's logs (with pids and ids), not what the program printed; the corpus's
 # programs print only from the driver.
-_LOG_LINE = re.compile(r"^(\x1b\[[0-9;]*m)?\((raylet|gcs_server|autoscaler \+\d+s|[^()]*pid=\d+[^()]*)\)")
+_LOG_LINE = re.compile(r"(\x1b\[[0-9;]*m)?\((raylet|gcs_server|autoscaler \+\d+s|[^()]*pid=\d+[^()]*)\)")
 
 
 def clean_stdout(out: str) -> str:
-    return "".join(ln for ln in out.splitlines(keepends=True) if not _LOG_LINE.match(ln))
+    kept = []
+    for line in out.splitlines(keepends=True):
+        m = _LOG_LINE.search(line)
+        if m is None:
+            kept.append(line)
+        elif m.start() > 0:
+            # the log line landed between the program's text and its newline, which follows
+            kept.append(line[: m.start()])
+    return "".join(kept)
 
 
 def _kill_tree(pid: int) -> None:
