@@ -107,6 +107,13 @@ def run_program(name: str, backend: str, ray_python: str | None, timeout: float)
         # Ray prints autoscaler notices ("No available node types can fulfill ...") on the
         # driver's stdout when a task waits for resources: not the program's output.
         env["RAY_SCHEDULER_EVENTS"] = "0"
+        # On a loaded machine the raylet gives up on a slow dashboard agent after ~15 s
+        # ("The current node timed out during startup"): wait longer.
+        env.setdefault("RAY_agent_register_timeout_ms", "120000")
+        # Ray forwards its raylet's and workers' log lines to the driver's stdout from a
+        # thread, and they can land inside a line the program prints ("True(raylet) A worker
+        # died..."): not forwarded. No corpus program prints from a task.
+        env.setdefault("RAY_LOG_TO_DRIVER", "0")
     # A private temporary folder per run: Ray looks for a running cluster to join in
     # $TMPDIR/ray (its ray_current_cluster file), so another user's `ray start` on this
     # machine is not joined; the run's session files go with the folder.

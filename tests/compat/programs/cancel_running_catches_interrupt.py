@@ -22,7 +22,10 @@ def stubborn(marker):
 ref = stubborn.remote(started)
 while not os.path.exists(started):
     time.sleep(0.05)
-ray.cancel(ref)
+for _ in range(15):  # cancel again if the first one reached the task before it could be interrupted
+    ray.cancel(ref)
+    if ray.wait([ref], timeout=2)[0]:
+        break
 try:
     print(ray.get(ref, timeout=30))
 except ray.exceptions.TaskCancelledError:

@@ -1,3 +1,5 @@
+import re
+
 import ray
 
 ray.init(num_cpus=2)
@@ -11,7 +13,7 @@ def explode(x):
 try:
     ray.get(explode.remote(7))
 except ValueError as e:
-    text = str(e)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # without terminal colours
     lines = text.splitlines()
     print(lines[0].split(" (pid=")[0])
     print(lines[-1])
