@@ -19,6 +19,7 @@ def long_running(marker):
 ref = long_running.remote(started)
 while not os.path.exists(started):
     time.sleep(0.05)
+time.sleep(2)  # the task is running, not just starting
 for _ in range(15):  # cancel again if the first one reached the task before it could be interrupted
     ray.cancel(ref)
     if ray.wait([ref], timeout=2)[0]:

@@ -18,7 +18,7 @@ for name in (
     "get",
     "get_accelerator_ids",
 ):
-    print(name, hasattr(ctx, name))
+    print(name, hasattr(type(ctx), name))  # on the class: some properties assert outside a worker
 print(ctx.get_placement_group_id())
 print(sorted(ctx.get_accelerator_ids()))
 ray.shutdown()
