@@ -254,7 +254,7 @@ def record(names: list[str], args: argparse.Namespace) -> int:
         tries = 0
         while len(runs) < args.repeat:
             r = run_program(name, "ray", args.ray_python, args.timeout)
-            if infrastructure_failure(r) and tries < 2:
+            if infrastructure_failure(r) and tries < 4:
                 tries += 1  # Ray itself did not start (an overloaded machine): not the program's fault
                 continue
             runs.append(r)
