@@ -153,14 +153,28 @@ _LOG_LINE = re.compile(r"(\x1b\[[0-9;]*m)?\((raylet|gcs_server|autoscaler \+\d+s
 
 def clean_stdout(out: str) -> str:
     kept = []
+    in_log = False  # inside a multi-line log message (a traceback Ray reports for a retried task)
     for line in out.splitlines(keepends=True):
         m = _LOG_LINE.search(line)
         if m is None:
+            if in_log and _LOG_CONTINUATION.match(line):
+                continue
+            in_log = False
             kept.append(line)
-        elif m.start() > 0:
-            # the log line landed between the program's text and its newline, which follows
-            kept.append(line[: m.start()])
+        else:
+            in_log = True
+            if m.start() > 0:
+                # the log line landed between the program's text and its newline, which follows
+                kept.append(line[: m.start()])
     return "".join(kept)
+
+
+# The lines after "(raylet) Task f failed. There are 2 retries remaining ... Error:": the
+# remote traceback, which Ray prints without a prefix ("ray::f()   File ...", indented
+# source lines, the exception line, possibly "[repeated 2x across cluster]").
+_LOG_CONTINUATION = re.compile(
+    r"(\s|\x1b\[[0-9;]*mray::|Traceback \(most recent call last\)|[A-Za-z_][\w.]*(Error|Exception)(\(\w+\))?: |.*\[repeated \d+x across cluster\])"
+)
 
 
 def _kill_tree(pid: int) -> None:
