@@ -17,5 +17,5 @@ strategy = PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_
 print(ray.get([inside.options(scheduling_strategy=strategy).remote() for _ in range(3)]))
 any_bundle = PlacementGroupSchedulingStrategy(placement_group=pg)
 print(ray.get(inside.options(scheduling_strategy=any_bundle).remote()))
-print(ray.get(inside.remote()))
+print(ray.get(inside.options(num_cpus=0).remote()))  # the group holds every CPU
 ray.shutdown()
