@@ -151,7 +151,13 @@ def run_program(name: str, backend: str, ray_python: str | None, timeout: float)
 _LOG_LINE = re.compile(r"(\x1b\[[0-9;]*m)?\((raylet|gcs_server|autoscaler \+\d+s|[^()]*pid=\d+[^()]*)\)")
 
 
+# A fragment of such a traceback that landed inside a printed line: Ray colours the
+# "ray::f()" of its messages (the corpus's programs strip colours from what they print).
+_LOG_FRAGMENT = re.compile(r"\x1b\[36mray::[^\x1b\n]*\x1b\[39m *")
+
+
 def clean_stdout(out: str) -> str:
+    out = _LOG_FRAGMENT.sub("", out)
     kept = []
     in_log = False  # inside a multi-line log message (a traceback Ray reports for a retried task)
     for line in out.splitlines(keepends=True):
