@@ -14,6 +14,6 @@ shuffled = refs[5:] + refs[:5]
 ready, not_ready = ray.wait(shuffled, num_returns=len(shuffled))
 print(ready == shuffled, not_ready)
 ready, not_ready = ray.wait(shuffled, num_returns=3)
-print(ray.get(ready), len(not_ready))
-print(ray.get(not_ready) == ray.get(shuffled[3:]))
+# which three of ten ready refs come back is Ray's choice (not the first three): only count
+print(len(ready), len(not_ready), sorted(ray.get(ready + not_ready)) == list(range(10)))
 ray.shutdown()
