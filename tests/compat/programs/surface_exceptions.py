@@ -1,0 +1,36 @@
+import ray.exceptions as ex
+
+names = [
+    "RayError",
+    "RayTaskError",
+    "RayActorError",
+    "ActorDiedError",
+    "ActorUnavailableError",
+    "TaskCancelledError",
+    "WorkerCrashedError",
+    "GetTimeoutError",
+    "ObjectLostError",
+    "OwnerDiedError",
+    "ObjectStoreFullError",
+    "OutOfMemoryError",
+    "RuntimeEnvSetupError",
+    "TaskUnschedulableError",
+    "ActorUnschedulableError",
+    "PendingCallsLimitExceeded",
+    "RaySystemError",
+    "LocalRayletDiedError",
+    "ObjectFetchTimedOutError",
+    "ReferenceCountingAssertionError",
+    "ObjectReconstructionFailedError",
+    "CrossLanguageError",
+    "AsyncioActorExit",
+    "NodeDiedError",
+    "PlasmaObjectNotAvailable",
+    "ObjectFreedError",
+    "OutOfDiskError",
+    "TaskPlacementGroupRemoved",
+    "ActorPlacementGroupRemoved",
+    "UnserializableException",
+]
+for n in names:
+    print(n, hasattr(ex, n))
