@@ -55,7 +55,8 @@ def known_failures() -> dict[str, str]:
 
 KNOWN = known_failures()
 NAMES = [n for n in harness.program_names() if harness.golden(n) is not None]
-TIMEOUT = float(os.environ.get("RAYLITE_COMPAT_TIMEOUT", "120"))  # generous: a loaded CI machine is slow, a hang still ends
+# generous: a loaded CI machine is slow, and a hang still ends
+TIMEOUT = float(os.environ.get("RAYLITE_COMPAT_TIMEOUT", "120"))
 
 
 def _requirement_missing(name: str) -> str | None:
