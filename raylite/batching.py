@@ -78,7 +78,8 @@ def split(msg: Message, limit: int) -> list[Message]:
     present = {field.name: value for field, value in msg.ListFields()}
     parts = [type(msg)()]
     size = 0
-    for name, keep in message_order.steps(type(msg)):
+    for step in message_order.steps(type(msg)):
+        name = step.field
         field = fields[name]
         if not field.is_repeated:
             if name in present:
@@ -89,9 +90,9 @@ def split(msg: Message, limit: int) -> list[Message]:
                 else:
                     setattr(parts[-1], name, value)
             continue
-        for item in getattr(msg, name):
-            if keep is not None and not keep(item):
-                continue
+        items = getattr(msg, name)
+        chosen = message_order.select(step)
+        for item in items if chosen is None else chosen(items):
             item_size = (item.ByteSize() if isinstance(item, Message) else len(item)) + _ITEM_OVERHEAD
             if size and size + item_size > limit:
                 parts.append(type(msg)())

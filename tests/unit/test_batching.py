@@ -17,11 +17,14 @@ def applied(parts: list[head_pb2.ClientBatch]) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     for b in parts:
         present = {field.name: value for field, value in b.ListFields()}
-        for name, keep in message_order.ORDER[head_pb2.ClientBatch]:
+        for step in message_order.ORDER[head_pb2.ClientBatch]:
+            name = step.field
             if not fields[name].is_repeated:
                 out += [(name, _key(present[name]))] if name in present else []
                 continue
-            out += [(name, _key(item)) for item in getattr(b, name) if keep is None or keep(item)]
+            chosen = message_order.select(step)
+            items = getattr(b, name)
+            out += [(name, _key(item)) for item in (items if chosen is None else chosen(items))]
     return out
 
 
