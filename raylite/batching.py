@@ -7,19 +7,19 @@ grows with load and a lone item still leaves at once.
 
 A batch larger than the peer accepts (config.GRPC_MAX_MESSAGE_BYTES) would end
 the whole stream, so one that grows past half of it leaves as several
-messages (`split`), its items in the order the receiver applies them.
+messages (`split`), its items in the order the receiver applies them
+(raylite/message_order.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import grpc
 from google.protobuf.message import Message
 
-from raylite import config
+from raylite import config, message_order
 
 
 class _Writable(Protocol):
@@ -60,50 +60,39 @@ class Outbox:
                 return
 
 
-# The order in which the receiver applies a message's repeated fields (with a
-# filter where one field goes in two places): a split keeps it across parts.
-# Unlisted repeated fields follow in declaration order. `hello` stays in the
-# first part; every other single field (flush, flush_ack, warning) goes in the
-# last, since it speaks of everything before it.
-_ORDER: dict[str, list[tuple[str, Callable[[Any], bool] | None]]] = {
-    # raylite/head/service.py _on_client_batch
-    "raylite.rpc.ClientBatch": [
-        ("exports", None),
-        ("ref_changes", lambda change: change.held),
-        ("puts", None),
-        ("tasks", None),
-        ("subscribe", None),
-        ("block_states", None),
-        ("results", None),
-        ("kill_actors", None),
-        ("restart_actors", None),
-        ("ref_changes", lambda change: not change.held),
-    ],
-    # raylite/worker/daemon.py read_head: kills name incarnations older than any creation
-    "raylite.rpc.HeadToNode": [("nodes", None), ("kill_actors", None), ("free_objects", None), ("tasks", None)],
-}
-
 _ITEM_OVERHEAD = 16  # a field's tag and length, generously
 
 
 def split(msg: Message, limit: int) -> list[Message]:
-    """msg as one message, or as several of about `limit` bytes at most when it is larger."""
+    """msg as one message, or as several of about `limit` bytes at most when it is larger.
+
+    The parts are filled in the order the receiver applies the fields
+    (raylite/message_order.py), so that applying them one after another is
+    applying msg. A single field rides in the part being filled when its step
+    comes: `hello`, first in its table, in the first part, and `flush`,
+    `flush_ack` and `warning`, last, in the last.
+    """
     if msg.ByteSize() <= limit:
         return [msg]
-    fields = msg.DESCRIPTOR.fields
-    order = list(_ORDER.get(msg.DESCRIPTOR.full_name, []))
-    listed = {name for name, _ in order}
-    order += [(f.name, None) for f in fields if f.is_repeated and f.name not in listed]
+    fields = msg.DESCRIPTOR.fields_by_name
+    present = {field.name: value for field, value in msg.ListFields()}
     parts = [type(msg)()]
     size = 0
-    for field, value in msg.ListFields():
-        if field.name == "hello":
-            parts[0].hello.CopyFrom(value)
-            size = value.ByteSize()
-    for name, keep in order:
-        for item in getattr(msg, name):
-            if keep is not None and not keep(item):
-                continue
+    for step in message_order.steps(type(msg)):
+        name = step.field
+        field = fields[name]
+        if not field.is_repeated:
+            if name in present:
+                value = present[name]
+                if field.message_type is not None:
+                    getattr(parts[-1], name).CopyFrom(value)
+                    size += value.ByteSize()
+                else:
+                    setattr(parts[-1], name, value)
+            continue
+        items = getattr(msg, name)
+        chosen = message_order.select(step)
+        for item in items if chosen is None else chosen(items):
             item_size = (item.ByteSize() if isinstance(item, Message) else len(item)) + _ITEM_OVERHEAD
             if size and size + item_size > limit:
                 parts.append(type(msg)())
@@ -114,10 +103,4 @@ def split(msg: Message, limit: int) -> list[Message]:
                 target.add().CopyFrom(item)
             else:
                 target.append(item)
-    for field, value in msg.ListFields():
-        if not field.is_repeated and field.name != "hello":
-            if field.message_type is not None:
-                getattr(parts[-1], field.name).CopyFrom(value)
-            else:
-                setattr(parts[-1], field.name, value)
     return parts

@@ -22,7 +22,7 @@ from typing import Any
 
 import grpc
 
-from raylite import auth, config, exceptions, hostinfo, ids, reconnect, store
+from raylite import auth, config, exceptions, hostinfo, ids, message_order, reconnect, store
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop
 from raylite.ids import task_of
@@ -252,16 +252,18 @@ class Client:
 
     async def _read(self) -> None:
         stream = self._stream
+        actions: dict[str, Callable[[Any], None] | None] = {
+            "objects": self._on_objects,
+            "flush_ack": self._on_flush_ack,
+            "warning": _print_warning,
+        }
+        steps = message_order.bind(head_pb2.HeadToClient, actions)
         try:
             async for msg in stream:
-                if msg.objects:
-                    self._on_objects(msg.objects)
-                if msg.flush_ack:
-                    event = self._flushes.pop(msg.flush_ack, None)
-                    if event is not None:
-                        event.set()
-                if msg.warning:
-                    print(f"raylite: warning: {msg.warning}", file=sys.stderr, flush=True)
+                for name, action in steps:
+                    items = getattr(msg, name)
+                    if items:
+                        action(items)
         except grpc.aio.AioRpcError as exc:
             if self._closed:
                 return
@@ -304,6 +306,11 @@ class Client:
             for w in ws:
                 w.fail()
         for event in self._flushes.values():
+            event.set()
+
+    def _on_flush_ack(self, seq: int) -> None:
+        event = self._flushes.pop(seq, None)
+        if event is not None:
             event.set()
 
     def _on_objects(self, values: Any) -> None:
@@ -718,6 +725,10 @@ class _UnfinishedTasks:
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+def _print_warning(warning: str) -> None:
+    print(f"raylite: warning: {warning}", file=sys.stderr, flush=True)
 
 
 async def _await(make: Callable[[], Any]) -> Any:

@@ -62,16 +62,14 @@ class RefChange(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class HeadToClient(_message.Message):
-    __slots__ = ("objects", "flush_ack", "warning", "nodes")
+    __slots__ = ("objects", "flush_ack", "warning")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     FLUSH_ACK_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
-    NODES_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     flush_ack: int
     warning: str
-    nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
-    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ...) -> None: ...
+    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ...) -> None: ...
 
 class NodeHello(_message.Message):
     __slots__ = ("protocol_version", "node", "resume", "running", "actors", "objects", "copies")
@@ -100,20 +98,18 @@ class LiveActor(_message.Message):
     def __init__(self, actor_id: _Optional[bytes] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("task_id", "results", "failed", "error_summary", "retryable", "node_id")
+    __slots__ = ("task_id", "results", "error_summary", "retryable", "node_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
-    FAILED_FIELD_NUMBER: _ClassVar[int]
     ERROR_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     results: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
-    failed: bool
     error_summary: str
     retryable: bool
     node_id: bytes
-    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., failed: _Optional[bool] = ..., error_summary: _Optional[str] = ..., retryable: _Optional[bool] = ..., node_id: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., error_summary: _Optional[str] = ..., retryable: _Optional[bool] = ..., node_id: _Optional[bytes] = ...) -> None: ...
 
 class ExecutorDied(_message.Message):
     __slots__ = ("task_id", "actor_id", "reason", "attempt")

@@ -79,7 +79,8 @@ class HeadServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetClusterState(self, request, context):
-        """Nodes and resources, for nodes(), cluster_resources() and `raylite status`.
+        """Nodes and resources, for nodes(), cluster_resources() and `raylite status`;
+        also the first call of a joining client or daemon, which checks the version.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

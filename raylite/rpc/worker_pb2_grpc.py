@@ -67,21 +67,24 @@ class WorkerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Pull(self, request, context):
-        """Makes an object held by another node present in this node's store.
+        """Makes an object present in this node's store: fetched from a node that holds it,
+        or restored from this node's spill folder.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PushObject(self, request_iterator, context):
-        """Writes an object into this node's store (a client with no local store).
+        """Writes an object into this node's store (a client with no local store); a
+        second push of an object the store holds writes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Reserve(self, request, context):
-        """Makes room for an object a local process is about to write into the store.
+        """Makes room for an object a local process is about to write into the store (an
+        object written before needs none: a spilled one comes back to be replaced).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

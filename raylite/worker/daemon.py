@@ -16,10 +16,12 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 
-from raylite import auth, config, hostinfo, ids, reconnect, tls
+from raylite import auth, config, hostinfo, ids, message_order, reconnect, tls
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
@@ -179,6 +181,15 @@ class HeadLink:
 
     def attach(self, info: common_pb2.NodeInfo, pool: ExecutorPool, store: NodeStore) -> None:
         self.info, self.pool, self.store = info, pool, store
+        # what the head's messages ask of the node, applied in the order of raylite/message_order.py
+        actions: dict[str, Callable[[Any], None] | None] = {
+            "nodes": None,  # the acknowledgement of the hello: any message is one
+            "kill_actors": _each(pool.kill_actor),
+            "promoted_objects": _each(store.promote),
+            "free_objects": _each(store.delete),
+            "tasks": _each(pool.submit),
+        }
+        self.steps = message_order.bind(head_pb2.HeadToNode, actions)
 
     def outbox_result(self, result: head_pb2.TaskResult) -> None:
         self.outbox.touch().results.append(result)
@@ -231,15 +242,10 @@ class HeadLink:
         try:
             async for msg in call:
                 self.registered.set()
-                # kills first: they name incarnations older than any creation in this message
-                for actor_id in msg.kill_actors:
-                    self.pool.kill_actor(actor_id)
-                for oid in msg.promoted_objects:
-                    self.store.promote(oid)
-                for oid in msg.free_objects:
-                    self.store.delete(oid)
-                for assignment in msg.tasks:
-                    self.pool.submit(assignment)
+                for name, action in self.steps:
+                    items = getattr(msg, name)
+                    if items:
+                        action(items)
             return None
         except grpc.aio.AioRpcError as exc:
             return exc
@@ -251,6 +257,16 @@ class HeadLink:
     async def close(self) -> None:
         self.outbox.close()
         await self.channel.close()
+
+
+def _each(apply_one: Callable[[Any], None]) -> Callable[[Any], None]:
+    """An action applying a field's items one by one."""
+
+    def apply(items: Any) -> None:
+        for item in items:
+            apply_one(item)
+
+    return apply
 
 
 def _why(error: BaseException | None) -> str:

@@ -190,7 +190,6 @@ class Executor:
         result = head_pb2.TaskResult(
             task_id=spec.task_id,
             results=results,
-            failed=failed,
             error_summary=summary[:2000],
             retryable=retryable,
             node_id=self.node_id,

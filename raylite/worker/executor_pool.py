@@ -218,7 +218,7 @@ def _actor_gone(assignment: head_pb2.TaskAssignment) -> head_pb2.TaskResult:
     data = failure_bytes(
         Failure("ActorDiedError", f"actor {assignment.spec.actor_id.hex()[:12]} has no process on this node")
     )
-    result = head_pb2.TaskResult(task_id=assignment.spec.task_id, failed=True, retryable=True)
+    result = head_pb2.TaskResult(task_id=assignment.spec.task_id, retryable=True)
     for i in range(max(1, assignment.spec.num_returns)):
         result.results.add(object_id=object_id(assignment.spec.task_id, i), data=data, size=len(data), is_error=True)
     return result

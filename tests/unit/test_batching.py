@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
+
+from raylite import message_order
 from raylite.batching import split
 from raylite.rpc import common_pb2, head_pb2
 
@@ -9,19 +12,24 @@ LIMIT = 2000
 
 
 def applied(parts: list[head_pb2.ClientBatch]) -> list[tuple[str, bytes]]:
-    """What the head applies, in order, for a sequence of ClientBatches (raylite/head/service.py)."""
+    """What the head applies, in order, for a sequence of ClientBatches (raylite/message_order.py)."""
+    fields = head_pb2.ClientBatch.DESCRIPTOR.fields_by_name
     out: list[tuple[str, bytes]] = []
     for b in parts:
-        out += [("hello", b.hello.client_id)] if b.HasField("hello") else []
-        out += [("export", e.function_id) for e in b.exports]
-        out += [("held", c.object_id) for c in b.ref_changes if c.held]
-        out += [("put", p.object_id) for p in b.puts]
-        out += [("task", t.task_id) for t in b.tasks]
-        out += [("subscribe", s) for s in b.subscribe]
-        out += [("kill", a) for a in b.kill_actors]
-        out += [("released", c.object_id) for c in b.ref_changes if not c.held]
-        out += [("flush", str(b.flush).encode())] if b.flush else []
+        present = {field.name: value for field, value in b.ListFields()}
+        for step in message_order.ORDER[head_pb2.ClientBatch]:
+            name = step.field
+            if not fields[name].is_repeated:
+                out += [(name, _key(present[name]))] if name in present else []
+                continue
+            chosen = message_order.select(step)
+            items = getattr(b, name)
+            out += [(name, _key(item)) for item in (items if chosen is None else chosen(items))]
     return out
+
+
+def _key(value: object) -> bytes:
+    return value.SerializeToString() if isinstance(value, Message) else str(value).encode()
 
 
 def big_batch() -> head_pb2.ClientBatch:

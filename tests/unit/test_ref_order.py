@@ -3,6 +3,9 @@
 A put (or a task's return) that reaches the head before any process holds a
 ref to it is freed on arrival. The API therefore makes the ObjectRef first;
 this checks the order of what a client is told, with a recording client.
+Within one batch the head applies held refs before puts and tasks whatever
+order they were added in (raylite/message_order.py, tests/unit/test_message_order.py);
+this order matters when they leave in different batches.
 """
 
 from __future__ import annotations
