@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -81,7 +82,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
     # ---- effects ---------------------------------------------------------------
 
     def apply(self, *events: Any) -> None:
-        for effect in self.state.handle(*events):
+        for effect in self.state.handle(*events, now=time.time()):
             kind = type(effect)
             if kind is Deliver:
                 out = self.clients.get(effect.client_id)
