@@ -47,7 +47,7 @@ from raylite.head.state.model import (
 from raylite.head.state.nodes import NodeTable
 from raylite.head.state.objects import ObjectDirectory
 from raylite.head.state.sink import Sink
-from raylite.head.state.states import ActorState, TaskState
+from raylite.head.state.states import ActorState, TaskState, last_state
 from raylite.ids import object_id, task_of
 
 if TYPE_CHECKING:
@@ -177,14 +177,12 @@ class ActorDirectory:
             if actor.job_id == job_id and not actor.detached and actor.state is not DEAD:
                 self.kill(actor, "its driver exited")
 
-    def handle_freed(self, oid: bytes) -> bool:
-        """True if oid was an actor's creation result, which stands for its handles: the last one went."""
+    def handle_freed(self, oid: bytes) -> None:
+        """An object of an actor's creation was freed: its result stands for its handles; the last one went."""
         actor = self.actors.get(task_of(oid))
-        if actor is None or oid != object_id(actor.actor_id, 0):
-            return False
-        if not actor.detached and actor.state is not DEAD:
-            self.kill(actor, "all its handles went out of scope")
-        return True
+        if actor is not None and oid == object_id(actor.actor_id, 0):
+            if not actor.detached and actor.state is not DEAD:
+                self.kill(actor, "all its handles went out of scope")
 
     def died(self, actor: ActorRecord, why: str, keep_creation: bool = False, restartable: bool = False) -> None:
         if restartable and actor.state is PLACED and actor.restarts_left != 0 and actor.creation is not None:
@@ -310,7 +308,7 @@ class ActorDirectory:
     def validate(self) -> None:
         for actor in self.actors.values():
             state = actor.state
-            assert actor.story is None or actor.story[-1][1] == state, f"actor {actor.actor_id.hex()}: story"
+            assert actor.story is None or last_state(actor.story) == state, f"actor {actor.actor_id.hex()}: story"
             if state is DEAD:
                 assert not actor.held and not actor.pending and not actor.inflight, f"dead {actor.actor_id.hex()}"
             if state is PLACED:

@@ -79,8 +79,9 @@ from raylite.head.state.nodes import NodeTable
 from raylite.head.state.objects import ObjectDirectory
 from raylite.head.state.recovery import Recovery
 from raylite.head.state.sink import Sink
-from raylite.head.state.states import ActorState, StoryEntry, TaskState
+from raylite.head.state.states import ActorState, StoryEntry, TaskState, entries
 from raylite.head.state.tasks import TaskTable
+from raylite.ids import task_of
 
 
 class HeadState:
@@ -93,6 +94,7 @@ class HeadState:
         self._actors = ActorDirectory(sink, self._nodes, self._objects)
         self._recovery = Recovery(sink, self._nodes, self._objects)
         self._objects.tasks = self._tasks
+        self._objects.dep_waiters = self._tasks.dep_waiters
         self._objects.on_freed = self._on_freed
         self._tasks.actors = self._actors
         self._tasks.recovery = self._recovery
@@ -105,9 +107,9 @@ class HeadState:
             NodeRemoved: self._on_node_removed,
             ClientConnected: self._on_client_connected,
             ClientDisconnected: self._on_client_disconnected,
-            TaskSubmitted: lambda ev: tasks.submit(ev.task),
+            TaskSubmitted: tasks.on_submitted,
             ObjectsPut: self._on_objects_put,
-            ObjectsSubscribed: lambda ev: objects.subscribe(ev.client_id, ev.object_ids),
+            ObjectsSubscribed: objects.on_subscribed,
             TaskFinished: tasks.task_finished,
             ExecutorDied: tasks.executor_died,
             TaskBlockChanged: tasks.block_changed,
@@ -115,7 +117,7 @@ class HeadState:
             HeadRestarted: recovery.restarted,
             RecoveryEnded: self._on_recovery_ended,
             ObjectCopiesChanged: self._on_copies_changed,
-            RefsChanged: lambda ev: objects.refs_changed(ev.client_id, ev.changes),
+            RefsChanged: objects.on_refs_changed,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -178,7 +180,10 @@ class HeadState:
         self._recovery.ended({job for job, is_driver in self.clients.values() if is_driver})
 
     def _on_freed(self, oid: bytes) -> None:
-        if not self._actors.handle_freed(oid):
+        maker_id = task_of(oid)
+        if maker_id in self._actors.actors:
+            self._actors.handle_freed(oid)  # (an actor's creation makes no lineage)
+        elif maker_id in self._tasks.lineage:
             self._tasks.output_freed(oid)
 
     # ---- queries (read only) -------------------------------------------------------------------
@@ -236,14 +241,14 @@ class HeadState:
         """
         actor = self.actors.get(some_id)
         if actor is not None:
-            return _entries(actor.story)
+            return entries(actor.story)
         return self.task_story(some_id)
 
     def task_story(self, task_id: bytes) -> list[StoryEntry]:
         task = self.tasks.get(task_id) or self.lineage.get(task_id)
         if task is None and task_id in self.actors:
             task = self.actors[task_id].creation
-        return _entries(task.story) if task is not None else []
+        return entries(task.story) if task is not None else []
 
     def validate(self) -> None:
         """Checks invariants; tests call it after every step."""
@@ -278,7 +283,3 @@ class HeadState:
                 expect = total - used.get(name, 0.0)
                 got = node.available.get(name, 0.0)
                 assert abs(expect - got) < 1e-6, f"node {node.node_id.hex()} {name}: {got} != {expect}"
-
-
-def _entries(story: Any) -> list[StoryEntry]:
-    return [StoryEntry(*entry) for entry in story] if story else []

@@ -7,15 +7,15 @@ servicer stores wire messages there and the state passes them through.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from raylite.failures import Failure
 from raylite.head.state.states import ActorState, TaskState
 
-# A record's last moves: (time, state entered, event handled, cause); see states.py.
-Story = deque[tuple[float, Any, str, str]]
+# A record's last moves, oldest first, flat: time, name of the state entered, event handled,
+# cause, time, ... (states.entries() reads it as StoryEntry tuples; sink.py says why it is flat).
+Story = tuple[Any, ...]
 
 NORMAL, ACTOR_CREATION, ACTOR_METHOD = 0, 1, 2
 

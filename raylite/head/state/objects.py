@@ -37,7 +37,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from raylite.head.state.model import Deliver, FreeObject, ObjectCopiesChanged, ObjectInfo, PromoteObject, TaskRecord
+from raylite.head.state.model import (
+    Deliver,
+    FreeObject,
+    ObjectCopiesChanged,
+    ObjectInfo,
+    ObjectsSubscribed,
+    PromoteObject,
+    RefsChanged,
+    TaskRecord,
+)
 from raylite.head.state.nodes import NodeTable
 from raylite.head.state.sink import Sink
 
@@ -60,6 +69,7 @@ class ObjectDirectory:
         self._free_candidates: dict[bytes, None] = {}  # judged once the whole step is applied
         # wired by HeadState
         self.tasks: TaskTable
+        self.dep_waiters: dict[bytes, list[bytes]]  # TaskTable's, read to skip a call when none waits
         self.on_freed: Callable[[bytes], None]
 
     # ---- publishing ----------------------------------------------------------------
@@ -75,18 +85,21 @@ class ObjectDirectory:
         effects = self.sink.effects
         if owner is not None and owner in self.clients:
             effects.append(Deliver(owner, info))
-        subscribers = self._subscribers.pop(oid, None)
-        if subscribers:
-            for client in subscribers:
+        if self._subscribers:
+            for client in self._subscribers.pop(oid, ()):
                 if client != owner:
                     effects.append(Deliver(client, info))
-        self.tasks.object_ready(info)
+        if oid in self.dep_waiters:
+            self.tasks.object_ready(info)
         self._free_candidates[oid] = None
 
     def args_of(self, task: TaskRecord) -> list[ObjectInfo]:
         """The task's arguments that exist, once each, in dependency order (for Dispatch)."""
         objects = self.objects
         return [objects[d] for d in dict.fromkeys(task.deps) if d in objects]
+
+    def on_subscribed(self, ev: ObjectsSubscribed) -> None:
+        self.subscribe(ev.client_id, ev.object_ids)
 
     def subscribe(self, client_id: bytes, object_ids: Iterable[bytes]) -> None:
         for oid in object_ids:
@@ -98,9 +111,10 @@ class ObjectDirectory:
 
     # ---- reference counting --------------------------------------------------------------
 
-    def refs_changed(self, client_id: bytes, changes: Iterable[tuple[bytes, bool]]) -> None:
-        mine = self.client_refs.setdefault(client_id, set())
-        for oid, held in changes:
+    def on_refs_changed(self, ev: RefsChanged) -> None:
+        mine = self.client_refs.setdefault(ev.client_id, set())
+        client_id = ev.client_id
+        for oid, held in ev.changes:
             if held:
                 self.holders.setdefault(oid, set()).add(client_id)
                 mine.add(oid)

@@ -21,7 +21,7 @@ or RESTARTING is placed afresh. Two holds keep the restart safe:
   object referenced only from inside another one is pinned like before.
 
 A result a node reports for a task nobody has resubmitted yet is kept
-(`_early_results`) and given to the resubmission; a resubmitted task whose
+(`early_results`) and given to the resubmission; a resubmitted task whose
 outputs a node still stores is answered from them (`done_before`).
 
 RecoveryEnded is the end of the grace period: whoever is not back is gone.
@@ -54,13 +54,16 @@ if TYPE_CHECKING:
     from raylite.head.state.tasks import TaskTable
 
 
+_FIRST_OUTPUT = object_id(b"", 0)  # (what makes a task's first output id from its id)
+
+
 class Recovery:
     def __init__(self, sink: Sink, nodes: NodeTable, objects: ObjectDirectory) -> None:
         self.sink = sink
         self.nodes = nodes
         self.objects = objects
         self.awaited_nodes: set[bytes] | None = None  # saved nodes not back yet (None: not recovering)
-        self._early_results: dict[bytes, TaskFinished] = {}  # for tasks not resubmitted yet
+        self.early_results: dict[bytes, TaskFinished] = {}  # for tasks not resubmitted yet (TaskTable pops)
         # wired by HeadState
         self.tasks: TaskTable
         self.actors: ActorDirectory
@@ -120,11 +123,8 @@ class Recovery:
         """A result for a task this head does not know: keep it while clients may still resubmit."""
         if not self.objects.holding_frees or ev.retryable:
             return False
-        self._early_results[ev.task_id] = ev
+        self.early_results[ev.task_id] = ev
         return True
-
-    def early_result(self, task_id: bytes) -> TaskFinished | None:
-        return self._early_results.pop(task_id, None) if self._early_results else None
 
     def done_before(self, task: TaskRecord) -> bool:
         """True for a resubmitted task whose work survived a head restart (its results go to it)."""
@@ -137,7 +137,7 @@ class Recovery:
                 objects.add(ready, owner=task.client_id)
             return True
         known = objects.objects
-        if task.kind != NORMAL or object_id(task.task_id, 0) not in known:
+        if task.kind != NORMAL or task.task_id + _FIRST_OUTPUT not in known:
             return False  # (the first output is enough to tell almost every new task)
         outputs = [known.get(object_id(task.task_id, i)) for i in range(task.num_returns)]
         if not all(outputs):
@@ -149,7 +149,7 @@ class Recovery:
     def ended(self, drivers: set[bytes]) -> None:
         self.awaited_nodes = None
         self.objects.holding_frees = False
-        self._early_results.clear()  # their clients did not come back
+        self.early_results.clear()  # their clients did not come back
         self.sink.needs_pass = True
         self.actors.recovery_ended(drivers)
         self.objects.recheck_all()

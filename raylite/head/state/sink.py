@@ -22,13 +22,13 @@ trusted, the head decides where it starts.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from raylite.head.state.model import ActorRecord, Effect, TaskRecord
 from raylite.head.state.states import LEGAL, STORY_LENGTH, IllegalTransition
 
 _NOWHERE: frozenset[Any] = frozenset()
+_STORY_ITEMS = 4 * STORY_LENGTH
 
 
 class Sink:
@@ -47,9 +47,7 @@ class Sink:
     def enter(self, record: TaskRecord | ActorRecord, state: Any, cause: str) -> None:
         """A record comes into the head in `state`; its story starts here."""
         record.state = state
-        story: deque[tuple[float, Any, str, str]] = deque(maxlen=STORY_LENGTH)
-        story.append((self.now, state, self.event, cause))
-        record.story = story
+        record.story = (self.now, state._value_, self.event, cause)
 
     def transition(self, record: TaskRecord | ActorRecord, new: Any, cause: str) -> None:
         """Moves a record to `new`, or raises IllegalTransition: in the head an illegal move is a bug."""
@@ -57,10 +55,15 @@ class Sink:
         if new not in LEGAL.get(old, _NOWHERE):
             raise _illegal(record, old, new, self.event, cause)
         record.state = new
-        story = record.story
-        if story is None:  # a record built by hand (tests) that never entered
-            story = record.story = deque(maxlen=STORY_LENGTH)
-        story.append((self.now, new, self.event, cause))
+        # One flat tuple of plain values (time, state's name, event, cause, time, ...), made
+        # anew at each move, rather than a deque of entries: a tuple holding only floats and
+        # strings is untracked by the garbage collector once it survives a collection, while a
+        # deque or list per task (and enum members inside) would be walked by every full
+        # collection for as long as the head keeps the task. Most tasks make three moves.
+        story = record.story or ()
+        if len(story) >= _STORY_ITEMS:
+            story = story[4:]
+        record.story = story + (self.now, new._value_, self.event, cause)
 
 
 def _illegal(record: TaskRecord | ActorRecord, old: Any, new: Any, event: str, cause: str) -> IllegalTransition:

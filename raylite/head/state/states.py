@@ -161,6 +161,21 @@ class StoryEntry(NamedTuple):
     cause: str
 
 
+_BY_NAME: dict[str, TaskState | ActorState] = {s.value: s for s in (*TaskState, *ActorState)}
+
+
+def entries(story: tuple[Any, ...] | None) -> list[StoryEntry]:
+    """A record's story as StoryEntry tuples, oldest first (it is kept flat; see sink.py)."""
+    if not story:
+        return []
+    return [StoryEntry(story[i], _BY_NAME[story[i + 1]], story[i + 2], story[i + 3]) for i in range(0, len(story), 4)]
+
+
+def last_state(story: tuple[Any, ...]) -> str:
+    """The name of the state a story ends in."""
+    return story[-3]
+
+
 class IllegalTransition(AssertionError):
     """A move the tables do not allow: a bug in the head, never a peer's fault."""
 

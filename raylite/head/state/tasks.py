@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 A task enters as TaskSubmitted (NEW). The table counts its dependencies that
 do not exist yet (`missing`, WAITING); each missing object remembers the
-tasks waiting on it (`_dep_waiters`). When the count reaches zero the task is
+tasks waiting on it (`dep_waiters`). When the count reaches zero the task is
 READY and joins the queue of its scheduling class (its resource request and
 strategy). After every step, one scheduling pass walks each class queue from
 the front and places tasks until a placement fails: tasks of a class are
@@ -55,12 +55,13 @@ from raylite.head.state.model import (
     TaskBlockChanged,
     TaskFinished,
     TaskRecord,
+    TaskSubmitted,
     Warn,
 )
 from raylite.head.state.nodes import NodeTable
 from raylite.head.state.objects import ObjectDirectory
 from raylite.head.state.sink import Sink
-from raylite.head.state.states import ActorState, TaskState
+from raylite.head.state.states import ActorState, TaskState, last_state
 from raylite.ids import object_id, task_of
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class TaskTable:
         self.tasks: dict[bytes, TaskRecord] = {}
         # finished tasks whose outputs live in a node store: rerun if the node dies
         self.lineage: dict[bytes, TaskRecord] = {}
-        self._dep_waiters: dict[bytes, list[bytes]] = {}  # object id -> tasks waiting for it
+        self.dep_waiters: dict[bytes, list[bytes]] = {}  # object id -> tasks waiting for it
         self._queues: dict[tuple, deque[bytes]] = {}  # scheduling class -> READY task ids, in order
         self._warned_infeasible: set[tuple] = set()
         self._spread_cursor = 0
@@ -88,6 +89,9 @@ class TaskTable:
         self.recovery: Recovery
 
     # ---- submission ----------------------------------------------------------------------
+
+    def on_submitted(self, ev: TaskSubmitted) -> None:
+        self.submit(ev.task)
 
     def submit(self, task: TaskRecord) -> None:
         known = self.tasks.get(task.task_id)
@@ -102,7 +106,7 @@ class TaskTable:
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
         self.pin_arguments(task)
-        early = self.recovery.early_result(task.task_id)
+        early = self.recovery.early_results.pop(task.task_id, None) if self.recovery.early_results else None
         kind = task.kind
         if early is not None and kind == NORMAL:
             self.finish(task, early.results, "it finished while the head was down")
@@ -112,7 +116,7 @@ class TaskTable:
         elif kind == ACTOR_METHOD:
             self.actors.route_call(task)
             return
-        failed = self._failed_dependency(task)
+        failed = self._failed_dependency(task) if task.deps else None
         if failed is not None:
             self.finish(task, [failed] * task.num_returns, "an argument is an error")
             return
@@ -129,14 +133,18 @@ class TaskTable:
     def pin_arguments(self, task: TaskRecord) -> None:
         """The task's arguments (top-level and nested) live while it may run."""
         task.pinned = True
-        self.objects.pin(task.deps)
-        self.objects.pin(task.borrowed)
+        if task.deps:
+            self.objects.pin(task.deps)
+        if task.borrowed:
+            self.objects.pin(task.borrowed)
 
     def release_pins(self, task: TaskRecord) -> None:
         if task.pinned:
             task.pinned = False
-            self.objects.unpin(task.deps)
-            self.objects.unpin(task.borrowed)
+            if task.deps:
+                self.objects.unpin(task.deps)
+            if task.borrowed:
+                self.objects.unpin(task.borrowed)
 
     def wait_for_deps(self, task: TaskRecord) -> None:
         """Queues the task once its missing arguments exist (at once if none is missing)."""
@@ -147,13 +155,13 @@ class TaskTable:
             self.make_ready(task, "every argument exists")
             return
         self.sink.transition(task, WAITING, "an argument does not exist yet")
-        waiters = self._dep_waiters
+        waiters = self.dep_waiters
         for dep in missing:
             waiters.setdefault(dep, []).append(task.task_id)
 
     def object_ready(self, info: ObjectInfo) -> None:
         """An object exists: the tasks waiting for it move on (or fail, if it is an error)."""
-        waiting = self._dep_waiters.pop(info.object_id, None)
+        waiting = self.dep_waiters.pop(info.object_id, None)
         if not waiting:
             return
         for task_id in waiting:
@@ -262,8 +270,7 @@ class TaskTable:
             return
         if task.kind == ACTOR_CREATION:
             self.actors.constructor_returned(task, ev)
-        failed = any(r.is_error for r in ev.results)
-        self.finish(task, ev.results, "it raised" if failed else "its results arrived")
+        self.finish(task, ev.results, "its results arrived")
 
     def finish(self, task: TaskRecord, results: list[ObjectInfo], cause: str) -> None:
         """Removes a task from the table and publishes its results under its return ids."""
@@ -392,7 +399,7 @@ class TaskTable:
             assert state in (WAITING, READY, RUNNING, TaskState.WAITING_FOR_ACTOR), (
                 f"{task.name} is {state} in the table"
             )
-            assert task.story is None or task.story[-1][1] == state, f"{task.name}: story ends {task.story[-1]}"
+            assert task.story is None or last_state(task.story) == state, f"{task.name}: story {task.story}"
             if state is WAITING:
                 missing = sum(1 for d in task.deps if d not in objects)
                 assert missing == task.missing, f"task {task.name}: missing {task.missing} != {missing}"
@@ -404,7 +411,7 @@ class TaskTable:
                 assert task.node_id is not None, f"{task.name} runs nowhere"
             if task.kind == NORMAL:
                 assert task.pinned, f"{task.name} does not pin its arguments"
-        for oid in self._dep_waiters:
+        for oid in self.dep_waiters:
             assert oid not in objects, f"object {oid.hex()} is ready but still has waiters"
         for task in self.lineage.values():
             assert task.state is FINISHED and task.task_id not in self.tasks and task.pinned
