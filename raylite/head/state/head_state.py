@@ -30,9 +30,10 @@ hidden behind events between components: a step stays one synchronous
 sequence of calls, as fast as the single class it replaced.
 
 HeadState itself routes each event to the components and runs the end of
-the step, in this order: the scheduling pass (once per step, if anything
-made room or readied a task), then the free pass (objects nothing holds or
-needs). It answers the
+the step: the scheduling pass (if anything made room or readied a task),
+then the free pass (objects nothing holds or needs), and the scheduling pass
+again if freeing made room (an actor killed because its last handle went),
+until neither has anything left to do. It answers the
 read-only queries the servicer and the tests use (`nodes`, `tasks`,
 `objects`, `actors`, `named_actors`, `copies`, ... and `story()`), and
 `validate()` checks every component's invariants plus those that span them
@@ -133,11 +134,15 @@ class HeadState:
             sink.event = kind.__name__
             handlers[kind](event)
         sink.event = "end of step"
-        if sink.needs_pass:
-            sink.needs_pass = False
-            self._tasks.schedule_pass()
-        self._objects.free_pass()
-        return sink.take()
+        while True:
+            if sink.needs_pass:
+                sink.needs_pass = False
+                self._tasks.schedule_pass()  # (which defers itself while saved nodes are missing)
+            self._objects.free_pass()
+            # Freeing can make room (an actor killed because its last handle went): use it
+            # now, not whenever some later event happens to come.
+            if not sink.needs_pass or self._recovery.awaiting_nodes():
+                return sink.take()
 
     # ---- events that span components ----------------------------------------------------------
 
