@@ -134,6 +134,8 @@ class HeadState:
             sink.event = kind.__name__
             handlers[kind](event)
         sink.event = "end of step"
+        if self._tasks.leaving_jobs:
+            self._tasks.drop_left_jobs(self._driver_jobs())
         while True:
             if sink.needs_pass:
                 sink.needs_pass = False
@@ -174,15 +176,23 @@ class HeadState:
 
     def _on_client_connected(self, ev: ClientConnected) -> None:
         self.clients[ev.client_id] = (ev.job_id, ev.is_driver)
+        if ev.is_driver:
+            self._tasks.driver_back(ev.job_id)
 
     def _on_client_disconnected(self, ev: ClientDisconnected) -> None:
         job_id, is_driver = self.clients.pop(ev.client_id, (b"", False))
         self._objects.client_gone(ev.client_id)
         if is_driver:
             self._actors.driver_left(job_id)
+            self._tasks.driver_left(job_id)  # (at the end of the step: it may be a reconnection)
 
     def _on_recovery_ended(self, ev: RecoveryEnded) -> None:
-        self._recovery.ended({job for job, is_driver in self.clients.values() if is_driver})
+        drivers = self._driver_jobs()
+        self._recovery.ended(drivers)
+        self._tasks.drop_jobs_without_driver(drivers)
+
+    def _driver_jobs(self) -> set[bytes]:
+        return {job for job, is_driver in self.clients.values() if is_driver}
 
     def _on_freed(self, oid: bytes) -> None:
         maker_id = task_of(oid)

@@ -34,6 +34,21 @@ Lineage: a finished normal task with an output in a node's store is kept in
 the task runs again (FINISHED -> WAITING/READY) and the lost outputs wait for
 it. A lost object with no lineage (a put) becomes ObjectLostError. The entry
 goes when none of its outputs is left (ObjectDirectory's on_freed).
+
+A driver's tasks go with it. When a driver disconnects, at the end of that
+step (a driver whose stream was replaced reconnects within the same step and
+loses nothing), every normal task of its job that has not started (WAITING or
+READY) finishes with ObjectLostError, releasing its pins; whatever waits for
+its outputs (subscribers, dependent tasks of any job) learns why. Its job is
+then gone: normal tasks submitted later under it (nested tasks of its still
+running tasks) fail the same way at once, until a driver of that job connects
+again. What already runs keeps running and reports as usual, as it did
+before. Nested tasks are covered because an executor submits under the job
+of the task it runs (raylite/worker/executor_main.py). Actor creations and
+calls are left to the actor directory: non-detached actors of the job die
+with their driver (and their calls fail); a detached actor outlives it, and
+calls to it are never dropped, whoever made them. After a head restart, a
+job whose driver did not reconnect by RecoveryEnded is gone the same way.
 """
 
 from __future__ import annotations
@@ -80,6 +95,8 @@ class TaskTable:
         self.tasks: dict[bytes, TaskRecord] = {}
         # finished tasks whose outputs live in a node store: rerun if the node dies
         self.lineage: dict[bytes, TaskRecord] = {}
+        self.gone_jobs: set[bytes] = set()  # jobs whose driver left (see the module docstring)
+        self.leaving_jobs: dict[bytes, None] = {}  # drivers that left during this step
         self.dep_waiters: dict[bytes, list[bytes]] = {}  # object id -> tasks waiting for it
         self._queues: dict[tuple, deque[bytes]] = {}  # scheduling class -> READY task ids, in order
         self._warned_infeasible: set[tuple] = set()
@@ -115,6 +132,9 @@ class TaskTable:
             self.actors.created(task)
         elif kind == ACTOR_METHOD:
             self.actors.route_call(task)
+            return
+        elif self.gone_jobs and task.job_id in self.gone_jobs:
+            self.finish(task, [_driver_gone(task, "was submitted after")] * task.num_returns, "its driver had left")
             return
         failed = self._failed_dependency(task) if task.deps else None
         if failed is not None:
@@ -389,6 +409,38 @@ class TaskTable:
             del self.lineage[maker.task_id]  # no output left to remake
             self.release_pins(maker)
 
+    # ---- drivers that leave ---------------------------------------------------------------
+
+    def driver_left(self, job_id: bytes) -> None:
+        """Its job's queued tasks go at the end of the step, unless a driver of the job is back by then."""
+        self.leaving_jobs[job_id] = None
+
+    def driver_back(self, job_id: bytes) -> None:
+        self.gone_jobs.discard(job_id)
+
+    def drop_left_jobs(self, drivers: set[bytes]) -> None:
+        """End of step: the tasks of the jobs whose driver left in it, and has no driver now, go."""
+        leaving, self.leaving_jobs = self.leaving_jobs, {}
+        for job_id in leaving:
+            if job_id not in drivers:
+                self.drop_job(job_id)
+
+    def drop_jobs_without_driver(self, drivers: set[bytes]) -> None:
+        """After a head restart: the jobs whose driver did not reconnect are gone."""
+        jobs = {t.job_id for t in self.tasks.values() if t.kind == NORMAL and t.job_id not in drivers}
+        for job_id in sorted(jobs):
+            self.drop_job(job_id)
+
+    def drop_job(self, job_id: bytes) -> None:
+        self.gone_jobs.add(job_id)
+        doomed = [
+            t for t in self.tasks.values() if t.job_id == job_id and t.kind == NORMAL and t.state in (WAITING, READY)
+        ]
+        for task in doomed:
+            if task.state is WAITING or task.state is READY:  # (an earlier drop may have failed it already)
+                error = _driver_gone(task, "was dropped before it ran, as")
+                self.finish(task, [error] * task.num_returns, "its driver left")
+
     # ---- invariants --------------------------------------------------------------------------
 
     def validate(self) -> None:
@@ -419,6 +471,15 @@ class TaskTable:
 
 def renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:
     return ObjectInfo(oid, info.value, info.node_id, info.size, info.is_error, info.failure, info.contained)
+
+
+def _driver_gone(task: TaskRecord, what: str) -> ObjectInfo:
+    failure = Failure(
+        "ObjectLostError",
+        f"task {task.name} ({task.task_id.hex()}) {what} the driver of its job {task.job_id.hex()} "
+        "exited: a job's work goes with its driver (detached actors excepted)",
+    )
+    return ObjectInfo(b"", is_error=True, failure=failure)
 
 
 def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: list[NodeRecord]) -> str:
