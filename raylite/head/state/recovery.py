@@ -103,6 +103,10 @@ class Recovery:
     def _adopt_running(self, task: TaskRecord, node_id: bytes) -> None:
         """A task a rejoining node still runs: it finishes there rather than running twice."""
         tasks = self.tasks
+        if task.task_id in tasks.lineage:
+            # It was run again while its node was away (past RecoveryEnded) and finished:
+            # this run is a duplicate, as is one RUNNING elsewhere below; its report is ignored.
+            return
         known = tasks.tasks.get(task.task_id)
         if known is not None:
             if known.state is TaskState.RUNNING:
