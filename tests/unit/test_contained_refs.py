@@ -12,12 +12,15 @@ put and transfer paths.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from raylite import store
 from raylite.client.object_ref import ObjectRef
+from raylite.rpc import common_pb2
 from raylite.serialization import contained_ids, deserialize, serialize
+from raylite.worker.daemon import HeadLink
 
 INNER = b"i" * 20
 OTHER = b"o" * 20
@@ -44,3 +47,37 @@ def test_a_stored_object_names_the_refs_inside_it(tmp_path: Path) -> None:
     store.write(str(tmp_path), plain, serialize(np.arange(10)))
     assert store.contained_of(store.object_path(str(tmp_path), plain)) == []
     assert store.contained_of(str(tmp_path / "gone")) == []  # freed meanwhile: nothing to report
+
+
+class _Pool:
+    def running(self) -> list[Any]:
+        return []
+
+    def live_actors(self) -> list[tuple[bytes, int]]:
+        return []
+
+
+class _Store:
+    """The two NodeStore methods the hello reads, over a folder of object files."""
+
+    def __init__(self, folder: Path, primaries: list[bytes]) -> None:
+        self.folder = folder
+        self.primaries = primaries
+
+    def held(self) -> tuple[list[tuple[bytes, int]], list[bytes]]:
+        return [(oid, 1) for oid in self.primaries], []
+
+    def readable_path(self, object_id: bytes) -> str | None:
+        path = store.object_path(str(self.folder), object_id)
+        return path if Path(path).exists() else None
+
+
+def test_a_node_rejoining_a_restarted_head_reports_the_refs_inside_each_object(tmp_path: Path) -> None:
+    outer, plain = b"a" * 20, b"b" * 20
+    store.write(str(tmp_path), outer, serialize({"inner": ObjectRef(INNER), "data": np.arange(100_000)}))
+    store.write(str(tmp_path), plain, serialize(np.arange(100_000)))
+    link = HeadLink.__new__(HeadLink)  # no channel: only the hello is built
+    info = common_pb2.NodeInfo(node_id=b"n" * 16, address="127.0.0.1:1")
+    link.attach(info, _Pool(), _Store(tmp_path, [outer, plain, b"c" * 20]))  # type: ignore[arg-type]
+    hello = link._hello(resume=True)
+    assert {o.object_id: list(o.contained) for o in hello.objects} == {outer: [INNER], plain: [], b"c" * 20: []}
