@@ -4,13 +4,19 @@ A serialized value is a pickle (protocol 5) plus its out-of-band buffers
 (numpy arrays, bytes-like data), laid out so that a reader can hand the
 buffers to the unpickler as slices of one memory map, without copying:
 
-    offset 0   header: magic, buffer count, pickle length
+    offset 0   header: magic, buffer count, pickle length, contained count
     offset 24  buffer table: (offset, length) per buffer, 16 bytes each
     ...        the pickle
     ...        each buffer, aligned to 64 bytes
+    end - 20n  the ids of the n ObjectRefs pickled inside the value
 
 The same layout is used inline (bytes inside a message) and in a node's
-shared-memory store (one file per object).
+shared-memory store (one file per object). The ids at the end let the value
+itself say which objects it keeps alive: a node rejoining a restarted head
+reads them from its stored objects (contained_ids) and reports them, so that
+an object referenced only from inside another one is not freed. They come
+last, so a reader of the value never looks at them (and the field they are
+counted in was reserved and zero before they were added).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from typing import Any
 import cloudpickle
 
 _MAGIC = b"RLO1"
-_HEADER = struct.Struct("<4sIQQ")  # magic, buffer count, pickle length, reserved
+_HEADER = struct.Struct("<4sIQQ")  # magic, buffer count, pickle length, contained ids at the end
 _ENTRY = struct.Struct("<QQ")
 _ALIGN = 64
+HEADER_BYTES = _HEADER.size
+CONTAINED_ID_BYTES = 20  # raylite.ids.OBJECT_ID_BYTES
 
 # Values made only of these types pickle the same with the standard pickler,
 # which is several times faster than cloudpickle for small values.
@@ -59,12 +67,14 @@ def note_ref(object_id: bytes) -> None:
 class Serialized:
     """A value's pickle and out-of-band buffers, and the layout they take."""
 
-    __slots__ = ("meta", "buffers", "_offsets", "size", "contained")
+    __slots__ = ("meta", "buffers", "_offsets", "size", "contained", "_ids")
 
     def __init__(self, meta: bytes, buffers: list[memoryview], contained: list[bytes] | None = None) -> None:
         self.meta = meta
         self.buffers = buffers
         self.contained = contained or []  # ids of the ObjectRefs inside
+        # (a ref of another length could not be named on the wire either)
+        self._ids = b"".join(c for c in self.contained if len(c) == CONTAINED_ID_BYTES) if contained else b""
         pos = _HEADER.size + _ENTRY.size * len(buffers) + len(meta)
         offsets = []
         for b in buffers:
@@ -72,10 +82,11 @@ class Serialized:
             offsets.append(pos)
             pos += b.nbytes
         self._offsets = offsets
-        self.size = pos
+        self.size = pos + len(self._ids)
 
     def _header(self) -> bytes:
-        parts = [_HEADER.pack(_MAGIC, len(self.buffers), len(self.meta), 0)]
+        count = len(self._ids) // CONTAINED_ID_BYTES
+        parts = [_HEADER.pack(_MAGIC, len(self.buffers), len(self.meta), count)]
         parts += [_ENTRY.pack(off, b.nbytes) for off, b in zip(self._offsets, self.buffers, strict=True)]
         return b"".join(parts)
 
@@ -88,10 +99,12 @@ class Serialized:
                 out.append(b"\0" * (off - pos))
             out.append(b)
             pos = off + b.nbytes
+        if self._ids:
+            out.append(self._ids)
         return out
 
     def to_bytes(self) -> bytes:
-        if not self.buffers:
+        if not self.buffers and not self._ids:
             return _HEADER.pack(_MAGIC, 0, len(self.meta), 0) + self.meta
         return b"".join(self.chunks())
 
@@ -145,6 +158,22 @@ def deserialize(data: bytes | memoryview) -> Any:
         pos += _ENTRY.size
     meta = view[pos : pos + meta_len]
     return pickle.loads(meta, buffers=buffers)
+
+
+def contained_count(header: bytes | memoryview) -> int:
+    """How many ref ids end a serialized value, from its first HEADER_BYTES bytes (0 if not one)."""
+    if len(header) < _HEADER.size:
+        return 0
+    magic, _, _, count = _HEADER.unpack_from(header, 0)
+    return int(count) if magic == _MAGIC else 0
+
+
+def contained_ids(data: bytes | memoryview) -> list[bytes]:
+    """The ids of the ObjectRefs pickled inside a serialized value."""
+    view = memoryview(data)
+    count = contained_count(view)
+    start = len(view) - count * CONTAINED_ID_BYTES
+    return [bytes(view[start + i * CONTAINED_ID_BYTES : start + (i + 1) * CONTAINED_ID_BYTES]) for i in range(count)]
 
 
 def dumps(value: Any) -> bytes:

@@ -16,7 +16,7 @@ import os
 import shutil
 from typing import Any
 
-from raylite.serialization import Serialized, deserialize
+from raylite.serialization import CONTAINED_ID_BYTES, HEADER_BYTES, Serialized, contained_count, deserialize
 
 
 def object_path(store_dir: str, object_id: bytes) -> str:
@@ -53,6 +53,20 @@ def map_path(path: str) -> memoryview:
 
 def read(store_dir: str, object_id: bytes) -> Any:
     return deserialize(map_readonly(store_dir, object_id))
+
+
+def contained_of(path: str) -> list[bytes]:
+    """The ids of the refs pickled inside a stored object (its last bytes); [] if it is gone."""
+    try:
+        with open(path, "rb") as f:
+            count = contained_count(f.read(HEADER_BYTES))
+            if not count:
+                return []
+            f.seek(-count * CONTAINED_ID_BYTES, os.SEEK_END)
+            tail = f.read(count * CONTAINED_ID_BYTES)
+    except (FileNotFoundError, OSError):
+        return []  # freed, or moved by a spill, meanwhile
+    return [tail[i : i + CONTAINED_ID_BYTES] for i in range(0, len(tail), CONTAINED_ID_BYTES)]
 
 
 def contains(store_dir: str, object_id: bytes) -> bool:

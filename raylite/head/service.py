@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple, assert_never
 
@@ -88,7 +89,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # an isinstance chain, in order of frequency: as fast as comparing type(effect)
         # (a match statement's class patterns cost twice as much per effect), and the
         # type checker narrows each branch and sees that every effect is handled
-        for effect in self.state.handle(*events):
+        for effect in self.state.handle(*events, now=time.time()):
             if isinstance(effect, Deliver):
                 out = self.clients.get(effect.client_id)
                 if out is not None:

@@ -4,7 +4,7 @@ Saved: exported functions (executors fetch them by id), the actor directory
 (named and detached actors must survive), and the nodes alive (a restarted
 head waits for them before it schedules). Not saved: tasks and objects. The
 clients resubmit their unfinished tasks and re-announce their refs, and the
-nodes report what they run and store (see raylite/head/state/head_state.py).
+nodes report what they run and store (see raylite/head/state/recovery.py).
 
 A head that stops cleanly deletes the file, so the next start begins afresh;
 a head killed mid-job leaves it for its successor on the same storage path.
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from raylite.head import wire
 from raylite.head.state.model import ActorRecord
+from raylite.head.state.states import ActorState
 from raylite.rpc import common_pb2
 
 log = logging.getLogger("raylite.head")
@@ -88,7 +89,8 @@ class HeadStorage:
         self._write("DELETE FROM nodes WHERE node_id = ?", (node_id,))
 
     def save_actor(self, actor: ActorRecord) -> None:
-        if actor.state == "DEAD":
+        state = ActorState(actor.state)
+        if state is ActorState.DEAD:
             self._write("DELETE FROM actors WHERE actor_id = ?", (actor.actor_id,))
             return
         creation = actor.creation
@@ -100,7 +102,7 @@ class HeadStorage:
                 actor.actor_id,
                 creation.spec.SerializeToString(),
                 creation.client_id,
-                actor.state,
+                state.value,
                 actor.node_id,
                 creation.attempt,
                 actor.restarts_left,
@@ -142,7 +144,7 @@ def _actor_from_row(
         spec.actor_name,
         spec.detached,
         spec.actor_meta,
-        state=state,
+        state=ActorState(state),
         node_id=node_id,
         creation=creation,
         restarts_left=restarts_left,

@@ -25,6 +25,7 @@ from raylite import auth, config, hostinfo, ids, message_order, reconnect, tls
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
+from raylite.store import contained_of
 from raylite.worker.executor_pool import ExecutorPool
 from raylite.worker.object_store import NodeStore, sweep_stale_stores
 from raylite.worker.service import Transfers, WorkerServicer
@@ -223,8 +224,15 @@ class HeadLink:
                 hello.actors.add(actor_id=actor_id, attempt=attempt)
             primaries, copies = self.store.held()
             for oid, size in primaries:
+                # the refs inside it: alive while it is (the head knows them only from us now)
+                path = self.store.readable_path(oid)
                 hello.objects.add(
-                    object_id=oid, node_id=self.info.node_id, node_address=self.info.address, size=size, in_store=True
+                    object_id=oid,
+                    node_id=self.info.node_id,
+                    node_address=self.info.address,
+                    size=size,
+                    in_store=True,
+                    contained=contained_of(path) if path is not None else [],
                 )
             hello.copies.extend(copies)
         return hello

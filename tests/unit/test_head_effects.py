@@ -57,7 +57,7 @@ def test_every_effect_is_carried_out() -> None:
     ]
     # a new kind of effect must be carried out, and be added here
     assert {type(e) for e in effects} == set(typing.get_args(Effect))
-    svc.state.handle = lambda *events: effects  # type: ignore[method-assign]
+    svc.state.handle = lambda *events, now=None: effects  # type: ignore[method-assign]
     svc.apply()
     assert list(client.msg.objects) == [value]
     assert [(a.spec.task_id, a.attempt) for a in node.msg.tasks] == [(b"t" * 16, 2)]
@@ -70,7 +70,7 @@ def test_every_effect_is_carried_out() -> None:
 def test_effects_for_peers_without_a_stream_are_dropped() -> None:
     svc = HeadServicer("test")
     value = common_pb2.ObjectValue(object_id=OID, data=b"v", size=1)
-    svc.state.handle = lambda *events: [  # type: ignore[method-assign]
+    svc.state.handle = lambda *events, now=None: [  # type: ignore[method-assign]
         Deliver(CLIENT, ObjectInfo(OID, value=value, size=1)),
         Dispatch(NODE, TaskRecord(b"t" * 16, b"job", CLIENT, "f", spec=common_pb2.TaskSpec()), []),
         FreeObject(NODE, OID),

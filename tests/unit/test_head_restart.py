@@ -22,6 +22,7 @@ from raylite.head.state.model import (
     KillActor,
     NodeAdded,
     ObjectInfo,
+    ObjectsPut,
     RecoveryEnded,
     RefsChanged,
     TaskRecord,
@@ -346,3 +347,40 @@ def test_client_keeps_the_values_of_arguments_it_knew_while_their_tasks_are_kept
     assert kept.arguments() == {b"p" * 20: value}  # b still needs it, though the client dropped its ref
     kept.output_arrived(b.task_id)
     assert kept.arguments() == {}
+
+
+def test_a_late_node_still_running_a_task_rerun_and_finished_elsewhere_does_not_adopt_it() -> None:
+    """Found by the randomized test (test_head_state_random.py): n1 missed the recovery
+    window, so t was rerun on n2 and finished there, its output stored (lineage). n1
+    then rejoined, still running t: the head adopted that run into its table beside the
+    lineage entry, and when it finished, it replaced the lineage entry without releasing
+    the arguments that entry pinned."""
+    x = ObjectInfo(b"x".ljust(20, b"."), value="x")
+    t = task("t", deps=[x.object_id])
+    late = copy.copy(t)
+    late.attempt = 1
+    new = restarted([], [b"n1", b"n2"])
+    step(new, NodeAdded(b"n2", NODE), RefsChanged(DRIVER, [(x.object_id, True)]), ObjectsPut([x]), TaskSubmitted(t))
+    assert dispatched(step(new, RecoveryEnded())) == [(b"n2", "t")]
+    step(new, finished(t, result(t, node=b"n2", size=10)), RefsChanged(DRIVER, [(x.object_id, False)]))
+    assert t.task_id in new.lineage and new.pins == {x.object_id: 1}
+    step(new, NodeAdded(b"n1", NODE, running=[late]))
+    assert t.task_id not in new.tasks and available(new, b"n1") == 2.0  # its run there is a duplicate
+    assert step(new, finished(late, node=b"n1")) == []
+    assert new.lineage[t.task_id] is t and new.pins == {x.object_id: 1}
+
+
+def test_an_object_referenced_only_from_inside_a_stored_one_outlives_recovery() -> None:
+    """What a rejoining node reports of each stored object includes the refs inside it
+    (raylite/worker/daemon.py reads them from the object's file): they are pinned like
+    before the restart, whichever node reports the inner object, and whenever."""
+    inner = ObjectInfo(b"inner".ljust(20, b"."), value="inner", node_id=b"n2", size=10)
+    outer = ObjectInfo(b"outer".ljust(20, b"."), value="outer", node_id=b"n1", size=10, contained=(inner.object_id,))
+    new = restarted([], [b"n1", b"n2"])
+    step(new, NodeAdded(b"n1", NODE, objects=[outer]), RefsChanged(DRIVER, [(outer.object_id, True)]))
+    step(new, NodeAdded(b"n2", NODE, objects=[inner]))
+    effects = step(new, RecoveryEnded())
+    assert of_type(effects, FreeObject) == []
+    assert {outer.object_id, inner.object_id} <= set(new.objects)
+    effects = step(new, RefsChanged(DRIVER, [(outer.object_id, False)]))
+    assert of_type(effects, FreeObject) == [FreeObject(b"n1", outer.object_id), FreeObject(b"n2", inner.object_id)]

@@ -153,7 +153,7 @@ class Recorder:
         self.exports_first = False  # the functions were stored before anything was applied
         self.acks: list[int] = []  # the flush ack in the outgoing message at each apply
 
-    def handle(self, *events: Any) -> list[Any]:
+    def handle(self, *events: Any, now: float | None = None) -> list[Any]:
         if not self.items:
             self.exports_first = bool(self.svc.functions)
         self.acks.append(self.out.msg.flush_ack)
@@ -251,7 +251,7 @@ async def test_a_split_client_batch_is_applied_as_the_whole_would_be() -> None:
 async def test_the_head_applies_a_node_batch_in_the_table_order() -> None:
     svc = HeadServicer("test")
     seen: list[str] = []
-    svc.state.handle = lambda *events: (seen.extend(node_step(e) for e in events), [])[1]  # type: ignore[method-assign]
+    svc.state.handle = lambda *events, now=None: (seen.extend(node_step(e) for e in events), [])[1]  # type: ignore[method-assign]
     batch = head_pb2.NodeBatch()
     batch.results.add(task_id=b"t" * 16)
     batch.deaths.add(task_id=b"d" * 16, reason="killed")
@@ -311,7 +311,7 @@ async def test_the_worker_daemon_applies_head_to_node_in_the_table_order() -> No
         msg.kill_actors.append(bytes([i]) * 16)
         msg.free_objects.append(bytes([i]) * 20)
         msg.promoted_objects.append(bytes([i]) * 20)
-    link = HeadLink("127.0.0.1:1", "token")
+    link = HeadLink("127.0.0.1:1", "token", None)
     recording = Recording()
     link.attach(common_pb2.NodeInfo(node_id=NODE), recording, recording)  # type: ignore[arg-type]
     link.stub = type("Stub", (), {"NodeStream": lambda self, **kw: FakeCall([msg])})()

@@ -16,7 +16,7 @@ from raylite.head.state.model import (
     TaskRecord,
     TaskSubmitted,
 )
-from tests.unit.test_head_state import DRIVER, JOB, OTHER, actor, call, finished, of_type, oid, step, task
+from tests.unit.test_head_state import DRIVER, JOB, OTHER, actor, call, dispatched, finished, of_type, oid, step, task
 
 N1 = b"n1"
 
@@ -145,3 +145,17 @@ def test_a_call_in_flight_keeps_its_actor_until_it_is_done() -> None:
     assert of_type(step(state, RefsChanged(DRIVER, [(oid(creation), False)])), KillActor) == []
     effects = step(state, finished(pending))
     assert of_type(effects, KillActor) == [KillActor(b"n1", creation.actor_id)]
+
+
+def test_room_an_actor_leaves_when_its_last_handle_goes_is_used_in_the_same_step() -> None:
+    """Found by the randomized test (test_head_state_random.py): the actor is killed in
+    the free pass at the end of the step, after the scheduling pass, so the task that
+    waited for its CPU stayed queued until some later event happened to run a pass."""
+    state = HeadState()
+    creation = placed_actor(state, resources={"CPU": 2.0})
+    waiting = task("waiting")
+    step(state, TaskSubmitted(waiting))
+    assert waiting.state == "READY"
+    effects = step(state, RefsChanged(DRIVER, [(oid(creation), False)]))
+    assert of_type(effects, KillActor) == [KillActor(b"n1", creation.actor_id)]
+    assert dispatched(effects) == [(b"n1", "waiting")]

@@ -7,5 +7,6 @@ returns. Nothing here imports asyncio, grpc, socket, time, os or random
 
 from raylite.head.state.head_state import HeadState
 from raylite.head.state.model import *  # noqa: F403 - the events and effects are the API
+from raylite.head.state.states import ActorState, IllegalTransition, StoryEntry, TaskState
 
-__all__ = ["HeadState"]
+__all__ = ["ActorState", "HeadState", "IllegalTransition", "StoryEntry", "TaskState"]

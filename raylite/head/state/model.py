@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raylite.failures import Failure
+from raylite.head.state.states import ActorState, TaskState
+
+# A record's last moves, oldest first, flat: time, name of the state entered, event handled,
+# cause, time, ... (states.entries() reads it as StoryEntry tuples; sink.py says why it is flat).
+Story = tuple[Any, ...]
 
 NORMAL, ACTOR_CREATION, ACTOR_METHOD = 0, 1, 2
 
@@ -60,14 +65,15 @@ class TaskRecord:
     max_task_retries: int = 0  # ACTOR_CREATION: for the actor's calls
     borrowed: tuple[bytes, ...] = ()  # refs nested in the arguments
     spec: Any = None  # opaque wire spec, passed to the node as is
-    # Scheduling state, owned by HeadState.
-    state: str = "WAITING"  # WAITING -> READY -> RUNNING -> (removed)
+    # Scheduling state, owned by the head's components (raylite/head/state/states.py has the moves).
+    state: TaskState = TaskState.NEW
     node_id: bytes | None = None
     missing: int = 0
     retries_left: int = 0
     blocked: bool = False
     attempt: int = 0  # dispatches so far; deaths of older attempts are stale
     pinned: bool = False  # its deps and borrowed refs are counted in HeadState.pins
+    story: Story | None = None  # made when it enters the head
 
 
 @dataclass(slots=True)
@@ -88,7 +94,7 @@ class ActorRecord:
     meta: bytes
     # PENDING -> PLACED -> (RESTARTING -> PLACED)* -> DEAD; after a head restart a
     # saved PLACED actor is RECOVERING until its node reports it alive (PLACED) or not
-    state: str = "PENDING"
+    state: ActorState = ActorState.PENDING
     node_id: bytes | None = None
     creation: TaskRecord | None = None
     restarts_left: int = 0  # -1: forever
@@ -99,6 +105,7 @@ class ActorRecord:
     inflight: dict[bytes, TaskRecord] = field(default_factory=dict)
     death: str = ""
     ready: ObjectInfo | None = None  # its constructor's result, once it returned
+    story: Story | None = None
 
 
 # ---- events ---------------------------------------------------------------

@@ -1,0 +1,498 @@
+"""The task table and the scheduler: from submission to results, and lineage.
+
+Theory of operation
+-------------------
+A task enters as TaskSubmitted (NEW). The table counts its dependencies that
+do not exist yet (`missing`, WAITING); each missing object remembers the
+tasks waiting on it (`dep_waiters`). When the count reaches zero the task is
+READY and joins the queue of its scheduling class (its resource request and
+strategy). After every step, one scheduling pass walks each class queue from
+the front and places tasks until a placement fails: tasks of a class are
+interchangeable, so the first failure means the rest would fail too. Queues
+hold task ids and are cleaned lazily: an entry whose task is no longer READY
+is skipped. Placement takes the task's resources on the node (NodeTable) and
+emits Dispatch (RUNNING); TaskFinished gives them back and publishes the
+results under the task's return ids (FINISHED, out of the table).
+
+Actor creation tasks are scheduled like any task, with `placement` as the
+request; the actor then holds `resources` until it dies (ActorDirectory).
+Method calls skip the queues: ActorDirectory routes them to the actor's node
+in submission order (raylite/head/state/actors.py).
+
+A task blocked in `get` gives its resources back to the node (TaskBlockChanged)
+and takes them again when it resumes, possibly overcommitting the node
+briefly: this is what keeps nested tasks from deadlocking a full cluster.
+
+Failures: a task whose process or node dies is retried while it has retries
+left (RUNNING -> READY, a new `attempt`: deaths and results of older attempts
+are stale), else it fails with WorkerCrashedError; a retryable application
+error is retried the same way. An error argument fails the task without
+running it, and the failure flows on to tasks waiting for its outputs.
+
+Lineage: a finished normal task with an output in a node's store is kept in
+`lineage` with its arguments pinned; if that node dies and no copy survives,
+the task runs again (FINISHED -> WAITING/READY) and the lost outputs wait for
+it. A lost object with no lineage (a put) becomes ObjectLostError. The entry
+goes when none of its outputs is left (ObjectDirectory's on_freed).
+
+A driver's tasks go with it. When a driver disconnects, at the end of that
+step (a driver whose stream was replaced reconnects within the same step and
+loses nothing), every normal task of its job that has not started (WAITING or
+READY) finishes with ObjectLostError, releasing its pins; whatever waits for
+its outputs (subscribers, dependent tasks of any job) learns why. Its job is
+then gone: normal tasks submitted later under it (nested tasks of its still
+running tasks) fail the same way at once, until a driver of that job connects
+again. What already runs keeps running and reports as usual, as it did
+before. Nested tasks are covered because an executor submits under the job
+of the task it runs (raylite/worker/executor_main.py). Actor creations and
+calls are left to the actor directory: non-detached actors of the job die
+with their driver (and their calls fail); a detached actor outlives it, and
+calls to it are never dropped, whoever made them. After a head restart, a
+job whose driver did not reconnect by RecoveryEnded is gone the same way.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from raylite import resources as res
+from raylite.failures import Failure
+from raylite.head.state import scheduler
+from raylite.head.state.model import (
+    ACTOR_CREATION,
+    ACTOR_METHOD,
+    NORMAL,
+    Dispatch,
+    ExecutorDied,
+    NodeRecord,
+    ObjectInfo,
+    TaskBlockChanged,
+    TaskFinished,
+    TaskRecord,
+    TaskSubmitted,
+    Warn,
+)
+from raylite.head.state.nodes import NodeTable
+from raylite.head.state.objects import ObjectDirectory
+from raylite.head.state.sink import Sink
+from raylite.head.state.states import ActorState, TaskState, last_state
+from raylite.ids import object_id, task_of
+
+if TYPE_CHECKING:
+    from raylite.head.state.actors import ActorDirectory
+    from raylite.head.state.recovery import Recovery
+
+NEW, WAITING, READY = TaskState.NEW, TaskState.WAITING, TaskState.READY
+RUNNING, FINISHED = TaskState.RUNNING, TaskState.FINISHED
+
+
+class TaskTable:
+    def __init__(self, sink: Sink, nodes: NodeTable, objects: ObjectDirectory) -> None:
+        self.sink = sink
+        self.nodes = nodes
+        self.objects = objects
+        self.tasks: dict[bytes, TaskRecord] = {}
+        # finished tasks whose outputs live in a node store: rerun if the node dies
+        self.lineage: dict[bytes, TaskRecord] = {}
+        self.gone_jobs: set[bytes] = set()  # jobs whose driver left (see the module docstring)
+        self.leaving_jobs: dict[bytes, None] = {}  # drivers that left during this step
+        self.dep_waiters: dict[bytes, list[bytes]] = {}  # object id -> tasks waiting for it
+        self._queues: dict[tuple, deque[bytes]] = {}  # scheduling class -> READY task ids, in order
+        self._warned_infeasible: set[tuple] = set()
+        self._spread_cursor = 0
+        # wired by HeadState
+        self.actors: ActorDirectory
+        self.recovery: Recovery
+
+    # ---- submission ----------------------------------------------------------------------
+
+    def on_submitted(self, ev: TaskSubmitted) -> None:
+        self.submit(ev.task)
+
+    def submit(self, task: TaskRecord) -> None:
+        known = self.tasks.get(task.task_id)
+        if known is not None:
+            # a resubmission (a client reconnecting to a restarted head): the task may
+            # have been adopted from a node, which does not know who submitted it
+            known.client_id = task.client_id
+            return
+        if self.recovery.done_before(task) or task.task_id in self.lineage:
+            return  # (in lineage: a replay of a finished task kept to remake its outputs)
+        self.sink.enter(task, NEW, "submitted")
+        task.retries_left = task.max_retries
+        self.tasks[task.task_id] = task
+        self.pin_arguments(task)
+        early = self.recovery.early_results.pop(task.task_id, None) if self.recovery.early_results else None
+        kind = task.kind
+        if early is not None and kind == NORMAL:
+            self.finish(task, early.results, "it finished while the head was down")
+            return
+        if kind == ACTOR_CREATION:
+            self.actors.created(task)
+        elif kind == ACTOR_METHOD:
+            self.actors.route_call(task)
+            return
+        elif self.gone_jobs and task.job_id in self.gone_jobs:
+            self.finish(task, [_driver_gone(task, "was submitted after")] * task.num_returns, "its driver had left")
+            return
+        failed = self._failed_dependency(task) if task.deps else None
+        if failed is not None:
+            self.finish(task, [failed] * task.num_returns, "an argument is an error")
+            return
+        self.wait_for_deps(task)
+
+    def _failed_dependency(self, task: TaskRecord) -> ObjectInfo | None:
+        objects = self.objects.objects
+        for dep in task.deps:
+            info = objects.get(dep)
+            if info is not None and info.is_error:
+                return info
+        return None
+
+    def pin_arguments(self, task: TaskRecord) -> None:
+        """The task's arguments (top-level and nested) live while it may run."""
+        task.pinned = True
+        if task.deps:
+            self.objects.pin(task.deps)
+        if task.borrowed:
+            self.objects.pin(task.borrowed)
+
+    def release_pins(self, task: TaskRecord) -> None:
+        if task.pinned:
+            task.pinned = False
+            if task.deps:
+                self.objects.unpin(task.deps)
+            if task.borrowed:
+                self.objects.unpin(task.borrowed)
+
+    def wait_for_deps(self, task: TaskRecord) -> None:
+        """Queues the task once its missing arguments exist (at once if none is missing)."""
+        objects = self.objects.objects
+        missing = [d for d in task.deps if d not in objects]
+        task.missing = len(missing)
+        if not missing:
+            self.make_ready(task, "every argument exists")
+            return
+        self.sink.transition(task, WAITING, "an argument does not exist yet")
+        waiters = self.dep_waiters
+        for dep in missing:
+            waiters.setdefault(dep, []).append(task.task_id)
+
+    def object_ready(self, info: ObjectInfo) -> None:
+        """An object exists: the tasks waiting for it move on (or fail, if it is an error)."""
+        waiting = self.dep_waiters.pop(info.object_id, None)
+        if not waiting:
+            return
+        for task_id in waiting:
+            task = self.tasks.get(task_id)
+            if task is None or task.state is not WAITING:
+                continue
+            if info.is_error:
+                self.finish(task, [info] * task.num_returns, "an argument failed")
+                continue
+            task.missing -= 1
+            if task.missing == 0:
+                self.make_ready(task, "its last argument exists")
+
+    def make_ready(self, task: TaskRecord, cause: str) -> None:
+        self.sink.transition(task, READY, cause)
+        request = task.placement if task.kind == ACTOR_CREATION else task.resources
+        key = (res.request_key(request), task.strategy)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = deque()
+        queue.append(task.task_id)
+        self.sink.needs_pass = True
+
+    # ---- scheduling ---------------------------------------------------------------------
+
+    def schedule_pass(self) -> None:
+        if self.recovery.awaiting_nodes():
+            self.sink.needs_pass = True  # placing now could run twice what a missing node still runs
+            return
+        nodes = list(self.nodes.nodes.values())
+        tasks = self.tasks
+        for key, queue in self._queues.items():
+            while queue:
+                task = tasks.get(queue[0])
+                if task is None or task.state is not READY:
+                    queue.popleft()
+                    continue
+                if not self._try_place(task, nodes, key):
+                    break
+                queue.popleft()
+
+    def _try_place(self, task: TaskRecord, nodes: list[NodeRecord], key: tuple) -> bool:
+        request = task.placement if task.kind == ACTOR_CREATION else task.resources
+        strategy = task.strategy
+        if strategy.kind == "NODE_AFFINITY" and not strategy.soft:
+            target = self.nodes.nodes.get(strategy.node_id)
+            if target is None or not target.alive or not res.fits(request, target.total):
+                self._fail_unschedulable(task, strategy.node_id)
+                return True
+        locality = self._locality(task) if task.deps else {}
+        node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
+        if node_id is None:
+            if not scheduler.feasible_anywhere(request, nodes) and key not in self._warned_infeasible:
+                self._warned_infeasible.add(key)
+                self.sink.effects.append(Warn(task.client_id, _infeasible_message(task, request, nodes)))
+            return False
+        if strategy.kind == "SPREAD":
+            self._spread_cursor = next(i for i, n in enumerate(nodes) if n.node_id == node_id)
+        self.nodes.take(node_id, task.resources)
+        self.sink.transition(task, RUNNING, "placed on a node")
+        task.node_id = node_id
+        task.attempt += 1
+        if task.kind == ACTOR_CREATION:
+            self.actors.placed(task, node_id)
+        else:
+            self.sink.effects.append(Dispatch(node_id, task, self.objects.args_of(task)))
+        return True
+
+    def _fail_unschedulable(self, task: TaskRecord, node_id: bytes) -> None:
+        failure = Failure(
+            "TaskUnschedulableError",
+            f"task {task.name} requires node {node_id.hex()[:12]} (hard node affinity), which is "
+            "not alive or can never fit it; use soft=True to allow other nodes",
+        )
+        error = ObjectInfo(b"", is_error=True, failure=failure)
+        self.finish(task, [error] * task.num_returns, "its hard affinity names a node that cannot run it")
+
+    def _locality(self, task: TaskRecord) -> dict[bytes, int]:
+        out: dict[bytes, int] = {}
+        objects, copies = self.objects.objects, self.objects.copies
+        for dep in task.deps:
+            info = objects.get(dep)
+            if info is not None and info.node_id is not None:
+                out[info.node_id] = out.get(info.node_id, 0) + info.size
+                for node_id in copies.get(dep, ()):
+                    out[node_id] = out.get(node_id, 0) + info.size
+        return out
+
+    def nodes_changed(self) -> None:
+        """A node joined: infeasible requests are worth a warning again if still infeasible."""
+        self._warned_infeasible.clear()
+
+    # ---- results and failures --------------------------------------------------------------
+
+    def task_finished(self, ev: TaskFinished) -> None:
+        task = self.tasks.get(ev.task_id)
+        if task is None and self.recovery.keep_early_result(ev):
+            return
+        if task is None or task.state is not RUNNING or task.node_id != ev.node_id:
+            return  # late report of a task already retried or failed, or from a node it left
+        if ev.retryable and task.kind == NORMAL and self.retry(task, "it raised a retryable error"):
+            return
+        if ev.retryable and task.kind == ACTOR_METHOD:
+            # bounced: the actor's process had died when the call arrived. The
+            # death report (ExecutorDied) retries or fails the call; this is no result.
+            return
+        if task.kind == ACTOR_CREATION:
+            self.actors.constructor_returned(task, ev)
+        self.finish(task, ev.results, "its results arrived")
+
+    def finish(self, task: TaskRecord, results: list[ObjectInfo], cause: str) -> None:
+        """Removes a task from the table and publishes its results under its return ids."""
+        was_running = task.state is RUNNING
+        self.tasks.pop(task.task_id, None)
+        kind = task.kind
+        actor = self.actors.actors.get(task.actor_id) if kind == ACTOR_CREATION else None
+        if kind == NORMAL and any(r.node_id is not None and not r.is_error for r in results):
+            # its outputs live on one node: keep the recipe (and its inputs) to remake them
+            self.lineage[task.task_id] = task
+        elif actor is None or actor.state is ActorState.DEAD:
+            self.release_pins(task)  # an actor's constructor arguments live as long as it may restart
+        if was_running and kind != ACTOR_CREATION and not task.blocked:
+            self.nodes.give_back(task.node_id, task.resources)
+        self.sink.transition(task, FINISHED, cause)
+        if kind != NORMAL:
+            self.actors.task_finished(task)
+        add = self.objects.add
+        owner = task.client_id
+        for index in range(task.num_returns):
+            src = results[index] if index < len(results) else results[-1]
+            oid = object_id(task.task_id, index)
+            add(src if src.object_id == oid else renamed(src, oid), owner)
+
+    def executor_died(self, ev: ExecutorDied) -> None:
+        if ev.actor_id:
+            self.actors.process_died(ev)
+            return
+        task = self.tasks.get(ev.task_id)
+        if task is None or (ev.attempt and ev.attempt != task.attempt):
+            return
+        if task.state is RUNNING and task.node_id == ev.node_id:
+            self.executor_lost(task, f"its executor process on node {ev.node_id.hex()[:12]} died ({ev.reason})")
+
+    def executor_lost(self, task: TaskRecord, why: str) -> None:
+        """A running task lost its process: retry it or fail it."""
+        if self.retry(task, why):
+            return
+        failure = Failure(
+            "WorkerCrashedError",
+            f"task {task.name} ({task.task_id.hex()}) failed: {why}; no retries left (max_retries={task.max_retries})",
+        )
+        self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)], why)
+
+    def retry(self, task: TaskRecord, why: str) -> bool:
+        """Queues a running task again if it has retries left."""
+        if task.retries_left == 0:
+            return False
+        if not task.blocked:
+            self.nodes.give_back(task.node_id, task.resources)
+        if task.retries_left > 0:
+            task.retries_left -= 1
+        task.node_id = None
+        task.blocked = False
+        self.make_ready(task, f"retried: {why}")
+        return True
+
+    def node_lost(self, node_id: bytes, why: str) -> None:
+        """Retries or fails what ran on a dead node (its actors' calls fail with the actors)."""
+        for task in [t for t in self.tasks.values() if t.node_id == node_id and t.state is RUNNING]:
+            if task.kind != ACTOR_METHOD:
+                self.executor_lost(task, why)
+
+    def block_changed(self, ev: TaskBlockChanged) -> None:
+        task = self.tasks.get(ev.task_id)
+        if task is None or task.state is not RUNNING or task.blocked == ev.blocked:
+            return
+        if task.kind == ACTOR_CREATION or task.node_id is None or not self.nodes.alive(task.node_id):
+            return
+        task.blocked = ev.blocked
+        if ev.blocked:
+            self.nodes.give_back(task.node_id, task.resources)
+        else:
+            self.nodes.take(task.node_id, task.resources)
+
+    # ---- lineage -------------------------------------------------------------------------
+
+    def objects_lost(self, lost: list[ObjectInfo], where: str) -> None:
+        """Rebuilds lost objects from their lineage; the others (puts) become ObjectLostErrors."""
+        # Every lost object leaves the directory first, so that rebuilt tasks wait
+        # for lost inputs that are themselves being rebuilt.
+        for info in lost:
+            self.objects.drop_lost(info)
+        rebuilding: set[bytes] = set()
+        for info in lost:
+            maker_id = task_of(info.object_id)
+            if maker_id in rebuilding:
+                continue  # another output of a task already rerun (rebuilding drops its lineage)
+            maker = self.lineage.get(maker_id)
+            if maker is not None:
+                rebuilding.add(maker_id)
+                self._rebuild(maker)
+                continue
+            failure = Failure(
+                "ObjectLostError",
+                f"object {info.object_id.hex()} was lost: {where}, and it was made by put(), "
+                "so it cannot be rebuilt; put it again",
+            )
+            self.objects.add(ObjectInfo(info.object_id, is_error=True, failure=failure), owner=None)
+
+    def _rebuild(self, task: TaskRecord) -> None:
+        """Runs a finished task again to remake its lost outputs (lineage reconstruction)."""
+        del self.lineage[task.task_id]
+        task.node_id = None
+        task.blocked = False
+        task.retries_left = task.max_retries
+        self.tasks[task.task_id] = task
+        self.wait_for_deps(task)
+
+    def output_freed(self, oid: bytes) -> None:
+        maker = self.lineage.get(task_of(oid))
+        if maker is None:
+            return
+        objects = self.objects.objects
+        if not any(object_id(maker.task_id, i) in objects for i in range(maker.num_returns)):
+            del self.lineage[maker.task_id]  # no output left to remake
+            self.release_pins(maker)
+
+    # ---- drivers that leave ---------------------------------------------------------------
+
+    def driver_left(self, job_id: bytes) -> None:
+        """Its job's queued tasks go at the end of the step, unless a driver of the job is back by then."""
+        self.leaving_jobs[job_id] = None
+
+    def driver_back(self, job_id: bytes) -> None:
+        self.gone_jobs.discard(job_id)
+
+    def drop_left_jobs(self, drivers: set[bytes]) -> None:
+        """End of step: the tasks of the jobs whose driver left in it, and has no driver now, go."""
+        leaving, self.leaving_jobs = self.leaving_jobs, {}
+        for job_id in leaving:
+            if job_id not in drivers:
+                self.drop_job(job_id)
+
+    def drop_jobs_without_driver(self, drivers: set[bytes]) -> None:
+        """After a head restart: the jobs whose driver did not reconnect are gone."""
+        jobs = {t.job_id for t in self.tasks.values() if t.kind == NORMAL and t.job_id not in drivers}
+        for job_id in sorted(jobs):
+            self.drop_job(job_id)
+
+    def drop_job(self, job_id: bytes) -> None:
+        self.gone_jobs.add(job_id)
+        doomed = [
+            t for t in self.tasks.values() if t.job_id == job_id and t.kind == NORMAL and t.state in (WAITING, READY)
+        ]
+        for task in doomed:
+            if task.state is WAITING or task.state is READY:  # (an earlier drop may have failed it already)
+                error = _driver_gone(task, "was dropped before it ran, as")
+                self.finish(task, [error] * task.num_returns, "its driver left")
+
+    # ---- invariants --------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        objects = self.objects.objects
+        queued = {tid for queue in self._queues.values() for tid in queue}
+        for task in self.tasks.values():
+            state = task.state
+            assert state in (WAITING, READY, RUNNING, TaskState.WAITING_FOR_ACTOR), (
+                f"{task.name} is {state} in the table"
+            )
+            assert task.story is None or last_state(task.story) == state, f"{task.name}: story {task.story}"
+            if state is WAITING:
+                missing = sum(1 for d in task.deps if d not in objects)
+                assert missing == task.missing, f"task {task.name}: missing {task.missing} != {missing}"
+                assert task.kind != ACTOR_METHOD
+            elif state is READY:
+                assert task.task_id in queued, f"{task.name} is READY but in no queue"
+                assert task.node_id is None and task.kind != ACTOR_METHOD
+            elif state is RUNNING:
+                assert task.node_id is not None, f"{task.name} runs nowhere"
+            if task.kind == NORMAL:
+                assert task.pinned, f"{task.name} does not pin its arguments"
+        for oid in self.dep_waiters:
+            assert oid not in objects, f"object {oid.hex()} is ready but still has waiters"
+        for task in self.lineage.values():
+            assert task.state is FINISHED and task.task_id not in self.tasks and task.pinned
+
+
+def renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:
+    return ObjectInfo(oid, info.value, info.node_id, info.size, info.is_error, info.failure, info.contained)
+
+
+def _driver_gone(task: TaskRecord, what: str) -> ObjectInfo:
+    failure = Failure(
+        "ObjectLostError",
+        f"task {task.name} ({task.task_id.hex()}) {what} the driver of its job {task.job_id.hex()} "
+        "exited: a job's work goes with its driver (detached actors excepted)",
+    )
+    return ObjectInfo(b"", is_error=True, failure=failure)
+
+
+def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: list[NodeRecord]) -> str:
+    # of each node, only what the request names: the rest (memory, node:<ip>) is noise here
+    request = dict(sorted(request.items()))  # (a map off the wire has no fixed order)
+    alive = [n for n in nodes if n.alive]
+    totals = [{name: n.total.get(name, 0.0) for name in request} for n in alive[:_NODES_SHOWN]]
+    more = f" and {len(alive) - _NODES_SHOWN} more" if len(alive) > _NODES_SHOWN else ""
+    return (
+        f"task {task.name} requires {request}, which no node in the cluster can ever provide "
+        f"(live nodes have {totals}{more}). It stays queued until a node that fits joins; "
+        "lower its num_cpus/num_gpus/resources or add such a node."
+    )
+
+
+_NODES_SHOWN = 8

@@ -1,0 +1,771 @@
+"""A randomized test of the head's state: a simulated cluster drives HeadState.
+
+Hypothesis picks a sequence of things that happen in a cluster (nodes join,
+die and rejoin a restarted head; clients submit tasks with arguments, create
+and call actors, put, hold and release refs, subscribe, disconnect; tasks
+finish well, badly or retryably; executors die; tasks block in `get`; actors
+are killed; copies are pulled and evicted; the head restarts and recovery
+ends) and feeds them to HeadState as the servicer would. A small model of the
+world outside the head carries out the effects: nodes run what they are
+dispatched and store what they are told, kill what they are told to kill and
+report the deaths; clients keep their refs and their unfinished tasks, and
+resume their sessions with a restarted head as raylite/client/core.py does.
+
+After every step: HeadState.validate(), and cross-checks from outside:
+- a dispatch goes to a live node, with every argument of a normal task or an
+  actor creation existing and no error, and a fresh attempt;
+- a normal task or actor creation was READY just before it was dispatched;
+- no node has more taken than it has, unless a task blocked or resumed there
+  (resuming may overcommit by design, and a restarted head cannot tell which
+  of a node's tasks were blocked);
+- no stored object is delivered unless it exists (or is freed only after
+  the delivery, at the end of that step: a result its owner no longer holds);
+- what the head places in a node's store is there (no FreeObject of an
+  object the head still keeps), and no running task is on a dead node;
+- the scheduling pass leaves no READY task that a node could take right now;
+- a PLACED actor is on a live node; a named actor is alive;
+- when a driver leaves, no task of its job that had not started stays queued;
+- illegal transitions raise (the state refuses them itself).
+
+CI runs a short search; RAYLITE_STATE_EXAMPLES (examples, default 40) and
+RAYLITE_STATE_STEPS (steps per example, default 40) make it longer:
+
+    RAYLITE_STATE_EXAMPLES=2000 RAYLITE_STATE_STEPS=80 pytest tests/unit/test_head_state_random.py
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from raylite.head.state import HeadState, TaskState, scheduler
+from raylite.head.state.model import (
+    ACTOR_CREATION,
+    ACTOR_METHOD,
+    NORMAL,
+    ActorChanged,
+    ActorKillRequested,
+    ActorRecord,
+    ClientConnected,
+    ClientDisconnected,
+    Deliver,
+    Dispatch,
+    ExecutorDied,
+    FreeObject,
+    HeadRestarted,
+    KillActor,
+    NodeAdded,
+    NodeRemoved,
+    ObjectCopiesChanged,
+    ObjectInfo,
+    ObjectsPut,
+    ObjectsSubscribed,
+    PromoteObject,
+    RecoveryEnded,
+    RefsChanged,
+    Strategy,
+    TaskBlockChanged,
+    TaskFinished,
+    TaskRecord,
+    TaskSubmitted,
+)
+from raylite.ids import object_id, task_of
+from raylite.resources import fits
+
+EXAMPLES = int(os.environ.get("RAYLITE_STATE_EXAMPLES", "40"))
+STEPS = int(os.environ.get("RAYLITE_STATE_STEPS", "40"))
+
+JOBS = [b"job-A\0\0\0", b"job-B\0\0\0"]
+NODE_IDS = [f"node-{i}".encode().ljust(16, b"\0") for i in range(5)]
+REQUESTS = [{"CPU": 1.0}, {"CPU": 1.0}, {"CPU": 1.0}, {}, {"CPU": 2.0}, {"GPU": 1.0}, {"CPU": 64.0}]
+NODE_SHAPES = [{"CPU": 1.0}, {"CPU": 3.0}, {"CPU": 2.0, "GPU": 1.0}]
+SPEC_FIELDS = (
+    "task_id job_id client_id name kind resources deps num_returns max_retries actor_id strategy placement "
+    "actor_name detached actor_meta function_id max_restarts max_task_retries borrowed spec"
+).split()
+
+
+class Picks:
+    """Choices a rule makes, drawn up front as integers so that a failing example prints replayably."""
+
+    def __init__(self, values: list[int]) -> None:
+        self.values = values
+        self.i = 0
+
+    def next(self) -> int:
+        value = self.values[self.i % len(self.values)] + self.i
+        self.i += 1
+        return value
+
+    def choose(self, seq: Any) -> Any:
+        seq = list(seq)
+        return seq[self.next() % len(seq)]
+
+    def flag(self) -> bool:
+        return self.next() % 2 == 1
+
+    def int(self, lo: int, hi: int) -> int:
+        return lo + self.next() % (hi - lo + 1)
+
+    def some(self, seq: list[Any], most: int) -> tuple[Any, ...]:
+        return tuple(self.choose(seq) for _ in range(self.int(0, most)))
+
+    def __repr__(self) -> str:
+        return f"Picks({self.values})"
+
+
+PICKS = st.lists(st.integers(0, 1000), min_size=1, max_size=8).map(Picks)
+
+
+def respec(task: TaskRecord) -> TaskRecord:
+    """The record a peer sends again: its spec's fields only (as raylite/head/wire.py decodes it)."""
+    fresh = TaskRecord(**{name: getattr(task, name) for name in SPEC_FIELDS})
+    fresh.resources = dict(task.resources)
+    fresh.placement = dict(task.placement)
+    return fresh
+
+
+def describe(events: tuple[Any, ...]) -> str:
+    out = []
+    for e in events:
+        if isinstance(e, TaskSubmitted):
+            t = e.task
+            out.append(
+                f"TaskSubmitted({t.name} {t.task_id.hex()[-4:]} kind={t.kind} deps={[d.hex()[-12:] for d in t.deps]})"
+            )
+        else:
+            out.append(type(e).__name__ + ("" if not hasattr(e, "__dict__") else ""))
+    return ", ".join(out)
+
+
+@dataclass
+class SimNode:
+    node_id: bytes
+    resources: dict[str, float]
+    alive: bool = True
+    joined: bool = True  # to the current head
+    running: dict[bytes, TaskRecord] = field(default_factory=dict)  # what it was dispatched, not finished
+    attempts: dict[bytes, int] = field(default_factory=dict)
+    actors: dict[bytes, int] = field(default_factory=dict)  # live actor processes -> attempt
+    store: dict[bytes, ObjectInfo] = field(default_factory=dict)  # primary copies
+    copies: set[bytes] = field(default_factory=set)
+    deaths: list[ExecutorDied] = field(default_factory=list)  # to report
+    overcommit: bool = False  # a task blocked or resumed here: the node may be overcommitted
+
+
+@dataclass
+class SimClient:
+    client_id: bytes
+    job_id: bytes
+    is_driver: bool
+    connected: bool = True  # to the current head
+    held: set[bytes] = field(default_factory=set)
+    unfinished: dict[bytes, TaskRecord] = field(default_factory=dict)
+    done: dict[bytes, TaskRecord] = field(default_factory=dict)
+    values: dict[bytes, ObjectInfo] = field(default_factory=dict)  # inline values it knows
+
+
+class HeadStateMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = HeadState()
+        self.now = 0.0
+        self.nodes: dict[bytes, SimNode] = {}
+        self.clients: dict[bytes, SimClient] = {}
+        self.saved_actors: dict[bytes, ActorRecord] = {}
+        self.saved_nodes: set[bytes] = set()
+        self.recovering = False
+        self.counter = 0
+        self.sessions = 0
+        self.actor_ids: list[bytes] = []
+        self.restarts = 0
+
+    @initialize(shapes=st.lists(st.sampled_from(NODE_SHAPES), min_size=1, max_size=3), two_jobs=st.booleans())
+    def cluster(self, shapes: list[dict[str, float]], two_jobs: bool) -> None:
+        """A cluster at work: some nodes, a driver and one of its executors' clients (and another driver)."""
+        for shape in shapes:
+            self.node_joins(shape)
+        self.client_connects(True, JOBS[0])
+        self.client_connects(False, JOBS[0])
+        if two_jobs:
+            self.client_connects(True, JOBS[1])
+
+    # ---- helpers -----------------------------------------------------------------
+
+    def fresh_id(self, prefix: bytes) -> bytes:
+        self.counter += 1
+        return prefix[:8].ljust(8, b"-") + self.counter.to_bytes(8, "big")
+
+    def apply(self, *events: Any) -> list[Any]:
+        self.now += 1.0
+        note(f"step {int(self.now)}: {describe(events)}")
+        effects = self.state.handle(*events, now=self.now)
+        self.state.validate()
+        self.carry_out(effects)
+        self.check()
+        return effects
+
+    def live_clients(self) -> list[SimClient]:
+        return [c for c in self.clients.values() if c.connected]
+
+    def joined_nodes(self) -> list[SimNode]:
+        return [n for n in self.nodes.values() if n.alive and n.joined]
+
+    def carry_out(self, effects: list[Any]) -> None:
+        state = self.state
+        for at, e in enumerate(effects):
+            kind = type(e)
+            if kind is Dispatch:
+                node = state.nodes.get(e.node_id)
+                assert node is not None and node.alive, f"dispatch to a node that is not alive: {e.node_id!r}"
+                task = e.task
+                sim = self.nodes[e.node_id]
+                assert sim.alive and sim.joined
+                if task.kind != ACTOR_METHOD:
+                    for dep in task.deps:
+                        # An argument exists, or was lost after the task was READY: it is being
+                        # made again (its maker is queued) or it is the head's ObjectLostError,
+                        # which the executor raises as the task's error.
+                        info = state.objects.get(dep)
+                        if info is None:
+                            assert task_of(dep) in state.tasks, f"{task.name} dispatched without {dep!r}"
+                        else:
+                            assert not info.is_error or info.failure is not None, f"{task.name}: error argument"
+                    for other in self.joined_nodes():
+                        assert task.task_id not in other.running, f"{task.name} dispatched while it still runs"
+                    story = self.state.task_story(task.task_id)
+                    placed = [i for i, m in enumerate(story) if m.state is TaskState.RUNNING and m.at == self.now]
+                    assert placed and placed[-1] > 0, f"{task.name} dispatched with no move to RUNNING: {story}"
+                    assert story[placed[-1] - 1].state is TaskState.READY, f"{task.name} dispatched: {story}"
+                sim.running[task.task_id] = task
+                sim.attempts[task.task_id] = task.attempt
+                if task.kind == ACTOR_CREATION:
+                    sim.actors[task.actor_id] = task.attempt
+            elif kind is Deliver:
+                oid = e.obj.object_id
+                if e.obj.node_id is not None:  # a location: it must be there when the client fetches
+                    later = effects[at:]
+                    freed_after = any(type(f) is FreeObject and f.object_id == oid for f in later)
+                    assert oid in state.objects or freed_after, f"object {oid!r} delivered after it was freed"
+                client = self.clients.get(e.client_id)
+                if client is not None and client.connected:
+                    if e.obj.node_id is None:
+                        client.values[oid] = e.obj
+                    spec = client.unfinished.pop(task_of(oid), None)
+                    if spec is not None:
+                        client.done[spec.task_id] = spec
+            elif kind is FreeObject:
+                assert e.object_id not in state.objects, f"freed {e.object_id!r} that the head keeps"
+                sim = self.nodes[e.node_id]
+                sim.store.pop(e.object_id, None)
+                sim.copies.discard(e.object_id)
+            elif kind is PromoteObject:
+                sim = self.nodes[e.node_id]
+                assert e.object_id in sim.copies, "promoted a copy the node does not have"
+                sim.copies.discard(e.object_id)
+                sim.store[e.object_id] = state.objects[e.object_id]
+            elif kind is KillActor:
+                sim = self.nodes.get(e.node_id)
+                if sim is None or not sim.alive:
+                    continue
+                attempt = sim.actors.pop(e.actor_id, None)
+                if attempt is not None:
+                    self.kill_calls(sim, e.actor_id)
+                    sim.deaths.append(ExecutorDied(sim.node_id, b"", e.actor_id, "killed", attempt))
+            elif kind is ActorChanged:
+                actor = state.actors[e.actor_id]
+                if actor.state == "DEAD":
+                    self.saved_actors.pop(e.actor_id, None)
+                else:
+                    self.saved_actors[e.actor_id] = self.snapshot(actor)
+
+    def kill_calls(self, sim: SimNode, actor_id: bytes) -> None:
+        for tid, t in list(sim.running.items()):
+            if t.actor_id == actor_id and t.kind != NORMAL:
+                del sim.running[tid]
+
+    def snapshot(self, actor: ActorRecord) -> ActorRecord:
+        """What HeadStorage keeps of an actor (raylite/head/storage.py)."""
+        assert actor.creation is not None
+        creation = respec(actor.creation)
+        creation.attempt = actor.creation.attempt
+        return ActorRecord(
+            actor.actor_id,
+            actor.job_id,
+            actor.name,
+            actor.detached,
+            actor.meta,
+            state=actor.state,
+            node_id=actor.node_id,
+            creation=creation,
+            restarts_left=actor.restarts_left,
+            restarts=actor.restarts,
+            max_task_retries=actor.max_task_retries,
+            ready=actor.ready,
+        )
+
+    def check(self) -> None:
+        state = self.state
+        for node in state.nodes.values():
+            if node.alive and not self.nodes[node.node_id].overcommit:
+                for name, amount in node.available.items():
+                    assert amount >= -1e-9, f"node {node.node_id!r} has {amount} {name}"
+        for task in state.tasks.values():
+            if task.state == "RUNNING" and task.node_id is not None:
+                assert state.nodes[task.node_id].alive, f"{task.name} runs on a dead node"
+        for oid, info in state.objects.items():
+            if info.node_id is not None and info.node_id in state.nodes:
+                assert state.nodes[info.node_id].alive, f"object {oid!r} on a dead node"
+                sim = self.nodes[info.node_id]
+                assert oid in sim.store, f"object {oid!r} is not in the store of its node"
+        for actor in state.actors.values():
+            if actor.state == "PLACED":
+                assert actor.node_id is not None and state.nodes[actor.node_id].alive
+            if actor.state == "DEAD":
+                assert not actor.held
+        for name, actor_id in state.named_actors.items():
+            assert state.actors[actor_id].state != "DEAD", f"named actor {name} is dead"
+        if not state.recovering:
+            self.check_nothing_placeable()
+
+    def check_nothing_placeable(self) -> None:
+        state = self.state
+        nodes = list(state.nodes.values())
+        for task in state.tasks.values():
+            if task.state != "READY":
+                continue
+            request = task.placement if task.kind == ACTOR_CREATION else task.resources
+            strategy = task.strategy
+            if strategy.kind == "NODE_AFFINITY" and not strategy.soft:
+                target = state.nodes.get(strategy.node_id)
+                assert target is not None and target.alive and fits(request, target.total), (
+                    f"{task.name} waits for a node that can never run it"
+                )
+            placed = scheduler.pick_node(request, strategy, nodes, {}, 0)
+            assert placed is None, f"{task.name} is READY but fits node {placed!r}"
+
+    # ---- nodes -------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.nodes) < len(NODE_IDS))
+    @rule(shape=st.sampled_from(NODE_SHAPES))
+    def node_joins(self, shape: dict[str, float]) -> None:
+        node_id = NODE_IDS[len(self.nodes)]
+        self.nodes[node_id] = SimNode(node_id, dict(shape))
+        self.saved_nodes.add(node_id)
+        self.apply(NodeAdded(node_id, dict(shape)))
+
+    @precondition(lambda self: any(n.alive for n in self.nodes.values()))
+    @rule(p=PICKS)
+    def node_dies(self, p: Picks) -> None:
+        alive = [n for n in self.nodes.values() if n.alive]
+        if not alive:
+            return
+        sim = p.choose(alive)
+        sim.alive = False
+        self.saved_nodes.discard(sim.node_id)
+        if sim.joined:
+            self.apply(NodeRemoved(sim.node_id, "gone"))
+
+    @precondition(lambda self: any(n.alive and not n.joined for n in self.nodes.values()))
+    @rule(p=PICKS)
+    def node_rejoins_restarted_head(self, p: Picks) -> None:
+        waiting = [n for n in self.nodes.values() if n.alive and not n.joined]
+        if not waiting:
+            return
+        sim = p.choose(waiting)
+        sim.joined = True
+        self.saved_nodes.add(sim.node_id)
+        running = []
+        for tid, t in sim.running.items():
+            if t.kind == NORMAL:
+                again = respec(t)
+                again.client_id = b""
+                again.attempt = sim.attempts[tid]
+                running.append(again)
+        objects = [
+            ObjectInfo(oid, value=info.value, node_id=sim.node_id, size=info.size, contained=info.contained)
+            for oid, info in sim.store.items()
+        ]
+        hello = NodeAdded(
+            sim.node_id,
+            dict(sim.resources),
+            running=running,
+            live_actors=list(sim.actors.items()),
+            objects=objects,
+            copies=sorted(sim.copies),
+        )
+        deaths, sim.deaths = sim.deaths, []
+        self.apply(hello, *deaths)
+
+    @precondition(lambda self: any(n.deaths for n in self.joined_nodes()))
+    @rule(p=PICKS)
+    def deaths_reported(self, p: Picks) -> None:
+        nodes = [n for n in self.joined_nodes() if n.deaths]
+        if not nodes:
+            return
+        sim = p.choose(nodes)
+        deaths, sim.deaths = sim.deaths, []
+        self.apply(*deaths)
+
+    # ---- clients -----------------------------------------------------------------
+
+    @precondition(lambda self: self.sessions < 8)
+    @rule(is_driver=st.booleans(), job=st.sampled_from(JOBS))
+    def client_connects(self, is_driver: bool, job: bytes) -> None:
+        self.sessions += 1
+        client = SimClient(self.fresh_id(b"client"), job, is_driver)
+        self.clients[client.client_id] = client
+        self.apply(ClientConnected(client.client_id, job, is_driver))
+
+    @precondition(lambda self: len(self.live_clients()) > 1)
+    @rule(p=PICKS)
+    def client_disconnects(self, p: Picks) -> None:
+        live = self.live_clients()
+        if not live:
+            return
+        client = p.choose(live)
+        client.connected = False
+        del self.clients[client.client_id]  # for good: a new session has a new id
+        self.apply(ClientDisconnected(client.client_id))
+        if client.is_driver and not any(c.is_driver and c.job_id == client.job_id for c in self.live_clients()):
+            queued = [
+                t.name
+                for t in self.state.tasks.values()
+                if t.job_id == client.job_id and t.kind == NORMAL and t.state in ("WAITING", "READY")
+            ]
+            assert not queued, f"{queued} stay queued after their driver left"
+
+    @precondition(lambda self: bool(self.clients))
+    @rule(p=PICKS, same_step=st.booleans())
+    def client_reconnects(self, p: Picks, same_step: bool) -> None:
+        """Its stream broke and it resumes its session (with this head, or a restarted one)."""
+        clients = list(self.clients.values())
+        if not clients:
+            return
+        client = p.choose(clients)
+        events: list[Any] = []
+        if client.connected:
+            if same_step:
+                events.append(ClientDisconnected(client.client_id))
+            else:
+                self.apply(ClientDisconnected(client.client_id))
+        client.connected = True
+        events.append(ClientConnected(client.client_id, client.job_id, client.is_driver))
+        events.extend(self.resume_batch(client))
+        self.apply(*events)
+
+    def resume_batch(self, client: SimClient) -> list[Any]:
+        """As raylite/client/core.py's _resume_batch, applied in the servicer's order."""
+        events: list[Any] = []
+        if client.held:
+            events.append(RefsChanged(client.client_id, [(oid, True) for oid in sorted(client.held)]))
+        needed = {d for t in client.unfinished.values() for d in t.deps}
+        done = [t for t in client.done.values() if any(object_id(t.task_id, i) in needed for i in range(t.num_returns))]
+        values = [v for oid, v in client.values.items() if oid in client.held or oid in needed]
+        if values:
+            events.append(ObjectsPut(values))
+        for t in done + list(client.unfinished.values()):
+            events.append(TaskSubmitted(respec(t)))
+        return events
+
+    # ---- work ----------------------------------------------------------------------
+
+    def draw_refs(self, p: Picks, client: SimClient, label: str) -> tuple[bytes, ...]:
+        if not client.held:
+            return ()
+        return p.some(sorted(client.held), 2)
+
+    def draw_strategy(self, p: Picks) -> Strategy:
+        kind = p.choose(["DEFAULT", "DEFAULT", "SPREAD", "NODE_AFFINITY"])
+        if kind != "NODE_AFFINITY":
+            return Strategy(kind)
+        return Strategy(kind, p.choose(NODE_IDS[:3]), p.flag())
+
+    def submit(self, client: SimClient, task: TaskRecord) -> None:
+        client.unfinished[task.task_id] = task
+        returns = [object_id(task.task_id, i) for i in range(task.num_returns)]
+        client.held.update(returns)
+        self.apply(RefsChanged(client.client_id, [(o, True) for o in returns]), TaskSubmitted(respec(task)))
+
+    @precondition(lambda self: bool(self.live_clients()))
+    @rule(p=PICKS)
+    def submit_task(self, p: Picks) -> None:
+        live = self.live_clients()
+        if not live:
+            return
+        client = p.choose(live)
+        task_id = self.fresh_id(client.client_id)
+        task = TaskRecord(
+            task_id,
+            client.job_id,
+            client.client_id,
+            f"f{task_id[-1]}",
+            resources=dict(p.choose(REQUESTS)),
+            deps=self.draw_refs(p, client, "deps"),
+            borrowed=self.draw_refs(p, client, "borrowed"),
+            num_returns=p.int(1, 2),
+            max_retries=p.choose([0, 1, -1]),
+            strategy=self.draw_strategy(p),
+        )
+        self.submit(client, task)
+
+    @precondition(lambda self: bool(self.live_clients()) and len(self.actor_ids) < 6)
+    @rule(p=PICKS)
+    def create_actor(self, p: Picks) -> None:
+        live = self.live_clients()
+        if not live:
+            return
+        client = p.choose(live)
+        actor_id = self.fresh_id(b"actor")
+        named = p.flag()
+        held = p.choose([{"CPU": 1.0}, {}, {"GPU": 1.0}])
+        task = TaskRecord(
+            actor_id,
+            client.job_id,
+            client.client_id,
+            "A.__init__",
+            kind=ACTOR_CREATION,
+            actor_id=actor_id,
+            # as raylite/client/actor.py makes them: it is placed where what it holds fits
+            resources=dict(held),
+            placement=dict(held or p.choose([{"CPU": 1.0}, {}])),
+            deps=self.draw_refs(p, client, "deps"),
+            max_restarts=p.choose([0, 1, -1]),
+            max_task_retries=p.choose([0, 1, -1]),
+            detached=p.flag(),
+            actor_name=f"actor-{actor_id[-1]}" if named else "",
+            strategy=self.draw_strategy(p),
+        )
+        self.actor_ids.append(actor_id)
+        self.submit(client, task)
+
+    @precondition(lambda self: bool(self.live_clients()) and bool(self.actor_ids))
+    @rule(p=PICKS)
+    def call_actor(self, p: Picks) -> None:
+        live = self.live_clients()
+        if not live or not self.actor_ids:
+            return
+        client = p.choose(live)
+        actor_id = p.choose(self.actor_ids)
+        task_id = self.fresh_id(client.client_id)
+        handle = object_id(actor_id, 0)
+        task = TaskRecord(
+            task_id,
+            client.job_id,
+            client.client_id,
+            "A.method",
+            kind=ACTOR_METHOD,
+            actor_id=actor_id,
+            deps=self.draw_refs(p, client, "deps"),
+            borrowed=(handle,) if handle in client.held else (),
+            num_returns=p.int(1, 2),
+        )
+        self.submit(client, task)
+
+    @precondition(lambda self: bool(self.live_clients()))
+    @rule(p=PICKS, inline=st.booleans())
+    def put(self, p: Picks, inline: bool) -> None:
+        live = self.live_clients()
+        nodes = self.joined_nodes()
+        if not live or (not inline and not nodes):
+            return
+        client = p.choose(live)
+        oid = self.fresh_id(b"put") + b"\0\0\0\0"
+        contained = self.draw_refs(p, client, "contained")
+        if inline:
+            info = ObjectInfo(oid, value=("inline", oid), size=1, contained=contained)
+            client.values[oid] = info
+        else:
+            sim = p.choose(nodes)
+            info = ObjectInfo(oid, value=("stored", oid), node_id=sim.node_id, size=100, contained=contained)
+            sim.store[oid] = info
+        client.held.add(oid)
+        self.apply(RefsChanged(client.client_id, [(oid, True)]), ObjectsPut([info]))
+
+    @precondition(lambda self: any(c.held for c in self.live_clients()))
+    @rule(p=PICKS)
+    def ref_released(self, p: Picks) -> None:
+        holders = [c for c in self.live_clients() if c.held]
+        if not holders:
+            return
+        client = p.choose(holders)
+        oid = p.choose(sorted(client.held))
+        client.held.discard(oid)
+        self.apply(RefsChanged(client.client_id, [(oid, False)]))
+
+    @precondition(lambda self: any(c.held for c in self.live_clients()) and len(self.live_clients()) > 1)
+    @rule(p=PICKS)
+    def ref_passed(self, p: Picks) -> None:
+        """A ref travels to another process, which holds it before the sender may let go."""
+        holders = [c for c in self.live_clients() if c.held]
+        if not holders or len(self.live_clients()) < 2:
+            return
+        src = p.choose(holders)
+        dst = p.choose([c for c in self.live_clients() if c is not src])
+        oid = p.choose(sorted(src.held))
+        dst.held.add(oid)
+        self.apply(RefsChanged(dst.client_id, [(oid, True)]))
+
+    @precondition(lambda self: any(c.held for c in self.live_clients()))
+    @rule(p=PICKS)
+    def subscribe(self, p: Picks) -> None:
+        holders = [c for c in self.live_clients() if c.held]
+        if not holders:
+            return
+        client = p.choose(holders)
+        oid = p.choose(sorted(client.held))
+        self.apply(ObjectsSubscribed(client.client_id, [oid]))
+
+    # ---- what nodes report -----------------------------------------------------------
+
+    def running_tasks(
+        self, kinds: tuple[int, ...] = (NORMAL, ACTOR_CREATION, ACTOR_METHOD)
+    ) -> list[tuple[SimNode, TaskRecord]]:
+        return [(n, t) for n in self.joined_nodes() for t in n.running.values() if t.kind in kinds]
+
+    @precondition(lambda self: bool(self.running_tasks()))
+    @rule(p=PICKS, outcome=st.sampled_from(["inline", "stored", "error", "retryable"]))
+    def task_finishes(self, p: Picks, outcome: str) -> None:
+        running = self.running_tasks()
+        if not running:
+            return
+        sim, task = p.choose(running)
+        del sim.running[task.task_id]
+        if task.kind == ACTOR_METHOD and task.actor_id not in sim.actors:
+            outcome = "bounced"  # the actor's process was gone when the call came
+        elif task.kind != NORMAL and outcome == "retryable":
+            outcome = "error"
+        # a task may return a ref it was given; a constructor's result is None (executor_main.py)
+        contained = (task.deps + task.borrowed)[:1] if task.kind != ACTOR_CREATION else ()
+        results = []
+        for i in range(task.num_returns if task.kind != ACTOR_CREATION else 1):
+            oid = object_id(task.task_id, i)
+            if outcome in ("error", "retryable", "bounced"):
+                results.append(ObjectInfo(oid, value="error", size=5, is_error=True))
+            elif outcome == "stored":
+                info = ObjectInfo(oid, value=("stored", oid), node_id=sim.node_id, size=1000, contained=contained)
+                sim.store[oid] = info
+                results.append(info)
+            else:
+                results.append(ObjectInfo(oid, value=("inline", oid), size=1, contained=contained))
+        if task.kind == ACTOR_CREATION and outcome == "error":
+            sim.actors.pop(task.actor_id, None)  # the process exits after its constructor raised
+        summary = "ValueError: no" if outcome != "inline" and outcome != "stored" else ""
+        retryable = outcome in ("retryable", "bounced")
+        self.apply(TaskFinished(sim.node_id, task.task_id, results, summary, retryable))
+
+    @precondition(lambda self: bool(self.running_tasks((NORMAL,))) or any(n.actors for n in self.joined_nodes()))
+    @rule(p=PICKS)
+    def executor_dies(self, p: Picks) -> None:
+        running = self.running_tasks((NORMAL,))
+        actors = [(n, a) for n in self.joined_nodes() for a in n.actors]
+        choices: list[Any] = running + actors
+        if not choices:
+            return
+        sim, what = p.choose(choices)
+        if isinstance(what, TaskRecord):
+            del sim.running[what.task_id]
+            self.apply(ExecutorDied(sim.node_id, what.task_id, b"", "crash", sim.attempts[what.task_id]))
+        else:
+            attempt = sim.actors.pop(what)
+            self.kill_calls(sim, what)
+            self.apply(ExecutorDied(sim.node_id, b"", what, "crash", attempt))
+
+    @precondition(lambda self: bool(self.state.tasks) and bool(self.joined_nodes()))
+    @rule(p=PICKS)
+    def stale_report(self, p: Picks) -> None:
+        """A late or misdirected report: a finish from the wrong node, a death of an old attempt."""
+        if not self.state.tasks or not self.joined_nodes():
+            return
+        task = p.choose(sorted(self.state.tasks.values(), key=lambda t: t.task_id))
+        sim = p.choose(self.joined_nodes())
+        if task.node_id == sim.node_id:
+            event: Any = ExecutorDied(sim.node_id, task.task_id, task.actor_id if task.kind else b"", "old", 10**6)
+        else:
+            event = TaskFinished(sim.node_id, task.task_id, [ObjectInfo(object_id(task.task_id, 0), value="late")])
+        self.apply(event)
+
+    @precondition(lambda self: bool(self.running_tasks((NORMAL,))))
+    @rule(p=PICKS, blocked=st.booleans())
+    def task_blocks_or_resumes(self, p: Picks, blocked: bool) -> None:
+        running = self.running_tasks((NORMAL,))
+        if not running:
+            return
+        sim, task = p.choose(running)
+        # Resuming may overcommit the node (by design); so may a restarted head adopting
+        # a task blocked at the time (a node does not report which of its tasks block).
+        sim.overcommit = True
+        self.apply(TaskBlockChanged(task.task_id, blocked))
+
+    @precondition(lambda self: bool(self.actor_ids))
+    @rule(p=PICKS, no_restart=st.booleans())
+    def actor_killed(self, p: Picks, no_restart: bool) -> None:
+        if not self.actor_ids:
+            return
+        actor_id = p.choose(self.actor_ids)
+        self.apply(ActorKillRequested(actor_id, no_restart=no_restart))
+
+    @precondition(lambda self: len(self.joined_nodes()) > 1)
+    @rule(p=PICKS, evict=st.booleans())
+    def copy_pulled_or_evicted(self, p: Picks, evict: bool) -> None:
+        nodes = self.joined_nodes()
+        if not nodes:
+            return
+        sim = p.choose(nodes)
+        if evict:
+            if not sim.copies:
+                return
+            oid = p.choose(sorted(sim.copies))
+            sim.copies.discard(oid)
+            self.apply(ObjectCopiesChanged(sim.node_id, [], [oid]))
+            return
+        elsewhere = [
+            oid for n in nodes if n is not sim for oid in n.store if oid in self.state.objects and oid not in sim.copies
+        ]
+        if not elsewhere:
+            return
+        oid = p.choose(sorted(elsewhere))
+        sim.copies.add(oid)
+        self.apply(ObjectCopiesChanged(sim.node_id, [oid], []))
+
+    # ---- head restart ------------------------------------------------------------------
+
+    @precondition(lambda self: self.restarts < 2 and not self.recovering and self.now > 10)
+    @rule()
+    def head_restarts(self) -> None:
+        self.restarts += 1
+        self.state = HeadState()
+        self.recovering = True
+        for client in self.clients.values():
+            client.connected = False
+        for sim in self.nodes.values():
+            sim.joined = False
+        actors = [self.snapshot(a) for a in self.saved_actors.values()]
+        self.apply(HeadRestarted(actors, sorted(self.saved_nodes)))
+
+    @precondition(lambda self: self.recovering)
+    @rule()
+    def recovery_ends(self) -> None:
+        self.recovering = False
+        for sim in self.nodes.values():
+            if sim.alive and not sim.joined:
+                self.saved_nodes.discard(sim.node_id)  # rejoins later as if new: the head adopts what it reports
+        self.apply(RecoveryEnded())
+
+    @invariant()
+    def accounting_holds(self) -> None:
+        self.state.validate()
+
+
+HeadStateMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestHeadStateRandomly = HeadStateMachine.TestCase
