@@ -12,15 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import cloudpickle
-
 from raylite import config, ids, resources
 from raylite.client import context
 from raylite.client.core import Client
 from raylite.client.object_ref import ObjectRef
 from raylite.exceptions import RaySerializationError
 from raylite.rpc import common_pb2
-from raylite.serialization import serialize
+from raylite.serialization import pickle_dumps, serialize
 
 TASK_OPTIONS = frozenset(
     {
@@ -100,7 +98,7 @@ def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
     fid = cache.get("function_id")
     if fid is None:
         try:
-            blob = cloudpickle.dumps(obj)
+            blob = pickle_dumps(obj)
         except Exception as exc:  # noqa: BLE001
             raise RaySerializationError(
                 f"could not pickle {getattr(obj, '__qualname__', obj)!r} to send it to the cluster: {exc}. "

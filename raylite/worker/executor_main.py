@@ -29,7 +29,7 @@ from raylite.client import context
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
-from raylite.worker import protocol
+from raylite.worker import protocol, task_errors
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -72,7 +72,7 @@ class Executor:
         self.blobs: dict[bytes, bytes] = {}
         self.functions: dict[bytes, Any] = {}
         self.actor: Any = None
-        self.actor_error: BaseException | None = None
+        self.actor_error: exceptions.RayTaskError | None = None
         self.actor_name = ""
         self.actor_id = b""
         self.async_loop: asyncio.AbstractEventLoop | None = None
@@ -154,8 +154,13 @@ class Executor:
             value = self._execute(assignment)
             results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
-            results = self._pack_error(spec, exc)
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            err = self._task_error(spec, exc)
+            results = self._pack_error(spec, err)
+            if spec.kind == common_pb2.ACTOR_CREATION:
+                # quoted by the head in the ActorDiedError of the actor's calls, traceback and all
+                self.last_error = task_errors.summary(err)
+            else:
+                self.last_error = f"{type(exc).__name__}: {exc}"
             self.retryable = _should_retry(spec, exc)
         if context.peek() is None:
             value = None  # with no client, no ref of ours is registered anywhere
@@ -176,7 +181,7 @@ class Executor:
                     value = await value
                 results = self._pack_results(spec, value)
             except BaseException as exc:  # noqa: BLE001
-                results = self._pack_error(spec, exc)
+                results = self._pack_error(spec, self._task_error(spec, exc))
         self._report(spec, results)
 
     def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
@@ -216,10 +221,7 @@ class Executor:
         spec = assignment.spec
         if spec.kind == common_pb2.ACTOR_METHOD:
             if self.actor_error is not None:
-                raise exceptions.ActorDiedError(
-                    f"the actor {self.actor_name} ({spec.actor_id.hex()[:12]}) is dead: its constructor raised "
-                    f"{type(self.actor_error).__name__}: {self.actor_error}"
-                )
+                raise exceptions.ActorDiedError(self.actor_error)
             method_name = self._method_name(spec)
             args, kwargs = self._arguments(assignment)
             return getattr(self.actor, method_name)(*args, **kwargs)
@@ -233,7 +235,7 @@ class Executor:
         try:
             self.actor = target(*args, **kwargs)
         except BaseException as exc:
-            self.actor_error = exc
+            self.actor_error = task_errors.task_error(spec.name, exc, self.pid, self.ip, actor_id=spec.actor_id.hex())
             raise
         if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)):
             self._start_async_loop(spec.max_concurrency or 1000)
@@ -345,26 +347,29 @@ class Executor:
             contained=s.contained,
         )
 
-    def _pack_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> list[common_pb2.ObjectValue]:
-        if isinstance(exc, exceptions.RayTaskError):
-            err: BaseException = exc
-        elif isinstance(exc, exceptions.RayError) and not isinstance(exc, exceptions.RaySerializationError):
-            err = exc
-        else:
-            err = exceptions.RayTaskError.from_exception(spec.name, exc, self.pid, self.ip)
-        try:
-            data = serialize(err).to_bytes()
-        except exceptions.RaySerializationError:
-            # the cause itself does not pickle: keep its text
-            plain = exceptions.RayTaskError(
-                spec.name, getattr(err, "traceback_str", repr(exc)), None, self.pid, self.ip
-            )
-            data = serialize(plain).to_bytes()
+    def _pack_error(self, spec: common_pb2.TaskSpec, err: BaseException) -> list[common_pb2.ObjectValue]:
+        data = serialize(task_errors.travelling(err)).to_bytes()
         n = spec.num_returns or 1
         return [
             common_pb2.ObjectValue(object_id=ids.object_id(spec.task_id, i), data=data, size=len(data), is_error=True)
             for i in range(n)
         ]
+
+    def _task_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> BaseException:
+        """What the task's callers get for exc: a RayTaskError, or a runtime error (a dead actor) as is."""
+        if isinstance(exc, exceptions.RayError) and not isinstance(
+            exc, (exceptions.RayTaskError, exceptions.RaySerializationError)
+        ):
+            return exc
+        in_actor = spec.kind != common_pb2.NORMAL
+        return task_errors.task_error(
+            spec.name,
+            exc,
+            self.pid,
+            self.ip,
+            actor=self.actor if in_actor else None,
+            actor_id=spec.actor_id.hex() if in_actor else None,
+        )
 
 
 EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
