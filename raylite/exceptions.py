@@ -198,6 +198,11 @@ class WorkerCrashedError(RayError):
         return self.message or "The worker process died while running this task (see the node's logs)."
 
 
+# The words by which the runtime says an actor died because its constructor raised (the
+# head's ActorDiedError texts use them): the client sets actor_init_failed from them.
+CONSTRUCTOR_FAILED = "its constructor raised"
+
+
 class RayActorError(RayError):
     """An actor cannot run the call: it is dead (ActorDiedError) or unreachable for now (ActorUnavailableError).
 
@@ -250,7 +255,7 @@ class ActorDiedError(RayActorError):
         if isinstance(cause, RayTaskError):
             init_failed = True
             actor_id = actor_id or cause._actor_id
-            message = f"The actor died because its constructor raised an error: {cause}"
+            message = f"The actor died because {CONSTRUCTOR_FAILED} an error: {cause}"
         elif isinstance(cause, str) and cause:
             message = cause
         else:
@@ -582,7 +587,7 @@ RAY_EXCEPTION_TYPES = [
 ]
 
 
-def _rebuild(cls: type, state: dict[str, Any]) -> BaseException:
+def _rebuild(cls: type[BaseException], state: dict[str, Any]) -> BaseException:
     """Unpickles an error whose constructor does not take its own text back (Ray's signatures)."""
     err: BaseException = cls.__new__(cls)
     err.__dict__.update(state)

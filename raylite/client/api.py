@@ -11,7 +11,7 @@ from typing import Any
 import cloudpickle
 
 from raylite import exceptions, ids, session
-from raylite.client import context
+from raylite.client import context, submit
 from raylite.client.actor import ActorClass, ActorHandle, ActorMethod
 from raylite.client.core import Client
 from raylite.client.local_cluster import LocalCluster
@@ -173,36 +173,57 @@ def _how_to_get_a_ref(value: Any) -> str:
 
 
 def get(object_refs: Any, *, timeout: float | None = None) -> Any:
-    """The values of one ObjectRef or a list of them, waiting until they exist."""
+    """The values of one ObjectRef or a list of them, waiting until they exist.
+
+    Raises a failed object's error as soon as it is known, without waiting
+    for the others (the first failed one in list order, of those known then),
+    and GetTimeoutError (a TimeoutError) after timeout seconds.
+    """
+    if isinstance(object_refs, ObjectRef):
+        client = context.current()
+        oid = object_refs.binary()
+        if not client.wait_for([oid], 1, timeout):
+            raise _timed_out(client, [oid], timeout)
+        return client.materialize(client.value_of(oid))  # type: ignore[arg-type]
+    if not isinstance(object_refs, list):
+        hint = "pass list(...) of them" if isinstance(object_refs, tuple) else _how_to_get_a_ref(object_refs)
+        raise ValueError(
+            f"get() takes an ObjectRef or a list of ObjectRefs, got {type(object_refs).__name__}: "
+            f"{object_refs!r}; {hint}"
+        )
+    _check_refs(object_refs, "get()")
     client = context.current()
-    single = isinstance(object_refs, ObjectRef)
-    if single:
-        refs = [object_refs]
-    elif isinstance(object_refs, (list, tuple)):
-        refs = list(object_refs)
-        _check_refs(refs, "get()")
-    else:
-        raise TypeError(
-            f"get() expects an ObjectRef or a list of ObjectRefs, got {type(object_refs).__name__}: "
-            f"{object_refs!r}; {_how_to_get_a_ref(object_refs)}"
-        )
-    oids = [r.binary() for r in refs]
-    if not client.wait_for(oids, len(set(oids)), timeout):
-        ready = sum(1 for o in set(oids) if client.value_of(o) is not None)
-        raise exceptions.GetTimeoutError(
-            f"get() timed out after {timeout}s with {len(set(oids)) - ready} of {len(set(oids))} objects "
-            "not ready yet; raise the timeout, or use wait() to take the results as they come"
-        )
-    values = [client.materialize(client.value_of(oid)) for oid in oids]  # type: ignore[arg-type]
-    return values[0] if single else values
+    oids = [r.binary() for r in object_refs]
+    if not client.wait_for(oids, len(set(oids)), timeout, stop_on_error=True):
+        raise _timed_out(client, oids, timeout)
+    values = [client.value_of(oid) for oid in oids]
+    for value in values:
+        if value is not None and value.is_error:
+            client.materialize(value)  # raises
+    return [client.materialize(value) for value in values]  # type: ignore[arg-type]
 
 
-def put(value: Any) -> ObjectRef:
+def _timed_out(client: Client, oids: list[bytes], timeout: float | None) -> exceptions.GetTimeoutError:
+    unique = set(oids)
+    missing = sum(1 for o in unique if client.value_of(o) is None)
+    return exceptions.GetTimeoutError(
+        f"get() timed out after {timeout}s with {missing} of {len(unique)} objects not ready yet; "
+        "raise the timeout, or use wait() to take the results as they come"
+    )
+
+
+def put(value: Any, *, _owner: Any = None) -> ObjectRef:
     """Stores value in the object store and returns a ref to it."""
     if isinstance(value, ObjectRef):
         raise TypeError("put() of an ObjectRef is not allowed: pass the ref itself where it is needed")
     client = context.current()
-    s = serialize(value)
+    try:
+        s = serialize(value)
+    except exceptions.RaySerializationError as exc:
+        raise exceptions.RaySerializationError(
+            f"put(): could not pickle the value (of type {type(value).__qualname__}) to store it: "
+            f"{exc.__cause__ or exc}\n{submit.serializability_report(value)}"
+        ) from exc.__cause__
     ref = ObjectRef(client.new_put_id())  # held before the head hears of the object
     client.put_serialized(s, ref.binary())
     return ref
@@ -215,22 +236,34 @@ def wait(
     timeout: float | None = None,
     fetch_local: bool = True,
 ) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Splits refs into (ready, not ready) once num_returns are ready or timeout passes."""
-    if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, (list, tuple)):
-        raise TypeError(f"wait() expects a list of ObjectRefs, got {type(object_refs).__name__}")
-    refs = list(object_refs)
-    _check_refs(refs, "wait()")
-    if len(set(refs)) != len(refs):
-        raise ValueError("wait() got the same ObjectRef more than once")
-    if not 0 <= num_returns <= len(refs):
-        raise ValueError(f"num_returns={num_returns} must be between 0 and the number of refs ({len(refs)})")
-    client = context.current()
+    """Splits refs into (ready, not ready) once num_returns are ready or timeout passes.
+
+    Both lists keep the order of the input. As Ray's: refs must be a list of
+    unique ObjectRefs, an empty list returns ([], []) at once, and
+    num_returns must be from 1 to len(refs). A failed object counts as ready.
+    (fetch_local=False is accepted; raylite's ready means the value or its
+    location is known, and a value is read from where it lives at get.)
+    """
+    if isinstance(object_refs, ObjectRef):
+        raise TypeError(f"wait() takes a list of ObjectRefs, got a single ObjectRef {object_refs!r}: pass [ref]")
+    if not isinstance(object_refs, list):
+        raise TypeError(f"wait() takes a list of ObjectRefs, got {type(object_refs).__name__}")
     if timeout is not None and timeout < 0:
-        raise ValueError("timeout must be None or >= 0")
-    client.wait_for([r.binary() for r in refs], num_returns, timeout)
+        raise ValueError(f"wait(): timeout must be None or >= 0, got {timeout}")
+    _check_refs(object_refs, "wait()")
+    client = context.current()
+    if not object_refs:
+        return [], []
+    if len(set(object_refs)) != len(object_refs):
+        raise ValueError("wait() takes a list of unique ObjectRefs: the same ref appears more than once")
+    if num_returns <= 0:
+        raise ValueError(f"wait(): num_returns must be at least 1, got {num_returns}")
+    if num_returns > len(object_refs):
+        raise ValueError(f"wait(): num_returns={num_returns} is more than the {len(object_refs)} refs given")
+    client.wait_for([r.binary() for r in object_refs], num_returns, timeout)
     ready: list[ObjectRef] = []
     not_ready: list[ObjectRef] = []
-    for r in refs:
+    for r in object_refs:
         if len(ready) < num_returns and client.value_of(r.binary()) is not None:
             ready.append(r)
         else:
@@ -239,12 +272,18 @@ def wait(
 
 
 def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
+    """Ends an actor at once (calls in flight fail with ActorDiedError); no_restart=False lets it restart."""
     if not isinstance(actor, ActorHandle):
-        raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
+        raise ValueError(
+            f"kill() takes an actor handle, got {type(actor).__name__}: {actor!r} (a task is stopped with cancel())"
+        )
     context.current().kill_actor(actor._actor_id, no_restart=no_restart)
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
+    """The handle of the live actor named name; ValueError if there is none."""
+    if not name:
+        raise ValueError("get_actor() needs a non-empty actor name")
     reply = context.current().get_actor(name)
     if not reply.found:
         raise ValueError(f"no live actor named {name!r} in this cluster")

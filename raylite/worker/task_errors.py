@@ -58,12 +58,14 @@ def task_error(
     ip: str,
     *,
     actor: Any = None,
+    actor_cls: Any = None,
     actor_id: str | None = None,
 ) -> exceptions.RayTaskError:
     """The RayTaskError of a task (or actor call) `name` that raised exc.
 
     A RayTaskError from a nested get or a failed argument passes through, so
-    the caller sees the task where the failure began.
+    the caller sees the task where the failure began. An actor's calls (and its
+    constructor: actor_cls) show the actor's id and repr in the header.
     """
     if isinstance(exc, exceptions.RayTaskError):
         return exc
@@ -74,19 +76,21 @@ def task_error(
         f"ray::{name}",
         pid,
         ip,
-        _actor_repr(actor),
+        _actor_repr(actor, actor_cls) if actor_id else None,
         actor_id,
     )
 
 
-def _actor_repr(actor: Any) -> str | None:
-    """The actor's repr when its class defines one, for the error's header (as Ray shows it)."""
-    if actor is None or type(actor).__repr__ is object.__repr__:
-        return None
+def _actor_repr(actor: Any, actor_cls: Any) -> str | None:
+    """The actor's repr for the error's header (its class's default form if the constructor failed)."""
+    if actor is None:
+        if actor_cls is None:
+            return None
+        return f"<{getattr(actor_cls, '__module__', '?')}.{getattr(actor_cls, '__qualname__', '?')} object>"
     try:
         return repr(actor)
     except Exception:  # noqa: BLE001 - a __repr__ that fails is not worth another error
-        return None
+        return object.__repr__(actor)
 
 
 def travelling(err: BaseException) -> Any:
