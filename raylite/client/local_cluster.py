@@ -172,7 +172,10 @@ class LocalCluster:
         num_gpus: float | None,
         resources: dict[str, float] | None,
         object_store_memory: int | None,
+        log_to_driver: bool = True,
     ) -> LocalCluster:
+        """Starts the daemons; with log_to_driver, what tasks print goes to this process's stdout and
+        stderr, else to the worker daemon's log."""
         session_dir = new_session_dir()
         logs = os.path.join(session_dir, "logs")
         token = auth.new_token()  # this cluster's own: nothing else on the machine can use it
@@ -186,7 +189,12 @@ class LocalCluster:
                 lifeline_fd=lifeline_r,
                 token=token,
             )
-            out_fd, err_fd = _driver_output_fds()
+            output_fds = _driver_output_fds() if log_to_driver else ()
+            output_args = (
+                ["--executor-stdout-fd", str(output_fds[0]), "--executor-stderr-fd", str(output_fds[1])]
+                if output_fds
+                else []
+            )
             try:
                 worker = spawn_daemon(
                     "worker",
@@ -195,18 +203,18 @@ class LocalCluster:
                     + node_args(
                         num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory
                     )
-                    + ["--executor-stdout-fd", str(out_fd), "--executor-stderr-fd", str(err_fd)],
+                    + output_args,
                     os.path.join(logs, "worker.log"),
                     lifeline_fd=lifeline_r,
-                    extra_fds=(out_fd, err_fd),
+                    extra_fds=output_fds,
                     token=token,
                 )
             except BaseException:
                 stop_daemons([head])
                 raise
             finally:
-                os.close(out_fd)
-                os.close(err_fd)
+                for fd in output_fds:
+                    os.close(fd)
         except BaseException:
             os.close(lifeline_w)
             raise
