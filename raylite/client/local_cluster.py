@@ -107,6 +107,10 @@ def _tail(path: str, lines: int = 20) -> str:
         return "(no log)"
 
 
+# The resource Ray gives the node of the head (tasks use it to run there).
+HEAD_NODE_RESOURCE = "node:__internal_head__"
+
+
 def node_args(
     num_cpus: float | None,
     num_gpus: float | None,
@@ -201,7 +205,10 @@ class LocalCluster:
                     "raylite.worker.daemon",
                     ["--address", f"127.0.0.1:{head.info['port']}", "--host", "127.0.0.1"]
                     + node_args(
-                        num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory
+                        num_cpus if num_cpus is not None else os.cpu_count(),
+                        num_gpus,
+                        {**(resources or {}), HEAD_NODE_RESOURCE: 1.0},  # the head's node, as Ray marks it
+                        object_store_memory,
                     )
                     + output_args,
                     os.path.join(logs, "worker.log"),

@@ -448,9 +448,25 @@ EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
 
 
 def _qualified_name(target: Any, member: str = "") -> str:
-    """module.qualname of a function or class (and of one of its methods), as Ray names a task's function."""
-    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+    """module.qualname of a function or class (and of one of its methods), as Ray names a task's function.
+
+    As Ray's, code of the driver's script is named by the script's module name
+    (its file name), not "__main__".
+    """
+    module = getattr(target, "__module__", None) or "?"
+    if module == "__main__":
+        module = _script_module(target) or module
+    name = f"{module}.{getattr(target, '__qualname__', repr(target))}"
     return f"{name}.{member}" if member else name
+
+
+def _script_module(target: Any) -> str | None:
+    functions = [target] if not isinstance(target, type) else list(vars(target).values())
+    for fn in functions:
+        code = getattr(inspect.unwrap(fn), "__code__", None) if callable(fn) else None
+        if code is not None:
+            return inspect.getmodulename(code.co_filename)
+    return None
 
 
 def _gpu_owner(spec: common_pb2.TaskSpec) -> str:

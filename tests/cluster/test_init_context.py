@@ -366,3 +366,38 @@ def test_dir_of_the_module_surface() -> None:
         assert hasattr(ray, name), name
     assert json.loads(json.dumps(sorted(ray.AUTO_INIT_APIS)))  # a set of names, as Ray's
     assert os.path.basename(ray.remote_function.__file__) == "remote_function.py"
+
+
+SCRIPT = """
+import raylite as ray
+ray.init(num_cpus=1)
+
+@ray.remote
+def named():
+    c = ray.get_runtime_context()
+    return c.get_task_name(), c.get_task_function_name()
+
+@ray.remote
+class A:
+    def m(self):
+        return ray.get_runtime_context().get_task_function_name()
+
+print(ray.get(named.remote()), ray.get(named.options(name="other").remote()), ray.get(A.remote().m.remote()))
+print("node:__internal_head__" in ray.cluster_resources())
+"""
+
+
+def test_a_scripts_functions_are_named_by_its_module_as_in_ray(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "my_script.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env={**os.environ, **CLEAN_ENV}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == [
+        "('named', 'my_script.named') ('other', 'my_script.named') my_script.A.m",
+        "True",
+    ]
