@@ -20,6 +20,7 @@ from raylite.client.api import (
     wait,
 )
 from raylite.client.object_ref import ObjectRef
+from raylite.client.ray_context import LoggingConfig
 from raylite.client.remote_function import RemoteFunction
 
 __version__ = "0.1.0"
@@ -50,6 +51,7 @@ NON_AUTO_INIT_APIS = frozenset(
 __all__ = [
     "ActorClass",
     "ActorHandle",
+    "LoggingConfig",
     "ObjectID",
     "ObjectRef",
     "RemoteFunction",

@@ -5,5 +5,19 @@
 """
 
 from raylite.client.actor import ActorClass, ActorHandle, ActorMethod, method
+from raylite.client.object_ref import ObjectRef
+from raylite.exceptions import ActorAlreadyExistsError, AsyncioActorExit
 
-__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "method"]
+# Ray's default number of concurrent calls of an async actor
+DEFAULT_MAX_CONCURRENCY_ASYNC = 1000
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY_ASYNC",
+    "ActorAlreadyExistsError",
+    "ActorClass",
+    "ActorHandle",
+    "ActorMethod",
+    "AsyncioActorExit",
+    "ObjectRef",
+    "method",
+]

@@ -238,6 +238,12 @@ class RuntimeContext:
         assert self._client is not None
         return self._client.head_address
 
+    def get_temp_dir(self) -> str:
+        """Where this machine's raylite sessions keep their files."""
+        from raylite import config
+
+        return config.runtime_dir()
+
     def get_session_name(self) -> str:
         from raylite.client import context
 

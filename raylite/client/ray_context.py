@@ -13,6 +13,7 @@ from __future__ import annotations
 import platform
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 # Keyword arguments of Ray's init() that raylite takes; those it has no use for are accepted and ignored.
@@ -125,3 +126,12 @@ class RayContext(BaseContext):
 
     def __repr__(self) -> str:
         return f"RayContext(address={self.address_info.get('address')!r}, node_id={self.address_info.get('node_id')!r})"
+
+
+@dataclass
+class LoggingConfig:
+    """Ray's logging set-up for init(logging_config=...): accepted; raylite's processes log as they do."""
+
+    encoding: str = "TEXT"
+    log_level: str = "INFO"
+    additional_log_standard_attrs: list[str] = field(default_factory=list)
