@@ -17,6 +17,7 @@ executor reads it the first time a task asks, and keeps it.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import json
 import threading
 from dataclasses import dataclass, field
@@ -41,9 +42,37 @@ class TaskFacts:
     job_id: bytes
     task_id: bytes
     name: str  # the task's name: its function's, or options(name=...)
-    function_name: str  # module.qualname of the function or method
+    function: Any = None  # the function, or the actor's class
+    member: str = ""  # the method of the actor's class
     resources: dict[str, float] = field(default_factory=dict)
     gpu_ids: list[Any] = field(default_factory=list)
+
+    @property
+    def function_name(self) -> str:
+        """module.qualname of the function or method (worked out only when asked)."""
+        return qualified_name(self.function, self.member) if self.function is not None else ""
+
+
+def qualified_name(target: Any, member: str = "") -> str:
+    """module.qualname of a function or class (and of one of its methods), as Ray names a task's function.
+
+    As Ray's, code of the driver's script is named by the script's module name
+    (its file name), not "__main__".
+    """
+    module = getattr(target, "__module__", None) or "?"
+    if module == "__main__":
+        module = _script_module(target) or module
+    name = f"{module}.{getattr(target, '__qualname__', repr(target))}"
+    return f"{name}.{member}" if member else name
+
+
+def _script_module(target: Any) -> str | None:
+    functions = [target] if not isinstance(target, type) else list(vars(target).values())
+    for fn in functions:
+        code = getattr(inspect.unwrap(fn), "__code__", None) if callable(fn) else None
+        if code is not None:
+            return inspect.getmodulename(code.co_filename)
+    return None
 
 
 @dataclass
@@ -161,7 +190,7 @@ class RuntimeContext:
 
     def get_task_function_name(self) -> str | None:
         task = _task.get()
-        return task.function_name if task is not None else None
+        return task.function_name or None if task is not None else None
 
     def get_actor_id(self) -> str | None:
         if _worker is not None and _worker.actor_id:

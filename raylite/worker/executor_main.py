@@ -244,7 +244,8 @@ class Executor:
             args, kwargs = self._arguments(assignment)
             return getattr(self.actor, method_name)(*args, **kwargs)
         target = self._function(spec.function_id)
-        facts.function_name = _qualified_name(target, "__init__" if spec.kind == common_pb2.ACTOR_CREATION else "")
+        facts.function = target
+        facts.member = "__init__" if spec.kind == common_pb2.ACTOR_CREATION else ""
         if spec.kind == common_pb2.NORMAL:
             args, kwargs = self._arguments(assignment)
             return target(*args, **kwargs)
@@ -271,13 +272,17 @@ class Executor:
     # ---- what the task runs as (get_runtime_context(), get_gpu_ids()) ------------------------------
 
     def _task_facts(self, spec: common_pb2.TaskSpec, method: str = "") -> runtime_context.TaskFacts:
-        facts = runtime_context.TaskFacts(spec.job_id, spec.task_id, spec.name, "", dict(spec.resources))
-        if spec.kind == common_pb2.ACTOR_METHOD:
-            facts.resources = dict(self.facts.actor_resources)
-            facts.gpu_ids = list(self.facts.actor_gpu_ids)
-            if self.actor is not None:
-                facts.function_name = _qualified_name(type(self.actor), method or self._method_name(spec))
-        return facts
+        if spec.kind != common_pb2.ACTOR_METHOD:
+            return runtime_context.TaskFacts(spec.job_id, spec.task_id, spec.name, resources=dict(spec.resources))
+        return runtime_context.TaskFacts(
+            spec.job_id,
+            spec.task_id,
+            spec.name,
+            type(self.actor) if self.actor is not None else None,
+            method or self._method_name(spec),
+            self.facts.actor_resources,  # read-only: get_assigned_resources() copies
+            self.facts.actor_gpu_ids,
+        )
 
     def _become_actor(self, assignment: head_pb2.TaskAssignment, cls: Any) -> None:
         """Records the actor this process now hosts, and gives it its GPUs for its whole life."""
@@ -445,28 +450,6 @@ class Executor:
 
 
 EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
-
-
-def _qualified_name(target: Any, member: str = "") -> str:
-    """module.qualname of a function or class (and of one of its methods), as Ray names a task's function.
-
-    As Ray's, code of the driver's script is named by the script's module name
-    (its file name), not "__main__".
-    """
-    module = getattr(target, "__module__", None) or "?"
-    if module == "__main__":
-        module = _script_module(target) or module
-    name = f"{module}.{getattr(target, '__qualname__', repr(target))}"
-    return f"{name}.{member}" if member else name
-
-
-def _script_module(target: Any) -> str | None:
-    functions = [target] if not isinstance(target, type) else list(vars(target).values())
-    for fn in functions:
-        code = getattr(inspect.unwrap(fn), "__code__", None) if callable(fn) else None
-        if code is not None:
-            return inspect.getmodulename(code.co_filename)
-    return None
 
 
 def _gpu_owner(spec: common_pb2.TaskSpec) -> str:

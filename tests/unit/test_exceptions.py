@@ -232,3 +232,20 @@ def test_rays_constructor_forms_work() -> None:
     assert str(ex.RuntimeEnvSetupError("pip failed")).endswith("pip failed")
     assert isinstance(ex.GetTimeoutError("late"), TimeoutError)
     assert str(ex.RaySystemError("boom")) == "System error: boom"
+
+
+def test_the_heads_text_for_a_constructor_death_says_so_in_the_words_the_client_reads() -> None:
+    """The client sets ActorDiedError.actor_init_failed from exceptions.CONSTRUCTOR_FAILED in the head's text."""
+    from raylite.head.state import HeadState
+    from raylite.head.state.model import ClientConnected, NodeAdded, TaskSubmitted
+    from tests.unit.test_head_state import DRIVER, JOB, ONE_CPU, actor, call, delivered, finished, oid, result, step
+
+    state = HeadState()
+    step(state, ClientConnected(DRIVER, JOB, True))
+    step(state, NodeAdded(b"n1", {"CPU": 2.0}))
+    a = actor("a", resources=ONE_CPU)
+    step(state, TaskSubmitted(a))
+    step(state, finished(a, result(a, error=True), error_summary="ray::A.__init__() ...\nValueError: bad config"))
+    effects = step(state, TaskSubmitted(call("late", a)))
+    failure = delivered(effects)[(DRIVER, oid(call("late", a)))].failure
+    assert failure is not None and ex.CONSTRUCTOR_FAILED in failure.message and "bad config" in failure.message
