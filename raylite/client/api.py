@@ -75,8 +75,8 @@ def init(
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
         raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
     if context.is_initialized():
-        if ignore_reinit_error and _context is not None:
-            return _context
+        if ignore_reinit_error:  # a driver's own context, or (in a task) one of its connection
+            return _context if _context is not None else _context_of(context.current(), None)
         raise RuntimeError(
             "raylite.init() was already called in this process; call raylite.shutdown() first, "
             "or pass ignore_reinit_error=True"
@@ -137,23 +137,27 @@ def init(
     context.install(client)
     _register_shutdown_at_exit()
     _put_job_info(client)
+    _context = _context_of(client, _cluster)
+    return _context
+
+
+def _context_of(client: Client, cluster: LocalCluster | None) -> RayContext:
     node = client.local_node
-    _context = RayContext(
+    return RayContext(
         {
-            "node_ip_address": node.ip if node is not None else _own_ip(head_address),
+            "node_ip_address": node.ip if node is not None else _own_ip(client.head_address),
             "redis_address": None,
             "object_store_address": node.store_dir if node is not None else None,
             "raylet_socket_name": node.address if node is not None else None,
             "webui_url": "",  # raylite has no dashboard
-            "session_dir": _cluster.session_dir if _cluster is not None else None,
+            "session_dir": cluster.session_dir if cluster is not None else None,
             "metrics_export_port": -1,
-            "gcs_address": head_address,
-            "address": head_address,
+            "gcs_address": client.head_address,
+            "address": client.head_address,
             "dashboard_agent_listen_port": -1,
             "node_id": node.node_id.hex() if node is not None else None,
         }
     )
-    return _context
 
 
 def _address_to_use(address: str | None) -> tuple[str, str | None]:

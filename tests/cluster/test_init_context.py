@@ -401,3 +401,18 @@ def test_a_scripts_functions_are_named_by_its_module_as_in_ray(tmp_path) -> None
         "('named', 'my_script.named') ('other', 'my_script.named') my_script.A.m",
         "True",
     ]
+
+
+@ray.remote
+def init_inside() -> tuple:
+    ctx = ray.init(ignore_reinit_error=True)
+    try:
+        ray.init()
+        again = "accepted"
+    except RuntimeError as e:
+        again = "ignore_reinit_error" in str(e)
+    return type(ctx).__name__, ctx.address_info["address"], again
+
+
+def test_init_inside_a_task_is_a_reinit_as_in_ray(cluster) -> None:
+    assert ray.get(init_inside.remote()) == ("RayContext", cluster.address_info["address"], True)
