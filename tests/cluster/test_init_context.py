@@ -416,3 +416,13 @@ def init_inside() -> tuple:
 
 def test_init_inside_a_task_is_a_reinit_as_in_ray(cluster) -> None:
     assert ray.get(init_inside.remote()) == ("RayContext", cluster.address_info["address"], True)
+
+
+@ray.remote
+def node_ip() -> str:
+    return ray.util.get_node_ip_address()
+
+
+def test_get_node_ip_address_in_the_driver_and_a_task(cluster) -> None:
+    ip = cluster.address_info["node_ip_address"]
+    assert ray.util.get_node_ip_address() == ip == ray.get(node_ip.remote())
