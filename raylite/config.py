@@ -95,6 +95,16 @@ STABLE_SESSION_S = 5 * PEER_TIMEOUT_S
 # (ref.future(), `await ref`): a read may fetch from another node.
 FUTURE_RESOLVER_THREADS = 4
 
+# A remote function or actor class whose pickle is larger than this is sent to the cluster
+# through the object store (its export carries only a reference to it) rather than inline.
+FUNCTION_STORE_MIN_BYTES = 1024 * 1024
+# As Ray's: above the first a function's or class's pickle earns a warning (it probably
+# captures a large object from its scope), from the second on it is refused.
+FUNCTION_SIZE_WARN_BYTES = 10**7
+FUNCTION_SIZE_ERROR_BYTES = int(os.environ.get("FUNCTION_SIZE_ERROR_THRESHOLD", str(10**8)))
+# How long an executor waits for a function or class stored in the object store.
+STORED_FUNCTION_WAIT_S = 60.0
+
 # Default number of retries of a task whose executor process died.
 DEFAULT_MAX_RETRIES = 3
 

@@ -16,7 +16,7 @@ from raylite.serialization import dumps
 
 @dataclass(slots=True, frozen=True)
 class Failure:
-    """An error the runtime creates: raylite.exceptions.<kind>(message)."""
+    """An error the runtime creates: raylite.exceptions.<kind>, with message as its text."""
 
     kind: str
     message: str
@@ -24,5 +24,4 @@ class Failure:
 
 def failure_bytes(failure: Failure) -> bytes:
     """The serialized exception a `get` of the failed object raises."""
-    cls = exceptions.SYSTEM_ERRORS.get(failure.kind, exceptions.RaySystemError)
-    return dumps(cls(failure.message))
+    return dumps(exceptions.system_error(failure.kind, failure.message))

@@ -21,13 +21,18 @@ counted in was reserved and zero before they were added).
 
 from __future__ import annotations
 
+import copyreg
+import io
 import os
 import pickle
 import struct
 import threading
+import types
+from collections import ChainMap
 from typing import Any
 
 import cloudpickle
+from cloudpickle import cloudpickle as _cloudpickle_impl
 
 _MAGIC = b"RLO1"
 _HEADER = struct.Struct("<4sIQQ")  # magic, buffer count, pickle length, contained ids at the end
@@ -48,6 +53,35 @@ def _is_plain(value: Any, depth: int = 0) -> bool:
     if depth < 2 and (t is tuple or t is list) and len(value) <= 32:
         return all(_is_plain(v, depth + 1) for v in value)
     return False
+
+
+def _code_reduce_keeping_file(code: types.CodeType) -> Any:
+    """cloudpickle's reduction of a code object, with the code's own file name kept.
+
+    cloudpickle writes "<dynamic-code>" instead (for pickles that do not depend
+    on where code was defined); raylite keeps the name so that the traceback
+    of a failed task names the user's file and line, and shows its source
+    lines wherever that file exists, as Ray's does.
+    """
+    constructor, args = _cloudpickle_impl._code_reduce(code)
+    args = tuple(code.co_filename if a == "<dynamic-code>" and type(a) is str else a for a in args)
+    return constructor, args
+
+
+class Pickler(cloudpickle.Pickler):
+    """cloudpickle's pickler, keeping the file names of the code it pickles by value."""
+
+    # as cloudpickle's own (its reductions, then copyreg's, looked up live), one entry changed
+    dispatch_table = ChainMap(
+        {**cloudpickle.Pickler._dispatch_table, types.CodeType: _code_reduce_keeping_file}, copyreg.dispatch_table
+    )
+
+
+def pickle_dumps(value: Any, buffer_callback: Any = None) -> bytes:
+    """cloudpickle.dumps (protocol 5) with raylite's Pickler."""
+    with io.BytesIO() as file:
+        Pickler(file, protocol=5, buffer_callback=buffer_callback).dump(value)
+        return file.getvalue()
 
 
 def _pad(n: int) -> int:
@@ -125,7 +159,7 @@ def serialize(value: Any) -> Serialized:
     contained: list[bytes] = []
     _refs_seen.ids = contained
     try:
-        meta = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        meta = pickle_dumps(value, buffer_callback=buffers.append)
     except Exception as exc:  # noqa: BLE001 - any pickling failure is reported the same way
         from raylite.exceptions import RaySerializationError
 

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import cloudpickle
 
-from raylite import exceptions, ids, session
-from raylite.client import context
+from raylite import exceptions, ids, runtime_context, session
+from raylite.client import context, ray_context, submit
 from raylite.client.actor import ActorClass, ActorHandle, ActorMethod
 from raylite.client.core import Client
 from raylite.client.local_cluster import LocalCluster
 from raylite.client.object_ref import ObjectRef
+from raylite.client.ray_context import RayContext
 from raylite.client.remote_function import RemoteFunction, _BoundOptions
 from raylite.serialization import serialize
 
 _cluster: LocalCluster | None = None
-_init_info: dict[str, Any] = {}
+_context: RayContext | None = None
+_atexit_registered = False
+
+# Environment variables naming the cluster init() with no address (or "auto") joins.
+ADDRESS_VARIABLES = ("RAYLITE_ADDRESS", "RAY_ADDRESS")
 
 
 def init(
@@ -29,30 +36,57 @@ def init(
     num_cpus: float | None = None,
     num_gpus: float | None = None,
     resources: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
     object_store_memory: int | None = None,
+    local_mode: bool = False,
     ignore_reinit_error: bool = False,
+    include_dashboard: bool | None = None,
+    dashboard_host: str = "127.0.0.1",
+    dashboard_port: int | None = None,
+    job_config: Any = None,
+    configure_logging: bool = True,
+    logging_level: Any = "info",
+    logging_format: str | None = None,
+    logging_config: Any = None,
+    log_to_driver: bool | None = None,
     namespace: str | None = None,
     runtime_env: dict[str, Any] | None = None,
-    **_ignored: Any,
-) -> dict[str, Any]:
-    """Starts a local cluster (no address) or connects to one ("auto" or host:port).
+    enable_resource_isolation: bool = False,
+    cgroup_path: str | None = None,
+    system_reserved_cpu: float | None = None,
+    system_reserved_memory: int | None = None,
+    proxy_server_url: str | None = None,
+    **kwargs: Any,
+) -> RayContext:
+    """Starts a local cluster (no address, or "local") or connects to one ("auto" or host:port).
 
-    Returns facts about the connection: node_ip_address, node_id, address,
-    session_dir, as Ray's init does.
+    Returns a RayContext: the connection's facts (`address_info`:
+    node_ip_address, node_id, address, session_dir, ...), usable as
+    `with init(): ...`. With no address, RAYLITE_ADDRESS or RAY_ADDRESS names
+    the cluster to join, if set. Keyword arguments Ray's init takes for things
+    raylite does not have (the dashboard, logging set-up, local_mode) are
+    accepted and ignored; others are a RuntimeError, as in Ray.
     """
-    global _cluster, _init_info
+    global _cluster, _context
+    ray_context.check_extra_options(kwargs)
+    if job_config is not None:
+        namespace = namespace or getattr(job_config, "ray_namespace", None)
+        runtime_env = runtime_env or getattr(job_config, "runtime_env", None)
+    if namespace is not None and (not isinstance(namespace, str) or not namespace):
+        raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
     if context.is_initialized():
-        if ignore_reinit_error:
-            return _init_info
+        if ignore_reinit_error:  # a driver's own context, or (in a task) one of its connection
+            return _context if _context is not None else _context_of(context.current(), None)
         raise RuntimeError(
             "raylite.init() was already called in this process; call raylite.shutdown() first, "
             "or pass ignore_reinit_error=True"
         )
-    from_env = address is None
-    address = address or os.environ.get("RAYLITE_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
+    address, env_name = _address_to_use(address)
     local_node_id = None
-    if address is None:
-        _cluster = LocalCluster.start(num_cpus, num_gpus, resources, object_store_memory)
+    if address == "local":
+        _cluster = LocalCluster.start(
+            num_cpus, num_gpus, resources, object_store_memory, log_to_driver=log_to_driver is not False
+        )
         head_address = _cluster.address
         local_node_id = _cluster.node_id
         print(
@@ -60,19 +94,29 @@ def init(
             file=sys.stderr,
         )
     else:
-        sizing = num_cpus is not None or num_gpus is not None or resources is not None
-        if sizing and from_env:
+        sizing = [
+            name
+            for name, value in (
+                ("num_cpus", num_cpus),
+                ("num_gpus", num_gpus),
+                ("resources", resources),
+                ("object_store_memory", object_store_memory),
+            )
+            if value is not None
+        ]
+        if sizing and env_name == "RAYLITE_ADDRESS":
             # A program written for a laptop (init(num_cpus=8)) runs unchanged against
             # the cluster that RAYLITE_ADDRESS names; that cluster's size is what it is.
             print(
-                f"raylite: connecting to {address} from RAYLITE_ADDRESS; num_cpus/num_gpus/resources "
+                f"raylite: connecting to {address} from RAYLITE_ADDRESS; {'/'.join(sizing)} "
                 "of init() are ignored (they size a new local cluster)",
                 file=sys.stderr,
             )
         elif sizing:
+            where = f" ({address!r}{' from ' + env_name if env_name else ''})"
             raise ValueError(
-                "num_cpus, num_gpus and resources describe a new local cluster; when connecting to an "
-                f"existing cluster ({address!r}) set them with `raylite start` instead"
+                f"{', '.join(sizing)} describe a new local cluster; when connecting to an existing cluster"
+                f"{where} leave them out and set them with `raylite start` instead"
             )
         head_address = _resolve_address(address)
     try:
@@ -88,18 +132,83 @@ def init(
             _cluster.stop()
             _cluster = None
         raise
+    client.namespace = namespace or str(uuid.uuid4())  # Ray's anonymous namespace is a fresh uuid too
+    client.runtime_env = dict(runtime_env or {})
     context.install(client)
-    atexit.register(shutdown)
+    _register_shutdown_at_exit()
+    _put_job_info(client)
+    _context = _context_of(client, _cluster)
+    return _context
+
+
+def _context_of(client: Client, cluster: LocalCluster | None) -> RayContext:
     node = client.local_node
-    _init_info = {
-        "address": head_address,
-        "gcs_address": head_address,
-        "node_ip_address": node.ip if node is not None else _own_ip(head_address),
-        "node_id": node.node_id.hex() if node is not None else None,
-        "session_dir": _cluster.session_dir if _cluster is not None else None,
-        "webui_url": None,
-    }
-    return _init_info
+    return RayContext(
+        {
+            "node_ip_address": node.ip if node is not None else _own_ip(client.head_address),
+            "redis_address": None,
+            "object_store_address": node.store_dir if node is not None else None,
+            "raylet_socket_name": node.address if node is not None else None,
+            "webui_url": "",  # raylite has no dashboard
+            "session_dir": cluster.session_dir if cluster is not None else None,
+            "metrics_export_port": -1,
+            "gcs_address": client.head_address,
+            "address": client.head_address,
+            "dashboard_agent_listen_port": -1,
+            "node_id": node.node_id.hex() if node is not None else None,
+        }
+    )
+
+
+def _address_to_use(address: str | None) -> tuple[str, str | None]:
+    """The address init() connects to ("local" for a new local cluster) and the variable it came from."""
+    if address is None or address == "auto":
+        for name in ADDRESS_VARIABLES:
+            value = os.environ.get(name)
+            if value:
+                return value, name
+    return address or "local", None
+
+
+def _register_shutdown_at_exit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(shutdown)
+        _atexit_registered = True
+
+
+def _put_job_info(client: Client) -> None:
+    """The job's namespace and runtime_env, for its tasks to read (runtime_context.job_info_id)."""
+    oid = runtime_context.job_info_id(client.job_id)
+    client.job_info_ref = ObjectRef(oid)  # held for the life of the session
+    client.put_serialized(serialize(runtime_context.job_info(client.namespace or "", client.runtime_env)), oid)
+
+
+def _auto_init() -> None:
+    """What the API does when it needs a cluster and init() was not called: init() with no arguments."""
+    if os.environ.get("RAY_ENABLE_AUTO_CONNECT", "") == "0" or os.environ.get("RAYLITE_ENABLE_AUTO_CONNECT") == "0":
+        raise RuntimeError(
+            "raylite is not initialized and auto-init is off (RAY_ENABLE_AUTO_CONNECT=0): call raylite.init() first"
+        )
+    init()
+
+
+context.install_auto_init(_auto_init)
+
+
+def connected_client() -> Client:
+    """This process's client, starting a local cluster first in a driver that has none (auto-init)."""
+    return context.current()
+
+
+def _initialized_client(what: str) -> Client:
+    """This process's client; as Ray's, the state functions do not start a cluster."""
+    client = context.peek()
+    if client is None and context.is_initialized():
+        client = context.current()  # an executor: its client is made on first use
+    if client is None:
+        raise exceptions.RaySystemError(f"raylite has not been started: call raylite.init() before {what}")
+    return client
 
 
 def _resolve_address(address: str) -> str:
@@ -127,7 +236,8 @@ def _own_ip(head_address: str) -> str:
 
 def shutdown() -> None:
     """Disconnects; stops the local cluster if init() started one."""
-    global _cluster
+    global _cluster, _context
+    _context = None
     client = context.peek()
     context.install(None)
     if client is not None:
@@ -173,36 +283,57 @@ def _how_to_get_a_ref(value: Any) -> str:
 
 
 def get(object_refs: Any, *, timeout: float | None = None) -> Any:
-    """The values of one ObjectRef or a list of them, waiting until they exist."""
+    """The values of one ObjectRef or a list of them, waiting until they exist.
+
+    Raises a failed object's error as soon as it is known, without waiting
+    for the others (the first failed one in list order, of those known then),
+    and GetTimeoutError (a TimeoutError) after timeout seconds.
+    """
+    if isinstance(object_refs, ObjectRef):
+        client = context.current()
+        oid = object_refs.binary()
+        if not client.wait_for([oid], 1, timeout):
+            raise _timed_out(client, [oid], timeout)
+        return client.materialize(client.value_of(oid))  # type: ignore[arg-type]
+    if not isinstance(object_refs, list):
+        hint = "pass list(...) of them" if isinstance(object_refs, tuple) else _how_to_get_a_ref(object_refs)
+        raise ValueError(
+            f"get() takes an ObjectRef or a list of ObjectRefs, got {type(object_refs).__name__}: "
+            f"{object_refs!r}; {hint}"
+        )
+    _check_refs(object_refs, "get()")
     client = context.current()
-    single = isinstance(object_refs, ObjectRef)
-    if single:
-        refs = [object_refs]
-    elif isinstance(object_refs, (list, tuple)):
-        refs = list(object_refs)
-        _check_refs(refs, "get()")
-    else:
-        raise TypeError(
-            f"get() expects an ObjectRef or a list of ObjectRefs, got {type(object_refs).__name__}: "
-            f"{object_refs!r}; {_how_to_get_a_ref(object_refs)}"
-        )
-    oids = [r.binary() for r in refs]
-    if not client.wait_for(oids, len(set(oids)), timeout):
-        ready = sum(1 for o in set(oids) if client.value_of(o) is not None)
-        raise exceptions.GetTimeoutError(
-            f"get() timed out after {timeout}s with {len(set(oids)) - ready} of {len(set(oids))} objects "
-            "not ready yet; raise the timeout, or use wait() to take the results as they come"
-        )
-    values = [client.materialize(client.value_of(oid)) for oid in oids]  # type: ignore[arg-type]
-    return values[0] if single else values
+    oids = [r.binary() for r in object_refs]
+    if not client.wait_for(oids, len(set(oids)), timeout, stop_on_error=True):
+        raise _timed_out(client, oids, timeout)
+    values = [client.value_of(oid) for oid in oids]
+    for value in values:
+        if value is not None and value.is_error:
+            client.materialize(value)  # raises
+    return [client.materialize(value) for value in values]  # type: ignore[arg-type]
 
 
-def put(value: Any) -> ObjectRef:
+def _timed_out(client: Client, oids: list[bytes], timeout: float | None) -> exceptions.GetTimeoutError:
+    unique = set(oids)
+    missing = sum(1 for o in unique if client.value_of(o) is None)
+    return exceptions.GetTimeoutError(
+        f"get() timed out after {timeout}s with {missing} of {len(unique)} objects not ready yet; "
+        "raise the timeout, or use wait() to take the results as they come"
+    )
+
+
+def put(value: Any, *, _owner: Any = None) -> ObjectRef:
     """Stores value in the object store and returns a ref to it."""
     if isinstance(value, ObjectRef):
         raise TypeError("put() of an ObjectRef is not allowed: pass the ref itself where it is needed")
     client = context.current()
-    s = serialize(value)
+    try:
+        s = serialize(value)
+    except exceptions.RaySerializationError as exc:
+        raise exceptions.RaySerializationError(
+            f"put(): could not pickle the value (of type {type(value).__qualname__}) to store it: "
+            f"{exc.__cause__ or exc}\n{submit.serializability_report(value)}"
+        ) from exc.__cause__
     ref = ObjectRef(client.new_put_id())  # held before the head hears of the object
     client.put_serialized(s, ref.binary())
     return ref
@@ -215,22 +346,34 @@ def wait(
     timeout: float | None = None,
     fetch_local: bool = True,
 ) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Splits refs into (ready, not ready) once num_returns are ready or timeout passes."""
-    if isinstance(object_refs, ObjectRef) or not isinstance(object_refs, (list, tuple)):
-        raise TypeError(f"wait() expects a list of ObjectRefs, got {type(object_refs).__name__}")
-    refs = list(object_refs)
-    _check_refs(refs, "wait()")
-    if len(set(refs)) != len(refs):
-        raise ValueError("wait() got the same ObjectRef more than once")
-    if not 0 <= num_returns <= len(refs):
-        raise ValueError(f"num_returns={num_returns} must be between 0 and the number of refs ({len(refs)})")
-    client = context.current()
+    """Splits refs into (ready, not ready) once num_returns are ready or timeout passes.
+
+    Both lists keep the order of the input. As Ray's: refs must be a list of
+    unique ObjectRefs, an empty list returns ([], []) at once, and
+    num_returns must be from 1 to len(refs). A failed object counts as ready.
+    (fetch_local=False is accepted; raylite's ready means the value or its
+    location is known, and a value is read from where it lives at get.)
+    """
+    if isinstance(object_refs, ObjectRef):
+        raise TypeError(f"wait() takes a list of ObjectRefs, got a single ObjectRef {object_refs!r}: pass [ref]")
+    if not isinstance(object_refs, list):
+        raise TypeError(f"wait() takes a list of ObjectRefs, got {type(object_refs).__name__}")
     if timeout is not None and timeout < 0:
-        raise ValueError("timeout must be None or >= 0")
-    client.wait_for([r.binary() for r in refs], num_returns, timeout)
+        raise ValueError(f"wait(): timeout must be None or >= 0, got {timeout}")
+    _check_refs(object_refs, "wait()")
+    client = context.current()
+    if not object_refs:
+        return [], []
+    if len(set(object_refs)) != len(object_refs):
+        raise ValueError("wait() takes a list of unique ObjectRefs: the same ref appears more than once")
+    if num_returns <= 0:
+        raise ValueError(f"wait(): num_returns must be at least 1, got {num_returns}")
+    if num_returns > len(object_refs):
+        raise ValueError(f"wait(): num_returns={num_returns} is more than the {len(object_refs)} refs given")
+    client.wait_for([r.binary() for r in object_refs], num_returns, timeout)
     ready: list[ObjectRef] = []
     not_ready: list[ObjectRef] = []
-    for r in refs:
+    for r in object_refs:
         if len(ready) < num_returns and client.value_of(r.binary()) is not None:
             ready.append(r)
         else:
@@ -239,12 +382,18 @@ def wait(
 
 
 def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
+    """Ends an actor at once (calls in flight fail with ActorDiedError); no_restart=False lets it restart."""
     if not isinstance(actor, ActorHandle):
-        raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
+        raise ValueError(
+            f"kill() takes an actor handle, got {type(actor).__name__}: {actor!r} (a task is stopped with cancel())"
+        )
     context.current().kill_actor(actor._actor_id, no_restart=no_restart)
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
+    """The handle of the live actor named name; ValueError if there is none."""
+    if not name:
+        raise ValueError("get_actor() needs a non-empty actor name")
     reply = context.current().get_actor(name)
     if not reply.found:
         raise ValueError(f"no live actor named {name!r} in this cluster")
@@ -252,8 +401,9 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
 
 
 def nodes() -> list[dict[str, Any]]:
+    """The cluster's nodes, as Ray lists them (NodeID, Alive, NodeManagerAddress, Resources, ...)."""
     out = []
-    for n in context.current().cluster_state():
+    for n in _initialized_client("nodes()").cluster_state():
         host, _, port = n.address.rpartition(":")
         out.append(
             {
@@ -263,15 +413,21 @@ def nodes() -> list[dict[str, Any]]:
                 "NodeManagerAddress": n.ip,
                 "NodeManagerHostname": host,
                 "NodeManagerPort": int(port or 0),
+                # raylite's worker daemon serves objects on the same port as everything else
+                "ObjectManagerPort": int(port or 0),
+                "ObjectStoreSocketName": n.store_dir,
+                "RayletSocketName": n.address,
+                "NodeName": n.ip,
                 "Resources": dict(n.total),
+                "Labels": {"ray.io/node-id": n.node_id.hex()},
             }
         )
     return out
 
 
-def _sum(field: str) -> dict[str, float]:
+def _sum(field: str, what: str) -> dict[str, float]:
     total: dict[str, float] = {}
-    for n in context.current().cluster_state():
+    for n in _initialized_client(what).cluster_state():
         if n.alive:
             for k, v in getattr(n, field).items():
                 total[k] = total.get(k, 0.0) + v
@@ -279,37 +435,35 @@ def _sum(field: str) -> dict[str, float]:
 
 
 def cluster_resources() -> dict[str, float]:
-    return _sum("total")
+    """The resources of the live nodes, summed."""
+    return _sum("total", "cluster_resources()")
 
 
 def available_resources() -> dict[str, float]:
-    return _sum("available")
+    """The resources of the live nodes that no task or actor holds now, summed."""
+    return _sum("available", "available_resources()")
 
 
-class RuntimeContext:
-    """What the code calling it runs as: get_node_id(), get_job_id(), get_task_id(), get_actor_id()."""
+def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
+    """Ray's task timeline in Chrome trace format; raylite records no task events, so it is empty.
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def get_node_id(self) -> str | None:
-        node = self._client.local_node
-        return node.node_id.hex() if node is not None else None
-
-    def get_job_id(self) -> str:
-        return self._client.job_id.hex()
-
-    def get_task_id(self) -> str | None:
-        return self._client.current_task_id.hex() or None
-
-    def get_actor_id(self) -> str | None:
-        actor_id = getattr(self._client, "current_actor_id", b"")
-        return actor_id.hex() or None
-
-    @property
-    def node_id(self) -> str | None:
-        return self.get_node_id()
+    With filename, the (empty) trace is written there as JSON and None is returned, as Ray does.
+    """
+    if not context.is_initialized():
+        raise RuntimeError("raylite has not been started: call raylite.init() before timeline()")
+    events: list[dict[str, Any]] = []
+    if filename is None:
+        return events
+    with open(filename, "w") as f:
+        json.dump(events, f)
+    return None
 
 
-def get_runtime_context() -> RuntimeContext:
-    return RuntimeContext(context.current())
+def get_gpu_ids() -> list[Any]:
+    """The GPUs assigned to the calling task or actor (indices on its node; [] in a driver)."""
+    if runtime_context.worker() is None:
+        context.current()  # auto-init, as Ray's
+    return runtime_context.gpu_ids()
+
+
+get_runtime_context = runtime_context.get_runtime_context

@@ -2,11 +2,14 @@
 
 Public functions in raylite.client.api delegate to `current()`. Executors
 install a factory instead of a client, so the gRPC connection is made only
-when user code first calls the API from inside a task.
+when user code first calls the API from inside a task. In a driver that has
+not called init(), `current()` calls the auto-init hook the API installs
+(init() with no arguments), as Ray's API functions that need a cluster do.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,6 +19,8 @@ if TYPE_CHECKING:
 _client: Client | None = None
 _factory: Callable[[], Client] | None = None
 _fallback_counter: RefCounter | None = None
+_auto_init: Callable[[], None] | None = None
+_auto_init_lock = threading.Lock()
 
 
 class RefCounter(Protocol):
@@ -36,12 +41,26 @@ def install_fallback_counter(counter: RefCounter | None) -> None:
 
 
 def current() -> Client:
+    """This process's client: made by the executor's factory, or by auto-init in a driver."""
     global _client
     if _client is None:
-        if _factory is None:
+        if _factory is not None:
+            _client = _factory()
+        elif _auto_init is not None:
+            with _auto_init_lock:  # two threads calling the API at once start one cluster
+                if _client is None and _factory is None:
+                    _auto_init()
+            if _client is None and _factory is None:
+                raise RuntimeError("raylite could not start a local cluster: call raylite.init() yourself")
+            return current()
+        else:
             raise RuntimeError("raylite is not initialized: call raylite.init() (or ray.init()) before using the API")
-        _client = _factory()
     return _client
+
+
+def install_auto_init(hook: Callable[[], None] | None) -> None:
+    global _auto_init
+    _auto_init = hook
 
 
 def peek() -> Client | None:

@@ -36,21 +36,25 @@ _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT
 
 
 class _Waiter:
-    """Wakes a user thread (or calls `on_done`) once `needed` of the objects it waits for arrived.
+    """Wakes a user thread (or calls `on_done`) once `needed` of the objects it waits for arrived,
+    or at the first error among them if `stop_on_error` (get raises it without waiting for the rest).
 
-    `fail` ends the wait early (the head is gone): `needed` stays above zero.
+    `fail` ends the wait early (the head is gone): `needed` stays above zero and no error was seen.
     """
 
-    __slots__ = ("needed", "event", "on_done")
+    __slots__ = ("needed", "event", "on_done", "stop_on_error", "saw_error")
 
-    def __init__(self, needed: int, on_done: Callable[[], None] | None = None) -> None:
+    def __init__(self, needed: int, on_done: Callable[[], None] | None = None, stop_on_error: bool = False) -> None:
         self.needed = needed
         self.event = threading.Event()
         self.on_done = on_done
+        self.stop_on_error = stop_on_error
+        self.saw_error = False
 
-    def hit(self) -> None:
+    def hit(self, is_error: bool = False) -> None:
         self.needed -= 1
-        if self.needed == 0:
+        if self.needed == 0 or (is_error and self.stop_on_error and not self.saw_error):
+            self.saw_error = self.saw_error or is_error
             self._done()
 
     def fail(self) -> None:
@@ -58,6 +62,8 @@ class _Waiter:
             self._done()
 
     def _done(self) -> None:
+        if self.event.is_set():
+            return
         self.event.set()
         if self.on_done is not None:
             self.on_done()
@@ -73,19 +79,24 @@ class Client:
         local_node_id: bytes | None = None,
         adopt_refs: dict[bytes, int] | None = None,
         token: str | None = None,
+        client_id: bytes | None = None,
     ) -> None:
         self.head_address = head_address
         self.token = auth.find_token(token)
         self.job_id = job_id
         self.is_driver = is_driver
-        self.ids = ids.IdSource()
-        self.client_id = self.ids.prefix
+        self.ids = ids.IdSource(client_id)
+        self.client_id = self.ids.prefix  # also the process's worker id (get_runtime_context().get_worker_id())
+        self.namespace: str | None = None  # a driver's: set by init()
+        self.runtime_env: dict[str, Any] = {}  # a driver's job-level runtime_env: set by init()
+        self.job_info_ref: Any = None  # a driver's: the ObjectRef of its job's info (runtime_context)
         self.host_key = hostinfo.host_key()
         self.current_task_id = b""  # executors: the task running in this thread
         self._pending: deque[tuple[int, Any]] = deque()
         self._wake_scheduled = False
         self._lock = threading.Lock()
         self._objects: dict[bytes, common_pb2.ObjectValue] = {}
+        self._failed_call_actors: dict[bytes, bytes] = {}  # error value of an actor call -> the actor
         self._waiters: dict[bytes, list[_Waiter]] = {}
         self._refcounts: dict[bytes, int] = {}
         self._ref_lock = threading.Lock()
@@ -318,14 +329,18 @@ class Client:
             for value in values:
                 oid = value.object_id
                 self._owned_pending.discard(oid)
+                # the actor of a failed call, while this client still has the call's spec
+                actor_id = self._unfinished.actor_of(task_of(oid)) if value.is_error else b""
                 self._unfinished.output_arrived(task_of(oid))
                 waiters = self._waiters.pop(oid, None)
                 if waiters is None and oid not in self._refcounts:
                     continue  # nobody here holds a ref any more
                 self._objects[oid] = value
+                if actor_id:
+                    self._failed_call_actors[oid] = actor_id
                 if waiters:
                     for w in waiters:
-                        w.hit()
+                        w.hit(value.is_error)
 
     # ---- refs ------------------------------------------------------------------
 
@@ -346,6 +361,7 @@ class Client:
                 return
             self._refcounts.pop(oid, None)
             self._objects.pop(oid, None)
+            self._failed_call_actors.pop(oid, None)
         if not self._closed:
             self._enqueue(_REF, (oid, False))
 
@@ -451,14 +467,21 @@ class Client:
     def value_of(self, oid: bytes) -> common_pb2.ObjectValue | None:
         return self._objects.get(oid)
 
-    def wait_for(self, oids: list[bytes], num_needed: int, timeout: float | None) -> bool:
-        """Blocks until num_needed of oids are known here; False on timeout."""
+    def wait_for(self, oids: list[bytes], num_needed: int, timeout: float | None, stop_on_error: bool = False) -> bool:
+        """Blocks until num_needed of oids are known here; False on timeout.
+
+        With stop_on_error, returns as soon as one of them is known to be an
+        error (get raises it at once, as Ray's does, without waiting for the rest).
+        """
         with self._lock:
-            missing = [o for o in dict.fromkeys(oids) if o not in self._objects]
+            objects = self._objects
+            missing = [o for o in dict.fromkeys(oids) if o not in objects]
             have = len(set(oids)) - len(missing)
             if have >= num_needed:
                 return True
-            waiter = _Waiter(num_needed - have)
+            if stop_on_error and have and any(objects[o].is_error for o in oids if o in objects):
+                return True
+            waiter = _Waiter(num_needed - have, stop_on_error=stop_on_error)
             for oid in missing:
                 self._waiters.setdefault(oid, []).append(waiter)
             subscribe = [o for o in missing if o not in self._owned_pending]
@@ -479,7 +502,7 @@ class Client:
                         ws.remove(waiter)
                         if not ws:
                             del self._waiters[oid]
-        if ok and waiter.needed > 0:
+        if ok and waiter.needed > 0 and not waiter.saw_error:
             raise exceptions.RaySystemError(
                 f"lost the connection to the head at {self.head_address} while waiting for objects"
             )
@@ -541,8 +564,23 @@ class Client:
         if value.is_error:
             if isinstance(obj, exceptions.RayTaskError):
                 raise obj.as_instanceof_cause()
+            if isinstance(obj, exceptions.RayError):
+                self._fill_in(obj, value.object_id)
             raise obj
         return obj
+
+    def _fill_in(self, err: exceptions.RayError, oid: bytes) -> None:
+        """Sets the fields of a runtime-made error that Ray's carry and only this client knows."""
+        if isinstance(err, exceptions.ObjectLostError) and not err.object_ref_hex:
+            err.object_ref_hex = oid.hex()
+        elif isinstance(err, exceptions.RayActorError):
+            if err.actor_id is None:
+                actor_id = self._failed_call_actors.get(oid)
+                err.actor_id = actor_id.hex() if actor_id else None
+            if isinstance(err, exceptions.ActorDiedError) and exceptions.CONSTRUCTOR_FAILED in err.error_msg:
+                err._actor_init_failed = True
+        elif isinstance(err, exceptions.TaskCancelledError) and err.task_id is None:
+            err.task_id = task_of(oid).hex()
 
     def _read_anywhere(self, value: common_pb2.ObjectValue) -> tuple[common_pb2.ObjectValue, Any]:
         """Reads a stored object where the head says it is, asking again after each failed read.
@@ -689,6 +727,11 @@ class _UnfinishedTasks:
             for oid, value in known.items():
                 users = self._values.get(oid, (value, 0))[1]
                 self._values[oid] = (value, users + 1)
+
+    def actor_of(self, task_id: bytes) -> bytes:
+        """The actor an unfinished actor call was made on (b"" for others)."""
+        spec = self._specs.get(task_id)
+        return spec.actor_id if spec is not None and spec.kind == common_pb2.ACTOR_METHOD else b""
 
     def arguments(self) -> dict[bytes, common_pb2.ObjectValue]:
         return {oid: value for oid, (value, _) in self._values.items()}

@@ -107,6 +107,10 @@ def _tail(path: str, lines: int = 20) -> str:
         return "(no log)"
 
 
+# The resource Ray gives the node of the head (tasks use it to run there).
+HEAD_NODE_RESOURCE = "node:__internal_head__"
+
+
 def node_args(
     num_cpus: float | None,
     num_gpus: float | None,
@@ -172,7 +176,10 @@ class LocalCluster:
         num_gpus: float | None,
         resources: dict[str, float] | None,
         object_store_memory: int | None,
+        log_to_driver: bool = True,
     ) -> LocalCluster:
+        """Starts the daemons; with log_to_driver, what tasks print goes to this process's stdout and
+        stderr, else to the worker daemon's log."""
         session_dir = new_session_dir()
         logs = os.path.join(session_dir, "logs")
         token = auth.new_token()  # this cluster's own: nothing else on the machine can use it
@@ -186,27 +193,35 @@ class LocalCluster:
                 lifeline_fd=lifeline_r,
                 token=token,
             )
-            out_fd, err_fd = _driver_output_fds()
+            output_fds = _driver_output_fds() if log_to_driver else ()
+            output_args = (
+                ["--executor-stdout-fd", str(output_fds[0]), "--executor-stderr-fd", str(output_fds[1])]
+                if output_fds
+                else []
+            )
             try:
                 worker = spawn_daemon(
                     "worker",
                     "raylite.worker.daemon",
                     ["--address", f"127.0.0.1:{head.info['port']}", "--host", "127.0.0.1"]
                     + node_args(
-                        num_cpus if num_cpus is not None else os.cpu_count(), num_gpus, resources, object_store_memory
+                        num_cpus if num_cpus is not None else os.cpu_count(),
+                        num_gpus,
+                        {**(resources or {}), HEAD_NODE_RESOURCE: 1.0},  # the head's node, as Ray marks it
+                        object_store_memory,
                     )
-                    + ["--executor-stdout-fd", str(out_fd), "--executor-stderr-fd", str(err_fd)],
+                    + output_args,
                     os.path.join(logs, "worker.log"),
                     lifeline_fd=lifeline_r,
-                    extra_fds=(out_fd, err_fd),
+                    extra_fds=output_fds,
                     token=token,
                 )
             except BaseException:
                 stop_daemons([head])
                 raise
             finally:
-                os.close(out_fd)
-                os.close(err_fd)
+                for fd in output_fds:
+                    os.close(fd)
         except BaseException:
             os.close(lifeline_w)
             raise

@@ -63,7 +63,7 @@ class RemoteFunction:
         spec = submit.build_spec(
             client,
             kind=common_pb2.NORMAL,
-            name=self._name,
+            name=options.get("name") or self._name,  # get_runtime_context().get_task_name()
             function_id=fid,
             payload=packed.payload,
             deps=packed.deps,

@@ -8,11 +8,11 @@ first, so a spec stays small.
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import cloudpickle
 
 from raylite import config, ids, resources
 from raylite.client import context
@@ -20,7 +20,7 @@ from raylite.client.core import Client
 from raylite.client.object_ref import ObjectRef
 from raylite.exceptions import RaySerializationError
 from raylite.rpc import common_pb2
-from raylite.serialization import serialize
+from raylite.serialization import pickle_dumps, serialize
 
 TASK_OPTIONS = frozenset(
     {
@@ -96,27 +96,98 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
 
 
 def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
-    """Pickles a function or class once per definition and sends it once per client."""
+    """Pickles a function or class once per definition and sends it once per client.
+
+    A large pickle (a closure capturing a big array, say) is put into the
+    object store and the export carries a small stand-in that loads it there
+    (`load_stored_function`); the cache holds the ref, so the stored pickle
+    lives as long as the function or class does here. As Ray's, a pickle above
+    FUNCTION_SIZE_WARN_BYTES is warned about and one of FUNCTION_SIZE_ERROR_BYTES
+    or more is refused.
+    """
     fid = cache.get("function_id")
-    if fid is None:
-        try:
-            blob = cloudpickle.dumps(obj)
-        except Exception as exc:  # noqa: BLE001
-            raise RaySerializationError(
-                f"could not pickle {getattr(obj, '__qualname__', obj)!r} to send it to the cluster: {exc}. "
-                "It or something it references (a global, a closure variable) is not picklable."
-            ) from exc
-        if len(blob) > config.GRPC_MAX_MESSAGE_BYTES // 2:
-            raise ValueError(
-                f"{getattr(obj, '__qualname__', obj)!r} pickles to {len(blob)} bytes, too large to send to the "
-                f"cluster (the limit is {config.GRPC_MAX_MESSAGE_BYTES // 2}, half of RAYLITE_GRPC_MAX_MESSAGE_BYTES): "
-                "it probably captures a large object from its scope; pass that object as an argument, or put() it "
-                "and pass the ObjectRef"
-            )
+    if fid is None or (cache.get("stored_in") not in (None, client.client_id)):
+        blob = _pickled_definition(obj)
+        stored_in = None
+        if len(blob) > config.FUNCTION_STORE_MIN_BYTES:
+            ref = ObjectRef(client.new_put_id())  # held before the head hears of the object
+            client.put_serialized(serialize(blob), ref.binary())
+            cache["ref"] = ref
+            blob = pickle_dumps(_StoredFunction(ref.binary(), _definition_name(obj)))
+            stored_in = client.client_id
         fid = ids.function_id(blob)
-        cache["function_id"], cache["blob"] = fid, blob
+        cache["function_id"], cache["blob"], cache["stored_in"] = fid, blob, stored_in
     client.export(fid, cache["blob"])
     return fid
+
+
+def _definition_name(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def _pickled_definition(obj: Any) -> bytes:
+    kind = "actor class" if isinstance(obj, type) else "remote function"
+    name = _definition_name(obj)
+    try:
+        blob = pickle_dumps(obj)
+    except Exception as exc:  # noqa: BLE001
+        raise RaySerializationError(
+            f"Could not pickle the {kind} {name} to send it to the cluster ({exc}): it, or something it "
+            f"uses from its scope (a global, a closure variable), cannot be pickled.\n{serializability_report(obj, name)}"
+        ) from exc
+    mib = len(blob) // (1024 * 1024)
+    advice = (
+        "Check that it does not capture a large array or other object from its scope; put() such "
+        "objects in the object store and pass their ObjectRefs instead."
+    )
+    if len(blob) >= config.FUNCTION_SIZE_ERROR_BYTES:
+        raise ValueError(
+            f"The {kind} {name} is too large to send to the cluster ({mib} MiB >= FUNCTION_SIZE_ERROR_THRESHOLD="
+            f"{config.FUNCTION_SIZE_ERROR_BYTES // (1024 * 1024)} MiB). {advice}"
+        )
+    if len(blob) > config.FUNCTION_SIZE_WARN_BYTES:
+        print(f"raylite: warning: the {kind} {name} is very large ({mib} MiB). {advice}", file=sys.stderr, flush=True)
+    return blob
+
+
+class _StoredFunction:
+    """Stands in an export for a function or class whose pickle is in the object store."""
+
+    def __init__(self, object_id: bytes, name: str) -> None:
+        self.object_id = object_id
+        self.name = name
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (load_stored_function, (self.object_id, self.name))
+
+
+def load_stored_function(object_id: bytes, name: str) -> Any:
+    """Unpickling a _StoredFunction: reads the real pickle from the object store and loads it."""
+    import cloudpickle
+
+    from raylite.client.api import get
+    from raylite.exceptions import GetTimeoutError, RaySystemError
+
+    try:
+        blob = get(ObjectRef(object_id), timeout=config.STORED_FUNCTION_WAIT_S)
+    except GetTimeoutError:
+        raise RaySystemError(
+            f"{name} is too large to travel inline, and its pickle, kept in the object store by the process that "
+            f"defined it, could not be read within {config.STORED_FUNCTION_WAIT_S:.0f}s (has that process exited?)"
+        ) from None
+    return cloudpickle.loads(blob)
+
+
+def serializability_report(obj: Any, name: str | None = None) -> str:
+    """What raylite.util.inspect_serializability prints about obj: which parts do not pickle."""
+    from raylite.util.check_serialize import inspect_serializability
+
+    out = io.StringIO()
+    try:
+        inspect_serializability(obj, name=name, print_file=out)
+    except Exception as exc:  # noqa: BLE001 - the report is a courtesy; the error stands without it
+        return f"(could not inspect it: {exc})"
+    return out.getvalue().rstrip()
 
 
 @dataclass
@@ -180,8 +251,9 @@ def _name_unpicklable(args: tuple[Any, ...], kwargs: dict[str, Any], what: str) 
             serialize(value)
         except RaySerializationError as exc:
             raise RaySerializationError(
-                f"{what}: {label} (of type {type(value).__qualname__}) cannot be pickled to send to the "
-                f"cluster: {exc.__cause__ or exc}. Pass picklable values, or create the object inside the task."
+                f"{what}: could not pickle {label} (of type {type(value).__qualname__}) to send it to the "
+                f"cluster: {exc.__cause__ or exc}. Pass picklable values, or create the object inside the task.\n"
+                f"{serializability_report(value, label)}"
             ) from exc.__cause__
 
 

@@ -1,11 +1,13 @@
 """raylite.util: helpers with Ray's names (ray.util).
 
-ActorPool and inspect_serializability are here; the queue, multiprocessing
+ActorPool, inspect_serializability and get_node_ip_address are here; the queue, multiprocessing
 and joblib helpers are submodules, imported when used (as in Ray):
 raylite.util.queue, raylite.util.multiprocessing, raylite.util.joblib.
 """
 
+from raylite.util import scheduling_strategies
 from raylite.util.actor_pool import ActorPool
 from raylite.util.check_serialize import inspect_serializability
+from raylite.util.node_ip import get_node_ip_address
 
-__all__ = ["ActorPool", "inspect_serializability"]
+__all__ = ["ActorPool", "get_node_ip_address", "inspect_serializability", "scheduling_strategies"]

@@ -105,6 +105,7 @@ async def run(opts: argparse.Namespace) -> None:
         "node_ip": ip,
         "store_dir": store_dir,
         "parent_pid": os.getpid(),
+        "num_gpus": total.get("GPU", 0.0),  # executors share out GPU indices among themselves
     }
     pool_size = max(1, math.ceil(total["CPU"]))
     output_fds = (opts.executor_stdout_fd, opts.executor_stderr_fd) if opts.executor_stdout_fd is not None else None

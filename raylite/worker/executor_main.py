@@ -9,8 +9,10 @@ code first uses the API (nested tasks, get, put, actor calls).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import faulthandler
+import fcntl
 import inspect
 import json
 import os
@@ -19,17 +21,18 @@ import socket
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cloudpickle
 
-from raylite import config, exceptions, ids, store
+from raylite import config, exceptions, ids, runtime_context, store
 from raylite.client import context
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
-from raylite.worker import protocol
+from raylite.worker import protocol, task_errors
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -72,7 +75,7 @@ class Executor:
         self.blobs: dict[bytes, bytes] = {}
         self.functions: dict[bytes, Any] = {}
         self.actor: Any = None
-        self.actor_error: BaseException | None = None
+        self.actor_error: exceptions.RayTaskError | None = None
         self.actor_name = ""
         self.actor_id = b""
         self.async_loop: asyncio.AbstractEventLoop | None = None
@@ -85,6 +88,12 @@ class Executor:
         self.last_error = ""
         self.retryable = False
         self.local_refs = LocalRefs()
+        self.worker_id = os.urandom(ids.CLIENT_ID_BYTES)  # also its client's id, made on first use
+        self.facts = runtime_context.WorkerFacts(self.node_id, self.worker_id, cfg["head"], self.ip)
+        runtime_context.set_worker(self.facts)
+        self.gpus = GpuSlots(
+            os.path.join(self.store_dir, GpuSlots.FILE), int(cfg.get("num_gpus") or 0), _visible_gpus()
+        )
         context.install_fallback_counter(self.local_refs)
         context.install_factory(self._make_client)
 
@@ -99,9 +108,9 @@ class Executor:
             is_driver=False,
             local_node_id=self.node_id,
             adopt_refs=self.local_refs.counts,
+            client_id=self.worker_id,
         )
         self.local_refs.counts = {}
-        client.current_actor_id = self.actor_id  # type: ignore[attr-defined]
         client.current_task_id = self.task_id
         return client
 
@@ -149,14 +158,27 @@ class Executor:
     def run(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
         self._begin(spec)
+        facts = self._task_facts(spec)
+        token = runtime_context.enter_task(facts)
         value = None
         try:
-            value = self._execute(assignment)
+            if spec.kind == common_pb2.NORMAL and spec.resources.get("GPU", 0) > 0:
+                facts.gpu_ids = self._take_gpus(spec)
+            value = self._execute(assignment, facts)
             results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
-            results = self._pack_error(spec, exc)
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            err = self._task_error(spec, exc)
+            results = self._pack_error(spec, err)
+            if spec.kind == common_pb2.ACTOR_CREATION:
+                # quoted by the head in the ActorDiedError of the actor's calls, traceback and all
+                self.last_error = task_errors.summary(err)
+            else:
+                self.last_error = f"{type(exc).__name__}: {exc}"
             self.retryable = _should_retry(spec, exc)
+        finally:
+            runtime_context.leave_task(token)
+            if facts.gpu_ids and spec.kind == common_pb2.NORMAL:
+                self._give_back_gpus(spec)
         if context.peek() is None:
             value = None  # with no client, no ref of ours is registered anywhere
         # otherwise refs inside the value stay held until the result is on its way,
@@ -168,6 +190,7 @@ class Executor:
         spec = assignment.spec
         assert self.async_limit is not None
         async with self.async_limit:
+            runtime_context.enter_task(self._task_facts(spec, self._method_name(spec)))  # this coroutine's own
             try:
                 args, kwargs = await asyncio.get_running_loop().run_in_executor(None, self._arguments, assignment)
                 method_name = self._method_name(spec)
@@ -176,7 +199,7 @@ class Executor:
                     value = await value
                 results = self._pack_results(spec, value)
             except BaseException as exc:  # noqa: BLE001
-                results = self._pack_error(spec, exc)
+                results = self._pack_error(spec, self._task_error(spec, exc))
         self._report(spec, results)
 
     def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
@@ -211,34 +234,83 @@ class Executor:
         with self.send_lock:
             self.channel.send(protocol.RESULT, result.SerializeToString())
 
-    def _execute(self, assignment: head_pb2.TaskAssignment) -> Any:
+    def _execute(self, assignment: head_pb2.TaskAssignment, facts: runtime_context.TaskFacts) -> Any:
         spec = assignment.spec
         if spec.kind == common_pb2.ACTOR_METHOD:
             if self.actor_error is not None:
-                raise exceptions.ActorDiedError(
-                    f"the actor {self.actor_name} ({spec.actor_id.hex()[:12]}) is dead: its constructor raised "
-                    f"{type(self.actor_error).__name__}: {self.actor_error}"
-                )
+                raise exceptions.ActorDiedError(self.actor_error)
             method_name = self._method_name(spec)
             args, kwargs = self._arguments(assignment)
             return getattr(self.actor, method_name)(*args, **kwargs)
         target = self._function(spec.function_id)
-        args, kwargs = self._arguments(assignment)
+        facts.function = target
+        facts.member = "__init__" if spec.kind == common_pb2.ACTOR_CREATION else ""
         if spec.kind == common_pb2.NORMAL:
+            args, kwargs = self._arguments(assignment)
             return target(*args, **kwargs)
         # ACTOR_CREATION
+        self._become_actor(assignment, target)
+        facts.resources = dict(self.facts.actor_resources)
+        facts.gpu_ids = list(self.facts.actor_gpu_ids)
+        args, kwargs = self._arguments(assignment)
         self.actor_id = spec.actor_id
         self.actor_name = target.__qualname__
         try:
             self.actor = target(*args, **kwargs)
         except BaseException as exc:
-            self.actor_error = exc
+            self.actor_error = task_errors.task_error(
+                spec.name, exc, self.pid, self.ip, actor_cls=target, actor_id=spec.actor_id.hex()
+            )
             raise
         if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)):
             self._start_async_loop(spec.max_concurrency or 1000)
         elif spec.max_concurrency > 1:
             self.threads = ThreadPoolExecutor(spec.max_concurrency, thread_name_prefix="actor")
         return None
+
+    # ---- what the task runs as (get_runtime_context(), get_gpu_ids()) ------------------------------
+
+    def _task_facts(self, spec: common_pb2.TaskSpec, method: str = "") -> runtime_context.TaskFacts:
+        if spec.kind != common_pb2.ACTOR_METHOD:
+            return runtime_context.TaskFacts(spec.job_id, spec.task_id, spec.name, resources=dict(spec.resources))
+        return runtime_context.TaskFacts(
+            spec.job_id,
+            spec.task_id,
+            spec.name,
+            type(self.actor) if self.actor is not None else None,
+            method or self._method_name(spec),
+            self.facts.actor_resources,  # read-only: get_assigned_resources() copies
+            self.facts.actor_gpu_ids,
+        )
+
+    def _become_actor(self, assignment: head_pb2.TaskAssignment, cls: Any) -> None:
+        """Records the actor this process now hosts, and gives it its GPUs for its whole life."""
+        spec = assignment.spec
+        facts = self.facts
+        facts.actor_id = spec.actor_id
+        facts.actor_name = spec.actor_name
+        facts.actor_restarted = assignment.attempt > 1
+        facts.actor_resources = dict(spec.resources)
+        facts.actor_class = cls
+        try:
+            facts.actor_meta = cloudpickle.loads(spec.actor_meta) if spec.actor_meta else None
+        except Exception:  # noqa: BLE001 - only current_actor needs it
+            facts.actor_meta = None
+        if spec.resources.get("GPU", 0) > 0:
+            facts.actor_gpu_ids = self._take_gpus(spec)
+
+    def _take_gpus(self, spec: common_pb2.TaskSpec) -> list[Any]:
+        """Claims GPUs of this node for the task (or actor) and shows only them to CUDA."""
+        gpu_ids = self.gpus.claim(_gpu_owner(spec), spec.resources["GPU"])
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in gpu_ids)
+        return gpu_ids
+
+    def _give_back_gpus(self, spec: common_pb2.TaskSpec) -> None:
+        self.gpus.release(_gpu_owner(spec))
+        if self.gpus.original_visible is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpus.original_visible)
 
     def _start_async_loop(self, limit: int) -> None:
         loop = asyncio.new_event_loop()
@@ -318,7 +390,13 @@ class Executor:
         return [self._store_result(ids.object_id(spec.task_id, i), v, spec.name) for i, v in enumerate(values)]
 
     def _store_result(self, oid: bytes, value: Any, name: str) -> common_pb2.ObjectValue:
-        s = serialize(value)
+        try:
+            s = serialize(value)
+        except exceptions.RaySerializationError as exc:
+            raise exceptions.RaySerializationError(
+                f"{name} returned a value (of type {type(value).__qualname__}) that cannot be pickled to send "
+                f"back: {exc.__cause__ or exc}"
+            ) from None
         if s.size <= config.INLINE_MAX_BYTES:
             return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size, contained=s.contained)
         try:
@@ -344,29 +422,127 @@ class Executor:
             contained=s.contained,
         )
 
-    def _pack_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> list[common_pb2.ObjectValue]:
-        if isinstance(exc, exceptions.RayTaskError):
-            err: BaseException = exc
-        elif isinstance(exc, exceptions.RayError) and not isinstance(exc, exceptions.RaySerializationError):
-            err = exc
-        else:
-            err = exceptions.RayTaskError.from_exception(spec.name, exc, self.pid, self.ip)
-        try:
-            data = serialize(err).to_bytes()
-        except exceptions.RaySerializationError:
-            # the cause itself does not pickle: keep its text
-            plain = exceptions.RayTaskError(
-                spec.name, getattr(err, "traceback_str", repr(exc)), None, self.pid, self.ip
-            )
-            data = serialize(plain).to_bytes()
+    def _pack_error(self, spec: common_pb2.TaskSpec, err: BaseException) -> list[common_pb2.ObjectValue]:
+        data = serialize(task_errors.travelling(err)).to_bytes()
         n = spec.num_returns or 1
         return [
             common_pb2.ObjectValue(object_id=ids.object_id(spec.task_id, i), data=data, size=len(data), is_error=True)
             for i in range(n)
         ]
 
+    def _task_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> BaseException:
+        """What the task's callers get for exc: a RayTaskError, or a runtime error (a dead actor) as is."""
+        if isinstance(exc, exceptions.RayError) and not isinstance(
+            exc, (exceptions.RayTaskError, exceptions.RaySerializationError)
+        ):
+            return exc
+        in_actor = spec.kind != common_pb2.NORMAL
+        return task_errors.task_error(
+            spec.name,
+            exc,
+            self.pid,
+            self.ip,
+            actor=self.actor if in_actor else None,
+            actor_cls=self.facts.actor_class if in_actor else None,
+            actor_id=spec.actor_id.hex() if in_actor else None,
+        )
+
 
 EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
+
+
+def _gpu_owner(spec: common_pb2.TaskSpec) -> str:
+    return f"{os.getpid()}:{spec.task_id.hex()}"
+
+
+def _visible_gpus() -> list[str] | None:
+    """The GPU ids CUDA_VISIBLE_DEVICES named when this executor started, if it was set."""
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def choose_gpus(in_use: dict[int, float], total: int, amount: float) -> list[int]:
+    """Which of a node's `total` GPUs a task asking for `amount` of them gets, given what others use.
+
+    A whole number asks for that many GPUs, the least used first (free ones when
+    the scheduler's accounting holds). A fraction shares one GPU: the fullest
+    that still has room, so that fractions pack together and whole GPUs stay
+    free, as Ray places them.
+    """
+    if total <= 0 or amount <= 0:
+        return []
+    indices = list(range(total))
+    if amount < 1:
+        fits = [i for i in indices if in_use.get(i, 0.0) + amount <= 1.0 + 1e-9]
+        if fits:
+            return [max(fits, key=lambda i: (in_use.get(i, 0.0), -i))]
+        return [min(indices, key=lambda i: (in_use.get(i, 0.0), i))]
+    wanted = min(total, int(amount + 0.5) if abs(amount - round(amount)) < 1e-9 else int(amount) + 1)
+    return sorted(sorted(indices, key=lambda i: (in_use.get(i, 0.0), i))[:wanted])
+
+
+class GpuSlots:
+    """The node's GPUs as its executors share them: who holds which, in a file in the node's store folder.
+
+    Each executor claims GPUs for a task (or for the life of an actor) under
+    an exclusive lock on the file and releases them when the task ends;
+    claims of processes that died are dropped at the next claim. Only
+    processes of one node share the file, so no daemon needs to take part.
+    """
+
+    FILE = "gpu-claims.json"
+
+    def __init__(self, path: str, total: int, original_visible: list[str] | None) -> None:
+        self.path = path
+        self.total = total
+        self.original_visible = original_visible
+
+    def claim(self, owner: str, amount: float) -> list[Any]:
+        with self._locked() as claims:
+            in_use: dict[int, float] = {}
+            for held in claims.values():
+                for index, share in held.items():
+                    in_use[int(index)] = in_use.get(int(index), 0.0) + share
+            chosen = choose_gpus(in_use, self.total, amount)
+            share = amount if amount < 1 else 1.0
+            claims[owner] = {str(i): share for i in chosen}
+        if self.original_visible is not None:
+            return [self.original_visible[i] for i in chosen if i < len(self.original_visible)]
+        return chosen
+
+    def release(self, owner: str) -> None:
+        with self._locked() as claims:
+            claims.pop(owner, None)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, dict[str, float]]]:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "r+") as f:
+                try:
+                    claims = json.loads(f.read() or "{}")
+                except ValueError:
+                    claims = {}
+                claims = {o: held for o, held in claims.items() if _pid_alive(int(o.split(":", 1)[0]))}
+                yield claims
+                f.seek(0)
+                f.truncate()
+                f.write(json.dumps(claims))
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _CallLedger:

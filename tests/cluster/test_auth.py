@@ -55,7 +55,7 @@ def call_with(address: str, token: str | None, stub_cls, make_call) -> grpc.Stat
 @pytest.mark.parametrize("token", [None, "wrong-token"], ids=["no token", "wrong token"])
 @pytest.mark.parametrize("rpc", sorted(HEAD_CALLS))
 def test_head_refuses_calls_without_the_token(cluster, rpc: str, token: str | None) -> None:
-    code, details = call_with(cluster["address"], token, head_pb2_grpc.HeadServiceStub, HEAD_CALLS[rpc])
+    code, details = call_with(cluster.address_info["address"], token, head_pb2_grpc.HeadServiceStub, HEAD_CALLS[rpc])
     assert code == grpc.StatusCode.UNAUTHENTICATED, details
     assert "RAYLITE_TOKEN" in details
 
@@ -71,14 +71,16 @@ def test_worker_refuses_calls_without_the_token(cluster, rpc: str, token: str | 
 
 def test_the_right_token_is_served(cluster) -> None:
     token = context.current().token
-    code, _ = call_with(cluster["address"], token, head_pb2_grpc.HeadServiceStub, HEAD_CALLS["GetClusterState"])
+    code, _ = call_with(
+        cluster.address_info["address"], token, head_pb2_grpc.HeadServiceStub, HEAD_CALLS["GetClusterState"]
+    )
     assert code is None
     assert ray.get(ray.put(5)) == 5
 
 
 def test_driver_with_a_wrong_token_gets_a_clear_error(cluster) -> None:
     result = run_python(
-        f"import raylite as ray\nray.init(address={cluster['address']!r})", env={"RAYLITE_TOKEN": "not-it"}
+        f"import raylite as ray\nray.init(address={cluster.address_info['address']!r})", env={"RAYLITE_TOKEN": "not-it"}
     )
     assert result.returncode != 0
     assert "AuthenticationError" in result.stderr and "RAYLITE_TOKEN" in result.stderr

@@ -95,7 +95,7 @@ OTHER_VERSION = "from raylite import config\nconfig.PROTOCOL_VERSION = 99\n"
 
 
 def test_a_driver_of_another_protocol_version_gets_a_clear_error_at_connect(cluster) -> None:
-    script = OTHER_VERSION + f"import raylite as ray\nray.init(address={cluster['address']!r})\n"
+    script = OTHER_VERSION + f"import raylite as ray\nray.init(address={cluster.address_info['address']!r})\n"
     result = run_python(script, env={"RAYLITE_TOKEN": context.current().token}, timeout=60)
     assert result.returncode != 0
     assert "RaySystemError" in result.stderr
@@ -105,10 +105,10 @@ def test_a_driver_of_another_protocol_version_gets_a_clear_error_at_connect(clus
 
 def test_a_node_of_another_protocol_version_gets_a_clear_error_at_connect(cluster) -> None:
     script = OTHER_VERSION + (
-        f"from raylite.worker import daemon\ndaemon.main(['--address', {cluster['address']!r}, '--num-cpus', '1'])\n"
+        f"from raylite.worker import daemon\ndaemon.main(['--address', {cluster.address_info['address']!r}, '--num-cpus', '1'])\n"
     )
     result = run_python(script, env={"RAYLITE_TOKEN": context.current().token}, timeout=60)
     assert result.returncode != 0
-    assert f"the head at {cluster['address']} refused us" in result.stderr
+    assert f"the head at {cluster.address_info['address']} refused us" in result.stderr
     assert f"this head speaks raylite protocol {config.PROTOCOL_VERSION}, the peer speaks 99" in result.stderr
     assert len([n for n in context.current().cluster_state() if n.alive]) == 1

@@ -25,7 +25,7 @@ def f():
     return 1
 
 ray.get([f.remote() for _ in range(4)])
-print(info["node_id"], flush=True)
+print(info.address_info["node_id"], flush=True)
 sys.stdin.readline()                        # the test collects our children, then lets us exit
 """
 

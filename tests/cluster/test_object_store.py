@@ -19,7 +19,7 @@ OBJECT = 100 * (1 << 20)
 @pytest.fixture(scope="module")
 def small_store():
     info = ray.init(num_cpus=1, object_store_memory=CAPACITY)
-    yield Path(f"/dev/shm/raylite-{info['node_id'][:16]}")
+    yield Path(f"/dev/shm/raylite-{info.address_info['node_id'][:16]}")
     ray.shutdown()
 
 

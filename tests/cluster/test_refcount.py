@@ -13,7 +13,7 @@ BIG = 20_000_000  # bytes: lives in the node's store, not inline
 
 
 def store_files(cluster) -> list[Path]:
-    return [p for p in Path(f"/dev/shm/raylite-{cluster['node_id'][:16]}").iterdir() if p.is_file()]
+    return [p for p in Path(f"/dev/shm/raylite-{cluster.address_info['node_id'][:16]}").iterdir() if p.is_file()]
 
 
 @ray.remote
