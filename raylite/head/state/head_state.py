@@ -51,6 +51,7 @@ from typing import Any
 
 from raylite import resources as res
 from raylite.head.state.actors import ActorDirectory
+from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
@@ -234,6 +235,11 @@ class HeadState:
     @property
     def pins(self) -> dict[bytes, int]:
         return self._objects.pins
+
+    @property
+    def finished_tasks(self) -> TaskHistory:
+        """The last tasks that finished, oldest first (bounded; history.py)."""
+        return self._tasks.history
 
     @property
     def actors(self) -> dict[bytes, ActorRecord]:
