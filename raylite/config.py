@@ -71,6 +71,7 @@ CHANNEL_OPTIONS = _COMMON_OPTIONS + [
 ]
 
 DEFAULT_HEAD_PORT = 6380
+DEFAULT_DASHBOARD_PORT = 8265  # as Ray's
 
 # How long init(address=...) waits for a head to answer before ConnectionError.
 CONNECT_TIMEOUT_S = 5.0

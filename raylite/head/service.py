@@ -308,7 +308,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
     async def GetStateView(
         self, request: head_pb2.StateViewRequest, context: grpc.aio.ServicerContext
     ) -> head_pb2.StateViewReply:
-        return await state_views.get_state_view(self.state, request, context)
+        return await state_views.get_state_view(self.state, request, context, self.dashboard_url)
 
 
 class _ClientSession(NamedTuple):

@@ -166,6 +166,16 @@ def select(
     return {"result": shown, "total": total, "num_filtered": len(kept), "num_after_truncation": len(shown)}
 
 
+# the fields a dashboard search looks in, by view
+SEARCH_KEYS = ("task_id", "actor_id", "node_id", "object_id", "placement_group_id", "name", "class_name", "node_ip")
+
+
+def search(records: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The records one of whose ids or names contains `text`, case-insensitively."""
+    needle = text.lower()
+    return [r for r in records if any(needle in str(r.get(k) or "").lower() for k in SEARCH_KEYS)]
+
+
 def summarize_tasks(tasks: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts of tasks by function (or name) and state, as Ray's summarize_tasks."""
     summary: dict[str, dict[str, Any]] = {}
