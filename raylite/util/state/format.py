@@ -26,9 +26,9 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):
-        text = ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items())
+        text = ", ".join(f"{k}: {cell(v)}" for k, v in value.items())
     elif isinstance(value, float):
-        text = f"{value:g}"
+        text = str(int(value)) if value.is_integer() else f"{value:g}"
     else:
         text = str(value)
     return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 3] + "..."
