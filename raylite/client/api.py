@@ -63,9 +63,11 @@ def init(
     Returns a RayContext: the connection's facts (`address_info`:
     node_ip_address, node_id, address, session_dir, ...), usable as
     `with init(): ...`. With no address, RAYLITE_ADDRESS or RAY_ADDRESS names
-    the cluster to join, if set. Keyword arguments Ray's init takes for things
-    raylite does not have (the dashboard, logging set-up, local_mode) are
-    accepted and ignored; others are a RuntimeError, as in Ray.
+    the cluster to join, if set. A local cluster's head serves the dashboard
+    (include_dashboard, dashboard_host, dashboard_port; its address is printed
+    and in `dashboard_url`). Keyword arguments Ray's init takes for things
+    raylite does not have (logging set-up, local_mode) are accepted and
+    ignored; others are a RuntimeError, as in Ray.
     """
     global _cluster, _context
     ray_context.check_extra_options(kwargs)

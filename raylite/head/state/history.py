@@ -19,16 +19,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from raylite.head.state.model import ObjectInfo, Story, TaskRecord
 
 DEFAULT_LIMIT = 10_000
 
 
-@dataclass(slots=True, frozen=True)
-class FinishedTask:
+class FinishedTask(NamedTuple):
+    """A finished task, as the history keeps it (a tuple: cheap to make on the hot path)."""
+
     task_id: bytes
     job_id: bytes
     name: str
@@ -44,31 +44,22 @@ class FinishedTask:
 
 class TaskHistory:
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        self._ring: deque[FinishedTask] = deque(maxlen=max(0, limit))
+        self._ring: deque[tuple[Any, ...]] = deque(maxlen=max(0, limit))
 
     def add(self, task: TaskRecord, results: list[ObjectInfo], error: str) -> None:
         failed = bool(results) and results[0].is_error
         if failed and not error:
             failure = results[0].failure
             error = f"{failure.kind}: {failure.message}" if failure is not None else "failed"
+        # a plain tuple here, made a FinishedTask only when read: this runs for every task
+        t = task
         self._ring.append(
-            FinishedTask(
-                task.task_id,
-                task.job_id,
-                task.name,
-                task.kind,
-                task.actor_id,
-                task.node_id,
-                task.attempt,
-                task.resources,
-                task.story,
-                failed,
-                error if failed else "",
-            )
+            (t.task_id, t.job_id, t.name, t.kind, t.actor_id, t.node_id, t.attempt, t.resources, t.story, failed, error)
         )
 
     def __iter__(self) -> Iterator[FinishedTask]:
-        return iter(self._ring)
+        make = FinishedTask._make
+        return (make(raw) for raw in self._ring)
 
     def __len__(self) -> int:
         return len(self._ring)
