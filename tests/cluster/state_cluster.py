@@ -70,7 +70,11 @@ class StateCluster:
 
 @contextmanager
 def state_cluster(
-    tmp: Path, workers: list[dict], head_cpus: float = 2, dashboard_host: str = "127.0.0.1"
+    tmp: Path,
+    workers: list[dict],
+    head_cpus: float = 2,
+    dashboard_host: str = "127.0.0.1",
+    dashboard_port: int | None = None,
 ) -> Iterator[StateCluster]:
     """`raylite start --head` (head_cpus) and one `raylite start --address` per entry of workers
     ({"cpus": n, "resources": {...}})."""
@@ -85,7 +89,7 @@ def state_cluster(
     }
     for name in ("RAYLITE_TOKEN", "RAYLITE_ADDRESS", "RAY_ADDRESS"):
         env.pop(name, None)
-    cluster = StateCluster(runtime, env, free_port(), free_port())
+    cluster = StateCluster(runtime, env, free_port(), dashboard_port or free_port())
     common = ["--host", "127.0.0.1", "--node-ip-address", "127.0.0.1"]
     try:
         head = cluster.cli(

@@ -239,7 +239,8 @@ async def start(servicer: HeadServicer, token: str, sock: socket.socket, require
 
     runner = web.AppRunner(make_app(servicer, token, require_token), access_log=None)
     await runner.setup()
-    await web.SockSite(runner, sock).start()
+    # a stopping head waits at most this long for a request in flight (answers take milliseconds)
+    await web.SockSite(runner, sock, shutdown_timeout=2.0).start()
     return runner
 
 
