@@ -83,3 +83,18 @@ def test_records_read_as_objects_and_dicts() -> None:
     assert repr(t) == "TaskState(task_id='t1', state='RUNNING')"
     with pytest.raises(AttributeError, match="no field 'colour'"):
         _ = StateRecord().colour
+
+
+def test_a_head_port_taken_by_another_program_is_named(tmp_path, monkeypatch) -> None:
+    import socket
+
+    from raylite import cli
+
+    monkeypatch.setenv("RAYLITE_TMPDIR", str(tmp_path))  # no raylite head recorded here
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        why = cli._head_already_there("127.0.0.1", port)
+        assert why is not None and f"port {port} on 127.0.0.1 is taken" in why and "--port" in why
+    assert cli._head_already_there("127.0.0.1", port) is None

@@ -190,18 +190,21 @@ def test_summaries(state: HeadState) -> None:
 def test_placement_groups_absent_or_present(state: HeadState) -> None:
     assert views.placement_group_records(state) == []
 
-    class PG:
-        placement_group_id = b"pg-1"
+    class PG:  # the shape of raylite/head/state/placement_model.py's PlacementGroupRecord, by attribute
+        pg_id = b"pg-1"
         name = "pg"
         state = "CREATED"
-        bundles = [{"CPU": 1.0}]
-        bundle_nodes = [N1]
+        bundles = [{"CPU": 1.0}, {"CPU": 1.0}]
+        nodes = [N1, None]
+        story = (1.0, "PENDING", "PlacementGroupCreated", "asked for", 2.0, "CREATED", "end of step", "reserved")
 
     class WithPGs:
         placement_groups = {b"pg-1": PG()}
 
     (record,) = views.placement_group_records(WithPGs())  # type: ignore[arg-type]
-    assert record["state"] == "CREATED" and record["bundles"][0]["node_id"] == N1.hex()
+    assert record["placement_group_id"] == b"pg-1".hex() and record["state"] == "CREATED"
+    assert [b["node_id"] for b in record["bundles"]] == [N1.hex(), None]
+    assert [e["state"] for e in record["events"]] == ["PENDING", "CREATED"]
 
 
 def test_timeline_lays_overlapping_tasks_on_separate_lanes() -> None:

@@ -174,13 +174,13 @@ def _base(task: TaskRecord | FinishedTask) -> dict[str, Any]:
         "start_time_ms": start,
         "end_time_ms": end,
         "events": events(task.story),
-        "placement_group_id": None,
+        "placement_group_id": _hex_any(getattr(task, "placement_group_id", b"")) or None,
     }
 
 
 def _live_record(task: TaskRecord) -> dict[str, Any]:
     record = _base(task)
-    ray_state = _TASK_STATES[task.state]
+    ray_state = _TASK_STATES.get(task.state, str(task.state))  # (a state added later shows as the head names it)
     if task.state is TaskState.RUNNING and task.blocked:
         ray_state = "RUNNING_IN_RAY_GET"
     record.update(state=ray_state, head_state=str(task.state), error_type=None, error_message=None)
@@ -262,7 +262,7 @@ def object_records(state: HeadState) -> list[dict[str, Any]]:
             {
                 "object_id": oid.hex(),
                 "object_size": info.size,
-                "task_status": _TASK_STATES[maker.state] if maker is not None else "FINISHED",
+                "task_status": _TASK_STATES.get(maker.state, str(maker.state)) if maker is not None else "FINISHED",
                 "attempt_number": 0,
                 "reference_type": "LOCAL_REFERENCE" if held_by else ("PINNED_IN_MEMORY" if pinned else "UNKNOWN"),
                 "call_site": "disabled",
@@ -290,10 +290,10 @@ def placement_group_records(state: HeadState) -> list[dict[str, Any]]:
     out = []
     for pg_id, pg in table.items():
         bundles = getattr(pg, "bundles", None) or []
-        nodes = getattr(pg, "bundle_nodes", None) or getattr(pg, "nodes", None) or []
+        nodes = getattr(pg, "nodes", None) or getattr(pg, "bundle_nodes", None) or []
         out.append(
             {
-                "placement_group_id": _hex_any(getattr(pg, "placement_group_id", pg_id)),
+                "placement_group_id": _hex_any(getattr(pg, "pg_id", None) or getattr(pg, "placement_group_id", pg_id)),
                 "name": getattr(pg, "name", "") or "",
                 "creator_job_id": _hex_any(getattr(pg, "job_id", b"")),
                 "state": str(getattr(pg, "state", "")),
@@ -303,14 +303,24 @@ def placement_group_records(state: HeadState) -> list[dict[str, Any]]:
                     {
                         "bundle_id": i,
                         "unit_resources": dict(b),
-                        "node_id": _hex_any(nodes[i]) if i < len(nodes) else None,
+                        "node_id": _hex_any(nodes[i]) if i < len(nodes) and nodes[i] else None,
                     }
                     for i, b in enumerate(bundles)
                 ],
-                "events": events(getattr(pg, "story", None)),
+                "events": flat_events(getattr(pg, "story", None)),
             }
         )
     return out
+
+
+def flat_events(story: Any) -> list[dict[str, Any]]:
+    """A flat story (time, state, event, cause, ...) of any record, its states read as text."""
+    if not story:
+        return []
+    return [
+        {"state": str(story[i + 1]), "created_ms": int(story[i] * 1000), "event": story[i + 2], "cause": story[i + 3]}
+        for i in range(0, len(story) - 3, 4)
+    ]
 
 
 def _hex_any(value: Any) -> Any:
