@@ -241,3 +241,22 @@ def test_the_rpc_answers_json_and_refuses_bad_requests(state: HeadState) -> None
     assert [t["name"] for t in out["result"]] == ["done"]
     with pytest.raises(q.QueryError):
         answer(state, head_pb2.StateViewRequest(view="nothing"))
+
+
+def test_history_reads_make_each_record_once_and_keep_the_bound() -> None:
+    history = TaskHistory(limit=3)
+    for label in "ab":
+        history.add(task(label), [result(label)], "")
+    first = list(history)
+    history.add(task("c"), [result("c")], "")
+    history.add(task("d"), [result("d", error=True)], "ValueError: d")
+    assert len(history) == 3
+    again = list(history)
+    assert [t.name for t in again] == ["b", "c", "d"] and again[0] is first[1]  # made once
+    assert [t.name for t in history.newest_first()] == ["d", "c", "b"]
+    assert again[-1].failed and again[-1].error == "ValueError: d"
+
+
+def test_the_summary_of_rows_equals_the_summary_of_records(state: HeadState) -> None:
+    records = views.task_records(state)
+    assert q.summarize_task_rows(views.task_rows(state)) == q.summarize_tasks(records)

@@ -170,7 +170,7 @@ def select(
 SEARCH_KEYS = ("task_id", "actor_id", "node_id", "object_id", "placement_group_id", "name", "class_name", "node_ip")
 
 
-def search(records: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+def search_records(records: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
     """The records one of whose ids or names contains `text`, case-insensitively."""
     needle = text.lower()
     return [r for r in records if any(needle in str(r.get(k) or "").lower() for k in SEARCH_KEYS)]
@@ -186,15 +186,7 @@ def summarize_tasks(tasks: list[dict[str, Any]]) -> dict[str, Any]:
         counts = entry["state_counts"]
         counts[task["state"]] = counts.get(task["state"], 0) + 1
         totals[task["type"]] = totals.get(task["type"], 0) + 1
-    return {
-        "cluster": {
-            "summary": summary,
-            "total_tasks": totals["NORMAL_TASK"],
-            "total_actor_tasks": totals["ACTOR_TASK"],
-            "total_actor_scheduled": totals["ACTOR_CREATION_TASK"],
-            "summary_by": "func_name",
-        }
-    }
+    return _task_summary(summary, totals)
 
 
 def summarize_actors(actors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -214,17 +206,71 @@ def query(
     filters: Sequence[Filter] = (),
     limit: int | None = None,
     detail: bool = False,
+    search: str = "",
 ) -> dict[str, Any]:
-    """The answer to one state query (see the module docstring); QueryError for a bad one."""
+    """The answer to one state query (see the module docstring); QueryError for a bad one.
+    `search` (the dashboard's): keep records one of whose ids or names contains it."""
     if view not in VIEWS:
         raise QueryError(f"unknown state view {view!r}; the views are: {', '.join(VIEWS)}")
     check_filters(view, filters)
+    if view == "tasks":
+        return _tasks(state, filters, limit, detail, search)
     if view in LISTS:
-        return select(LISTS[view](state), view, filters, limit, detail)
+        records = LISTS[view](state)
+        return select(search_records(records, search) if search else records, view, filters, limit, detail)
     if view == "summary_tasks":
-        return {"result": summarize_tasks(views.task_records(state))}
+        return {"result": summarize_task_rows(views.task_rows(state))}
     if view == "summary_actors":
         return {"result": summarize_actors(views.actor_records(state))}
     if view == "timeline":
-        return {"result": timeline.trace_events(views.task_records(state), views.node_records(state))}
+        ran = [views.task_record(t, with_events=False) for t in views.task_rows(state) if t.node_id is not None]
+        return {"result": timeline.trace_events(ran, views.node_records(state))}
     return {"result": views.cluster_status(state)}
+
+
+def summarize_task_rows(rows: list[views.TaskRow]) -> dict[str, Any]:
+    """summarize_tasks of the tasks as the head keeps them: counted first, named after."""
+    counts: dict[tuple[str, int, str], int] = {}
+    state_of = views.ray_task_state
+    for task in rows:
+        key = (task.name, task.kind, state_of(task))
+        counts[key] = counts.get(key, 0) + 1
+    summary: dict[str, dict[str, Any]] = {}
+    totals = {"NORMAL_TASK": 0, "ACTOR_TASK": 0, "ACTOR_CREATION_TASK": 0}
+    for (name, kind, state), n in counts.items():
+        kind_name = views.TASK_TYPES.get(kind, "NORMAL_TASK")
+        entry = summary.setdefault(name, {"func_or_class_name": name, "type": kind_name, "state_counts": {}})
+        entry["state_counts"][state] = entry["state_counts"].get(state, 0) + n
+        totals[kind_name] += n
+    return _task_summary(summary, totals)
+
+
+def _task_summary(summary: dict[str, dict[str, Any]], totals: dict[str, int]) -> dict[str, Any]:
+    return {
+        "cluster": {
+            "summary": summary,
+            "total_tasks": totals["NORMAL_TASK"],
+            "total_actor_tasks": totals["ACTOR_TASK"],
+            "total_actor_scheduled": totals["ACTOR_CREATION_TASK"],
+            "summary_by": "func_name",
+        }
+    }
+
+
+def _tasks(state: HeadState, filters: Sequence[Filter], limit: int | None, detail: bool, search: str) -> dict[str, Any]:
+    """The tasks view without building a record per task: filters read only the fields they name."""
+    rows = views.task_rows(state)
+    total = len(rows)
+    if search:
+        needle = search.lower()
+        rows = [t for t in rows if needle in t.task_id.hex() or needle in t.name.lower()]
+    if filters:
+        field = views.task_field
+        wanted = [(key, predicate == "=", _text(value)) for key, predicate, value in filters]
+        rows = [t for t in rows if all((_text(field(t, key)) == value) == equal for key, equal, value in wanted)]
+    limit = DEFAULT_LIMIT if not limit or limit < 0 else min(limit, MAX_LIMIT)
+    shown = [views.task_record(t, with_events=detail) for t in rows[:limit]]
+    if not detail:
+        columns = BASE_COLUMNS["tasks"]
+        shown = [{c: r.get(c) for c in columns} for r in shown]
+    return {"result": shown, "total": total, "num_filtered": len(rows), "num_after_truncation": len(shown)}

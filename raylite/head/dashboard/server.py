@@ -165,12 +165,7 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
     def answer(view: str, request: web.Request) -> web.Response:
         try:
             filters, limit, detail, search = list_params(request.query)
-            if search:
-                records = q.LISTS[view](servicer.state)
-                found = q.search(records, search)
-                out = q.select(found, view, filters, limit, detail)
-            else:
-                out = q.query(servicer.state, view, filters, limit, detail)
+            out = q.query(servicer.state, view, filters, limit, detail, search)
         except (q.QueryError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return _json(out)
@@ -186,10 +181,10 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
         key = {"tasks": "task_id", "actors": "actor_id", "nodes": "node_id"}.get(view)
         if key is None:
             raise web.HTTPNotFound()
-        found = [r for r in q.LISTS[view](servicer.state) if r[key] == wanted]
+        found = q.query(servicer.state, view, [(key, "=", wanted)], 1, detail=True)["result"]
         if not found:
             return web.json_response({"error": f"no {view[:-1]} {wanted} is known to the head"}, status=404)
-        return _json({"result": found[-1]})
+        return _json({"result": found[0]})
 
     async def status(_request: web.Request) -> web.Response:
         out = q.query(servicer.state, "status")

@@ -73,19 +73,18 @@ def events(story: Any) -> list[dict[str, Any]]:
 
 
 def _times(story: Any) -> tuple[int | None, int | None, int | None]:
-    """(creation, start, end) in ms since the epoch, from a story: its first entry, its last
-    RUNNING entry, and its FINISHED entry when it is the last."""
-    moves = entries(story)
-    if not moves:
+    """(creation, start, end) in ms since the epoch, from a flat story: its first entry, its
+    last RUNNING entry, and its FINISHED entry when it is the last."""
+    if not story:
         return None, None, None
-    created = int(moves[0].at * 1000)
     start = end = None
-    for move in moves:
-        if move.state is TaskState.RUNNING:
-            start, end = int(move.at * 1000), None
-        elif move.state is TaskState.FINISHED:
-            end = int(move.at * 1000)
-    return created, start, end
+    for i in range(1, len(story), 4):
+        name = story[i]
+        if name == "RUNNING":
+            start, end = int(story[i - 1] * 1000), None
+        elif name == "FINISHED":
+            end = int(story[i - 1] * 1000)
+    return int(story[0] * 1000), start, end
 
 
 def error_type(error: str) -> str | None:
@@ -139,28 +138,70 @@ def store_use(state: HeadState) -> dict[bytes, tuple[int, int]]:
 
 
 # ---- tasks -------------------------------------------------------------------------
+#
+# A head may keep tens of thousands of tasks, and the dashboard asks every second: a
+# query walks the tasks as they are (rows: TaskRecord or FinishedTask), reads the few
+# fields its filters name with cheap getters, and builds whole records only for the
+# rows it returns.
+
+TaskRow = TaskRecord | FinishedTask
+
+
+def task_rows(state: HeadState) -> list[TaskRow]:
+    """Every task the head knows, each once: those in its table (queued, running) first,
+    then the finished ones of its history, newest first."""
+    live = state.tasks
+    rows: list[TaskRow] = list(live.values())
+    seen: set[bytes] = set()
+    for done in state.finished_tasks.newest_first():
+        if done.task_id in live or done.task_id in seen:
+            continue
+        seen.add(done.task_id)
+        rows.append(done)
+    return rows
+
+
+def ray_task_state(task: TaskRow) -> str:
+    if isinstance(task, FinishedTask):
+        return "FAILED" if task.failed else "FINISHED"
+    if task.state is TaskState.RUNNING and task.blocked:
+        return "RUNNING_IN_RAY_GET"
+    return _TASK_STATES.get(task.state, str(task.state))  # (a state added later shows as the head names it)
+
+
+_TASK_FIELDS: dict[str, Any] = {
+    "task_id": lambda t: t.task_id.hex(),
+    "name": lambda t: t.name,
+    "func_or_class_name": lambda t: t.name,
+    "state": ray_task_state,
+    "type": lambda t: TASK_TYPES.get(t.kind, "NORMAL_TASK"),
+    "job_id": lambda t: t.job_id.hex(),
+    "node_id": lambda t: hexid(t.node_id),
+    "actor_id": lambda t: hexid(t.actor_id) if t.kind != 0 else None,
+    "attempt_number": lambda t: max(0, t.attempt - 1),
+}
+
+
+def task_field(task: TaskRow, key: str) -> Any:
+    """One field of a task's record, without building the record when it is a cheap one."""
+    getter = _TASK_FIELDS.get(key)
+    return getter(task) if getter is not None else task_record(task).get(key)
 
 
 def task_records(state: HeadState) -> list[dict[str, Any]]:
-    """Every task the head knows: in its table, and the finished ones of its history."""
-    live = state.tasks
-    latest: dict[bytes, FinishedTask] = {}
-    for done in state.finished_tasks:
-        if done.task_id not in live:
-            latest.pop(done.task_id, None)  # keep the latest finish, in the order of finishing
-            latest[done.task_id] = done
-    out = [_finished_record(done) for done in latest.values()]
-    out += [_live_record(task) for task in live.values()]
-    return out
+    return [task_record(t) for t in task_rows(state)]
 
 
-def _base(task: TaskRecord | FinishedTask) -> dict[str, Any]:
+def task_record(task: TaskRow, with_events: bool = True) -> dict[str, Any]:
     created, start, end = _times(task.story)
+    finished = isinstance(task, FinishedTask)
     return {
         "task_id": task.task_id.hex(),
         "attempt_number": max(0, task.attempt - 1),
         "name": task.name,
         "func_or_class_name": task.name,
+        "state": ray_task_state(task),
+        "head_state": str(TaskState.FINISHED) if finished else str(task.state),  # type: ignore[union-attr]
         "type": TASK_TYPES.get(task.kind, "NORMAL_TASK"),
         "job_id": task.job_id.hex(),
         "actor_id": hexid(task.actor_id) if task.kind != 0 else None,
@@ -168,34 +209,16 @@ def _base(task: TaskRecord | FinishedTask) -> dict[str, Any]:
         "parent_task_id": None,
         "worker_id": None,
         "worker_pid": None,
+        "error_type": error_type(task.error) if finished and task.failed else None,  # type: ignore[union-attr]
+        "error_message": (task.error or None) if finished else None,  # type: ignore[union-attr]
         "language": "PYTHON",
         "required_resources": dict(task.resources),
         "creation_time_ms": created,
         "start_time_ms": start,
         "end_time_ms": end,
-        "events": events(task.story),
+        "events": events(task.story) if with_events else [],
         "placement_group_id": _hex_any(getattr(task, "placement_group_id", b"")) or None,
     }
-
-
-def _live_record(task: TaskRecord) -> dict[str, Any]:
-    record = _base(task)
-    ray_state = _TASK_STATES.get(task.state, str(task.state))  # (a state added later shows as the head names it)
-    if task.state is TaskState.RUNNING and task.blocked:
-        ray_state = "RUNNING_IN_RAY_GET"
-    record.update(state=ray_state, head_state=str(task.state), error_type=None, error_message=None)
-    return record
-
-
-def _finished_record(task: FinishedTask) -> dict[str, Any]:
-    record = _base(task)
-    record.update(
-        state="FAILED" if task.failed else "FINISHED",
-        head_state=str(TaskState.FINISHED),
-        error_type=error_type(task.error) if task.failed else None,
-        error_message=task.error or None,
-    )
-    return record
 
 
 # ---- actors ------------------------------------------------------------------------

@@ -43,27 +43,43 @@ class FinishedTask(NamedTuple):
 
 
 class TaskHistory:
+    """The last `limit` finished tasks. `add` runs for every task, so it stores a plain
+    tuple; readers get FinishedTask records, each made once, at the first read after it
+    was added (`_fresh` holds those not read yet)."""
+
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        self._ring: deque[tuple[Any, ...]] = deque(maxlen=max(0, limit))
+        limit = max(0, limit)
+        self._fresh: deque[tuple[Any, ...]] = deque(maxlen=limit)
+        self._made: deque[FinishedTask] = deque(maxlen=limit)
 
     def add(self, task: TaskRecord, results: list[ObjectInfo], error: str) -> None:
         failed = bool(results) and results[0].is_error
         if failed and not error:
             failure = results[0].failure
             error = f"{failure.kind}: {failure.message}" if failure is not None else "failed"
-        # a plain tuple here, made a FinishedTask only when read: this runs for every task
         t = task
-        self._ring.append(
+        self._fresh.append(
             (t.task_id, t.job_id, t.name, t.kind, t.actor_id, t.node_id, t.attempt, t.resources, t.story, failed, error)
         )
 
+    def _catch_up(self) -> deque[FinishedTask]:
+        fresh = self._fresh
+        if fresh:
+            make = FinishedTask._make
+            self._made.extend(make(raw) for raw in fresh)
+            fresh.clear()
+        return self._made
+
     def __iter__(self) -> Iterator[FinishedTask]:
-        make = FinishedTask._make
-        return (make(raw) for raw in self._ring)
+        """Oldest first."""
+        return iter(self._catch_up())
+
+    def newest_first(self) -> Iterator[FinishedTask]:
+        return reversed(self._catch_up())
 
     def __len__(self) -> int:
-        return len(self._ring)
+        return min(len(self._made) + len(self._fresh), self._made.maxlen or 0)
 
     @property
-    def limit(self) -> Any:
-        return self._ring.maxlen
+    def limit(self) -> int:
+        return self._made.maxlen or 0

@@ -114,7 +114,7 @@ async function renderTasks() {
     `<tr><td>${esc(e.func_or_class_name)}</td><td>${esc(e.type)}</td><td>` +
     Object.entries(e.state_counts).map(([s, c]) => `<span class="pill">${esc(s)} ${c}</span>`).join(" ") +
     "</td></tr>").join("");
-  const params = new URLSearchParams({ limit: "200", detail: "1" });
+  const params = new URLSearchParams({ limit: "100", detail: "1" });
   const search = $("#task-search").value.trim();
   if (search) params.set("search", search);
   const state = $("#task-state-filter").value;
