@@ -11,12 +11,17 @@ Filter semantics are Ray's: a filter is (key, predicate, value), predicate
 ("state", "=", "running") and ("is_head_node", "=", "True") both match);
 several filters must all hold. A key that no record of the view has is an
 error naming the keys there are, not an empty answer.
+
+Tasks and objects may number tens of thousands and the dashboard asks every
+second, so those views are lazy (`_LAZY`): a query walks the rows as the head
+keeps them, reads only the fields its filters and search name, and builds
+records only for the rows it returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from raylite.head.dashboard import timeline, views
 from raylite.head.state import HeadState
@@ -213,8 +218,8 @@ def query(
     if view not in VIEWS:
         raise QueryError(f"unknown state view {view!r}; the views are: {', '.join(VIEWS)}")
     check_filters(view, filters)
-    if view == "tasks":
-        return _tasks(state, filters, limit, detail, search)
+    if view in _LAZY:
+        return _lazy(state, view, filters, limit, detail, search)
     if view in LISTS:
         records = LISTS[view](state)
         return select(search_records(records, search) if search else records, view, filters, limit, detail)
@@ -257,20 +262,50 @@ def _task_summary(summary: dict[str, dict[str, Any]], totals: dict[str, int]) ->
     }
 
 
-def _tasks(state: HeadState, filters: Sequence[Filter], limit: int | None, detail: bool, search: str) -> dict[str, Any]:
-    """The tasks view without building a record per task: filters read only the fields they name."""
-    rows = views.task_rows(state)
+class _Lazy(NamedTuple):
+    """A view too large to build a record per row for each query: its rows as the head keeps
+    them, a record of one row, one field of a row (cheap for the fields filters mostly name),
+    and the texts a search looks in."""
+
+    rows: Callable[[HeadState], list[Any]]
+    record: Callable[[HeadState, Any, bool], dict[str, Any]]
+    field: Callable[[HeadState, Any, str], Any]
+    texts: Callable[[Any], tuple[str, ...]]
+
+
+_LAZY: dict[str, _Lazy] = {
+    "tasks": _Lazy(
+        lambda state: views.task_rows(state),
+        lambda state, t, detail: views.task_record(t, with_events=detail),
+        lambda state, t, key: views.task_field(t, key),
+        lambda t: (t.task_id.hex(), t.name.lower()),
+    ),
+    "objects": _Lazy(
+        views.object_rows,
+        lambda state, info, detail: views.object_record(state, info),
+        views.object_field,
+        lambda info: (info.object_id.hex(),),
+    ),
+}
+
+
+def _lazy(
+    state: HeadState, view: str, filters: Sequence[Filter], limit: int | None, detail: bool, search: str
+) -> dict[str, Any]:
+    """A large view without building a record per row: filters read only the fields they name."""
+    spec = _LAZY[view]
+    rows = spec.rows(state)
     total = len(rows)
     if search:
         needle = search.lower()
-        rows = [t for t in rows if needle in t.task_id.hex() or needle in t.name.lower()]
+        rows = [r for r in rows if any(needle in text for text in spec.texts(r))]
     if filters:
-        field = views.task_field
+        field = spec.field
         wanted = [(key, predicate == "=", _text(value)) for key, predicate, value in filters]
-        rows = [t for t in rows if all((_text(field(t, key)) == value) == equal for key, equal, value in wanted)]
+        rows = [r for r in rows if all((_text(field(state, r, key)) == value) == equal for key, equal, value in wanted)]
     limit = DEFAULT_LIMIT if not limit or limit < 0 else min(limit, MAX_LIMIT)
-    shown = [views.task_record(t, with_events=detail) for t in rows[:limit]]
+    shown = [spec.record(state, r, detail) for r in rows[:limit]]
     if not detail:
-        columns = BASE_COLUMNS["tasks"]
+        columns = BASE_COLUMNS[view]
         shown = [{c: r.get(c) for c in columns} for r in shown]
     return {"result": shown, "total": total, "num_filtered": len(rows), "num_after_truncation": len(shown)}

@@ -30,7 +30,7 @@ from typing import Any
 from raylite import resources as res
 from raylite.head.state import ActorState, HeadState, TaskState
 from raylite.head.state.history import FinishedTask
-from raylite.head.state.model import ACTOR_CREATION, ACTOR_METHOD, ActorRecord, TaskRecord
+from raylite.head.state.model import ACTOR_CREATION, ACTOR_METHOD, ActorRecord, ObjectInfo, TaskRecord
 from raylite.head.state.states import entries
 from raylite.ids import task_of
 
@@ -272,35 +272,51 @@ def actor_record(actor: ActorRecord) -> dict[str, Any]:
 
 
 def object_records(state: HeadState) -> list[dict[str, Any]]:
-    nodes = state.nodes
-    holders, pins, copies, tasks = state.holders, state.pins, state.copies, state.tasks
-    out = []
-    for oid, info in state.objects.items():
-        held_by = holders.get(oid, ())
-        pinned = pins.get(oid, 0)
-        maker = tasks.get(task_of(oid))
-        locations = [info.node_id, *sorted(copies.get(oid, ()))] if info.node_id is not None else []
-        primary = nodes.get(info.node_id) if info.node_id is not None else None
-        out.append(
-            {
-                "object_id": oid.hex(),
-                "object_size": info.size,
-                "task_status": _TASK_STATES.get(maker.state, str(maker.state)) if maker is not None else "FINISHED",
-                "attempt_number": 0,
-                "reference_type": "LOCAL_REFERENCE" if held_by else ("PINNED_IN_MEMORY" if pinned else "UNKNOWN"),
-                "call_site": "disabled",
-                "type": "DRIVER",
-                "pid": None,
-                "ip": getattr(primary.info, "ip", None) if primary is not None else None,
-                "node_id": hexid(info.node_id),
-                "locations": [n.hex() for n in locations],
-                "inline": info.node_id is None,
-                "is_error": info.is_error,
-                "referenced_by": sorted(c.hex() for c in held_by),
-                "pins": pinned,
-            }
-        )
-    return out
+    return [object_record(state, info) for info in state.objects.values()]
+
+
+def object_rows(state: HeadState) -> list[ObjectInfo]:
+    return list(state.objects.values())
+
+
+_OBJECT_FIELDS: dict[str, Any] = {
+    "object_id": lambda state, info: info.object_id.hex(),
+    "object_size": lambda state, info: info.size,
+    "node_id": lambda state, info: hexid(info.node_id),
+    "inline": lambda state, info: info.node_id is None,
+    "is_error": lambda state, info: info.is_error,
+}
+
+
+def object_field(state: HeadState, info: ObjectInfo, key: str) -> Any:
+    getter = _OBJECT_FIELDS.get(key)
+    return getter(state, info) if getter is not None else object_record(state, info).get(key)
+
+
+def object_record(state: HeadState, info: ObjectInfo) -> dict[str, Any]:
+    oid = info.object_id
+    held_by = state.holders.get(oid, ())
+    pinned = state.pins.get(oid, 0)
+    maker = state.tasks.get(task_of(oid))
+    locations = [info.node_id, *sorted(state.copies.get(oid, ()))] if info.node_id is not None else []
+    primary = state.nodes.get(info.node_id) if info.node_id is not None else None
+    return {
+        "object_id": oid.hex(),
+        "object_size": info.size,
+        "task_status": _TASK_STATES.get(maker.state, str(maker.state)) if maker is not None else "FINISHED",
+        "attempt_number": 0,
+        "reference_type": "LOCAL_REFERENCE" if held_by else ("PINNED_IN_MEMORY" if pinned else "UNKNOWN"),
+        "call_site": "disabled",
+        "type": "DRIVER",
+        "pid": None,
+        "ip": getattr(primary.info, "ip", None) if primary is not None else None,
+        "node_id": hexid(info.node_id),
+        "locations": [n.hex() for n in locations],
+        "inline": info.node_id is None,
+        "is_error": info.is_error,
+        "referenced_by": sorted(c.hex() for c in held_by),
+        "pins": pinned,
+    }
 
 
 # ---- placement groups --------------------------------------------------------------
