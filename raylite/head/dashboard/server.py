@@ -52,12 +52,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("raylite.head")
 
 COOKIE = "raylite_dashboard"
-PAGES = ("overview", "tasks", "actors", "objects", "placement-groups")
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
+    """Whether only this machine can reach `host` ("" and 0.0.0.0 are every interface)."""
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
