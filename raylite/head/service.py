@@ -57,7 +57,7 @@ log = logging.getLogger("raylite.head")
 class HeadServicer(head_pb2_grpc.HeadServiceServicer):
     def __init__(self, session_name: str, storage: HeadStorage | None = None) -> None:
         self.session_name = session_name
-        self.state = HeadState()
+        self.state = HeadState(task_history=config.TASK_HISTORY)
         self.storage = storage
         self.functions: dict[bytes, bytes] = {}
         self.clients: dict[bytes, Outbox] = {}

@@ -113,6 +113,13 @@ def test_a_task_finished_twice_is_listed_once() -> None:
     assert [r["name"] for r in views.task_records(s)] == ["again"]
 
 
+def test_the_head_keeps_as_many_finished_tasks_as_told() -> None:
+    s = HeadState(task_history=0)
+    assert s.finished_tasks.limit == 0
+    s.finished_tasks.add(task("gone"), [result("gone")], "")
+    assert list(s.finished_tasks) == [] and len(s.finished_tasks) == 0
+
+
 def test_history_is_bounded() -> None:
     history = TaskHistory(limit=2)
     for label in "abc":

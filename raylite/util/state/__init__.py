@@ -111,7 +111,8 @@ def list_tasks(
     raise_on_missing_output: bool = True,
     _explain: bool = False,
 ) -> list[TaskState]:
-    """Tasks the head knows: queued, running, and the last finished ones (the head keeps 10,000)."""
+    """Tasks the head knows: queued and running ones first, then the last finished ones, newest
+    first (the head keeps RAYLITE_TASK_HISTORY of them, 10,000 unless told)."""
     return _list("tasks", address, filters, limit, timeout, detail, raise_on_missing_output)
 
 
