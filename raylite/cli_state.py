@@ -6,7 +6,7 @@ raylite list nodes|tasks|actors|objects|placement-groups [--filter KEY=VALUE ...
 raylite summary tasks|actors [--address HOST:PORT]
 raylite timeline [FILE] [--address HOST:PORT]
 
-Each asks the head with the GetStateView RPC (raylite.util.state.fetch); the
+Each asks the head with the GetStateView RPC (raylite.util.state.rpc); the
 text is made by raylite.util.state.format. No cluster to ask is a message
 saying how to start one and exit status 1, never a traceback.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from raylite.util.state import format as fmt
 from raylite.util.state.exception import RayStateApiException
-from raylite.util.state.fetch import NoClusterError, fetch, head_of
+from raylite.util.state.rpc import NoClusterError, fetch, head_of
 
 KINDS = ("nodes", "tasks", "actors", "objects", "placement-groups")
 

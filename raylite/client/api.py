@@ -469,7 +469,7 @@ def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
     """
     if not context.is_initialized():
         raise RuntimeError("raylite has not been started: call raylite.init() before timeline()")
-    from raylite.util.state.fetch import fetch
+    from raylite.util.state.rpc import fetch
 
     events: list[dict[str, Any]] = fetch("timeline")["result"]
     if filename is None:

@@ -98,3 +98,21 @@ def test_a_head_port_taken_by_another_program_is_named(tmp_path, monkeypatch) ->
         why = cli._head_already_there("127.0.0.1", port)
         assert why is not None and f"port {port} on 127.0.0.1 is taken" in why and "--port" in why
     assert cli._head_already_there("127.0.0.1", port) is None
+
+
+def test_which_head_a_state_query_asks(tmp_path, monkeypatch) -> None:
+    from raylite.util.state import rpc
+
+    monkeypatch.setenv("RAYLITE_TMPDIR", str(tmp_path))  # no cluster started here
+    monkeypatch.setenv("RAYLITE_TOKEN", "tok")
+    for name in rpc.ADDRESS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(rpc.NoClusterError, match="raylite start --head"):
+        rpc.head_of(None)
+    with pytest.raises(rpc.NoClusterError):
+        rpc.head_of("auto")
+    assert rpc.head_of("ray://10.0.0.5:6380") == ("10.0.0.5:6380", "tok")
+    with pytest.raises(ValueError, match="host:port"):
+        rpc.head_of("10.0.0.5")
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.6:6380")
+    assert rpc.head_of(None) == ("10.0.0.6:6380", "tok")

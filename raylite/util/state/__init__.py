@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from raylite.util.state.exception import RayStateApiException
-from raylite.util.state.fetch import DEFAULT_TIMEOUT_S, fetch
+from raylite.util.state.rpc import DEFAULT_TIMEOUT_S, fetch
 
 Filters = list[tuple[str, str, Any]] | None
 
