@@ -3,7 +3,7 @@
 raylite start --head [--port 6380] [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
 raylite start --address HOST:PORT [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
 raylite stop
-raylite status [--address HOST:PORT]
+raylite status | list | summary | timeline   (raylite/cli_state.py)
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ import json
 import os
 import select
 import signal
+import socket
 import sys
 import time
 
-from raylite import auth, config, hostinfo, session, tls
+from raylite import auth, cli_state, config, hostinfo, session, tls
 from raylite.client.local_cluster import (
+    HEAD_NODE_RESOURCE,
     Daemon,
     DaemonStartError,
+    dashboard_args,
     new_session_dir,
     node_args,
     spawn_daemon,
@@ -62,16 +65,61 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument(
         "--host", default="0.0.0.0", help="where daemons listen (default: every interface, so other machines can join)"
     )
+    start.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=None,
+        help=f"with --head: the dashboard's port (default {config.DEFAULT_DASHBOARD_PORT}, or a free one "
+        "when that is taken)",
+    )
+    start.add_argument(
+        "--dashboard-host",
+        default="127.0.0.1",
+        help="with --head: where the dashboard listens (default loopback only; 0.0.0.0 for every "
+        "interface, where it asks for the cluster token)",
+    )
+    start.add_argument(
+        "--include-dashboard", type=_yes_no, default=True, metavar="true|false", help="with --head: run the dashboard"
+    )
     _add_node_options(start)
     sub.add_parser("stop", help="stop every raylite daemon started on this machine")
-    status = sub.add_parser("status", help="show nodes and resources")
-    status.add_argument("--address", default="auto", help="the head (default: the one started here)")
+    cli_state.add_parsers(sub)
     opts = parser.parse_args(argv)
     if opts.command == "start":
         return _start(opts)
     if opts.command == "stop":
         return _stop()
-    return _status(opts.address)
+    return cli_state.run(opts)
+
+
+def _yes_no(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _head_already_there(host: str, port: int) -> str | None:
+    """Why a head cannot start on host:port, in words (None: it can)."""
+    for _path, facts in session.recorded_daemons():
+        if facts.get("role") != "head" or not session.pid_alive(int(facts["pid"])):
+            continue
+        if str(facts.get("connect_address", "")).rsplit(":", 1)[-1] == str(port):
+            return (
+                f"a raylite head already runs on port {port} (pid {facts['pid']}, at {facts['connect_address']}).\n"
+                f"  `raylite status` shows it; `raylite stop` stops it; `--port` starts another head on another port"
+            )
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return (
+                f"port {port} on {host} is taken ({exc.strerror}): another program (or a raylite head started "
+                f"by another user) listens there; pass --port to use another"
+            )
+    return None
 
 
 def _start(opts: argparse.Namespace) -> int:
@@ -82,6 +130,11 @@ def _start(opts: argparse.Namespace) -> int:
         except (ValueError, AssertionError):
             print(f"raylite start: --resources must be a JSON object, got {opts.resources!r}", file=sys.stderr)
             return 2
+    if opts.head:
+        taken = _head_already_there(opts.host, opts.port)
+        if taken:
+            print(f"raylite start: {taken}", file=sys.stderr)
+            return 1
     storage = opts.storage or os.path.join(config.runtime_dir(), f"head-{opts.port}")
     recovering = opts.head and os.path.exists(os.path.join(storage, HEAD_STATE_FILE))
     try:
@@ -130,6 +183,7 @@ def _start(opts: argparse.Namespace) -> int:
                     "--storage",
                     storage,
                 ]
+                + dashboard_args(opts.include_dashboard, opts.dashboard_host, opts.dashboard_port)
                 + tls_args,
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
@@ -155,7 +209,11 @@ def _start(opts: argparse.Namespace) -> int:
             + node_args(
                 opts.num_cpus,
                 opts.num_gpus,
-                json.loads(opts.resources) if opts.resources else None,
+                # the head's machine, as Ray marks it (list_nodes' is_head_node)
+                {
+                    **(json.loads(opts.resources) if opts.resources else {}),
+                    **({HEAD_NODE_RESOURCE: 1.0} if opts.head else {}),
+                },
                 opts.object_store_memory,
             )
             + tls_args,
@@ -182,8 +240,13 @@ def _start(opts: argparse.Namespace) -> int:
         else ""
     )
     if opts.head:
+        dashboard = head.info.get("dashboard_url") or ""
+        dashboard_line = f"  View the dashboard at:        {dashboard}\n" if dashboard else ""
+        if head.info.get("dashboard_error"):
+            dashboard_line = f"  No dashboard: {head.info['dashboard_error']}\n"
         print(
             f"raylite head started at {head_address} (node {worker.info['node_id'][:12]}).\n"
+            f"{dashboard_line}"
             f"  From Python on this machine:  raylite.init(address='auto')\n"
             f"  From another machine:         raylite.init(address='{head_address}')\n"
             f"  To add a machine, run there:  raylite start --address {head_address}\n"
@@ -278,48 +341,6 @@ def _stop() -> int:
             store.remove_dir(os.path.join(config.shm_root(), f"raylite-{facts['node_id'][:16]}"))
         path.unlink(missing_ok=True)
     print(f"raylite stop: stopped {len(pids)} daemon(s)" + (f", {len(left)} with SIGKILL" if left else ""))
-    return 0
-
-
-def _status(address: str) -> int:
-    from raylite.client.api import _resolve_address
-    from raylite.client.core import Client
-
-    try:
-        head = _resolve_address(address)
-        client = Client(head, job_id=b"status\0\0", is_driver=False, token=auth.find_token())
-    except (ConnectionError, ValueError) as exc:
-        print(f"raylite status: {exc}", file=sys.stderr)
-        return 1
-    try:
-        nodes = client.cluster_state()
-    finally:
-        client.close()
-    alive = [n for n in nodes if n.alive]
-    print(f"cluster at {head}: {len(alive)} node(s) alive, {len(nodes) - len(alive)} dead")
-    totals: dict[str, float] = {}
-    avail: dict[str, float] = {}
-    for n in nodes:
-        state = "alive" if n.alive else "dead"
-        res = ", ".join(
-            f"{k} {n.total[k] - n.available.get(k, 0):g}/{n.total[k]:g}"
-            for k in sorted(n.total)
-            if k in ("CPU", "GPU") or not (k.startswith("node:") or k in ("memory", "object_store_memory"))
-        )
-        print(f"  node {n.node_id.hex()[:12]}  {n.address:<21}  {state:<5}  {res}")
-        if n.alive:
-            for k, v in n.total.items():
-                totals[k] = totals.get(k, 0) + v
-                avail[k] = avail.get(k, 0) + n.available.get(k, 0)
-    print("resources (used/total):")
-    for k in sorted(totals):
-        if k.startswith("node:"):
-            continue
-        used, total = totals[k] - avail.get(k, 0), totals[k]
-        if k.endswith("memory"):
-            print(f"  {k}: {used / 2**30:.2f}/{total / 2**30:.2f} GiB")
-        else:
-            print(f"  {k}: {used:g}/{total:g}")
     return 0
 
 

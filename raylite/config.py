@@ -71,6 +71,9 @@ CHANNEL_OPTIONS = _COMMON_OPTIONS + [
 ]
 
 DEFAULT_HEAD_PORT = 6380
+DEFAULT_DASHBOARD_PORT = 8265  # as Ray's
+# finished tasks the head remembers for the state API, the dashboard and the timeline
+TASK_HISTORY = int(os.environ.get("RAYLITE_TASK_HISTORY", "10000"))
 
 # How long init(address=...) waits for a head to answer before ConnectionError.
 CONNECT_TIMEOUT_S = 5.0

@@ -63,9 +63,11 @@ def init(
     Returns a RayContext: the connection's facts (`address_info`:
     node_ip_address, node_id, address, session_dir, ...), usable as
     `with init(): ...`. With no address, RAYLITE_ADDRESS or RAY_ADDRESS names
-    the cluster to join, if set. Keyword arguments Ray's init takes for things
-    raylite does not have (the dashboard, logging set-up, local_mode) are
-    accepted and ignored; others are a RuntimeError, as in Ray.
+    the cluster to join, if set. A local cluster's head serves the dashboard
+    (include_dashboard, dashboard_host, dashboard_port; its address is printed
+    and in `dashboard_url`). Keyword arguments Ray's init takes for things
+    raylite does not have (logging set-up, local_mode) are accepted and
+    ignored; others are a RuntimeError, as in Ray.
     """
     global _cluster, _context
     ray_context.check_extra_options(kwargs)
@@ -85,12 +87,21 @@ def init(
     local_node_id = None
     if address == "local":
         _cluster = LocalCluster.start(
-            num_cpus, num_gpus, resources, object_store_memory, log_to_driver=log_to_driver is not False
+            num_cpus,
+            num_gpus,
+            resources,
+            object_store_memory,
+            log_to_driver=log_to_driver is not False,
+            dashboard=(include_dashboard, dashboard_host, dashboard_port),
         )
         head_address = _cluster.address
         local_node_id = _cluster.node_id
+        dashboard = _cluster.dashboard_url
+        trouble = _cluster.head.info.get("dashboard_error")
         print(
-            f"raylite: started a local cluster: head {head_address}, logs in {_cluster.session_dir}/logs",
+            f"raylite: started a local cluster: head {head_address}, logs in {_cluster.session_dir}/logs"
+            + (f"; view the dashboard at {dashboard}" if dashboard else "")
+            + (f"; no dashboard: {trouble}" if trouble else ""),
             file=sys.stderr,
         )
     else:
@@ -149,7 +160,7 @@ def _context_of(client: Client, cluster: LocalCluster | None) -> RayContext:
             "redis_address": None,
             "object_store_address": node.store_dir if node is not None else None,
             "raylet_socket_name": node.address if node is not None else None,
-            "webui_url": "",  # raylite has no dashboard
+            "webui_url": _dashboard_host_port(client, cluster),
             "session_dir": cluster.session_dir if cluster is not None else None,
             "metrics_export_port": -1,
             "gcs_address": client.head_address,
@@ -158,6 +169,12 @@ def _context_of(client: Client, cluster: LocalCluster | None) -> RayContext:
             "node_id": node.node_id.hex() if node is not None else None,
         }
     )
+
+
+def _dashboard_host_port(client: Client, cluster: LocalCluster | None) -> str:
+    """Where the dashboard is, as Ray's webui_url (host:port, no scheme); "" when there is none."""
+    url = cluster.dashboard_url if cluster is not None else client.dashboard_url
+    return url.removeprefix("http://").removeprefix("https://").rstrip("/")
 
 
 def _address_to_use(address: str | None) -> tuple[str, str | None]:
@@ -445,13 +462,16 @@ def available_resources() -> dict[str, float]:
 
 
 def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
-    """Ray's task timeline in Chrome trace format; raylite records no task events, so it is empty.
+    """The tasks' timeline in Chrome trace format (chrome://tracing, Perfetto): one span per task
+    run, per node, from the head's stories of the tasks it keeps.
 
-    With filename, the (empty) trace is written there as JSON and None is returned, as Ray does.
+    With filename, the trace is written there as JSON and None is returned, as Ray does.
     """
     if not context.is_initialized():
         raise RuntimeError("raylite has not been started: call raylite.init() before timeline()")
-    events: list[dict[str, Any]] = []
+    from raylite.util.state.rpc import fetch
+
+    events: list[dict[str, Any]] = fetch("timeline")["result"]
     if filename is None:
         return events
     with open(filename, "w") as f:

@@ -87,6 +87,7 @@ class Client:
         self.is_driver = is_driver
         self.ids = ids.IdSource(client_id)
         self.client_id = self.ids.prefix  # also the process's worker id (get_runtime_context().get_worker_id())
+        self.dashboard_url = ""  # the head's, once connected
         self.namespace: str | None = None  # a driver's: set by init()
         self.runtime_env: dict[str, Any] = {}  # a driver's job-level runtime_env: set by init()
         self.job_info_ref: Any = None  # a driver's: the ObjectRef of its job's info (runtime_context)
@@ -164,6 +165,7 @@ class Client:
                 f"({exc.code().name}): is `raylite start --head` running there, and is the address right?"
             ) from None
         self.session_name = reply.session_name
+        self.dashboard_url = reply.dashboard_url  # "" when the head runs no dashboard
         for node in reply.nodes:
             self._nodes[node.node_id] = node
         self._outbox = Outbox(head_pb2.ClientBatch)

@@ -107,6 +107,22 @@ def _tail(path: str, lines: int = 20) -> str:
         return "(no log)"
 
 
+def dashboard_args(include: bool | None, host: str, port: int | None) -> list[str]:
+    """The head's dashboard flags: none when left out; without a port, Ray's default or, when that
+    is taken, a free one."""
+    if include is False:
+        return []
+    if port is None:
+        return [
+            "--dashboard-host",
+            host,
+            "--dashboard-port",
+            str(config.DEFAULT_DASHBOARD_PORT),
+            "--dashboard-any-port",
+        ]
+    return ["--dashboard-host", host, "--dashboard-port", str(port)]
+
+
 # The resource Ray gives the node of the head (tasks use it to run there).
 HEAD_NODE_RESOURCE = "node:__internal_head__"
 
@@ -166,6 +182,10 @@ class LocalCluster:
         return f"127.0.0.1:{self.head.info['port']}"
 
     @property
+    def dashboard_url(self) -> str:
+        return str(self.head.info.get("dashboard_url") or "")
+
+    @property
     def node_id(self) -> bytes:
         return bytes.fromhex(self.worker.info["node_id"])
 
@@ -177,9 +197,11 @@ class LocalCluster:
         resources: dict[str, float] | None,
         object_store_memory: int | None,
         log_to_driver: bool = True,
+        dashboard: tuple[bool | None, str, int | None] = (None, "127.0.0.1", None),
     ) -> LocalCluster:
         """Starts the daemons; with log_to_driver, what tasks print goes to this process's stdout and
-        stderr, else to the worker daemon's log."""
+        stderr, else to the worker daemon's log. `dashboard`: init()'s include_dashboard,
+        dashboard_host and dashboard_port."""
         session_dir = new_session_dir()
         logs = os.path.join(session_dir, "logs")
         token = auth.new_token()  # this cluster's own: nothing else on the machine can use it
@@ -188,7 +210,8 @@ class LocalCluster:
             head = spawn_daemon(
                 "head",
                 "raylite.head.server",
-                ["--host", "127.0.0.1", "--port", "0", "--session-name", os.path.basename(session_dir)],
+                ["--host", "127.0.0.1", "--port", "0", "--session-name", os.path.basename(session_dir)]
+                + dashboard_args(*dashboard),
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
                 token=token,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from raylite import auth, config, tls
+from raylite import auth, config, hostinfo, tls
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
+from raylite.head import dashboard_entry
 from raylite.head.service import HeadServicer
 from raylite.head.storage import HeadStorage
 from raylite.rpc import head_pb2_grpc
@@ -36,9 +37,14 @@ async def serve(opts: argparse.Namespace) -> None:
     log.info(
         "head serving on %s:%d%s (session %s)", opts.host, port, " with TLS" if tls_material else "", opts.session_name
     )
-    report_ready(opts.ready_fd, {"port": port, "pid": __import__("os").getpid()})
+    ready = {"port": port, "pid": __import__("os").getpid()}
+    dashboard = dashboard_entry.Entry(servicer, token, opts, hostinfo.detect_ip)
+    ready.update(dashboard.bind())
+    report_ready(opts.ready_fd, ready)
+    await dashboard.start()
     await stopped.wait()
     log.info("head stopping")
+    await dashboard.stop()
     await server.stop(grace=config.SERVER_STOP_GRACE_S)
     if storage is not None:
         storage.close(clean=True)  # a stopped cluster's successor starts afresh
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--storage", default=None, help="directory of the state a restarted head recovers (default: none kept)"
     )
+    dashboard_entry.add_flags(parser)
     tls.add_flags(parser)
     opts = parser.parse_args(argv)
     loop = new_event_loop()

@@ -21,6 +21,7 @@ import grpc
 from raylite import config, message_order
 from raylite.batching import Outbox
 from raylite.head import validate, wire
+from raylite.head.dashboard import rpc as state_views
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
@@ -56,12 +57,13 @@ log = logging.getLogger("raylite.head")
 class HeadServicer(head_pb2_grpc.HeadServiceServicer):
     def __init__(self, session_name: str, storage: HeadStorage | None = None) -> None:
         self.session_name = session_name
-        self.state = HeadState()
+        self.state = HeadState(task_history=config.TASK_HISTORY)
         self.storage = storage
         self.functions: dict[bytes, bytes] = {}
         self.clients: dict[bytes, Outbox] = {}
         self.nodes: dict[bytes, Outbox] = {}
         self.node_functions: dict[bytes, set[bytes]] = {}
+        self.dashboard_url = ""  # set by the head's entry once its dashboard listens
 
     def recover(self, grace_s: float) -> bool:
         """Takes over what a crashed predecessor saved; False when there was nothing."""
@@ -277,7 +279,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self, request: head_pb2.ClusterStateRequest, context: grpc.aio.ServicerContext
     ) -> head_pb2.ClusterStateReply:
         await _check_version(request.protocol_version, context)
-        reply = head_pb2.ClusterStateReply(session_name=self.session_name)
+        reply = head_pb2.ClusterStateReply(session_name=self.session_name, dashboard_url=self.dashboard_url)
         for node in self.state.nodes.values():
             info = reply.nodes.add()
             info.CopyFrom(node.info)
@@ -302,6 +304,11 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             return head_pb2.GetActorReply(found=False)
         actor = self.state.actors[actor_id]
         return head_pb2.GetActorReply(found=True, actor_id=actor_id, actor_meta=actor.meta)
+
+    async def GetStateView(
+        self, request: head_pb2.StateViewRequest, context: grpc.aio.ServicerContext
+    ) -> head_pb2.StateViewReply:
+        return await state_views.get_state_view(self.state, request, context, self.dashboard_url)
 
 
 class _ClientSession(NamedTuple):

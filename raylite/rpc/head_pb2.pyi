@@ -170,12 +170,44 @@ class ClusterStateRequest(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ...) -> None: ...
 
 class ClusterStateReply(_message.Message):
-    __slots__ = ("nodes", "session_name")
+    __slots__ = ("nodes", "session_name", "dashboard_url")
     NODES_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
+    DASHBOARD_URL_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
     session_name: str
-    def __init__(self, nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., session_name: _Optional[str] = ...) -> None: ...
+    dashboard_url: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., session_name: _Optional[str] = ..., dashboard_url: _Optional[str] = ...) -> None: ...
+
+class StateFilter(_message.Message):
+    __slots__ = ("key", "predicate", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PREDICATE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    predicate: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., predicate: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class StateViewRequest(_message.Message):
+    __slots__ = ("protocol_version", "view", "filters", "limit", "detail")
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    protocol_version: int
+    view: str
+    filters: _containers.RepeatedCompositeFieldContainer[StateFilter]
+    limit: int
+    detail: bool
+    def __init__(self, protocol_version: _Optional[int] = ..., view: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[StateFilter, _Mapping]]] = ..., limit: _Optional[int] = ..., detail: _Optional[bool] = ...) -> None: ...
+
+class StateViewReply(_message.Message):
+    __slots__ = ("json",)
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    json: str
+    def __init__(self, json: _Optional[str] = ...) -> None: ...
 
 class GetFunctionRequest(_message.Message):
     __slots__ = ("function_id",)

@@ -59,6 +59,11 @@ class HeadServiceStub:
                 request_serializer=raylite_dot_rpc_dot_head__pb2.GetActorRequest.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_head__pb2.GetActorReply.FromString,
                 _registered_method=True)
+        self.GetStateView = channel.unary_unary(
+                '/raylite.rpc.HeadService/GetStateView',
+                request_serializer=raylite_dot_rpc_dot_head__pb2.StateViewRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_head__pb2.StateViewReply.FromString,
+                _registered_method=True)
 
 
 class HeadServiceServicer:
@@ -100,6 +105,14 @@ class HeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStateView(self, request, context):
+        """A read-only view of the head's tables (nodes, tasks, actors, objects, ...): for
+        raylite.util.state, `raylite list/summary/status/timeline`; the dashboard reads the same.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +140,11 @@ def add_HeadServiceServicer_to_server(servicer, server):
                     servicer.GetActor,
                     request_deserializer=raylite_dot_rpc_dot_head__pb2.GetActorRequest.FromString,
                     response_serializer=raylite_dot_rpc_dot_head__pb2.GetActorReply.SerializeToString,
+            ),
+            'GetStateView': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStateView,
+                    request_deserializer=raylite_dot_rpc_dot_head__pb2.StateViewRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_head__pb2.StateViewReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +282,33 @@ class HeadService:
             '/raylite.rpc.HeadService/GetActor',
             raylite_dot_rpc_dot_head__pb2.GetActorRequest.SerializeToString,
             raylite_dot_rpc_dot_head__pb2.GetActorReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStateView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raylite.rpc.HeadService/GetStateView',
+            raylite_dot_rpc_dot_head__pb2.StateViewRequest.SerializeToString,
+            raylite_dot_rpc_dot_head__pb2.StateViewReply.FromString,
             options,
             channel_credentials,
             insecure,

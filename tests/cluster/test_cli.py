@@ -69,7 +69,7 @@ def test_start_two_nodes_run_tasks_status_and_stop(isolated_runtime) -> None:
 
         status = cli("status")
         assert status.returncode == 0, status.stderr
-        assert "2 node(s) alive" in status.stdout and "special 0/1" in status.stdout
+        assert "Alive: 2" in status.stdout and "0/1 special" in status.stdout
 
         driver = run_python(
             """

@@ -191,7 +191,7 @@ def test_the_walkthrough_runs_over_tls(tls_cluster: TlsCluster, certs: Certs) ->
     )
     status = run_python("import sys\nfrom raylite.cli import main\nsys.exit(main(['status']))", env=certs.driver.env())
     assert status.returncode == 0, status.stderr
-    assert "2 node(s) alive" in status.stdout
+    assert "Alive: 2" in status.stdout
 
 
 CLIENTS = {

@@ -51,6 +51,8 @@ from typing import Any
 
 from raylite import resources as res
 from raylite.head.state.actors import ActorDirectory
+from raylite.head.state.history import DEFAULT_LIMIT as DEFAULT_HISTORY
+from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
@@ -86,7 +88,8 @@ from raylite.ids import task_of
 
 
 class HeadState:
-    def __init__(self) -> None:
+    def __init__(self, task_history: int = DEFAULT_HISTORY) -> None:
+        """`task_history`: how many finished tasks to remember (history.py)."""
         self._sink = sink = Sink()
         self.clients: dict[bytes, tuple[bytes, bool]] = {}  # client -> (job, is_driver)
         self._nodes = NodeTable(sink)
@@ -94,6 +97,7 @@ class HeadState:
         self._tasks = TaskTable(sink, self._nodes, self._objects)
         self._actors = ActorDirectory(sink, self._nodes, self._objects)
         self._recovery = Recovery(sink, self._nodes, self._objects)
+        self._tasks.history = TaskHistory(task_history)
         self._objects.tasks = self._tasks
         self._objects.dep_waiters = self._tasks.dep_waiters
         self._objects.on_freed = self._on_freed
@@ -234,6 +238,11 @@ class HeadState:
     @property
     def pins(self) -> dict[bytes, int]:
         return self._objects.pins
+
+    @property
+    def finished_tasks(self) -> TaskHistory:
+        """The last tasks that finished, oldest first (bounded; history.py)."""
+        return self._tasks.history
 
     @property
     def actors(self) -> dict[bytes, ActorRecord]:

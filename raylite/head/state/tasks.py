@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING
 from raylite import resources as res
 from raylite.failures import Failure
 from raylite.head.state import scheduler
+from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
@@ -101,6 +102,7 @@ class TaskTable:
         self._queues: dict[tuple, deque[bytes]] = {}  # scheduling class -> READY task ids, in order
         self._warned_infeasible: set[tuple] = set()
         self._spread_cursor = 0
+        self.history = TaskHistory()  # finished tasks, for the state API and the dashboard (history.py)
         # wired by HeadState
         self.actors: ActorDirectory
         self.recovery: Recovery
@@ -290,10 +292,11 @@ class TaskTable:
             return
         if task.kind == ACTOR_CREATION:
             self.actors.constructor_returned(task, ev)
-        self.finish(task, ev.results, "its results arrived")
+        self.finish(task, ev.results, "its results arrived", ev.error_summary)
 
-    def finish(self, task: TaskRecord, results: list[ObjectInfo], cause: str) -> None:
-        """Removes a task from the table and publishes its results under its return ids."""
+    def finish(self, task: TaskRecord, results: list[ObjectInfo], cause: str, error: str = "") -> None:
+        """Removes a task from the table and publishes its results under its return ids;
+        `error`: the "ExcType: message" its node reported, for the history."""
         was_running = task.state is RUNNING
         self.tasks.pop(task.task_id, None)
         kind = task.kind
@@ -306,6 +309,7 @@ class TaskTable:
         if was_running and kind != ACTOR_CREATION and not task.blocked:
             self.nodes.give_back(task.node_id, task.resources)
         self.sink.transition(task, FINISHED, cause)
+        self.history.add(task, results, error)
         if kind != NORMAL:
             self.actors.task_finished(task)
         add = self.objects.add
