@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_python
 
 DATA = [
     "(0, 'Learning')",
@@ -50,7 +50,42 @@ def test_walkthrough_prints_expected_results() -> None:
     runtimes = check_walkthrough_output(result.stdout)
     # with a slot for each task, they finish in the order of their sleeps
     assert [line for line in result.stdout.splitlines() if not line.startswith("Runtime:")][24:32] == DATA
-    sequential, parallel = runtimes[0], runtimes[1]
-    assert sequential >= 2.8
-    assert parallel < 1.4, f"8 parallel tasks on 8 slots took {parallel}s (sequential: 2.8s)"
-    assert runtimes[-1] < 1.4
+    # the sleeps alone take 2.8 s one after the other; how much faster the parallel runs are
+    # is a figure for the benchmarks (scripts/bench.py), not a wall-clock assertion here:
+    # that the eight tasks really run at once is the next test's, without a clock
+    assert runtimes[0] >= 2.8
+
+
+def test_eight_tasks_on_eight_cpus_run_at_once() -> None:
+    """The walkthrough's parallel step, proved without a clock: each task waits at a gate
+    that opens only when all eight are inside, so they finish only if they ran at once."""
+    result = run_python(
+        """
+import asyncio
+import raylite as ray
+
+ray.init(num_cpus=8)
+
+@ray.remote(num_cpus=0)
+class Gate:
+    def __init__(self, n):
+        self.n, self.inside, self.open = n, 0, asyncio.Event()
+
+    async def enter(self):
+        self.inside += 1
+        if self.inside == self.n:
+            self.open.set()
+        await asyncio.wait_for(self.open.wait(), 60)
+        return self.inside
+
+@ray.remote
+def task(gate, i):
+    return i, ray.get(gate.enter.remote())
+
+gate = Gate.remote(8)
+print(sorted(ray.get([task.remote(gate, i) for i in range(8)])))
+ray.shutdown()
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str([(i, 8) for i in range(8)])
