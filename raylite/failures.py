@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from raylite import exceptions
+from raylite import error_transport
 from raylite.serialization import dumps
 
 
@@ -24,4 +24,4 @@ class Failure:
 
 def failure_bytes(failure: Failure) -> bytes:
     """The serialized exception a `get` of the failed object raises."""
-    return dumps(exceptions.system_error(failure.kind, failure.message))
+    return dumps(error_transport.system_error(failure.kind, failure.message))

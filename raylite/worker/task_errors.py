@@ -12,7 +12,7 @@ An exception that will not pickle (it holds a lock, say) cannot travel: its
 type, text and traceback travel instead, as a RayError cause, so `get` still
 raises a RayTaskError saying what happened. One that pickles but will not
 unpickle at the caller becomes an UnserializableException there
-(exceptions.envelope).
+(error_transport.envelope).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import traceback
 from typing import Any
 
 import raylite
-from raylite import exceptions
+from raylite import error_transport, exceptions
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(raylite.__file__)) + os.sep
 
@@ -96,10 +96,10 @@ def _actor_repr(actor: Any, actor_cls: Any) -> str | None:
 def travelling(err: BaseException) -> Any:
     """What to pickle as the task's error value: err, or its stand-in if err does not pickle."""
     try:
-        return exceptions.envelope(err, str(err))
+        return error_transport.envelope(err, str(err))
     except Exception as why:  # noqa: BLE001 - whatever pickling raised
         stand_in = _without_unpicklable_cause(err, why)
-    return exceptions.envelope(stand_in, str(stand_in))
+    return error_transport.envelope(stand_in, str(stand_in))
 
 
 def _without_unpicklable_cause(err: BaseException, why: BaseException) -> BaseException:

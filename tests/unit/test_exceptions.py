@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from raylite import error_transport
 from raylite import exceptions as ex
 from raylite.serialization import deserialize, dumps, serialize
 from raylite.worker import task_errors
@@ -214,13 +215,13 @@ def test_actor_died_error_fields() -> None:
 
 
 def test_runtime_made_errors_carry_raylites_text() -> None:
-    lost = deserialize(dumps(ex.system_error("ObjectLostError", "object 12 was lost: its node died")))
+    lost = deserialize(dumps(error_transport.system_error("ObjectLostError", "object 12 was lost: its node died")))
     assert type(lost) is ex.ObjectLostError and str(lost) == "object 12 was lost: its node died"
-    died = deserialize(dumps(ex.system_error("ActorDiedError", "killed by raylite.kill()")))
+    died = deserialize(dumps(error_transport.system_error("ActorDiedError", "killed by raylite.kill()")))
     assert type(died) is ex.ActorDiedError and str(died) == "killed by raylite.kill()" and died.actor_id is None
-    crashed = deserialize(dumps(ex.system_error("WorkerCrashedError", "its process died (SIGKILL)")))
+    crashed = deserialize(dumps(error_transport.system_error("WorkerCrashedError", "its process died (SIGKILL)")))
     assert type(crashed) is ex.WorkerCrashedError and "SIGKILL" in str(crashed)
-    odd = ex.system_error("NoSuchKind", "something")
+    odd = error_transport.system_error("NoSuchKind", "something")
     assert type(odd) is ex.RaySystemError and str(odd) == "System error: something"
 
 
