@@ -14,6 +14,7 @@ import cloudpickle
 
 from raylite import exceptions, ids, runtime_context, session
 from raylite.client import context, ray_context, submit
+from raylite.client import runtime_env as client_runtime_env
 from raylite.client.actor import ActorClass, ActorHandle, ActorMethod
 from raylite.client.core import Client
 from raylite.client.local_cluster import LocalCluster
@@ -81,6 +82,8 @@ def init(
             "raylite.init() was already called in this process; call raylite.shutdown() first, "
             "or pass ignore_reinit_error=True"
         )
+    # checked and packed before any cluster starts, so a bad path or type costs nothing
+    packed_env = client_runtime_env.pack_job_env(runtime_env)
     address, env_name = _address_to_use(address)
     local_node_id = None
     if address == "local":
@@ -133,7 +136,14 @@ def init(
             _cluster = None
         raise
     client.namespace = namespace or str(uuid.uuid4())  # Ray's anonymous namespace is a fresh uuid too
-    client.runtime_env = dict(runtime_env or {})
+    try:
+        client_runtime_env.install_job_env(client, packed_env)
+    except BaseException:
+        client.close()
+        if _cluster is not None:
+            _cluster.stop()
+            _cluster = None
+        raise
     context.install(client)
     _register_shutdown_at_exit()
     _put_job_info(client)

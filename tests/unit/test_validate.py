@@ -16,7 +16,9 @@ NODE = ids.random_id(ids.NODE_ID_BYTES)
 
 
 def client_like() -> SimpleNamespace:
-    return SimpleNamespace(ids=ids.IdSource(), job_id=ids.random_id(8))
+    return SimpleNamespace(
+        ids=ids.IdSource(), job_id=ids.random_id(8), runtime_env={}, runtime_env_key="", runtime_env_packages={}
+    )
 
 
 def test_an_export_whose_id_is_not_the_hash_of_its_body_is_refused() -> None:
