@@ -136,16 +136,14 @@ def init(
             _cluster = None
         raise
     client.namespace = namespace or str(uuid.uuid4())  # Ray's anonymous namespace is a fresh uuid too
-    try:
-        client_runtime_env.install_job_env(client, packed_env)
-    except BaseException:
-        client.close()
-        if _cluster is not None:
-            _cluster.stop()
-            _cluster = None
-        raise
     context.install(client)
     _register_shutdown_at_exit()
+    try:
+        # once the client is this process's: the refs held to the uploads must count in it
+        client_runtime_env.install_job_env(client, packed_env)
+    except BaseException:
+        shutdown()
+        raise
     _put_job_info(client)
     _context = _context_of(client, _cluster)
     return _context
