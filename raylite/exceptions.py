@@ -604,6 +604,7 @@ SYSTEM_ERRORS: dict[str, type[RayError]] = {
         ObjectLostError,
         TaskUnschedulableError,
         TaskCancelledError,
+        RuntimeEnvSetupError,
         RaySystemError,
     )
 }
@@ -625,6 +626,8 @@ def system_error(kind: str, message: str) -> RayError:
         return TaskCancelledError(None, message)
     if cls is WorkerCrashedError:
         return WorkerCrashedError(message)
+    if cls is RuntimeEnvSetupError:
+        return RuntimeEnvSetupError(message)
     return RaySystemError(message)
 
 

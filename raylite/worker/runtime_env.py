@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raylite import config, exceptions, ids
+from raylite.failures import RUNTIME_ENV_ACTOR_FAILED
 from raylite.rpc import common_pb2, head_pb2
 from raylite.runtime_env import packaging
 from raylite.runtime_env import spec as env_spec
@@ -43,7 +44,7 @@ from raylite.serialization import dumps
 from raylite.worker import protocol
 
 PIP_TIMEOUT_S = 600.0  # as Ray's default setup_timeout_seconds; runtime_env["config"] may say otherwise
-ACTOR_PREFIX = "Could not create the actor because its associated runtime env failed to be created.\n"
+ACTOR_PREFIX = RUNTIME_ENV_ACTOR_FAILED + "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +172,9 @@ def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
             "(runtime_env['config']['setup_timeout_seconds'])"
         ) from None
     if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise SetupError(f"pip install {' '.join(pip['packages'])} failed (exit {done.returncode}):\n{tail}")
+        lines = (done.stdout + "\n" + done.stderr).strip().splitlines()
+        detail = "\n".join([ln for ln in lines if ln.startswith("ERROR")] or lines[-15:])  # pip's own verdict
+        raise SetupError(f"pip install {' '.join(pip['packages'])} failed (exit {done.returncode}):\n{detail}")
     if pip.get("pip_check"):
         check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, timeout=timeout)
         if check.returncode != 0:

@@ -233,3 +233,19 @@ def test_a_package_is_fetched_once_and_checked_against_its_hash(tmp_path: Path) 
     with pytest.raises(ValueError, match="does not match"):
         packaging.ensure_unpacked(str(cache), other, lambda: data)
     assert not (cache / env_spec.package_name(other)).exists()
+
+
+# ---- an actor whose environment failed ---------------------------------------------------------
+
+
+def test_an_actors_calls_fail_with_the_set_up_error_when_its_environment_failed() -> None:
+    from raylite import exceptions
+    from raylite.failures import RUNTIME_ENV_ACTOR_FAILED, Failure, actor_death_failure
+
+    default = Failure("ActorDiedError", "dead")
+    why = f"its constructor raised RuntimeEnvSetupError: {RUNTIME_ENV_ACTOR_FAILED}\n[Node 1.2.3.4] pip failed"
+    failure = actor_death_failure(why, default)
+    assert failure.kind == "RuntimeEnvSetupError" and failure.message.endswith("pip failed")
+    err = exceptions.system_error(failure.kind, failure.message)
+    assert isinstance(err, exceptions.RuntimeEnvSetupError) and "pip failed" in str(err)
+    assert actor_death_failure("its constructor raised ValueError: x", default) is default
