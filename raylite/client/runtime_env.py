@@ -127,13 +127,10 @@ def shown(client: Client) -> dict[str, Any]:
 
 def driver_paths(client: Client) -> list[str]:
     """What a driver's tasks get on sys.path when the job has no working_dir, as Ray's workers do:
-    the driver's current directory and its script's directory."""
+    the driver's current directory and the folder its own imports start from (its script's folder;
+    sys.path[0], "" meaning the current directory)."""
     if not client.is_driver or client.runtime_env.get("working_dir"):
         return []
-    paths = [os.getcwd()]
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file:
-        script_dir = os.path.dirname(os.path.abspath(main_file))
-        if script_dir not in paths:
-            paths.append(script_dir)
-    return paths
+    cwd = os.getcwd()
+    first = os.path.abspath(sys.path[0]) if sys.path and sys.path[0] else cwd
+    return [cwd] if first == cwd else [cwd, first]

@@ -127,11 +127,11 @@ class Executor:
         self.runtime_env_packages = {uri: bytes.fromhex(oid) for uri, oid in setup["packages"].items()}
         self.facts.runtime_env = runtime_env.enter_packages(self.cfg, self._fetch_package)
 
-    def _fetch_package(self, oid: bytes) -> bytes:
+    def _fetch_package(self, oid: bytes, timeout: float) -> bytes:
         from raylite.client.api import get
         from raylite.client.object_ref import ObjectRef
 
-        data = get(ObjectRef(oid), timeout=config.CONNECT_TIMEOUT_S + runtime_context.JOB_INFO_WAIT_S)
+        data = get(ObjectRef(oid), timeout=timeout)
         if not isinstance(data, bytes):
             raise runtime_env.SetupError(f"object {oid.hex()} does not hold a package")
         return data

@@ -43,7 +43,9 @@ from raylite.runtime_env import spec as env_spec
 from raylite.serialization import dumps
 from raylite.worker import protocol
 
-PIP_TIMEOUT_S = 600.0  # as Ray's default setup_timeout_seconds; runtime_env["config"] may say otherwise
+# as Ray's default setup_timeout_seconds (runtime_env["config"] may say otherwise): for pip, and for
+# fetching a package, which may be large and come from another host
+SETUP_TIMEOUT_S = 600.0
 ACTOR_PREFIX = RUNTIME_ENV_ACTOR_FAILED + "\n"
 
 
@@ -97,7 +99,7 @@ def enter_interpreter(cfg: dict[str, Any]) -> None:
     if not packages or cfg.get("in_pip_env"):
         return
     pip = env["pip"]
-    timeout = float((env.get("config") or {}).get("setup_timeout_seconds") or PIP_TIMEOUT_S)
+    timeout = setup_timeout(env)
     key = hashlib.sha256(json.dumps([pip, sys.version, sys.executable], sort_keys=True).encode()).hexdigest()[:16]
     root = os.path.join(config.runtime_dir(), "runtime_resources", "pip", key)
     python = ensure_virtualenv(root, pip, timeout)
@@ -108,6 +110,10 @@ def enter_interpreter(cfg: dict[str, Any]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(python, [python, "-m", "raylite.worker.executor_main"], environ)
+
+
+def setup_timeout(env: dict[str, Any]) -> float:
+    return float((env.get("config") or {}).get("setup_timeout_seconds") or SETUP_TIMEOUT_S)
 
 
 def ensure_virtualenv(root: str, pip: dict[str, Any], timeout: float) -> str:
@@ -184,9 +190,9 @@ def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
 # ---- packages ----------------------------------------------------------------------------
 
 
-def enter_packages(cfg: dict[str, Any], fetch: Callable[[bytes], bytes]) -> dict[str, Any]:
+def enter_packages(cfg: dict[str, Any], fetch: Callable[[bytes, float], bytes]) -> dict[str, Any]:
     """Unpacks the environment's working_dir and py_modules and puts them on sys.path (the working_dir
-    also as the current directory); returns the environment. fetch(object id) reads a package's zip."""
+    also as the current directory); returns the environment. fetch(object id, timeout) reads a package's zip."""
     env: dict[str, Any] = json.loads(cfg["runtime_env"]["env"])
     oids = {uri: bytes.fromhex(oid) for uri, oid in cfg["runtime_env"]["packages"].items()}
     root = packaging.cache_root(config.runtime_dir())
@@ -196,7 +202,7 @@ def enter_packages(cfg: dict[str, Any], fetch: Callable[[bytes], bytes]) -> dict
         if oid is None:
             raise SetupError(f"no package was sent along for {uri}")
         try:
-            return packaging.ensure_unpacked(root, uri, lambda: fetch(oid))
+            return packaging.ensure_unpacked(root, uri, lambda: fetch(oid, setup_timeout(env)))
         except exceptions.RayError as exc:
             raise SetupError(f"could not fetch the package {uri} from the object store: {exc}") from None
 
