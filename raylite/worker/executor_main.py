@@ -124,8 +124,10 @@ class Executor:
         setup = self.cfg.get("runtime_env")
         if not setup:
             return
+        # known before the fetch makes this process's client, which hands it on to nested tasks
         self.runtime_env_packages = {uri: bytes.fromhex(oid) for uri, oid in setup["packages"].items()}
-        self.facts.runtime_env = runtime_env.enter_packages(self.cfg, self._fetch_package)
+        self.facts.runtime_env = json.loads(setup["env"])
+        runtime_env.enter_packages(self.cfg, self._fetch_package)
 
     def _fetch_package(self, oid: bytes, timeout: float) -> bytes:
         from raylite.client.api import get

@@ -112,6 +112,12 @@ def use():
 
 print("task", *ray.get(use.remote()))
 print("again", ray.get(use.options(runtime_env={"env_vars": {"X": "1"}}).remote())[0])
+
+@ray.remote
+def outer():
+    return ray.get(use.remote())[0]
+
+print("nested", ray.get(outer.remote()))
 """
 
 
@@ -130,6 +136,7 @@ def test_working_dir_is_shipped_imported_and_the_current_directory(tmp_path: Pat
     assert task[1:4] == ["HI!", "file", "contents"] and task[4:6] == ["False", "False"]
     assert task[6].startswith("gcs://_ray_pkg_") and task[7] == "True"
     assert out[2] == "again HI!"
+    assert out[3] == "nested HI!"  # a nested task inherits its parent's working_dir
 
 
 PY_MODULES = """
