@@ -22,11 +22,13 @@ RuntimeEnvSetupError.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
 import os
 import shutil
+import signal
 import site
 import subprocess
 import sys
@@ -157,6 +159,15 @@ def _see_parent_packages(root: str) -> None:
         f.write("\n".join(parents) + "\n")
 
 
+def _die_with_us() -> None:
+    """In pip's process: killed with the executor (by the daemon stopping, say) rather than outliving it.
+    The executor has no thread yet while it sets up, so a preexec_fn is safe here."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
     argv = [
         sys.executable,
@@ -171,7 +182,9 @@ def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
         *pip["packages"],
     ]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, preexec_fn=_die_with_us
+        )
     except subprocess.TimeoutExpired:
         raise SetupError(
             f"pip install {' '.join(pip['packages'])} did not finish within {timeout:.0f}s "
@@ -182,7 +195,9 @@ def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
         detail = "\n".join([ln for ln in lines if ln.startswith("ERROR")] or lines[-15:])  # pip's own verdict
         raise SetupError(f"pip install {' '.join(pip['packages'])} failed (exit {done.returncode}):\n{detail}")
     if pip.get("pip_check"):
-        check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True, timeout=timeout)
+        check = subprocess.run(
+            [python, "-m", "pip", "check"], capture_output=True, text=True, timeout=timeout, preexec_fn=_die_with_us
+        )
         if check.returncode != 0:
             raise SetupError(f"pip check failed:\n{check.stdout}{check.stderr}")
 
