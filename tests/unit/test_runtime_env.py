@@ -249,3 +249,14 @@ def test_an_actors_calls_fail_with_the_set_up_error_when_its_environment_failed(
     err = exceptions.system_error(failure.kind, failure.message)
     assert isinstance(err, exceptions.RuntimeEnvSetupError) and "pip failed" in str(err)
     assert actor_death_failure("its constructor raised ValueError: x", default) is default
+
+
+def test_py_modules_may_name_imported_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    _tree(tmp_path, {"rl_mod_pkg/__init__.py": "A = 1\n", "rl_mod_single.py": "B = 2\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pkg, single = importlib.import_module("rl_mod_pkg"), importlib.import_module("rl_mod_single")
+    packed = client_env.pack_job_env({"py_modules": [pkg, single]})
+    names = [_names(packed.packages[uri]) for uri in packed.env["py_modules"]]
+    assert names == [["rl_mod_pkg/__init__.py"], ["rl_mod_single.py"]]
