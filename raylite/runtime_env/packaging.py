@@ -79,7 +79,7 @@ def _walk(root: str, excludes: list[str]) -> Iterator[tuple[str, str]]:
                     patterns = patterns + ignore.parse(f.read().splitlines(), rel)
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             child = f"{rel}/{entry.name}" if rel else entry.name
-            is_dir = entry.is_dir()
+            is_dir = entry.is_dir(follow_symlinks=False)  # a linked folder could loop: left out
             if ignore.excluded(patterns, child, is_dir):
                 continue
             if is_dir:

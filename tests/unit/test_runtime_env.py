@@ -260,3 +260,10 @@ def test_py_modules_may_name_imported_modules(tmp_path: Path, monkeypatch: pytes
     packed = client_env.pack_job_env({"py_modules": [pkg, single]})
     names = [_names(packed.packages[uri]) for uri in packed.env["py_modules"]]
     assert names == [["rl_mod_pkg/__init__.py"], ["rl_mod_single.py"]]
+
+
+def test_a_folder_linked_into_itself_does_not_loop(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "wd", {"a.py": "", "real.txt": "r"})
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    (root / "alias.txt").symlink_to(root / "real.txt")
+    assert _names(packaging.pack(str(root), [], as_module=False)) == ["a.py", "alias.txt", "real.txt"]
