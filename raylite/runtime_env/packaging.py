@@ -28,6 +28,15 @@ from raylite.runtime_env import ignore, spec
 # as Ray's limit (its gRPC message limit); raylite moves packages in chunks, so it is only a guard
 PACKAGE_MAX_BYTES = int(os.environ.get("RAYLITE_PACKAGE_MAX_BYTES", str(512 * 1024 * 1024)))
 IGNORE_FILES = (".gitignore", ".rayignore")
+
+
+def ignore_files() -> tuple[str, ...]:
+    """The ignore files read; RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1 leaves .gitignore out, as in Ray."""
+    if os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE") == "1":
+        return (".rayignore",)
+    return IGNORE_FILES
+
+
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -70,9 +79,10 @@ class _Writer:
 def _walk(root: str, excludes: list[str]) -> Iterator[tuple[str, str]]:
     """(absolute path, path relative to root) of each file of root that is not left out, sorted."""
     patterns = ignore.parse(excludes)
+    names = ignore_files()
 
     def visit(folder: str, rel: str, patterns: list[ignore.Pattern]) -> Iterator[tuple[str, str]]:
-        for name in IGNORE_FILES:
+        for name in names:
             path = os.path.join(folder, name)
             if os.path.isfile(path):
                 with open(path, errors="replace") as f:

@@ -267,3 +267,10 @@ def test_a_folder_linked_into_itself_does_not_loop(tmp_path: Path) -> None:
     (root / "loop").symlink_to(root, target_is_directory=True)
     (root / "alias.txt").symlink_to(root / "real.txt")
     assert _names(packaging.pack(str(root), [], as_module=False)) == ["a.py", "alias.txt", "real.txt"]
+
+
+def test_gitignore_files_can_be_ignored_as_in_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path / "wd", {".gitignore": "*.tmp\n", ".rayignore": "*.bak\n", "a.tmp": "", "b.bak": ""})
+    assert _names(packaging.pack(str(root), [], as_module=False)) == [".gitignore", ".rayignore"]
+    monkeypatch.setenv("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "1")
+    assert _names(packaging.pack(str(root), [], as_module=False)) == [".gitignore", ".rayignore", "a.tmp"]
