@@ -145,7 +145,15 @@ class Executor:
         self.channel.send(protocol.HELLO, str(self.pid).encode())
         while True:
             frame = self.channel.recv()
-            if frame is None or frame[0] == protocol.EXIT:
+            if frame is None:
+                return
+            if frame[0] == protocol.EXIT:
+                # retired by the pool: what this process's client sent (its last result, say) reaches
+                # the head before the process goes, or the head would run that task again
+                client = context.peek()
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        client.flush(timeout=config.CONNECT_TIMEOUT_S)
                 return
             assignment = head_pb2.TaskAssignment.FromString(frame[1])
             if assignment.function.blob:
