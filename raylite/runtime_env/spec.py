@@ -131,6 +131,11 @@ def _env_vars(value: Any) -> dict[str, str]:
                 f"runtime_env['env_vars'] must be of type Dict[str, str], but the value {v!r} of {k!r} "
                 f"is of type {type(v).__name__}"
             )
+        if not k or "=" in k or "\0" in k + v:
+            raise RuntimeEnvError(
+                f"runtime_env['env_vars'] {k!r}: a variable's name must be non-empty without '=' or NUL, "
+                "and its value without NUL"
+            )
     return dict(value)
 
 

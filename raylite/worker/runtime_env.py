@@ -66,7 +66,13 @@ class Setup:
         return {"env": self.env, "packages": {uri: oid.hex() for uri, oid in self.packages}}
 
     def env_vars(self) -> dict[str, str]:
-        return dict(json.loads(self.env).get("env_vars") or {})
+        """Its env_vars (the head checked them: raylite/head/validate.py); none if unreadable, and the
+        executor then reports the environment as broken."""
+        try:
+            env_vars = json.loads(self.env).get("env_vars") or {}
+        except (ValueError, AttributeError):
+            return {}
+        return {k: v for k, v in env_vars.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def setup_failed_result(assignment: head_pb2.TaskAssignment, message: str, actor: bool) -> head_pb2.TaskResult:

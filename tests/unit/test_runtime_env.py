@@ -274,3 +274,9 @@ def test_gitignore_files_can_be_ignored_as_in_ray(tmp_path: Path, monkeypatch: p
     assert _names(packaging.pack(str(root), [], as_module=False)) == [".gitignore", ".rayignore"]
     monkeypatch.setenv("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "1")
     assert _names(packaging.pack(str(root), [], as_module=False)) == [".gitignore", ".rayignore", "a.tmp"]
+
+
+@pytest.mark.parametrize("env_vars", [{"": "1"}, {"A=B": "1"}, {"A": "a\0b"}])
+def test_env_vars_a_process_environment_cannot_hold_are_refused(env_vars: dict[str, str]) -> None:
+    with pytest.raises(env_spec.RuntimeEnvError, match="env_vars"):
+        env_spec.validate({"env_vars": env_vars}, job_level=False)
