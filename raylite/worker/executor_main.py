@@ -130,7 +130,7 @@ class Executor:
         self.facts.runtime_env = json.loads(setup["env"])
         runtime_env.enter_packages(self.cfg, self._fetch_package)
 
-    def _fetch_package(self, oid: bytes, timeout: float) -> bytes:
+    def _fetch_package(self, oid: bytes, timeout: float | None) -> bytes:
         from raylite.client.api import get
         from raylite.client.object_ref import ObjectRef
 

@@ -120,11 +120,13 @@ def enter_interpreter(cfg: dict[str, Any]) -> None:
     os.execve(python, [python, "-m", "raylite.worker.executor_main"], environ)
 
 
-def setup_timeout(env: dict[str, Any]) -> float:
-    return float((env.get("config") or {}).get("setup_timeout_seconds") or SETUP_TIMEOUT_S)
+def setup_timeout(env: dict[str, Any]) -> float | None:
+    """runtime_env["config"]["setup_timeout_seconds"], SETUP_TIMEOUT_S if not given; -1 (as in Ray): none."""
+    seconds = float((env.get("config") or {}).get("setup_timeout_seconds") or SETUP_TIMEOUT_S)
+    return seconds if seconds > 0 else None
 
 
-def ensure_virtualenv(root: str, pip: dict[str, Any], timeout: float) -> str:
+def ensure_virtualenv(root: str, pip: dict[str, Any], timeout: float | None) -> str:
     """The Python of the virtualenv at root with pip's packages installed, made once (under a lock)."""
     python = os.path.join(root, "bin", "python")
     ready = os.path.join(root, ".raylite-ready")
@@ -174,7 +176,7 @@ def _die_with_us() -> None:
         pass
 
 
-def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
+def _pip_install(python: str, pip: dict[str, Any], timeout: float | None) -> None:
     argv = [
         sys.executable,
         "-m",
@@ -193,7 +195,7 @@ def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
         )
     except subprocess.TimeoutExpired:
         raise SetupError(
-            f"pip install {' '.join(pip['packages'])} did not finish within {timeout:.0f}s "
+            f"pip install {' '.join(pip['packages'])} did not finish within {timeout or 0:.0f}s "
             "(runtime_env['config']['setup_timeout_seconds'])"
         ) from None
     if done.returncode != 0:
@@ -211,7 +213,7 @@ def _pip_install(python: str, pip: dict[str, Any], timeout: float) -> None:
 # ---- packages ----------------------------------------------------------------------------
 
 
-def enter_packages(cfg: dict[str, Any], fetch: Callable[[bytes, float], bytes]) -> dict[str, Any]:
+def enter_packages(cfg: dict[str, Any], fetch: Callable[[bytes, float | None], bytes]) -> dict[str, Any]:
     """Unpacks the environment's working_dir and py_modules and puts them on sys.path (the working_dir
     also as the current directory); returns the environment. fetch(object id, timeout) reads a package's zip."""
     env: dict[str, Any] = json.loads(cfg["runtime_env"]["env"])

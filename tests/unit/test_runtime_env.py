@@ -280,3 +280,11 @@ def test_gitignore_files_can_be_ignored_as_in_ray(tmp_path: Path, monkeypatch: p
 def test_env_vars_a_process_environment_cannot_hold_are_refused(env_vars: dict[str, str]) -> None:
     with pytest.raises(env_spec.RuntimeEnvError, match="env_vars"):
         env_spec.validate({"env_vars": env_vars}, job_level=False)
+
+
+def test_the_set_up_timeout_comes_from_config_and_minus_one_is_none() -> None:
+    from raylite.worker import runtime_env as node_env
+
+    assert node_env.setup_timeout({}) == node_env.SETUP_TIMEOUT_S
+    assert node_env.setup_timeout({"config": {"setup_timeout_seconds": 30}}) == 30
+    assert node_env.setup_timeout({"config": {"setup_timeout_seconds": -1}}) is None
