@@ -9,6 +9,7 @@ import pytest
 from raylite.worker.state.pool import (
     ActorCallAssigned,
     ActorCreationAssigned,
+    ActorKillRequested,
     BounceActorCall,
     ExecutorExited,
     ExecutorSaidHello,
@@ -25,7 +26,7 @@ from raylite.worker.state.pool import (
     TaskAssigned,
     Warn,
 )
-from tests.unit.test_pool_state import Pool, sends, spawns
+from tests.unit.test_pool_state import Pool, deaths, sends, spawns
 
 A = '{"env_vars":{"X":"a"}}'
 B = '{"env_vars":{"X":"b"}}'
@@ -168,3 +169,13 @@ def test_random_histories_with_environments_keep_the_invariants(seed: int) -> No
             ex = min(to_exit)
             to_exit.discard(ex)
             apply(pool.step(ExecutorExited(ex, "exited with code 0")))
+
+
+def test_an_actor_killed_before_its_set_up_failed_is_not_reported_again() -> None:
+    pool = Pool(1)
+    pool.started()
+    out = pool.step(ActorCreationAssigned(b"actor", 1, b"", b"", "create", A, "setup"))
+    actor_ex = next(i.executor for i in out if isinstance(i, Spawn) and i.env == A)
+    pool.step(ActorKillRequested(b"actor"))
+    assert pool.step(ExecutorSetupFailed(actor_ex, "no such package")) == []
+    assert not deaths(pool.exit(actor_ex, "exited with code 0"))

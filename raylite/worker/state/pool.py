@@ -400,6 +400,9 @@ class PoolState:
     def _executor_setup_failed(self, event: ExecutorSetupFailed, out: list[Instruction]) -> None:
         ex = self.executors[event.executor]
         ex.setup_failed = True
+        if ex.actor_id and ex.killed:
+            ex.backlog.clear()  # killed at the head's request before it started: the head knows
+            return
         if ex.actor_id:
             # its creation waits in its backlog (calls may wait behind it): the creation fails,
             # the calls bounce to the head, which hears of the actor's end from the creation
