@@ -58,6 +58,13 @@ def pack_job_env(runtime_env: Any) -> Packed:
             m if isinstance(m, str) and env_spec.is_package_uri(m) else upload(_module_path(m), as_module=True)
             for m in env["py_modules"]
         ]
+    unknown = [uri for uri in env_spec.packages_of(env) if uri not in packages]
+    if unknown:
+        # raylite keeps packages in the object store, which a job does not inherit from another
+        raise env_spec.RuntimeEnvError(
+            f"runtime_env package {unknown[0]} was not uploaded by this job: give init() the local folder "
+            "or .zip file instead of its URI"
+        )
     return Packed(env, packages)
 
 

@@ -288,3 +288,8 @@ def test_the_set_up_timeout_comes_from_config_and_minus_one_is_none() -> None:
     assert node_env.setup_timeout({}) == node_env.SETUP_TIMEOUT_S
     assert node_env.setup_timeout({"config": {"setup_timeout_seconds": 30}}) == 30
     assert node_env.setup_timeout({"config": {"setup_timeout_seconds": -1}}) is None
+
+
+def test_a_job_cannot_name_a_package_by_uri_it_did_not_upload() -> None:
+    with pytest.raises(env_spec.RuntimeEnvError, match="not uploaded by this job"):
+        client_env.pack_job_env({"working_dir": env_spec.package_uri("0123456789abcdef")})
