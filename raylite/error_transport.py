@@ -17,6 +17,7 @@ from raylite.exceptions import (
     ObjectLostError,
     RayError,
     RaySystemError,
+    RuntimeEnvSetupError,
     TaskCancelledError,
     TaskUnschedulableError,
     UnserializableException,
@@ -32,6 +33,7 @@ SYSTEM_ERRORS: dict[str, type[RayError]] = {
         ObjectLostError,
         TaskUnschedulableError,
         TaskCancelledError,
+        RuntimeEnvSetupError,
         RaySystemError,
     )
 }
@@ -53,6 +55,8 @@ def system_error(kind: str, message: str) -> RayError:
         return TaskCancelledError(None, message)
     if cls is WorkerCrashedError:
         return WorkerCrashedError(message)
+    if cls is RuntimeEnvSetupError:
+        return RuntimeEnvSetupError(message)
     return RaySystemError(message)
 
 

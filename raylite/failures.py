@@ -22,6 +22,17 @@ class Failure:
     message: str
 
 
+# How a node says an actor's runtime environment could not be set up, in its creation's error:
+# the head then fails the actor's calls with RuntimeEnvSetupError (with the text from here on), as Ray does.
+RUNTIME_ENV_ACTOR_FAILED = "Could not create the actor because its associated runtime env failed to be created."
+
+
+def actor_death_failure(why: str, default: Failure) -> Failure:
+    """The error of a dead actor's calls: `default`, unless its death was a runtime environment's set-up."""
+    at = why.find(RUNTIME_ENV_ACTOR_FAILED)
+    return default if at < 0 else Failure("RuntimeEnvSetupError", why[at:])
+
+
 def failure_bytes(failure: Failure) -> bytes:
     """The serialized exception a `get` of the failed object raises."""
     return dumps(error_transport.system_error(failure.kind, failure.message))

@@ -9,9 +9,11 @@ reading them needs no connection to the head.
 Ids are hex strings, as Ray's; raylite's ids are shorter than Ray's (a job id
 is 8 bytes, a node id 16, an object id 20).
 
-A job's namespace and runtime_env reach its tasks through a small object the
-driver puts at init under an id derived from the job id (`job_info_id`); an
-executor reads it the first time a task asks, and keeps it.
+A job's namespace reaches its tasks through a small object the driver puts
+at init under an id derived from the job id (`job_info_id`); an executor
+reads it the first time a task asks, and keeps it. The runtime_env a task
+sees is its executor's own: executors run one environment each (the task's
+merged one, raylite/worker/runtime_env.py).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class WorkerFacts:
     actor_resources: dict[str, float] = field(default_factory=dict)
     actor_gpu_ids: list[Any] = field(default_factory=list)
     job_infos: dict[bytes, dict[str, Any]] = field(default_factory=dict)  # job id -> its JobInfo
+    runtime_env: dict[str, Any] = field(default_factory=dict)  # the environment the executor runs in
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -254,10 +257,10 @@ class RuntimeContext:
     def _runtime_env(self) -> dict[str, Any]:
         if self._client is not None:
             return dict(self._client.runtime_env)
-        task = _task.get()
-        if _worker is None or task is None:
+        if _worker is None:
             return {}
-        return dict(_executor_job_info(_worker, task.job_id).get("runtime_env") or {})
+        # an executor runs in one environment (its tasks' merged one): never shared with another
+        return dict(_worker.runtime_env)
 
     @property
     def gcs_address(self) -> str:

@@ -14,6 +14,7 @@ import cloudpickle
 
 from raylite import exceptions, ids, runtime_context, session
 from raylite.client import context, ray_context, submit
+from raylite.client import runtime_env as client_runtime_env
 from raylite.client.actor import ActorClass, ActorHandle, ActorMethod
 from raylite.client.core import Client
 from raylite.client.local_cluster import LocalCluster
@@ -83,6 +84,8 @@ def init(
             "raylite.init() was already called in this process; call raylite.shutdown() first, "
             "or pass ignore_reinit_error=True"
         )
+    # checked and packed before any cluster starts, so a bad path or type costs nothing
+    packed_env = client_runtime_env.pack_job_env(runtime_env)
     address, env_name = _address_to_use(address)
     local_node_id = None
     if address == "local":
@@ -144,9 +147,14 @@ def init(
             _cluster = None
         raise
     client.namespace = namespace or str(uuid.uuid4())  # Ray's anonymous namespace is a fresh uuid too
-    client.runtime_env = dict(runtime_env or {})
     context.install(client)
     _register_shutdown_at_exit()
+    try:
+        # once the client is this process's: the refs held to the uploads must count in it
+        client_runtime_env.install_job_env(client, packed_env)
+    except BaseException:
+        shutdown()
+        raise
     _put_job_info(client)
     _context = _context_of(client, _cluster)
     return _context

@@ -89,7 +89,13 @@ class Client:
         self.client_id = self.ids.prefix  # also the process's worker id (get_runtime_context().get_worker_id())
         self.dashboard_url = ""  # the head's, once connected
         self.namespace: str | None = None  # a driver's: set by init()
-        self.runtime_env: dict[str, Any] = {}  # a driver's job-level runtime_env: set by init()
+        # the runtime_env its tasks inherit (raylite/client/runtime_env.py): a driver's job env, set by
+        # init(), with packages as URIs; an executor's own. Its canonical JSON, and the packages' object ids
+        self.runtime_env: dict[str, Any] = {}
+        self.runtime_env_key = ""
+        self.runtime_env_packages: dict[str, bytes] = {}
+        self.runtime_env_refs: list[Any] = []  # the packages a driver uploaded, held for its session
+        self.runtime_env_cache: dict[str, tuple[str, list[str]]] = {}  # a task's own env -> (key, package URIs)
         self.job_info_ref: Any = None  # a driver's: the ObjectRef of its job's info (runtime_context)
         self.host_key = hostinfo.host_key()
         self.current_task_id = b""  # executors: the task running in this thread

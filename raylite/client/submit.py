@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raylite import config, ids, resources
-from raylite.client import context
+from raylite.client import context, runtime_env
 from raylite.client.core import Client
 from raylite.client.object_ref import ObjectRef
 from raylite.exceptions import RaySerializationError
 from raylite.rpc import common_pb2
+from raylite.runtime_env import WithPaths
+from raylite.runtime_env import spec as env_spec
 from raylite.serialization import pickle_dumps, serialize
 
 TASK_OPTIONS = frozenset(
@@ -90,6 +92,9 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
             raise ValueError(f"{what}: {name} must be a whole number >= 0, or -1 for no limit, got {value!r}")
     if options.get("scheduling_strategy") is not None:
         strategy_message(options["scheduling_strategy"])
+    if options.get("runtime_env") is not None:
+        # here, where it is written, as Ray checks it (TypeError / ValueError naming the field)
+        env_spec.validate(options["runtime_env"], job_level=False)
     for name in options.get("resources") or {}:
         if not isinstance(name, str) or not name:
             raise ValueError(f"{what}: resource names must be non-empty strings, got {name!r}")
@@ -108,6 +113,9 @@ def export(client: Client, cache: dict[str, Any], obj: Any) -> bytes:
     fid = cache.get("function_id")
     if fid is None or (cache.get("stored_in") not in (None, client.client_id)):
         blob = _pickled_definition(obj)
+        paths = runtime_env.driver_paths(client)
+        if paths:  # the driver's folders go on the executor's sys.path before the definition loads
+            blob = pickle_dumps(WithPaths(paths, blob))
         stored_in = None
         if len(blob) > config.FUNCTION_STORE_MIN_BYTES:
             ref = ObjectRef(client.new_put_id())  # held before the head hears of the object
@@ -321,6 +329,7 @@ def build_spec(
         strategy = strategy_message(options.get("scheduling_strategy"))
         if strategy is not None:
             spec.strategy.CopyFrom(strategy)
+        runtime_env.apply(client, spec, options.get("runtime_env"))
     return spec
 
 

@@ -17,6 +17,7 @@ The checks are plain functions of the message (no I/O); `client_batch` and
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 
@@ -172,6 +173,8 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
         _ids(spec.dependencies, OBJECT_ID_BYTES, field, i, f"{inner}dependencies")
     if spec.borrowed:
         _ids(spec.borrowed, OBJECT_ID_BYTES, field, i, f"{inner}borrowed")
+    if spec.runtime_env or spec.runtime_env_packages:
+        _runtime_env(spec, field, i, inner)
     if spec.HasField("strategy"):
         strategy = spec.strategy
         if strategy.kind not in _STRATEGIES:
@@ -180,6 +183,35 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
             )
         if strategy.kind == "NODE_AFFINITY":
             _id(strategy.node_id, NODE_ID_BYTES, field, i, f"{inner}strategy.node_id")
+
+
+_CHECKED_ENVS: dict[str, None] = {}  # runtime_env strings seen valid: a job's tasks all carry the same one
+
+
+def _runtime_env(spec: common_pb2.TaskSpec, field: str, i: int, inner: str) -> None:
+    """A spec's runtime_env is a JSON object whose env_vars a process environment can hold
+    (a node starts executors with them), and its packages are object ids."""
+    if spec.runtime_env_packages:
+        _ids(spec.runtime_env_packages.values(), OBJECT_ID_BYTES, field, i, f"{inner}runtime_env_packages")
+    text = spec.runtime_env
+    if not text or text in _CHECKED_ENVS:
+        return
+    where = f"{_prefix(field, i, inner)}runtime_env"
+    try:
+        env = json.loads(text)
+    except ValueError:
+        raise BadMessage(f"{where}: is not JSON") from None
+    if not isinstance(env, dict):
+        raise BadMessage(f"{where}: is not a JSON object")
+    env_vars = env.get("env_vars", {})
+    if not isinstance(env_vars, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k + v
+        for k, v in env_vars.items()
+    ):
+        raise BadMessage(f"{where}: env_vars must map names (without '=' or NUL) to strings (without NUL)")
+    if len(_CHECKED_ENVS) >= 1024:
+        _CHECKED_ENVS.clear()
+    _CHECKED_ENVS[text] = None
 
 
 def _task_result(result: head_pb2.TaskResult, i: int) -> None:

@@ -27,7 +27,7 @@ class SchedulingStrategy(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries", "borrowed")
+    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries", "borrowed", "runtime_env", "runtime_env_packages")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,13 @@ class TaskSpec(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class RuntimeEnvPackagesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +70,8 @@ class TaskSpec(_message.Message):
     MAX_RESTARTS_FIELD_NUMBER: _ClassVar[int]
     MAX_TASK_RETRIES_FIELD_NUMBER: _ClassVar[int]
     BORROWED_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_ENV_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_ENV_PACKAGES_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     job_id: bytes
     name: str
@@ -84,7 +93,9 @@ class TaskSpec(_message.Message):
     max_restarts: int
     max_task_retries: int
     borrowed: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ..., retry_exceptions: _Optional[bytes] = ..., max_restarts: _Optional[int] = ..., max_task_retries: _Optional[int] = ..., borrowed: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    runtime_env: str
+    runtime_env_packages: _containers.ScalarMap[str, bytes]
+    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ..., retry_exceptions: _Optional[bytes] = ..., max_restarts: _Optional[int] = ..., max_task_retries: _Optional[int] = ..., borrowed: _Optional[_Iterable[bytes]] = ..., runtime_env: _Optional[str] = ..., runtime_env_packages: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
 
 class ExportedFunction(_message.Message):
     __slots__ = ("function_id", "blob")

@@ -30,10 +30,11 @@ import cloudpickle
 
 from raylite import config, exceptions, ids, runtime_context, store
 from raylite.client import context
+from raylite.client import runtime_env as client_runtime_env
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
-from raylite.worker import protocol, task_errors
+from raylite.worker import protocol, runtime_env, task_errors
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -91,6 +92,7 @@ class Executor:
         self.local_refs = LocalRefs()
         self.worker_id = os.urandom(ids.CLIENT_ID_BYTES)  # also its client's id, made on first use
         self.facts = runtime_context.WorkerFacts(self.node_id, self.worker_id, cfg["head"], self.ip)
+        self.runtime_env_packages: dict[str, bytes] = {}  # URI -> object id, of the environment's packages
         runtime_context.set_worker(self.facts)
         self.gpus = GpuSlots(
             os.path.join(self.store_dir, GpuSlots.FILE), int(cfg.get("num_gpus") or 0), _visible_gpus()
@@ -113,7 +115,29 @@ class Executor:
         )
         self.local_refs.counts = {}
         client.current_task_id = self.task_id
+        # the tasks it submits inherit this executor's environment, as nested tasks inherit their parent's
+        client_runtime_env.set_base(client, self.facts.runtime_env, self.runtime_env_packages)
         return client
+
+    def enter_runtime_env(self) -> None:
+        """Sets the executor's environment up (raylite/worker/runtime_env.py): its packages, its sys.path
+        and current directory. Raises runtime_env.SetupError (or what a package's fetch raised)."""
+        setup = self.cfg.get("runtime_env")
+        if not setup:
+            return
+        # known before the fetch makes this process's client, which hands it on to nested tasks
+        self.runtime_env_packages = {uri: bytes.fromhex(oid) for uri, oid in setup["packages"].items()}
+        self.facts.runtime_env = json.loads(setup["env"])
+        runtime_env.enter_packages(self.cfg, self._fetch_package)
+
+    def _fetch_package(self, oid: bytes, timeout: float | None) -> bytes:
+        from raylite.client.api import get
+        from raylite.client.object_ref import ObjectRef
+
+        data = get(ObjectRef(oid), timeout=timeout)
+        if not isinstance(data, bytes):
+            raise runtime_env.SetupError(f"object {oid.hex()} does not hold a package")
+        return data
 
     # ---- main loop -----------------------------------------------------------------
 
@@ -121,7 +145,15 @@ class Executor:
         self.channel.send(protocol.HELLO, str(self.pid).encode())
         while True:
             frame = self.channel.recv()
-            if frame is None or frame[0] == protocol.EXIT:
+            if frame is None:
+                return
+            if frame[0] == protocol.EXIT:
+                # retired by the pool: what this process's client sent (its last result, say) reaches
+                # the head before the process goes, or the head would run that task again
+                client = context.peek()
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        client.flush(timeout=config.CONNECT_TIMEOUT_S)
                 return
             assignment = head_pb2.TaskAssignment.FromString(frame[1])
             if assignment.function.blob:
@@ -599,8 +631,20 @@ def main() -> None:
     cfg = json.loads(os.environ.pop("RAYLITE_EXECUTOR"))
     _die_with_parent(cfg["parent_pid"])
     sock = socket.socket(fileno=cfg["fd"])
-    executor = Executor(cfg, protocol.BlockingChannel(sock))
+    channel = protocol.BlockingChannel(sock)
+    if cfg.get("runtime_env"):
+        try:
+            runtime_env.enter_interpreter(cfg)  # pip: execs this executor in the environment's virtualenv
+        except Exception as exc:  # noqa: BLE001 - whatever stops the set-up is the tasks' error
+            runtime_env.report_failure(channel, cfg["node_ip"], _why(exc))
+            os._exit(0)
+    executor = Executor(cfg, channel)
     try:
+        try:
+            executor.enter_runtime_env()
+        except Exception as exc:  # noqa: BLE001
+            runtime_env.report_failure(channel, executor.ip, _why(exc))
+            return
         executor.serve()
     finally:
         client = context.peek()
@@ -608,6 +652,12 @@ def main() -> None:
             client.close()
     sys.stdout.flush()
     os._exit(0)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, runtime_env.SetupError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from raylite import config
 from raylite.failures import Failure, failure_bytes
 from raylite.ids import object_id
 from raylite.rpc import common_pb2, head_pb2
-from raylite.worker import protocol
+from raylite.worker import protocol, runtime_env
 from raylite.worker.state import pool
 from raylite.worker.state.pool import PoolState
 
@@ -75,15 +75,17 @@ class ExecutorPool:
         spec = assignment.spec
         kind = spec.kind
         event: pool.Event
+        env = spec.runtime_env
+        setup = runtime_env.Setup.of(spec) if env else None
         if kind == common_pb2.ACTOR_METHOD:
             event = pool.ActorCallAssigned(spec.actor_id, spec.function_id, assignment.function.blob, assignment)
         elif kind == common_pb2.ACTOR_CREATION:
             event = pool.ActorCreationAssigned(
-                spec.actor_id, assignment.attempt, spec.function_id, assignment.function.blob, assignment
+                spec.actor_id, assignment.attempt, spec.function_id, assignment.function.blob, assignment, env, setup
             )
         else:
             event = pool.TaskAssigned(
-                spec.task_id, assignment.attempt, spec.function_id, assignment.function.blob, assignment
+                spec.task_id, assignment.attempt, spec.function_id, assignment.function.blob, assignment, env, setup
             )
         self._carry_out(self.state.handle(event))
 
@@ -114,7 +116,11 @@ class ExecutorPool:
             elif isinstance(ins, pool.ForwardResult):
                 self.on_result(head_pb2.TaskResult.FromString(ins.result))
             elif isinstance(ins, pool.Spawn):
-                self._spawn(ins.executor)
+                self._spawn(ins.executor, ins.setup)
+            elif isinstance(ins, pool.Retire):
+                self._retire(ins.executor)
+            elif isinstance(ins, pool.FailSetup):
+                self.on_result(runtime_env.setup_failed_result(ins.payload, ins.message, ins.actor))
             elif isinstance(ins, pool.ReportDeath):
                 self.on_death(
                     head_pb2.ExecutorDied(
@@ -145,6 +151,11 @@ class ExecutorPool:
         assert writer is not None  # PoolState sends only after the hello, read on this connection
         writer.write(protocol.pack(protocol.TASK, assignment.SerializeToString()))
 
+    def _retire(self, executor: int) -> None:
+        writer = self.processes[executor].writer
+        if writer is not None:
+            writer.write(protocol.pack(protocol.EXIT, b""))
+
     def _kill(self, executor: int) -> None:
         process = self.processes.get(executor)
         if process is None or process.proc is None:
@@ -154,13 +165,14 @@ class ExecutorPool:
         except ProcessLookupError:
             pass
 
-    def _spawn(self, executor: int) -> None:
+    def _spawn(self, executor: int, setup: runtime_env.Setup | None) -> None:
         parent, child = socket.socketpair()
-        env = {
-            **os.environ,
-            **self.environ,
-            "RAYLITE_EXECUTOR": json.dumps({**self.settings, "fd": child.fileno()}),
-        }
+        settings = {**self.settings, "fd": child.fileno()}
+        env = {**os.environ, **self.environ}
+        if setup is not None:
+            settings["runtime_env"] = setup.settings()
+            env.update(setup.env_vars())
+        env["RAYLITE_EXECUTOR"] = json.dumps(settings)
         self.processes[executor] = _Process(parent)
         asyncio.get_running_loop().create_task(self._run(executor, child, env))
 
@@ -195,6 +207,8 @@ class ExecutorPool:
                     carry_out(handle(pool.ResultReported(executor, body)))
                 elif kind == protocol.HELLO:
                     carry_out(handle(pool.ExecutorSaidHello(executor)))
+                elif kind == protocol.SETUP_FAILED:
+                    carry_out(handle(pool.ExecutorSetupFailed(executor, body.decode(errors="replace"))))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         code = await proc.wait()

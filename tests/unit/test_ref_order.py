@@ -25,6 +25,11 @@ class RecordingClient:
         self.n = 0
         self.ids = IdSource()
         self.job_id = b"job-0000"
+        self.is_driver = False
+        self.runtime_env: dict[str, object] = {}  # raylite/client/runtime_env.py reads these
+        self.runtime_env_key = ""
+        self.runtime_env_packages: dict[str, bytes] = {}
+        self.runtime_env_cache: dict[str, object] = {}
 
     def add_ref(self, oid: bytes) -> None:
         self.log.append(("held", oid))

@@ -16,7 +16,9 @@ NODE = ids.random_id(ids.NODE_ID_BYTES)
 
 
 def client_like() -> SimpleNamespace:
-    return SimpleNamespace(ids=ids.IdSource(), job_id=ids.random_id(8))
+    return SimpleNamespace(
+        ids=ids.IdSource(), job_id=ids.random_id(8), runtime_env={}, runtime_env_key="", runtime_env_packages={}
+    )
 
 
 def test_an_export_whose_id_is_not_the_hash_of_its_body_is_refused() -> None:
@@ -135,3 +137,17 @@ def test_refusals_name_the_message_and_the_field() -> None:
     assert validate.node_batch(head_pb2.NodeBatch(copies_added=[b"x"]), first=False) == (
         "malformed NodeBatch: copies_added[0]: an id of 20 bytes was expected, got 1 bytes"
     )
+
+
+def test_a_runtime_env_a_node_could_not_start_an_executor_with_is_refused() -> None:
+    def refusal(runtime_env: str, packages: dict[str, bytes] | None = None) -> str | None:
+        spec = common_pb2.TaskSpec(task_id=b"t" * 16, num_returns=1, function_id=b"f" * 16, runtime_env=runtime_env)
+        spec.runtime_env_packages.update(packages or {})
+        return validate.client_batch(head_pb2.ClientBatch(tasks=[spec]), first=False)
+
+    assert refusal('{"env_vars":{"A":"1"}}', {"gcs://_ray_pkg_0.zip": b"o" * 20}) is None
+    assert refusal("not json") == "malformed ClientBatch: tasks[0].runtime_env: is not JSON"
+    assert "JSON object" in (refusal("[1]") or "")
+    assert "env_vars" in (refusal('{"env_vars":{"A":"a\\u0000b"}}') or "")
+    assert "env_vars" in (refusal('{"env_vars":{"A=B":"1"}}') or "")
+    assert "runtime_env_packages" in (refusal('{"env_vars":{}}', {"uri": b"short"}) or "")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from raylite.failures import Failure
+from raylite.failures import Failure, actor_death_failure
 from raylite.head.state.model import (
     ACTOR_CREATION,
     ActorChanged,
@@ -328,8 +328,7 @@ def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:
 
 
 def _actor_died_info(task: TaskRecord, why: str) -> ObjectInfo:
-    failure = Failure(
-        "ActorDiedError",
-        f"the actor of call {task.name} ({task.actor_id.hex()[:12]}) is dead: {why}",
+    failure = actor_death_failure(
+        why, Failure("ActorDiedError", f"the actor of call {task.name} ({task.actor_id.hex()[:12]}) is dead: {why}")
     )
     return ObjectInfo(b"", is_error=True, failure=failure)

@@ -46,6 +46,21 @@ the daemon.
 Frames for an executor that has not said hello yet wait in its backlog and
 go out, in order, with the hello. Each executor is sent a function's code
 once; after that the code is stripped from the tasks it is sent.
+
+Runtime environments. Every executor runs in one environment for its whole
+life, named by a key (the canonical JSON of the task's runtime_env, "" for
+none; raylite/runtime_env/spec.py), and only tasks and actors of that
+environment go to it: idle executors, waiting tasks and executors starting
+for them are matched by key. The pool is prestarted and refilled in the
+default environment. A task of another environment that finds no idle
+executor of its own starts one (`Spawn` carries the key and the opaque
+setup the shell needs); when that takes the pool past its size, an idle
+executor of another environment is retired (`Retire`: it finishes what it
+sent and exits), so the pool's size holds as environments come and go.
+An executor sets its environment up before its hello; when that fails
+(`ExecutorSetupFailed`) the tasks waiting for its environment, or the actor
+whose creation waits in its backlog, fail with the error (`FailSetup`)
+instead of waiting for an executor that cannot come.
 """
 
 from __future__ import annotations
@@ -72,6 +87,8 @@ class TaskAssigned:
     function_id: bytes
     function: bytes  # the function's code, when the head sent it along (else b"")
     payload: Any  # the assignment, opaque here: sent to an executor, listed by running()
+    env: str = ""  # its runtime environment's key ("" the default)
+    setup: Any = None  # opaque: what an executor of that environment is started with
 
 
 @dataclass(slots=True)
@@ -81,6 +98,8 @@ class ActorCreationAssigned:
     function_id: bytes
     function: bytes
     payload: Any
+    env: str = ""
+    setup: Any = None
 
 
 @dataclass(slots=True)
@@ -104,6 +123,14 @@ class ExecutorSaidHello:
     """The executor is ready for frames."""
 
     executor: int
+
+
+@dataclass(slots=True)
+class ExecutorSetupFailed:
+    """The executor could not set its runtime environment up; it exits next."""
+
+    executor: int
+    message: str
 
 
 @dataclass(slots=True)
@@ -144,6 +171,7 @@ Event = (
     | ActorCallAssigned
     | ExecutorStarted
     | ExecutorSaidHello
+    | ExecutorSetupFailed
     | ResultReported
     | DoneReported
     | ExecutorExited
@@ -157,9 +185,11 @@ Event = (
 
 @dataclass(slots=True)
 class Spawn:
-    """Start an executor process, to be known as `executor`."""
+    """Start an executor process, to be known as `executor`, in environment `env` (set up from `setup`)."""
 
     executor: int
+    env: str = ""
+    setup: Any = None
 
 
 @dataclass(slots=True)
@@ -178,6 +208,22 @@ class Send:
 @dataclass(slots=True)
 class Kill:
     executor: int
+
+
+@dataclass(slots=True)
+class Retire:
+    """Ask an idle executor to exit once it has sent everything (its place goes to another environment)."""
+
+    executor: int
+
+
+@dataclass(slots=True)
+class FailSetup:
+    """Fail a task (or an actor's creation) with RuntimeEnvSetupError: its environment cannot be set up."""
+
+    payload: Any
+    message: str
+    actor: bool
 
 
 @dataclass(slots=True)
@@ -214,7 +260,18 @@ class Warn:
     message: str
 
 
-Instruction = Spawn | Send | Kill | ForwardResult | BounceActorCall | ReportDeath | ReleaseReservations | Warn
+Instruction = (
+    Spawn
+    | Send
+    | Kill
+    | Retire
+    | FailSetup
+    | ForwardResult
+    | BounceActorCall
+    | ReportDeath
+    | ReleaseReservations
+    | Warn
+)
 
 
 # ---- state ---------------------------------------------------------------------
@@ -232,6 +289,9 @@ class Executor:
     actor_id: bytes = b""  # the actor it hosts, if any (then it never runs normal tasks)
     attempt: int = 0  # of that task, or of the actor's creation
     killed: bool = False  # by request: its death needs no report
+    env: str = ""  # the runtime environment it runs in
+    retired: bool = False  # asked to exit: no longer counted in the pool
+    setup_failed: bool = False  # its environment could not be set up: it exits without running anything
     # the last task it reported DONE: if it dies before its client's stream
     # delivered that result, the head must hear of the death
     last_done: tuple[bytes, int] | None = None
@@ -244,8 +304,8 @@ class PoolState:
         self.size = size  # pooled executors kept at least
         self.executors: dict[int, Executor] = {}
         self.idle: deque[Executor] = deque()
-        self.starting = 0  # pooled executors that have not said hello
         self.waiting: deque[TaskAssigned] = deque()  # normal tasks with no executor yet
+        self.setups: dict[str, Any] = {}  # environment key -> how its executors are set up
         self.actors: dict[bytes, Executor] = {}
         self.functions: dict[bytes, bytes] = {}  # function id -> code, as the head sent it once
         self.started = False
@@ -270,7 +330,18 @@ class PoolState:
         return [(actor_id, ex.attempt) for actor_id, ex in self.actors.items()]
 
     def pooled(self) -> int:
-        return sum(1 for e in self.executors.values() if not e.actor_id)
+        return sum(1 for e in self.executors.values() if not e.actor_id and not e.retired)
+
+    def starting(self, env: str | None = None) -> int:
+        """Pooled executors (of environment env, or of all) that have not said hello and still may."""
+        return sum(
+            1
+            for e in self.executors.values()
+            if not e.ready and not e.actor_id and not e.setup_failed and (env is None or e.env == env)
+        )
+
+    def waiting_for(self, env: str) -> int:
+        return sum(1 for t in self.waiting if t.env == env)
 
     # ---- events ----------------------------------------------------------------
 
@@ -281,16 +352,20 @@ class PoolState:
 
     def _task_assigned(self, event: TaskAssigned, out: list[Instruction]) -> None:
         self._learn(event.function_id, event.function)
-        if self.idle:
-            self._give(self.idle.popleft(), event, out)
+        self._learn_setup(event.env, event.setup)
+        ex = self._take_idle(event.env)
+        if ex is not None:
+            self._give(ex, event, out)
             return
         self.waiting.append(event)
-        if len(self.waiting) > self.starting:
-            self._spawn_pooled(out)
+        if self.waiting_for(event.env) > self.starting(event.env):
+            self._spawn_pooled(out, event.env)
+            self._make_room(event.env, out)
 
     def _actor_creation_assigned(self, event: ActorCreationAssigned, out: list[Instruction]) -> None:
         self._learn(event.function_id, event.function)
-        ex = self.idle.popleft() if self.idle else self._spawn(out)
+        self._learn_setup(event.env, event.setup)
+        ex = self._take_idle(event.env) or self._spawn(out, event.env)
         ex.actor_id = event.actor_id
         ex.attempt = event.attempt
         # an older incarnation's executor may still be here; its death then finds another in its place
@@ -320,8 +395,31 @@ class PoolState:
         out.extend(ex.backlog)
         ex.backlog.clear()
         if not ex.actor_id:
-            self.starting -= 1
             self._became_idle(ex, out)
+
+    def _executor_setup_failed(self, event: ExecutorSetupFailed, out: list[Instruction]) -> None:
+        ex = self.executors[event.executor]
+        ex.setup_failed = True
+        if ex.actor_id and ex.killed:
+            ex.backlog.clear()  # killed at the head's request before it started: the head knows
+            return
+        if ex.actor_id:
+            # its creation waits in its backlog (calls may wait behind it): the creation fails,
+            # the calls bounce to the head, which hears of the actor's end from the creation
+            ex.killed = True
+            if self.actors.get(ex.actor_id) is ex:
+                del self.actors[ex.actor_id]
+            for i, send in enumerate(ex.backlog):
+                out.append(
+                    FailSetup(send.payload, event.message, actor=True) if i == 0 else BounceActorCall(send.payload)
+                )
+            ex.backlog.clear()
+            return
+        # every task waiting for this environment would meet the same error
+        failed = [t for t in self.waiting if t.env == ex.env]
+        if failed:
+            self.waiting = deque(t for t in self.waiting if t.env != ex.env)
+            out.extend(FailSetup(t.payload, event.message, actor=False) for t in failed)
 
     def _result_reported(self, event: ResultReported, out: list[Instruction]) -> None:
         self._finished(self.executors[event.executor], done=False, out=out)
@@ -343,8 +441,6 @@ class PoolState:
         ex = self.executors.pop(event.executor)
         if ex in self.idle:
             self.idle.remove(ex)
-        if not ex.ready and not ex.actor_id:
-            self.starting -= 1
         if ex.actor_id and self.actors.get(ex.actor_id) is ex:
             del self.actors[ex.actor_id]
         if self.closing:
@@ -359,12 +455,15 @@ class PoolState:
         if ex.last_done is not None and not ex.actor_id:
             task_id, attempt = ex.last_done
             out.append(ReportDeath(task_id, b"", attempt, reason))
-        elif not ex.actor_id and not ex.task_id:
+        elif not ex.actor_id and not ex.task_id and not ex.retired and not ex.setup_failed:
             out.append(Warn(f"idle executor pid {ex.pid} exited: {reason}"))
         # tasks waiting for an executor need one starting each: the one that died
         # may have been started for them (before it said hello)
-        if self.pooled() < self.size or len(self.waiting) > self.starting:
-            self._spawn_pooled(out)
+        for env in dict.fromkeys(t.env for t in self.waiting):
+            if self.waiting_for(env) > self.starting(env):
+                self._spawn_pooled(out, env)
+        if self.pooled() < self.size:
+            self._spawn_pooled(out, "")
 
     def _actor_kill_requested(self, event: ActorKillRequested, out: list[Instruction]) -> None:
         ex = self.actors.pop(event.actor_id, None)
@@ -383,22 +482,46 @@ class PoolState:
         if function:
             self.functions[function_id] = function
 
-    def _spawn(self, out: list[Instruction]) -> Executor:
-        ex = Executor(self._next_id)
+    def _learn_setup(self, env: str, setup: Any) -> None:
+        if env and setup is not None:
+            self.setups[env] = setup
+
+    def _spawn(self, out: list[Instruction], env: str = "") -> Executor:
+        ex = Executor(self._next_id, env=env)
         self._next_id += 1
         self.executors[ex.id] = ex
-        out.append(Spawn(ex.id))
+        out.append(Spawn(ex.id, env, self.setups.get(env) if env else None))
         return ex
 
-    def _spawn_pooled(self, out: list[Instruction]) -> None:
-        self.starting += 1
-        self._spawn(out)
+    def _spawn_pooled(self, out: list[Instruction], env: str = "") -> None:
+        self._spawn(out, env)
+
+    def _take_idle(self, env: str) -> Executor | None:
+        """An idle executor of the environment, taken out of the idle queue."""
+        for ex in self.idle:
+            if ex.env == env:
+                self.idle.remove(ex)
+                return ex
+        return None
+
+    def _make_room(self, env: str, out: list[Instruction]) -> None:
+        """Past its size, the pool retires an idle executor of another environment."""
+        if self.pooled() <= self.size:
+            return
+        for ex in self.idle:
+            if ex.env != env:
+                self.idle.remove(ex)
+                ex.retired = True
+                out.append(Retire(ex.id))
+                return
 
     def _became_idle(self, ex: Executor, out: list[Instruction]) -> None:
-        if self.waiting:
-            self._give(ex, self.waiting.popleft(), out)
-        else:
-            self.idle.append(ex)
+        for i, task in enumerate(self.waiting):
+            if task.env == ex.env:
+                del self.waiting[i]
+                self._give(ex, task, out)
+                return
+        self.idle.append(ex)
 
     def _give(self, ex: Executor, task: TaskAssigned, out: list[Instruction]) -> None:
         ex.payload = task.payload
@@ -432,16 +555,20 @@ class PoolState:
         for ex in self.idle:
             assert self.executors.get(ex.id) is ex, f"idle executor {ex.id} is not in the pool"
             assert ex.ready and not ex.actor_id and not ex.task_id, f"idle executor {ex.id} is busy or not ready"
-        assert not (self.idle and self.waiting), "tasks wait while executors are idle"
-        unready = sum(1 for ex in self.executors.values() if not ex.ready and not ex.actor_id)
-        assert self.starting == unready, f"starting {self.starting} != {unready} pooled executors without hello"
+        idle_envs = {ex.env for ex in self.idle}
+        assert not any(t.env in idle_envs for t in self.waiting), "tasks wait while executors of theirs are idle"
+        for ex in self.idle:
+            assert not ex.retired and not ex.setup_failed, f"idle executor {ex.id} is retired or failed"
         for actor_id, ex in self.actors.items():
             assert self.executors.get(ex.id) is ex, f"actor {actor_id.hex()}'s executor is not in the pool"
             assert ex.actor_id == actor_id and not ex.killed, f"actor {actor_id.hex()}'s executor hosts another"
         if self.started and not self.closing:
             assert self.pooled() >= self.size, f"{self.pooled()} pooled executors, fewer than {self.size}"
-            # every waiting task has an executor starting for it: none waits behind a blocked one for ever
-            assert len(self.waiting) <= self.starting, f"{len(self.waiting)} tasks wait, {self.starting} starting"
+            # every waiting task has an executor of its environment starting for it: none waits
+            # behind a blocked one for ever
+            for env in {t.env for t in self.waiting}:
+                waiting, starting = self.waiting_for(env), self.starting(env)
+                assert waiting <= starting, f"{waiting} tasks of env {env!r} wait, {starting} starting"
 
 
 _HANDLERS: dict[type, Callable[[PoolState, Any, list[Instruction]], None]] = {
@@ -451,6 +578,7 @@ _HANDLERS: dict[type, Callable[[PoolState, Any, list[Instruction]], None]] = {
     ActorCallAssigned: PoolState._actor_call_assigned,
     ExecutorStarted: PoolState._executor_started,
     ExecutorSaidHello: PoolState._executor_said_hello,
+    ExecutorSetupFailed: PoolState._executor_setup_failed,
     ResultReported: PoolState._result_reported,
     DoneReported: PoolState._done_reported,
     ExecutorExited: PoolState._executor_exited,
