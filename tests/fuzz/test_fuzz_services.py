@@ -50,6 +50,7 @@ from tests.fuzz.harness import (
 from tests.fuzz.strategies import messages, mostly
 
 BUDGET_S = float(os.environ.get("RAYLITE_FUZZ_SECONDS", "40"))
+MIN_EXAMPLES = 3  # per test, even past its share of the budget
 EXAMPLES = int(os.environ.get("RAYLITE_FUZZ_EXAMPLES", "0"))  # 0: as many as the time allows
 SHARE = {"raw": 0.15, "head_unary": 0.1, "client_stream": 0.3, "node_stream": 0.2, "worker": 0.25}
 CHUNK = 50  # examples per hypothesis run; runs repeat until the time is up
@@ -180,13 +181,20 @@ def fuzz(
     start = time.monotonic()
     done = 0
 
+    def enough() -> bool:
+        # a few examples whatever the clock says: on a loaded machine hypothesis can spend a
+        # whole share generating its first examples, and a test that ran none tested nothing
+        if EXAMPLES:
+            return done >= EXAMPLES
+        return done >= MIN_EXAMPLES and time.monotonic() > deadline
+
     @settings(
         max_examples=CHUNK, deadline=None, database=None, suppress_health_check=list(HealthCheck), print_blob=True
     )
     @given(strategy)
     def run(example: Any) -> None:
         nonlocal done
-        if (EXAMPLES and done >= EXAMPLES) or (not EXAMPLES and time.monotonic() > deadline):
+        if enough():
             return
         began = time.monotonic()
         inputs, code = body(example)
@@ -196,7 +204,7 @@ def fuzz(
         TALLY.record(name, inputs, code)
         done += 1
 
-    while (EXAMPLES and done < EXAMPLES) or (not EXAMPLES and time.monotonic() < deadline):
+    while not enough():
         run()
     TALLY.seconds += time.monotonic() - start
     TALLY.tasks_run = len(services.tasks_run)
