@@ -390,8 +390,8 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     context.current().kill_actor(actor._actor_id, no_restart=no_restart)
 
 
-def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
-    """Cancels the task that returns ref; its get then raises TaskCancelledError.
+def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancels the task that returns the ref; its get then raises TaskCancelledError.
 
     As Ray's: a task not started yet (queued, or waiting for its arguments)
     never runs; a running task gets KeyboardInterrupt in its thread, or with
@@ -403,6 +403,7 @@ def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> No
     cancels the tasks the task submitted too. Cancelling a finished task, or
     twice, does nothing.
     """
+    ref = ray_waitable  # (Ray's name for the argument)
     if not isinstance(ref, ObjectRef):
         raise TypeError(
             f"cancel() takes the ObjectRef of a task (what .remote() returned), got {type(ref).__name__}: {ref!r}"
