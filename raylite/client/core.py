@@ -536,7 +536,7 @@ class Client:
         if blocking_task:
             self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
         try:
-            ok = waiter.event.wait(timeout)
+            ok = wait_event(waiter.event, timeout)
         finally:
             if blocking_task:
                 self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
@@ -835,6 +835,13 @@ class _UnfinishedTasks:
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+def wait_event(event: threading.Event, timeout: float | None) -> bool:
+    """Where a thread blocked in get or wait waits: the one place in the client where the
+    interrupt of a cancelled task may land (raylite/worker/cancels.py), since everything
+    around it is undone by wait_for's finally."""
+    return event.wait(timeout)
 
 
 def _print_warning(warning: str) -> None:

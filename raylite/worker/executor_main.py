@@ -31,7 +31,7 @@ import cloudpickle
 
 from raylite import config, exceptions, ids, runtime_context, store
 from raylite.client import context
-from raylite.client.core import Client
+from raylite.client.core import wait_event
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
@@ -569,7 +569,7 @@ _CALL_NOT_INTERRUPTED = "while it ran (an actor's sync method is not interrupted
 
 # Where an interrupt may land: the executor's call of the user's code, and a wait for
 # objects; in any other raylite code it is deferred (raylite/worker/cancels.py).
-_INTERRUPTIBLE = frozenset({Executor._execute.__code__, Client.wait_for.__code__})
+_INTERRUPTIBLE = frozenset({Executor._execute.__code__, wait_event.__code__})
 
 
 def _where_stopped(tb: Any) -> Any:

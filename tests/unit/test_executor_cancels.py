@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from raylite.client.core import Client
+from raylite.client.core import Client, wait_event
 from raylite.runtime_context import TaskFacts
 from raylite.worker import cancels as cancels_module
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
@@ -100,9 +100,11 @@ def user_function() -> None:
 def test_an_interrupt_lands_in_user_code_and_in_waits_not_in_raylite_internals() -> None:
     user = user_function.__code__
     wait = threading.Event.wait.__code__
-    execute, wait_for = Executor._execute.__code__, Client.wait_for.__code__
+    execute, waiting = Executor._execute.__code__, wait_event.__code__
+    wait_for = Client.wait_for.__code__
     assert _in_runtime_code(frames(user, execute)) is False  # the task's own code
-    assert _in_runtime_code(frames(wait, wait_for, user, execute)) is False  # a get waiting
+    assert _in_runtime_code(frames(wait, waiting, wait_for, user, execute)) is False  # a get waiting
+    assert _in_runtime_code(frames(wait_for, user, execute)) is True  # a get setting up its wait
     assert _in_runtime_code(frames(Client.add_ref.__code__, user, execute)) is True  # inside the client
     assert _in_runtime_code(frames(user, Client.submit.__code__, user, execute)) is True  # called back from it
     assert _in_runtime_code(frames(user)) is True  # no task runs here at all
