@@ -331,3 +331,14 @@ def test_cancelled_tasks_release_what_they_held(state: HeadState) -> None:
     assert state.pins
     step(state, cancel(t))
     assert state.pins == {} and available(state, b"n1") == 2.0
+
+
+def test_parents_named_in_a_cycle_do_not_loop(state: HeadState) -> None:
+    # no correct client does this, but the head must not hang on what a peer says
+    a = task("a", cpus=0, client_id=WORKER, parent_id=b"b" + b"." * 15)
+    b = task("b", cpus=0, client_id=WORKER, parent_id=a.task_id)
+    own = task("own", cpus=0, client_id=WORKER)
+    own.parent_id = own.task_id
+    step(state, TaskSubmitted(a), TaskSubmitted(b), TaskSubmitted(own))
+    assert len(of_type(step(state, cancel(b)), CancelTask)) == 1  # (a came first: not indexed under b)
+    assert len(of_type(step(state, cancel(own)), CancelTask)) == 1

@@ -110,8 +110,12 @@ class Cancellation:
         """Cancels the task and, if recursive, every task it submitted that is still in the table."""
         stack = [(task, f"{task.name} was cancelled")]
         table = self.tasks.tasks
+        seen: set[bytes] = set()  # (a peer may name parents in a cycle; no correct one does)
         while stack:
             task, why = stack.pop()
+            if task.task_id in seen:
+                continue
+            seen.add(task.task_id)
             # (taken first: a task that finishes leaves the index)
             kids = list(self.children.get(task.task_id, ())) if recursive else []
             self._cancel_one(task, force and task.kind == NORMAL, recursive, why)
