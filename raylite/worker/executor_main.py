@@ -5,6 +5,8 @@ settings in $RAYLITE_EXECUTOR. Tasks arrive on a socketpair from the daemon;
 results go back on it, except once user code has made a client (the first use
 of the API: nested tasks, get, put, actor calls): then the result goes on that
 client's own stream to the head and only a DONE frame to the daemon.
+Cancels arrive on a second socketpair, read by a thread of their own
+(raylite/worker/cancels.py), since the main thread is busy running the task.
 """
 
 from __future__ import annotations
