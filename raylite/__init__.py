@@ -4,6 +4,7 @@ from raylite import actor, exceptions, job_config, remote_function, runtime_cont
 from raylite.client.actor import ActorClass, ActorHandle, method
 from raylite.client.api import (
     available_resources,
+    cancel,
     cluster_resources,
     get,
     get_actor,
@@ -59,6 +60,7 @@ __all__ = [
     "WORKER_MODE",
     "actor",
     "available_resources",
+    "cancel",
     "cluster_resources",
     "exceptions",
     "get",

@@ -97,6 +97,10 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # submissions, puts and refs, and before it releases refs pickled inside the
         # result (commit 89a1189): the stored result pins them first.
         Step("results"),
+        # After tasks: a task submitted in this batch and cancelled in it is known to the
+        # head when the cancel is applied (a cancel of an unknown task is refused). After
+        # results too, though no client reports a result of a task it cancels.
+        Step("cancels"),
         # After tasks: an actor created in this batch exists when its kill is applied
         # (a kill of an unknown actor is ignored). kill() returns once its flush is
         # acknowledged, so no call made after it shares its batch.
@@ -113,6 +117,8 @@ ORDER: dict[type, tuple[Step, ...]] = {
     head_pb2.HeadToClient: (
         # Before flush_ack: a thread woken by the ack finds the values pushed with it.
         Step("objects"),
+        # Before flush_ack: cancel() waits for the ack of its batch, then reads what was refused.
+        Step("cancel_refused"),
         Step("flush_ack"),
         # Printed after the ack, as it always was; it changes nothing else.
         Step("warning"),
@@ -145,9 +151,12 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # longer holds is ignored); the free, the head's later decision, comes last.
         Step("promoted_objects"),
         Step("free_objects"),
-        # Tasks last: the head frees nothing a dispatched task pins, so the steps above
+        # Tasks after the objects: the head frees nothing a dispatched task pins, so the steps above
         # touch no argument of these.
         Step("tasks"),
+        # After tasks: a task dispatched and cancelled while one message was being built
+        # comes in it with its cancel; the cancel must find it given out.
+        Step("cancel_tasks"),
     ),
 }
 

@@ -48,6 +48,7 @@ class TaskFacts:
     member: str = ""  # the method of the actor's class
     resources: dict[str, float] = field(default_factory=dict)
     gpu_ids: list[Any] = field(default_factory=list)
+    cancelled: bool = False  # raylite.cancel() reached it (is_canceled()); set by the executor
 
     @property
     def function_name(self) -> str:
@@ -120,6 +121,12 @@ def enter_task(facts: TaskFacts) -> contextvars.Token[TaskFacts | None]:
 
 def leave_task(token: contextvars.Token[TaskFacts | None]) -> None:
     _task.reset(token)
+
+
+def current_task_id() -> bytes:
+    """The id of the task (or actor call) the calling code runs in; b"" outside one (a driver)."""
+    task = _task.get()
+    return task.task_id if task is not None else b""
 
 
 def current_task() -> TaskFacts | None:
@@ -322,9 +329,11 @@ class RuntimeContext:
         return _worker.actor_restarted
 
     def is_canceled(self) -> bool:
+        """Whether raylite.cancel() reached the task or actor call this code runs in."""
         if _worker is None:
             raise RuntimeError("is_canceled() is only available inside a task")
-        return False
+        task = _task.get()
+        return task is not None and task.cancelled
 
     def get(self) -> dict[str, Any]:
         """The job id, node id and namespace (and in a task its task id, in an actor its actor id)."""

@@ -157,6 +157,7 @@ class RoundResult:
     seconds: float
     faults: list[Fault] = field(default_factory=list)
     checked: int = 0
+    cancelled: int = 0  # of them, cancelled tasks and calls that raised TaskCancelledError
     expected_errors: int = 0
     got_errors: int = 0
     problems: list[str] = field(default_factory=list)
@@ -170,7 +171,7 @@ class RoundResult:
             f"seed {self.seed:>3}: {'PASS' if self.ok else 'FAIL'}  "
             f"executor kills {len(kills)} ({', '.join(f'{h} {n}' for h, n in per_host.items())}), "
             f"host {host.host + f' at {host.at:.1f}s' if host else 'none'}; "
-            f"checked {self.checked}; errors expected {self.expected_errors} got {self.got_errors}; "
+            f"checked {self.checked} ({self.cancelled} cancelled); errors expected {self.expected_errors} got {self.got_errors}; "
             f"{self.seconds:.1f}s"
         )
 
@@ -294,6 +295,7 @@ def run_round(
                     f = result.faults[-1]
                     log(f"  seed {seed}: {f.at:5.1f}s {f.kind} {f.host}: {f.detail}")
         result.checked = report["checked"]
+        result.cancelled = report.get("cancelled", 0)
         if log:
             hosts = {v: k for k, v in report["nodes"].items()}
             placed = ", ".join(f"{p['what']} -> {hosts.get(p['node'], 'a new node')}" for p in report["puts"])

@@ -10,6 +10,16 @@ tasks placed on chosen hosts. Every expected value is computed here, in the
 driver, from the same pure functions the tasks run, so a result is either
 exactly right or wrong.
 
+It also cancels work (raylite.cancel), a wave after submitting it, so that
+the cancel finds it queued, waiting for an argument or running: tasks that
+never end on their own (gently or with force), tasks waiting for one of
+those, parents blocked on such children (recursive), async actor calls that
+never end, and calls of the Keyed actors cancelled at once. Each of the
+first kinds must raise TaskCancelledError, whatever the faults did meanwhile
+(a cancelled task is never retried, and one retried before its cancel is
+cancelled where it is then); a call cancelled at once may also have finished
+first, and then its value must be right.
+
 Meanwhile scripts/chaos.py SIGKILLs executors and one worker host. Tasks,
 actors and their calls are given more retries than the round has faults
 (--max-faults), so each of their results must come back right. A `put`
@@ -24,6 +34,7 @@ It talks to chaos.py in lines on stdout: `CHAOS {"event": ...}` (JSON).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import random
@@ -40,6 +51,7 @@ from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy as
 
 HOST_IPS = {"head": "10.77.0.10", "w1": "10.77.0.11", "w2": "10.77.0.12"}
 GET_TIMEOUT_S = 90.0
+HANG_S = 600.0  # how long an uncancelled `hang` would run: longer than any round
 _ODD = np.uint64(6364136223846793005)
 
 # ---- pure functions: run by the tasks, and by the driver for the expected values ----
@@ -128,6 +140,37 @@ def make_put(key: Any, n: int) -> tuple[str, list[Any]]:
 
 
 @ray.remote
+def hang(seconds: float) -> str:
+    """Runs until cancelled (or for `seconds`, so that a leak ends: never within a round)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "hung to the end"
+
+
+@ray.remote
+def after(x: Any) -> str:
+    return f"ran after {x}"
+
+
+@ray.remote
+def hang_parent(width: int, retries: int) -> str:
+    """Blocks on children that never end: a recursive cancel of it must stop them too."""
+    children = [hang.options(max_retries=retries).remote(HANG_S) for _ in range(width)]
+    ray.get(children)
+    return "children ended"
+
+
+@ray.remote
+class Napper:
+    """An async actor whose calls never end on their own: cancelled as asyncio tasks."""
+
+    async def nap(self, seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "woke up"
+
+
+@ray.remote
 class Keyed:
     """Its answers depend only on its constructor argument, so they survive restarts."""
 
@@ -153,6 +196,9 @@ def emit(event: str, **facts: Any) -> None:
     print("CHAOS " + json.dumps({"event": event, **facts}), flush=True)
 
 
+CANCELLED = object()  # (expect_cancelled: no value is right)
+
+
 class Checks:
     """What the driver submitted and what each result must be."""
 
@@ -161,9 +207,15 @@ class Checks:
         self.wrong: list[str] = []
         self.errors: list[dict[str, str]] = []
         self.checked = 0
+        self.cancelled: list[tuple[str, Any, Any]] = []
+        self.cancels_seen = 0
 
     def expect(self, what: str, ref: Any, expected: Any) -> None:
         self.items.append((what, ref, expected))
+
+    def expect_cancelled(self, what: str, ref: Any, or_value: Any = CANCELLED) -> None:
+        """ref was cancelled: its get raises TaskCancelledError (or, given or_value, returns that)."""
+        self.cancelled.append((what, ref, or_value))
 
     def read(self, what: str, ref: Any, deadline: float, transform: Any = None) -> tuple[bool, Any]:
         """(True, value) or (False, None) after recording the error."""
@@ -183,6 +235,19 @@ class Checks:
             if ok and value != expected:
                 self.wrong.append(f"{what}: got {_short(value)}, expected {_short(expected)}")
         self.items.clear()
+        for what, ref, or_value in self.cancelled:
+            self.checked += 1
+            try:
+                value = ray.get(ref, timeout=max(1.0, deadline - time.monotonic()))
+            except exceptions.TaskCancelledError:
+                self.cancels_seen += 1
+                continue
+            except exceptions.RayError as exc:
+                self.wrong.append(f"{what}: cancelled, yet it raised {type(exc).__name__}: {_short(str(exc))}")
+                continue
+            if or_value is CANCELLED or value != or_value:
+                self.wrong.append(f"{what}: cancelled, yet it returned {_short(value)}")
+        self.cancelled.clear()
 
 
 def _comparable(value: Any) -> Any:
@@ -228,11 +293,33 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
                 ),
             }
         )
+    napper = Napper.options(max_restarts=retries, max_task_retries=retries).remote()
+    to_cancel: list[tuple[str, Any, bool, bool]] = []  # (what, ref, force, recursive), cancelled next wave
     wrapped: list[tuple[Any, int, Any]] = []
     puts: list[tuple[str, str, Any, int, Any]] = []  # (what, host asked for, task ref, n, key)
 
+    def cancel_submitted() -> None:
+        """Cancels what the previous wave submitted to be cancelled (queued, waiting or running by now)."""
+        for what, ref, force, recursive in to_cancel:
+            ray.cancel(ref, force=force, recursive=recursive)
+            checks.expect_cancelled(what, ref)
+        to_cancel.clear()
+
     waves = rng.randint(7, 9)
     for w in range(waves):
+        cancel_submitted()
+        if rng.random() < 0.7:
+            force = rng.random() < 0.4
+            long = hang.options(scheduling_strategy="SPREAD", **task).remote(HANG_S)
+            to_cancel.append((f"hang of wave {w} (force={force})", long, force, True))
+            if rng.random() < 0.5:  # waits for its argument, which never comes: cancelled first
+                to_cancel.insert(0, (f"task after a hang of wave {w}", after.options(**task).remote(long), False, True))
+        if rng.random() < 0.4:
+            to_cancel.append(
+                (f"parent of hanging children of wave {w}", hang_parent.options(**task).remote(2, retries), False, True)
+            )
+        if rng.random() < 0.4:
+            to_cancel.append((f"async actor nap of wave {w}", napper.nap.remote(HANG_S), False, True))
         for _ in range(rng.randint(4, 8)):
             i = rng.randrange(1 << 40)
             checks.expect(
@@ -287,6 +374,12 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
             akey, actor = rng.choice(actors)
             i = rng.randrange(1 << 30)
             checks.expect(f"actor {akey} mixed {i}", actor.mixed.remote(i), mix("actor", akey, i))
+        if rng.random() < 0.5:  # a call cancelled at once: dropped if it has not run, else its value stands
+            akey, actor = rng.choice(actors)
+            i = rng.randrange(1 << 30)
+            ref = actor.mixed.remote(i)
+            ray.cancel(ref)
+            checks.expect_cancelled(f"actor {akey} mixed {i}, cancelled at once", ref, mix("actor", akey, i))
         i, width = rng.randrange(1 << 20), rng.randint(2, 4)
         fan_sum = sum(mix("compute", i * 100 + j) for j in range(width))
         checks.expect(f"fan {i}", fan.options(**task).remote(i, width, retries), fan_sum)
@@ -307,6 +400,7 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
             )
         del big
         time.sleep(rng.uniform(0.5, 1.3))  # pacing: the faults land while waves are in flight
+    cancel_submitted()
     for c, chain in enumerate(chains):
         expected = digest(chain["expected"])
         checks.expect(f"chain {c} ({chain['steps']} steps)", chain["ref"], expected)
@@ -339,6 +433,7 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
         put_report.append({"what": what, "node": node, "lost": not ok})
     return {
         "checked": checks.checked,
+        "cancelled": checks.cancels_seen,
         "wrong": checks.wrong,
         "errors": checks.errors,
         "puts": put_report,

@@ -415,6 +415,28 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     context.current().kill_actor(actor._actor_id, no_restart=no_restart)
 
 
+def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancels the task that returns the ref; its get then raises TaskCancelledError.
+
+    As Ray's: a task not started yet (queued, or waiting for its arguments)
+    never runs; a running task gets KeyboardInterrupt in its thread, or with
+    force=True its executor process is killed; it is not retried either way.
+    An actor call not started yet never runs; a running async one is
+    cancelled as an asyncio task, a running sync one is left to finish (it
+    sees get_runtime_context().is_canceled()) and its result is dropped;
+    force=True is refused for actor calls (ValueError). recursive=True
+    cancels the tasks the task submitted too. Cancelling a finished task, or
+    twice, does nothing.
+    """
+    ref = ray_waitable  # (Ray's name for the argument)
+    if not isinstance(ref, ObjectRef):
+        raise TypeError(
+            f"cancel() takes the ObjectRef of a task (what .remote() returned), got {type(ref).__name__}: {ref!r}"
+            + ("; an actor is ended with kill()" if isinstance(ref, ActorHandle) else "")
+        )
+    context.current().cancel(ref.binary(), bool(force), bool(recursive))
+
+
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
     """The handle of the live actor named name; ValueError if there is none."""
     if not name:

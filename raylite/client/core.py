@@ -32,7 +32,7 @@ from raylite.serialization import Serialized, deserialize
 log = logging.getLogger("raylite")
 
 
-_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT = range(10)
+_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT, _CANCEL = range(11)
 
 
 class _Waiter:
@@ -116,6 +116,7 @@ class Client:
         self._nodes: dict[bytes, common_pb2.NodeInfo] = {}
         self._flush_seq = 0
         self._flushes: dict[int, threading.Event] = {}
+        self._cancel_refused: dict[bytes, head_pb2.CancelRefused] = {}  # object id -> the head's refusal
         self._resolver_pool: concurrent.futures.ThreadPoolExecutor | None = None  # made by the first future_of
         self._resolver_lock = threading.Lock()
         self._closed = False
@@ -213,6 +214,7 @@ class Client:
             batch.puts.extend(values.values())
             batch.subscribe.extend(self._waiters)
             batch.tasks.extend(self._unfinished.specs())
+            batch.cancels.extend(self._unfinished.cancels())  # (applied after the tasks)
         for oid in held:
             batch.ref_changes.add(object_id=oid, held=True)
         return batch
@@ -266,6 +268,8 @@ class Client:
                 msg.restart_actors.append(item)
             elif kind == _RESULT:
                 msg.results.append(item)
+            elif kind == _CANCEL:
+                msg.cancels.append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
 
@@ -273,6 +277,7 @@ class Client:
         stream = self._stream
         actions: dict[str, Callable[[Any], None] | None] = {
             "objects": self._on_objects,
+            "cancel_refused": self._on_cancel_refused,
             "flush_ack": self._on_flush_ack,
             "warning": _print_warning,
         }
@@ -326,6 +331,10 @@ class Client:
                 w.fail()
         for event in self._flushes.values():
             event.set()
+
+    def _on_cancel_refused(self, refusals: Any) -> None:
+        for refusal in refusals:
+            self._cancel_refused[refusal.object_id] = refusal
 
     def _on_flush_ack(self, seq: int) -> None:
         event = self._flushes.pop(seq, None)
@@ -392,6 +401,42 @@ class Client:
     def report_result(self, result: head_pb2.TaskResult) -> None:
         """An executor's task result, sent after everything the task itself sent."""
         self._enqueue(_RESULT, result)
+
+    def cancel(self, oid: bytes, force: bool, recursive: bool) -> None:
+        """Cancels the task that returns oid (raylite.cancel).
+
+        A task this client submitted and has no result of yet is cancelled
+        without waiting (its get then raises TaskCancelledError); one whose result
+        is here finished, and nothing is sent. Any other ref (another process's
+        task, or an id nothing made) is asked about: the call returns once the
+        head applied it, and raises if the head knew no such object.
+        """
+        task_id = task_of(oid)
+        request = head_pb2.CancelRequest(object_id=oid, force=force, recursive=recursive)
+        with self._lock:
+            spec = self._unfinished.unfinished(task_id)
+            if spec is not None and not (force and spec.kind == common_pb2.ACTOR_METHOD):
+                self._unfinished.cancelled(task_id, request)  # said again to a restarted head
+            finished = spec is None and oid in self._objects
+        if spec is not None:
+            if force and spec.kind == common_pb2.ACTOR_METHOD:
+                raise ValueError(_FORCED_ACTOR_CALL)
+            self._enqueue(_CANCEL, request)
+            return
+        if finished:
+            return  # (cancelling a finished task does nothing)
+        self._cancel_refused.pop(oid, None)
+        self._enqueue(_CANCEL, request)
+        self.flush()
+        refusal = self._cancel_refused.pop(oid, None)
+        if refusal is None:
+            return
+        if refusal.actor_call:
+            raise ValueError(_FORCED_ACTOR_CALL)
+        raise TypeError(
+            f"cancel(): no task or object of this cluster has the id {oid.hex()}, so there is nothing to cancel "
+            "(the ref was not made by .remote() or put() in this cluster)"
+        )
 
     def kill_actor(self, actor_id: bytes, no_restart: bool = True) -> None:
         """Kills an actor; calls made after this return go to its next incarnation (if any)."""
@@ -499,7 +544,7 @@ class Client:
         if blocking_task:
             self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
         try:
-            ok = waiter.event.wait(timeout)
+            ok = wait_event(waiter.event, timeout)
         finally:
             if blocking_task:
                 self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
@@ -709,6 +754,13 @@ class Client:
             self._resolver_pool.shutdown(wait=False, cancel_futures=True)
 
 
+_FORCED_ACTOR_CALL = (
+    "cancel(force=True) is not allowed for an actor call: its process holds the actor's state. "
+    "Cancel it without force (a call not started yet never runs; an async one is cancelled where it "
+    "awaits), or end the actor with kill()"
+)
+
+
 class _UnfinishedTasks:
     """The specs a client resubmits to a restarted head.
 
@@ -725,6 +777,7 @@ class _UnfinishedTasks:
         self._needed_by: dict[bytes, int] = {}  # task -> kept tasks taking its outputs
         self._values: dict[bytes, tuple[common_pb2.ObjectValue, int]] = {}  # argument -> (value, kept users)
         self._uses: dict[bytes, tuple[bytes, ...]] = {}  # task -> the arguments it keeps in _values
+        self._cancels: dict[bytes, head_pb2.CancelRequest] = {}  # unfinished tasks this client cancelled
 
     def add(self, spec: common_pb2.TaskSpec, known: dict[bytes, common_pb2.ObjectValue] | None = None) -> None:
         self._specs[spec.task_id] = spec
@@ -741,12 +794,26 @@ class _UnfinishedTasks:
         spec = self._specs.get(task_id)
         return spec.actor_id if spec is not None and spec.kind == common_pb2.ACTOR_METHOD else b""
 
+    def unfinished(self, task_id: bytes) -> common_pb2.TaskSpec | None:
+        """The spec of a task this client submitted whose outputs have not arrived."""
+        if task_id in self._finished:
+            return None
+        return self._specs.get(task_id)
+
+    def cancelled(self, task_id: bytes, request: head_pb2.CancelRequest) -> None:
+        self._cancels[task_id] = request
+
+    def cancels(self) -> list[head_pb2.CancelRequest]:
+        return list(self._cancels.values())
+
     def arguments(self) -> dict[bytes, common_pb2.ObjectValue]:
         return {oid: value for oid, (value, _) in self._values.items()}
 
     def output_arrived(self, task_id: bytes) -> None:
         if task_id in self._specs and task_id not in self._finished:
             self._finished.add(task_id)
+            if self._cancels:
+                self._cancels.pop(task_id, None)
             self._drop_if_unneeded(task_id)
 
     def specs(self) -> list[common_pb2.TaskSpec]:
@@ -776,6 +843,13 @@ class _UnfinishedTasks:
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+def wait_event(event: threading.Event, timeout: float | None) -> bool:
+    """Where a thread blocked in get or wait waits: the one place in the client where the
+    interrupt of a cancelled task may land (raylite/worker/cancels.py), since everything
+    around it is undone by wait_for's finally."""
+    return event.wait(timeout)
 
 
 def _print_warning(warning: str) -> None:

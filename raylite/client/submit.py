@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from raylite import config, ids, resources
+from raylite import config, ids, resources, runtime_context
 from raylite.client import context, runtime_env
 from raylite.client.core import Client
 from raylite.client.object_ref import ObjectRef
@@ -316,6 +316,8 @@ def build_spec(
         payload=payload,
         function_id=function_id,
         borrowed=borrowed or [],
+        # the task submitting it, if any: a recursive cancel of that task reaches this one
+        parent_task_id=runtime_context.current_task_id(),
     )
     if kind != common_pb2.ACTOR_METHOD:
         request = resources.normalize(

@@ -25,6 +25,9 @@ from raylite.head.dashboard import rpc as state_views
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
+    CancelRefused,
+    CancelRequested,
+    CancelTask,
     ClientConnected,
     ClientDisconnected,
     Deliver,
@@ -113,6 +116,14 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             elif isinstance(effect, ActorChanged):
                 if self.storage is not None:
                     self.storage.save_actor(self.state.actors[effect.actor_id])
+            elif isinstance(effect, CancelTask):
+                out = self.nodes.get(effect.node_id)
+                if out is not None:  # (no stream: NodeRemoved finishes the task as cancelled)
+                    out.touch().cancel_tasks.add(task_id=effect.task_id, actor_id=effect.actor_id, force=effect.force)
+            elif isinstance(effect, CancelRefused):
+                out = self.clients.get(effect.client_id)
+                if out is not None:
+                    out.touch().cancel_refused.add(object_id=effect.object_id, actor_call=effect.actor_call)
             elif isinstance(effect, Warn):
                 log.warning("%s", effect.message)
                 out = self.clients.get(effect.client_id)
@@ -351,6 +362,9 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     # executors report results on their client stream; each names the node it ran on
     "results": lambda results, session, events: events.extend([_finished(r.node_id, r) for r in results]),
     "kill_actors": lambda actor_ids, session, events: events.extend([ActorKillRequested(a) for a in actor_ids]),
+    "cancels": lambda cancels, session, events: events.extend(
+        [CancelRequested(session.client_id, c.object_id, c.force, c.recursive) for c in cancels]
+    ),
     "restart_actors": lambda actor_ids, session, events: events.extend(
         [ActorKillRequested(a, "killed by raylite.kill(no_restart=False)", no_restart=False) for a in actor_ids]
     ),

@@ -91,6 +91,8 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
         # an executor reports on its own client stream, naming the node it runs on
         _id(result.node_id, NODE_ID_BYTES, "results", i, "node_id")
         _task_result(result, i)
+    for i, cancel in enumerate(batch.cancels):
+        _id(cancel.object_id, OBJECT_ID_BYTES, "cancels", i, "object_id")
 
 
 def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
@@ -175,6 +177,8 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
         _ids(spec.borrowed, OBJECT_ID_BYTES, field, i, f"{inner}borrowed")
     if spec.runtime_env or spec.runtime_env_packages:
         _runtime_env(spec, field, i, inner)
+    if spec.parent_task_id and len(spec.parent_task_id) != TASK_ID_BYTES:
+        _id(spec.parent_task_id, TASK_ID_BYTES, field, i, f"{inner}parent_task_id")
     if spec.HasField("strategy"):
         strategy = spec.strategy
         if strategy.kind not in _STRATEGIES:

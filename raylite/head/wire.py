@@ -29,6 +29,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         max_restarts=spec.max_restarts,
         max_task_retries=spec.max_task_retries,
         borrowed=tuple(spec.borrowed),
+        parent_id=spec.parent_task_id,
         spec=spec,
     )
 

@@ -28,7 +28,7 @@ class BlockState(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "cancels")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class ClientBatch(_message.Message):
     RESTART_ACTORS_FIELD_NUMBER: _ClassVar[int]
     REF_CHANGES_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    CANCELS_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
     puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
@@ -51,7 +52,26 @@ class ClientBatch(_message.Message):
     restart_actors: _containers.RepeatedScalarFieldContainer[bytes]
     ref_changes: _containers.RepeatedCompositeFieldContainer[RefChange]
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ...) -> None: ...
+    cancels: _containers.RepeatedCompositeFieldContainer[CancelRequest]
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ...) -> None: ...
+
+class CancelRequest(_message.Message):
+    __slots__ = ("object_id", "force", "recursive")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    object_id: bytes
+    force: bool
+    recursive: bool
+    def __init__(self, object_id: _Optional[bytes] = ..., force: _Optional[bool] = ..., recursive: _Optional[bool] = ...) -> None: ...
+
+class CancelRefused(_message.Message):
+    __slots__ = ("object_id", "actor_call")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_CALL_FIELD_NUMBER: _ClassVar[int]
+    object_id: bytes
+    actor_call: bool
+    def __init__(self, object_id: _Optional[bytes] = ..., actor_call: _Optional[bool] = ...) -> None: ...
 
 class RefChange(_message.Message):
     __slots__ = ("object_id", "held")
@@ -62,14 +82,16 @@ class RefChange(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class HeadToClient(_message.Message):
-    __slots__ = ("objects", "flush_ack", "warning")
+    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     FLUSH_ACK_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REFUSED_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     flush_ack: int
     warning: str
-    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ...) -> None: ...
+    cancel_refused: _containers.RepeatedCompositeFieldContainer[CancelRefused]
+    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ...) -> None: ...
 
 class NodeHello(_message.Message):
     __slots__ = ("protocol_version", "node", "resume", "running", "actors", "objects", "copies")
@@ -150,18 +172,30 @@ class TaskAssignment(_message.Message):
     def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., args: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., function: _Optional[_Union[_common_pb2.ExportedFunction, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class HeadToNode(_message.Message):
-    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects", "promoted_objects")
+    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects", "promoted_objects", "cancel_tasks")
     TASKS_FIELD_NUMBER: _ClassVar[int]
     KILL_ACTORS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     FREE_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     PROMOTED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_TASKS_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[TaskAssignment]
     kill_actors: _containers.RepeatedScalarFieldContainer[bytes]
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
     free_objects: _containers.RepeatedScalarFieldContainer[bytes]
     promoted_objects: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ..., promoted_objects: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    cancel_tasks: _containers.RepeatedCompositeFieldContainer[CancelTask]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ..., promoted_objects: _Optional[_Iterable[bytes]] = ..., cancel_tasks: _Optional[_Iterable[_Union[CancelTask, _Mapping]]] = ...) -> None: ...
+
+class CancelTask(_message.Message):
+    __slots__ = ("task_id", "actor_id", "force")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    task_id: bytes
+    actor_id: bytes
+    force: bool
+    def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class ClusterStateRequest(_message.Message):
     __slots__ = ("protocol_version",)

@@ -191,6 +191,7 @@ class HeadLink:
             "promoted_objects": _each(store.promote),
             "free_objects": _each(store.delete),
             "tasks": _each(pool.submit),
+            "cancel_tasks": _each(pool.cancel),
         }
         self.steps = message_order.bind(head_pb2.HeadToNode, actions)
 

@@ -5,6 +5,8 @@ settings in $RAYLITE_EXECUTOR. Tasks arrive on a socketpair from the daemon;
 results go back on it, except once user code has made a client (the first use
 of the API: nested tasks, get, put, actor calls): then the result goes on that
 client's own stream to the head and only a DONE frame to the daemon.
+Cancels arrive on a second socketpair, read by a thread of their own
+(raylite/worker/cancels.py), since the main thread is busy running the task.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +34,16 @@ import cloudpickle
 from raylite import config, exceptions, ids, runtime_context, store
 from raylite.client import context
 from raylite.client import runtime_env as client_runtime_env
+from raylite.client.core import wait_event
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
 from raylite.worker import protocol, runtime_env, task_errors
+from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
+
+# How often the signal that interrupts a cancelled task is sent again while it lands
+# in raylite's own code (see raylite/worker/cancels.py).
+INTERRUPT_RETRY_S = 0.05
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -66,9 +75,14 @@ class LocalRefs:
 
 
 class Executor:
-    def __init__(self, cfg: dict[str, Any], channel: protocol.BlockingChannel) -> None:
+    def __init__(
+        self, cfg: dict[str, Any], channel: protocol.BlockingChannel, control: protocol.BlockingChannel | None = None
+    ) -> None:
         self.cfg = cfg
         self.channel = channel
+        self.control = control  # cancels from the daemon, read by a thread of their own
+        self.cancels = CancelBook()
+        self.main_thread = threading.get_ident()
         self.node_id = bytes.fromhex(cfg["node_id"])
         self.node_address = cfg["node_address"]
         self.store_dir = cfg["store_dir"]
@@ -142,6 +156,9 @@ class Executor:
     # ---- main loop -----------------------------------------------------------------
 
     def serve(self) -> None:
+        if self.control is not None:
+            signal.signal(signal.SIGINT, self._on_interrupt)
+            threading.Thread(target=self._watch_cancels, name="cancels", daemon=True).start()
         self.channel.send(protocol.HELLO, str(self.pid).encode())
         while True:
             frame = self.channel.recv()
@@ -190,28 +207,47 @@ class Executor:
 
     def run(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
+        kind, task_id = spec.kind, spec.task_id
         self._begin(spec)
         facts = self._task_facts(spec)
+        # an actor's creation is never cancelled (an actor is ended with kill())
+        if kind != common_pb2.ACTOR_CREATION and not self.cancels.begin(
+            task_id, INTERRUPT if kind == common_pb2.NORMAL else FLAG, facts
+        ):
+            self._report(spec, self._pack_error(spec, self._cancelled(spec, "before it started")))
+            return
         token = runtime_context.enter_task(facts)
         value = None
         try:
-            if spec.kind == common_pb2.NORMAL and spec.resources.get("GPU", 0) > 0:
+            if kind == common_pb2.NORMAL and spec.resources.get("GPU", 0) > 0:
                 facts.gpu_ids = self._take_gpus(spec)
-            value = self._execute(assignment, facts)
-            results = self._pack_results(spec, value)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
-            err = self._task_error(spec, exc)
-            results = self._pack_error(spec, err)
-            if spec.kind == common_pb2.ACTOR_CREATION:
-                # quoted by the head in the ActorDiedError of the actor's calls, traceback and all
-                self.last_error = task_errors.summary(err)
+            try:
+                value = self._execute(assignment, facts)
+            finally:
+                self.cancels.disarm(task_id)
+            if kind == common_pb2.ACTOR_METHOD and self.cancels.cancelled(task_id):
+                value = None  # a sync call is not interrupted; cancelled meanwhile, its value is dropped
+                results = self._pack_error(spec, self._cancelled(spec, _CALL_NOT_INTERRUPTED))
             else:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-            self.retryable = _should_retry(spec, exc)
+                results = self._pack_results(spec, value)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
+            if kind != common_pb2.ACTOR_CREATION and self.cancels.cancelled(task_id):
+                results = self._pack_error(spec, self._cancelled_error(spec, exc))
+            else:
+                err = self._task_error(spec, exc)
+                results = self._pack_error(spec, err)
+                if kind == common_pb2.ACTOR_CREATION:
+                    # quoted by the head in the ActorDiedError of the actor's calls, traceback and all
+                    self.last_error = task_errors.summary(err)
+                else:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                self.retryable = _should_retry(spec, exc)
         finally:
             runtime_context.leave_task(token)
-            if facts.gpu_ids and spec.kind == common_pb2.NORMAL:
+            if facts.gpu_ids and kind == common_pb2.NORMAL:
                 self._give_back_gpus(spec)
+            if kind != common_pb2.ACTOR_CREATION:
+                self.cancels.end(task_id)
         if context.peek() is None:
             value = None  # with no client, no ref of ours is registered anywhere
         # otherwise refs inside the value stay held until the result is on its way,
@@ -221,19 +257,99 @@ class Executor:
 
     async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
+        task_id = spec.task_id
         assert self.async_limit is not None
-        async with self.async_limit:
-            runtime_context.enter_task(self._task_facts(spec, self._method_name(spec)))  # this coroutine's own
-            try:
+        facts = self._task_facts(spec, self._method_name(spec))
+        # registered from inside the coroutine, before its first await: a cancel then always
+        # finds it in its try block (a task cancelled before it starts would not report)
+        if not self.cancels.begin(task_id, ASYNCIO, facts, (self.async_loop, asyncio.current_task())):
+            self._report(spec, self._pack_error(spec, self._cancelled(spec, "before it started")))
+            return
+        started = False
+        try:
+            async with self.async_limit:
+                started = True
+                runtime_context.enter_task(facts)  # this coroutine's own
                 args, kwargs = await asyncio.get_running_loop().run_in_executor(None, self._arguments, assignment)
                 method_name = self._method_name(spec)
                 value = getattr(self.actor, method_name)(*args, **kwargs)
                 if inspect.isawaitable(value):
                     value = await value
+                if self.cancels.cancelled(task_id):  # it caught the cancellation and returned: Ray drops the value
+                    raise asyncio.CancelledError()
                 results = self._pack_results(spec, value)
-            except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001
+            if self.cancels.cancelled(task_id) and not started:  # waiting for a free slot of the actor
+                results = self._pack_error(spec, self._cancelled(spec, "before it started"))
+            elif self.cancels.cancelled(task_id):
+                results = self._pack_error(spec, self._cancelled_error(spec, exc))
+            else:
                 results = self._pack_error(spec, self._task_error(spec, exc))
+        finally:
+            self.cancels.end(task_id)
         self._report(spec, results)
+
+    # ---- cancellation (raylite/worker/cancels.py) ----------------------------------------------
+
+    def _watch_cancels(self) -> None:
+        """The control thread: carries out the daemon's cancels as they come."""
+        assert self.control is not None
+        while True:
+            frame = self.control.recv()
+            if frame is None:
+                return
+            kind, task_id = frame
+            if kind != protocol.CANCEL:
+                continue
+            running = self.cancels.request(task_id)
+            if running is None:
+                continue  # not started yet (it will not run), finished, or a sync call (flagged)
+            if running.how == INTERRUPT:
+                # sent again while it lands in raylite's own code, until it lands or the task ends
+                while self.cancels.interrupt_due(task_id):
+                    signal.pthread_kill(self.main_thread, signal.SIGINT)
+                    time.sleep(INTERRUPT_RETRY_S)
+            elif running.how == ASYNCIO:
+                loop, task = running.target
+                loop.call_soon_threadsafe(task.cancel)
+
+    def _on_interrupt(self, signum: int, frame: Any) -> None:
+        """SIGINT in the main thread: KeyboardInterrupt in the cancelled task it runs, if one does."""
+        cancels = self.cancels
+        if not cancels.interrupt_due(cancels.main_task) or _in_runtime_code(frame):
+            return  # no cancelled task here (a stray signal), or not now: the control thread sends again
+        if cancels.take_interrupt():
+            raise KeyboardInterrupt
+
+    def _cancelled(self, spec: common_pb2.TaskSpec, how: str) -> exceptions.TaskCancelledError:
+        return exceptions.TaskCancelledError(spec.task_id.hex(), f"{spec.name} was cancelled {how}")
+
+    def _cancelled_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> BaseException:
+        """What a cancelled task that stopped with exc reports.
+
+        A normal task or an async call that the cancel stopped (KeyboardInterrupt,
+        CancelledError) reports Ray's RayTaskError(TaskCancelledError), with the
+        traceback of where it stopped; a sync actor call, which runs on, a plain
+        TaskCancelledError whatever it did.
+        """
+        self.retryable = False
+        if spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is None:
+            return self._cancelled(spec, _CALL_NOT_INTERRUPTED)
+        if not isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+            return self._task_error(spec, exc)  # it raised something of its own on the way out
+        cause = exceptions.TaskCancelledError(spec.task_id.hex()).with_traceback(_where_stopped(exc.__traceback__))
+        in_actor = spec.kind != common_pb2.NORMAL
+        err = task_errors.task_error(
+            spec.name,
+            cause,
+            self.pid,
+            self.ip,
+            actor=self.actor if in_actor else None,
+            actor_cls=self.facts.actor_class if in_actor else None,
+            actor_id=spec.actor_id.hex() if in_actor else None,
+        )
+        self.last_error = f"TaskCancelledError: {spec.name} was cancelled"
+        return err
 
     def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
         if context.peek() is None and self.local_refs.counts:
@@ -483,6 +599,41 @@ class Executor:
 
 EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
 
+_CALL_NOT_INTERRUPTED = "while it ran (an actor's sync method is not interrupted: its result is dropped)"
+
+# Where an interrupt may land: the executor's call of the user's code, and a wait for
+# objects; in any other raylite code it is deferred (raylite/worker/cancels.py).
+_INTERRUPTIBLE = frozenset({Executor._execute.__code__, wait_event.__code__})
+
+
+def _where_stopped(tb: Any) -> Any:
+    """A cancelled task's traceback down to the user's frame it stopped in: not on into the
+    raylite call it was making (a get) and what that call was waiting in."""
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    user = [i for i, t in enumerate(entries) if not task_errors.is_runtime_frame(t.tb_frame.f_code.co_filename)]
+    if not user:
+        return entries[0] if entries else None
+    first_user = user[0]
+    end = first_user
+    while end + 1 < len(entries) and not task_errors.is_runtime_frame(entries[end + 1].tb_frame.f_code.co_filename):
+        end += 1
+    # rebuild the chain: a traceback's tb_next can be set (Python 3.7+)
+    entries[end].tb_next = None
+    return entries[0]
+
+
+def _in_runtime_code(frame: Any) -> bool:
+    """Whether the innermost raylite frame of the stack is one an exception must not cut short."""
+    while frame is not None:
+        code = frame.f_code
+        if task_errors.is_runtime_frame(code.co_filename):
+            return code not in _INTERRUPTIBLE
+        frame = frame.f_back
+    return True
+
 
 def _gpu_owner(spec: common_pb2.TaskSpec) -> str:
     return f"{os.getpid()}:{spec.task_id.hex()}"
@@ -638,7 +789,8 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - whatever stops the set-up is the tasks' error
             runtime_env.report_failure(channel, cfg["node_ip"], _why(exc))
             os._exit(0)
-    executor = Executor(cfg, channel)
+    control = socket.socket(fileno=cfg["control_fd"]) if "control_fd" in cfg else None
+    executor = Executor(cfg, channel, protocol.BlockingChannel(control) if control else None)
     try:
         try:
             executor.enter_runtime_env()

@@ -31,14 +31,17 @@ log = logging.getLogger("raylite.worker")
 
 
 class _Process:
-    """One executor's process and socket, once spawned."""
+    """One executor's process and sockets, once spawned."""
 
-    __slots__ = ("proc", "sock", "writer")
+    __slots__ = ("proc", "sock", "writer", "control")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, control: socket.socket) -> None:
         self.proc: asyncio.subprocess.Process | None = None
         self.sock = sock
         self.writer: asyncio.StreamWriter | None = None
+        # cancels (raylite/worker/protocol.py): written as they come, even before the
+        # process exists; a few bytes each, they wait in the socket's buffer until read
+        self.control = control
 
 
 class ExecutorPool:
@@ -92,6 +95,9 @@ class ExecutorPool:
     def kill_actor(self, actor_id: bytes) -> None:
         self._carry_out(self.state.handle(pool.ActorKillRequested(actor_id)))
 
+    def cancel(self, request: head_pb2.CancelTask) -> None:
+        self._carry_out(self.state.handle(pool.CancelRequested(request.task_id, request.actor_id, request.force)))
+
     def running(self) -> list[head_pb2.TaskAssignment]:
         """Normal tasks given to this node and not finished: running or waiting for an executor."""
         return self.state.running()
@@ -134,6 +140,10 @@ class ExecutorPool:
                 self._kill(ins.executor)
             elif isinstance(ins, pool.BounceActorCall):
                 self.on_result(_actor_gone(ins.payload))
+            elif isinstance(ins, pool.Interrupt):
+                self._interrupt(ins.executor, ins.task_id)
+            elif isinstance(ins, pool.AnswerCancelled):
+                self.on_result(_cancelled(ins.payload))
             elif isinstance(ins, pool.Warn):
                 log.warning("%s", ins.message)
             else:  # pragma: no cover - a new instruction nobody carries out
@@ -156,6 +166,15 @@ class ExecutorPool:
         if writer is not None:
             writer.write(protocol.pack(protocol.EXIT, b""))
 
+    def _interrupt(self, executor: int, task_id: bytes) -> None:
+        process = self.processes.get(executor)
+        if process is None:
+            return
+        try:
+            process.control.send(protocol.pack(protocol.CANCEL, task_id))
+        except (BlockingIOError, OSError) as exc:  # a full buffer, or the process is gone
+            log.warning("could not pass a cancel of task %s to its executor: %s", task_id.hex(), exc)
+
     def _kill(self, executor: int) -> None:
         process = self.processes.get(executor)
         if process is None or process.proc is None:
@@ -167,25 +186,29 @@ class ExecutorPool:
 
     def _spawn(self, executor: int, setup: runtime_env.Setup | None) -> None:
         parent, child = socket.socketpair()
-        settings = {**self.settings, "fd": child.fileno()}
+        control, control_child = socket.socketpair()
+        control.setblocking(False)
+        settings = {**self.settings, "fd": child.fileno(), "control_fd": control_child.fileno()}
         env = {**os.environ, **self.environ}
         if setup is not None:
             settings["runtime_env"] = setup.settings()
             env.update(setup.env_vars())
         env["RAYLITE_EXECUTOR"] = json.dumps(settings)
-        self.processes[executor] = _Process(parent)
-        asyncio.get_running_loop().create_task(self._run(executor, child, env))
+        self.processes[executor] = _Process(parent, control)
+        asyncio.get_running_loop().create_task(self._run(executor, child, control_child, env))
 
     # ---- events ------------------------------------------------------------------
 
-    async def _run(self, executor: int, child: socket.socket, env: dict[str, str]) -> None:
+    async def _run(
+        self, executor: int, child: socket.socket, control_child: socket.socket, env: dict[str, str]
+    ) -> None:
         process = self.processes[executor]
         try:
             process.proc = proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "raylite.worker.executor_main",
-                pass_fds=(child.fileno(),),
+                pass_fds=(child.fileno(), control_child.fileno()),
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=self.stdout,
@@ -193,6 +216,7 @@ class ExecutorPool:
             )
         finally:
             child.close()
+            control_child.close()
         handle, carry_out = self.state.handle, self._carry_out
         carry_out(handle(pool.ExecutorStarted(executor, proc.pid)))
         reader, process.writer = await asyncio.open_unix_connection(sock=process.sock)
@@ -214,6 +238,7 @@ class ExecutorPool:
         code = await proc.wait()
         del self.processes[executor]
         process.writer.close()
+        process.control.close()
         carry_out(handle(pool.ExecutorExited(executor, _describe_exit(code, proc.pid))))
 
 
@@ -225,6 +250,16 @@ def _describe_exit(code: int, pid: int) -> str:
             name = f"signal {-code}"
         return f"pid {pid} was killed by {name}"
     return f"pid {pid} exited with code {code}"
+
+
+def _cancelled(assignment: head_pb2.TaskAssignment) -> head_pb2.TaskResult:
+    """The answer to a task cancelled while it waited here for an executor: it never ran."""
+    spec = assignment.spec
+    data = failure_bytes(Failure("TaskCancelledError", f"{spec.name} was cancelled before it started"))
+    result = head_pb2.TaskResult(task_id=spec.task_id)
+    for i in range(max(1, spec.num_returns)):
+        result.results.add(object_id=object_id(spec.task_id, i), data=data, size=len(data), is_error=True)
+    return result
 
 
 def _actor_gone(assignment: head_pb2.TaskAssignment) -> head_pb2.TaskResult:

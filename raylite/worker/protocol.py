@@ -1,7 +1,12 @@
-"""Frames between a worker daemon and its executor processes (a socketpair).
+"""Frames between a worker daemon and its executor processes (socketpairs).
 
 Each frame is a 4-byte big-endian length, a 1-byte kind and a body. Bodies are
 serialized protobuf messages, so the daemon forwards them without re-encoding.
+
+Each executor has two sockets: the task socket (tasks in, results out), read
+by its main thread between tasks, and the control socket (cancels in), read
+by a thread of its own at any time, since the main thread is busy running
+the very task a cancel names.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ HEADER = struct.Struct(">IB")
 # daemon -> executor
 TASK = ord("T")  # body: TaskAssignment
 EXIT = ord("X")  # body: empty; finish and exit
+CANCEL = ord("C")  # control socket; body: a task id to stop (raylite/worker/cancels.py)
 # executor -> daemon
 HELLO = ord("H")  # body: the executor's pid, ascii
 RESULT = ord("R")  # body: TaskResult, for the daemon to forward to the head

@@ -70,6 +70,8 @@ def hints(services: Services) -> dict[str, st.SearchStrategy[Any]]:
         "task_id": st.one_of(st.sampled_from([*TASKS, KEEPER_TASK]), st.binary(min_size=16, max_size=16)),
         "object_id": objects,
         "dependencies": objects,
+        # a known task (a recursive cancel then walks down to what it submitted), or none
+        "parent_task_id": st.sampled_from([*TASKS, KEEPER_TASK, b""]),
         "borrowed": objects,
         "subscribe": objects,
         "contained": objects,
@@ -127,6 +129,8 @@ def mend(batch: Any) -> Any:
             spec.strategy.node_id = NODE_A
         _mend_ids(spec.dependencies)
         _mend_ids(spec.borrowed)
+        if len(spec.parent_task_id) not in (0, 16):
+            spec.parent_task_id = TASKS[0]
     for value in [*getattr(out, "puts", ()), *(v for r in out.results for v in r.results)]:
         _mend_value(value)
     for result in out.results:
@@ -148,6 +152,8 @@ def mend(batch: Any) -> Any:
         change.task_id = change.task_id if len(change.task_id) == 16 else TASKS[0]
     for ref in getattr(out, "ref_changes", ()):
         ref.object_id = ref.object_id if len(ref.object_id) == 20 else OBJECTS[0]
+    for cancel in getattr(out, "cancels", ()):
+        cancel.object_id = cancel.object_id if len(cancel.object_id) == 20 else OBJECTS[0]
     for export in getattr(out, "exports", ()):
         export.function_id, export.blob = FUNCTION_ID, FUNCTION_BLOB
     for death in getattr(out, "deaths", ()):

@@ -137,3 +137,21 @@ def test_pickled_functions_keep_their_file_name() -> None:
     for fn in (nested, lambda: 2):
         code = deserialize(dumps(fn)).__code__
         assert code.co_filename == __file__
+
+
+# ---- cancels a client keeps for a restarted head ---------------------------------------------
+
+
+def test_a_cancel_of_an_unfinished_task_is_kept_until_its_output_arrives() -> None:
+    from raylite.client.core import _UnfinishedTasks
+    from raylite.rpc import common_pb2, head_pb2
+
+    tasks = _UnfinishedTasks()
+    spec = common_pb2.TaskSpec(task_id=b"t" * 16, num_returns=1)
+    tasks.add(spec)
+    assert tasks.unfinished(spec.task_id) == spec
+    request = head_pb2.CancelRequest(object_id=ids.object_id(spec.task_id, 0), recursive=True)
+    tasks.cancelled(spec.task_id, request)
+    assert tasks.cancels() == [request]  # said again to a restarted head, after the task
+    tasks.output_arrived(spec.task_id)
+    assert tasks.unfinished(spec.task_id) is None and tasks.cancels() == []

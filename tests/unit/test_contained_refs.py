@@ -58,6 +58,9 @@ class _Pool:
     def submit(self, assignment: Any) -> None:
         raise AssertionError("the hello runs nothing")
 
+    def cancel(self, request: Any) -> None:
+        raise AssertionError("the hello cancels nothing")
+
     def running(self) -> list[Any]:
         return []
 

@@ -9,6 +9,8 @@ from raylite.batching import Outbox
 from raylite.head.service import HeadServicer
 from raylite.head.state import (
     ActorChanged,
+    CancelRefused,
+    CancelTask,
     Deliver,
     Dispatch,
     FreeObject,
@@ -52,6 +54,10 @@ def test_every_effect_is_carried_out() -> None:
         KillActor(NODE, ACTOR),
         PromoteObject(NODE, OID),
         ActorChanged(ACTOR),
+        CancelTask(NODE, b"t" * 16),
+        CancelTask(NODE, b"m" * 16, ACTOR, force=False),
+        CancelRefused(CLIENT, OID),
+        CancelRefused(CLIENT, b"p" * 20, actor_call=True),
         Warn(CLIENT, "careful"),
         Warn(CLIENT, "again"),
     ]
@@ -65,6 +71,11 @@ def test_every_effect_is_carried_out() -> None:
     assert list(node.msg.kill_actors) == [ACTOR]
     assert storage.saved == [actor]
     assert client.msg.warning == "careful\nagain"
+    assert [(c.task_id, c.actor_id, c.force) for c in node.msg.cancel_tasks] == [
+        (b"t" * 16, b"", False),
+        (b"m" * 16, ACTOR, False),
+    ]
+    assert [(r.object_id, r.actor_call) for r in client.msg.cancel_refused] == [(OID, False), (b"p" * 20, True)]
 
 
 def test_effects_for_peers_without_a_stream_are_dropped() -> None:
@@ -77,6 +88,8 @@ def test_effects_for_peers_without_a_stream_are_dropped() -> None:
         KillActor(NODE, ACTOR),
         PromoteObject(NODE, OID),
         ActorChanged(ACTOR),  # no storage: nothing to save
+        CancelTask(NODE, b"t" * 16),
+        CancelRefused(CLIENT, OID),
         Warn(CLIENT, "careful"),
     ]
     svc.apply()

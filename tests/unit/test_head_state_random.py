@@ -4,8 +4,9 @@ Hypothesis picks a sequence of things that happen in a cluster (nodes join,
 die and rejoin a restarted head; clients submit tasks with arguments, create
 and call actors, put, hold and release refs, subscribe, disconnect; tasks
 finish well, badly or retryably; executors die; tasks block in `get`; actors
-are killed; copies are pulled and evicted; the head restarts and recovery
-ends) and feeds them to HeadState as the servicer would. A small model of the
+are killed; tasks and calls are cancelled, gently or by force, with or
+without their children; copies are pulled and evicted; the head restarts
+and recovery ends) and feeds them to HeadState as the servicer would. A small model of the
 world outside the head carries out the effects: nodes run what they are
 dispatched and store what they are told, kill what they are told to kill and
 report the deaths; clients keep their refs and their unfinished tasks, and
@@ -25,6 +26,10 @@ After every step: HeadState.validate(), and cross-checks from outside:
 - the scheduling pass leaves no READY task that a node could take right now;
 - a PLACED actor is on a live node; a named actor is alive;
 - when a driver leaves, no task of its job that had not started stays queued;
+- a cancelled task never runs again (no dispatch of a task marked cancelled),
+  one cancelled before it ran leaves the table at once, one running is
+  marked, and a cancel is refused only for an id the head knows nothing of
+  (or a forced cancel of an actor call);
 - illegal transitions raise (the state refuses them itself).
 
 CI runs a short search; RAYLITE_STATE_EXAMPLES (examples, default 40) and
@@ -51,6 +56,9 @@ from raylite.head.state.model import (
     ActorChanged,
     ActorKillRequested,
     ActorRecord,
+    CancelRefused,
+    CancelRequested,
+    CancelTask,
     ClientConnected,
     ClientDisconnected,
     Deliver,
@@ -86,7 +94,7 @@ REQUESTS = [{"CPU": 1.0}, {"CPU": 1.0}, {"CPU": 1.0}, {}, {"CPU": 2.0}, {"GPU": 
 NODE_SHAPES = [{"CPU": 1.0}, {"CPU": 3.0}, {"CPU": 2.0, "GPU": 1.0}]
 SPEC_FIELDS = (
     "task_id job_id client_id name kind resources deps num_returns max_retries actor_id strategy placement "
-    "actor_name detached actor_meta function_id max_restarts max_task_retries borrowed spec"
+    "actor_name detached actor_meta function_id max_restarts max_task_retries borrowed parent_id spec"
 ).split()
 
 
@@ -242,6 +250,7 @@ class HeadStateMachine(RuleBasedStateMachine):
                     placed = [i for i, m in enumerate(story) if m.state is TaskState.RUNNING and m.at == self.now]
                     assert placed and placed[-1] > 0, f"{task.name} dispatched with no move to RUNNING: {story}"
                     assert story[placed[-1] - 1].state is TaskState.READY, f"{task.name} dispatched: {story}"
+                assert not task.cancel, f"{task.name} was dispatched again after it was cancelled"
                 sim.running[task.task_id] = task
                 sim.attempts[task.task_id] = task.attempt
                 if task.kind == ACTOR_CREATION:
@@ -277,6 +286,21 @@ class HeadStateMachine(RuleBasedStateMachine):
                 if attempt is not None:
                     self.kill_calls(sim, e.actor_id)
                     sim.deaths.append(ExecutorDied(sim.node_id, b"", e.actor_id, "killed", attempt))
+            elif kind is CancelTask:
+                sim = self.nodes[e.node_id]
+                assert e.node_id in state.nodes and state.nodes[e.node_id].alive, "a cancel sent to a dead node"
+                running = sim.running.get(e.task_id)
+                if e.force and running is not None and running.kind == NORMAL:
+                    # its executor is killed: the death is reported like any other
+                    del sim.running[e.task_id]
+                    sim.deaths.append(ExecutorDied(sim.node_id, e.task_id, b"", "cancel", sim.attempts[e.task_id]))
+            elif kind is CancelRefused:
+                tid = task_of(e.object_id)
+                known = tid in state.tasks or tid in state.lineage or tid in state.actors
+                if e.actor_call:
+                    assert state.tasks[tid].kind == ACTOR_METHOD, "a forced cancel refused for a normal task"
+                else:
+                    assert not known and e.object_id not in state.objects, f"refused a cancel of a known {tid!r}"
             elif kind is ActorChanged:
                 actor = state.actors[e.actor_id]
                 if actor.state == "DEAD":
@@ -511,8 +535,16 @@ class HeadStateMachine(RuleBasedStateMachine):
             num_returns=p.int(1, 2),
             max_retries=p.choose([0, 1, -1]),
             strategy=self.draw_strategy(p),
+            parent_id=self.draw_parent(p, client),
         )
         self.submit(client, task)
+
+    def draw_parent(self, p: Picks, client: SimClient) -> bytes:
+        """Sometimes a task of the client's job submits it (a nested task), as its executor says."""
+        if client.is_driver or not p.flag():
+            return b""
+        jobs = sorted(t.task_id for t in self.state.tasks.values() if t.job_id == client.job_id)
+        return p.choose(jobs) if jobs else self.fresh_id(b"gone")
 
     @precondition(lambda self: bool(self.live_clients()) and len(self.actor_ids) < 6)
     @rule(p=PICKS)
@@ -564,8 +596,29 @@ class HeadStateMachine(RuleBasedStateMachine):
             deps=self.draw_refs(p, client, "deps"),
             borrowed=(handle,) if handle in client.held else (),
             num_returns=p.int(1, 2),
+            parent_id=self.draw_parent(p, client),
         )
         self.submit(client, task)
+
+    @precondition(lambda self: any(c.held for c in self.live_clients()))
+    @rule(p=PICKS, force=st.booleans(), recursive=st.booleans(), unknown=st.booleans())
+    def cancel_requested(self, p: Picks, force: bool, recursive: bool, unknown: bool) -> None:
+        holders = [c for c in self.live_clients() if c.held]
+        if not holders:
+            return
+        client = p.choose(holders)
+        oid = self.fresh_id(b"nothing") + b"\0\0\0\0" if unknown else p.choose(sorted(client.held))
+        task = self.state.tasks.get(task_of(oid))
+        before = task.state if task is not None else None
+        effects = self.apply(CancelRequested(client.client_id, oid, force, recursive))
+        if task is None or task.kind == ACTOR_CREATION:
+            return
+        if force and task.kind == ACTOR_METHOD:
+            assert CancelRefused(client.client_id, oid, actor_call=True) in effects
+        elif before in (TaskState.WAITING, TaskState.READY, TaskState.WAITING_FOR_ACTOR):
+            assert task.task_id not in self.state.tasks and task.state is TaskState.FINISHED, f"{task.name} stays"
+        elif before is TaskState.RUNNING:
+            assert task.cancel or task.task_id not in self.state.tasks, f"running {task.name} not marked"
 
     @precondition(lambda self: bool(self.live_clients()))
     @rule(p=PICKS, inline=st.booleans())

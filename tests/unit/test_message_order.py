@@ -13,6 +13,7 @@ from raylite.head import service
 from raylite.head.service import HeadServicer
 from raylite.head.state import (
     ActorKillRequested,
+    CancelRequested,
     ClientConnected,
     ExecutorDied,
     ObjectCopiesChanged,
@@ -97,10 +98,17 @@ def place(message_type: type, name: str) -> int:
         (head_pb2.ClientBatch, "results", "ref_changes(released)"),
         (head_pb2.ClientBatch, "ref_changes(released)", "flush"),
         (head_pb2.HeadToClient, "objects", "flush_ack"),
+        # a task submitted in the batch is known when it is cancelled; cancel() reads the
+        # refusals once its flush is acknowledged
+        (head_pb2.ClientBatch, "tasks", "cancels"),
+        (head_pb2.ClientBatch, "cancels", "flush"),
+        (head_pb2.HeadToClient, "cancel_refused", "flush_ack"),
         # a result reported before its executor died is not retried
         (head_pb2.NodeBatch, "results", "deaths"),
         # kills name incarnations older than any creation in the message
         (head_pb2.HeadToNode, "kill_actors", "tasks"),
+        # a task dispatched and cancelled while one message was built is given out first
+        (head_pb2.HeadToNode, "tasks", "cancel_tasks"),
     ],
 )
 def test_the_orders_the_protocol_relies_on(message_type: type, first: str, then: str) -> None:
@@ -108,14 +116,15 @@ def test_the_orders_the_protocol_relies_on(message_type: type, first: str, then:
 
 
 def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
-    actions: dict[str, Any] = {"objects": print, "flush_ack": print, "warning": print}
+    actions: dict[str, Any] = {"objects": print, "cancel_refused": print, "flush_ack": print, "warning": print}
     assert [name for name, _ in message_order.bind(head_pb2.HeadToClient, actions)] == [
         "objects",
+        "cancel_refused",
         "flush_ack",
         "warning",
     ]
     with pytest.raises(ValueError, match="no action for \\['warning'\\]"):
-        message_order.bind(head_pb2.HeadToClient, {"objects": print, "flush_ack": print})
+        message_order.bind(head_pb2.HeadToClient, {"objects": print, "cancel_refused": print, "flush_ack": print})
     with pytest.raises(ValueError, match="not in the order \\['extra'\\]"):
         message_order.bind(head_pb2.HeadToClient, {**actions, "extra": print})
     with pytest.raises(ValueError, match="single message field"):
@@ -175,6 +184,8 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("kill_actors" if event.no_restart else "restart_actors", event.actor_id)]
     if isinstance(event, TaskSubmitted):
         return [("tasks", event.task.task_id)]
+    if isinstance(event, CancelRequested):
+        return [("cancels", event.object_id)]
     step = {TaskBlockChanged: "block_states", TaskFinished: "results"}[type(event)]
     return [(step, event.task_id)]
 
@@ -200,6 +211,7 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.results.add(task_id=i.to_bytes(16, "big"), node_id=NODE).results.add(object_id=oid, data=b"x", size=1)
         b.kill_actors.append(bytes([i]) * 16)
         b.restart_actors.append(bytes([i]) * 16)
+        b.cancels.add(object_id=oid, recursive=True)
     return b
 
 
@@ -302,6 +314,9 @@ class Recording:
     def submit(self, assignment: head_pb2.TaskAssignment) -> None:
         self.calls.append("tasks")
 
+    def cancel(self, request: head_pb2.CancelTask) -> None:
+        self.calls.append("cancel_tasks")
+
 
 async def test_the_worker_daemon_applies_head_to_node_in_the_table_order() -> None:
     msg = head_pb2.HeadToNode()
@@ -311,6 +326,7 @@ async def test_the_worker_daemon_applies_head_to_node_in_the_table_order() -> No
         msg.kill_actors.append(bytes([i]) * 16)
         msg.free_objects.append(bytes([i]) * 20)
         msg.promoted_objects.append(bytes([i]) * 20)
+        msg.cancel_tasks.add(task_id=bytes([i]) * 16)
     link = HeadLink("127.0.0.1:1", "token", None)
     recording = Recording()
     link.attach(common_pb2.NodeInfo(node_id=NODE), recording, recording)  # type: ignore[arg-type]
@@ -330,6 +346,7 @@ async def test_a_split_head_to_node_message_keeps_the_table_order() -> None:
         msg.free_objects.append(i.to_bytes(20, "big"))
     msg.kill_actors.append(b"a" * 16)
     msg.promoted_objects.append(b"o" * 20)
+    msg.cancel_tasks.add(task_id=b"c" * 16)
     parts = split(msg, 2000)
     assert len(parts) > 1
 

@@ -14,7 +14,9 @@ from raylite.worker.state.pool import (
     ActorCallAssigned,
     ActorCreationAssigned,
     ActorKillRequested,
+    AnswerCancelled,
     BounceActorCall,
+    CancelRequested,
     DoneReported,
     Event,
     ExecutorExited,
@@ -22,6 +24,7 @@ from raylite.worker.state.pool import (
     ExecutorStarted,
     ForwardResult,
     Instruction,
+    Interrupt,
     Kill,
     PoolStarted,
     PoolState,
@@ -336,6 +339,58 @@ def test_running_and_live_actors_are_what_a_resuming_node_reports() -> None:
 # ---- invariants ---------------------------------------------------------------------------
 
 
+# ---- cancels ---------------------------------------------------------------------------
+
+
+def test_a_cancelled_task_waiting_for_an_executor_is_answered_here_and_never_sent() -> None:
+    pool = Pool(1)
+    [ex] = pool.started()
+    pool.step(task(1))
+    pool.step(task(2))  # waits; executor 2 starts for it
+    assert pool.step(CancelRequested(b"t2")) == [AnswerCancelled("task 2")]
+    assert pool.state.running() == ["task 1"]
+    assert sends(pool.up(2)) == []  # it finds nothing waiting
+    assert sends(pool.step(ResultReported(ex, b"r1"))) == []
+
+
+def test_a_running_task_is_interrupted_or_with_force_its_executor_killed() -> None:
+    pool = Pool(2)
+    one, two = pool.started()
+    pool.step(task(1), task(2))
+    assert pool.step(CancelRequested(b"t1")) == [Interrupt(one, b"t1")]
+    assert pool.step(CancelRequested(b"t2", force=True)) == [Kill(two)]
+    assert pool.step(CancelRequested(b"t2", force=True)) == []  # killed once
+    out = pool.exit(two, "pid 1002 was killed by SIGKILL")
+    [death] = deaths(out)
+    assert death.task_id == b"t2" and "cancel(force=True)" in death.reason
+    assert spawns(out)  # the pool keeps its size
+
+
+def test_a_cancel_of_a_task_not_here_is_dropped() -> None:
+    pool = Pool(1)
+    [ex] = pool.started()
+    pool.step(task(1))
+    pool.step(ResultReported(ex, b"r1"))
+    assert pool.step(CancelRequested(b"t1")) == []
+    assert pool.step(CancelRequested(b"t9", force=True)) == []
+    assert pool.step(CancelRequested(b"c1", ACTOR)) == []  # no such actor here
+
+
+def test_a_cancelled_call_goes_to_its_actor_s_executor_even_before_its_hello() -> None:
+    pool = Pool(1)
+    pool.started()
+    out = pool.step(creation())  # the idle executor becomes the actor's
+    [(actor_ex, _)] = sends(out)
+    assert pool.step(call(1), CancelRequested(b"c1", ACTOR, force=True)) == [
+        Send(actor_ex, "call 1", None),
+        Interrupt(actor_ex, b"c1"),  # never a kill: the process holds the actor
+    ]
+    late = Pool(1)
+    late.step(PoolStarted())  # executor 1 starting, no hello yet
+    [(spawned)] = spawns(late.step(creation()))
+    assert late.step(CancelRequested(b"c1", ACTOR)) == [Interrupt(spawned, b"c1")]
+
+
 def test_validate_notices_a_waiting_task_with_no_executor_starting_for_it() -> None:
     pool = Pool(1)
     pool.started()
@@ -406,8 +461,17 @@ def test_random_histories_keep_the_invariants(seed: int) -> None:
             apply(out)
             if running:
                 assert running in [d.task_id for d in deaths(out)]
-        elif choice < 0.95:
+        elif choice < 0.92:
             apply(pool.step(ActorKillRequested(rng.choice(actors))))
+        elif choice < 0.96 and n:
+            # a cancel of some task so far: waiting ones are answered, running ones stopped
+            target = f"t{rng.randint(1, n)}".encode()
+            was_waiting = any(t.task_id == target for t in state.waiting)
+            out = pool.step(CancelRequested(target, force=rng.random() < 0.5))
+            apply(out)
+            if was_waiting:
+                assert [type(i) for i in out] == [AnswerCancelled]
+                assert not any(t.task_id == target for t in pool.state.waiting)
     # every normal task went to exactly one executor, or still waits for one
     sent = [p for payloads in runs.values() for p in payloads if str(p).startswith("task")]
     assert len(sent) > 20 and reported, "the history exercised too little"

@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from raylite.failures import Failure, actor_death_failure
+from raylite.head.state.cancel import cancelled_info
 from raylite.head.state.model import (
     ACTOR_CREATION,
     ActorChanged,
@@ -121,6 +122,12 @@ class ActorDirectory:
         task.node_id = actor.node_id
         actor.inflight[task.task_id] = task
         self.sink.effects.append(Dispatch(actor.node_id, task, self.objects.args_of(task)))  # type: ignore[arg-type]
+
+    def drop_pending(self, call: TaskRecord) -> None:
+        """A call waiting for its actor to be placed was cancelled: it will not be sent."""
+        actor = self.actors.get(call.actor_id)
+        if actor is not None and call in actor.pending:
+            actor.pending.remove(call)
 
     def constructor_returned(self, task: TaskRecord, ev: TaskFinished) -> None:
         actor = self.actors[task.actor_id]
@@ -230,7 +237,10 @@ class ActorDirectory:
         actor.pending = []
         tasks = self.tasks
         for call in calls:
-            if call.retries_left != 0:
+            if call.cancel:
+                message = f"{call.name} was cancelled while it ran, and then {why}; a cancelled call is not retried"
+                tasks.finish(call, [cancelled_info(call, message)] * call.num_returns, f"cancelled: {why}")
+            elif call.retries_left != 0:
                 if call.retries_left > 0:
                     call.retries_left -= 1  # (a call still pending pays for the restart too)
                 if call.state is TaskState.RUNNING:
@@ -251,7 +261,12 @@ class ActorDirectory:
         actor.pending = []
         tasks = self.tasks
         for call in calls:
-            if call.task_id in tasks.tasks:
+            if call.task_id not in tasks.tasks:
+                continue
+            if call.cancel:
+                message = f"{call.name} was cancelled while it ran, and then its actor died: {actor.death}"
+                tasks.finish(call, [cancelled_info(call, message)] * call.num_returns, "cancelled; its actor is dead")
+            else:
                 tasks.finish(call, [_actor_died_info(call, actor.death)] * call.num_returns, "its actor is dead")
 
     # ---- after a head restart ------------------------------------------------------------------

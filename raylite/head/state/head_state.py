@@ -17,6 +17,7 @@ documented in its own module:
   queues and pass (policies in scheduler.py), retries, and lineage.
 - ActorDirectory (actors.py): actors, their calls, deaths and restarts.
 - Recovery (recovery.py): what a restarted head does until it is whole again.
+- Cancellation (cancel.py): raylite.cancel(), and which task submitted which.
 
 Components rather than mixins: each is a plain class with its own tables and
 its own unit tests, and it reaches the others only through the references
@@ -51,6 +52,7 @@ from typing import Any
 
 from raylite import resources as res
 from raylite.head.state.actors import ActorDirectory
+from raylite.head.state.cancel import Cancellation
 from raylite.head.state.history import DEFAULT_LIMIT as DEFAULT_HISTORY
 from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
@@ -58,6 +60,7 @@ from raylite.head.state.model import (
     ACTOR_METHOD,
     ActorKillRequested,
     ActorRecord,
+    CancelRequested,
     ClientConnected,
     ClientDisconnected,
     Effect,
@@ -98,6 +101,7 @@ class HeadState:
         self._actors = ActorDirectory(sink, self._nodes, self._objects)
         self._recovery = Recovery(sink, self._nodes, self._objects)
         self._tasks.history = TaskHistory(task_history)
+        self._cancels = Cancellation(sink, self._objects)
         self._objects.tasks = self._tasks
         self._objects.dep_waiters = self._tasks.dep_waiters
         self._objects.on_freed = self._on_freed
@@ -106,6 +110,9 @@ class HeadState:
         self._actors.tasks = self._tasks
         self._recovery.tasks = self._tasks
         self._recovery.actors = self._actors
+        self._tasks.cancels = self._cancels
+        self._cancels.tasks = self._tasks
+        self._cancels.actors = self._actors
         tasks, objects, actors, recovery = self._tasks, self._objects, self._actors, self._recovery
         self._handlers: dict[type, Callable[[Any], None]] = {
             NodeAdded: self._on_node_added,
@@ -123,6 +130,7 @@ class HeadState:
             RecoveryEnded: self._on_recovery_ended,
             ObjectCopiesChanged: self._on_copies_changed,
             RefsChanged: objects.on_refs_changed,
+            CancelRequested: self._cancels.requested,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -279,6 +287,7 @@ class HeadState:
         self._validate_resources()
         self._tasks.validate()
         self._actors.validate()
+        self._cancels.validate()
         pinned = [t for t in self.tasks.values() if t.pinned]
         pinned += [
             a.creation

@@ -64,6 +64,7 @@ class TaskRecord:
     max_restarts: int = 0  # ACTOR_CREATION
     max_task_retries: int = 0  # ACTOR_CREATION: for the actor's calls
     borrowed: tuple[bytes, ...] = ()  # refs nested in the arguments
+    parent_id: bytes = b""  # the task that submitted it (b"": a driver); recursive cancels follow it
     spec: Any = None  # opaque wire spec, passed to the node as is
     # Scheduling state, owned by the head's components (raylite/head/state/states.py has the moves).
     state: TaskState = TaskState.NEW
@@ -73,6 +74,7 @@ class TaskRecord:
     blocked: bool = False
     attempt: int = 0  # dispatches so far; deaths of older attempts are stale
     pinned: bool = False  # its deps and borrowed refs are counted in HeadState.pins
+    cancel: int = 0  # CANCELLED | FORCED | RECURSIVE bits once a cancel reached it running (cancel.py)
     story: Story | None = None  # made when it enters the head
 
 
@@ -215,6 +217,16 @@ class ActorKillRequested:
 
 
 @dataclass(slots=True)
+class CancelRequested:
+    """A client called cancel() on a ref: the task returning object_id is to stop (raylite/head/state/cancel.py)."""
+
+    client_id: bytes
+    object_id: bytes
+    force: bool = False
+    recursive: bool = True
+
+
+@dataclass(slots=True)
 class RefsChanged:
     """A client started (held=True) or stopped holding ObjectRefs, in this order."""
 
@@ -269,6 +281,25 @@ class ActorChanged:
 
 
 @dataclass(slots=True)
+class CancelTask:
+    """Stop a task (or actor call, naming its actor) the node was given; force: kill its executor."""
+
+    node_id: bytes
+    task_id: bytes
+    actor_id: bytes = b""
+    force: bool = False
+
+
+@dataclass(slots=True)
+class CancelRefused:
+    """Tell a client its cancel() named nothing the cluster knows, or forced an actor call."""
+
+    client_id: bytes
+    object_id: bytes
+    actor_call: bool = False
+
+
+@dataclass(slots=True)
 class Warn:
     client_id: bytes
     message: str
@@ -288,7 +319,8 @@ Event = (
     | ActorKillRequested
     | ObjectCopiesChanged
     | RefsChanged
+    | CancelRequested
     | HeadRestarted
     | RecoveryEnded
 )
-Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged | PromoteObject
+Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged | PromoteObject | CancelTask | CancelRefused

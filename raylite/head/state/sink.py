@@ -14,7 +14,7 @@ makes room on a node or readies a task.
 
 `transition` is the only place a task or actor changes state: it checks the
 move against the tables in raylite/head/state/states.py and appends to the
-record's story. `enter` starts a record's story when it comes into the head
+record's story; `note` appends an entry that changes no state. `enter` starts a record's story when it comes into the head
 from outside (a submission, a rejoining node's report, the saved actors of a
 restarted head): what a peer or the storage says its state was is not
 trusted, the head decides where it starts.
@@ -64,6 +64,14 @@ class Sink:
         if len(story) >= _STORY_ITEMS:
             story = story[4:]
         record.story = story + (self.now, new._value_, self.event, cause)
+
+    def note(self, record: TaskRecord | ActorRecord, cause: str) -> None:
+        """Records in a record's story something that happened to it without a move (a cancel
+        requested while it runs): an entry naming the state it stays in."""
+        story = record.story or ()
+        if len(story) >= _STORY_ITEMS:
+            story = story[4:]
+        record.story = story + (self.now, record.state._value_, self.event, cause)
 
 
 def _illegal(record: TaskRecord | ActorRecord, old: Any, new: Any, event: str, cause: str) -> IllegalTransition:

@@ -28,7 +28,18 @@ Tasks::
   WAITING/READY) or as an actor's creation (run again when the actor
   restarts: FINISHED -> READY). A task that never ran finishes from the
   state it is in (an error argument, an impossible placement, a dead actor,
-  a driver that left), so there is no "mark it RUNNING first" anywhere.
+  a driver that left, a cancel), so there is no "mark it RUNNING first"
+  anywhere.
+
+Cancellation (raylite.cancel; raylite/head/state/cancel.py) is a way to
+FINISHED, not a state: a task cancelled before it runs finishes at once
+with TaskCancelledError (from NEW when a recursive cancel of its parent came
+first, from WAITING, READY or WAITING_FOR_ACTOR), and one cancelled while
+RUNNING stays RUNNING, marked, until its node answers: its result (the
+interrupted task's error, or its value if it finished first) or its
+executor's death, which for a cancelled task is TaskCancelledError and never
+a retry. The request itself is recorded in the story of a running task as
+an entry that changes no state (Sink.note).
 
 Actors::
 
@@ -94,27 +105,27 @@ TASK_TRANSITIONS: dict[TaskState, dict[TaskState, str]] = {
         T.WAITING_FOR_ACTOR: "a call to an actor not placed yet",
         T.RUNNING: "a call sent to its placed actor, or adopted from a rejoining node",
         T.FINISHED: (
-            "failed at once (an error argument, a dead actor, its driver gone), finished while the head "
-            "was down, or the creation of an actor restored as placed"
+            "failed at once (an error argument, a dead actor, its driver gone, a recursive cancel of its "
+            "parent), finished while the head was down, or the creation of an actor restored as placed"
         ),
     },
     T.WAITING: {
         T.READY: "its last missing argument exists",
         T.RUNNING: "adopted: its rejoining node still runs it",
-        T.FINISHED: "an argument failed, its actor died, or its driver left",
+        T.FINISHED: "an argument failed, its actor died, its driver left, or it was cancelled",
     },
     T.READY: {
         T.RUNNING: "placed on a node (or adopted from a rejoining node)",
-        T.FINISHED: "no node can ever run it, its actor died, or its driver left",
+        T.FINISHED: "no node can ever run it, its actor died, its driver left, or it was cancelled",
     },
     T.WAITING_FOR_ACTOR: {
         T.RUNNING: "its actor was placed (or found alive after a head restart)",
-        T.FINISHED: "its actor died",
+        T.FINISHED: "its actor died, or it was cancelled",
     },
     T.RUNNING: {
         T.READY: "retried: its process or node died, or a retryable error",
         T.WAITING_FOR_ACTOR: "its actor is restarting and the call is retried",
-        T.FINISHED: "its results arrived, or it failed",
+        T.FINISHED: "its results arrived, or it failed (a cancelled one: stopped, or its executor killed)",
     },
     T.FINISHED: {
         T.WAITING: "rerun from lineage to remake a lost output; an argument is being remade",

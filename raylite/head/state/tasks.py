@@ -27,7 +27,9 @@ Failures: a task whose process or node dies is retried while it has retries
 left (RUNNING -> READY, a new `attempt`: deaths and results of older attempts
 are stale), else it fails with WorkerCrashedError; a retryable application
 error is retried the same way. An error argument fails the task without
-running it, and the failure flows on to tasks waiting for its outputs.
+running it, and the failure flows on to tasks waiting for its outputs. A
+task cancelled while it runs is never retried: its death finishes it with
+TaskCancelledError (raylite/head/state/cancel.py).
 
 Lineage: a finished normal task with an output in a node's store is kept in
 `lineage` with its arguments pinned; if that node dies and no copy survives,
@@ -59,6 +61,7 @@ from typing import TYPE_CHECKING
 from raylite import resources as res
 from raylite.failures import Failure
 from raylite.head.state import scheduler
+from raylite.head.state.cancel import cancelled_info
 from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
     ACTOR_CREATION,
@@ -82,6 +85,7 @@ from raylite.ids import object_id, task_of
 
 if TYPE_CHECKING:
     from raylite.head.state.actors import ActorDirectory
+    from raylite.head.state.cancel import Cancellation
     from raylite.head.state.recovery import Recovery
 
 NEW, WAITING, READY = TaskState.NEW, TaskState.WAITING, TaskState.READY
@@ -106,6 +110,7 @@ class TaskTable:
         # wired by HeadState
         self.actors: ActorDirectory
         self.recovery: Recovery
+        self.cancels: Cancellation
 
     # ---- submission ----------------------------------------------------------------------
 
@@ -129,6 +134,8 @@ class TaskTable:
         kind = task.kind
         if early is not None and kind == NORMAL:
             self.finish(task, early.results, "it finished while the head was down")
+            return
+        if task.parent_id and self.cancels.child_submitted(task):
             return
         if kind == ACTOR_CREATION:
             self.actors.created(task)
@@ -292,13 +299,20 @@ class TaskTable:
             return
         if task.kind == ACTOR_CREATION:
             self.actors.constructor_returned(task, ev)
-        self.finish(task, ev.results, "its results arrived", ev.error_summary)
+        self.finish(
+            task,
+            ev.results,
+            "its results arrived after a cancel" if task.cancel else "its results arrived",
+            ev.error_summary,
+        )
 
     def finish(self, task: TaskRecord, results: list[ObjectInfo], cause: str, error: str = "") -> None:
         """Removes a task from the table and publishes its results under its return ids;
         `error`: the "ExcType: message" its node reported, for the history."""
         was_running = task.state is RUNNING
         self.tasks.pop(task.task_id, None)
+        if task.parent_id or self.cancels.children:
+            self.cancels.task_left(task)
         kind = task.kind
         actor = self.actors.actors.get(task.actor_id) if kind == ACTOR_CREATION else None
         if kind == NORMAL and any(r.node_id is not None and not r.is_error for r in results):
@@ -330,7 +344,11 @@ class TaskTable:
             self.executor_lost(task, f"its executor process on node {ev.node_id.hex()[:12]} died ({ev.reason})")
 
     def executor_lost(self, task: TaskRecord, why: str) -> None:
-        """A running task lost its process: retry it or fail it."""
+        """A running task lost its process: retry it or fail it (a cancelled one is not retried)."""
+        if task.cancel:
+            message = f"{task.name} was cancelled while it ran, and then {why}"
+            self.finish(task, [cancelled_info(task, message)] * task.num_returns, f"cancelled: {why}")
+            return
         if self.retry(task, why):
             return
         failure = Failure(
@@ -340,8 +358,8 @@ class TaskTable:
         self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)], why)
 
     def retry(self, task: TaskRecord, why: str) -> bool:
-        """Queues a running task again if it has retries left."""
-        if task.retries_left == 0:
+        """Queues a running task again if it has retries left (a cancelled task has none)."""
+        if task.retries_left == 0 or task.cancel:
             return False
         if not task.blocked:
             self.nodes.give_back(task.node_id, task.resources)
@@ -400,6 +418,7 @@ class TaskTable:
         del self.lineage[task.task_id]
         task.node_id = None
         task.blocked = False
+        task.cancel = 0  # (a cancelled task that finished first: its value is remade, not cancelled)
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
         self.wait_for_deps(task)

@@ -61,6 +61,15 @@ An executor sets its environment up before its hello; when that fails
 (`ExecutorSetupFailed`) the tasks waiting for its environment, or the actor
 whose creation waits in its backlog, fail with the error (`FailSetup`)
 instead of waiting for an executor that cannot come.
+Cancels (`CancelRequested`, from the head's CancelTask). A normal task still
+waiting for an executor leaves the queue and is answered TaskCancelledError
+here (`AnswerCancelled`); one an executor runs is interrupted there
+(`Interrupt`, on the executor's control socket), or with force its executor
+is killed, and its death is reported as any death is (the head knows it
+cancelled the task and does not retry it). An actor call goes to the
+actor's executor, which alone knows whether the call waits, runs or is
+done. A cancel of anything else (finished, its executor already dead) is
+dropped: what the head hears of that task is already on its way.
 """
 
 from __future__ import annotations
@@ -160,6 +169,15 @@ class ActorKillRequested:
 
 
 @dataclass(slots=True)
+class CancelRequested:
+    """The head cancelled a task (or, with actor_id, an actor call) it gave this node."""
+
+    task_id: bytes
+    actor_id: bytes = b""
+    force: bool = False  # kill the executor that runs it (normal tasks)
+
+
+@dataclass(slots=True)
 class PoolStopping:
     """The daemon is stopping: every executor goes, and nobody needs to hear of it."""
 
@@ -176,6 +194,7 @@ Event = (
     | DoneReported
     | ExecutorExited
     | ActorKillRequested
+    | CancelRequested
     | PoolStopping
 )
 
@@ -239,6 +258,21 @@ class BounceActorCall:
 
 
 @dataclass(slots=True)
+class Interrupt:
+    """Ask an executor to stop a task or call it was sent (on its control socket)."""
+
+    executor: int
+    task_id: bytes
+
+
+@dataclass(slots=True)
+class AnswerCancelled:
+    """Answer a task that never reached an executor with TaskCancelledError."""
+
+    payload: Any
+
+
+@dataclass(slots=True)
 class ReportDeath:
     """Tell the head an executor died running this task (task_id) or hosting this actor (actor_id)."""
 
@@ -271,6 +305,8 @@ Instruction = (
     | ReportDeath
     | ReleaseReservations
     | Warn
+    | Interrupt
+    | AnswerCancelled
 )
 
 
@@ -292,6 +328,7 @@ class Executor:
     env: str = ""  # the runtime environment it runs in
     retired: bool = False  # asked to exit: no longer counted in the pool
     setup_failed: bool = False  # its environment could not be set up: it exits without running anything
+    cancelled: bool = False  # killed by a forced cancel of its task (said in the death's reason)
     # the last task it reported DONE: if it dies before its client's stream
     # delivered that result, the head must hear of the death
     last_done: tuple[bytes, int] | None = None
@@ -447,6 +484,8 @@ class PoolState:
             return
         out.append(ReleaseReservations(ex.pid))
         reason = event.reason
+        if ex.cancelled:
+            reason = f"{reason}, by cancel(force=True)"
         if ex.actor_id:
             if not ex.killed:
                 out.append(ReportDeath(b"", ex.actor_id, ex.attempt, reason))
@@ -471,6 +510,27 @@ class PoolState:
             ex.killed = True  # the head asked for it and already knows
             if ex.pid:
                 out.append(Kill(ex.id))  # else when its process starts
+
+    def _cancel_requested(self, event: CancelRequested, out: list[Instruction]) -> None:
+        if event.actor_id:
+            ex = self.actors.get(event.actor_id)
+            if ex is not None:
+                out.append(Interrupt(ex.id, event.task_id))  # (before its hello: read after it)
+            return
+        for task in self.waiting:
+            if task.task_id == event.task_id:
+                self.waiting.remove(task)
+                out.append(AnswerCancelled(task.payload))
+                return
+        for ex in self.executors.values():
+            if ex.task_id == event.task_id:
+                if event.force:
+                    if not ex.cancelled:
+                        ex.cancelled = True
+                        out.append(Kill(ex.id))
+                else:
+                    out.append(Interrupt(ex.id, event.task_id))
+                return
 
     def _pool_stopping(self, event: PoolStopping, out: list[Instruction]) -> None:
         self.closing = True
@@ -583,5 +643,6 @@ _HANDLERS: dict[type, Callable[[PoolState, Any, list[Instruction]], None]] = {
     DoneReported: PoolState._done_reported,
     ExecutorExited: PoolState._executor_exited,
     ActorKillRequested: PoolState._actor_kill_requested,
+    CancelRequested: PoolState._cancel_requested,
     PoolStopping: PoolState._pool_stopping,
 }
