@@ -448,8 +448,10 @@ class RuntimeEnvSetupError(RayError):
 class TaskPlacementGroupRemoved(RayError):
     """The placement group of the task was removed."""
 
+    _message = ""
+
     def __str__(self) -> str:
-        return "The placement group this task was to run in was removed."
+        return self._message or "The placement group this task was to run in was removed."
 
 
 class ActorPlacementGroupRemoved(RayError):
@@ -604,6 +606,7 @@ SYSTEM_ERRORS: dict[str, type[RayError]] = {
         ObjectLostError,
         TaskUnschedulableError,
         TaskCancelledError,
+        TaskPlacementGroupRemoved,
         RaySystemError,
     )
 }
@@ -625,6 +628,10 @@ def system_error(kind: str, message: str) -> RayError:
         return TaskCancelledError(None, message)
     if cls is WorkerCrashedError:
         return WorkerCrashedError(message)
+    if cls is TaskPlacementGroupRemoved:
+        removed = TaskPlacementGroupRemoved(message)
+        removed._message = message
+        return removed
     return RaySystemError(message)
 
 

@@ -33,6 +33,7 @@ log = logging.getLogger("raylite")
 
 
 _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT = range(10)
+_PG_CREATE, _PG_REMOVE = 10, 11
 
 
 class _Waiter:
@@ -258,6 +259,10 @@ class Client:
                 msg.restart_actors.append(item)
             elif kind == _RESULT:
                 msg.results.append(item)
+            elif kind == _PG_CREATE:
+                msg.placement_groups.append(item)
+            elif kind == _PG_REMOVE:
+                msg.remove_placement_groups.append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
 
@@ -388,6 +393,14 @@ class Client:
     def kill_actor(self, actor_id: bytes, no_restart: bool = True) -> None:
         """Kills an actor; calls made after this return go to its next incarnation (if any)."""
         self._enqueue(_KILL if no_restart else _RESTART, actor_id)
+        self.flush()
+
+    def create_placement_group(self, spec: common_pb2.PlacementGroupSpec) -> None:
+        self._enqueue(_PG_CREATE, spec)
+
+    def remove_placement_group(self, pg_id: bytes) -> None:
+        """Removes a placement group; returns once the head has done it."""
+        self._enqueue(_PG_REMOVE, pg_id)
         self.flush()
 
     def flush(self, timeout: float = 30.0) -> None:
@@ -668,6 +681,12 @@ class Client:
         request = head_pb2.GetFunctionRequest(function_id=function_id)
         reply = self._rpc(lambda: self._stub.GetFunction(request), timeout=30)
         return reply.blob
+
+    def placement_groups(self, request: head_pb2.GetPlacementGroupsRequest | None) -> list[head_pb2.PlacementGroupInfo]:
+        """One placement group (by id or name), or all of them (request None); the head's view."""
+        self.flush()  # after the groups this client created or removed
+        message = request or head_pb2.GetPlacementGroupsRequest()
+        return list(self._rpc(lambda: self._stub.GetPlacementGroups(message), timeout=30).groups)
 
     def get_actor(self, name: str) -> head_pb2.GetActorReply:
         return self._rpc(lambda: self._stub.GetActor(head_pb2.GetActorRequest(name=name)), timeout=30)
