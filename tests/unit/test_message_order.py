@@ -18,6 +18,8 @@ from raylite.head.state import (
     ObjectCopiesChanged,
     ObjectsPut,
     ObjectsSubscribed,
+    PlacementGroupCreated,
+    PlacementGroupRemoveRequested,
     RefsChanged,
     TaskBlockChanged,
     TaskFinished,
@@ -175,6 +177,10 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("kill_actors" if event.no_restart else "restart_actors", event.actor_id)]
     if isinstance(event, TaskSubmitted):
         return [("tasks", event.task.task_id)]
+    if isinstance(event, PlacementGroupCreated):
+        return [("placement_groups", event.group.pg_id)]
+    if isinstance(event, PlacementGroupRemoveRequested):
+        return [("remove_placement_groups", event.pg_id)]
     step = {TaskBlockChanged: "block_states", TaskFinished: "results"}[type(event)]
     return [(step, event.task_id)]
 
@@ -200,6 +206,9 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.results.add(task_id=i.to_bytes(16, "big"), node_id=NODE).results.add(object_id=oid, data=b"x", size=1)
         b.kill_actors.append(bytes([i]) * 16)
         b.restart_actors.append(bytes([i]) * 16)
+        group = b.placement_groups.add(placement_group_id=bytes([i + 1]) * 16, strategy="PACK")
+        group.bundles.add().resources["CPU"] = 1.0
+        b.remove_placement_groups.append(bytes([i + 2]) * 16)
     return b
 
 

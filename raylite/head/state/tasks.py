@@ -234,17 +234,14 @@ class TaskTable:
                 self._fail_unschedulable(task, strategy.node_id)
                 return True
         elif strategy.kind == "PLACEMENT_GROUP" and not self.placement.usable(strategy.placement_group_id):
-            error = self.placement.removed_error(task)
-            self.finish(task, [error] * task.num_returns, "its placement group was removed")
+            self.finish(task, [self.placement.removed_error(task)] * task.num_returns, "its group was removed")
             return True
         locality = self._locality(task) if task.deps else {}
         node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
         if node_id is None:
-            if (
-                strategy.kind != "PLACEMENT_GROUP"  # (waits for its group: placement.py warns about that)
-                and not scheduler.feasible_anywhere(request, nodes)
-                and key not in self._warned_infeasible
-            ):
+            # (a task in a placement group waits for its group, which placement.py warns about)
+            infeasible = strategy.kind != "PLACEMENT_GROUP" and not scheduler.feasible_anywhere(request, nodes)
+            if infeasible and key not in self._warned_infeasible:
                 self._warned_infeasible.add(key)
                 self.sink.effects.append(Warn(task.client_id, _infeasible_message(task, request, nodes)))
             return False
