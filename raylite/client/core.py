@@ -104,6 +104,7 @@ class Client:
         self._local_stub: worker_pb2_grpc.WorkerServiceStub | None = None
         self._owned_pending: set[bytes] = set()
         self._exported: dict[bytes, common_pb2.ExportedFunction] = {}
+        self._placement_groups: dict[bytes, common_pb2.PlacementGroupSpec] = {}  # made here, not removed
         self._unfinished = _UnfinishedTasks()
         self._outage = reconnect.Outage()
         self._functions: dict[bytes, Any] = {}
@@ -198,6 +199,7 @@ class Client:
         """
         batch = head_pb2.ClientBatch()
         batch.exports.extend(self._exported.values())
+        batch.placement_groups.extend(list(self._placement_groups.values()))  # (a restarted head has none)
         with self._ref_lock:
             held = list(self._refcounts)
         with self._lock:
@@ -396,10 +398,12 @@ class Client:
         self.flush()
 
     def create_placement_group(self, spec: common_pb2.PlacementGroupSpec) -> None:
+        self._placement_groups[spec.placement_group_id] = spec
         self._enqueue(_PG_CREATE, spec)
 
     def remove_placement_group(self, pg_id: bytes) -> None:
         """Removes a placement group; returns once the head has done it."""
+        self._placement_groups.pop(pg_id, None)
         self._enqueue(_PG_REMOVE, pg_id)
         self.flush()
 
