@@ -419,7 +419,7 @@ def nodes() -> list[dict[str, Any]]:
                 "ObjectStoreSocketName": n.store_dir,
                 "RayletSocketName": n.address,
                 "NodeName": n.ip,
-                "Resources": dict(n.total),
+                "Resources": {k: v for k, v in n.total.items() if not is_group_resource(k)},
                 "Labels": {"ray.io/node-id": n.node_id.hex()},
             }
         )

@@ -16,6 +16,7 @@ from typing import Any
 from raylite import runtime_context
 from raylite.client import context
 from raylite.client.remote_function import RemoteFunction
+from raylite.exceptions import RaySystemError
 from raylite.rpc import common_pb2, head_pb2
 from raylite.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
@@ -150,6 +151,11 @@ def placement_group(
     if not isinstance(name, str):
         raise TypeError(f"placement group name must be a string, got {name!r}")
     client = context.current()
+    if name and _lookup(head_pb2.GetPlacementGroupsRequest(name=name)) is not None:
+        raise RaySystemError(
+            f"Failed to create placement group: the name {name!r} is taken by a placement group that was not "
+            "removed; choose another name, or remove_placement_group(get_placement_group(name)) first"
+        )
     pg_id = client.ids.task_id()
     spec = common_pb2.PlacementGroupSpec(
         placement_group_id=pg_id, name=name, strategy=strategy, detached=lifetime == "detached", job_id=client.job_id

@@ -52,6 +52,9 @@ def test_a_group_reserves_and_its_tasks_run_in_it(cluster) -> None:
     assert ray.get(where.options(placement_group=pg).remote(), timeout=60)[0] is True
     assert ray.get(where.options(num_cpus=0).remote(), timeout=60) == (False, None)
     assert get_placement_group("pair") == pg
+    with pytest.raises(exceptions.RaySystemError, match="'pair' is taken"):
+        placement_group([{"CPU": 1}], name="pair")
+    assert "pair" not in ray.nodes()[0]["Resources"] and pg.id.hex() not in str(ray.nodes())  # hidden, as in Ray
     table = placement_group_table(pg)
     assert (table["state"], table["strategy"], table["bundles"]) == (
         "CREATED",

@@ -93,7 +93,7 @@ class PlacementGroups:
         group.story = (self.sink.now, PENDING.value, self.sink.event, "created")
         group.nodes = [None] * len(group.bundles)
         self.groups[group.pg_id] = group
-        if group.name:
+        if group.name and group.name not in self.named:  # (the first of two racing creators keeps it)
             self.named[group.name] = group.pg_id
         self._waiting[group.pg_id] = None
         self.sink.needs_pass = True
