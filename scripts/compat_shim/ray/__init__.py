@@ -54,6 +54,10 @@ class _KeepShadows(types.ModuleType):
             return
         super().__setattr__(name, value)
 
+    def __reduce__(self):
+        # pickled by name, as (cloud)pickle does a plain module, which this class hides from it
+        return importlib.import_module, (self.__name__,)
+
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
