@@ -11,10 +11,12 @@ from raylite.head.state.model import (
     ClientConnected,
     ClientDisconnected,
     ExecutorDied,
+    HeadRestarted,
     KillActor,
     NodeAdded,
     NodeRecord,
     NodeRemoved,
+    RecoveryEnded,
     Strategy,
     TaskBlockChanged,
     TaskSubmitted,
@@ -280,3 +282,28 @@ def test_translated_requests_name_the_bundle_and_come_back() -> None:
     }
     assert pr.untranslate(request, hexid) == {"CPU": 1.0}
     assert all(pr.is_group_resource(n) for n in request) and not pr.is_group_resource("CPU")
+
+
+# ---- a head restart -------------------------------------------------------------------------
+
+
+def test_a_restarted_head_reserves_a_resent_group_beside_what_it_adopted(state: HeadState) -> None:
+    step(state, NodeAdded(b"n1", {"CPU": 2.0}))
+    g = group("g", [{"CPU": 1.0}])
+    step(state, PlacementGroupCreated(g))
+    t = task("t", strategy=in_group(g), max_retries=0)
+    step(state, TaskSubmitted(task("t", strategy=in_group(g), max_retries=0)))
+    # the head dies; the node rejoins the new one still running t (its spec: its own request)
+    fresh = HeadState()
+    step(fresh, HeadRestarted([], [b"n1"]))
+    t.node_id, t.attempt = None, 1
+    step(fresh, NodeAdded(b"n1", {"CPU": 2.0}, running=[t]), RecoveryEnded())
+    assert fresh.tasks[t.task_id].state == "RUNNING" and available(fresh, b"n1") == 1.0
+    # the driver resends its group: reserved from what is left; a new task runs in it
+    again = group("g", [{"CPU": 1.0}])
+    step(fresh, ClientConnected(DRIVER, JOB, is_driver=True), PlacementGroupCreated(again))
+    assert again.state is S.CREATED and available(fresh, b"n1") == 0.0
+    later = task("later", strategy=in_group(again))
+    assert dispatched(step(fresh, TaskSubmitted(later))) == [(b"n1", "later")]
+    step(fresh, finished(fresh.tasks[t.task_id]))
+    assert available(fresh, b"n1") == 1.0
