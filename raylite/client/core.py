@@ -693,6 +693,7 @@ class Client:
         return list(self._rpc(lambda: self._stub.GetPlacementGroups(message), timeout=30).groups)
 
     def get_actor(self, name: str) -> head_pb2.GetActorReply:
+        self.flush()  # an actor this client just created is known to the head before it is looked up
         return self._rpc(lambda: self._stub.GetActor(head_pb2.GetActorRequest(name=name)), timeout=30)
 
     # ---- lifecycle -------------------------------------------------------------------
