@@ -19,6 +19,7 @@ from raylite.exceptions import (
     RaySystemError,
     RuntimeEnvSetupError,
     TaskCancelledError,
+    TaskPlacementGroupRemoved,
     TaskUnschedulableError,
     UnserializableException,
     WorkerCrashedError,
@@ -34,6 +35,7 @@ SYSTEM_ERRORS: dict[str, type[RayError]] = {
         TaskUnschedulableError,
         TaskCancelledError,
         RuntimeEnvSetupError,
+        TaskPlacementGroupRemoved,
         RaySystemError,
     )
 }
@@ -57,6 +59,10 @@ def system_error(kind: str, message: str) -> RayError:
         return WorkerCrashedError(message)
     if cls is RuntimeEnvSetupError:
         return RuntimeEnvSetupError(message)
+    if cls is TaskPlacementGroupRemoved:
+        removed = TaskPlacementGroupRemoved(message)
+        removed._message = message
+        return removed
     return RaySystemError(message)
 
 

@@ -447,8 +447,10 @@ class RuntimeEnvSetupError(RayError):
 class TaskPlacementGroupRemoved(RayError):
     """The placement group of the task was removed."""
 
+    _message = ""
+
     def __str__(self) -> str:
-        return "The placement group this task was to run in was removed."
+        return self._message or "The placement group this task was to run in was removed."
 
 
 class ActorPlacementGroupRemoved(RayError):

@@ -85,6 +85,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # knows as puts and its unfinished tasks again; a task whose outputs are among
         # those puts is done and is not run again.
         Step("puts"),
+        # Before tasks: a task submitted into a placement group made in the same batch
+        # finds the group (a task naming a group the head does not know fails).
+        Step("placement_groups"),
         Step("tasks"),
         # After puts and tasks only so that an object one of them made is delivered at
         # once; before them it would wait in the subscriber list and arrive all the same.
@@ -108,6 +111,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # As kill_actors; no order between the two is needed (kill() and
         # kill(no_restart=False) each flush before returning).
         Step("restart_actors"),
+        # After tasks: a task submitted into a group before its removal, in the same
+        # batch, fails as the group's other tasks do. remove_placement_group() flushes.
+        Step("remove_placement_groups"),
         # Released refs after everything else: a task submitted in this batch with a
         # ref pins it, and a result pins the refs inside it, before the ref goes.
         Step("ref_changes", ("held", False)),

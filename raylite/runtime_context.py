@@ -49,6 +49,7 @@ class TaskFacts:
     resources: dict[str, float] = field(default_factory=dict)
     gpu_ids: list[Any] = field(default_factory=list)
     cancelled: bool = False  # raylite.cancel() reached it (is_canceled()); set by the executor
+    strategy: Any = None  # its spec's SchedulingStrategy (the actor's, for a call): its placement group
 
     @property
     def function_name(self) -> str:
@@ -93,6 +94,7 @@ class WorkerFacts:
     actor_restarted: bool = False
     actor_resources: dict[str, float] = field(default_factory=dict)
     actor_gpu_ids: list[Any] = field(default_factory=list)
+    actor_strategy: Any = None  # the hosted actor's SchedulingStrategy (its placement group, if any)
     job_infos: dict[bytes, dict[str, Any]] = field(default_factory=dict)  # job id -> its JobInfo
     runtime_env: dict[str, Any] = field(default_factory=dict)  # the environment the executor runs in
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -131,6 +133,13 @@ def current_task_id() -> bytes:
 
 def current_task() -> TaskFacts | None:
     return _task.get()
+
+
+def placement_strategy() -> Any:
+    """The SchedulingStrategy that put the current task or actor in a placement group; None if none did."""
+    task = _task.get()
+    strategy = task.strategy if task is not None else None
+    return strategy if strategy is not None and strategy.kind == "PLACEMENT_GROUP" else None
 
 
 def job_info_id(job_id: bytes) -> bytes:
@@ -214,7 +223,9 @@ class RuntimeContext:
         return None
 
     def get_placement_group_id(self) -> str | None:
-        return None  # raylite has no placement groups yet
+        """The id (hex) of the placement group the current task or actor runs in; None outside one."""
+        strategy = placement_strategy()
+        return strategy.placement_group_id.hex() if strategy is not None else None
 
     # Ray's older properties
     @property
@@ -237,11 +248,12 @@ class RuntimeContext:
 
     @property
     def current_placement_group_id(self) -> str | None:
-        return None
+        return self.get_placement_group_id()
 
     @property
     def should_capture_child_tasks_in_placement_group(self) -> bool:
-        return False
+        strategy = placement_strategy()
+        return strategy is not None and strategy.capture_child_tasks
 
     # ---- the job ----------------------------------------------------------------------------
 

@@ -6,7 +6,11 @@ It submits, in waves paced by its own seeded RNG, independent tasks, chains
 of tasks passing multi-MB arrays from host to host, tasks reading a large
 object made on another host, tasks that submit tasks, actors (restartable)
 called with small and large arguments, and `put` objects made from inside
-tasks placed on chosen hosts. Every expected value is computed here, in the
+tasks placed on chosen hosts, and tasks and an actor in a placement group of
+two SPREAD bundles (a killed host takes its bundle with it: the group is
+placed again and its tasks retried; the group is removed once their results
+are in, since a bundle on the 1-CPU head keeps the tasks placed near the head
+waiting, as in Ray). Every expected value is computed here, in the
 driver, from the same pure functions the tasks run, so a result is either
 exactly right or wrong.
 
@@ -47,7 +51,9 @@ import numpy as np
 
 import raylite as ray
 from raylite import exceptions
+from raylite.util.placement_group import placement_group, placement_group_table, remove_placement_group
 from raylite.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Affinity
+from raylite.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 HOST_IPS = {"head": "10.77.0.10", "w1": "10.77.0.11", "w2": "10.77.0.12"}
 GET_TIMEOUT_S = 90.0
@@ -275,12 +281,19 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
         return Affinity(nodes[host], soft=True)
 
     task = {"max_retries": retries}
-    checks = Checks()
+    checks, group_checks = Checks(), Checks()
     actors = []
     for _ in range(rng.randint(2, 3)):
         key = rng.randrange(1 << 30)
         handle = Keyed.options(max_restarts=retries, max_task_retries=retries, scheduling_strategy="SPREAD").remote(key)
         actors.append((key, handle))
+    # A group whose bundles take half a CPU each; its tasks take a whole bundle, its actor a quarter.
+    group = placement_group([{"CPU": 0.5}, {"CPU": 0.5}], strategy="SPREAD")
+    in_group = PlacementGroupSchedulingStrategy(group)
+    member_key = rng.randrange(1 << 30)
+    member = Keyed.options(
+        num_cpus=0.25, max_restarts=retries, max_task_retries=retries, scheduling_strategy=in_group
+    ).remote(member_key)
     chains = []
     for c in range(rng.randint(2, 3)):
         n = rng.choice([250_000, 400_000])
@@ -370,6 +383,15 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
             )
             if ok and value != digest(chains[c]["expected"]):
                 checks.wrong.append(f"chain {c} at step {chains[c]['steps']}: got digest {value}")
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(1 << 40)
+            group_checks.expect(
+                f"compute {i} in the placement group",
+                compute.options(num_cpus=0.5, scheduling_strategy=in_group, **task).remote(i, rng.uniform(0.05, 0.3)),
+                mix("compute", i),
+            )
+        i = rng.randrange(1 << 30)
+        group_checks.expect(f"group member mixed {i}", member.mixed.remote(i), mix("actor", member_key, i))
         for _ in range(rng.randint(2, 5)):
             akey, actor = rng.choice(actors)
             i = rng.randrange(1 << 30)
@@ -410,6 +432,11 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
             expected,
         )
     deadline = time.monotonic() + GET_TIMEOUT_S
+    group_checks.settle(deadline)
+    if not group.wait(timeout_seconds=max(1.0, deadline - time.monotonic())):
+        checks.wrong.append(f"placement group: {placement_group_table(group)['state']} at the end, not CREATED")
+    remove_placement_group(group)
+    deadline = time.monotonic() + GET_TIMEOUT_S
     for key, n, ref in wrapped:
         ok, value = checks.read(f"wrapped {key} (outer task)", ref, deadline)
         if ok:
@@ -421,7 +448,7 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
         if ok:
             node, [put_ref] = value
             made.append((what, node, put_ref, n, key))
-    emit("workload_done", checked=checks.checked)
+    emit("workload_done", checked=checks.checked + group_checks.checked)
     if gate.readline().strip() != "go":  # chaos.py has killed its host by now
         raise SystemExit("chaos driver: the injector closed the gate without saying go")
     deadline = time.monotonic() + GET_TIMEOUT_S
@@ -432,10 +459,10 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
             checks.wrong.append(f"{what}: its content differs")
         put_report.append({"what": what, "node": node, "lost": not ok})
     return {
-        "checked": checks.checked,
+        "checked": checks.checked + group_checks.checked,
         "cancelled": checks.cancels_seen,
-        "wrong": checks.wrong,
-        "errors": checks.errors,
+        "wrong": checks.wrong + group_checks.wrong,
+        "errors": checks.errors + group_checks.errors,
         "puts": put_report,
         "nodes": nodes,
         "actors": len(actors),

@@ -99,7 +99,8 @@ def run_program(name: str, backend: str, ray_python: str | None, timeout: float)
     env["PYTHONHASHSEED"] = "0"
     if backend == "raylite":
         python = sys.executable
-        env["PYTHONPATH"] = os.pathsep.join([str(SHIM), str(ROOT)])  # the raylite of this checkout
+        # the shim, then this tree: a worktree's programs run its own raylite, not an installed one
+        env["PYTHONPATH"] = os.pathsep.join([str(SHIM), str(ROOT)])
     else:
         if not ray_python:
             raise SystemExit("no Ray interpreter: pass --ray-python or set RAYLITE_BENCH_RAY_PYTHON")

@@ -21,6 +21,7 @@ from raylite.client.local_cluster import LocalCluster
 from raylite.client.object_ref import ObjectRef
 from raylite.client.ray_context import RayContext
 from raylite.client.remote_function import RemoteFunction, _BoundOptions
+from raylite.placement_resources import is_group_resource
 from raylite.serialization import serialize
 
 _cluster: LocalCluster | None = None
@@ -465,7 +466,7 @@ def nodes() -> list[dict[str, Any]]:
                 "ObjectStoreSocketName": n.store_dir,
                 "RayletSocketName": n.address,
                 "NodeName": n.ip,
-                "Resources": dict(n.total),
+                "Resources": {k: v for k, v in n.total.items() if not is_group_resource(k)},
                 "Labels": {"ray.io/node-id": n.node_id.hex()},
             }
         )
@@ -478,7 +479,8 @@ def _sum(field: str, what: str) -> dict[str, float]:
         if n.alive:
             for k, v in getattr(n, field).items():
                 total[k] = total.get(k, 0.0) + v
-    return {k: v for k, v in total.items() if v > 0}
+    # (a placement group's own resources are not shown, as in Ray: raylite/placement_resources.py)
+    return {k: v for k, v in total.items() if v > 0 and not is_group_resource(k)}
 
 
 def cluster_resources() -> dict[str, float]:

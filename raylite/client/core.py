@@ -33,6 +33,7 @@ log = logging.getLogger("raylite")
 
 
 _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT, _CANCEL = range(11)
+_PG_CREATE, _PG_REMOVE = 11, 12
 
 
 class _Waiter:
@@ -110,6 +111,7 @@ class Client:
         self._local_stub: worker_pb2_grpc.WorkerServiceStub | None = None
         self._owned_pending: set[bytes] = set()
         self._exported: dict[bytes, common_pb2.ExportedFunction] = {}
+        self._placement_groups: dict[bytes, common_pb2.PlacementGroupSpec] = {}  # made here, not removed
         self._unfinished = _UnfinishedTasks()
         self._outage = reconnect.Outage()
         self._functions: dict[bytes, Any] = {}
@@ -206,6 +208,7 @@ class Client:
         """
         batch = head_pb2.ClientBatch()
         batch.exports.extend(self._exported.values())
+        batch.placement_groups.extend(list(self._placement_groups.values()))  # (a restarted head has none)
         with self._ref_lock:
             held = list(self._refcounts)
         with self._lock:
@@ -270,6 +273,10 @@ class Client:
                 msg.results.append(item)
             elif kind == _CANCEL:
                 msg.cancels.append(item)
+            elif kind == _PG_CREATE:
+                msg.placement_groups.append(item)
+            elif kind == _PG_REMOVE:
+                msg.remove_placement_groups.append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
 
@@ -441,6 +448,16 @@ class Client:
     def kill_actor(self, actor_id: bytes, no_restart: bool = True) -> None:
         """Kills an actor; calls made after this return go to its next incarnation (if any)."""
         self._enqueue(_KILL if no_restart else _RESTART, actor_id)
+        self.flush()
+
+    def create_placement_group(self, spec: common_pb2.PlacementGroupSpec) -> None:
+        self._placement_groups[spec.placement_group_id] = spec
+        self._enqueue(_PG_CREATE, spec)
+
+    def remove_placement_group(self, pg_id: bytes) -> None:
+        """Removes a placement group; returns once the head has done it."""
+        self._placement_groups.pop(pg_id, None)
+        self._enqueue(_PG_REMOVE, pg_id)
         self.flush()
 
     def flush(self, timeout: float = 30.0) -> None:
@@ -722,7 +739,14 @@ class Client:
         reply = self._rpc(lambda: self._stub.GetFunction(request), timeout=30)
         return reply.blob
 
+    def placement_groups(self, request: head_pb2.GetPlacementGroupsRequest | None) -> list[head_pb2.PlacementGroupInfo]:
+        """One placement group (by id or name), or all of them (request None); the head's view."""
+        self.flush()  # after the groups this client created or removed
+        message = request or head_pb2.GetPlacementGroupsRequest()
+        return list(self._rpc(lambda: self._stub.GetPlacementGroups(message), timeout=30).groups)
+
     def get_actor(self, name: str) -> head_pb2.GetActorReply:
+        self.flush()  # an actor this client just created is known to the head before it is looked up
         return self._rpc(lambda: self._stub.GetActor(head_pb2.GetActorRequest(name=name)), timeout=30)
 
     # ---- lifecycle -------------------------------------------------------------------

@@ -39,6 +39,10 @@ TASK_OPTIONS = frozenset(
         "max_calls",
         "accelerator_type",
         "label_selector",
+        # Ray's older spelling of PlacementGroupSchedulingStrategy
+        "placement_group",
+        "placement_group_bundle_index",
+        "placement_group_capture_child_tasks",
     }
 )
 ACTOR_OPTIONS = frozenset(
@@ -60,6 +64,9 @@ ACTOR_OPTIONS = frozenset(
         "accelerator_type",
         "max_pending_calls",
         "label_selector",
+        "placement_group",
+        "placement_group_bundle_index",
+        "placement_group_capture_child_tasks",
     }
 )
 
@@ -90,8 +97,9 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
         value = options.get(name)
         if value is not None and not (isinstance(value, int) and value >= -1):
             raise ValueError(f"{what}: {name} must be a whole number >= 0, or -1 for no limit, got {value!r}")
-    if options.get("scheduling_strategy") is not None:
-        strategy_message(options["scheduling_strategy"])
+    strategy = _chosen_strategy(options)
+    if strategy is not None:
+        strategy_message(strategy)
     if options.get("runtime_env") is not None:
         # here, where it is written, as Ray checks it (TypeError / ValueError naming the field)
         env_spec.validate(options["runtime_env"], job_level=False)
@@ -265,9 +273,85 @@ def _name_unpicklable(args: tuple[Any, ...], kwargs: dict[str, Any], what: str) 
             ) from exc.__cause__
 
 
+def _chosen_strategy(options: Mapping[str, Any]) -> Any:
+    """The scheduling_strategy option, or the one the older placement_group options spell."""
+    strategy = options.get("scheduling_strategy")
+    group = options.get("placement_group", "default")
+    if group is None or group == "default":
+        return strategy
+    if strategy is not None:
+        raise ValueError(
+            "give either scheduling_strategy or the placement_group options, not both "
+            "(placement_group=... is the older spelling of PlacementGroupSchedulingStrategy)"
+        )
+    from raylite.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    return PlacementGroupSchedulingStrategy(
+        group,
+        options.get("placement_group_bundle_index", -1),
+        options.get("placement_group_capture_child_tasks"),
+    )
+
+
+def _inherited_strategy(options: Mapping[str, Any]) -> common_pb2.SchedulingStrategy | None:
+    """A task started with no strategy of its own by a task or actor that captures its
+    children in its placement group runs in that group too (any bundle), capturing its own."""
+    if options.get("scheduling_strategy") is not None or options.get("placement_group", "default") != "default":
+        return None
+    parent = runtime_context.placement_strategy()
+    if parent is None or not parent.capture_child_tasks:
+        return None
+    return common_pb2.SchedulingStrategy(
+        kind="PLACEMENT_GROUP",
+        placement_group_id=parent.placement_group_id,
+        bundle_index=-1,
+        capture_child_tasks=True,
+    )
+
+
+def _placement_group_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
+    group = strategy.placement_group
+    if group is None:
+        return None  # out of any group, even one a parent would pass on
+    index = strategy.placement_group_bundle_index
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise ValueError(f"placement_group_bundle_index must be an int, got {index!r}")
+    if getattr(group, "is_empty", False):
+        return None
+    count = group.bundle_count
+    if not -1 <= index < count:
+        raise ValueError(
+            f"placement group bundle index {index} is invalid: the group has {count} bundle(s), "
+            f"so use 0 to {count - 1}, or -1 for any bundle"
+        )
+    return common_pb2.SchedulingStrategy(
+        kind="PLACEMENT_GROUP",
+        placement_group_id=group.id.binary(),
+        bundle_index=index,
+        capture_child_tasks=bool(strategy.placement_group_capture_child_tasks),
+    )
+
+
+def _check_fits_bundle(strategy: Any, request: Mapping[str, float], name: str) -> None:
+    """A request no bundle it may use can hold is refused at once, as Ray does."""
+    if strategy is None or getattr(strategy, "placement_group", None) is None:
+        return
+    bundles = strategy.placement_group.bundle_specs
+    index = strategy.placement_group_bundle_index
+    usable = bundles if index < 0 else [bundles[index]]
+    if not any(resources.fits(request, bundle) for bundle in usable):
+        which = "any bundle" if index < 0 else f"bundle {index}"
+        raise ValueError(
+            f"Cannot schedule {name} with the placement group because the resource request {dict(request)} "
+            f"cannot fit into {which} of the placement group, {bundles}; ask for less or make the bundles larger"
+        )
+
+
 def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
     if strategy is None or strategy == "DEFAULT":
         return None
+    if hasattr(strategy, "placement_group"):
+        return _placement_group_message(strategy)
     if strategy == "SPREAD":
         return common_pb2.SchedulingStrategy(kind="SPREAD")
     node_id = getattr(strategy, "node_id", None)
@@ -285,7 +369,8 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
             kind="NODE_AFFINITY", node_id=raw, soft=bool(getattr(strategy, "soft", False))
         )
     raise ValueError(
-        f"unsupported scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD' or NodeAffinitySchedulingStrategy"
+        f"unsupported scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD', NodeAffinitySchedulingStrategy "
+        "or PlacementGroupSchedulingStrategy"
     )
 
 
@@ -328,7 +413,14 @@ def build_spec(
             default_cpus=default_cpus,
         )
         spec.resources.update(request)
-        strategy = strategy_message(options.get("scheduling_strategy"))
+        chosen = _chosen_strategy(options)
+        strategy = strategy_message(chosen)
+        if strategy is not None and strategy.kind == "PLACEMENT_GROUP":
+            # (an actor needs 1 CPU to be placed unless told otherwise: see raylite/client/actor.py)
+            needs = request if request or kind == common_pb2.NORMAL or options.get("num_cpus") is not None else None
+            _check_fits_bundle(chosen, needs if needs is not None else {"CPU": 1.0}, name.removesuffix(".__init__"))
+        elif strategy is None:
+            strategy = _inherited_strategy(options)
         if strategy is not None:
             spec.strategy.CopyFrom(strategy)
         runtime_env.apply(client, spec, options.get("runtime_env"))

@@ -43,6 +43,8 @@ from raylite.head.state import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    PlacementGroupCreated,
+    PlacementGroupRemoveRequested,
     PromoteObject,
     RecoveryEnded,
     RefsChanged,
@@ -321,6 +323,24 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
     ) -> head_pb2.StateViewReply:
         return await state_views.get_state_view(self.state, request, context, self.dashboard_url)
 
+    async def GetPlacementGroups(
+        self, request: head_pb2.GetPlacementGroupsRequest, context: grpc.aio.ServicerContext
+    ) -> head_pb2.GetPlacementGroupsReply:
+        groups = self.state.placement_groups
+        if request.placement_group_id:
+            chosen = [groups[request.placement_group_id]] if request.placement_group_id in groups else []
+        elif request.name:
+            pg_id = self.state.named_placement_groups.get(request.name)
+            chosen = [groups[pg_id]] if pg_id is not None else []
+        else:
+            chosen = list(groups.values())
+        reply = head_pb2.GetPlacementGroupsReply()
+        for group in chosen:
+            info = reply.groups.add(state=group.state.value)
+            info.spec.CopyFrom(group.spec)
+            info.bundle_nodes.extend(node_id or b"" for node_id in group.nodes)
+        return reply
+
 
 class _ClientSession(NamedTuple):
     """A client's stream, as the actions applying its batches see it."""
@@ -367,6 +387,12 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     ),
     "restart_actors": lambda actor_ids, session, events: events.extend(
         [ActorKillRequested(a, "killed by raylite.kill(no_restart=False)", no_restart=False) for a in actor_ids]
+    ),
+    "placement_groups": lambda specs, session, events: events.extend(
+        [PlacementGroupCreated(wire.placement_group_record(spec, session.client_id)) for spec in specs]
+    ),
+    "remove_placement_groups": lambda pg_ids, session, events: events.extend(
+        [PlacementGroupRemoveRequested(pg_id) for pg_id in pg_ids]
     ),
     "flush": _ack_flush,
 }

@@ -33,7 +33,8 @@ from raylite.ids import (
 from raylite.rpc import common_pb2, head_pb2
 
 _KINDS = (common_pb2.NORMAL, common_pb2.ACTOR_CREATION, common_pb2.ACTOR_METHOD)
-_STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY")
+_STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY", "PLACEMENT_GROUP")
+_PG_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
 
 class BadMessage(ValueError):
@@ -87,6 +88,9 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
     _ids(batch.restart_actors, ACTOR_ID_BYTES, "restart_actors")
     for i, ref in enumerate(batch.ref_changes):
         _id(ref.object_id, OBJECT_ID_BYTES, "ref_changes", i, "object_id")
+    for i, group in enumerate(batch.placement_groups):
+        _placement_group(group, i)
+    _ids(batch.remove_placement_groups, TASK_ID_BYTES, "remove_placement_groups")
     for i, result in enumerate(batch.results):
         # an executor reports on its own client stream, naming the node it runs on
         _id(result.node_id, NODE_ID_BYTES, "results", i, "node_id")
@@ -187,6 +191,26 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
             )
         if strategy.kind == "NODE_AFFINITY":
             _id(strategy.node_id, NODE_ID_BYTES, field, i, f"{inner}strategy.node_id")
+        elif strategy.kind == "PLACEMENT_GROUP":
+            _id(strategy.placement_group_id, TASK_ID_BYTES, field, i, f"{inner}strategy.placement_group_id")
+            if strategy.bundle_index < -1:
+                raise BadMessage(
+                    f"{_prefix(field, i, inner)}strategy.bundle_index: {strategy.bundle_index} is below -1 (any bundle)"
+                )
+
+
+def _placement_group(group: common_pb2.PlacementGroupSpec, i: int) -> None:
+    _id(group.placement_group_id, TASK_ID_BYTES, "placement_groups", i, "placement_group_id")
+    if group.strategy not in _PG_STRATEGIES:
+        raise BadMessage(
+            f"placement_groups[{i}].strategy: {group.strategy!r} is not one of {', '.join(_PG_STRATEGIES)}"
+        )
+    if not group.bundles:
+        raise BadMessage(f"placement_groups[{i}].bundles: is empty; a placement group has at least one bundle")
+    for j, bundle in enumerate(group.bundles):
+        _amounts(bundle.resources, "placement_groups", i, f"bundles[{j}].resources")
+        if not any(amount > 0 for amount in bundle.resources.values()):
+            raise BadMessage(f"placement_groups[{i}].bundles[{j}].resources: asks for nothing")
 
 
 _CHECKED_ENVS: dict[str, None] = {}  # runtime_env strings seen valid: a job's tasks all carry the same one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from raylite.failures import failure_bytes
 from raylite.head.state.model import ObjectInfo, Strategy, TaskRecord
+from raylite.head.state.placement_model import PlacementGroupRecord
 from raylite.rpc import common_pb2 as pb
 
 
@@ -20,7 +21,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         num_returns=spec.num_returns,
         max_retries=spec.max_retries,
         actor_id=spec.actor_id,
-        strategy=Strategy(strategy.kind, strategy.node_id, strategy.soft) if strategy.kind else Strategy(),
+        strategy=_strategy(strategy) if strategy.kind else Strategy(),
         placement=dict(spec.placement),
         actor_name=spec.actor_name,
         detached=spec.detached,
@@ -30,6 +31,27 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         max_task_retries=spec.max_task_retries,
         borrowed=tuple(spec.borrowed),
         parent_id=spec.parent_task_id,
+        spec=spec,
+    )
+
+
+def _strategy(strategy: pb.SchedulingStrategy) -> Strategy:
+    if strategy.kind == "PLACEMENT_GROUP":
+        return Strategy(
+            strategy.kind, placement_group_id=strategy.placement_group_id, bundle_index=strategy.bundle_index
+        )
+    return Strategy(strategy.kind, strategy.node_id, strategy.soft)
+
+
+def placement_group_record(spec: pb.PlacementGroupSpec, client_id: bytes) -> PlacementGroupRecord:
+    return PlacementGroupRecord(
+        pg_id=spec.placement_group_id,
+        name=spec.name,
+        bundles=[dict(b.resources) for b in spec.bundles],
+        strategy=spec.strategy,
+        job_id=spec.job_id,
+        client_id=client_id,
+        detached=spec.detached,
         spec=spec,
     )
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/common.proto\x12\x0braylite.rpc\"A\n\x12SchedulingStrategy\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\x0c\x12\x0c\n\x04soft\x18\x03 \x01(\x08\"\xc5\x06\n\x08TaskSpec\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12\x0e\n\x06job_id\x18\x02 \x01(\x0c\x12\x0c\n\x04name\x18\x03 \x01(\t\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.raylite.rpc.TaskKind\x12\x37\n\tresources\x18\x05 \x03(\x0b\x32$.raylite.rpc.TaskSpec.ResourcesEntry\x12\x14\n\x0c\x64\x65pendencies\x18\x06 \x03(\x0c\x12\x13\n\x0bnum_returns\x18\x07 \x01(\r\x12\x13\n\x0bmax_retries\x18\x08 \x01(\x05\x12\x10\n\x08\x61\x63tor_id\x18\t \x01(\x0c\x12\x31\n\x08strategy\x18\n \x01(\x0b\x32\x1f.raylite.rpc.SchedulingStrategy\x12\x0f\n\x07payload\x18\x0b \x01(\x0c\x12\x12\n\nactor_name\x18\x0c \x01(\t\x12\x10\n\x08\x64\x65tached\x18\r \x01(\x08\x12\x12\n\nactor_meta\x18\x0e \x01(\x0c\x12\x37\n\tplacement\x18\x0f \x03(\x0b\x32$.raylite.rpc.TaskSpec.PlacementEntry\x12\x13\n\x0b\x66unction_id\x18\x10 \x01(\x0c\x12\x17\n\x0fmax_concurrency\x18\x11 \x01(\r\x12\x18\n\x10retry_exceptions\x18\x12 \x01(\x0c\x12\x14\n\x0cmax_restarts\x18\x13 \x01(\x05\x12\x18\n\x10max_task_retries\x18\x14 \x01(\x05\x12\x10\n\x08\x62orrowed\x18\x15 \x03(\x0c\x12\x14\n\x0bruntime_env\x18\xb4\x01 \x01(\t\x12L\n\x14runtime_env_packages\x18\xb5\x01 \x03(\x0b\x32-.raylite.rpc.TaskSpec.RuntimeEnvPackagesEntry\x12\x16\n\x0eparent_task_id\x18\x64 \x01(\x0c\x1a\x30\n\x0eResourcesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x30\n\x0ePlacementEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x39\n\x17RuntimeEnvPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"5\n\x10\x45xportedFunction\x12\x13\n\x0b\x66unction_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x62lob\x18\x02 \x01(\x0c\"\xb2\x01\n\x0bObjectValue\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\x0c\x12\x14\n\x0cnode_address\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x10\n\x08is_error\x18\x06 \x01(\x08\x12\x10\n\x08in_store\x18\x07 \x01(\x08\x12\x16\n\x0e\x63opy_addresses\x18\x08 \x03(\t\x12\x11\n\tcontained\x18\t \x03(\x0c\"\xb6\x02\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\x0c\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x10\n\x08host_key\x18\x04 \x01(\t\x12/\n\x05total\x18\x05 \x03(\x0b\x32 .raylite.rpc.NodeInfo.TotalEntry\x12\x37\n\tavailable\x18\x06 \x03(\x0b\x32$.raylite.rpc.NodeInfo.AvailableEntry\x12\r\n\x05\x61live\x18\x07 \x01(\x08\x12\x11\n\tstore_dir\x18\x08 \x01(\t\x1a,\n\nTotalEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x30\n\x0e\x41vailableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*<\n\x08TaskKind\x12\n\n\x06NORMAL\x10\x00\x12\x12\n\x0e\x41\x43TOR_CREATION\x10\x01\x12\x10\n\x0c\x41\x43TOR_METHOD\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/common.proto\x12\x0braylite.rpc\"\x93\x01\n\x12SchedulingStrategy\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\x0c\x12\x0c\n\x04soft\x18\x03 \x01(\x08\x12\x1b\n\x12placement_group_id\x18\xa0\x01 \x01(\x0c\x12\x15\n\x0c\x62undle_index\x18\xa1\x01 \x01(\x05\x12\x1c\n\x13\x63\x61pture_child_tasks\x18\xa2\x01 \x01(\x08\"\xc5\x06\n\x08TaskSpec\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12\x0e\n\x06job_id\x18\x02 \x01(\x0c\x12\x0c\n\x04name\x18\x03 \x01(\t\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.raylite.rpc.TaskKind\x12\x37\n\tresources\x18\x05 \x03(\x0b\x32$.raylite.rpc.TaskSpec.ResourcesEntry\x12\x14\n\x0c\x64\x65pendencies\x18\x06 \x03(\x0c\x12\x13\n\x0bnum_returns\x18\x07 \x01(\r\x12\x13\n\x0bmax_retries\x18\x08 \x01(\x05\x12\x10\n\x08\x61\x63tor_id\x18\t \x01(\x0c\x12\x31\n\x08strategy\x18\n \x01(\x0b\x32\x1f.raylite.rpc.SchedulingStrategy\x12\x0f\n\x07payload\x18\x0b \x01(\x0c\x12\x12\n\nactor_name\x18\x0c \x01(\t\x12\x10\n\x08\x64\x65tached\x18\r \x01(\x08\x12\x12\n\nactor_meta\x18\x0e \x01(\x0c\x12\x37\n\tplacement\x18\x0f \x03(\x0b\x32$.raylite.rpc.TaskSpec.PlacementEntry\x12\x13\n\x0b\x66unction_id\x18\x10 \x01(\x0c\x12\x17\n\x0fmax_concurrency\x18\x11 \x01(\r\x12\x18\n\x10retry_exceptions\x18\x12 \x01(\x0c\x12\x14\n\x0cmax_restarts\x18\x13 \x01(\x05\x12\x18\n\x10max_task_retries\x18\x14 \x01(\x05\x12\x10\n\x08\x62orrowed\x18\x15 \x03(\x0c\x12\x14\n\x0bruntime_env\x18\xb4\x01 \x01(\t\x12L\n\x14runtime_env_packages\x18\xb5\x01 \x03(\x0b\x32-.raylite.rpc.TaskSpec.RuntimeEnvPackagesEntry\x12\x16\n\x0eparent_task_id\x18\x64 \x01(\x0c\x1a\x30\n\x0eResourcesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x30\n\x0ePlacementEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x39\n\x17RuntimeEnvPackagesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"5\n\x10\x45xportedFunction\x12\x13\n\x0b\x66unction_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x62lob\x18\x02 \x01(\x0c\"\xb2\x01\n\x0bObjectValue\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07node_id\x18\x03 \x01(\x0c\x12\x14\n\x0cnode_address\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x04\x12\x10\n\x08is_error\x18\x06 \x01(\x08\x12\x10\n\x08in_store\x18\x07 \x01(\x08\x12\x16\n\x0e\x63opy_addresses\x18\x08 \x03(\t\x12\x11\n\tcontained\x18\t \x03(\x0c\"\xb6\x02\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\x0c\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x10\n\x08host_key\x18\x04 \x01(\t\x12/\n\x05total\x18\x05 \x03(\x0b\x32 .raylite.rpc.NodeInfo.TotalEntry\x12\x37\n\tavailable\x18\x06 \x03(\x0b\x32$.raylite.rpc.NodeInfo.AvailableEntry\x12\r\n\x05\x61live\x18\x07 \x01(\x08\x12\x11\n\tstore_dir\x18\x08 \x01(\t\x1a,\n\nTotalEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a\x30\n\x0e\x41vailableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x98\x01\n\x12PlacementGroupSpec\x12\x1a\n\x12placement_group_id\x18\x01 \x01(\x0c\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\x07\x62undles\x18\x03 \x03(\x0b\x32\x13.raylite.rpc.Bundle\x12\x10\n\x08strategy\x18\x04 \x01(\t\x12\x10\n\x08\x64\x65tached\x18\x05 \x01(\x08\x12\x0e\n\x06job_id\x18\x06 \x01(\x0c\"q\n\x06\x42undle\x12\x35\n\tresources\x18\x01 \x03(\x0b\x32\".raylite.rpc.Bundle.ResourcesEntry\x1a\x30\n\x0eResourcesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*<\n\x08TaskKind\x12\n\n\x06NORMAL\x10\x00\x12\x12\n\x0e\x41\x43TOR_CREATION\x10\x01\x12\x10\n\x0c\x41\x43TOR_METHOD\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,26 +41,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODEINFO_TOTALENTRY']._serialized_options = b'8\001'
   _globals['_NODEINFO_AVAILABLEENTRY']._loaded_options = None
   _globals['_NODEINFO_AVAILABLEENTRY']._serialized_options = b'8\001'
-  _globals['_TASKKIND']._serialized_start=1497
-  _globals['_TASKKIND']._serialized_end=1557
-  _globals['_SCHEDULINGSTRATEGY']._serialized_start=41
-  _globals['_SCHEDULINGSTRATEGY']._serialized_end=106
-  _globals['_TASKSPEC']._serialized_start=109
-  _globals['_TASKSPEC']._serialized_end=946
-  _globals['_TASKSPEC_RESOURCESENTRY']._serialized_start=789
-  _globals['_TASKSPEC_RESOURCESENTRY']._serialized_end=837
-  _globals['_TASKSPEC_PLACEMENTENTRY']._serialized_start=839
-  _globals['_TASKSPEC_PLACEMENTENTRY']._serialized_end=887
-  _globals['_TASKSPEC_RUNTIMEENVPACKAGESENTRY']._serialized_start=889
-  _globals['_TASKSPEC_RUNTIMEENVPACKAGESENTRY']._serialized_end=946
-  _globals['_EXPORTEDFUNCTION']._serialized_start=948
-  _globals['_EXPORTEDFUNCTION']._serialized_end=1001
-  _globals['_OBJECTVALUE']._serialized_start=1004
-  _globals['_OBJECTVALUE']._serialized_end=1182
-  _globals['_NODEINFO']._serialized_start=1185
-  _globals['_NODEINFO']._serialized_end=1495
-  _globals['_NODEINFO_TOTALENTRY']._serialized_start=1401
-  _globals['_NODEINFO_TOTALENTRY']._serialized_end=1445
-  _globals['_NODEINFO_AVAILABLEENTRY']._serialized_start=1447
-  _globals['_NODEINFO_AVAILABLEENTRY']._serialized_end=1495
+  _globals['_BUNDLE_RESOURCESENTRY']._loaded_options = None
+  _globals['_BUNDLE_RESOURCESENTRY']._serialized_options = b'8\001'
+  _globals['_TASKKIND']._serialized_start=1850
+  _globals['_TASKKIND']._serialized_end=1910
+  _globals['_SCHEDULINGSTRATEGY']._serialized_start=42
+  _globals['_SCHEDULINGSTRATEGY']._serialized_end=189
+  _globals['_TASKSPEC']._serialized_start=192
+  _globals['_TASKSPEC']._serialized_end=1029
+  _globals['_TASKSPEC_RESOURCESENTRY']._serialized_start=872
+  _globals['_TASKSPEC_RESOURCESENTRY']._serialized_end=920
+  _globals['_TASKSPEC_PLACEMENTENTRY']._serialized_start=922
+  _globals['_TASKSPEC_PLACEMENTENTRY']._serialized_end=970
+  _globals['_TASKSPEC_RUNTIMEENVPACKAGESENTRY']._serialized_start=972
+  _globals['_TASKSPEC_RUNTIMEENVPACKAGESENTRY']._serialized_end=1029
+  _globals['_EXPORTEDFUNCTION']._serialized_start=1031
+  _globals['_EXPORTEDFUNCTION']._serialized_end=1084
+  _globals['_OBJECTVALUE']._serialized_start=1087
+  _globals['_OBJECTVALUE']._serialized_end=1265
+  _globals['_NODEINFO']._serialized_start=1268
+  _globals['_NODEINFO']._serialized_end=1578
+  _globals['_NODEINFO_TOTALENTRY']._serialized_start=1484
+  _globals['_NODEINFO_TOTALENTRY']._serialized_end=1528
+  _globals['_NODEINFO_AVAILABLEENTRY']._serialized_start=1530
+  _globals['_NODEINFO_AVAILABLEENTRY']._serialized_end=1578
+  _globals['_PLACEMENTGROUPSPEC']._serialized_start=1581
+  _globals['_PLACEMENTGROUPSPEC']._serialized_end=1733
+  _globals['_BUNDLE']._serialized_start=1735
+  _globals['_BUNDLE']._serialized_end=1848
+  _globals['_BUNDLE_RESOURCESENTRY']._serialized_start=872
+  _globals['_BUNDLE_RESOURCESENTRY']._serialized_end=920
 # @@protoc_insertion_point(module_scope)

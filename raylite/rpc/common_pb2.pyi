@@ -17,14 +17,20 @@ ACTOR_CREATION: TaskKind
 ACTOR_METHOD: TaskKind
 
 class SchedulingStrategy(_message.Message):
-    __slots__ = ("kind", "node_id", "soft")
+    __slots__ = ("kind", "node_id", "soft", "placement_group_id", "bundle_index", "capture_child_tasks")
     KIND_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     SOFT_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CAPTURE_CHILD_TASKS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     node_id: bytes
     soft: bool
-    def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ...) -> None: ...
+    placement_group_id: bytes
+    bundle_index: int
+    capture_child_tasks: bool
+    def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ..., placement_group_id: _Optional[bytes] = ..., bundle_index: _Optional[int] = ..., capture_child_tasks: _Optional[bool] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
     __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries", "borrowed", "runtime_env", "runtime_env_packages", "parent_task_id")
@@ -162,3 +168,32 @@ class NodeInfo(_message.Message):
     alive: bool
     store_dir: str
     def __init__(self, node_id: _Optional[bytes] = ..., address: _Optional[str] = ..., ip: _Optional[str] = ..., host_key: _Optional[str] = ..., total: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., alive: _Optional[bool] = ..., store_dir: _Optional[str] = ...) -> None: ...
+
+class PlacementGroupSpec(_message.Message):
+    __slots__ = ("placement_group_id", "name", "bundles", "strategy", "detached", "job_id")
+    PLACEMENT_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BUNDLES_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    DETACHED_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    placement_group_id: bytes
+    name: str
+    bundles: _containers.RepeatedCompositeFieldContainer[Bundle]
+    strategy: str
+    detached: bool
+    job_id: bytes
+    def __init__(self, placement_group_id: _Optional[bytes] = ..., name: _Optional[str] = ..., bundles: _Optional[_Iterable[_Union[Bundle, _Mapping]]] = ..., strategy: _Optional[str] = ..., detached: _Optional[bool] = ..., job_id: _Optional[bytes] = ...) -> None: ...
+
+class Bundle(_message.Message):
+    __slots__ = ("resources",)
+    class ResourcesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    resources: _containers.ScalarMap[str, float]
+    def __init__(self, resources: _Optional[_Mapping[str, float]] = ...) -> None: ...

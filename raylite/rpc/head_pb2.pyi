@@ -28,7 +28,7 @@ class BlockState(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "cancels")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,8 @@ class ClientBatch(_message.Message):
     RESTART_ACTORS_FIELD_NUMBER: _ClassVar[int]
     REF_CHANGES_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_PLACEMENT_GROUPS_FIELD_NUMBER: _ClassVar[int]
     CANCELS_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
@@ -52,8 +54,10 @@ class ClientBatch(_message.Message):
     restart_actors: _containers.RepeatedScalarFieldContainer[bytes]
     ref_changes: _containers.RepeatedCompositeFieldContainer[RefChange]
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
+    placement_groups: _containers.RepeatedCompositeFieldContainer[_common_pb2.PlacementGroupSpec]
+    remove_placement_groups: _containers.RepeatedScalarFieldContainer[bytes]
     cancels: _containers.RepeatedCompositeFieldContainer[CancelRequest]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ...) -> None: ...
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
     __slots__ = ("object_id", "force", "recursive")
@@ -270,3 +274,27 @@ class GetActorReply(_message.Message):
     actor_id: bytes
     actor_meta: bytes
     def __init__(self, found: _Optional[bool] = ..., actor_id: _Optional[bytes] = ..., actor_meta: _Optional[bytes] = ...) -> None: ...
+
+class GetPlacementGroupsRequest(_message.Message):
+    __slots__ = ("placement_group_id", "name")
+    PLACEMENT_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    placement_group_id: bytes
+    name: str
+    def __init__(self, placement_group_id: _Optional[bytes] = ..., name: _Optional[str] = ...) -> None: ...
+
+class GetPlacementGroupsReply(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[PlacementGroupInfo]
+    def __init__(self, groups: _Optional[_Iterable[_Union[PlacementGroupInfo, _Mapping]]] = ...) -> None: ...
+
+class PlacementGroupInfo(_message.Message):
+    __slots__ = ("spec", "state", "bundle_nodes")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_NODES_FIELD_NUMBER: _ClassVar[int]
+    spec: _common_pb2.PlacementGroupSpec
+    state: str
+    bundle_nodes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, spec: _Optional[_Union[_common_pb2.PlacementGroupSpec, _Mapping]] = ..., state: _Optional[str] = ..., bundle_nodes: _Optional[_Iterable[bytes]] = ...) -> None: ...

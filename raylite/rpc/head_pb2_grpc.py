@@ -64,6 +64,11 @@ class HeadServiceStub:
                 request_serializer=raylite_dot_rpc_dot_head__pb2.StateViewRequest.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_head__pb2.StateViewReply.FromString,
                 _registered_method=True)
+        self.GetPlacementGroups = channel.unary_unary(
+                '/raylite.rpc.HeadService/GetPlacementGroups',
+                request_serializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsReply.FromString,
+                _registered_method=True)
 
 
 class HeadServiceServicer:
@@ -113,6 +118,13 @@ class HeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPlacementGroups(self, request, context):
+        """Placement groups: one by id or name, or all of them (placement_group_table()).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +157,11 @@ def add_HeadServiceServicer_to_server(servicer, server):
                     servicer.GetStateView,
                     request_deserializer=raylite_dot_rpc_dot_head__pb2.StateViewRequest.FromString,
                     response_serializer=raylite_dot_rpc_dot_head__pb2.StateViewReply.SerializeToString,
+            ),
+            'GetPlacementGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlacementGroups,
+                    request_deserializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +326,33 @@ class HeadService:
             '/raylite.rpc.HeadService/GetStateView',
             raylite_dot_rpc_dot_head__pb2.StateViewRequest.SerializeToString,
             raylite_dot_rpc_dot_head__pb2.StateViewReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlacementGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raylite.rpc.HeadService/GetPlacementGroups',
+            raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsRequest.SerializeToString,
+            raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsReply.FromString,
             options,
             channel_credentials,
             insecure,

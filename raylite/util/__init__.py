@@ -1,6 +1,6 @@
 """raylite.util: helpers with Ray's names (ray.util).
 
-ActorPool, inspect_serializability and get_node_ip_address are here; the queue, multiprocessing
+ActorPool, inspect_serializability, get_node_ip_address and the placement group functions are here; the queue, multiprocessing
 and joblib helpers are submodules, imported when used (as in Ray):
 raylite.util.queue, raylite.util.multiprocessing, raylite.util.joblib.
 """
@@ -10,4 +10,23 @@ from raylite.util.actor_pool import ActorPool
 from raylite.util.check_serialize import inspect_serializability
 from raylite.util.node_ip import get_node_ip_address
 
-__all__ = ["ActorPool", "get_node_ip_address", "inspect_serializability", "scheduling_strategies"]
+# (these names shadow the submodule, as in Ray: `import ray.util.placement_group as m` gives the function)
+from raylite.util.placement_group import (
+    get_current_placement_group,
+    get_placement_group,
+    placement_group,
+    placement_group_table,
+    remove_placement_group,
+)
+
+__all__ = [
+    "ActorPool",
+    "get_current_placement_group",
+    "get_node_ip_address",
+    "get_placement_group",
+    "inspect_serializability",
+    "placement_group",
+    "placement_group_table",
+    "remove_placement_group",
+    "scheduling_strategies",
+]

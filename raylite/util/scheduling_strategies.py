@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,18 @@ class NodeAffinitySchedulingStrategy:
 
     node_id: str
     soft: bool = False
+
+
+@dataclass(frozen=True)
+class PlacementGroupSchedulingStrategy:
+    """Run in a placement group's reserved resources (raylite.util.placement_group).
+
+    placement_group_bundle_index: the bundle, or -1 for any bundle of the group;
+    placement_group_capture_child_tasks: the tasks and actors this one starts
+    (without a scheduling strategy of their own) run in the group too.
+    placement_group=None takes the task out of any group it would inherit.
+    """
+
+    placement_group: Any
+    placement_group_bundle_index: int = -1
+    placement_group_capture_child_tasks: bool | None = None

@@ -421,7 +421,9 @@ class Executor:
 
     def _task_facts(self, spec: common_pb2.TaskSpec, method: str = "") -> runtime_context.TaskFacts:
         if spec.kind != common_pb2.ACTOR_METHOD:
-            return runtime_context.TaskFacts(spec.job_id, spec.task_id, spec.name, resources=dict(spec.resources))
+            return runtime_context.TaskFacts(
+                spec.job_id, spec.task_id, spec.name, resources=dict(spec.resources), strategy=spec.strategy
+            )
         return runtime_context.TaskFacts(
             spec.job_id,
             spec.task_id,
@@ -430,6 +432,7 @@ class Executor:
             method or self._method_name(spec),
             self.facts.actor_resources,  # read-only: get_assigned_resources() copies
             self.facts.actor_gpu_ids,
+            strategy=self.facts.actor_strategy,
         )
 
     def _become_actor(self, assignment: head_pb2.TaskAssignment, cls: Any) -> None:
@@ -440,6 +443,7 @@ class Executor:
         facts.actor_name = spec.actor_name
         facts.actor_restarted = assignment.attempt > 1
         facts.actor_resources = dict(spec.resources)
+        facts.actor_strategy = spec.strategy
         facts.actor_class = cls
         try:
             facts.actor_meta = cloudpickle.loads(spec.actor_meta) if spec.actor_meta else None

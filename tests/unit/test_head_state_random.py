@@ -5,7 +5,8 @@ die and rejoin a restarted head; clients submit tasks with arguments, create
 and call actors, put, hold and release refs, subscribe, disconnect; tasks
 finish well, badly or retryably; executors die; tasks block in `get`; actors
 are killed; tasks and calls are cancelled, gently or by force, with or
-without their children; copies are pulled and evicted; the head restarts
+without their children; copies are pulled and evicted; placement groups are
+created and removed, and tasks and actors run in them; the head restarts
 and recovery ends) and feeds them to HeadState as the servicer would. A small model of the
 world outside the head carries out the effects: nodes run what they are
 dispatched and store what they are told, kill what they are told to kill and
@@ -23,7 +24,8 @@ After every step: HeadState.validate(), and cross-checks from outside:
   the delivery, at the end of that step: a result its owner no longer holds);
 - what the head places in a node's store is there (no FreeObject of an
   object the head still keeps), and no running task is on a dead node;
-- the scheduling pass leaves no READY task that a node could take right now;
+- the scheduling pass leaves no READY task that a node could take right now,
+  and no waiting placement group that the nodes could hold right now;
 - a PLACED actor is on a live node; a named actor is alive;
 - when a driver leaves, no task of its job that had not started stays queued;
 - a cancelled task never runs again (no dispatch of a task marked cancelled),
@@ -82,6 +84,12 @@ from raylite.head.state.model import (
     TaskRecord,
     TaskSubmitted,
 )
+from raylite.head.state.placement_model import (
+    PlacementGroupCreated,
+    PlacementGroupRecord,
+    PlacementGroupRemoveRequested,
+)
+from raylite.head.state.placement_policy import place
 from raylite.ids import object_id, task_of
 from raylite.resources import fits
 
@@ -92,6 +100,8 @@ JOBS = [b"job-A\0\0\0", b"job-B\0\0\0"]
 NODE_IDS = [f"node-{i}".encode().ljust(16, b"\0") for i in range(5)]
 REQUESTS = [{"CPU": 1.0}, {"CPU": 1.0}, {"CPU": 1.0}, {}, {"CPU": 2.0}, {"GPU": 1.0}, {"CPU": 64.0}]
 NODE_SHAPES = [{"CPU": 1.0}, {"CPU": 3.0}, {"CPU": 2.0, "GPU": 1.0}]
+BUNDLES = [{"CPU": 1.0}, {"CPU": 0.5}, {"CPU": 2.0}, {"GPU": 1.0}]
+PG_STRATEGIES = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
 SPEC_FIELDS = (
     "task_id job_id client_id name kind resources deps num_returns max_retries actor_id strategy placement "
     "actor_name detached actor_meta function_id max_restarts max_task_retries borrowed parent_id spec"
@@ -130,11 +140,13 @@ class Picks:
 PICKS = st.lists(st.integers(0, 1000), min_size=1, max_size=8).map(Picks)
 
 
-def respec(task: TaskRecord) -> TaskRecord:
-    """The record a peer sends again: its spec's fields only (as raylite/head/wire.py decodes it)."""
+def respec(task: TaskRecord, requests: dict[bytes, tuple[dict[str, float], dict[str, float]]]) -> TaskRecord:
+    """The record a peer sends again: its spec's fields only (as raylite/head/wire.py decodes it),
+    with the request its client made (`requests`), not the head's rewrite of it."""
     fresh = TaskRecord(**{name: getattr(task, name) for name in SPEC_FIELDS})
-    fresh.resources = dict(task.resources)
-    fresh.placement = dict(task.placement)
+    resources, placement = requests.get(task.task_id, (task.resources, task.placement))
+    fresh.resources = dict(resources)
+    fresh.placement = dict(placement)
     return fresh
 
 
@@ -192,6 +204,10 @@ class HeadStateMachine(RuleBasedStateMachine):
         self.sessions = 0
         self.actor_ids: list[bytes] = []
         self.restarts = 0
+        self.groups: dict[bytes, int] = {}  # placement groups made -> bundle count
+        # What each task asked for as its client sent it (the head rewrites a placement group
+        # task's request): what a node reports, the storage saves and a client resends.
+        self.requests: dict[bytes, tuple[dict[str, float], dict[str, float]]] = {}
 
     @initialize(shapes=st.lists(st.sampled_from(NODE_SHAPES), min_size=1, max_size=3), two_jobs=st.booleans())
     def cluster(self, shapes: list[dict[str, float]], two_jobs: bool) -> None:
@@ -316,7 +332,7 @@ class HeadStateMachine(RuleBasedStateMachine):
     def snapshot(self, actor: ActorRecord) -> ActorRecord:
         """What HeadStorage keeps of an actor (raylite/head/storage.py)."""
         assert actor.creation is not None
-        creation = respec(actor.creation)
+        creation = respec(actor.creation, self.requests)
         creation.attempt = actor.creation.attempt
         return ActorRecord(
             actor.actor_id,
@@ -372,6 +388,12 @@ class HeadStateMachine(RuleBasedStateMachine):
                 )
             placed = scheduler.pick_node(request, strategy, nodes, {}, 0)
             assert placed is None, f"{task.name} is READY but fits node {placed!r}"
+        for group in state.placement_groups.values():
+            if group.state in ("PENDING", "RESCHEDULING"):
+                todo = [i for i, n in enumerate(group.nodes) if n is None]
+                fixed = {i: n for i, n in enumerate(group.nodes) if n is not None}
+                where = place(group.bundles, todo, group.strategy, nodes, fixed)
+                assert where is None, f"placement group {group.hex} waits but fits {where}"
 
     # ---- nodes -------------------------------------------------------------------
 
@@ -407,7 +429,7 @@ class HeadStateMachine(RuleBasedStateMachine):
         running = []
         for tid, t in sim.running.items():
             if t.kind == NORMAL:
-                again = respec(t)
+                again = respec(t, self.requests)
                 again.client_id = b""
                 again.attempt = sim.attempts[tid]
                 running.append(again)
@@ -494,7 +516,7 @@ class HeadStateMachine(RuleBasedStateMachine):
         if values:
             events.append(ObjectsPut(values))
         for t in done + list(client.unfinished.values()):
-            events.append(TaskSubmitted(respec(t)))
+            events.append(TaskSubmitted(respec(t, self.requests)))
         return events
 
     # ---- work ----------------------------------------------------------------------
@@ -505,7 +527,12 @@ class HeadStateMachine(RuleBasedStateMachine):
         return p.some(sorted(client.held), 2)
 
     def draw_strategy(self, p: Picks) -> Strategy:
-        kind = p.choose(["DEFAULT", "DEFAULT", "SPREAD", "NODE_AFFINITY"])
+        kind = p.choose(["DEFAULT", "DEFAULT", "SPREAD", "NODE_AFFINITY", "PLACEMENT_GROUP"])
+        if kind == "PLACEMENT_GROUP":
+            if not self.groups:
+                return Strategy()
+            pg_id = p.choose(sorted(self.groups))
+            return Strategy(kind, placement_group_id=pg_id, bundle_index=p.int(-1, self.groups[pg_id] - 1))
         if kind != "NODE_AFFINITY":
             return Strategy(kind)
         return Strategy(kind, p.choose(NODE_IDS[:3]), p.flag())
@@ -514,7 +541,10 @@ class HeadStateMachine(RuleBasedStateMachine):
         client.unfinished[task.task_id] = task
         returns = [object_id(task.task_id, i) for i in range(task.num_returns)]
         client.held.update(returns)
-        self.apply(RefsChanged(client.client_id, [(o, True) for o in returns]), TaskSubmitted(respec(task)))
+        self.requests[task.task_id] = (dict(task.resources), dict(task.placement))
+        self.apply(
+            RefsChanged(client.client_id, [(o, True) for o in returns]), TaskSubmitted(respec(task, self.requests))
+        )
 
     @precondition(lambda self: bool(self.live_clients()))
     @rule(p=PICKS)
@@ -673,6 +703,43 @@ class HeadStateMachine(RuleBasedStateMachine):
         client = p.choose(holders)
         oid = p.choose(sorted(client.held))
         self.apply(ObjectsSubscribed(client.client_id, [oid]))
+
+    @precondition(lambda self: bool(self.live_clients()) and len(self.groups) < 4)
+    @rule(p=PICKS)
+    def create_placement_group(self, p: Picks) -> None:
+        live = self.live_clients()
+        if not live:
+            return
+        client = p.choose(live)
+        pg_id = self.fresh_id(b"group")
+        bundles = [dict(p.choose(BUNDLES)) for _ in range(p.int(1, 3))]
+        group = PlacementGroupRecord(
+            pg_id,
+            f"group-{pg_id[-1]}" if p.flag() else "",
+            bundles,
+            p.choose(PG_STRATEGIES),
+            client.job_id,
+            client.client_id,
+            detached=p.flag(),
+        )
+        self.groups[pg_id] = len(bundles)
+        self.apply(PlacementGroupCreated(group))
+
+    @precondition(lambda self: bool(self.groups))
+    @rule(p=PICKS)
+    def remove_placement_group(self, p: Picks) -> None:
+        pg_id = p.choose(sorted(self.groups))
+        running = [t for _, t in self.running_tasks((NORMAL,)) if t.strategy.placement_group_id == pg_id]
+        self.apply(PlacementGroupRemoveRequested(pg_id))
+        group = self.state.placement_groups.get(pg_id)
+        assert group is None or group.state == "REMOVED"
+        for task in running:  # they go on, on their node's own resources
+            live = self.state.tasks.get(task.task_id)
+            assert live is None or live.state != "RUNNING" or live.resources == self.requests[task.task_id][0]
+        for node in self.state.nodes.values():
+            assert not node.alive or not any(pg_id.hex() in name for name in node.total), (
+                f"{node.node_id!r} keeps the group's resources"
+            )
 
     # ---- what nodes report -----------------------------------------------------------
 

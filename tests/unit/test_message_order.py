@@ -19,6 +19,8 @@ from raylite.head.state import (
     ObjectCopiesChanged,
     ObjectsPut,
     ObjectsSubscribed,
+    PlacementGroupCreated,
+    PlacementGroupRemoveRequested,
     RefsChanged,
     TaskBlockChanged,
     TaskFinished,
@@ -186,6 +188,10 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("tasks", event.task.task_id)]
     if isinstance(event, CancelRequested):
         return [("cancels", event.object_id)]
+    if isinstance(event, PlacementGroupCreated):
+        return [("placement_groups", event.group.pg_id)]
+    if isinstance(event, PlacementGroupRemoveRequested):
+        return [("remove_placement_groups", event.pg_id)]
     step = {TaskBlockChanged: "block_states", TaskFinished: "results"}[type(event)]
     return [(step, event.task_id)]
 
@@ -212,6 +218,9 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.kill_actors.append(bytes([i]) * 16)
         b.restart_actors.append(bytes([i]) * 16)
         b.cancels.add(object_id=oid, recursive=True)
+        group = b.placement_groups.add(placement_group_id=bytes([i + 1]) * 16, strategy="PACK")
+        group.bundles.add().resources["CPU"] = 1.0
+        b.remove_placement_groups.append(bytes([i + 2]) * 16)
     return b
 
 

@@ -151,3 +151,46 @@ def test_a_runtime_env_a_node_could_not_start_an_executor_with_is_refused() -> N
     assert "env_vars" in (refusal('{"env_vars":{"A":"a\\u0000b"}}') or "")
     assert "env_vars" in (refusal('{"env_vars":{"A=B":"1"}}') or "")
     assert "runtime_env_packages" in (refusal('{"env_vars":{}}', {"uri": b"short"}) or "")
+
+
+def test_placement_group_messages_as_the_client_builds_them_are_accepted_and_bad_ones_named() -> None:
+    from raylite.util.placement_group import PlacementGroup, PlacementGroupID
+    from raylite.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    client = client_like()
+    pg_id = client.ids.task_id()
+    group = common_pb2.PlacementGroupSpec(placement_group_id=pg_id, strategy="STRICT_SPREAD", job_id=client.job_id)
+    group.bundles.add().resources.update({"CPU": 1.0, "GPU": 0.0})
+    pg = PlacementGroup(PlacementGroupID(pg_id), [{"CPU": 1.0}])
+    spec = submit.build_spec(
+        client,
+        kind=common_pb2.NORMAL,
+        name="f",
+        function_id=ids.function_id(b"body"),
+        payload=b"p",
+        deps=[],
+        options={"scheduling_strategy": PlacementGroupSchedulingStrategy(pg, 0, True)},
+        default_cpus=1.0,
+    )
+    assert (spec.strategy.kind, spec.strategy.bundle_index, spec.strategy.capture_child_tasks) == (
+        "PLACEMENT_GROUP",
+        0,
+        True,
+    )
+    batch = head_pb2.ClientBatch(placement_groups=[group], tasks=[spec], remove_placement_groups=[pg_id])
+    assert validate.client_batch(batch, first=False) is None
+
+    group, spec = batch.placement_groups[0], batch.tasks[0]  # (the batch holds copies)
+    group.strategy = "SIDEWAYS"
+    assert "placement_groups[0].strategy" in (validate.client_batch(batch, first=False) or "")
+    group.strategy = "PACK"
+    group.bundles[0].resources["CPU"] = 0.0
+    assert validate.client_batch(batch, first=False) == (
+        "malformed ClientBatch: placement_groups[0].bundles[0].resources: asks for nothing"
+    )
+    group.bundles[0].resources["CPU"] = 1.0
+    spec.strategy.bundle_index = -2
+    assert "strategy.bundle_index" in (validate.client_batch(batch, first=False) or "")
+    spec.strategy.bundle_index = 0
+    batch.remove_placement_groups[0] = b"short"
+    assert "remove_placement_groups[0]" in (validate.client_batch(batch, first=False) or "")

@@ -144,8 +144,9 @@ class ActorDirectory:
         if actor is None:
             return
         actor.inflight.pop(task.task_id, None)
-        if task.kind == ACTOR_CREATION and actor.state is PENDING:
-            # failed before it was ever placed (an error argument, an impossible affinity)
+        if task.kind == ACTOR_CREATION and (actor.state is PENDING or actor.state is RESTARTING):
+            # failed before it was (again) placed: an error argument, an impossible affinity,
+            # a placement group that is gone
             self.died(actor, "its creation task failed before it was placed")
 
     # ---- deaths ---------------------------------------------------------------------------

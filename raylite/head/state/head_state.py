@@ -18,6 +18,7 @@ documented in its own module:
 - ActorDirectory (actors.py): actors, their calls, deaths and restarts.
 - Recovery (recovery.py): what a restarted head does until it is whole again.
 - Cancellation (cancel.py): raylite.cancel(), and which task submitted which.
+- PlacementGroups (placement.py): bundles reserved together, and their tasks.
 
 Components rather than mixins: each is a plain class with its own tables and
 its own unit tests, and it reaches the others only through the references
@@ -83,6 +84,12 @@ from raylite.head.state.model import (
 )
 from raylite.head.state.nodes import NodeTable
 from raylite.head.state.objects import ObjectDirectory
+from raylite.head.state.placement import PLACEMENT_GROUP, PlacementGroups
+from raylite.head.state.placement_model import (
+    PlacementGroupCreated,
+    PlacementGroupRecord,
+    PlacementGroupRemoveRequested,
+)
 from raylite.head.state.recovery import Recovery
 from raylite.head.state.sink import Sink
 from raylite.head.state.states import ActorState, StoryEntry, TaskState, entries
@@ -102,6 +109,9 @@ class HeadState:
         self._recovery = Recovery(sink, self._nodes, self._objects)
         self._tasks.history = TaskHistory(task_history)
         self._cancels = Cancellation(sink, self._objects)
+        self._placement = placement = PlacementGroups(sink, self._nodes)
+        placement.tasks, placement.actors = self._tasks, self._actors
+        self._tasks.placement = placement
         self._objects.tasks = self._tasks
         self._objects.dep_waiters = self._tasks.dep_waiters
         self._objects.on_freed = self._on_freed
@@ -119,7 +129,7 @@ class HeadState:
             NodeRemoved: self._on_node_removed,
             ClientConnected: self._on_client_connected,
             ClientDisconnected: self._on_client_disconnected,
-            TaskSubmitted: tasks.on_submitted,
+            TaskSubmitted: self._on_task_submitted,
             ObjectsPut: self._on_objects_put,
             ObjectsSubscribed: objects.on_subscribed,
             TaskFinished: tasks.task_finished,
@@ -131,6 +141,8 @@ class HeadState:
             ObjectCopiesChanged: self._on_copies_changed,
             RefsChanged: objects.on_refs_changed,
             CancelRequested: self._cancels.requested,
+            PlacementGroupCreated: placement.created,
+            PlacementGroupRemoveRequested: placement.remove_requested,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -147,10 +159,15 @@ class HeadState:
             handlers[kind](event)
         sink.event = "end of step"
         if self._tasks.leaving_jobs:
-            self._tasks.drop_left_jobs(self._driver_jobs())
+            drivers = self._driver_jobs()
+            gone = [job for job in self._tasks.leaving_jobs if job not in drivers]
+            self._tasks.drop_left_jobs(drivers)
+            self._placement.jobs_gone(gone)
         while True:
             if sink.needs_pass:
                 sink.needs_pass = False
+                if not self._recovery.awaiting_nodes():
+                    self._placement.schedule_pass()  # groups first: they wait for room as a whole
                 self._tasks.schedule_pass()  # (which defers itself while saved nodes are missing)
             self._objects.free_pass()
             # Freeing can make room (an actor killed because its last handle went): use it
@@ -163,12 +180,14 @@ class HeadState:
     def _on_node_added(self, ev: NodeAdded) -> None:
         self._nodes.add(ev.node_id, ev.resources, ev.info)
         self._tasks.nodes_changed()
+        self._placement.nodes_changed()
         self._recovery.node_added(ev)
 
     def _on_node_removed(self, ev: NodeRemoved) -> None:
         if not self._nodes.remove(ev.node_id):
             return
         where = ev.node_id.hex()[:12]
+        self._placement.node_lost(ev.node_id)
         self._tasks.node_lost(ev.node_id, f"node {where} died ({ev.reason})")
         self._actors.node_lost(ev.node_id, ev.reason)
         lost = self._objects.node_lost(ev.node_id)
@@ -181,6 +200,11 @@ class HeadState:
         self._tasks.objects_lost(
             lost, f"its last copy was evicted from node {ev.node_id.hex()[:12]} as the node of its primary died"
         )
+
+    def _on_task_submitted(self, ev: TaskSubmitted) -> None:
+        if ev.task.strategy.kind == PLACEMENT_GROUP:
+            self._placement.bind(ev.task)
+        self._tasks.submit(ev.task)
 
     def _on_objects_put(self, ev: ObjectsPut) -> None:
         for info in ev.objects:
@@ -261,6 +285,14 @@ class HeadState:
         return self._actors.named_actors
 
     @property
+    def placement_groups(self) -> dict[bytes, PlacementGroupRecord]:
+        return self._placement.groups
+
+    @property
+    def named_placement_groups(self) -> dict[str, bytes]:
+        return self._placement.named
+
+    @property
     def recovering(self) -> bool:
         """A restarted head that still waits for saved nodes (no scheduling until they are back)."""
         return self._recovery.awaiting_nodes()
@@ -288,6 +320,7 @@ class HeadState:
         self._tasks.validate()
         self._actors.validate()
         self._cancels.validate()
+        self._placement.validate()
         pinned = [t for t in self.tasks.values() if t.pinned]
         pinned += [
             a.creation
@@ -312,6 +345,7 @@ class HeadState:
             for actor in self.actors.values():
                 if actor.node_id == node.node_id and actor.state is not ActorState.DEAD:
                     res.add(used, actor.held)
+            res.add(used, self._placement.reserved_on(node.node_id))
             for name, total in node.total.items():
                 expect = total - used.get(name, 0.0)
                 got = node.available.get(name, 0.0)

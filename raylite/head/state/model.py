@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raylite.failures import Failure
+from raylite.head.state.placement_model import PlacementGroupCreated, PlacementGroupRemoveRequested
 from raylite.head.state.states import ActorState, TaskState
 
 # A record's last moves, oldest first, flat: time, name of the state entered, event handled,
@@ -22,9 +23,11 @@ NORMAL, ACTOR_CREATION, ACTOR_METHOD = 0, 1, 2
 
 @dataclass(slots=True, frozen=True)
 class Strategy:
-    kind: str = "DEFAULT"  # DEFAULT, SPREAD or NODE_AFFINITY
+    kind: str = "DEFAULT"  # DEFAULT, SPREAD, NODE_AFFINITY or PLACEMENT_GROUP
     node_id: bytes = b""
     soft: bool = False
+    placement_group_id: bytes = b""  # PLACEMENT_GROUP (raylite/head/state/placement.py)
+    bundle_index: int = -1  # PLACEMENT_GROUP: -1 for any bundle
 
 
 DEFAULT_STRATEGY = Strategy()
@@ -322,5 +325,7 @@ Event = (
     | CancelRequested
     | HeadRestarted
     | RecoveryEnded
+    | PlacementGroupCreated
+    | PlacementGroupRemoveRequested
 )
 Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged | PromoteObject | CancelTask | CancelRefused

@@ -17,6 +17,11 @@ dead node is a no-op, which is what makes "release what it held" safe to say
 for any task or actor whatever happened to its node.
 
 Making room sets `needs_pass` on the sink: something queued may fit now.
+
+A placement group's bundle reserved on a node takes its resources like a
+task and adds resources named after the group to the node (`grow`), which
+the group's tasks then take; removing the group takes them away (`shrink`):
+raylite/placement_resources.py has the names.
 """
 
 from __future__ import annotations
@@ -65,3 +70,22 @@ class NodeTable:
         if node is not None and node.alive:
             res.add(node.available, request)
             self.sink.needs_pass = True
+
+    def grow(self, node_id: bytes, amounts: Mapping[str, float]) -> None:
+        """The node has these resources too now (a placement group's bundle reserved there)."""
+        node = self.nodes[node_id]
+        if node.alive:
+            res.add(node.total, amounts)
+            res.add(node.available, amounts)
+            self.sink.needs_pass = True
+
+    def shrink(self, node_id: bytes, amounts: Mapping[str, float]) -> None:
+        """Takes back what grow added (nothing may hold it any more); names left at zero go."""
+        node = self.nodes[node_id]
+        if not node.alive:
+            return
+        for table in (node.total, node.available):
+            res.subtract(table, amounts)
+            for name in amounts:
+                if abs(table.get(name, 0.0)) < res.EPS:
+                    table.pop(name, None)

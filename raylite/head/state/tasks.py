@@ -86,6 +86,7 @@ from raylite.ids import object_id, task_of
 if TYPE_CHECKING:
     from raylite.head.state.actors import ActorDirectory
     from raylite.head.state.cancel import Cancellation
+    from raylite.head.state.placement import PlacementGroups
     from raylite.head.state.recovery import Recovery
 
 NEW, WAITING, READY = TaskState.NEW, TaskState.WAITING, TaskState.READY
@@ -111,6 +112,7 @@ class TaskTable:
         self.actors: ActorDirectory
         self.recovery: Recovery
         self.cancels: Cancellation
+        self.placement: PlacementGroups
 
     # ---- submission ----------------------------------------------------------------------
 
@@ -240,10 +242,15 @@ class TaskTable:
             if target is None or not target.alive or not res.fits(request, target.total):
                 self._fail_unschedulable(task, strategy.node_id)
                 return True
+        elif strategy.kind == "PLACEMENT_GROUP" and not self.placement.usable(strategy.placement_group_id):
+            self.finish(task, [self.placement.removed_error(task)] * task.num_returns, "its group was removed")
+            return True
         locality = self._locality(task) if task.deps else {}
         node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
         if node_id is None:
-            if not scheduler.feasible_anywhere(request, nodes) and key not in self._warned_infeasible:
+            # (a task in a placement group waits for its group, which placement.py warns about)
+            infeasible = strategy.kind != "PLACEMENT_GROUP" and not scheduler.feasible_anywhere(request, nodes)
+            if infeasible and key not in self._warned_infeasible:
                 self._warned_infeasible.add(key)
                 self.sink.effects.append(Warn(task.client_id, _infeasible_message(task, request, nodes)))
             return False
