@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from raylite.head.state import diagrams
+from raylite.head.state.placement_model import PLACEMENT_GROUP_TRANSITIONS
 from raylite.head.state.states import ACTOR_TRANSITIONS, TASK_TRANSITIONS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
@@ -19,7 +20,7 @@ def test_the_architecture_document_holds_todays_diagrams() -> None:
 
 def test_every_legal_move_is_drawn_once() -> None:
     drawn = diagrams.diagrams()
-    for table in (TASK_TRANSITIONS, ACTOR_TRANSITIONS):
+    for table in (TASK_TRANSITIONS, ACTOR_TRANSITIONS, PLACEMENT_GROUP_TRANSITIONS):
         for old, moves in table.items():
             for new in moves:
                 assert drawn.count(f"    {old.value} --> {new.value}: ") == 1, (old, new)

@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TypeVar
 
+from raylite.head.state.placement_model import PLACEMENT_GROUP_TRANSITIONS, PlacementGroupState
 from raylite.head.state.states import (
     INITIAL_ACTOR_STATE,
     INITIAL_TASK_STATE,
@@ -53,6 +54,7 @@ def diagrams() -> str:
         (
             mermaid("Tasks", task_transitions(), INITIAL_TASK_STATE),
             mermaid("Actors", actor_transitions(), INITIAL_ACTOR_STATE),
+            mermaid("Placement groups", PLACEMENT_GROUP_TRANSITIONS, PlacementGroupState.PENDING),
         )
     )
 
