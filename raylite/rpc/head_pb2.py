@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from raylite.rpc import common_pb2 as raylite_dot_rpc_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16raylite/rpc/head.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\"]\n\x0b\x43lientHello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\x0c\x12\x0e\n\x06job_id\x18\x03 \x01(\x0c\x12\x11\n\tis_driver\x18\x04 \x01(\x08\".\n\nBlockState\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12\x0f\n\x07\x62locked\x18\x02 \x01(\x08\"\x89\x03\n\x0b\x43lientBatch\x12\'\n\x05hello\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ClientHello\x12.\n\x07\x65xports\x18\x02 \x03(\x0b\x32\x1d.raylite.rpc.ExportedFunction\x12&\n\x04puts\x18\x03 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12$\n\x05tasks\x18\x04 \x03(\x0b\x32\x15.raylite.rpc.TaskSpec\x12\x11\n\tsubscribe\x18\x05 \x03(\x0c\x12-\n\x0c\x62lock_states\x18\x06 \x03(\x0b\x32\x17.raylite.rpc.BlockState\x12\x13\n\x0bkill_actors\x18\x07 \x03(\x0c\x12\r\n\x05\x66lush\x18\x08 \x01(\x04\x12\x16\n\x0erestart_actors\x18\t \x03(\x0c\x12+\n\x0bref_changes\x18\n \x03(\x0b\x32\x16.raylite.rpc.RefChange\x12(\n\x07results\x18\x0b \x03(\x0b\x32\x17.raylite.rpc.TaskResult\",\n\tRefChange\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04held\x18\x02 \x01(\x08\"c\n\x0cHeadToClient\x12)\n\x07objects\x18\x01 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12\x11\n\tflush_ack\x18\x02 \x01(\x04\x12\x0f\n\x07warning\x18\x03 \x01(\tJ\x04\x08\x04\x10\x05\"\xeb\x01\n\tNodeHello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12#\n\x04node\x18\x02 \x01(\x0b\x32\x15.raylite.rpc.NodeInfo\x12\x0e\n\x06resume\x18\x03 \x01(\x08\x12,\n\x07running\x18\x04 \x03(\x0b\x32\x1b.raylite.rpc.TaskAssignment\x12&\n\x06\x61\x63tors\x18\x05 \x03(\x0b\x32\x16.raylite.rpc.LiveActor\x12)\n\x07objects\x18\x06 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12\x0e\n\x06\x63opies\x18\x07 \x03(\x0c\".\n\tLiveActor\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x0c\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"\x89\x01\n\nTaskResult\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12)\n\x07results\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12\x15\n\rerror_summary\x18\x04 \x01(\t\x12\x11\n\tretryable\x18\x05 \x01(\x08\x12\x0f\n\x07node_id\x18\x06 \x01(\x0cJ\x04\x08\x03\x10\x04\"R\n\x0c\x45xecutorDied\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12\x10\n\x08\x61\x63tor_id\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\xb5\x01\n\tNodeBatch\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x16.raylite.rpc.NodeHello\x12(\n\x07results\x18\x02 \x03(\x0b\x32\x17.raylite.rpc.TaskResult\x12)\n\x06\x64\x65\x61ths\x18\x03 \x03(\x0b\x32\x19.raylite.rpc.ExecutorDied\x12\x14\n\x0c\x63opies_added\x18\x04 \x03(\x0c\x12\x16\n\x0e\x63opies_removed\x18\x05 \x03(\x0c\"\x9f\x01\n\x0eTaskAssignment\x12#\n\x04spec\x18\x01 \x01(\x0b\x32\x15.raylite.rpc.TaskSpec\x12&\n\x04\x61rgs\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12/\n\x08\x66unction\x18\x03 \x01(\x0b\x32\x1d.raylite.rpc.ExportedFunction\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\xa3\x01\n\nHeadToNode\x12*\n\x05tasks\x18\x01 \x03(\x0b\x32\x1b.raylite.rpc.TaskAssignment\x12\x13\n\x0bkill_actors\x18\x02 \x03(\x0c\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.raylite.rpc.NodeInfo\x12\x14\n\x0c\x66ree_objects\x18\x04 \x03(\x0c\x12\x18\n\x10promoted_objects\x18\x05 \x03(\x0c\"/\n\x13\x43lusterStateRequest\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\"O\n\x11\x43lusterStateReply\x12$\n\x05nodes\x18\x01 \x03(\x0b\x32\x15.raylite.rpc.NodeInfo\x12\x14\n\x0csession_name\x18\x02 \x01(\t\")\n\x12GetFunctionRequest\x12\x13\n\x0b\x66unction_id\x18\x01 \x01(\x0c\" \n\x10GetFunctionReply\x12\x0c\n\x04\x62lob\x18\x01 \x01(\x0c\"\x1f\n\x0fGetActorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\rGetActorReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x10\n\x08\x61\x63tor_id\x18\x02 \x01(\x0c\x12\x12\n\nactor_meta\x18\x03 \x01(\x0c\x32\x83\x03\n\x0bHeadService\x12G\n\x0c\x43lientStream\x12\x18.raylite.rpc.ClientBatch\x1a\x19.raylite.rpc.HeadToClient(\x01\x30\x01\x12\x41\n\nNodeStream\x12\x16.raylite.rpc.NodeBatch\x1a\x17.raylite.rpc.HeadToNode(\x01\x30\x01\x12S\n\x0fGetClusterState\x12 .raylite.rpc.ClusterStateRequest\x1a\x1e.raylite.rpc.ClusterStateReply\x12M\n\x0bGetFunction\x12\x1f.raylite.rpc.GetFunctionRequest\x1a\x1d.raylite.rpc.GetFunctionReply\x12\x44\n\x08GetActor\x12\x1c.raylite.rpc.GetActorRequest\x1a\x1a.raylite.rpc.GetActorReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16raylite/rpc/head.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\"]\n\x0b\x43lientHello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\x0c\x12\x0e\n\x06job_id\x18\x03 \x01(\x0c\x12\x11\n\tis_driver\x18\x04 \x01(\x08\".\n\nBlockState\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12\x0f\n\x07\x62locked\x18\x02 \x01(\x08\"\x89\x03\n\x0b\x43lientBatch\x12\'\n\x05hello\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ClientHello\x12.\n\x07\x65xports\x18\x02 \x03(\x0b\x32\x1d.raylite.rpc.ExportedFunction\x12&\n\x04puts\x18\x03 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12$\n\x05tasks\x18\x04 \x03(\x0b\x32\x15.raylite.rpc.TaskSpec\x12\x11\n\tsubscribe\x18\x05 \x03(\x0c\x12-\n\x0c\x62lock_states\x18\x06 \x03(\x0b\x32\x17.raylite.rpc.BlockState\x12\x13\n\x0bkill_actors\x18\x07 \x03(\x0c\x12\r\n\x05\x66lush\x18\x08 \x01(\x04\x12\x16\n\x0erestart_actors\x18\t \x03(\x0c\x12+\n\x0bref_changes\x18\n \x03(\x0b\x32\x16.raylite.rpc.RefChange\x12(\n\x07results\x18\x0b \x03(\x0b\x32\x17.raylite.rpc.TaskResult\",\n\tRefChange\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04held\x18\x02 \x01(\x08\"c\n\x0cHeadToClient\x12)\n\x07objects\x18\x01 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12\x11\n\tflush_ack\x18\x02 \x01(\x04\x12\x0f\n\x07warning\x18\x03 \x01(\tJ\x04\x08\x04\x10\x05\"\xeb\x01\n\tNodeHello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12#\n\x04node\x18\x02 \x01(\x0b\x32\x15.raylite.rpc.NodeInfo\x12\x0e\n\x06resume\x18\x03 \x01(\x08\x12,\n\x07running\x18\x04 \x03(\x0b\x32\x1b.raylite.rpc.TaskAssignment\x12&\n\x06\x61\x63tors\x18\x05 \x03(\x0b\x32\x16.raylite.rpc.LiveActor\x12)\n\x07objects\x18\x06 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12\x0e\n\x06\x63opies\x18\x07 \x03(\x0c\".\n\tLiveActor\x12\x10\n\x08\x61\x63tor_id\x18\x01 \x01(\x0c\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\r\"\x89\x01\n\nTaskResult\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12)\n\x07results\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12\x15\n\rerror_summary\x18\x04 \x01(\t\x12\x11\n\tretryable\x18\x05 \x01(\x08\x12\x0f\n\x07node_id\x18\x06 \x01(\x0cJ\x04\x08\x03\x10\x04\"h\n\x0c\x45xecutorDied\x12\x0f\n\x07task_id\x18\x01 \x01(\x0c\x12\x10\n\x08\x61\x63tor_id\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\x12\x14\n\x0bintentional\x18\x8c\x01 \x01(\x08\"\xb5\x01\n\tNodeBatch\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x16.raylite.rpc.NodeHello\x12(\n\x07results\x18\x02 \x03(\x0b\x32\x17.raylite.rpc.TaskResult\x12)\n\x06\x64\x65\x61ths\x18\x03 \x03(\x0b\x32\x19.raylite.rpc.ExecutorDied\x12\x14\n\x0c\x63opies_added\x18\x04 \x03(\x0c\x12\x16\n\x0e\x63opies_removed\x18\x05 \x03(\x0c\"\x9f\x01\n\x0eTaskAssignment\x12#\n\x04spec\x18\x01 \x01(\x0b\x32\x15.raylite.rpc.TaskSpec\x12&\n\x04\x61rgs\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12/\n\x08\x66unction\x18\x03 \x01(\x0b\x32\x1d.raylite.rpc.ExportedFunction\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\xa3\x01\n\nHeadToNode\x12*\n\x05tasks\x18\x01 \x03(\x0b\x32\x1b.raylite.rpc.TaskAssignment\x12\x13\n\x0bkill_actors\x18\x02 \x03(\x0c\x12$\n\x05nodes\x18\x03 \x03(\x0b\x32\x15.raylite.rpc.NodeInfo\x12\x14\n\x0c\x66ree_objects\x18\x04 \x03(\x0c\x12\x18\n\x10promoted_objects\x18\x05 \x03(\x0c\"/\n\x13\x43lusterStateRequest\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\"O\n\x11\x43lusterStateReply\x12$\n\x05nodes\x18\x01 \x03(\x0b\x32\x15.raylite.rpc.NodeInfo\x12\x14\n\x0csession_name\x18\x02 \x01(\t\")\n\x12GetFunctionRequest\x12\x13\n\x0b\x66unction_id\x18\x01 \x01(\x0c\" \n\x10GetFunctionReply\x12\x0c\n\x04\x62lob\x18\x01 \x01(\x0c\"3\n\x0fGetActorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\tnamespace\x18\x8c\x01 \x01(\t\"D\n\rGetActorReply\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12\x10\n\x08\x61\x63tor_id\x18\x02 \x01(\x0c\x12\x12\n\nactor_meta\x18\x03 \x01(\x0c\"C\n\x16ListNamedActorsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x16\n\x0e\x61ll_namespaces\x18\x02 \x01(\x08\"-\n\nNamedActor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"?\n\x14ListNamedActorsReply\x12\'\n\x06\x61\x63tors\x18\x01 \x03(\x0b\x32\x17.raylite.rpc.NamedActor2\xde\x03\n\x0bHeadService\x12G\n\x0c\x43lientStream\x12\x18.raylite.rpc.ClientBatch\x1a\x19.raylite.rpc.HeadToClient(\x01\x30\x01\x12\x41\n\nNodeStream\x12\x16.raylite.rpc.NodeBatch\x1a\x17.raylite.rpc.HeadToNode(\x01\x30\x01\x12S\n\x0fGetClusterState\x12 .raylite.rpc.ClusterStateRequest\x1a\x1e.raylite.rpc.ClusterStateReply\x12M\n\x0bGetFunction\x12\x1f.raylite.rpc.GetFunctionRequest\x1a\x1d.raylite.rpc.GetFunctionReply\x12\x44\n\x08GetActor\x12\x1c.raylite.rpc.GetActorRequest\x1a\x1a.raylite.rpc.GetActorReply\x12Y\n\x0fListNamedActors\x12#.raylite.rpc.ListNamedActorsRequest\x1a!.raylite.rpc.ListNamedActorsReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,25 +49,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKRESULT']._serialized_start=1038
   _globals['_TASKRESULT']._serialized_end=1175
   _globals['_EXECUTORDIED']._serialized_start=1177
-  _globals['_EXECUTORDIED']._serialized_end=1259
-  _globals['_NODEBATCH']._serialized_start=1262
-  _globals['_NODEBATCH']._serialized_end=1443
-  _globals['_TASKASSIGNMENT']._serialized_start=1446
-  _globals['_TASKASSIGNMENT']._serialized_end=1605
-  _globals['_HEADTONODE']._serialized_start=1608
-  _globals['_HEADTONODE']._serialized_end=1771
-  _globals['_CLUSTERSTATEREQUEST']._serialized_start=1773
-  _globals['_CLUSTERSTATEREQUEST']._serialized_end=1820
-  _globals['_CLUSTERSTATEREPLY']._serialized_start=1822
-  _globals['_CLUSTERSTATEREPLY']._serialized_end=1901
-  _globals['_GETFUNCTIONREQUEST']._serialized_start=1903
-  _globals['_GETFUNCTIONREQUEST']._serialized_end=1944
-  _globals['_GETFUNCTIONREPLY']._serialized_start=1946
-  _globals['_GETFUNCTIONREPLY']._serialized_end=1978
-  _globals['_GETACTORREQUEST']._serialized_start=1980
-  _globals['_GETACTORREQUEST']._serialized_end=2011
-  _globals['_GETACTORREPLY']._serialized_start=2013
-  _globals['_GETACTORREPLY']._serialized_end=2081
-  _globals['_HEADSERVICE']._serialized_start=2084
-  _globals['_HEADSERVICE']._serialized_end=2471
+  _globals['_EXECUTORDIED']._serialized_end=1281
+  _globals['_NODEBATCH']._serialized_start=1284
+  _globals['_NODEBATCH']._serialized_end=1465
+  _globals['_TASKASSIGNMENT']._serialized_start=1468
+  _globals['_TASKASSIGNMENT']._serialized_end=1627
+  _globals['_HEADTONODE']._serialized_start=1630
+  _globals['_HEADTONODE']._serialized_end=1793
+  _globals['_CLUSTERSTATEREQUEST']._serialized_start=1795
+  _globals['_CLUSTERSTATEREQUEST']._serialized_end=1842
+  _globals['_CLUSTERSTATEREPLY']._serialized_start=1844
+  _globals['_CLUSTERSTATEREPLY']._serialized_end=1923
+  _globals['_GETFUNCTIONREQUEST']._serialized_start=1925
+  _globals['_GETFUNCTIONREQUEST']._serialized_end=1966
+  _globals['_GETFUNCTIONREPLY']._serialized_start=1968
+  _globals['_GETFUNCTIONREPLY']._serialized_end=2000
+  _globals['_GETACTORREQUEST']._serialized_start=2002
+  _globals['_GETACTORREQUEST']._serialized_end=2053
+  _globals['_GETACTORREPLY']._serialized_start=2055
+  _globals['_GETACTORREPLY']._serialized_end=2123
+  _globals['_LISTNAMEDACTORSREQUEST']._serialized_start=2125
+  _globals['_LISTNAMEDACTORSREQUEST']._serialized_end=2192
+  _globals['_NAMEDACTOR']._serialized_start=2194
+  _globals['_NAMEDACTOR']._serialized_end=2239
+  _globals['_LISTNAMEDACTORSREPLY']._serialized_start=2241
+  _globals['_LISTNAMEDACTORSREPLY']._serialized_end=2304
+  _globals['_HEADSERVICE']._serialized_start=2307
+  _globals['_HEADSERVICE']._serialized_end=2785
 # @@protoc_insertion_point(module_scope)

@@ -22,17 +22,17 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NoReturn
 
 import cloudpickle
 
 from raylite import config, exceptions, ids, runtime_context, store
+from raylite.actor import ActorExitRequest
 from raylite.client import context
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
-from raylite.worker import protocol, task_errors
+from raylite.worker import actor_host, protocol, task_errors
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -79,8 +79,8 @@ class Executor:
         self.actor_name = ""
         self.actor_id = b""
         self.async_loop: asyncio.AbstractEventLoop | None = None
-        self.async_limit: asyncio.Semaphore | None = None
-        self.threads: ThreadPoolExecutor | None = None
+        self.async_groups: actor_host.AsyncGroups | None = None
+        self.threads: actor_host.ThreadGroups | None = None
         self.send_lock = threading.Lock()
         self.calls = _CallLedger()
         self.job_id = b""
@@ -140,7 +140,10 @@ class Executor:
         if spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is not None:
             asyncio.run_coroutine_threadsafe(self._run_async(assignment), self.async_loop)
         elif spec.kind == common_pb2.ACTOR_METHOD and self.threads is not None:
-            self.threads.submit(self.run, assignment)
+            try:
+                self.threads.submit(spec.concurrency_group, self.run, assignment)
+            except actor_host.UnknownGroup as exc:
+                self._report(spec, self._pack_error(spec, self._task_error(spec, exc)))
         else:
             self.run(assignment)
 
@@ -167,6 +170,8 @@ class Executor:
             value = self._execute(assignment, facts)
             results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
+            if spec.kind == common_pb2.ACTOR_METHOD and actor_host.is_exit(exc):
+                self._exit_actor(self._method_name(spec))
             err = self._task_error(spec, exc)
             results = self._pack_error(spec, err)
             if spec.kind == common_pb2.ACTOR_CREATION:
@@ -188,19 +193,64 @@ class Executor:
 
     async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
-        assert self.async_limit is not None
-        async with self.async_limit:
-            runtime_context.enter_task(self._task_facts(spec, self._method_name(spec)))  # this coroutine's own
+        assert self.async_groups is not None
+        method_name = self._method_name(spec)
+        try:
+            limit = self.async_groups.limit(spec.concurrency_group)
+        except actor_host.UnknownGroup as exc:
+            self._report(spec, self._pack_error(spec, self._task_error(spec, exc)))
+            return
+        async with limit:
+            runtime_context.enter_task(self._task_facts(spec, method_name))  # this coroutine's own
             try:
                 args, kwargs = await asyncio.get_running_loop().run_in_executor(None, self._arguments, assignment)
-                method_name = self._method_name(spec)
-                value = getattr(self.actor, method_name)(*args, **kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
+                retries_left = spec.max_retries
+                while True:
+                    try:
+                        value = self._call_method(method_name, args, kwargs)
+                        if inspect.isawaitable(value):
+                            value = await value
+                        break
+                    except Exception as exc:
+                        if not actor_host.retry_wanted(spec.retry_exceptions, retries_left, exc):
+                            raise
+                        retries_left -= 1 if retries_left > 0 else 0
                 results = self._pack_results(spec, value)
             except BaseException as exc:  # noqa: BLE001
+                if actor_host.is_exit(exc):
+                    self._exit_actor(method_name)
                 results = self._pack_error(spec, self._task_error(spec, exc))
         self._report(spec, results)
+
+    def _call_method(self, method_name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Calls a method of the actor, or one every actor has (actor_host.READY, TERMINATE)."""
+        if method_name == actor_host.READY:
+            return True
+        if method_name == actor_host.TERMINATE:
+            raise ActorExitRequest(0)
+        return getattr(self.actor, method_name)(*args, **kwargs)
+
+    def _exit_actor(self, method_name: str) -> NoReturn:
+        """Ends this actor's process on purpose (exit_actor(), __ray_terminate__), for good.
+
+        The daemon hears why before the process goes, and passes it on to the head
+        with the death, so the actor is not restarted and its later calls fail with
+        ActorDiedError saying so. The head has applied every result this process sent
+        on its own client stream first (flush), so those calls are answered; the
+        calls still running (in other threads) fail with the actor.
+        """
+        reason = actor_host.exit_reason(method_name, type(self.actor).__name__)
+        client = context.peek()
+        if client is not None:
+            try:
+                client.flush(timeout=10)
+            except Exception:  # noqa: BLE001 - the head is gone; the exit goes on regardless
+                pass
+        with self.send_lock:
+            self.channel.send(protocol.EXITING, reason.encode())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
         if context.peek() is None and self.local_refs.counts:
@@ -241,7 +291,14 @@ class Executor:
                 raise exceptions.ActorDiedError(self.actor_error)
             method_name = self._method_name(spec)
             args, kwargs = self._arguments(assignment)
-            return getattr(self.actor, method_name)(*args, **kwargs)
+            retries_left = spec.max_retries
+            while True:
+                try:
+                    return self._call_method(method_name, args, kwargs)
+                except Exception as exc:
+                    if not actor_host.retry_wanted(spec.retry_exceptions, retries_left, exc):
+                        raise
+                    retries_left -= 1 if retries_left > 0 else 0
         target = self._function(spec.function_id)
         facts.function = target
         facts.member = "__init__" if spec.kind == common_pb2.ACTOR_CREATION else ""
@@ -262,10 +319,11 @@ class Executor:
                 spec.name, exc, self.pid, self.ip, actor_cls=target, actor_id=spec.actor_id.hex()
             )
             raise
+        groups = actor_host.groups_of(self.facts.actor_meta)
         if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)):
-            self._start_async_loop(spec.max_concurrency or 1000)
-        elif spec.max_concurrency > 1:
-            self.threads = ThreadPoolExecutor(spec.max_concurrency, thread_name_prefix="actor")
+            self._start_async_loop(spec.max_concurrency or 1000, groups)
+        elif spec.max_concurrency > 1 or groups:
+            self.threads = actor_host.ThreadGroups(spec.max_concurrency or 1, groups, target.__name__)
         return None
 
     # ---- what the task runs as (get_runtime_context(), get_gpu_ids()) ------------------------------
@@ -312,14 +370,15 @@ class Executor:
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpus.original_visible)
 
-    def _start_async_loop(self, limit: int) -> None:
+    def _start_async_loop(self, limit: int, groups: dict[str, int]) -> None:
         loop = asyncio.new_event_loop()
         self.async_loop = loop
         ready = threading.Event()
+        class_name = type(self.actor).__name__
 
         def run() -> None:
             asyncio.set_event_loop(loop)
-            self.async_limit = asyncio.Semaphore(limit)
+            self.async_groups = actor_host.AsyncGroups(limit, groups, class_name)
             ready.set()
             loop.run_forever()
 

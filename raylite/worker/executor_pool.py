@@ -118,7 +118,11 @@ class ExecutorPool:
             elif isinstance(ins, pool.ReportDeath):
                 self.on_death(
                     head_pb2.ExecutorDied(
-                        task_id=ins.task_id, actor_id=ins.actor_id, reason=ins.reason, attempt=ins.attempt
+                        task_id=ins.task_id,
+                        actor_id=ins.actor_id,
+                        reason=ins.reason,
+                        attempt=ins.attempt,
+                        intentional=ins.intentional,
                     )
                 )
             elif isinstance(ins, pool.ReleaseReservations):
@@ -195,6 +199,8 @@ class ExecutorPool:
                     carry_out(handle(pool.ResultReported(executor, body)))
                 elif kind == protocol.HELLO:
                     carry_out(handle(pool.ExecutorSaidHello(executor)))
+                elif kind == protocol.EXITING:
+                    carry_out(handle(pool.ExitAnnounced(executor, body.decode(errors="replace")[:2000])))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         code = await proc.wait()

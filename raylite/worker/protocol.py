@@ -18,6 +18,7 @@ EXIT = ord("X")  # body: empty; finish and exit
 HELLO = ord("H")  # body: the executor's pid, ascii
 RESULT = ord("R")  # body: TaskResult, for the daemon to forward to the head
 DONE = ord("D")  # body: task id; the executor sent the TaskResult to the head itself
+EXITING = ord("E")  # body: why, utf-8; the actor this executor hosts ends on purpose (it exits next)
 
 
 def pack(kind: int, body: bytes) -> bytes:

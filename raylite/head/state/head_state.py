@@ -136,6 +136,8 @@ class HeadState:
         sink.event = "end of step"
         if self._tasks.leaving_jobs:
             self._tasks.drop_left_jobs(self._driver_jobs())
+        if self._actors.leaving_owners:
+            self._actors.drop_orphans(self.clients)
         while True:
             if sink.needs_pass:
                 sink.needs_pass = False
@@ -182,13 +184,14 @@ class HeadState:
     def _on_client_disconnected(self, ev: ClientDisconnected) -> None:
         job_id, is_driver = self.clients.pop(ev.client_id, (b"", False))
         self._objects.client_gone(ev.client_id)
+        self._actors.owner_left(ev.client_id)  # (at the end of the step: it may be a reconnection)
         if is_driver:
             self._actors.driver_left(job_id)
             self._tasks.driver_left(job_id)  # (at the end of the step: it may be a reconnection)
 
     def _on_recovery_ended(self, ev: RecoveryEnded) -> None:
         drivers = self._driver_jobs()
-        self._recovery.ended(drivers)
+        self._recovery.ended(drivers, self.clients)
         self._tasks.drop_jobs_without_driver(drivers)
 
     def _driver_jobs(self) -> set[bytes]:
@@ -240,7 +243,8 @@ class HeadState:
         return self._actors.actors
 
     @property
-    def named_actors(self) -> dict[str, bytes]:
+    def named_actors(self) -> dict[tuple[str, str], bytes]:
+        """(namespace, name) -> the live actor of that name."""
         return self._actors.named_actors
 
     @property

@@ -129,7 +129,8 @@ class TaskTable:
             self.finish(task, early.results, "it finished while the head was down")
             return
         if kind == ACTOR_CREATION:
-            self.actors.created(task)
+            if not self.actors.created(task):
+                return  # refused (its name is taken): it finished failed
         elif kind == ACTOR_METHOD:
             self.actors.route_call(task)
             return

@@ -122,6 +122,14 @@ class DoneReported:
 
 
 @dataclass(slots=True)
+class ExitAnnounced:
+    """The actor the executor hosts ends on purpose (exit_actor(), __ray_terminate__); its process exits next."""
+
+    executor: int
+    reason: str
+
+
+@dataclass(slots=True)
 class ExecutorExited:
     executor: int
     reason: str  # how it ended ("pid 12 was killed by SIGKILL"), for the head's error message
@@ -147,6 +155,7 @@ Event = (
     | ResultReported
     | DoneReported
     | ExecutorExited
+    | ExitAnnounced
     | ActorKillRequested
     | PoolStopping
 )
@@ -200,6 +209,7 @@ class ReportDeath:
     actor_id: bytes
     attempt: int
     reason: str
+    intentional: bool = False  # the actor ended itself on purpose: the head must not restart it
 
 
 @dataclass(slots=True)
@@ -232,6 +242,7 @@ class Executor:
     actor_id: bytes = b""  # the actor it hosts, if any (then it never runs normal tasks)
     attempt: int = 0  # of that task, or of the actor's creation
     killed: bool = False  # by request: its death needs no report
+    exit_reason: str = ""  # its actor announced that it ends on purpose, and why
     # the last task it reported DONE: if it dies before its client's stream
     # delivered that result, the head must hear of the death
     last_done: tuple[bytes, int] | None = None
@@ -353,7 +364,10 @@ class PoolState:
         reason = event.reason
         if ex.actor_id:
             if not ex.killed:
-                out.append(ReportDeath(b"", ex.actor_id, ex.attempt, reason))
+                if ex.exit_reason:
+                    out.append(ReportDeath(b"", ex.actor_id, ex.attempt, ex.exit_reason, intentional=True))
+                else:
+                    out.append(ReportDeath(b"", ex.actor_id, ex.attempt, reason))
         elif ex.task_id:
             out.append(ReportDeath(ex.task_id, b"", ex.attempt, reason))
         if ex.last_done is not None and not ex.actor_id:
@@ -365,6 +379,11 @@ class PoolState:
         # may have been started for them (before it said hello)
         if self.pooled() < self.size or len(self.waiting) > self.starting:
             self._spawn_pooled(out)
+
+    def _exit_announced(self, event: ExitAnnounced, out: list[Instruction]) -> None:
+        ex = self.executors.get(event.executor)
+        if ex is not None and ex.actor_id:
+            ex.exit_reason = event.reason or "it exited on purpose"
 
     def _actor_kill_requested(self, event: ActorKillRequested, out: list[Instruction]) -> None:
         ex = self.actors.pop(event.actor_id, None)
@@ -454,6 +473,7 @@ _HANDLERS: dict[type, Callable[[PoolState, Any, list[Instruction]], None]] = {
     ResultReported: PoolState._result_reported,
     DoneReported: PoolState._done_reported,
     ExecutorExited: PoolState._executor_exited,
+    ExitAnnounced: PoolState._exit_announced,
     ActorKillRequested: PoolState._actor_kill_requested,
     PoolStopping: PoolState._pool_stopping,
 }
