@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +105,12 @@ class ActorClass:
         cls = self.__dict__.get("_cls")
         if cls is None or (name.startswith("__") and name.endswith("__")):
             raise AttributeError(name)
-        return getattr(cls, name)
+        value = getattr(cls, name)
+        if isinstance(value, types.FunctionType):
+            # Not the function itself: cloudpickle would then find it at module.Class.name
+            # and pickle the class's methods by reference, in a module executors may not have.
+            return functools.wraps(value)(functools.partial(value))
+        return value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
@@ -232,7 +239,7 @@ class ActorHandle:
             raise AttributeError(name)
         meta = self.__dict__.get("_meta")
         if meta is None or name not in meta.methods:
-            known = ", ".join(sorted(meta.methods)) if meta else ""
+            known = ", ".join(sorted(m for m in meta.methods if m not in BUILTIN_METHODS)) if meta else ""
             raise AttributeError(
                 f"actor class {meta.class_name if meta else '?'} has no method {name!r}; "
                 f"call one of its methods: {known or '(it has none)'}"

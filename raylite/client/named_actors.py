@@ -53,9 +53,9 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
     handle = lookup(client, name, where)
     if handle is None:
         raise ValueError(
-            f"Failed to look up actor with name {name!r} in namespace {where!r}: no live actor has that name "
-            "there. Check that it was created (and not killed or ended), and pass namespace= if it was "
-            "created in another namespace than this job's."
+            f"Failed to look up actor with name {name!r}: no live actor named {name!r} in namespace {where!r}. "
+            "Check that it was created (and not killed or ended), and pass namespace= if it was created in "
+            "another namespace than this job's."
         )
     return handle
 
