@@ -9,10 +9,8 @@ code first uses the API (nested tasks, get, put, actor calls).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import faulthandler
-import fcntl
 import inspect
 import json
 import os
@@ -20,8 +18,6 @@ import signal
 import socket
 import sys
 import threading
-from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import cloudpickle
@@ -33,6 +29,8 @@ from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
 from raylite.worker import actor_host, protocol, task_errors
+from raylite.worker.call_ledger import CallLedger
+from raylite.worker.gpus import GpuSlots, _visible_gpus
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -81,8 +79,9 @@ class Executor:
         self.async_loop: asyncio.AbstractEventLoop | None = None
         self.async_groups: actor_host.AsyncGroups | None = None
         self.threads: actor_host.ThreadGroups | None = None
+        self.in_order: actor_host.InOrder | None = None  # a single-threaded actor's calls, held for their turn
         self.send_lock = threading.Lock()
-        self.calls = _CallLedger()
+        self.calls = CallLedger()
         self.job_id = b""
         self.task_id = b""
         self.last_error = ""
@@ -119,13 +118,19 @@ class Executor:
     def serve(self) -> None:
         self.channel.send(protocol.HELLO, str(self.pid).encode())
         while True:
+            if self.in_order is not None:  # it became a single-threaded actor
+                self.in_order.serve(self._take, self.run)
+                return
             frame = self.channel.recv()
             if frame is None or frame[0] == protocol.EXIT:
                 return
-            assignment = head_pb2.TaskAssignment.FromString(frame[1])
-            if assignment.function.blob:
-                self.blobs[assignment.function.function_id] = assignment.function.blob
-            self.dispatch(assignment)
+            self._take(frame)
+
+    def _take(self, frame: tuple[int, bytes]) -> None:
+        assignment = head_pb2.TaskAssignment.FromString(frame[1])
+        if assignment.function.blob:
+            self.blobs[assignment.function.function_id] = assignment.function.blob
+        self.dispatch(assignment)
 
     def dispatch(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
@@ -137,7 +142,9 @@ class Executor:
                 if result is not None:
                     self._deliver(spec, result)
                 return
-        if spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is not None:
+        if spec.kind == common_pb2.ACTOR_METHOD and self.in_order is not None:
+            self.in_order.arrived(assignment)
+        elif spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is not None:
             asyncio.run_coroutine_threadsafe(self._run_async(assignment), self.async_loop)
         elif spec.kind == common_pb2.ACTOR_METHOD and self.threads is not None:
             try:
@@ -290,7 +297,10 @@ class Executor:
             if self.actor_error is not None:
                 raise exceptions.ActorDiedError(self.actor_error)
             method_name = self._method_name(spec)
-            args, kwargs = self._arguments(assignment)
+            got = self.in_order.arguments_got(spec.task_id) if self.in_order is not None else None
+            if isinstance(got, BaseException):
+                raise got
+            args, kwargs = got if got is not None else self._arguments(assignment)
             retries_left = spec.max_retries
             while True:
                 try:
@@ -324,6 +334,8 @@ class Executor:
             self._start_async_loop(spec.max_concurrency or 1000, groups)
         elif spec.max_concurrency > 1 or groups:
             self.threads = actor_host.ThreadGroups(spec.max_concurrency or 1, groups, target.__name__)
+        else:
+            self.in_order = actor_host.InOrder(self.channel.recv, self._arguments)
         return None
 
     # ---- what the task runs as (get_runtime_context(), get_gpu_ids()) ------------------------------
@@ -512,133 +524,6 @@ EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
 
 def _gpu_owner(spec: common_pb2.TaskSpec) -> str:
     return f"{os.getpid()}:{spec.task_id.hex()}"
-
-
-def _visible_gpus() -> list[str] | None:
-    """The GPU ids CUDA_VISIBLE_DEVICES named when this executor started, if it was set."""
-    value = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if value is None:
-        return None
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def choose_gpus(in_use: dict[int, float], total: int, amount: float) -> list[int]:
-    """Which of a node's `total` GPUs a task asking for `amount` of them gets, given what others use.
-
-    A whole number asks for that many GPUs, the least used first (free ones when
-    the scheduler's accounting holds). A fraction shares one GPU: the fullest
-    that still has room, so that fractions pack together and whole GPUs stay
-    free, as Ray places them.
-    """
-    if total <= 0 or amount <= 0:
-        return []
-    indices = list(range(total))
-    if amount < 1:
-        fits = [i for i in indices if in_use.get(i, 0.0) + amount <= 1.0 + 1e-9]
-        if fits:
-            return [max(fits, key=lambda i: (in_use.get(i, 0.0), -i))]
-        return [min(indices, key=lambda i: (in_use.get(i, 0.0), i))]
-    wanted = min(total, int(amount + 0.5) if abs(amount - round(amount)) < 1e-9 else int(amount) + 1)
-    return sorted(sorted(indices, key=lambda i: (in_use.get(i, 0.0), i))[:wanted])
-
-
-class GpuSlots:
-    """The node's GPUs as its executors share them: who holds which, in a file in the node's store folder.
-
-    Each executor claims GPUs for a task (or for the life of an actor) under
-    an exclusive lock on the file and releases them when the task ends;
-    claims of processes that died are dropped at the next claim. Only
-    processes of one node share the file, so no daemon needs to take part.
-    """
-
-    FILE = "gpu-claims.json"
-
-    def __init__(self, path: str, total: int, original_visible: list[str] | None) -> None:
-        self.path = path
-        self.total = total
-        self.original_visible = original_visible
-
-    def claim(self, owner: str, amount: float) -> list[Any]:
-        with self._locked() as claims:
-            in_use: dict[int, float] = {}
-            for held in claims.values():
-                for index, share in held.items():
-                    in_use[int(index)] = in_use.get(int(index), 0.0) + share
-            chosen = choose_gpus(in_use, self.total, amount)
-            share = amount if amount < 1 else 1.0
-            claims[owner] = {str(i): share for i in chosen}
-        if self.original_visible is not None:
-            return [self.original_visible[i] for i in chosen if i < len(self.original_visible)]
-        return chosen
-
-    def release(self, owner: str) -> None:
-        with self._locked() as claims:
-            claims.pop(owner, None)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, dict[str, float]]]:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r+") as f:
-                try:
-                    claims = json.loads(f.read() or "{}")
-                except ValueError:
-                    claims = {}
-                claims = {o: held for o, held in claims.items() if _pid_alive(int(o.split(":", 1)[0]))}
-                yield claims
-                f.seek(0)
-                f.truncate()
-                f.write(json.dumps(claims))
-        finally:
-            os.close(fd)  # releases the lock
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _CallLedger:
-    """The actor calls this process has seen, and the latest results, by call id.
-
-    After a head restart, callers resubmit the calls whose results they had not
-    received; some of those ran here already (their results were lost with the
-    head). Those get their result again instead of running twice. Only recent
-    results are kept: a call is resubmitted only if it was in flight at the crash.
-    """
-
-    MAX_RESULTS = 1000
-    MAX_BYTES = 16 * 1024 * 1024
-
-    def __init__(self) -> None:
-        self._seen: set[bytes] = set()
-        self._results: OrderedDict[bytes, head_pb2.TaskResult] = OrderedDict()
-        self._bytes = 0
-
-    def arrived(self, call_id: bytes) -> tuple[bool, head_pb2.TaskResult | None]:
-        """(seen before, its result if it is still kept); marks the call as seen."""
-        if call_id in self._seen:
-            return True, self._results.get(call_id)
-        self._seen.add(call_id)
-        return False, None
-
-    def finished(self, call_id: bytes, result: head_pb2.TaskResult) -> None:
-        self._results[call_id] = result
-        self._bytes += _inline_bytes(result)
-        while len(self._results) > self.MAX_RESULTS or self._bytes > self.MAX_BYTES:
-            old_id, old = self._results.popitem(last=False)
-            self._bytes -= _inline_bytes(old)
-            self._seen.discard(old_id)  # too old to be resubmitted
-
-
-def _inline_bytes(result: head_pb2.TaskResult) -> int:
-    return sum(len(v.data) for v in result.results)
 
 
 def _should_retry(spec: common_pb2.TaskSpec, exc: BaseException) -> bool:

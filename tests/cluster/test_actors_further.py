@@ -475,3 +475,18 @@ def test_a_call_waiting_for_its_argument_holds_back_later_calls_of_the_same_call
     log.append.remote("next")
     ray.get(signal.send.remote())
     assert ray.get(log.read.remote()) == ["late", "next"]
+
+
+@ray.remote
+def append_other(log) -> int:
+    return ray.get(log.append.remote("other"))
+
+
+def test_another_callers_calls_run_while_one_waits_for_its_argument(cluster):
+    signal = Signal.remote()
+    log = Log.remote()
+    log.append.remote(later.remote([signal.wait.remote()]))
+    log.append.remote("next")
+    assert ray.get(append_other.remote(log), timeout=DEADLINE_S) == 1  # it ran first, not behind "late"
+    ray.get(signal.send.remote())
+    assert ray.get(log.read.remote()) == ["other", "late", "next"]

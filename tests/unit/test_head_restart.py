@@ -31,7 +31,7 @@ from raylite.head.state.model import (
 from raylite.head.storage import HeadStorage
 from raylite.ids import object_id
 from raylite.rpc import common_pb2, head_pb2
-from raylite.worker.executor_main import _CallLedger
+from raylite.worker.call_ledger import CallLedger as _CallLedger
 from tests.unit.test_head_state import (
     DRIVER,
     JOB,
