@@ -122,6 +122,11 @@ class ActorClass:
 
     def options(self, **options: Any) -> _BoundOptions:
         submit.check_options(options, submit.ACTOR_OPTIONS, f"{self._name}.options()")
+        if "concurrency_groups" in options:  # as Ray: the groups belong to the class
+            raise ValueError(
+                f"Setting 'concurrency_groups' is not supported in '.options()': declare them on the class, "
+                f"@remote(concurrency_groups=...) on {self._name}"
+            )
         return _BoundOptions(self, {**self._options, **options})
 
     def bind(self, *args: Any, **kwargs: Any) -> Any:

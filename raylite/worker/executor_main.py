@@ -177,8 +177,8 @@ class Executor:
             value = self._execute(assignment, facts)
             results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
-            if spec.kind == common_pb2.ACTOR_METHOD and actor_host.is_exit(exc):
-                self._exit_actor(self._method_name(spec))
+            if spec.kind != common_pb2.NORMAL and actor_host.is_exit(exc):
+                self._exit_actor(self._method_name(spec) if spec.kind == common_pb2.ACTOR_METHOD else "__init__")
             err = self._task_error(spec, exc)
             results = self._pack_error(spec, err)
             if spec.kind == common_pb2.ACTOR_CREATION:
@@ -246,7 +246,8 @@ class Executor:
         on its own client stream first (flush), so those calls are answered; the
         calls still running (in other threads) fail with the actor.
         """
-        reason = actor_host.exit_reason(method_name, type(self.actor).__name__)
+        cls = self.facts.actor_class
+        reason = actor_host.exit_reason(method_name, cls.__name__ if cls is not None else "the actor")
         client = context.peek()
         if client is not None:
             try:

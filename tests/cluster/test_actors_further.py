@@ -490,3 +490,23 @@ def test_another_callers_calls_run_while_one_waits_for_its_argument(cluster):
     assert ray.get(append_other.remote(log), timeout=DEADLINE_S) == 1  # it ran first, not behind "late"
     ray.get(signal.send.remote())
     assert ray.get(log.read.remote()) == ["other", "late", "next"]
+
+
+def test_concurrency_groups_belong_to_the_class_not_to_options(cluster):
+    with pytest.raises(ValueError, match="not supported in '.options\\(\\)'"):
+        Threaded.options(concurrency_groups={"more": 3})
+
+
+@ray.remote
+class QuitsAtOnce:
+    def __init__(self) -> None:
+        ray.actor.exit_actor()
+
+    def ping(self) -> str:
+        return "pong"
+
+
+def test_exit_actor_in_the_constructor_ends_the_actor(cluster):
+    q = QuitsAtOnce.options(max_restarts=1).remote()
+    with pytest.raises(exceptions.ActorDiedError, match=r"exit_actor\(\) was called in QuitsAtOnce.__init__"):
+        ray.get(q.ping.remote())
