@@ -31,6 +31,7 @@ from raylite.serialization import deserialize, serialize
 from raylite.worker import actor_host, protocol, task_errors
 from raylite.worker.call_ledger import CallLedger
 from raylite.worker.gpus import GpuSlots, _visible_gpus
+from raylite.worker.local_refs import LocalRefs
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -42,23 +43,6 @@ def _die_with_parent(parent_pid: int) -> None:
         pass
     if os.getppid() != parent_pid:
         os._exit(1)
-
-
-class LocalRefs:
-    """Counts ObjectRefs while this executor has no client; the client adopts the counts."""
-
-    def __init__(self) -> None:
-        self.counts: dict[bytes, int] = {}
-
-    def add_ref(self, oid: bytes) -> None:
-        self.counts[oid] = self.counts.get(oid, 0) + 1
-
-    def remove_ref(self, oid: bytes) -> None:
-        n = self.counts.get(oid, 0) - 1
-        if n > 0:
-            self.counts[oid] = n
-        else:
-            self.counts.pop(oid, None)
 
 
 class Executor:
@@ -106,10 +90,10 @@ class Executor:
             job_id=self.job_id,
             is_driver=False,
             local_node_id=self.node_id,
-            adopt_refs=self.local_refs.counts,
+            adopt_refs=self.local_refs.take(),
             client_id=self.worker_id,
         )
-        self.local_refs.counts = {}
+        self.local_refs.hand_over(client)
         client.current_task_id = self.task_id
         return client
 
