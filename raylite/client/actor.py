@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle
 
-from raylite.client import submit
+from raylite import exceptions
+from raylite.client import named_actors, submit
 from raylite.client.object_ref import ObjectRef
-from raylite.client.remote_function import _BoundOptions, _signature, return_refs
+from raylite.client.remote_function import _BoundOptions, _retry_exceptions_blob, _signature, return_refs
 from raylite.ids import object_id
 from raylite.rpc import common_pb2
 
 
 @dataclass(frozen=True)
 class ActorMeta:
-    """What a handle needs to know of its class; travels with the handle."""
+    """What a handle needs to know of its class; travels with the handle (and to the
+    actor's process, which reads its concurrency groups)."""
 
     class_name: str
     methods: dict[str, int] = field(default_factory=dict)  # name -> num_returns
     is_async: bool = False
     # name -> the method's parameters without self, to check calls where they are made
     signatures: dict[str, inspect.Signature] = field(default_factory=dict)
+    # name -> the options of @method(...) other than num_returns (concurrency_group, retry_exceptions, ...)
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    concurrency_groups: dict[str, int] = field(default_factory=dict)  # the class's option: group -> threads
+    max_pending_calls: int = -1  # calls a caller may have unfinished on the actor (-1: no limit)
+    max_task_retries: int = 0  # the actor's option, for methods that retry on exceptions
+
+
+# The methods every actor has, besides its class's own (as Ray's): name -> num_returns.
+BUILTIN_METHODS = {"__ray_ready__": 1, "__ray_terminate__": 1}
+METHOD_OPTIONS = frozenset({"num_returns", "concurrency_group", "max_task_retries", "retry_exceptions"})
 
 
 class _Default:
@@ -37,11 +52,20 @@ class _Default:
 _DEFAULT = _Default()
 
 
-def method(*, num_returns: int = 1, **_: Any) -> Any:
-    """Decorator for actor methods: @raylite.method(num_returns=2)."""
+def method(*args: Any, **options: Any) -> Any:
+    """Decorator for actor methods: @raylite.method(num_returns=2, concurrency_group="io",
+    max_task_retries=3, retry_exceptions=[ValueError])."""
+    if args or not options:
+        raise ValueError(
+            "@raylite.method takes keyword arguments only, at least one of "
+            f"{sorted(METHOD_OPTIONS)}: write @raylite.method(num_returns=2)"
+        )
+    submit.check_options(options, METHOD_OPTIONS, "@method")
+    if "retry_exceptions" in options:
+        _retry_exceptions_blob(options["retry_exceptions"], "@method")
 
     def mark(fn: Any) -> Any:
-        fn.__raylite_num_returns__ = num_returns
+        fn.__raylite_method_options__ = dict(options)
         return fn
 
     return mark
@@ -56,20 +80,37 @@ class ActorClass:
         self._options = options
         self._name = cls.__qualname__
         self._export_cache: dict[str, Any] = {}
-        methods = {}
+        methods = dict(BUILTIN_METHODS)
         signatures = {}
+        method_options = {}
         is_async = False
         for name, fn in inspect.getmembers(cls, predicate=callable):
             if name.startswith("__") and name not in ("__call__",):
                 continue
-            methods[name] = getattr(fn, "__raylite_num_returns__", 1)
+            marked = dict(getattr(fn, "__raylite_method_options__", {}))
+            methods[name] = int(marked.pop("num_returns", 1))
+            if marked:
+                method_options[name] = marked
             is_async = is_async or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
             signature = _method_signature(cls, name, fn)
             if signature is not None:
                 signatures[name] = signature
-        self._meta = ActorMeta(self._name, methods, is_async, signatures)
+        self._meta = ActorMeta(self._name, methods, is_async, signatures, method_options)
         self._init_signature = _signature(cls.__dict__["__init__"]) if "__init__" in cls.__dict__ else None
         self.__doc__ = cls.__doc__
+
+    def __getattr__(self, name: str) -> Any:
+        # Class attributes, static and class methods of the user's class read through,
+        # as on Ray's ActorClass (a subclass of the user's class there).
+        cls = self.__dict__.get("_cls")
+        if cls is None or (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(name)
+        value = getattr(cls, name)
+        if isinstance(value, types.FunctionType):
+            # Not the function itself: cloudpickle would then find it at module.Class.name
+            # and pickle the class's methods by reference, in a module executors may not have.
+            return functools.wraps(value)(functools.partial(value))
+        return value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
@@ -81,6 +122,11 @@ class ActorClass:
 
     def options(self, **options: Any) -> _BoundOptions:
         submit.check_options(options, submit.ACTOR_OPTIONS, f"{self._name}.options()")
+        if "concurrency_groups" in options:  # as Ray: the groups belong to the class
+            raise ValueError(
+                f"Setting 'concurrency_groups' is not supported in '.options()': declare them on the class, "
+                f"@remote(concurrency_groups=...) on {self._name}"
+            )
         return _BoundOptions(self, {**self._options, **options})
 
     def bind(self, *args: Any, **kwargs: Any) -> Any:
@@ -103,13 +149,17 @@ class ActorClass:
                 ) from None
         client = submit.current_client()
         name = options.get("name") or ""
-        if name and options.get("get_if_exists"):
-            from raylite.client.api import get_actor
-
-            try:
-                return get_actor(name)
-            except ValueError:
-                pass
+        namespace = ""
+        if name:
+            if not isinstance(name, str):
+                raise TypeError(f"{self._name}.options(name=...) takes a string, got {type(name).__name__}: {name!r}")
+            namespace = options.get("namespace") or named_actors.current_namespace(client)
+            handle = self._named(client, name, namespace, bool(options.get("get_if_exists")))
+            if handle is not None:
+                return handle
+        elif options.get("get_if_exists"):
+            raise ValueError(f"{self._name}.options(get_if_exists=True) needs a name= to look the actor up by")
+        meta = self._meta_for(options)
         fid = submit.export(client, self._export_cache, self._cls)
         packed = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
         spec = submit.build_spec(
@@ -130,12 +180,49 @@ class ActorClass:
         spec.actor_name = name
         spec.detached = options.get("lifetime") == "detached"
         spec.max_concurrency = int(options.get("max_concurrency") or (1000 if self._meta.is_async else 1))
-        spec.actor_meta = cloudpickle.dumps(self._meta)
+        spec.actor_namespace = namespace
+        spec.actor_meta = cloudpickle.dumps(meta)
         spec.max_restarts = int(options.get("max_restarts", 0))
         spec.max_task_retries = int(options.get("max_task_retries", 0))
-        handle = ActorHandle(spec.task_id, self._meta)  # its ref is held before the head hears of the actor
+        handle = ActorHandle(spec.task_id, meta)  # its ref is held before the head hears of the actor
         client.submit(spec)
         return handle
+
+    def _named(self, client: Any, name: str, namespace: str, get_if_exists: bool) -> ActorHandle | None:
+        """The live actor of that name when get_if_exists; ActorAlreadyExistsError when it is taken."""
+        existing = named_actors.lookup(client, name, namespace)
+        if existing is None:
+            return None
+        if get_if_exists:
+            return existing
+        raise exceptions.ActorAlreadyExistsError(named_actors.taken_message(name, namespace))
+
+    def _meta_for(self, options: dict[str, Any]) -> ActorMeta:
+        """The class's handle metadata with the options of this creation that callers and the actor read."""
+        groups = options.get("concurrency_groups") or {}
+        if not isinstance(groups, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, int) and v >= 1 for k, v in groups.items()
+        ):
+            raise ValueError(
+                f"{self._name}: concurrency_groups must map group names to a number of concurrent calls >= 1, "
+                f"got {groups!r}"
+            )
+        for method_name, marked in self._meta.method_options.items():
+            group = marked.get("concurrency_group")
+            if group is not None and group not in groups:
+                raise ValueError(
+                    f"{self._name}.{method_name} is in concurrency group {group!r}, which {self._name} does not "
+                    f"declare; declare it with @remote(concurrency_groups={{{group!r}: N}})"
+                )
+        pending = options.get("max_pending_calls", -1)
+        if not isinstance(pending, int) or pending == 0 or pending < -1:
+            raise ValueError(f"{self._name}: max_pending_calls must be -1 (no limit) or >= 1, got {pending!r}")
+        return dataclasses.replace(
+            self._meta,
+            concurrency_groups=dict(groups),
+            max_pending_calls=pending,
+            max_task_retries=int(options.get("max_task_retries", 0)),
+        )
 
 
 class ActorHandle:
@@ -153,11 +240,11 @@ class ActorHandle:
         self._ref = ref if ref is not None else ObjectRef(object_id(actor_id, 0))
 
     def __getattr__(self, name: str) -> ActorMethod:
-        if name.startswith("__"):
+        if name.startswith("__") and name not in BUILTIN_METHODS:
             raise AttributeError(name)
         meta = self.__dict__.get("_meta")
         if meta is None or name not in meta.methods:
-            known = ", ".join(sorted(meta.methods)) if meta else ""
+            known = ", ".join(sorted(m for m in meta.methods if m not in BUILTIN_METHODS)) if meta else ""
             raise AttributeError(
                 f"actor class {meta.class_name if meta else '?'} has no method {name!r}; "
                 f"call one of its methods: {known or '(it has none)'}"
@@ -193,6 +280,7 @@ class ActorMethod:
         return self._remote(args, kwargs, {})
 
     def options(self, **options: Any) -> _BoundOptions:
+        submit.check_options(options, METHOD_OPTIONS, f"{self._handle._meta.class_name}.{self._name}.options()")
         return _BoundOptions(self, options)
 
     def bind(self, *args: Any, **kwargs: Any) -> Any:
@@ -214,7 +302,16 @@ class ActorMethod:
                 raise TypeError(
                     f"{full_name}.remote() got arguments that do not fit {full_name}{signature}: {exc}"
                 ) from None
+        meta = self._handle._meta
+        options = {**meta.method_options.get(self._name, {}), **options}
         client = submit.current_client()
+        limit = meta.max_pending_calls
+        if limit > 0 and client.pending_calls.count(self._handle._actor_id) >= limit:
+            raise exceptions.PendingCallsLimitExceeded(
+                f"The call {full_name} could not be submitted to {self._handle!r}: {limit} calls made from this "
+                f"process are still unfinished on it, its max_pending_calls. Wait for some (get) before calling "
+                f"again, or raise the limit with the max_pending_calls actor option."
+            )
         packed = submit.pack_arguments(client, args, kwargs, f"{full_name}.remote()")
         num_returns = int(options.get("num_returns", self._num_returns))
         spec = submit.build_spec(
@@ -231,7 +328,15 @@ class ActorMethod:
             actor_id=self._handle._actor_id,
             num_returns=max(1, num_returns),
         )
+        group = options.get("concurrency_group")
+        if group:
+            spec.concurrency_group = group
+        if options.get("retry_exceptions"):
+            spec.retry_exceptions = _retry_exceptions_blob(options["retry_exceptions"], f"{full_name}.options()")
+            spec.max_retries = int(options.get("max_task_retries", meta.max_task_retries))
         refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the call
+        if limit > 0:
+            client.pending_calls.made(self._handle._actor_id, spec.task_id)
         client.submit(spec)
         return refs
 

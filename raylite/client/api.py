@@ -10,10 +10,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import cloudpickle
-
 from raylite import exceptions, ids, runtime_context, session
-from raylite.client import context, ray_context, submit
+from raylite.client import context, named_actors, ray_context, submit
 from raylite.client import runtime_env as client_runtime_env
 from raylite.client.actor import ActorClass, ActorHandle, ActorMethod
 from raylite.client.core import Client
@@ -439,13 +437,8 @@ def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = Tr
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
-    """The handle of the live actor named name; ValueError if there is none."""
-    if not name:
-        raise ValueError("get_actor() needs a non-empty actor name")
-    reply = context.current().get_actor(name)
-    if not reply.found:
-        raise ValueError(f"no live actor named {name!r} in this cluster")
-    return ActorHandle(reply.actor_id, cloudpickle.loads(reply.actor_meta))
+    """The handle of the live actor named name (in this job's namespace unless told); ValueError if none."""
+    return named_actors.get_actor(name, namespace)
 
 
 def nodes() -> list[dict[str, Any]]:

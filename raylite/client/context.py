@@ -21,6 +21,7 @@ _factory: Callable[[], Client] | None = None
 _fallback_counter: RefCounter | None = None
 _auto_init: Callable[[], None] | None = None
 _auto_init_lock = threading.Lock()
+_factory_lock = threading.Lock()
 
 
 class RefCounter(Protocol):
@@ -45,7 +46,13 @@ def current() -> Client:
     global _client
     if _client is None:
         if _factory is not None:
-            _client = _factory()
+            # one client per process, whichever thread asks first: a second one, with the
+            # same client id, would replace the first one's stream at the head (and with it
+            # the subscriptions a get in another thread waits on)
+            with _factory_lock:
+                if _client is None:
+                    _client = _factory()
+            return _client
         elif _auto_init is not None:
             with _auto_init_lock:  # two threads calling the API at once start one cluster
                 if _client is None and _factory is None:

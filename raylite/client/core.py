@@ -24,6 +24,7 @@ import grpc
 
 from raylite import auth, config, exceptions, hostinfo, ids, message_order, reconnect, store
 from raylite.batching import Outbox
+from raylite.client.pending_calls import PendingCalls
 from raylite.daemon_util import new_event_loop
 from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
@@ -105,6 +106,7 @@ class Client:
         self._lock = threading.Lock()
         self._objects: dict[bytes, common_pb2.ObjectValue] = {}
         self._failed_call_actors: dict[bytes, bytes] = {}  # error value of an actor call -> the actor
+        self.pending_calls = PendingCalls()  # calls on actors with max_pending_calls, until they finish
         self._waiters: dict[bytes, list[_Waiter]] = {}
         self._refcounts: dict[bytes, int] = {}
         self._ref_lock = threading.Lock()
@@ -356,6 +358,8 @@ class Client:
                 # the actor of a failed call, while this client still has the call's spec
                 actor_id = self._unfinished.actor_of(task_of(oid)) if value.is_error else b""
                 self._unfinished.output_arrived(task_of(oid))
+                if self.pending_calls.counting:
+                    self.pending_calls.finished(task_of(oid))
                 waiters = self._waiters.pop(oid, None)
                 if waiters is None and oid not in self._refcounts:
                     continue  # nobody here holds a ref any more
@@ -745,9 +749,14 @@ class Client:
         message = request or head_pb2.GetPlacementGroupsRequest()
         return list(self._rpc(lambda: self._stub.GetPlacementGroups(message), timeout=30).groups)
 
-    def get_actor(self, name: str) -> head_pb2.GetActorReply:
+    def get_actor(self, name: str, namespace: str) -> head_pb2.GetActorReply:
         self.flush()  # an actor this client just created is known to the head before it is looked up
-        return self._rpc(lambda: self._stub.GetActor(head_pb2.GetActorRequest(name=name)), timeout=30)
+        request = head_pb2.GetActorRequest(name=name, namespace=namespace)
+        return self._rpc(lambda: self._stub.GetActor(request), timeout=30)
+
+    def list_named_actors(self, namespace: str, all_namespaces: bool) -> list[head_pb2.NamedActor]:
+        request = head_pb2.ListNamedActorsRequest(namespace=namespace, all_namespaces=all_namespaces)
+        return list(self._rpc(lambda: self._stub.ListNamedActors(request), timeout=30).actors)
 
     # ---- lifecycle -------------------------------------------------------------------
 

@@ -312,7 +312,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
     async def GetActor(
         self, request: head_pb2.GetActorRequest, context: grpc.aio.ServicerContext
     ) -> head_pb2.GetActorReply:
-        actor_id = self.state.named_actors.get(request.name)
+        actor_id = self.state.named_actors.get((request.namespace, request.name))
         if actor_id is None:
             return head_pb2.GetActorReply(found=False)
         actor = self.state.actors[actor_id]
@@ -339,6 +339,15 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             info = reply.groups.add(state=group.state.value)
             info.spec.CopyFrom(group.spec)
             info.bundle_nodes.extend(node_id or b"" for node_id in group.nodes)
+        return reply
+
+    async def ListNamedActors(
+        self, request: head_pb2.ListNamedActorsRequest, context: grpc.aio.ServicerContext
+    ) -> head_pb2.ListNamedActorsReply:
+        reply = head_pb2.ListNamedActorsReply()
+        for namespace, name in sorted(self.state.named_actors):
+            if request.all_namespaces or namespace == request.namespace:
+                reply.actors.add(name=name, namespace=namespace)
         return reply
 
 
@@ -401,7 +410,7 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
     "hello": None,  # NodeStream applies NodeAdded before the first batch
     "results": lambda results, node_id, events: events.extend([_finished(node_id, r) for r in results]),
     "deaths": lambda deaths, node_id, events: events.extend(
-        [ExecutorDied(node_id, d.task_id, d.actor_id, d.reason, d.attempt) for d in deaths]
+        [ExecutorDied(node_id, d.task_id, d.actor_id, d.reason, d.attempt, d.intentional) for d in deaths]
     ),
     "copies_added": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, list(oids), [])),
     "copies_removed": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, [], list(oids))),

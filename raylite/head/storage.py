@@ -150,6 +150,8 @@ def _actor_from_row(
         restarts_left=restarts_left,
         restarts=restarts,
         max_task_retries=spec.max_task_retries,
+        namespace=spec.actor_namespace,
+        owner=client_id,
     )
     if ready is not None:
         actor.ready = wire.object_info(common_pb2.ObjectValue.FromString(ready))

@@ -24,6 +24,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         strategy=_strategy(strategy) if strategy.kind else Strategy(),
         placement=dict(spec.placement),
         actor_name=spec.actor_name,
+        actor_namespace=spec.actor_namespace,
         detached=spec.detached,
         actor_meta=spec.actor_meta,
         function_id=spec.function_id,

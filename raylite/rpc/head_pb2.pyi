@@ -138,16 +138,18 @@ class TaskResult(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., error_summary: _Optional[str] = ..., retryable: _Optional[bool] = ..., node_id: _Optional[bytes] = ...) -> None: ...
 
 class ExecutorDied(_message.Message):
-    __slots__ = ("task_id", "actor_id", "reason", "attempt")
+    __slots__ = ("task_id", "actor_id", "reason", "attempt", "intentional")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    INTENTIONAL_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     actor_id: bytes
     reason: str
     attempt: int
-    def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    intentional: bool
+    def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., intentional: _Optional[bool] = ...) -> None: ...
 
 class NodeBatch(_message.Message):
     __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed")
@@ -260,10 +262,12 @@ class GetFunctionReply(_message.Message):
     def __init__(self, blob: _Optional[bytes] = ...) -> None: ...
 
 class GetActorRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetActorReply(_message.Message):
     __slots__ = ("found", "actor_id", "actor_meta")
@@ -298,3 +302,25 @@ class PlacementGroupInfo(_message.Message):
     state: str
     bundle_nodes: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, spec: _Optional[_Union[_common_pb2.PlacementGroupSpec, _Mapping]] = ..., state: _Optional[str] = ..., bundle_nodes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ListNamedActorsRequest(_message.Message):
+    __slots__ = ("namespace", "all_namespaces")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    ALL_NAMESPACES_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    all_namespaces: bool
+    def __init__(self, namespace: _Optional[str] = ..., all_namespaces: _Optional[bool] = ...) -> None: ...
+
+class NamedActor(_message.Message):
+    __slots__ = ("name", "namespace")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+
+class ListNamedActorsReply(_message.Message):
+    __slots__ = ("actors",)
+    ACTORS_FIELD_NUMBER: _ClassVar[int]
+    actors: _containers.RepeatedCompositeFieldContainer[NamedActor]
+    def __init__(self, actors: _Optional[_Iterable[_Union[NamedActor, _Mapping]]] = ...) -> None: ...

@@ -69,6 +69,11 @@ class HeadServiceStub:
                 request_serializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsRequest.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsReply.FromString,
                 _registered_method=True)
+        self.ListNamedActors = channel.unary_unary(
+                '/raylite.rpc.HeadService/ListNamedActors',
+                request_serializer=raylite_dot_rpc_dot_head__pb2.ListNamedActorsRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_head__pb2.ListNamedActorsReply.FromString,
+                _registered_method=True)
 
 
 class HeadServiceServicer:
@@ -125,6 +130,13 @@ class HeadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListNamedActors(self, request, context):
+        """The live named actors of a namespace, or of every namespace.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HeadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +174,11 @@ def add_HeadServiceServicer_to_server(servicer, server):
                     servicer.GetPlacementGroups,
                     request_deserializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsRequest.FromString,
                     response_serializer=raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsReply.SerializeToString,
+            ),
+            'ListNamedActors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNamedActors,
+                    request_deserializer=raylite_dot_rpc_dot_head__pb2.ListNamedActorsRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_head__pb2.ListNamedActorsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -353,6 +370,33 @@ class HeadService:
             '/raylite.rpc.HeadService/GetPlacementGroups',
             raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsRequest.SerializeToString,
             raylite_dot_rpc_dot_head__pb2.GetPlacementGroupsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNamedActors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raylite.rpc.HeadService/ListNamedActors',
+            raylite_dot_rpc_dot_head__pb2.ListNamedActorsRequest.SerializeToString,
+            raylite_dot_rpc_dot_head__pb2.ListNamedActorsReply.FromString,
             options,
             channel_credentials,
             insecure,

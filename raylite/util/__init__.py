@@ -5,6 +5,7 @@ and joblib helpers are submodules, imported when used (as in Ray):
 raylite.util.queue, raylite.util.multiprocessing, raylite.util.joblib.
 """
 
+from raylite.client.named_actors import list_named_actors
 from raylite.util import scheduling_strategies
 from raylite.util.actor_pool import ActorPool
 from raylite.util.check_serialize import inspect_serializability
@@ -25,6 +26,7 @@ __all__ = [
     "get_node_ip_address",
     "get_placement_group",
     "inspect_serializability",
+    "list_named_actors",
     "placement_group",
     "placement_group_table",
     "remove_placement_group",

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import ctypes
 import faulthandler
-import fcntl
 import inspect
 import json
 import os
@@ -24,22 +23,23 @@ import socket
 import sys
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NoReturn
 
 import cloudpickle
 
 from raylite import config, exceptions, ids, runtime_context, store
+from raylite.actor import ActorExitRequest
 from raylite.client import context
 from raylite.client import runtime_env as client_runtime_env
 from raylite.client.core import wait_event
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
-from raylite.worker import protocol, runtime_env, task_errors
+from raylite.worker import actor_host, protocol, runtime_env, task_errors
+from raylite.worker.call_ledger import CallLedger
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
+from raylite.worker.gpus import GpuSlots, _visible_gpus
+from raylite.worker.local_refs import LocalRefs
 
 # How often the signal that interrupts a cancelled task is sent again while it lands
 # in raylite's own code (see raylite/worker/cancels.py).
@@ -55,23 +55,6 @@ def _die_with_parent(parent_pid: int) -> None:
         pass
     if os.getppid() != parent_pid:
         os._exit(1)
-
-
-class LocalRefs:
-    """Counts ObjectRefs while this executor has no client; the client adopts the counts."""
-
-    def __init__(self) -> None:
-        self.counts: dict[bytes, int] = {}
-
-    def add_ref(self, oid: bytes) -> None:
-        self.counts[oid] = self.counts.get(oid, 0) + 1
-
-    def remove_ref(self, oid: bytes) -> None:
-        n = self.counts.get(oid, 0) - 1
-        if n > 0:
-            self.counts[oid] = n
-        else:
-            self.counts.pop(oid, None)
 
 
 class Executor:
@@ -95,10 +78,11 @@ class Executor:
         self.actor_name = ""
         self.actor_id = b""
         self.async_loop: asyncio.AbstractEventLoop | None = None
-        self.async_limit: asyncio.Semaphore | None = None
-        self.threads: ThreadPoolExecutor | None = None
+        self.async_groups: actor_host.AsyncGroups | None = None
+        self.threads: actor_host.ThreadGroups | None = None
+        self.in_order: actor_host.InOrder | None = None  # a single-threaded actor's calls, held for their turn
         self.send_lock = threading.Lock()
-        self.calls = _CallLedger()
+        self.calls = CallLedger()
         self.job_id = b""
         self.task_id = b""
         self.last_error = ""
@@ -124,10 +108,10 @@ class Executor:
             job_id=self.job_id,
             is_driver=False,
             local_node_id=self.node_id,
-            adopt_refs=self.local_refs.counts,
+            adopt_refs=self.local_refs.take(),
             client_id=self.worker_id,
         )
-        self.local_refs.counts = {}
+        self.local_refs.hand_over(client)
         client.current_task_id = self.task_id
         # the tasks it submits inherit this executor's environment, as nested tasks inherit their parent's
         client_runtime_env.set_base(client, self.facts.runtime_env, self.runtime_env_packages)
@@ -161,6 +145,9 @@ class Executor:
             threading.Thread(target=self._watch_cancels, name="cancels", daemon=True).start()
         self.channel.send(protocol.HELLO, str(self.pid).encode())
         while True:
+            if self.in_order is not None:  # it became a single-threaded actor
+                self.in_order.serve(self._take, self.run)
+                return
             frame = self.channel.recv()
             if frame is None:
                 return
@@ -172,10 +159,13 @@ class Executor:
                     with contextlib.suppress(Exception):
                         client.flush(timeout=config.CONNECT_TIMEOUT_S)
                 return
-            assignment = head_pb2.TaskAssignment.FromString(frame[1])
-            if assignment.function.blob:
-                self.blobs[assignment.function.function_id] = assignment.function.blob
-            self.dispatch(assignment)
+            self._take(frame)
+
+    def _take(self, frame: tuple[int, bytes]) -> None:
+        assignment = head_pb2.TaskAssignment.FromString(frame[1])
+        if assignment.function.blob:
+            self.blobs[assignment.function.function_id] = assignment.function.blob
+        self.dispatch(assignment)
 
     def dispatch(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
@@ -187,10 +177,15 @@ class Executor:
                 if result is not None:
                     self._deliver(spec, result)
                 return
-        if spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is not None:
+        if spec.kind == common_pb2.ACTOR_METHOD and self.in_order is not None:
+            self.in_order.arrived(assignment)
+        elif spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is not None:
             asyncio.run_coroutine_threadsafe(self._run_async(assignment), self.async_loop)
         elif spec.kind == common_pb2.ACTOR_METHOD and self.threads is not None:
-            self.threads.submit(self.run, assignment)
+            try:
+                self.threads.submit(spec.concurrency_group, self.run, assignment)
+            except actor_host.UnknownGroup as exc:
+                self._report(spec, self._pack_error(spec, self._task_error(spec, exc)))
         else:
             self.run(assignment)
 
@@ -231,6 +226,8 @@ class Executor:
             else:
                 results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
+            if kind != common_pb2.NORMAL and actor_host.is_exit(exc):
+                self._exit_actor(self._method_name(spec) if kind == common_pb2.ACTOR_METHOD else "__init__")
             if kind != common_pb2.ACTOR_CREATION and self.cancels.cancelled(task_id):
                 results = self._pack_error(spec, self._cancelled_error(spec, exc))
             else:
@@ -258,8 +255,14 @@ class Executor:
     async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
         task_id = spec.task_id
-        assert self.async_limit is not None
-        facts = self._task_facts(spec, self._method_name(spec))
+        assert self.async_groups is not None
+        method_name = self._method_name(spec)
+        try:
+            limit = self.async_groups.limit(spec.concurrency_group)
+        except actor_host.UnknownGroup as exc:
+            self._report(spec, self._pack_error(spec, self._task_error(spec, exc)))
+            return
+        facts = self._task_facts(spec, method_name)
         # registered from inside the coroutine, before its first await: a cancel then always
         # finds it in its try block (a task cancelled before it starts would not report)
         if not self.cancels.begin(task_id, ASYNCIO, facts, (self.async_loop, asyncio.current_task())):
@@ -267,19 +270,30 @@ class Executor:
             return
         started = False
         try:
-            async with self.async_limit:
+            async with limit:
                 started = True
                 runtime_context.enter_task(facts)  # this coroutine's own
                 args, kwargs = await asyncio.get_running_loop().run_in_executor(None, self._arguments, assignment)
-                method_name = self._method_name(spec)
-                value = getattr(self.actor, method_name)(*args, **kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
+                retries_left = spec.max_retries
+                while True:
+                    try:
+                        value = self._call_method(method_name, args, kwargs)
+                        if inspect.isawaitable(value):
+                            value = await value
+                        break
+                    except Exception as exc:
+                        if self.cancels.cancelled(task_id) or not actor_host.retry_wanted(
+                            spec.retry_exceptions, retries_left, exc
+                        ):
+                            raise
+                        retries_left -= 1 if retries_left > 0 else 0
                 if self.cancels.cancelled(task_id):  # it caught the cancellation and returned: Ray drops the value
                     raise asyncio.CancelledError()
                 results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001
-            if self.cancels.cancelled(task_id) and not started:  # waiting for a free slot of the actor
+            if actor_host.is_exit(exc):
+                self._exit_actor(method_name)
+            if self.cancels.cancelled(task_id) and not started:  # waiting for a free slot of its group
                 results = self._pack_error(spec, self._cancelled(spec, "before it started"))
             elif self.cancels.cancelled(task_id):
                 results = self._pack_error(spec, self._cancelled_error(spec, exc))
@@ -288,6 +302,37 @@ class Executor:
         finally:
             self.cancels.end(task_id)
         self._report(spec, results)
+
+    def _call_method(self, method_name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Calls a method of the actor, or one every actor has (actor_host.READY, TERMINATE)."""
+        if method_name == actor_host.READY:
+            return True
+        if method_name == actor_host.TERMINATE:
+            raise ActorExitRequest(0)
+        return getattr(self.actor, method_name)(*args, **kwargs)
+
+    def _exit_actor(self, method_name: str) -> NoReturn:
+        """Ends this actor's process on purpose (exit_actor(), __ray_terminate__), for good.
+
+        The daemon hears why before the process goes, and passes it on to the head
+        with the death, so the actor is not restarted and its later calls fail with
+        ActorDiedError saying so. The head has applied every result this process sent
+        on its own client stream first (flush), so those calls are answered; the
+        calls still running (in other threads) fail with the actor.
+        """
+        cls = self.facts.actor_class
+        reason = actor_host.exit_reason(method_name, cls.__name__ if cls is not None else "the actor")
+        client = context.peek()
+        if client is not None:
+            try:
+                client.flush(timeout=10)
+            except Exception:  # noqa: BLE001 - the head is gone; the exit goes on regardless
+                pass
+        with self.send_lock:
+            self.channel.send(protocol.EXITING, reason.encode())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     # ---- cancellation (raylite/worker/cancels.py) ----------------------------------------------
 
@@ -389,8 +434,18 @@ class Executor:
             if self.actor_error is not None:
                 raise exceptions.ActorDiedError(self.actor_error)
             method_name = self._method_name(spec)
-            args, kwargs = self._arguments(assignment)
-            return getattr(self.actor, method_name)(*args, **kwargs)
+            got = self.in_order.arguments_got(spec.task_id) if self.in_order is not None else None
+            if isinstance(got, BaseException):
+                raise got
+            args, kwargs = got if got is not None else self._arguments(assignment)
+            retries_left = spec.max_retries
+            while True:
+                try:
+                    return self._call_method(method_name, args, kwargs)
+                except Exception as exc:
+                    if not actor_host.retry_wanted(spec.retry_exceptions, retries_left, exc):
+                        raise
+                    retries_left -= 1 if retries_left > 0 else 0
         target = self._function(spec.function_id)
         facts.function = target
         facts.member = "__init__" if spec.kind == common_pb2.ACTOR_CREATION else ""
@@ -411,10 +466,13 @@ class Executor:
                 spec.name, exc, self.pid, self.ip, actor_cls=target, actor_id=spec.actor_id.hex()
             )
             raise
+        groups = actor_host.groups_of(self.facts.actor_meta)
         if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)):
-            self._start_async_loop(spec.max_concurrency or 1000)
-        elif spec.max_concurrency > 1:
-            self.threads = ThreadPoolExecutor(spec.max_concurrency, thread_name_prefix="actor")
+            self._start_async_loop(spec.max_concurrency or 1000, groups)
+        elif spec.max_concurrency > 1 or groups:
+            self.threads = actor_host.ThreadGroups(spec.max_concurrency or 1, groups, target.__name__)
+        else:
+            self.in_order = actor_host.InOrder(self.channel.recv, self._arguments)
         return None
 
     # ---- what the task runs as (get_runtime_context(), get_gpu_ids()) ------------------------------
@@ -465,14 +523,15 @@ class Executor:
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpus.original_visible)
 
-    def _start_async_loop(self, limit: int) -> None:
+    def _start_async_loop(self, limit: int, groups: dict[str, int]) -> None:
         loop = asyncio.new_event_loop()
         self.async_loop = loop
         ready = threading.Event()
+        class_name = type(self.actor).__name__
 
         def run() -> None:
             asyncio.set_event_loop(loop)
-            self.async_limit = asyncio.Semaphore(limit)
+            self.async_groups = actor_host.AsyncGroups(limit, groups, class_name)
             ready.set()
             loop.run_forever()
 
@@ -641,133 +700,6 @@ def _in_runtime_code(frame: Any) -> bool:
 
 def _gpu_owner(spec: common_pb2.TaskSpec) -> str:
     return f"{os.getpid()}:{spec.task_id.hex()}"
-
-
-def _visible_gpus() -> list[str] | None:
-    """The GPU ids CUDA_VISIBLE_DEVICES named when this executor started, if it was set."""
-    value = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if value is None:
-        return None
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def choose_gpus(in_use: dict[int, float], total: int, amount: float) -> list[int]:
-    """Which of a node's `total` GPUs a task asking for `amount` of them gets, given what others use.
-
-    A whole number asks for that many GPUs, the least used first (free ones when
-    the scheduler's accounting holds). A fraction shares one GPU: the fullest
-    that still has room, so that fractions pack together and whole GPUs stay
-    free, as Ray places them.
-    """
-    if total <= 0 or amount <= 0:
-        return []
-    indices = list(range(total))
-    if amount < 1:
-        fits = [i for i in indices if in_use.get(i, 0.0) + amount <= 1.0 + 1e-9]
-        if fits:
-            return [max(fits, key=lambda i: (in_use.get(i, 0.0), -i))]
-        return [min(indices, key=lambda i: (in_use.get(i, 0.0), i))]
-    wanted = min(total, int(amount + 0.5) if abs(amount - round(amount)) < 1e-9 else int(amount) + 1)
-    return sorted(sorted(indices, key=lambda i: (in_use.get(i, 0.0), i))[:wanted])
-
-
-class GpuSlots:
-    """The node's GPUs as its executors share them: who holds which, in a file in the node's store folder.
-
-    Each executor claims GPUs for a task (or for the life of an actor) under
-    an exclusive lock on the file and releases them when the task ends;
-    claims of processes that died are dropped at the next claim. Only
-    processes of one node share the file, so no daemon needs to take part.
-    """
-
-    FILE = "gpu-claims.json"
-
-    def __init__(self, path: str, total: int, original_visible: list[str] | None) -> None:
-        self.path = path
-        self.total = total
-        self.original_visible = original_visible
-
-    def claim(self, owner: str, amount: float) -> list[Any]:
-        with self._locked() as claims:
-            in_use: dict[int, float] = {}
-            for held in claims.values():
-                for index, share in held.items():
-                    in_use[int(index)] = in_use.get(int(index), 0.0) + share
-            chosen = choose_gpus(in_use, self.total, amount)
-            share = amount if amount < 1 else 1.0
-            claims[owner] = {str(i): share for i in chosen}
-        if self.original_visible is not None:
-            return [self.original_visible[i] for i in chosen if i < len(self.original_visible)]
-        return chosen
-
-    def release(self, owner: str) -> None:
-        with self._locked() as claims:
-            claims.pop(owner, None)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict[str, dict[str, float]]]:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r+") as f:
-                try:
-                    claims = json.loads(f.read() or "{}")
-                except ValueError:
-                    claims = {}
-                claims = {o: held for o, held in claims.items() if _pid_alive(int(o.split(":", 1)[0]))}
-                yield claims
-                f.seek(0)
-                f.truncate()
-                f.write(json.dumps(claims))
-        finally:
-            os.close(fd)  # releases the lock
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _CallLedger:
-    """The actor calls this process has seen, and the latest results, by call id.
-
-    After a head restart, callers resubmit the calls whose results they had not
-    received; some of those ran here already (their results were lost with the
-    head). Those get their result again instead of running twice. Only recent
-    results are kept: a call is resubmitted only if it was in flight at the crash.
-    """
-
-    MAX_RESULTS = 1000
-    MAX_BYTES = 16 * 1024 * 1024
-
-    def __init__(self) -> None:
-        self._seen: set[bytes] = set()
-        self._results: OrderedDict[bytes, head_pb2.TaskResult] = OrderedDict()
-        self._bytes = 0
-
-    def arrived(self, call_id: bytes) -> tuple[bool, head_pb2.TaskResult | None]:
-        """(seen before, its result if it is still kept); marks the call as seen."""
-        if call_id in self._seen:
-            return True, self._results.get(call_id)
-        self._seen.add(call_id)
-        return False, None
-
-    def finished(self, call_id: bytes, result: head_pb2.TaskResult) -> None:
-        self._results[call_id] = result
-        self._bytes += _inline_bytes(result)
-        while len(self._results) > self.MAX_RESULTS or self._bytes > self.MAX_BYTES:
-            old_id, old = self._results.popitem(last=False)
-            self._bytes -= _inline_bytes(old)
-            self._seen.discard(old_id)  # too old to be resubmitted
-
-
-def _inline_bytes(result: head_pb2.TaskResult) -> int:
-    return sum(len(v.data) for v in result.results)
 
 
 def _should_retry(spec: common_pb2.TaskSpec, exc: BaseException) -> bool:

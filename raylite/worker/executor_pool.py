@@ -130,7 +130,11 @@ class ExecutorPool:
             elif isinstance(ins, pool.ReportDeath):
                 self.on_death(
                     head_pb2.ExecutorDied(
-                        task_id=ins.task_id, actor_id=ins.actor_id, reason=ins.reason, attempt=ins.attempt
+                        task_id=ins.task_id,
+                        actor_id=ins.actor_id,
+                        reason=ins.reason,
+                        attempt=ins.attempt,
+                        intentional=ins.intentional,
                     )
                 )
             elif isinstance(ins, pool.ReleaseReservations):
@@ -233,6 +237,8 @@ class ExecutorPool:
                     carry_out(handle(pool.ExecutorSaidHello(executor)))
                 elif kind == protocol.SETUP_FAILED:
                     carry_out(handle(pool.ExecutorSetupFailed(executor, body.decode(errors="replace"))))
+                elif kind == protocol.EXITING:
+                    carry_out(handle(pool.ExitAnnounced(executor, body.decode(errors="replace")[:2000])))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         code = await proc.wait()

@@ -25,6 +25,7 @@ HELLO = ord("H")  # body: the executor's pid, ascii
 RESULT = ord("R")  # body: TaskResult, for the daemon to forward to the head
 DONE = ord("D")  # body: task id; the executor sent the TaskResult to the head itself
 SETUP_FAILED = ord("F")  # body: why, utf-8; instead of HELLO: its runtime environment cannot be set up
+EXITING = ord("E")  # body: why, utf-8; the actor this executor hosts ends on purpose (it exits next)
 
 
 def pack(kind: int, body: bytes) -> bytes:

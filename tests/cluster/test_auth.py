@@ -17,6 +17,7 @@ HEAD_CALLS = {
     "GetClusterState": lambda s: s.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=1)),
     "GetFunction": lambda s: s.GetFunction(head_pb2.GetFunctionRequest(function_id=b"x")),
     "GetActor": lambda s: s.GetActor(head_pb2.GetActorRequest(name="x")),
+    "ListNamedActors": lambda s: s.ListNamedActors(head_pb2.ListNamedActorsRequest(all_namespaces=True)),
     "ClientStream": lambda s: _opened(s.ClientStream()),
     "NodeStream": lambda s: _opened(s.NodeStream()),
 }

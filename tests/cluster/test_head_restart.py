@@ -23,7 +23,7 @@ import sys, time
 import numpy as np
 import raylite as ray
 
-ray.init(address="auto")
+ray.init(address="auto", namespace="restart-test")  # the later driver finds "keeper" in it
 
 @ray.remote
 def square(i):
@@ -109,7 +109,7 @@ def test_head_killed_mid_job_and_restarted_loses_nothing(isolated_runtime, quick
 
         # a new driver finds the named actor, state intact
         later = run_python(
-            'import raylite as ray\nray.init(address="auto")\n'
+            'import raylite as ray\nray.init(address="auto", namespace="restart-test")\n'
             'print(ray.get(ray.get_actor("keeper").inc.remote()), len(ray.nodes()))'
         )
         assert later.returncode == 0, later.stderr

@@ -266,6 +266,7 @@ def test_head_unary_calls(services: Services) -> None:
         "GetFunction": messages(head_pb2.GetFunctionRequest, h),
         "GetActor": messages(head_pb2.GetActorRequest, h),
         "GetStateView": messages(head_pb2.StateViewRequest, h),
+        "ListNamedActors": messages(head_pb2.ListNamedActorsRequest, h),
     }
     strategy = st.sampled_from(sorted(requests)).flatmap(lambda m: st.tuples(st.just(m), requests[m]))
 

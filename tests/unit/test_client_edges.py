@@ -13,7 +13,7 @@ from raylite.client import ray_context
 from raylite.client.api import _address_to_use
 from raylite.client.object_ref import ObjectRef
 from raylite.serialization import deserialize, dumps
-from raylite.worker.executor_main import GpuSlots, choose_gpus
+from raylite.worker.gpus import GpuSlots, choose_gpus
 
 # ---- ObjectRef ids ----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from raylite.head.state.model import (
 from raylite.head.storage import HeadStorage
 from raylite.ids import object_id
 from raylite.rpc import common_pb2, head_pb2
-from raylite.worker.executor_main import _CallLedger
+from raylite.worker.call_ledger import CallLedger as _CallLedger
 from tests.unit.test_head_state import (
     DRIVER,
     JOB,
@@ -81,6 +81,8 @@ def saved(state: HeadState) -> list[ActorRecord]:
             restarts=a.restarts,
             max_task_retries=a.max_task_retries,
             ready=a.ready,
+            namespace=a.namespace,
+            owner=a.creation.client_id if a.creation is not None else b"",
         )
         keep.creation.pinned = False  # type: ignore[union-attr]
         keep.creation.state = "WAITING"  # type: ignore[union-attr]
@@ -99,7 +101,7 @@ def restarted(actors: list[ActorRecord], nodes: list[bytes], *, driver_back: boo
 def test_actor_alive_on_its_rejoining_node_takes_calls_there_again() -> None:
     old, creation = old_head_with_actor(actor_name="counter", resources={"CPU": 1.0})
     new = restarted(saved(old), [b"n1"])
-    assert new.named_actors == {"counter": creation.actor_id}
+    assert new.named_actors == {("", "counter"): creation.actor_id}
     step(new, NodeAdded(b"n1", NODE, live_actors=[(creation.actor_id, 1)]))
     assert new.actors[creation.actor_id].state == "PLACED"
     assert available(new, b"n1") == 1.0  # the actor holds its CPU again

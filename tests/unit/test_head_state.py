@@ -618,7 +618,7 @@ def test_actor_kill_emits_kill_actor_and_fails_calls(state: HeadState) -> None:
     a = actor("a", resources=ONE_CPU, actor_name="svc")
     step(state, TaskSubmitted(a))
     step(state, finished(a))
-    assert state.named_actors == {"svc": a.actor_id}
+    assert state.named_actors == {("", "svc"): a.actor_id}
     m1 = call("m1", a)
     step(state, TaskSubmitted(m1))
 
@@ -653,7 +653,7 @@ def test_driver_exit_kills_its_jobs_non_detached_actors_only(state: HeadState) -
     assert state.actors[mine.actor_id].state == "DEAD"
     assert state.actors[detached.actor_id].state == "PLACED"
     assert state.actors[theirs.actor_id].state == "PLACED"
-    assert state.named_actors == {"keeper": detached.actor_id}
+    assert state.named_actors == {("", "keeper"): detached.actor_id}
     assert available(state, b"n1") == 6.0
 
 

@@ -104,7 +104,7 @@ BUNDLES = [{"CPU": 1.0}, {"CPU": 0.5}, {"CPU": 2.0}, {"GPU": 1.0}]
 PG_STRATEGIES = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
 SPEC_FIELDS = (
     "task_id job_id client_id name kind resources deps num_returns max_retries actor_id strategy placement "
-    "actor_name detached actor_meta function_id max_restarts max_task_retries borrowed parent_id spec"
+    "actor_name actor_namespace detached actor_meta function_id max_restarts max_task_retries borrowed parent_id spec"
 ).split()
 
 
@@ -347,6 +347,8 @@ class HeadStateMachine(RuleBasedStateMachine):
             restarts=actor.restarts,
             max_task_retries=actor.max_task_retries,
             ready=actor.ready,
+            namespace=actor.namespace,
+            owner=actor.creation.client_id,
         )
 
     def check(self) -> None:
@@ -370,6 +372,12 @@ class HeadStateMachine(RuleBasedStateMachine):
                 assert not actor.held
         for name, actor_id in state.named_actors.items():
             assert state.actors[actor_id].state != "DEAD", f"named actor {name} is dead"
+            assert name == (state.actors[actor_id].namespace, state.actors[actor_id].name)
+        if not self.recovering:
+            for actor in state.actors.values():
+                # fate-sharing: a non-detached actor lives only while the process that created it does
+                if actor.state != "DEAD" and not actor.detached:
+                    assert actor.owner in state.clients, f"actor {actor.actor_id!r} outlived its owner"
         if not state.recovering:
             self.check_nothing_placeable()
 
@@ -600,7 +608,9 @@ class HeadStateMachine(RuleBasedStateMachine):
             max_restarts=p.choose([0, 1, -1]),
             max_task_retries=p.choose([0, 1, -1]),
             detached=p.flag(),
-            actor_name=f"actor-{actor_id[-1]}" if named else "",
+            # few names in two namespaces: names are taken, and freed by deaths
+            actor_name=f"actor-{p.int(0, 2)}" if named else "",
+            actor_namespace=p.choose(["", "ns"]),
             strategy=self.draw_strategy(p),
         )
         self.actor_ids.append(actor_id)
@@ -795,6 +805,22 @@ class HeadStateMachine(RuleBasedStateMachine):
             attempt = sim.actors.pop(what)
             self.kill_calls(sim, what)
             self.apply(ExecutorDied(sim.node_id, b"", what, "crash", attempt))
+
+    @precondition(lambda self: any(n.actors for n in self.joined_nodes()))
+    @rule(p=PICKS)
+    def actor_exits(self, p: Picks) -> None:
+        """An actor ends itself (exit_actor(), __ray_terminate__): its process exits, saying so first."""
+        actors = [(n, a) for n in self.joined_nodes() for a in n.actors]
+        if not actors:
+            return
+        sim, actor_id = p.choose(actors)
+        attempt = sim.actors.pop(actor_id)
+        self.kill_calls(sim, actor_id)
+        self.apply(ExecutorDied(sim.node_id, b"", actor_id, "exit_actor() was called", attempt, intentional=True))
+        actor = self.state.actors[actor_id]
+        if actor.creation is None or actor.creation.attempt in (0, attempt):
+            assert actor.state == "DEAD", f"an actor that exited on purpose is {actor.state}"
+            assert actor.death == "exit_actor() was called"
 
     @precondition(lambda self: bool(self.state.tasks) and bool(self.joined_nodes()))
     @rule(p=PICKS)

@@ -22,6 +22,7 @@ from raylite.worker.state.pool import (
     ExecutorExited,
     ExecutorSaidHello,
     ExecutorStarted,
+    ExitAnnounced,
     ForwardResult,
     Instruction,
     Interrupt,
@@ -277,6 +278,17 @@ def test_an_actor_killed_before_its_process_started_is_killed_when_it_starts() -
     assert pool.step(ActorKillRequested(ACTOR)) == []  # nothing to signal yet
     assert pool.step(ExecutorStarted(2, 1002)) == [Kill(2)]
     assert pool.exit(2) == [ReleaseReservations(1002)]  # and no death report: the head asked
+
+
+def test_an_actor_that_announced_its_exit_is_reported_as_an_intended_death() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(creation(attempt=1))
+    pool.up(2)
+    assert pool.step(ExitAnnounced(1, "exit_actor() was called in A.quit")) == []
+    out = pool.exit(1, "pid 1002 exited with code 0")
+    assert deaths(out) == [ReportDeath(b"", ACTOR, 1, "exit_actor() was called in A.quit", intentional=True)]
+    assert pool.step(call(1)) == [BounceActorCall("call 1")]
 
 
 def test_a_restarted_actor_is_not_unseated_by_the_death_of_its_old_executor() -> None:

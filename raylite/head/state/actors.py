@@ -23,12 +23,28 @@ is a restart instead: the constructor runs again on a node with room
 for it in their original order; the others fail. A dead actor's calls fail
 with ActorDiedError naming the cause, and so do calls made later.
 
+Names are unique per namespace (`named_actors`, keyed by (namespace, name)),
+among actors not DEAD: a creation naming a taken name is refused (the actor is
+DEAD at once, its calls fail saying why; clients check first and raise
+ActorAlreadyExistsError, so only a race between two creators gets here).
+
+Ownership (as Ray's): the client that submitted an actor's creation is its
+owner (`owner`). A non-detached actor dies when its owner goes: the driver
+leaving (driver_left, by job), or the process of the task or actor that
+created it exiting (owner_left, decided at the end of the step, since a
+client replacing its own stream disconnects and connects in one step). A
+detached actor outlives both.
+
+An actor that ends itself on purpose (exit_actor(), `__ray_terminate__`: an
+intentional ExecutorDied) is DEAD for good, whatever its restarts left.
+
 Every durable change is announced as ActorChanged, which the servicer saves,
 so that a restarted head can carry on (raylite/head/state/recovery.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
 from raylite.failures import Failure, actor_death_failure
@@ -64,13 +80,17 @@ class ActorDirectory:
         self.nodes = nodes
         self.objects = objects
         self.actors: dict[bytes, ActorRecord] = {}
-        self.named_actors: dict[str, bytes] = {}
+        self.named_actors: dict[tuple[str, str], bytes] = {}  # (namespace, name) -> live actor
+        self.leaving_owners: dict[bytes, None] = {}  # clients that disconnected during this step
         self.tasks: TaskTable  # wired by HeadState
 
     # ---- creation and placement ---------------------------------------------------------
 
-    def created(self, task: TaskRecord) -> None:
-        """Its creation task was submitted: the actor exists, PENDING until placed."""
+    def created(self, task: TaskRecord) -> bool:
+        """Its creation task was submitted: the actor exists, PENDING until placed.
+
+        False when its name is taken: the actor is DEAD at once and its creation finished.
+        """
         actor = ActorRecord(
             task.task_id,
             task.job_id,
@@ -80,12 +100,25 @@ class ActorDirectory:
             creation=task,
             restarts_left=task.max_restarts,
             max_task_retries=task.max_task_retries,
+            namespace=task.actor_namespace,
+            owner=task.client_id,
         )
         self.sink.enter(actor, PENDING, "its creation task was submitted")
         self.actors[task.task_id] = actor
-        if task.actor_name:
-            self.named_actors[task.actor_name] = task.task_id
         self.sink.effects.append(ActorChanged(task.task_id))
+        if not task.actor_name:
+            return True
+        key = (task.actor_namespace, task.actor_name)
+        if key not in self.named_actors:
+            self.named_actors[key] = task.task_id
+            return True
+        why = (
+            f"its name {task.actor_name!r} was already taken in namespace {task.actor_namespace!r} "
+            "by another live actor when it was created"
+        )
+        self.died(actor, why)
+        self.tasks.finish(task, [_actor_died_info(task, why)], "its actor's name was taken")
+        return False
 
     def placed(self, task: TaskRecord, node_id: bytes) -> None:
         """The scheduler placed its creation task on a node (and took its resources there)."""
@@ -170,10 +203,12 @@ class ActorDirectory:
             return  # an earlier incarnation's process; the actor has moved on
         if actor.state is PLACED and actor.node_id != ev.node_id:
             return
-        if actor.state is not DEAD:
-            self.died(actor, f"its process died ({ev.reason})", restartable=True)
-        else:
+        if actor.state is DEAD:
             self._fail_calls(actor)
+        elif ev.intentional:
+            self.died(actor, ev.reason or "it exited on purpose")
+        else:
+            self.died(actor, f"its process died ({ev.reason})", restartable=True)
 
     def node_lost(self, node_id: bytes, why: str) -> None:
         for actor in self.actors.values():
@@ -184,6 +219,20 @@ class ActorDirectory:
         for actor in list(self.actors.values()):
             if actor.job_id == job_id and not actor.detached and actor.state is not DEAD:
                 self.kill(actor, "its driver exited")
+
+    def owner_left(self, client_id: bytes) -> None:
+        """A client disconnected: at the end of the step, the actors it owns die unless it is back."""
+        self.leaving_owners[client_id] = None
+
+    def drop_orphans(self, connected: Container[bytes]) -> None:
+        """End of step: non-detached actors whose owner left in it, and is not connected now, die."""
+        leaving, self.leaving_owners = self.leaving_owners, {}
+        gone = {c for c in leaving if c not in connected}
+        if not gone:
+            return
+        for actor in list(self.actors.values()):
+            if actor.owner in gone and not actor.detached and actor.state is not DEAD:
+                self.kill(actor, "its owner (the process that created it) exited")
 
     def handle_freed(self, oid: bytes) -> None:
         """An object of an actor's creation was freed: its result stands for its handles; the last one went."""
@@ -205,8 +254,9 @@ class ActorDirectory:
         if was_pending and creation is not None and creation.state in (TaskState.WAITING, TaskState.READY):
             # never placed: its creation must not run later
             tasks.finish(creation, [_actor_died_info(creation, why)], "its actor died before it was placed")
-        if actor.name and self.named_actors.get(actor.name) == actor.actor_id:
-            del self.named_actors[actor.name]
+        key = (actor.namespace, actor.name)
+        if actor.name and self.named_actors.get(key) == actor.actor_id:
+            del self.named_actors[key]
         if actor.creation is not None and actor.creation.task_id not in tasks.tasks:
             tasks.release_pins(actor.creation)  # finished earlier; nothing will run it again
         self.nodes.give_back(actor.node_id, actor.held)
@@ -278,7 +328,7 @@ class ActorDirectory:
         self.sink.enter(actor, saved, "restored after the head restarted")
         self.actors[actor.actor_id] = actor
         if actor.name:
-            self.named_actors[actor.name] = actor.actor_id
+            self.named_actors[(actor.namespace, actor.name)] = actor.actor_id
         if saved is PLACED:
             self.sink.transition(actor, RECOVERING, "the head restarted; waiting for its node")
 
@@ -311,13 +361,18 @@ class ActorDirectory:
         else:
             self.died(actor, why)
 
-    def recovery_ended(self, drivers: set[bytes]) -> None:
-        """Actors whose node did not rejoin are gone; so are those of drivers that did not come back."""
+    def recovery_ended(self, drivers: set[bytes], clients: Container[bytes]) -> None:
+        """Actors whose node did not rejoin are gone; so are those of drivers, and of owners,
+        that did not come back."""
         for actor in [a for a in self.actors.values() if a.state is RECOVERING]:
             self._lost_while_recovering(actor, "its node did not rejoin after the head restarted")
         for actor in list(self.actors.values()):
-            if not actor.detached and actor.state is not DEAD and actor.job_id not in drivers:
+            if actor.detached or actor.state is DEAD:
+                continue
+            if actor.job_id not in drivers:
                 self.kill(actor, "its driver did not reconnect after the head restarted")
+            elif actor.owner and actor.owner not in clients:
+                self.kill(actor, "its owner (the process that created it) did not reconnect after the head restarted")
 
     # ---- invariants ------------------------------------------------------------------------
 
@@ -335,8 +390,10 @@ class ActorDirectory:
                 assert call.state is TaskState.WAITING_FOR_ACTOR, f"pending call {call.name} is {call.state}"
             for call in actor.inflight.values():
                 assert call.state is TaskState.RUNNING, f"call {call.name} in flight is {call.state}"
-        for name, actor_id in self.named_actors.items():
-            assert self.actors[actor_id].state is not DEAD, f"named actor {name} is dead"
+        for key, actor_id in self.named_actors.items():
+            actor = self.actors[actor_id]
+            assert actor.state is not DEAD, f"named actor {key} is dead"
+            assert (actor.namespace, actor.name) == key, f"actor {actor_id.hex()} is named {key} in the directory"
 
 
 def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:

@@ -163,6 +163,8 @@ class HeadState:
             gone = [job for job in self._tasks.leaving_jobs if job not in drivers]
             self._tasks.drop_left_jobs(drivers)
             self._placement.jobs_gone(gone)
+        if self._actors.leaving_owners:
+            self._actors.drop_orphans(self.clients)
         while True:
             if sink.needs_pass:
                 sink.needs_pass = False
@@ -218,13 +220,14 @@ class HeadState:
     def _on_client_disconnected(self, ev: ClientDisconnected) -> None:
         job_id, is_driver = self.clients.pop(ev.client_id, (b"", False))
         self._objects.client_gone(ev.client_id)
+        self._actors.owner_left(ev.client_id)  # (at the end of the step: it may be a reconnection)
         if is_driver:
             self._actors.driver_left(job_id)
             self._tasks.driver_left(job_id)  # (at the end of the step: it may be a reconnection)
 
     def _on_recovery_ended(self, ev: RecoveryEnded) -> None:
         drivers = self._driver_jobs()
-        self._recovery.ended(drivers)
+        self._recovery.ended(drivers, self.clients)
         self._tasks.drop_jobs_without_driver(drivers)
 
     def _driver_jobs(self) -> set[bytes]:
@@ -281,7 +284,8 @@ class HeadState:
         return self._actors.actors
 
     @property
-    def named_actors(self) -> dict[str, bytes]:
+    def named_actors(self) -> dict[tuple[str, str], bytes]:
+        """(namespace, name) -> the live actor of that name."""
         return self._actors.named_actors
 
     @property

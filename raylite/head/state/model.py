@@ -61,6 +61,7 @@ class TaskRecord:
     strategy: Strategy = DEFAULT_STRATEGY
     placement: dict[str, float] = field(default_factory=dict)  # ACTOR_CREATION
     actor_name: str = ""
+    actor_namespace: str = ""  # ACTOR_CREATION: where actor_name is registered
     detached: bool = False
     actor_meta: bytes = b""
     function_id: bytes = b""
@@ -111,6 +112,9 @@ class ActorRecord:
     death: str = ""
     ready: ObjectInfo | None = None  # its constructor's result, once it returned
     story: Story | None = None
+    namespace: str = ""  # where its name is registered (names are unique per namespace)
+    # The client that created it (its owner): a non-detached actor dies with it, as in Ray.
+    owner: bytes = b""
 
 
 # ---- events ---------------------------------------------------------------
@@ -195,6 +199,7 @@ class ExecutorDied:
     actor_id: bytes
     reason: str
     attempt: int = 0  # 0: unknown (matches any attempt)
+    intentional: bool = False  # an actor's process ended itself on purpose: never restarted
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ dropped, and every object is judged for freeing.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
 from raylite.head.state.model import (
@@ -150,10 +151,10 @@ class Recovery:
             self.sink.effects.append(Deliver(task.client_id, info))  # type: ignore[arg-type]
         return True
 
-    def ended(self, drivers: set[bytes]) -> None:
+    def ended(self, drivers: set[bytes], clients: Container[bytes]) -> None:
         self.awaited_nodes = None
         self.objects.holding_frees = False
         self.early_results.clear()  # their clients did not come back
         self.sink.needs_pass = True
-        self.actors.recovery_ended(drivers)
+        self.actors.recovery_ended(drivers, clients)
         self.objects.recheck_all()

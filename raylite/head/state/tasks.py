@@ -140,7 +140,8 @@ class TaskTable:
         if task.parent_id and self.cancels.child_submitted(task):
             return
         if kind == ACTOR_CREATION:
-            self.actors.created(task)
+            if not self.actors.created(task):
+                return  # refused (its name is taken): it finished failed
         elif kind == ACTOR_METHOD:
             self.actors.route_call(task)
             return

@@ -158,6 +158,14 @@ class DoneReported:
 
 
 @dataclass(slots=True)
+class ExitAnnounced:
+    """The actor the executor hosts ends on purpose (exit_actor(), __ray_terminate__); its process exits next."""
+
+    executor: int
+    reason: str
+
+
+@dataclass(slots=True)
 class ExecutorExited:
     executor: int
     reason: str  # how it ended ("pid 12 was killed by SIGKILL"), for the head's error message
@@ -193,6 +201,7 @@ Event = (
     | ResultReported
     | DoneReported
     | ExecutorExited
+    | ExitAnnounced
     | ActorKillRequested
     | CancelRequested
     | PoolStopping
@@ -280,6 +289,7 @@ class ReportDeath:
     actor_id: bytes
     attempt: int
     reason: str
+    intentional: bool = False  # the actor ended itself on purpose: the head must not restart it
 
 
 @dataclass(slots=True)
@@ -329,6 +339,7 @@ class Executor:
     retired: bool = False  # asked to exit: no longer counted in the pool
     setup_failed: bool = False  # its environment could not be set up: it exits without running anything
     cancelled: bool = False  # killed by a forced cancel of its task (said in the death's reason)
+    exit_reason: str = ""  # its actor announced that it ends on purpose, and why
     # the last task it reported DONE: if it dies before its client's stream
     # delivered that result, the head must hear of the death
     last_done: tuple[bytes, int] | None = None
@@ -488,7 +499,10 @@ class PoolState:
             reason = f"{reason}, by cancel(force=True)"
         if ex.actor_id:
             if not ex.killed:
-                out.append(ReportDeath(b"", ex.actor_id, ex.attempt, reason))
+                if ex.exit_reason:
+                    out.append(ReportDeath(b"", ex.actor_id, ex.attempt, ex.exit_reason, intentional=True))
+                else:
+                    out.append(ReportDeath(b"", ex.actor_id, ex.attempt, reason))
         elif ex.task_id:
             out.append(ReportDeath(ex.task_id, b"", ex.attempt, reason))
         if ex.last_done is not None and not ex.actor_id:
@@ -503,6 +517,11 @@ class PoolState:
                 self._spawn_pooled(out, env)
         if self.pooled() < self.size:
             self._spawn_pooled(out, "")
+
+    def _exit_announced(self, event: ExitAnnounced, out: list[Instruction]) -> None:
+        ex = self.executors.get(event.executor)
+        if ex is not None and ex.actor_id:
+            ex.exit_reason = event.reason or "it exited on purpose"
 
     def _actor_kill_requested(self, event: ActorKillRequested, out: list[Instruction]) -> None:
         ex = self.actors.pop(event.actor_id, None)
@@ -642,6 +661,7 @@ _HANDLERS: dict[type, Callable[[PoolState, Any, list[Instruction]], None]] = {
     ResultReported: PoolState._result_reported,
     DoneReported: PoolState._done_reported,
     ExecutorExited: PoolState._executor_exited,
+    ExitAnnounced: PoolState._exit_announced,
     ActorKillRequested: PoolState._actor_kill_requested,
     CancelRequested: PoolState._cancel_requested,
     PoolStopping: PoolState._pool_stopping,

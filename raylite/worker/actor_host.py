@@ -1,0 +1,243 @@
+"""What an executor hosting an actor needs beyond running calls: concurrency groups,
+retries of methods on exceptions, and the actor's own exit.
+
+Concurrency groups (as Ray's): an actor class may declare named groups, each
+with its own number of concurrent calls (`concurrency_groups={"io": 2}`); a
+method joins one with `@method(concurrency_group="io")`, a call may choose
+one with `.options(concurrency_group=...)`, and the rest run in the default
+group, whose size is the actor's max_concurrency. A threaded actor (or one
+with groups) runs each group's calls on the group's own threads; an async
+actor runs every call on its event loop, each group's under its own
+semaphore. A single-threaded actor without groups runs calls on the
+executor's main thread, one after another, in the order they arrived.
+
+Order (as Ray's): a single-threaded actor runs the calls of one caller in
+the order that caller made them, and a call whose arguments do not exist
+yet holds back only the later calls of its own caller; other callers' calls
+run meanwhile (CallOrder). The calls whose arguments are missing when they
+arrive get them on helper threads; the main thread, which runs the calls,
+takes frames from the daemon and those helpers' news from one queue (Inbox).
+Threaded and async actors promise no order, as in Ray.
+
+Exits: exit_actor() (raylite.actor) raises ActorExitRequest in a sync method
+and AsyncioActorExit in an async one, and `__ray_terminate__` asks for the
+same; the executor then ends its process on purpose and tells its daemon
+why first, so that the head does not restart the actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import cloudpickle
+
+from raylite import exceptions, ids
+from raylite.actor import ActorExitRequest
+from raylite.rpc import head_pb2
+from raylite.worker import protocol
+
+DEFAULT_GROUP = ""
+READY, TERMINATE = "__ray_ready__", "__ray_terminate__"
+
+
+class UnknownGroup(ValueError):
+    pass
+
+
+def _unknown(group: str, known: dict[str, Any], class_name: str) -> UnknownGroup:
+    names = sorted(g for g in known if g != DEFAULT_GROUP)
+    return UnknownGroup(
+        f"actor {class_name} has no concurrency group {group!r} (it has {names or 'none'} besides the default "
+        "group); declare it with @remote(concurrency_groups={...}) or call without concurrency_group"
+    )
+
+
+class ThreadGroups:
+    """The threads of a threaded actor: one pool per concurrency group."""
+
+    def __init__(self, default_size: int, groups: dict[str, int], class_name: str) -> None:
+        self.class_name = class_name
+        self.pools: dict[str, ThreadPoolExecutor] = {
+            DEFAULT_GROUP: ThreadPoolExecutor(max(1, default_size), thread_name_prefix="actor")
+        }
+        for name, size in groups.items():
+            self.pools[name] = ThreadPoolExecutor(size, thread_name_prefix=f"actor-{name}")
+
+    def submit(self, group: str, fn: Any, *args: Any) -> Future[Any]:
+        pool = self.pools.get(group)
+        if pool is None:
+            raise _unknown(group, self.pools, self.class_name)
+        return pool.submit(fn, *args)
+
+
+class AsyncGroups:
+    """The limits of an async actor's calls: one semaphore per concurrency group (made on its loop)."""
+
+    def __init__(self, default_size: int, groups: dict[str, int], class_name: str) -> None:
+        self.class_name = class_name
+        self.limits: dict[str, asyncio.Semaphore] = {DEFAULT_GROUP: asyncio.Semaphore(max(1, default_size))}
+        for name, size in groups.items():
+            self.limits[name] = asyncio.Semaphore(size)
+
+    def limit(self, group: str) -> asyncio.Semaphore:
+        semaphore = self.limits.get(group)
+        if semaphore is None:
+            raise _unknown(group, self.limits, self.class_name)
+        return semaphore
+
+
+def groups_of(meta: Any) -> dict[str, int]:
+    """The concurrency groups an actor's handle metadata declares ({} if none, or no metadata)."""
+    return dict(getattr(meta, "concurrency_groups", None) or {})
+
+
+def is_exit(exc: BaseException) -> bool:
+    """Whether a call ended by asking to end its actor (exit_actor(), __ray_terminate__)."""
+    return isinstance(exc, (ActorExitRequest, exceptions.AsyncioActorExit))
+
+
+def retry_wanted(retry_exceptions: bytes, retries_left: int, exc: BaseException) -> bool:
+    """Whether a method call that raised exc runs again: its retry_exceptions match and it has retries left
+    (-1: no limit). An exit request or a runtime error of raylite's own is never retried."""
+    if not retry_exceptions or retries_left == 0 or is_exit(exc) or not isinstance(exc, Exception):
+        return False
+    try:
+        wanted = cloudpickle.loads(retry_exceptions)
+    except Exception:  # noqa: BLE001 - an unloadable class list retries nothing
+        return False
+    return wanted is True or isinstance(exc, tuple(wanted))
+
+
+def exit_reason(method: str, class_name: str) -> str:
+    if method == TERMINATE:
+        return f"it was terminated by {class_name}.__ray_terminate__ (an intended exit)"
+    return f"it exited on purpose: exit_actor() was called in {class_name}.{method}"
+
+
+class CallOrder:
+    """Which calls of a single-threaded actor may run now. Pure: call ids in, call ids out.
+
+    Each caller's calls queue in the order they arrived (the order the caller
+    made them: the head and the daemon keep one caller's calls in order). A
+    call is runnable when it is first in its caller's queue and its arguments
+    are ready; runnable calls run in the order they arrived.
+    """
+
+    def __init__(self) -> None:
+        self._queues: dict[bytes, deque[bytes]] = {}  # caller -> its calls not yet run, in order
+        self._seq: dict[bytes, int] = {}  # call -> its arrival number
+        self._waiting: set[bytes] = set()  # calls whose arguments are not ready yet
+        self._caller: dict[bytes, bytes] = {}
+        self._next = 0
+
+    def arrived(self, caller: bytes, call_id: bytes, ready: bool) -> None:
+        self._queues.setdefault(caller, deque()).append(call_id)
+        self._seq[call_id] = self._next
+        self._next += 1
+        self._caller[call_id] = caller
+        if not ready:
+            self._waiting.add(call_id)
+
+    def resolved(self, call_id: bytes) -> None:
+        """The call's arguments are ready now (or failed: the call runs to report that)."""
+        self._waiting.discard(call_id)
+
+    def take_runnable(self) -> list[bytes]:
+        """The calls to run now, in order; each is taken (it will not be returned again)."""
+        out: list[bytes] = []
+        while True:
+            heads = [q[0] for q in self._queues.values() if q and q[0] not in self._waiting]
+            if not heads:
+                return out
+            call_id = min(heads, key=self._seq.__getitem__)
+            caller = self._caller.pop(call_id)
+            queue_ = self._queues[caller]
+            queue_.popleft()
+            if not queue_:
+                del self._queues[caller]
+            del self._seq[call_id]
+            out.append(call_id)
+
+    def __len__(self) -> int:
+        return len(self._seq)
+
+
+EOF_FRAME = None  # the daemon closed the channel
+
+
+class Inbox:
+    """The main thread's one queue: frames from the daemon (read by a thread of its own)
+    and news from helper threads, in the order they happened."""
+
+    def __init__(self, recv: Callable[[], Any]) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._recv = recv
+        threading.Thread(target=self._read, name="actor-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            frame = self._recv()
+            self._queue.put(("frame", frame))
+            if frame is EOF_FRAME:
+                return
+
+    def put(self, news: Any) -> None:
+        self._queue.put(("news", news))
+
+    def get(self) -> tuple[str, Any]:
+        return self._queue.get()
+
+
+class InOrder:
+    """A single-threaded actor's calls, each run on the main thread when CallOrder says so;
+    helper threads get the arguments that did not exist yet when a call arrived."""
+
+    def __init__(self, recv: Callable[[], Any], get_arguments: Callable[[head_pb2.TaskAssignment], Any]) -> None:
+        self.order = CallOrder()
+        self.inbox = Inbox(recv)
+        self._get_arguments = get_arguments
+        self._held: dict[bytes, head_pb2.TaskAssignment] = {}
+        self._got: dict[bytes, Any] = {}  # call -> (args, kwargs), or the error getting them
+        self._helpers: ThreadPoolExecutor | None = None
+
+    def serve(self, take: Callable[[Any], None], run: Callable[[head_pb2.TaskAssignment], None]) -> None:
+        """The main loop: `take` a frame from the daemon (which may call arrived()), `run` a call."""
+        while True:
+            kind, item = self.inbox.get()
+            if kind == "frame":
+                if item is EOF_FRAME or item[0] == protocol.EXIT:
+                    return
+                take(item)
+            else:
+                self.order.resolved(item)
+            for call_id in self.order.take_runnable():
+                run(self._held.pop(call_id))
+
+    def arrived(self, assignment: head_pb2.TaskAssignment) -> None:
+        spec = assignment.spec
+        known = {v.object_id for v in assignment.args}
+        ready = all(d in known for d in spec.dependencies)
+        self._held[spec.task_id] = assignment
+        self.order.arrived(spec.task_id[: ids.CLIENT_ID_BYTES], spec.task_id, ready)
+        if not ready:
+            if self._helpers is None:
+                self._helpers = ThreadPoolExecutor(16, thread_name_prefix="actor-args")
+            self._helpers.submit(self._get, assignment)
+
+    def _get(self, assignment: head_pb2.TaskAssignment) -> None:
+        call_id = assignment.spec.task_id
+        try:
+            self._got[call_id] = self._get_arguments(assignment)
+        except BaseException as exc:  # noqa: BLE001 - the call raises it when it runs
+            self._got[call_id] = exc
+        self.inbox.put(call_id)
+
+    def arguments_got(self, call_id: bytes) -> Any:
+        """The (args, kwargs) a helper got for the call (or the error it met); None if none did."""
+        return self._got.pop(call_id, None)
