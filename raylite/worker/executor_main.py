@@ -31,7 +31,7 @@ from raylite import config, exceptions, ids, runtime_context, store
 from raylite.actor import ActorExitRequest
 from raylite.client import context
 from raylite.client import runtime_env as client_runtime_env
-from raylite.client.core import wait_event
+from raylite.client.objects import wait_event
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize

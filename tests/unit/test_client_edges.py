@@ -143,7 +143,7 @@ def test_pickled_functions_keep_their_file_name() -> None:
 
 
 def test_a_cancel_of_an_unfinished_task_is_kept_until_its_output_arrives() -> None:
-    from raylite.client.core import _UnfinishedTasks
+    from raylite.client.unfinished import UnfinishedTasks as _UnfinishedTasks
     from raylite.rpc import common_pb2, head_pb2
 
     tasks = _UnfinishedTasks()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from raylite.client.core import _UnfinishedTasks
+from raylite.client.unfinished import UnfinishedTasks as _UnfinishedTasks
 from raylite.head import wire
 from raylite.head.state import HeadState
 from raylite.head.state.model import (

@@ -1,0 +1,8 @@
+"""The kinds of items a client queues for its next ClientBatch (raylite/client/core.py: _enqueue).
+
+Each kind names the batch field its items go to; `_drain` turns a run of
+queued items into one message, in the order of raylite/message_order.py.
+"""
+
+_TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT, _CANCEL = range(11)
+_PG_CREATE, _PG_REMOVE = 11, 12
