@@ -62,6 +62,39 @@ def test_rebuild_follows_lost_inputs_recursively() -> None:
     assert dispatched(effects) == [(b"n2", "b")]
 
 
+def test_a_waiting_task_waits_again_for_an_argument_lost_while_it_waited() -> None:
+    """Found by the randomized test (test_head_state_random.py): b waited for x with a's
+    output already there, counted as present; n1 died and a's output went with it. b
+    went on counting one missing argument, so x alone would have made it READY, and it
+    would have run without a's output (validate(): "missing 1 != 2")."""
+    state = two_nodes()
+    a = on_n1("a")
+    step(state, TaskSubmitted(a))
+    step(state, TaskFinished(b"n1", a.task_id, [stored_result(a, b"n1")]))
+    x = put("x")
+    b = task("b", deps=[oid(a), x.object_id])
+    step(state, TaskSubmitted(b))
+    assert state.tasks[b.task_id].missing == 1
+    assert dispatched(step(state, NodeRemoved(b"n1", "gone"))) == [(b"n2", "a")]
+    assert state.tasks[b.task_id].missing == 2
+    assert dispatched(step(state, ObjectsPut([x]))) == []  # a's output is not back yet
+    effects = step(state, TaskFinished(b"n2", a.task_id, [stored_result(a, b"n2")]))
+    assert dispatched(effects) == [(b"n2", "b")]
+
+
+def test_a_waiting_task_fails_when_a_put_it_counted_as_present_is_lost() -> None:
+    state = two_nodes()
+    p = put("p", node=b"n1", size=1000)
+    x = put("x")
+    b = task("b", deps=[p.object_id, x.object_id])
+    step(state, ObjectsPut([p]), TaskSubmitted(b))
+    effects = step(state, NodeRemoved(b"n1", "gone"))
+    assert b.task_id not in state.tasks  # an error argument fails it, as at submission
+    info = state.objects[oid(b)]
+    assert info.is_error and info.failure.kind == "ObjectLostError"
+    assert dispatched(effects) == []
+
+
 def test_every_lost_output_of_a_multi_return_task_is_rebuilt_by_one_rerun() -> None:
     state = two_nodes()
     t = on_n1("t", num_returns=2)

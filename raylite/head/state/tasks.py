@@ -374,6 +374,8 @@ class TaskTable:
         # for lost inputs that are themselves being rebuilt.
         for info in lost:
             self.objects.drop_lost(info)
+        if lost:
+            self._wait_again({info.object_id for info in lost})
         rebuilding: set[bytes] = set()
         for info in lost:
             maker_id = task_of(info.object_id)
@@ -390,6 +392,21 @@ class TaskTable:
                 "so it cannot be rebuilt; put it again",
             )
             self.objects.add(ObjectInfo(info.object_id, is_error=True, failure=failure), owner=None)
+
+    def _wait_again(self, lost: set[bytes]) -> None:
+        """WAITING tasks counted these arguments as present: they wait for them again.
+
+        Else a task would become READY while a lost argument is still being remade
+        (or fail to learn that it became an ObjectLostError). A READY task keeps its
+        place: its executor waits for an argument being remade, or raises its error.
+        """
+        waiters = self.dep_waiters
+        for task in self.tasks.values():
+            if task.state is WAITING:
+                for dep in task.deps:  # (each occurrence counts, as in wait_for_deps)
+                    if dep in lost:
+                        task.missing += 1
+                        waiters.setdefault(dep, []).append(task.task_id)
 
     def _rebuild(self, task: TaskRecord) -> None:
         """Runs a finished task again to remake its lost outputs (lineage reconstruction)."""
