@@ -17,6 +17,7 @@ from raylite.head.state.model import (
     ActorChanged,
     ActorRecord,
     ClientConnected,
+    Dispatch,
     FreeObject,
     HeadRestarted,
     KillActor,
@@ -124,6 +125,28 @@ def test_actor_whose_node_never_rejoins_dies_when_recovery_ends() -> None:
     assert failure_kind(effects, DRIVER, oid(pending)) == "ActorDiedError"
     assert "did not rejoin" in new.actors[creation.actor_id].death
     assert new.named_actors == {}
+
+
+def test_actor_restarted_after_recovery_waits_for_its_constructor_arguments() -> None:
+    """Found by the randomized test (test_head_state_random.py): the actor's node did
+    not rejoin by RecoveryEnded, so the actor restarted, and its constructor was made
+    READY at once, as after a death in a head that had never restarted. But a restarted
+    head knows no object until a node reports it: the constructor was dispatched to a
+    new node without its argument, which was on the node that had not rejoined."""
+    p = ObjectInfo(b"p".ljust(20, b"."), value="p", node_id=b"n1", size=10)
+    old = HeadState()
+    step(old, ClientConnected(DRIVER, JOB, True), NodeAdded(b"n1", NODE), ObjectsPut([p]))
+    creation = actor("counter", deps=(p.object_id,), max_restarts=1)
+    step(old, TaskSubmitted(creation))
+    step(old, finished(creation))
+    new = restarted(saved(old), [b"n1"])
+    step(new, RefsChanged(DRIVER, [(oid(creation), True)]), RecoveryEnded())  # it holds the handle
+    assert new.actors[creation.actor_id].state == "RESTARTING"
+    assert dispatched(step(new, NodeAdded(b"n2", NODE))) == []  # p is nowhere yet
+    effects = step(new, NodeAdded(b"n1", NODE, objects=[p]))  # back late, without the process
+    assert dispatched(effects) == [(b"n1", "counter.__init__")]
+    [dispatch] = of_type(effects, Dispatch)
+    assert [a.object_id for a in dispatch.args] == [p.object_id]
 
 
 def test_unknown_actor_process_on_a_rejoining_node_is_killed() -> None:

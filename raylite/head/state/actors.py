@@ -18,10 +18,12 @@ head tracking per-caller sequence numbers. Calls sent to the node are
 Death: an actor dies when it is killed (raylite.kill, its driver leaving, its
 handles going), when its constructor raises, or when its process or node
 dies. A death with restarts left (`restarts_left`, -1 for ever) while placed
-is a restart instead: the constructor runs again on a node with room
-(RESTARTING), and calls in flight with retries left (`max_task_retries`) wait
-for it in their original order; the others fail. A dead actor's calls fail
-with ActorDiedError naming the cause, and so do calls made later.
+is a restart instead: the constructor runs again on a node with room once
+its arguments exist (RESTARTING), and calls in flight with retries left
+(`max_task_retries`) wait for it in their original order; the others fail.
+A restart whose creation fails before it is placed (an error argument, an
+impossible affinity) is a death. A dead actor's calls fail with
+ActorDiedError naming the cause, and so do calls made later.
 
 Every durable change is announced as ActorChanged, which the servicer saves,
 so that a restarted head can carry on (raylite/head/state/recovery.py).
@@ -137,8 +139,8 @@ class ActorDirectory:
         if actor is None:
             return
         actor.inflight.pop(task.task_id, None)
-        if task.kind == ACTOR_CREATION and actor.state is PENDING:
-            # failed before it was ever placed (an error argument, an impossible affinity)
+        if task.kind == ACTOR_CREATION and (actor.state is PENDING or actor.state is RESTARTING):
+            # failed before it was placed (again): an error argument, an impossible affinity
             self.died(actor, "its creation task failed before it was placed")
 
     # ---- deaths ---------------------------------------------------------------------------
@@ -243,7 +245,13 @@ class ActorDirectory:
         creation.node_id = None
         creation.blocked = False
         tasks.tasks[creation.task_id] = creation
-        tasks.make_ready(creation, f"its actor restarts: {why}")
+        if creation.state is TaskState.RUNNING:
+            # its arguments existed when it was placed (one lost since is the executor's to get)
+            tasks.make_ready(creation, f"its actor restarts: {why}")
+        else:
+            # It finished long ago, or a restarted head restored it: this head may not have
+            # its arguments (yet), as a restarted head knows only what nodes report.
+            tasks.wait_for_deps(creation)
 
     def _fail_calls(self, actor: ActorRecord) -> None:
         calls = list(actor.inflight.values()) + actor.pending

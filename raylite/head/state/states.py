@@ -134,7 +134,7 @@ ACTOR_TRANSITIONS: dict[ActorState, dict[ActorState, str]] = {
     },
     A.RESTARTING: {
         A.PLACED: "its creation task was placed again",
-        A.DEAD: "killed, or its driver left",
+        A.DEAD: "killed, its driver left, or its creation failed before it was placed again",
     },
     A.RECOVERING: {
         A.PLACED: "its node rejoined with its process alive",
