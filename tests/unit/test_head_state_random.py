@@ -153,7 +153,7 @@ class SimNode:
     attempts: dict[bytes, int] = field(default_factory=dict)
     actors: dict[bytes, int] = field(default_factory=dict)  # live actor processes -> attempt
     store: dict[bytes, ObjectInfo] = field(default_factory=dict)  # primary copies
-    copies: set[bytes] = field(default_factory=set)
+    copies: dict[bytes, ObjectInfo] = field(default_factory=dict)  # secondary copies
     deaths: list[ExecutorDied] = field(default_factory=list)  # to report
     overcommit: bool = False  # a task blocked or resumed here: the node may be overcommitted
 
@@ -263,12 +263,12 @@ class HeadStateMachine(RuleBasedStateMachine):
                 assert e.object_id not in state.objects, f"freed {e.object_id!r} that the head keeps"
                 sim = self.nodes[e.node_id]
                 sim.store.pop(e.object_id, None)
-                sim.copies.discard(e.object_id)
+                sim.copies.pop(e.object_id, None)
             elif kind is PromoteObject:
                 sim = self.nodes[e.node_id]
                 assert e.object_id in sim.copies, "promoted a copy the node does not have"
-                sim.copies.discard(e.object_id)
-                sim.store[e.object_id] = state.objects[e.object_id]
+                # (what it holds: the head may free the object later in this step's effects)
+                sim.store[e.object_id] = sim.copies.pop(e.object_id)
             elif kind is KillActor:
                 sim = self.nodes.get(e.node_id)
                 if sim is None or not sim.alive:
@@ -721,16 +721,20 @@ class HeadStateMachine(RuleBasedStateMachine):
             if not sim.copies:
                 return
             oid = p.choose(sorted(sim.copies))
-            sim.copies.discard(oid)
+            del sim.copies[oid]
             self.apply(ObjectCopiesChanged(sim.node_id, [], [oid]))
             return
-        elsewhere = [
-            oid for n in nodes if n is not sim for oid in n.store if oid in self.state.objects and oid not in sim.copies
-        ]
+        elsewhere = {
+            oid: info
+            for n in nodes
+            if n is not sim
+            for oid, info in n.store.items()
+            if oid in self.state.objects and oid not in sim.copies
+        }
         if not elsewhere:
             return
         oid = p.choose(sorted(elsewhere))
-        sim.copies.add(oid)
+        sim.copies[oid] = elsewhere[oid]
         self.apply(ObjectCopiesChanged(sim.node_id, [oid], []))
 
     # ---- head restart ------------------------------------------------------------------
@@ -760,6 +764,20 @@ class HeadStateMachine(RuleBasedStateMachine):
     @invariant()
     def accounting_holds(self) -> None:
         self.state.validate()
+
+
+def test_a_node_promotes_a_copy_and_frees_it_in_one_step() -> None:
+    """Found by the long search: the head promoted a node's copy whose primary died with
+    its node and, in the same step, freed it (the last task needing it failed with that
+    node). The simulated node read the promoted object from the head's state after the
+    whole step, when the head no longer had it (KeyError); a node has only what it was
+    told, and what it holds."""
+    machine = HeadStateMachine()
+    sim = machine.nodes[NODE_IDS[1]] = SimNode(NODE_IDS[1], {"CPU": 1.0})
+    oid = b"put-----".ljust(20, b"\0")
+    sim.copies[oid] = ObjectInfo(oid, value=("stored", oid), node_id=NODE_IDS[0], size=100)
+    machine.carry_out([PromoteObject(sim.node_id, oid), FreeObject(sim.node_id, oid)])
+    assert oid not in sim.store and oid not in sim.copies
 
 
 HeadStateMachine.TestCase.settings = settings(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from raylite.head.state import HeadState
 from raylite.head.state.model import (
     ClientConnected,
+    FreeObject,
     NodeAdded,
     NodeRemoved,
     ObjectCopiesChanged,
@@ -149,6 +150,20 @@ def test_a_copy_promoted_to_primary_is_announced_to_its_node() -> None:
     effects = step(state, NodeRemoved(b"n1", "gone"))
     assert of_type(effects, PromoteObject) == [PromoteObject(b"n2", p.object_id)]
     assert state.objects[p.object_id].node_id == b"n2" and state.copies[p.object_id] == {b"n3"}
+
+
+def test_a_copy_promoted_as_the_last_task_needing_it_fails_is_freed_after_the_promotion() -> None:
+    """Both in one step, in this order: a node must accept a FreeObject of what it was
+    just told to promote (tests/unit/test_head_state_random.py's nodes once did not)."""
+    state = three_nodes()
+    p = put("p", node=b"n1", size=1000)
+    b = task("b", deps=[p.object_id], strategy=Strategy("NODE_AFFINITY", b"n1"))
+    step(state, ObjectsPut([p]), ObjectCopiesChanged(b"n2", [p.object_id], []), TaskSubmitted(b))
+    step(state, RefsChanged(DRIVER, [(p.object_id, False)]))  # only b needs p now
+    effects = step(state, NodeRemoved(b"n1", "gone"))  # b fails with its node, and p is promoted
+    kinds = [(type(e), e.node_id) for e in effects if isinstance(e, (PromoteObject, FreeObject))]
+    assert kinds == [(PromoteObject, b"n2"), (FreeObject, b"n2")]
+    assert p.object_id not in state.objects
 
 
 def test_a_copy_evicted_as_it_was_promoted_gives_way_to_another_copy() -> None:
