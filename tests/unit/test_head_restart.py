@@ -18,6 +18,7 @@ from raylite.head.state.model import (
     ActorRecord,
     ClientConnected,
     Dispatch,
+    ExecutorDied,
     FreeObject,
     HeadRestarted,
     KillActor,
@@ -153,6 +154,25 @@ def test_unknown_actor_process_on_a_rejoining_node_is_killed() -> None:
     new = restarted([], [b"n1"])
     effects = step(new, NodeAdded(b"n1", NODE, live_actors=[(b"stranger".ljust(16, b"."), 1)]))
     assert of_type(effects, KillActor) == [KillActor(b"n1", b"stranger".ljust(16, b"."))]
+
+
+def test_a_process_left_from_a_forgotten_life_of_an_actor_is_not_taken_for_its_new_one() -> None:
+    """Found by the randomized test (test_head_state_random.py): a head declared the
+    actor dead while its node was away, and the next restarted head forgot it (dead
+    actors are not saved). Its client, which never heard of the death, resubmitted
+    its creation, and the node came back with the old process, attempt 1. The head
+    killed that process and placed the new life there, numbered from scratch:
+    attempt 1 again. The old process's death report (it may crash before the kill
+    lands; the simulation reports every death) then passed for the new life's."""
+    a = actor("counter", max_restarts=1)
+    new = restarted([], [])
+    step(new, TaskSubmitted(a))
+    effects = step(new, NodeAdded(b"n1", NODE, live_actors=[(a.actor_id, 1)]))
+    assert of_type(effects, KillActor) == [KillActor(b"n1", a.actor_id)]
+    [dispatch] = of_type(effects, Dispatch)
+    assert dispatch.task.attempt == 2  # numbered past the old process
+    assert step(new, ExecutorDied(b"n1", b"", a.actor_id, "crash", 1)) == []
+    assert new.actors[a.actor_id].state == "PLACED" and new.actors[a.actor_id].restarts == 0
 
 
 def test_non_detached_actor_of_a_driver_that_did_not_return_is_killed_detached_one_kept() -> None:

@@ -91,6 +91,8 @@ class ActorDirectory:
     def placed(self, task: TaskRecord, node_id: bytes) -> None:
         """The scheduler placed its creation task on a node (and took its resources there)."""
         actor = self.actors[task.actor_id]
+        if task.attempt <= actor.seen_attempt:
+            task.attempt = actor.seen_attempt + 1
         self.sink.transition(actor, PLACED, "its creation task was placed")
         actor.node_id = node_id
         actor.held = dict(task.resources)
@@ -293,7 +295,13 @@ class ActorDirectory:
             self.nodes.take(node_id, actor.held)
             self.sink.effects.append(ActorChanged(actor.actor_id))
             self._send_pending(actor)  # calls resubmitted before the node was back
-        for actor_id in live:  # processes of actors this head does not know (or that moved on)
+        for actor_id, attempt in live.items():  # processes of actors this head does not know (or that moved on)
+            known = self.actors.get(actor_id)
+            if known is not None and attempt > known.seen_attempt:
+                # Its numbering may have started afresh (a head that forgot it dead): the
+                # death of this process, should it crash before the kill lands, must not
+                # pass for that of a life placed later.
+                known.seen_attempt = attempt
             self.sink.effects.append(KillActor(node_id, actor_id))
 
     def _lost_while_recovering(self, actor: ActorRecord, why: str) -> None:
