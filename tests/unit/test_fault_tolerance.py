@@ -171,3 +171,19 @@ def test_restarting_actor_whose_constructor_argument_failed_meanwhile_dies() -> 
     assert state.tasks[a.task_id].state == "WAITING"
     step(state, TaskFinished(b"n2", t.task_id, [result(t, error=True)], "ValueError: no"))
     assert state.actors[a.actor_id].state == "DEAD" and a.task_id not in state.tasks
+
+
+def test_a_late_death_report_of_the_life_an_actor_left_does_not_kill_it_while_it_restarts() -> None:
+    """Restarted on request, it waits for room; the killed process's death (it crashed
+    before the kill landed) names the attempt the actor has not moved past yet."""
+    state = new_state(b"n1")
+    a = actor("A", max_restarts=1)  # placed with a CPU, holds none
+    step(state, TaskSubmitted(a))
+    step(state, finished(a))
+    t1, t2 = task("t1"), task("t2")
+    step(state, TaskSubmitted(t1), TaskSubmitted(t2))  # n1 is full
+    step(state, ActorKillRequested(a.actor_id, "restart", no_restart=False))
+    assert state.actors[a.actor_id].state == "RESTARTING"
+    assert step(state, ExecutorDied(b"n1", b"", a.actor_id, "crash", 1)) == []
+    assert state.actors[a.actor_id].state == "RESTARTING"
+    assert dispatched(step(state, finished(t1))) == [(b"n1", "A.__init__")]

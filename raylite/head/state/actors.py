@@ -166,6 +166,10 @@ class ActorDirectory:
             return  # an earlier incarnation's process; the actor has moved on
         if actor.state is PLACED and actor.node_id != ev.node_id:
             return
+        if actor.state is PENDING or actor.state is RESTARTING or actor.state is RECOVERING:
+            # No life of it runs now (a recovering one's node reports it when it rejoins):
+            # the death is of one it left, reported late.
+            return
         if actor.state is not DEAD:
             self.died(actor, f"its process died ({ev.reason})", restartable=True)
         else:
