@@ -333,6 +333,12 @@ class ActorDirectory:
                 assert not actor.held and not actor.pending and not actor.inflight, f"dead {actor.actor_id.hex()}"
             if state is PLACED:
                 assert self.nodes.alive(actor.node_id), f"actor {actor.actor_id.hex()} placed on a dead node"
+            elif state is PENDING or state is RESTARTING:
+                # else nothing would ever place it, or tell its callers it is dead
+                creation = self.tasks.tasks.get(actor.actor_id)
+                assert creation is not None and creation.state in (TaskState.WAITING, TaskState.READY), (
+                    f"actor {actor.actor_id.hex()} is {state} with its creation {creation and creation.state}"
+                )
             else:
                 assert not actor.inflight or state is DEAD, f"actor {actor.actor_id.hex()} ({state}) has calls out"
             for call in actor.pending:
