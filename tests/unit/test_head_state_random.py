@@ -36,6 +36,7 @@ RAYLITE_STATE_STEPS (steps per example, default 40) make it longer:
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -640,6 +641,8 @@ class HeadStateMachine(RuleBasedStateMachine):
             outcome = "bounced"  # the actor's process was gone when the call came
         elif task.kind != NORMAL and outcome == "retryable":
             outcome = "error"
+        elif task.kind == ACTOR_CREATION and outcome == "stored":
+            outcome = "inline"  # a constructor's result is None, always sent inline (executor_main.py)
         # a task may return a ref it was given; a constructor's result is None (executor_main.py)
         contained = (task.deps + task.borrowed)[:1] if task.kind != ACTOR_CREATION else ()
         results = []
@@ -778,6 +781,22 @@ def test_a_node_promotes_a_copy_and_frees_it_in_one_step() -> None:
     sim.copies[oid] = ObjectInfo(oid, value=("stored", oid), node_id=NODE_IDS[0], size=100)
     machine.carry_out([PromoteObject(sim.node_id, oid), FreeObject(sim.node_id, oid)])
     assert oid not in sim.store and oid not in sim.copies
+
+
+def test_a_constructor_result_is_never_stored(monkeypatch: Any) -> None:
+    """Found by the long search: a simulated node stored an actor constructor's result,
+    which the head keeps as the actor's `ready` (it stands for the handles, and is given
+    again to a client that resubmits the creation). A real executor's constructor result
+    is None, which is always sent inline (executor_main.py's _pack_results)."""
+    monkeypatch.setattr(sys.modules[__name__], "note", lambda _: None)
+    machine = HeadStateMachine()
+    machine.cluster([{"CPU": 1.0}], two_jobs=False)
+    machine.create_actor(Picks([1]))  # (picks that make an actor that fits the node)
+    [sim] = machine.nodes.values()
+    [(actor_id, _)] = sim.actors.items()
+    machine.task_finishes(Picks([0]), "stored")
+    ready = machine.state.actors[actor_id].ready
+    assert ready is not None and ready.node_id is None and not sim.store
 
 
 HeadStateMachine.TestCase.settings = settings(
