@@ -392,6 +392,24 @@ def test_client_keeps_the_values_of_arguments_it_knew_while_their_tasks_are_kept
     assert kept.arguments() == {}
 
 
+def test_an_adopted_task_retried_waits_for_arguments_this_head_does_not_have() -> None:
+    """Found by the randomized test (test_head_state_random.py): a rejoining node still
+    ran t, whose argument x was a value its client had put, and the client did not come
+    back to put it again. When t's process died, the retry made it READY, as a task
+    this head had placed (whose arguments existed then), and it was dispatched without
+    x, to wait on its node for a value nobody would bring."""
+    x = ObjectInfo(b"x".ljust(20, b"."), value="x")
+    t = task("t", deps=[x.object_id], max_retries=1)
+    running = copy.copy(t)
+    running.attempt = 1
+    new = restarted([], [b"n1"])
+    step(new, NodeAdded(b"n1", NODE, running=[running]))
+    step(new, RecoveryEnded())
+    assert dispatched(step(new, ExecutorDied(b"n1", t.task_id, b"", "crash", 1))) == []
+    assert new.tasks[t.task_id].state == "WAITING" and available(new, b"n1") == 2.0
+    assert dispatched(step(new, ObjectsPut([x]))) == [(b"n1", "t")]  # its client is back with x
+
+
 def test_a_late_node_still_running_a_task_rerun_and_finished_elsewhere_does_not_adopt_it() -> None:
     """Found by the randomized test (test_head_state_random.py): n1 missed the recovery
     window, so t was rerun on n2 and finished there, its output stored (lineage). n1

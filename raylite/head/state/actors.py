@@ -251,13 +251,9 @@ class ActorDirectory:
         creation.node_id = None
         creation.blocked = False
         tasks.tasks[creation.task_id] = creation
-        if creation.state is TaskState.RUNNING:
-            # its arguments existed when it was placed (one lost since is the executor's to get)
-            tasks.make_ready(creation, f"its actor restarts: {why}")
-        else:
-            # It finished long ago, or a restarted head restored it: this head may not have
-            # its arguments (yet), as a restarted head knows only what nodes report.
-            tasks.wait_for_deps(creation)
+        # Its arguments may be missing: lost since it ran, or never reported to a
+        # restarted head (which knows only what nodes and clients tell it).
+        tasks.wait_for_deps(creation, f"its actor restarts: {why}")
 
     def _fail_calls(self, actor: ActorRecord) -> None:
         calls = list(actor.inflight.values()) + actor.pending

@@ -113,6 +113,7 @@ TASK_TRANSITIONS: dict[TaskState, dict[TaskState, str]] = {
     },
     T.RUNNING: {
         T.READY: "retried: its process or node died, or a retryable error",
+        T.WAITING: "retried, but an argument is missing (lost since, or never known to a restarted head)",
         T.WAITING_FOR_ACTOR: "its actor is restarting and the call is retried",
         T.FINISHED: "its results arrived, or it failed",
     },

@@ -24,10 +24,11 @@ and takes them again when it resumes, possibly overcommitting the node
 briefly: this is what keeps nested tasks from deadlocking a full cluster.
 
 Failures: a task whose process or node dies is retried while it has retries
-left (RUNNING -> READY, a new `attempt`: deaths and results of older attempts
-are stale), else it fails with WorkerCrashedError; a retryable application
-error is retried the same way. An error argument fails the task without
-running it, and the failure flows on to tasks waiting for its outputs.
+left (RUNNING -> READY, or WAITING while an argument is missing; a new
+`attempt`: deaths and results of older attempts are stale), else it fails
+with WorkerCrashedError; a retryable application error is retried the same
+way. An error argument fails the task without running it, and the failure
+flows on to tasks waiting for its outputs.
 
 Lineage: a finished normal task with an output in a node's store is kept in
 `lineage` with its arguments pinned; if that node dies and no copy survives,
@@ -166,15 +167,17 @@ class TaskTable:
             if task.borrowed:
                 self.objects.unpin(task.borrowed)
 
-    def wait_for_deps(self, task: TaskRecord) -> None:
+    def wait_for_deps(self, task: TaskRecord, why: str = "") -> None:
         """Queues the task once its missing arguments exist (at once if none is missing)."""
         objects = self.objects.objects
         missing = [d for d in task.deps if d not in objects]
         task.missing = len(missing)
         if not missing:
-            self.make_ready(task, "every argument exists")
+            self.make_ready(task, why or "every argument exists")
             return
-        self.sink.transition(task, WAITING, "an argument does not exist yet")
+        self.sink.transition(
+            task, WAITING, f"{why}; an argument does not exist" if why else "an argument does not exist yet"
+        )
         waiters = self.dep_waiters
         for dep in missing:
             waiters.setdefault(dep, []).append(task.task_id)
@@ -345,7 +348,10 @@ class TaskTable:
             task.retries_left -= 1
         task.node_id = None
         task.blocked = False
-        self.make_ready(task, f"retried: {why}")
+        # Its arguments existed when this head placed it, but not always now: one lost
+        # since (being remade), or, for a task adopted from a node that rejoined a
+        # restarted head, one this head never had (a value its client did not put again).
+        self.wait_for_deps(task, f"retried: {why}")
         return True
 
     def node_lost(self, node_id: bytes, why: str) -> None:
