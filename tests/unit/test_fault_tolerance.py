@@ -11,6 +11,8 @@ from raylite.head.state.model import (
     KillActor,
     NodeAdded,
     NodeRemoved,
+    ObjectInfo,
+    Strategy,
     TaskFinished,
     TaskSubmitted,
 )
@@ -139,3 +141,49 @@ def test_call_bounced_by_a_dead_process_waits_for_the_death_report() -> None:
     assert step(state, bounce) == [] and oid(c) not in state.objects
     effects = step(state, ExecutorDied(b"n1", b"", a.actor_id, "SIGKILL"))
     assert dispatched(effects) == [(b"n1", "A.__init__"), (b"n1", "c")]
+
+
+def test_restarting_actor_whose_constructor_can_no_longer_be_placed_dies() -> None:
+    """Its creation fails before it is placed again: the actor is dead, not RESTARTING for ever."""
+    state = new_state(b"n1", b"n2")
+    a = actor("A", max_restarts=1, max_task_retries=1, strategy=Strategy("NODE_AFFINITY", b"n1"))
+    step(state, TaskSubmitted(a))
+    step(state, finished(a))
+    c = call("c", a)
+    step(state, TaskSubmitted(c))
+    effects = step(state, NodeRemoved(b"n1", "gone"))  # its hard affinity names a dead node now
+    assert state.actors[a.actor_id].state == "DEAD"
+    assert failure_kind(effects, DRIVER, oid(c)) == "ActorDiedError"
+
+
+def test_restarting_actor_whose_constructor_argument_failed_meanwhile_dies() -> None:
+    """The constructor runs again only once its arguments exist (an output lost with its
+    node is being remade); when the remaking fails, so does the restart, for good."""
+    state = new_state(b"n1", b"n2")
+    t = task("t", strategy=Strategy("NODE_AFFINITY", b"n1", soft=True))
+    step(state, TaskSubmitted(t))
+    step(state, TaskFinished(b"n1", t.task_id, [ObjectInfo(oid(t), value="t", node_id=b"n1", size=10)]))
+    a = actor("A", deps=(oid(t),), max_restarts=1, strategy=Strategy("NODE_AFFINITY", b"n2", soft=True))
+    step(state, TaskSubmitted(a))
+    step(state, finished(a))
+    assert dispatched(step(state, NodeRemoved(b"n1", "gone"))) == [(b"n2", "t")]  # remakes its output
+    assert dispatched(step(state, ExecutorDied(b"n2", b"", a.actor_id, "crash"))) == []
+    assert state.tasks[a.task_id].state == "WAITING"
+    step(state, TaskFinished(b"n2", t.task_id, [result(t, error=True)], "ValueError: no"))
+    assert state.actors[a.actor_id].state == "DEAD" and a.task_id not in state.tasks
+
+
+def test_a_late_death_report_of_the_life_an_actor_left_does_not_kill_it_while_it_restarts() -> None:
+    """Restarted on request, it waits for room; the killed process's death (it crashed
+    before the kill landed) names the attempt the actor has not moved past yet."""
+    state = new_state(b"n1")
+    a = actor("A", max_restarts=1)  # placed with a CPU, holds none
+    step(state, TaskSubmitted(a))
+    step(state, finished(a))
+    t1, t2 = task("t1"), task("t2")
+    step(state, TaskSubmitted(t1), TaskSubmitted(t2))  # n1 is full
+    step(state, ActorKillRequested(a.actor_id, "restart", no_restart=False))
+    assert state.actors[a.actor_id].state == "RESTARTING"
+    assert step(state, ExecutorDied(b"n1", b"", a.actor_id, "crash", 1)) == []
+    assert state.actors[a.actor_id].state == "RESTARTING"
+    assert dispatched(step(state, finished(t1))) == [(b"n1", "A.__init__")]

@@ -17,6 +17,8 @@ from raylite.head.state.model import (
     ActorChanged,
     ActorRecord,
     ClientConnected,
+    Dispatch,
+    ExecutorDied,
     FreeObject,
     HeadRestarted,
     KillActor,
@@ -128,10 +130,51 @@ def test_actor_whose_node_never_rejoins_dies_when_recovery_ends() -> None:
     assert new.named_actors == {}
 
 
+def test_actor_restarted_after_recovery_waits_for_its_constructor_arguments() -> None:
+    """Found by the randomized test (test_head_state_random.py): the actor's node did
+    not rejoin by RecoveryEnded, so the actor restarted, and its constructor was made
+    READY at once, as after a death in a head that had never restarted. But a restarted
+    head knows no object until a node reports it: the constructor was dispatched to a
+    new node without its argument, which was on the node that had not rejoined."""
+    p = ObjectInfo(b"p".ljust(20, b"."), value="p", node_id=b"n1", size=10)
+    old = HeadState()
+    step(old, ClientConnected(DRIVER, JOB, True), NodeAdded(b"n1", NODE), ObjectsPut([p]))
+    creation = actor("counter", deps=(p.object_id,), max_restarts=1)
+    step(old, TaskSubmitted(creation))
+    step(old, finished(creation))
+    new = restarted(saved(old), [b"n1"])
+    step(new, RefsChanged(DRIVER, [(oid(creation), True)]), RecoveryEnded())  # it holds the handle
+    assert new.actors[creation.actor_id].state == "RESTARTING"
+    assert dispatched(step(new, NodeAdded(b"n2", NODE))) == []  # p is nowhere yet
+    effects = step(new, NodeAdded(b"n1", NODE, objects=[p]))  # back late, without the process
+    assert dispatched(effects) == [(b"n1", "counter.__init__")]
+    [dispatch] = of_type(effects, Dispatch)
+    assert [a.object_id for a in dispatch.args] == [p.object_id]
+
+
 def test_unknown_actor_process_on_a_rejoining_node_is_killed() -> None:
     new = restarted([], [b"n1"])
     effects = step(new, NodeAdded(b"n1", NODE, live_actors=[(b"stranger".ljust(16, b"."), 1)]))
     assert of_type(effects, KillActor) == [KillActor(b"n1", b"stranger".ljust(16, b"."))]
+
+
+def test_a_process_left_from_a_forgotten_life_of_an_actor_is_not_taken_for_its_new_one() -> None:
+    """Found by the randomized test (test_head_state_random.py): a head declared the
+    actor dead while its node was away, and the next restarted head forgot it (dead
+    actors are not saved). Its client, which never heard of the death, resubmitted
+    its creation, and the node came back with the old process, attempt 1. The head
+    killed that process and placed the new life there, numbered from scratch:
+    attempt 1 again. The old process's death report (it may crash before the kill
+    lands; the simulation reports every death) then passed for the new life's."""
+    a = actor("counter", max_restarts=1)
+    new = restarted([], [])
+    step(new, TaskSubmitted(a))
+    effects = step(new, NodeAdded(b"n1", NODE, live_actors=[(a.actor_id, 1)]))
+    assert of_type(effects, KillActor) == [KillActor(b"n1", a.actor_id)]
+    [dispatch] = of_type(effects, Dispatch)
+    assert dispatch.task.attempt == 2  # numbered past the old process
+    assert step(new, ExecutorDied(b"n1", b"", a.actor_id, "crash", 1)) == []
+    assert new.actors[a.actor_id].state == "PLACED" and new.actors[a.actor_id].restarts == 0
 
 
 def test_non_detached_actor_of_a_driver_that_did_not_return_is_killed_detached_one_kept() -> None:
@@ -349,6 +392,24 @@ def test_client_keeps_the_values_of_arguments_it_knew_while_their_tasks_are_kept
     assert kept.arguments() == {b"p" * 20: value}  # b still needs it, though the client dropped its ref
     kept.output_arrived(b.task_id)
     assert kept.arguments() == {}
+
+
+def test_an_adopted_task_retried_waits_for_arguments_this_head_does_not_have() -> None:
+    """Found by the randomized test (test_head_state_random.py): a rejoining node still
+    ran t, whose argument x was a value its client had put, and the client did not come
+    back to put it again. When t's process died, the retry made it READY, as a task
+    this head had placed (whose arguments existed then), and it was dispatched without
+    x, to wait on its node for a value nobody would bring."""
+    x = ObjectInfo(b"x".ljust(20, b"."), value="x")
+    t = task("t", deps=[x.object_id], max_retries=1)
+    running = copy.copy(t)
+    running.attempt = 1
+    new = restarted([], [b"n1"])
+    step(new, NodeAdded(b"n1", NODE, running=[running]))
+    step(new, RecoveryEnded())
+    assert dispatched(step(new, ExecutorDied(b"n1", t.task_id, b"", "crash", 1))) == []
+    assert new.tasks[t.task_id].state == "WAITING" and available(new, b"n1") == 2.0
+    assert dispatched(step(new, ObjectsPut([x]))) == [(b"n1", "t")]  # its client is back with x
 
 
 def test_a_late_node_still_running_a_task_rerun_and_finished_elsewhere_does_not_adopt_it() -> None:

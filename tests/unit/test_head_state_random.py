@@ -35,14 +35,21 @@ After every step: HeadState.validate(), and cross-checks from outside:
 - illegal transitions raise (the state refuses them itself).
 
 CI runs a short search; RAYLITE_STATE_EXAMPLES (examples, default 40) and
-RAYLITE_STATE_STEPS (steps per example, default 40) make it longer:
+RAYLITE_STATE_STEPS (steps per example, default 40) make it longer. Such a
+search outlasts pytest-timeout's limit for one test (pyproject.toml), and
+shrinking a failure takes minutes more, so lift the limit:
 
-    RAYLITE_STATE_EXAMPLES=2000 RAYLITE_STATE_STEPS=80 pytest tests/unit/test_head_state_random.py
+    RAYLITE_STATE_EXAMPLES=1500 RAYLITE_STATE_STEPS=80 pytest -x --timeout=0 tests/unit/test_head_state_random.py
+
+(1500 examples of 80 steps take about 7 minutes on one core.) A failure
+found this way deserves a plain test of HeadState events beside the related
+ones (test_head_restart.py, test_lineage.py, ...), which keeps it fixed.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +180,7 @@ class SimNode:
     attempts: dict[bytes, int] = field(default_factory=dict)
     actors: dict[bytes, int] = field(default_factory=dict)  # live actor processes -> attempt
     store: dict[bytes, ObjectInfo] = field(default_factory=dict)  # primary copies
-    copies: set[bytes] = field(default_factory=set)
+    copies: dict[bytes, ObjectInfo] = field(default_factory=dict)  # secondary copies
     deaths: list[ExecutorDied] = field(default_factory=list)  # to report
     overcommit: bool = False  # a task blocked or resumed here: the node may be overcommitted
 
@@ -288,12 +295,12 @@ class HeadStateMachine(RuleBasedStateMachine):
                 assert e.object_id not in state.objects, f"freed {e.object_id!r} that the head keeps"
                 sim = self.nodes[e.node_id]
                 sim.store.pop(e.object_id, None)
-                sim.copies.discard(e.object_id)
+                sim.copies.pop(e.object_id, None)
             elif kind is PromoteObject:
                 sim = self.nodes[e.node_id]
                 assert e.object_id in sim.copies, "promoted a copy the node does not have"
-                sim.copies.discard(e.object_id)
-                sim.store[e.object_id] = state.objects[e.object_id]
+                # (what it holds: the head may free the object later in this step's effects)
+                sim.store[e.object_id] = sim.copies.pop(e.object_id)
             elif kind is KillActor:
                 sim = self.nodes.get(e.node_id)
                 if sim is None or not sim.alive:
@@ -770,6 +777,8 @@ class HeadStateMachine(RuleBasedStateMachine):
             outcome = "bounced"  # the actor's process was gone when the call came
         elif task.kind != NORMAL and outcome == "retryable":
             outcome = "error"
+        elif task.kind == ACTOR_CREATION and outcome == "stored":
+            outcome = "inline"  # a constructor's result is None, always sent inline (executor_main.py)
         # a task may return a ref it was given; a constructor's result is None (executor_main.py)
         contained = (task.deps + task.borrowed)[:1] if task.kind != ACTOR_CREATION else ()
         results = []
@@ -867,16 +876,20 @@ class HeadStateMachine(RuleBasedStateMachine):
             if not sim.copies:
                 return
             oid = p.choose(sorted(sim.copies))
-            sim.copies.discard(oid)
+            del sim.copies[oid]
             self.apply(ObjectCopiesChanged(sim.node_id, [], [oid]))
             return
-        elsewhere = [
-            oid for n in nodes if n is not sim for oid in n.store if oid in self.state.objects and oid not in sim.copies
-        ]
+        elsewhere = {
+            oid: info
+            for n in nodes
+            if n is not sim
+            for oid, info in n.store.items()
+            if oid in self.state.objects and oid not in sim.copies
+        }
         if not elsewhere:
             return
         oid = p.choose(sorted(elsewhere))
-        sim.copies.add(oid)
+        sim.copies[oid] = elsewhere[oid]
         self.apply(ObjectCopiesChanged(sim.node_id, [oid], []))
 
     # ---- head restart ------------------------------------------------------------------
@@ -906,6 +919,36 @@ class HeadStateMachine(RuleBasedStateMachine):
     @invariant()
     def accounting_holds(self) -> None:
         self.state.validate()
+
+
+def test_a_node_promotes_a_copy_and_frees_it_in_one_step() -> None:
+    """Found by the long search: the head promoted a node's copy whose primary died with
+    its node and, in the same step, freed it (the last task needing it failed with that
+    node). The simulated node read the promoted object from the head's state after the
+    whole step, when the head no longer had it (KeyError); a node has only what it was
+    told, and what it holds."""
+    machine = HeadStateMachine()
+    sim = machine.nodes[NODE_IDS[1]] = SimNode(NODE_IDS[1], {"CPU": 1.0})
+    oid = b"put-----".ljust(20, b"\0")
+    sim.copies[oid] = ObjectInfo(oid, value=("stored", oid), node_id=NODE_IDS[0], size=100)
+    machine.carry_out([PromoteObject(sim.node_id, oid), FreeObject(sim.node_id, oid)])
+    assert oid not in sim.store and oid not in sim.copies
+
+
+def test_a_constructor_result_is_never_stored(monkeypatch: Any) -> None:
+    """Found by the long search: a simulated node stored an actor constructor's result,
+    which the head keeps as the actor's `ready` (it stands for the handles, and is given
+    again to a client that resubmits the creation). A real executor's constructor result
+    is None, which is always sent inline (executor_main.py's _pack_results)."""
+    monkeypatch.setattr(sys.modules[__name__], "note", lambda _: None)
+    machine = HeadStateMachine()
+    machine.cluster([{"CPU": 1.0}], two_jobs=False)
+    machine.create_actor(Picks([1]))  # (picks that make an actor that fits the node)
+    [sim] = machine.nodes.values()
+    [(actor_id, _)] = sim.actors.items()
+    machine.task_finishes(Picks([0]), "stored")
+    ready = machine.state.actors[actor_id].ready
+    assert ready is not None and ready.node_id is None and not sim.store
 
 
 HeadStateMachine.TestCase.settings = settings(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from raylite.head.state import HeadState
 from raylite.head.state.model import (
     ClientConnected,
+    FreeObject,
     NodeAdded,
     NodeRemoved,
     ObjectCopiesChanged,
@@ -62,6 +63,39 @@ def test_rebuild_follows_lost_inputs_recursively() -> None:
     assert dispatched(effects) == [(b"n2", "b")]
 
 
+def test_a_waiting_task_waits_again_for_an_argument_lost_while_it_waited() -> None:
+    """Found by the randomized test (test_head_state_random.py): b waited for x with a's
+    output already there, counted as present; n1 died and a's output went with it. b
+    went on counting one missing argument, so x alone would have made it READY, and it
+    would have run without a's output (validate(): "missing 1 != 2")."""
+    state = two_nodes()
+    a = on_n1("a")
+    step(state, TaskSubmitted(a))
+    step(state, TaskFinished(b"n1", a.task_id, [stored_result(a, b"n1")]))
+    x = put("x")
+    b = task("b", deps=[oid(a), x.object_id])
+    step(state, TaskSubmitted(b))
+    assert state.tasks[b.task_id].missing == 1
+    assert dispatched(step(state, NodeRemoved(b"n1", "gone"))) == [(b"n2", "a")]
+    assert state.tasks[b.task_id].missing == 2
+    assert dispatched(step(state, ObjectsPut([x]))) == []  # a's output is not back yet
+    effects = step(state, TaskFinished(b"n2", a.task_id, [stored_result(a, b"n2")]))
+    assert dispatched(effects) == [(b"n2", "b")]
+
+
+def test_a_waiting_task_fails_when_a_put_it_counted_as_present_is_lost() -> None:
+    state = two_nodes()
+    p = put("p", node=b"n1", size=1000)
+    x = put("x")
+    b = task("b", deps=[p.object_id, x.object_id])
+    step(state, ObjectsPut([p]), TaskSubmitted(b))
+    effects = step(state, NodeRemoved(b"n1", "gone"))
+    assert b.task_id not in state.tasks  # an error argument fails it, as at submission
+    info = state.objects[oid(b)]
+    assert info.is_error and info.failure.kind == "ObjectLostError"
+    assert dispatched(effects) == []
+
+
 def test_every_lost_output_of_a_multi_return_task_is_rebuilt_by_one_rerun() -> None:
     state = two_nodes()
     t = on_n1("t", num_returns=2)
@@ -116,6 +150,20 @@ def test_a_copy_promoted_to_primary_is_announced_to_its_node() -> None:
     effects = step(state, NodeRemoved(b"n1", "gone"))
     assert of_type(effects, PromoteObject) == [PromoteObject(b"n2", p.object_id)]
     assert state.objects[p.object_id].node_id == b"n2" and state.copies[p.object_id] == {b"n3"}
+
+
+def test_a_copy_promoted_as_the_last_task_needing_it_fails_is_freed_after_the_promotion() -> None:
+    """Both in one step, in this order: a node must accept a FreeObject of what it was
+    just told to promote (tests/unit/test_head_state_random.py's nodes once did not)."""
+    state = three_nodes()
+    p = put("p", node=b"n1", size=1000)
+    b = task("b", deps=[p.object_id], strategy=Strategy("NODE_AFFINITY", b"n1"))
+    step(state, ObjectsPut([p]), ObjectCopiesChanged(b"n2", [p.object_id], []), TaskSubmitted(b))
+    step(state, RefsChanged(DRIVER, [(p.object_id, False)]))  # only b needs p now
+    effects = step(state, NodeRemoved(b"n1", "gone"))  # b fails with its node, and p is promoted
+    kinds = [(type(e), e.node_id) for e in effects if isinstance(e, (PromoteObject, FreeObject))]
+    assert kinds == [(PromoteObject, b"n2"), (FreeObject, b"n2")]
+    assert p.object_id not in state.objects
 
 
 def test_a_copy_evicted_as_it_was_promoted_gives_way_to_another_copy() -> None:

@@ -18,10 +18,12 @@ head tracking per-caller sequence numbers. Calls sent to the node are
 Death: an actor dies when it is killed (raylite.kill, its driver leaving, its
 handles going), when its constructor raises, or when its process or node
 dies. A death with restarts left (`restarts_left`, -1 for ever) while placed
-is a restart instead: the constructor runs again on a node with room
-(RESTARTING), and calls in flight with retries left (`max_task_retries`) wait
-for it in their original order; the others fail. A dead actor's calls fail
-with ActorDiedError naming the cause, and so do calls made later.
+is a restart instead: the constructor runs again on a node with room once
+its arguments exist (RESTARTING), and calls in flight with retries left
+(`max_task_retries`) wait for it in their original order; the others fail.
+A restart whose creation fails before it is placed (an error argument, an
+impossible affinity) is a death. A dead actor's calls fail with
+ActorDiedError naming the cause, and so do calls made later.
 
 Names are unique per namespace (`named_actors`, keyed by (namespace, name)),
 among actors not DEAD: a creation naming a taken name is refused (the actor is
@@ -123,6 +125,8 @@ class ActorDirectory:
     def placed(self, task: TaskRecord, node_id: bytes) -> None:
         """The scheduler placed its creation task on a node (and took its resources there)."""
         actor = self.actors[task.actor_id]
+        if task.attempt <= actor.seen_attempt:
+            task.attempt = actor.seen_attempt + 1
         self.sink.transition(actor, PLACED, "its creation task was placed")
         actor.node_id = node_id
         actor.held = dict(task.resources)
@@ -178,7 +182,7 @@ class ActorDirectory:
             return
         actor.inflight.pop(task.task_id, None)
         if task.kind == ACTOR_CREATION and (actor.state is PENDING or actor.state is RESTARTING):
-            # failed before it was (again) placed: an error argument, an impossible affinity,
+            # failed before it was placed (again): an error argument, an impossible affinity,
             # a placement group that is gone
             self.died(actor, "its creation task failed before it was placed")
 
@@ -202,6 +206,10 @@ class ActorDirectory:
         if creation is not None and ev.attempt and ev.attempt != creation.attempt:
             return  # an earlier incarnation's process; the actor has moved on
         if actor.state is PLACED and actor.node_id != ev.node_id:
+            return
+        if actor.state is PENDING or actor.state is RESTARTING or actor.state is RECOVERING:
+            # No life of it runs now (a recovering one's node reports it when it rejoins):
+            # the death is of one it left, reported late.
             return
         if actor.state is DEAD:
             self._fail_calls(actor)
@@ -304,7 +312,9 @@ class ActorDirectory:
         creation.node_id = None
         creation.blocked = False
         tasks.tasks[creation.task_id] = creation
-        tasks.make_ready(creation, f"its actor restarts: {why}")
+        # Its arguments may be missing: lost since it ran, or never reported to a
+        # restarted head (which knows only what nodes and clients tell it).
+        tasks.wait_for_deps(creation, f"its actor restarts: {why}")
 
     def _fail_calls(self, actor: ActorRecord) -> None:
         calls = list(actor.inflight.values()) + actor.pending
@@ -351,7 +361,13 @@ class ActorDirectory:
             self.nodes.take(node_id, actor.held)
             self.sink.effects.append(ActorChanged(actor.actor_id))
             self._send_pending(actor)  # calls resubmitted before the node was back
-        for actor_id in live:  # processes of actors this head does not know (or that moved on)
+        for actor_id, attempt in live.items():  # processes of actors this head does not know (or that moved on)
+            known = self.actors.get(actor_id)
+            if known is not None and attempt > known.seen_attempt:
+                # Its numbering may have started afresh (a head that forgot it dead): the
+                # death of this process, should it crash before the kill lands, must not
+                # pass for that of a life placed later.
+                known.seen_attempt = attempt
             self.sink.effects.append(KillActor(node_id, actor_id))
 
     def _lost_while_recovering(self, actor: ActorRecord, why: str) -> None:
@@ -384,6 +400,12 @@ class ActorDirectory:
                 assert not actor.held and not actor.pending and not actor.inflight, f"dead {actor.actor_id.hex()}"
             if state is PLACED:
                 assert self.nodes.alive(actor.node_id), f"actor {actor.actor_id.hex()} placed on a dead node"
+            elif state is PENDING or state is RESTARTING:
+                # else nothing would ever place it, or tell its callers it is dead
+                creation = self.tasks.tasks.get(actor.actor_id)
+                assert creation is not None and creation.state in (TaskState.WAITING, TaskState.READY), (
+                    f"actor {actor.actor_id.hex()} is {state} with its creation {creation and creation.state}"
+                )
             else:
                 assert not actor.inflight or state is DEAD, f"actor {actor.actor_id.hex()} ({state}) has calls out"
             for call in actor.pending:

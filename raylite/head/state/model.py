@@ -111,6 +111,9 @@ class ActorRecord:
     inflight: dict[bytes, TaskRecord] = field(default_factory=dict)
     death: str = ""
     ready: ObjectInfo | None = None  # its constructor's result, once it returned
+    # the latest life of it a rejoining node still ran (and was told to kill): lives
+    # placed later are numbered past it, so that its death report is told apart
+    seen_attempt: int = 0
     story: Story | None = None
     namespace: str = ""  # where its name is registered (names are unique per namespace)
     # The client that created it (its owner): a non-detached actor dies with it, as in Ray.

@@ -124,6 +124,7 @@ TASK_TRANSITIONS: dict[TaskState, dict[TaskState, str]] = {
     },
     T.RUNNING: {
         T.READY: "retried: its process or node died, or a retryable error",
+        T.WAITING: "retried, but an argument is missing (lost since, or never known to a restarted head)",
         T.WAITING_FOR_ACTOR: "its actor is restarting and the call is retried",
         T.FINISHED: "its results arrived, or it failed (a cancelled one: stopped, or its executor killed)",
     },
@@ -145,7 +146,7 @@ ACTOR_TRANSITIONS: dict[ActorState, dict[ActorState, str]] = {
     },
     A.RESTARTING: {
         A.PLACED: "its creation task was placed again",
-        A.DEAD: "killed, or its driver left",
+        A.DEAD: "killed, its driver left, or its creation failed before it was placed again",
     },
     A.RECOVERING: {
         A.PLACED: "its node rejoined with its process alive",

@@ -24,12 +24,13 @@ and takes them again when it resumes, possibly overcommitting the node
 briefly: this is what keeps nested tasks from deadlocking a full cluster.
 
 Failures: a task whose process or node dies is retried while it has retries
-left (RUNNING -> READY, a new `attempt`: deaths and results of older attempts
-are stale), else it fails with WorkerCrashedError; a retryable application
-error is retried the same way. An error argument fails the task without
-running it, and the failure flows on to tasks waiting for its outputs. A
-task cancelled while it runs is never retried: its death finishes it with
-TaskCancelledError (raylite/head/state/cancel.py).
+left (RUNNING -> READY, or WAITING while an argument is missing; a new
+`attempt`: deaths and results of older attempts are stale), else it fails
+with WorkerCrashedError; a retryable application error is retried the same
+way. An error argument fails the task without running it, and the failure
+flows on to tasks waiting for its outputs. A task cancelled while it runs is
+never retried: its death finishes it with TaskCancelledError
+(raylite/head/state/cancel.py).
 
 Lineage: a finished normal task with an output in a node's store is kept in
 `lineage` with its arguments pinned; if that node dies and no copy survives,
@@ -178,15 +179,17 @@ class TaskTable:
             if task.borrowed:
                 self.objects.unpin(task.borrowed)
 
-    def wait_for_deps(self, task: TaskRecord) -> None:
+    def wait_for_deps(self, task: TaskRecord, why: str = "") -> None:
         """Queues the task once its missing arguments exist (at once if none is missing)."""
         objects = self.objects.objects
         missing = [d for d in task.deps if d not in objects]
         task.missing = len(missing)
         if not missing:
-            self.make_ready(task, "every argument exists")
+            self.make_ready(task, why or "every argument exists")
             return
-        self.sink.transition(task, WAITING, "an argument does not exist yet")
+        self.sink.transition(
+            task, WAITING, f"{why}; an argument does not exist" if why else "an argument does not exist yet"
+        )
         waiters = self.dep_waiters
         for dep in missing:
             waiters.setdefault(dep, []).append(task.task_id)
@@ -375,7 +378,10 @@ class TaskTable:
             task.retries_left -= 1
         task.node_id = None
         task.blocked = False
-        self.make_ready(task, f"retried: {why}")
+        # Its arguments existed when this head placed it, but not always now: one lost
+        # since (being remade), or, for a task adopted from a node that rejoined a
+        # restarted head, one this head never had (a value its client did not put again).
+        self.wait_for_deps(task, f"retried: {why}")
         return True
 
     def node_lost(self, node_id: bytes, why: str) -> None:
@@ -404,6 +410,8 @@ class TaskTable:
         # for lost inputs that are themselves being rebuilt.
         for info in lost:
             self.objects.drop_lost(info)
+        if lost:
+            self._wait_again({info.object_id for info in lost})
         rebuilding: set[bytes] = set()
         for info in lost:
             maker_id = task_of(info.object_id)
@@ -420,6 +428,21 @@ class TaskTable:
                 "so it cannot be rebuilt; put it again",
             )
             self.objects.add(ObjectInfo(info.object_id, is_error=True, failure=failure), owner=None)
+
+    def _wait_again(self, lost: set[bytes]) -> None:
+        """WAITING tasks counted these arguments as present: they wait for them again.
+
+        Else a task would become READY while a lost argument is still being remade
+        (or fail to learn that it became an ObjectLostError). A READY task keeps its
+        place: its executor waits for an argument being remade, or raises its error.
+        """
+        waiters = self.dep_waiters
+        for task in self.tasks.values():
+            if task.state is WAITING:
+                for dep in task.deps:  # (each occurrence counts, as in wait_for_deps)
+                    if dep in lost:
+                        task.missing += 1
+                        waiters.setdefault(dep, []).append(task.task_id)
 
     def _rebuild(self, task: TaskRecord) -> None:
         """Runs a finished task again to remake its lost outputs (lineage reconstruction)."""
