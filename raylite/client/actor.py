@@ -8,7 +8,7 @@ from typing import Any
 
 import cloudpickle
 
-from raylite.client import submit
+from raylite.client import generator, submit
 from raylite.client.object_ref import ObjectRef
 from raylite.client.remote_function import _BoundOptions, _signature, return_refs
 from raylite.ids import object_id
@@ -20,7 +20,7 @@ class ActorMeta:
     """What a handle needs to know of its class; travels with the handle."""
 
     class_name: str
-    methods: dict[str, int] = field(default_factory=dict)  # name -> num_returns
+    methods: dict[str, Any] = field(default_factory=dict)  # name -> num_returns (or "streaming", "dynamic")
     is_async: bool = False
     # name -> the method's parameters without self, to check calls where they are made
     signatures: dict[str, inspect.Signature] = field(default_factory=dict)
@@ -37,7 +37,7 @@ class _Default:
 _DEFAULT = _Default()
 
 
-def method(*, num_returns: int = 1, **_: Any) -> Any:
+def method(*, num_returns: int | str = 1, **_: Any) -> Any:
     """Decorator for actor methods: @raylite.method(num_returns=2)."""
 
     def mark(fn: Any) -> Any:
@@ -62,7 +62,12 @@ class ActorClass:
         for name, fn in inspect.getmembers(cls, predicate=callable):
             if name.startswith("__") and name not in ("__call__",):
                 continue
-            methods[name] = getattr(fn, "__raylite_num_returns__", 1)
+            # as Ray's: a generator method streams unless @method(num_returns=...) says otherwise
+            methods[name] = getattr(fn, "__raylite_num_returns__", None)
+            generator.kind_of(fn, methods[name], f"{self._name}.{name}")
+            if methods[name] is None:
+                is_generator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
+                methods[name] = "streaming" if is_generator else 1
             is_async = is_async or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
             signature = _method_signature(cls, name, fn)
             if signature is not None:
@@ -178,7 +183,7 @@ class ActorHandle:
 
 
 class ActorMethod:
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int) -> None:
+    def __init__(self, handle: ActorHandle, name: str, num_returns: Any) -> None:
         self._handle = handle
         self._name = name
         self._num_returns = num_returns
@@ -216,7 +221,9 @@ class ActorMethod:
                 ) from None
         client = submit.current_client()
         packed = submit.pack_arguments(client, args, kwargs, f"{full_name}.remote()")
-        num_returns = int(options.get("num_returns", self._num_returns))
+        wanted = options.get("num_returns", self._num_returns)
+        generator_kind = generator.kind_of(None, wanted, full_name)
+        num_returns = 1 if generator_kind else int(wanted)
         spec = submit.build_spec(
             client,
             kind=common_pb2.ACTOR_METHOD,
@@ -231,7 +238,11 @@ class ActorMethod:
             actor_id=self._handle._actor_id,
             num_returns=max(1, num_returns),
         )
-        refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the call
+        spec.generator = generator_kind
+        if generator_kind:
+            refs, spec = generator.returns_of(client, spec, wanted, options)
+        else:
+            refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the call
         client.submit(spec)
         return refs
 

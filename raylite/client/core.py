@@ -24,6 +24,7 @@ import grpc
 
 from raylite import auth, config, exceptions, hostinfo, ids, message_order, reconnect, store
 from raylite.batching import Outbox
+from raylite.client import streams
 from raylite.daemon_util import new_event_loop
 from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
@@ -33,6 +34,8 @@ log = logging.getLogger("raylite")
 
 
 _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT = range(10)
+_ITEM, _CONSUMED = streams._ITEM, streams._CONSUMED
+assert streams._BLOCK == _BLOCK
 
 
 class _Waiter:
@@ -69,7 +72,7 @@ class _Waiter:
             self.on_done()
 
 
-class Client:
+class Client(streams.StreamCalls):
     def __init__(
         self,
         head_address: str,
@@ -112,6 +115,7 @@ class Client:
         self._resolver_pool: concurrent.futures.ThreadPoolExecutor | None = None  # made by the first future_of
         self._resolver_lock = threading.Lock()
         self._closed = False
+        self._init_streams()
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
         self._thread.start()
@@ -258,6 +262,10 @@ class Client:
                 msg.restart_actors.append(item)
             elif kind == _RESULT:
                 msg.results.append(item)
+            elif kind == _ITEM:
+                msg.generator_items.append(item)
+            elif kind == _CONSUMED:
+                msg.generator_consumed.append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
 
@@ -265,6 +273,7 @@ class Client:
         stream = self._stream
         actions: dict[str, Callable[[Any], None] | None] = {
             "objects": self._on_objects,
+            "generator_consumed": self._on_generator_consumed,
             "flush_ack": self._on_flush_ack,
             "warning": _print_warning,
         }
@@ -328,6 +337,10 @@ class Client:
         with self._lock:
             for value in values:
                 oid = value.object_id
+                if self._streams:
+                    state = self._streams.get(task_of(oid))
+                    if state is not None and self._stream_value(state, value):
+                        continue
                 self._owned_pending.discard(oid)
                 # the actor of a failed call, while this client still has the call's spec
                 actor_id = self._unfinished.actor_of(task_of(oid)) if value.is_error else b""
@@ -476,6 +489,8 @@ class Client:
         with self._lock:
             objects = self._objects
             missing = [o for o in dict.fromkeys(oids) if o not in objects]
+            if self._streams and missing:  # the item after the last of an ended stream: never comes
+                missing = [o for o in missing if not self._ended_marker(o)]
             have = len(set(oids)) - len(missing)
             if have >= num_needed:
                 return True
@@ -484,7 +499,8 @@ class Client:
             waiter = _Waiter(num_needed - have, stop_on_error=stop_on_error)
             for oid in missing:
                 self._waiters.setdefault(oid, []).append(waiter)
-            subscribe = [o for o in missing if o not in self._owned_pending]
+            # (the items of this client's streams come to it unasked)
+            subscribe = [o for o in missing if o not in self._owned_pending and task_of(o) not in self._streams]
         if subscribe:
             self._enqueue(_SUBSCRIBE, subscribe)
         blocking_task = self.current_task_id

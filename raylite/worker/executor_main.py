@@ -32,7 +32,7 @@ from raylite.client import context
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
-from raylite.worker import protocol, task_errors
+from raylite.worker import generators, protocol, task_errors
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -165,6 +165,8 @@ class Executor:
             if spec.kind == common_pb2.NORMAL and spec.resources.get("GPU", 0) > 0:
                 facts.gpu_ids = self._take_gpus(spec)
             value = self._execute(assignment, facts)
+            if spec.generator:
+                value = generators.drain(self, spec, value)
             results = self._pack_results(spec, value)
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the task's error
             err = self._task_error(spec, exc)
@@ -197,6 +199,8 @@ class Executor:
                 value = getattr(self.actor, method_name)(*args, **kwargs)
                 if inspect.isawaitable(value):
                     value = await value
+                if spec.generator:
+                    value = await generators.drain_async(self, spec, value)
                 results = self._pack_results(spec, value)
             except BaseException as exc:  # noqa: BLE001
                 results = self._pack_error(spec, self._task_error(spec, exc))
@@ -262,7 +266,8 @@ class Executor:
                 spec.name, exc, self.pid, self.ip, actor_cls=target, actor_id=spec.actor_id.hex()
             )
             raise
-        if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)):
+        methods = [m for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)]
+        if any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m) for m in methods):
             self._start_async_loop(spec.max_concurrency or 1000)
         elif spec.max_concurrency > 1:
             self.threads = ThreadPoolExecutor(spec.max_concurrency, thread_name_prefix="actor")
@@ -383,6 +388,8 @@ class Executor:
             values = [None]
         elif n == 1:
             values = [value]
+        elif inspect.isgenerator(value):
+            values = generators.fixed_returns(spec, value, n)
         else:
             values = list(value)
             if len(values) != n:

@@ -12,6 +12,7 @@ from raylite.head.state import (
     Deliver,
     Dispatch,
     FreeObject,
+    GeneratorProgressed,
     KillActor,
     ObjectInfo,
     PromoteObject,
@@ -54,6 +55,7 @@ def test_every_effect_is_carried_out() -> None:
         ActorChanged(ACTOR),
         Warn(CLIENT, "careful"),
         Warn(CLIENT, "again"),
+        GeneratorProgressed(CLIENT, b"t" * 16, 3),
     ]
     # a new kind of effect must be carried out, and be added here
     assert {type(e) for e in effects} == set(typing.get_args(Effect))
@@ -65,6 +67,7 @@ def test_every_effect_is_carried_out() -> None:
     assert list(node.msg.kill_actors) == [ACTOR]
     assert storage.saved == [actor]
     assert client.msg.warning == "careful\nagain"
+    assert [(p.task_id, p.consumed) for p in client.msg.generator_consumed] == [(b"t" * 16, 3)]
 
 
 def test_effects_for_peers_without_a_stream_are_dropped() -> None:

@@ -15,6 +15,8 @@ from raylite.head.state import (
     ActorKillRequested,
     ClientConnected,
     ExecutorDied,
+    GeneratorConsumed,
+    GeneratorItemReported,
     ObjectCopiesChanged,
     ObjectsPut,
     ObjectsSubscribed,
@@ -108,14 +110,15 @@ def test_the_orders_the_protocol_relies_on(message_type: type, first: str, then:
 
 
 def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
-    actions: dict[str, Any] = {"objects": print, "flush_ack": print, "warning": print}
+    actions: dict[str, Any] = {"objects": print, "generator_consumed": print, "flush_ack": print, "warning": print}
     assert [name for name, _ in message_order.bind(head_pb2.HeadToClient, actions)] == [
         "objects",
+        "generator_consumed",
         "flush_ack",
         "warning",
     ]
     with pytest.raises(ValueError, match="no action for \\['warning'\\]"):
-        message_order.bind(head_pb2.HeadToClient, {"objects": print, "flush_ack": print})
+        message_order.bind(head_pb2.HeadToClient, {"objects": print, "generator_consumed": print, "flush_ack": print})
     with pytest.raises(ValueError, match="not in the order \\['extra'\\]"):
         message_order.bind(head_pb2.HeadToClient, {**actions, "extra": print})
     with pytest.raises(ValueError, match="single message field"):
@@ -175,7 +178,12 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("kill_actors" if event.no_restart else "restart_actors", event.actor_id)]
     if isinstance(event, TaskSubmitted):
         return [("tasks", event.task.task_id)]
-    step = {TaskBlockChanged: "block_states", TaskFinished: "results"}[type(event)]
+    step = {
+        TaskBlockChanged: "block_states",
+        TaskFinished: "results",
+        GeneratorItemReported: "generator_items",
+        GeneratorConsumed: "generator_consumed",
+    }[type(event)]
     return [(step, event.task_id)]
 
 
@@ -198,6 +206,8 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.subscribe.append(oid)
         b.block_states.add(task_id=i.to_bytes(16, "big"), blocked=True)
         b.results.add(task_id=i.to_bytes(16, "big"), node_id=NODE).results.add(object_id=oid, data=b"x", size=1)
+        b.generator_items.add(task_id=i.to_bytes(16, "big"), index=0, node_id=NODE).value.object_id = oid
+        b.generator_consumed.add(task_id=i.to_bytes(16, "big"), consumed=1)
         b.kill_actors.append(bytes([i]) * 16)
         b.restart_actors.append(bytes([i]) * 16)
     return b

@@ -61,6 +61,8 @@ from raylite.head.state.model import (
     Effect,
     Event,
     ExecutorDied,
+    GeneratorConsumed,
+    GeneratorItemReported,
     HeadRestarted,
     NodeAdded,
     NodeRecord,
@@ -81,6 +83,7 @@ from raylite.head.state.objects import ObjectDirectory
 from raylite.head.state.recovery import Recovery
 from raylite.head.state.sink import Sink
 from raylite.head.state.states import ActorState, StoryEntry, TaskState, entries
+from raylite.head.state.streams import Streams
 from raylite.head.state.tasks import TaskTable
 from raylite.ids import task_of
 
@@ -94,6 +97,10 @@ class HeadState:
         self._tasks = TaskTable(sink, self._nodes, self._objects)
         self._actors = ActorDirectory(sink, self._nodes, self._objects)
         self._recovery = Recovery(sink, self._nodes, self._objects)
+        self._streams = Streams(sink, self._objects)
+        self._streams.tasks = self._tasks
+        self._tasks.streams = self._streams
+        self._objects.streams = self._streams
         self._objects.tasks = self._tasks
         self._objects.dep_waiters = self._tasks.dep_waiters
         self._objects.on_freed = self._on_freed
@@ -119,6 +126,8 @@ class HeadState:
             RecoveryEnded: self._on_recovery_ended,
             ObjectCopiesChanged: self._on_copies_changed,
             RefsChanged: objects.on_refs_changed,
+            GeneratorItemReported: self._streams.item_reported,
+            GeneratorConsumed: self._streams.consumed,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -277,7 +286,8 @@ class HeadState:
             if a.creation is not None and a.creation.pinned and a.creation.task_id not in self.tasks
         ]
         pinned += [t for t in self.lineage.values() if t.pinned]
-        self._objects.validate(pinned)
+        self._objects.validate(pinned, self._streams.pinned())
+        self._streams.validate()
         for task in self.tasks.values():
             if task.state is TaskState.RUNNING:
                 assert self.nodes[task.node_id].alive, f"{task.name} runs on a dead node"  # type: ignore[index]

@@ -63,6 +63,7 @@ from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
     NORMAL,
+    STREAMING,
     Dispatch,
     ExecutorDied,
     NodeRecord,
@@ -82,6 +83,7 @@ from raylite.ids import object_id, task_of
 if TYPE_CHECKING:
     from raylite.head.state.actors import ActorDirectory
     from raylite.head.state.recovery import Recovery
+    from raylite.head.state.streams import Streams
 
 NEW, WAITING, READY = TaskState.NEW, TaskState.WAITING, TaskState.READY
 RUNNING, FINISHED = TaskState.RUNNING, TaskState.FINISHED
@@ -104,6 +106,7 @@ class TaskTable:
         # wired by HeadState
         self.actors: ActorDirectory
         self.recovery: Recovery
+        self.streams: Streams
 
     # ---- submission ----------------------------------------------------------------------
 
@@ -123,6 +126,8 @@ class TaskTable:
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
         self.pin_arguments(task)
+        if task.generator == STREAMING:
+            self.streams.submitted(task)
         early = self.recovery.early_results.pop(task.task_id, None) if self.recovery.early_results else None
         kind = task.kind
         if early is not None and kind == NORMAL:
@@ -296,9 +301,11 @@ class TaskTable:
         """Removes a task from the table and publishes its results under its return ids."""
         was_running = task.state is RUNNING
         self.tasks.pop(task.task_id, None)
+        if task.generator == STREAMING:
+            results = self.streams.finishing(task, results)
         kind = task.kind
         actor = self.actors.actors.get(task.actor_id) if kind == ACTOR_CREATION else None
-        if kind == NORMAL and any(r.node_id is not None and not r.is_error for r in results):
+        if kind == NORMAL and (task.items or any(r.node_id is not None and not r.is_error for r in results)):
             # its outputs live on one node: keep the recipe (and its inputs) to remake them
             self.lineage[task.task_id] = task
         elif actor is None or actor.state is ActorState.DEAD:
@@ -405,7 +412,7 @@ class TaskTable:
         if maker is None:
             return
         objects = self.objects.objects
-        if not any(object_id(maker.task_id, i) in objects for i in range(maker.num_returns)):
+        if not any(object_id(maker.task_id, i) in objects for i in range(maker.num_returns + maker.items)):
             del self.lineage[maker.task_id]  # no output left to remake
             self.release_pins(maker)
 
