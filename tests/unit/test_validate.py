@@ -135,3 +135,27 @@ def test_refusals_name_the_message_and_the_field() -> None:
     assert validate.node_batch(head_pb2.NodeBatch(copies_added=[b"x"]), first=False) == (
         "malformed NodeBatch: copies_added[0]: an id of 20 bytes was expected, got 1 bytes"
     )
+
+
+def test_generator_items_and_specs_are_checked() -> None:
+    task_id = b"g" * 16
+    batch = head_pb2.ClientBatch()
+    item = batch.generator_items.add(task_id=task_id, index=2, node_id=NODE)
+    item.value.object_id = ids.object_id(task_id, 3)
+    item.value.data = b"v"
+    batch.generator_consumed.add(task_id=task_id, consumed=1)
+    batch.tasks.add(
+        task_id=task_id, num_returns=1, function_id=b"f" * 16, generator=common_pb2.STREAMING, generator_backpressure=2
+    )
+    assert validate.client_batch(batch, first=False) is None
+    item.value.object_id = ids.object_id(task_id, 2)  # item 2 is return index 3
+    assert "generator_items[0].value.object_id" in (validate.client_batch(batch, first=False) or "")
+    item.value.object_id = ids.object_id(task_id, 3)
+    batch.tasks[0].num_returns = 2
+    assert "num_returns: a generator task has one return" in (validate.client_batch(batch, first=False) or "")
+    batch.tasks[0].num_returns = 1
+    batch.tasks[0].generator = 7  # type: ignore[assignment]
+    assert "generator: 7" in (validate.client_batch(batch, first=False) or "")
+    batch.tasks[0].generator = common_pb2.STREAMING
+    batch.generator_consumed[0].task_id = b"short"
+    assert "generator_consumed[0].task_id" in (validate.client_batch(batch, first=False) or "")

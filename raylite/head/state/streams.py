@@ -110,8 +110,11 @@ class Streams:
             return
         task.items = ev.index + 1
         stream = self.streams.get(ev.task_id)
-        if stream is not None:
-            stream.reporter = ev.client_id
+        if stream is None:
+            # a task adopted from a node that rejoined a restarted head, or rerun from lineage
+            self.submitted(task)
+            stream = self.streams[ev.task_id]
+        stream.reporter = ev.client_id
         self._publish(task, info, stream)
 
     def finishing(self, task: TaskRecord, results: list[ObjectInfo]) -> list[ObjectInfo]:
@@ -129,6 +132,7 @@ class Streams:
         return [ObjectInfo(object_id(task.task_id, 0))]
 
     def _publish(self, task: TaskRecord, info: ObjectInfo, stream: Stream | None) -> None:
+        """Publishes an item for the task's owner, pinned for it while it still reads and has no ref."""
         oid = info.object_id
         self.objects.add(info, owner=task.client_id)
         if stream is None or not stream.reading:
