@@ -84,8 +84,7 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
     if num_returns is not None and num_returns not in ("streaming", "dynamic"):
         if not (isinstance(num_returns, int) and 0 <= num_returns <= config.MAX_NUM_RETURNS):
             raise ValueError(
-                f"{what}: num_returns must be a whole number from 0 to {config.MAX_NUM_RETURNS}, "
-                f"'streaming' or 'dynamic', got {num_returns!r}"
+                f"{what}: num_returns must be a whole number from 0 to {config.MAX_NUM_RETURNS}, got {num_returns!r}"
             )
     for name in ("max_retries", "max_restarts", "max_task_retries"):
         value = options.get(name)

@@ -111,8 +111,8 @@ def fixed_returns(spec: common_pb2.TaskSpec, value: Any, n: int) -> list[Any]:
 
 def drain(executor: Executor, spec: common_pb2.TaskSpec, value: Any) -> Any:
     """Runs a generator task's generator to its end; returns the task's own value."""
-    if inspect.isasyncgen(value):
-        raise TypeError(f"{spec.name} is an async generator; only an async actor can run one")
+    if inspect.isasyncgen(value):  # an async generator function as a task: on a loop of its own
+        return asyncio.run(drain_async(executor, spec, value))
     if not inspect.isgenerator(value):
         raise _not_a_generator(spec, value)
     reporter = ItemReporter(executor, spec)

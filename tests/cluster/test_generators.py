@@ -178,6 +178,16 @@ def test_items_are_freed_once_the_generator_and_their_refs_are_gone(cluster) -> 
     assert len(store_files(cluster)) == before
 
 
+def test_an_async_generator_function_streams_as_a_task(cluster) -> None:
+    @ray.remote
+    async def ticks(n):
+        for i in range(n):
+            await asyncio.sleep(0)
+            yield i
+
+    assert [ray.get(r, timeout=60) for r in ticks.remote(3)] == [0, 1, 2]
+
+
 def test_item_refs_can_be_passed_to_other_tasks(cluster) -> None:
     @ray.remote
     def chunks(n):

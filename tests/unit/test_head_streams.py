@@ -3,6 +3,8 @@ yielded, kept for their caller until it takes them, errors after the last item, 
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from raylite.head.state import HeadState
@@ -11,14 +13,17 @@ from raylite.head.state.model import (
     NO_LIMIT,
     STREAMING,
     ClientConnected,
+    Deliver,
     ExecutorDied,
     FreeObject,
     GeneratorConsumed,
     GeneratorItemReported,
     GeneratorProgressed,
+    HeadRestarted,
     NodeAdded,
     NodeRemoved,
     ObjectInfo,
+    RecoveryEnded,
     RefsChanged,
     TaskFinished,
     TaskSubmitted,
@@ -168,3 +173,40 @@ def test_a_finished_stream_with_stored_items_keeps_its_lineage(state: HeadState)
     assert g.task_id in state.lineage  # item 0 lives in N1's store: the task may have to remake it
     step(state, RefsChanged(DRIVER, [(oid(g, 1), False)]))
     assert g.task_id not in state.lineage
+
+
+# ---- a restarted head (found by tests/cluster/test_head_restart.py: the caller got [0]) ----
+
+
+def adopted_after_restart(g):
+    """A restarted head that adopted the running generator g from its node (which knows no caller)."""
+    running = copy.copy(g)
+    running.client_id, running.attempt = b"", 1
+    state = HeadState()
+    step(state, HeadRestarted([], [N1]), ClientConnected(EXECUTOR, JOB, is_driver=False))
+    step(state, NodeAdded(N1, {"CPU": 1.0}, running=[running]))
+    return state
+
+
+def test_items_yielded_before_the_caller_resubmits_reach_it_when_it_does() -> None:
+    g = task("g", generator=STREAMING)
+    state = adopted_after_restart(g)
+    assert delivered(step(state, item(g, 0), item(g, 1))) == {}  # nobody to tell yet
+    effects = step(state, ClientConnected(DRIVER, JOB, is_driver=True), TaskSubmitted(g))
+    assert set(delivered(effects)) == {(DRIVER, oid(g, 1)), (DRIVER, oid(g, 2))}
+    step(state, RecoveryEnded())
+    assert oid(g, 1) in state.objects  # kept for the caller until it takes it
+    assert set(delivered(step(state, item(g, 2), done(g)))) == {(DRIVER, oid(g, 3)), (DRIVER, oid(g))}
+
+
+def test_a_stream_that_ended_before_its_caller_resubmitted_gives_its_items_then_its_end() -> None:
+    g = task("g", generator=STREAMING)
+    state = adopted_after_restart(g)
+    step(state, item(g, 0), item(g, 1), done(g))
+    effects = step(state, ClientConnected(DRIVER, JOB, is_driver=True), TaskSubmitted(g))
+    order = [e.obj.object_id for e in effects if isinstance(e, Deliver)]
+    assert order == [oid(g, 1), oid(g, 2), oid(g)]
+    step(state, RecoveryEnded())
+    take(state, g, 0)
+    take(state, g, 1)
+    assert state._streams.streams == {}

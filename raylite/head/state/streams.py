@@ -47,6 +47,7 @@ from raylite.head.state.model import (
     DYNAMIC,
     NO_LIMIT,
     STREAMING,
+    Deliver,
     GeneratorConsumed,
     GeneratorItemReported,
     GeneratorProgressed,
@@ -95,6 +96,35 @@ class Streams:
         if reading:
             self.watched[gen_ref] = task.task_id
 
+    def resubmitted(self, task: TaskRecord) -> None:
+        """The caller of a STREAMING task the head adopted from a rejoining node (which knows no
+        caller) resubmitted it: it gets the items published meanwhile, kept for it as usual, even
+        if the task finished already (then before its return 0, which recovery delivers next).
+        (A restarted head frees nothing until its recovery ends, so they are all still here.)"""
+        stream = self.streams.get(task.task_id)
+        if stream is not None:
+            if stream.owner == task.client_id:
+                return
+            self._forget(task.task_id, stream)
+        self.submitted(task)
+        stream = self.streams[task.task_id]
+        objects = self.objects.objects
+        for index in range(task.items):
+            info = objects.get(object_id(task.task_id, index + 1))
+            if info is not None:
+                self._publish(task, info, stream, again=True)
+        if task.task_id not in self.tasks.tasks:  # it finished before its caller came back (in lineage)
+            stream.running = False
+            self._drop_if_done(task.task_id, stream)
+
+    def _forget(self, task_id: bytes, stream: Stream) -> None:
+        del self.streams[task_id]
+        self.watched.pop(object_id(task_id, 0), None)
+        for oid in stream.unclaimed:
+            del self.watched[oid]
+        if stream.unclaimed:
+            self.objects.unpin(tuple(stream.unclaimed))
+
     def item_reported(self, ev: GeneratorItemReported) -> None:
         task = self.tasks.tasks.get(ev.task_id)
         if task is None or task.state is not TaskState.RUNNING or task.node_id != ev.node_id:
@@ -131,10 +161,14 @@ class Streams:
             self._drop_if_done(task.task_id, stream)
         return [ObjectInfo(object_id(task.task_id, 0))]
 
-    def _publish(self, task: TaskRecord, info: ObjectInfo, stream: Stream | None) -> None:
-        """Publishes an item for the task's owner, pinned for it while it still reads and has no ref."""
+    def _publish(self, task: TaskRecord, info: ObjectInfo, stream: Stream | None, again: bool = False) -> None:
+        """Publishes an item for the task's owner, pinned for it while it still reads and has no ref
+        (again: the item exists; deliver it to the owner, who did not know of it)."""
         oid = info.object_id
-        self.objects.add(info, owner=task.client_id)
+        if again:
+            self.sink.effects.append(Deliver(task.client_id, info))
+        else:
+            self.objects.add(info, owner=task.client_id)
         if stream is None or not stream.reading:
             return
         if stream.owner in self.objects.holders.get(oid, ()):

@@ -119,7 +119,13 @@ class TaskTable:
             # a resubmission (a client reconnecting to a restarted head): the task may
             # have been adopted from a node, which does not know who submitted it
             known.client_id = task.client_id
+            if known.generator == STREAMING:
+                self.streams.resubmitted(known)
             return
+        if task.generator == STREAMING and task.task_id in self.lineage:
+            finished = self.lineage[task.task_id]  # its items first, then done_before its return 0
+            finished.client_id = task.client_id
+            self.streams.resubmitted(finished)
         if self.recovery.done_before(task) or task.task_id in self.lineage:
             return  # (in lineage: a replay of a finished task kept to remake its outputs)
         self.sink.enter(task, NEW, "submitted")
