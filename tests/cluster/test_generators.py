@@ -104,6 +104,27 @@ def test_a_retryable_error_runs_the_generator_again(cluster, tmp_path) -> None:
     assert [ray.get(r, timeout=60) for r in raises_once.remote(str(marker))] == ["a", "b"]
 
 
+def test_a_retry_skips_the_items_reported_before_and_yields_the_rest(cluster) -> None:
+    log = Log.remote()
+
+    @ray.remote(max_retries=2, retry_exceptions=True)
+    def flaky(log):
+        ray.get(log.add.remote("attempt", 0))
+        attempt = sum(1 for kind, _ in ray.get(log.all.remote()) if kind == "attempt")
+        for i in range(3):
+            if attempt == 1 and i == 1:
+                ray.get(log.wait_for.remote("took", 1))
+            if attempt == 1 and i == 2:
+                raise ValueError("fails once")
+            yield (attempt, i)
+
+    gen = flaky.remote(log)
+    first = ray.get(next(gen), timeout=60)
+    ray.get(log.add.remote("took", 0))
+    # as Ray 2.60 does: items the first attempt reported stay; the retry's only add to them
+    assert [first] + [ray.get(r, timeout=60) for r in gen] == [(1, 0), (1, 1), (2, 2)]
+
+
 def test_a_generator_whose_worker_dies_with_no_retries_left_ends_with_the_error(cluster) -> None:
     log = Log.remote()
 
