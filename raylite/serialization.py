@@ -13,7 +13,8 @@ buffers to the unpickler as slices of one memory map, without copying:
 The same layout is used inline (bytes inside a message) and in a node's
 shared-memory store (one file per object). The ids at the end let the value
 itself say which objects it keeps alive: a node rejoining a restarted head
-reads them from its stored objects (contained_ids) and reports them, so that
+reads them from its stored objects (raylite/store.py: contained_of) and
+reports them, so that
 an object referenced only from inside another one is not freed. They come
 last, so a reader of the value never looks at them (and the field they are
 counted in was reserved and zero before they were added).

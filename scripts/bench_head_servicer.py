@@ -95,7 +95,7 @@ def bench_apply(rounds: int) -> tuple[float, float, float]:
     handle = svc.state.handle
     results = []
     for effects in (mix, idle, tail):
-        svc.state.handle = lambda *events, effects=effects: effects  # type: ignore[method-assign]
+        svc.state.handle = lambda *events, now=None, effects=effects: effects  # type: ignore[method-assign]
         results.append(timed(lambda: apply_and_drain(svc), rounds) / BATCH)
     svc.state.handle = handle  # type: ignore[method-assign]
     return results[0], results[1], results[2]

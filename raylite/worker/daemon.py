@@ -1,8 +1,9 @@
 """Entry point of the worker daemon: `python -m raylite.worker.daemon`.
 
 The daemon registers its node with the head on a long-lived stream, receives
-tasks on it, hands them to executor processes, and reports their results and
-deaths back on the same stream. It also serves the node's object store to
+tasks on it, hands them to executor processes, and reports their deaths and
+the results they hand back on the same stream (an executor that has made a
+client of its own sends its results on that client's stream instead). It also serves the node's object store to
 peers and clients (raylite/worker/service.py). User code never runs here.
 Its starter (raylite/client/local_cluster.py) turns gRPC's fork support off.
 """

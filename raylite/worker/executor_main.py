@@ -2,8 +2,9 @@
 
 `python -m raylite.worker.executor_main`, started by the daemon with the
 settings in $RAYLITE_EXECUTOR. Tasks arrive on a socketpair from the daemon;
-results go back on it. The gRPC client to the head is made only when user
-code first uses the API (nested tasks, get, put, actor calls).
+results go back on it, except once user code has made a client (the first use
+of the API: nested tasks, get, put, actor calls): then the result goes on that
+client's own stream to the head and only a DONE frame to the daemon.
 """
 
 from __future__ import annotations

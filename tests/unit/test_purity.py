@@ -1,4 +1,4 @@
-"""The state machines stay pure: no I/O, clocks or randomness under head/state/."""
+"""The state machines stay pure: no I/O, clocks or randomness under head/state/ and worker/state/."""
 
 from __future__ import annotations
 

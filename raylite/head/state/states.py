@@ -47,7 +47,7 @@ event, cause): the time the servicer gave the step, the state entered, the
 name of the event being handled (or the end-of-step pass that decided it) and
 a short reason. They are read through HeadState.story(); a dashboard and a
 "why is my get waiting" explanation are their readers. Causes on the hot path
-are constant strings, so keeping stories costs a tuple and a deque append.
+are constant strings, so keeping a story costs one flat tuple per move (sink.py).
 """
 
 from __future__ import annotations

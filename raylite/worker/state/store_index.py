@@ -9,7 +9,8 @@ exceed the capacity, the index frees room in least-recently-used order:
 - a secondary copy (pulled from another node) is evicted: its file is deleted
   and the head is told the copy is gone; the primary elsewhere remains;
 - a primary copy (made on this node by a task or a put) is spilled: moved to
-  local disk, from where `restore` brings it back when someone reads it.
+  local disk, from where the store brings it back when someone reads it
+  (raylite/worker/object_store.py: NodeStore.ensure_local).
 
 Objects being written or restored are pinned until `written` is called, so
 two concurrent reservations never evict each other's half-written bytes.
