@@ -163,5 +163,6 @@ class StreamCalls:
             self._progress.pop(task_id, None)
 
 
-# The kinds of queued items this module adds to the client's (raylite/client/core.py).
-_BLOCK, _ITEM, _CONSUMED = 4, 10, 11
+# The kinds of queued items this module adds to the client's (raylite/client/core.py, which
+# checks _BLOCK against its own): negative, apart from the kinds core.py numbers from 0.
+_BLOCK, _ITEM, _CONSUMED = 4, -1, -2
