@@ -14,6 +14,7 @@ from raylite.head.state.model import (
     STREAMING,
     ClientConnected,
     Deliver,
+    Dispatch,
     ExecutorDied,
     FreeObject,
     GeneratorConsumed,
@@ -23,6 +24,7 @@ from raylite.head.state.model import (
     NodeAdded,
     NodeRemoved,
     ObjectInfo,
+    ObjectsSubscribed,
     RecoveryEnded,
     RefsChanged,
     TaskFinished,
@@ -210,3 +212,43 @@ def test_a_stream_that_ended_before_its_caller_resubmitted_gives_its_items_then_
     take(state, g, 0)
     take(state, g, 1)
     assert state._streams.streams == {}
+
+
+# ---- items lost with their node while the generator has not finished (chaos seed 2) ----------
+
+
+def test_items_lost_with_the_node_of_a_retried_generator_come_again_from_its_rerun(state: HeadState) -> None:
+    g = task("g", generator=STREAMING, max_retries=1)
+    step(state, TaskSubmitted(g))
+    step(state, item(g, 0, node=N1), item(g, 1, node=N1))
+    take(state, g, 0)
+    effects = step(state, NodeAdded(N2, {"CPU": 1.0}), NodeRemoved(N1, "its host died"))
+    assert not any(isinstance(e, Deliver) and e.obj.is_error for e in effects)  # no ObjectLostError
+    assert g.node_id == N2 and oid(g, 1) not in state.objects
+    step(state, ObjectsSubscribed(DRIVER, [oid(g, 1)]))  # the caller's get, relocating it
+    effects = step(state, item(g, 0, node=N2, on=N2))
+    assert delivered(effects)[(DRIVER, oid(g, 1))].node_id == N2
+    step(state, item(g, 1, node=N2, on=N2), done(g, on=N2))
+    assert oid(g, 2) in state.objects and g.task_id not in state.tasks
+
+
+def test_an_item_an_earlier_attempt_stored_on_a_dead_node_is_remade_after_the_generator_ends(
+    state: HeadState,
+) -> None:
+    g = task("g", generator=STREAMING, max_retries=1)
+    step(state, TaskSubmitted(g))
+    step(state, item(g, 0, node=N1))
+    take(state, g, 0)
+    busy = task("busy")
+    step(state, TaskSubmitted(busy))  # queued: N1 has no room
+    step(state, ExecutorDied(N1, g.task_id, b"", "killed", g.attempt))
+    assert busy.node_id == N1 and g.state == "READY"  # (busy was first in the queue)
+    step(state, NodeAdded(N2, {"CPU": 1.0}))
+    assert g.node_id == N2
+    step(state, item(g, 0, node=N2, on=N2), item(g, 1, node=N2, on=N2))  # item 0 exists: not again
+    step(state, NodeRemoved(N1, "its host died"))  # item 0 (stored on N1) is lost; g runs on
+    assert oid(g, 1) not in state.objects
+    effects = step(state, done(g, on=N2))
+    assert g.task_id in state.tasks and [e.task.name for e in of_type(effects, Dispatch)] == ["g"]
+    step(state, item(g, 0, node=N2, on=N2))
+    assert state.objects[oid(g, 1)].node_id == N2

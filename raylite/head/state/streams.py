@@ -18,6 +18,13 @@ return 0 is what says it still reads, which is why the stream watches that
 object id and the unclaimed items' (ObjectDirectory calls `held`/`dropped`
 for watched ids only).
 
+An item whose node dies while its task has not finished (a retry is queued,
+or the task runs on elsewhere after an earlier attempt stored it there) is
+not an ObjectLostError: the task's run reports it again (index below
+`task.items`, published again since it is missing), and if the attempt that
+finishes never did, TaskTable.finish runs the task again from lineage
+(`lost`, `take_lost`).
+
 When a STREAMING task ends, its return 0 is None; if it failed (its error, a
 lost worker with no retries left, a dead actor), the error is published
 first as the item after the last one, which is where Ray's caller meets it:
@@ -83,6 +90,8 @@ class Streams:
         # reads, and its unclaimed items
         self.watched: dict[bytes, bytes] = {}
         self.tasks: TaskTable  # wired by HeadState
+        # task -> its items lost (their node died) while it had not finished (TaskTable.objects_lost)
+        self.lost: dict[bytes, set[bytes]] = {}
 
     # ---- the task's life ---------------------------------------------------------------
 
@@ -177,6 +186,12 @@ class Streams:
         self.watched[oid] = task.task_id
         self.objects.pin((oid,))
 
+    def item_lost(self, task_id: bytes, oid: bytes) -> None:
+        self.lost.setdefault(task_id, set()).add(oid)
+
+    def take_lost(self, task_id: bytes) -> set[bytes]:
+        return self.lost.pop(task_id, set())
+
     # ---- the caller's refs (ObjectDirectory calls these for watched ids) ----------------------
 
     def held(self, oid: bytes, client_id: bytes) -> None:
@@ -238,6 +253,8 @@ class Streams:
                 assert self.watched.get(oid) == task_id, f"unclaimed {oid.hex()} not watched"
         for oid, task_id in self.watched.items():
             assert task_id in self.streams, f"{oid.hex()} watched for a stream that is gone"
+        for task_id in self.lost:
+            assert task_id in self.tasks.tasks, f"lost items of {task_id.hex()}, which is not running"
 
 
 def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:

@@ -327,6 +327,25 @@ class TaskTable:
             src = results[index] if index < len(results) else results[-1]
             oid = object_id(task.task_id, index)
             add(src if src.object_id == oid else renamed(src, oid), owner)
+        if task.generator:
+            self._remake_lost_items(task, any(r.is_error for r in results))
+
+    def _remake_lost_items(self, task: TaskRecord, failed: bool) -> None:
+        """Items of a generator lost while it ran (their node died) and not reported again by the
+        attempt that finished: run it again from lineage, or, if it failed, they are lost."""
+        missing = [oid for oid in self.streams.take_lost(task.task_id) if oid not in self.objects.objects]
+        if not missing:
+            return
+        if not failed and task.task_id in self.lineage:
+            self._rebuild(task)
+            return
+        for oid in missing:
+            failure = Failure(
+                "ObjectLostError",
+                f"object {oid.hex()}, an item of generator task {task.name}, was lost with its node and "
+                "its task cannot run again to remake it",
+            )
+            self.objects.add(ObjectInfo(oid, is_error=True, failure=failure), owner=None)
 
     def executor_died(self, ev: ExecutorDied) -> None:
         if ev.actor_id:
@@ -396,6 +415,11 @@ class TaskTable:
             if maker is not None:
                 rebuilding.add(maker_id)
                 self._rebuild(maker)
+                continue
+            running = self.tasks.get(maker_id)
+            if running is not None and running.generator and running.kind == NORMAL:
+                # an item of a generator not done yet: its rerun reports it again, or it is remade after
+                self.streams.item_lost(maker_id, info.object_id)
                 continue
             failure = Failure(
                 "ObjectLostError",
