@@ -499,8 +499,8 @@ class Client(streams.StreamCalls):
             waiter = _Waiter(num_needed - have, stop_on_error=stop_on_error)
             for oid in missing:
                 self._waiters.setdefault(oid, []).append(waiter)
-            # (the items of this client's streams come to it unasked)
-            subscribe = [o for o in missing if o not in self._owned_pending and task_of(o) not in self._streams]
+            # (the items of this client's streams come to it unasked, but not one asked for again)
+            subscribe = [o for o in missing if o not in self._owned_pending and not self._item_to_come(o)]
         if subscribe:
             self._enqueue(_SUBSCRIBE, subscribe)
         blocking_task = self.current_task_id

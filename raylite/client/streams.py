@@ -92,6 +92,12 @@ class StreamCalls:
         state = self._streams.get(oid[: ids.TASK_ID_BYTES])
         return state is not None and state.ended and int.from_bytes(oid[ids.TASK_ID_BYTES :], "big") > state.arrived
 
+    def _item_to_come(self, oid: bytes) -> bool:
+        """Whether oid is an item of one of this client's streams that has not arrived yet (the
+        head delivers it unasked); one that arrived and is asked for again (its node died) is not."""
+        state = self._streams.get(oid[: ids.TASK_ID_BYTES]) if self._streams else None
+        return state is not None and int.from_bytes(oid[ids.TASK_ID_BYTES :], "big") > state.arrived
+
     def item_future(self, task_id: bytes, index: int) -> concurrent.futures.Future[bool]:
         """Resolves to True once item `index` of a stream is here, False once the stream ended without it."""
         from raylite.client.core import _Waiter

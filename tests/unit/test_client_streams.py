@@ -116,3 +116,12 @@ def test_which_calls_run_as_generators() -> None:
     assert kind_of(plain, None, "plain") == common_pb2.NOT_GENERATOR
     with pytest.raises(ValueError, match="only be used with generator functions"):
         kind_of(plain, "streaming", "plain")
+
+
+def test_an_item_that_arrived_is_asked_for_again_but_one_to_come_is_not() -> None:
+    client = FakeClient()
+    client.open_stream(TASK)
+    client.deliver(1)
+    assert not client._item_to_come(ids.object_id(TASK, 1))  # its node died: get subscribes to it
+    assert client._item_to_come(ids.object_id(TASK, 2))
+    assert not client._item_to_come(ids.object_id(b"x" * ids.TASK_ID_BYTES, 2))  # no stream of ours
