@@ -142,7 +142,8 @@ def describe(events: tuple[Any, ...]) -> str:
         if isinstance(e, TaskSubmitted):
             t = e.task
             out.append(
-                f"TaskSubmitted({t.name} {t.task_id.hex()[-4:]} kind={t.kind} deps={[d.hex()[-12:] for d in t.deps]})"
+                f"TaskSubmitted({t.name} {t.task_id.hex()[-4:]} kind={t.kind} generator={t.generator} "
+                f"deps={[d.hex()[-12:] for d in t.deps]})"
             )
         else:
             out.append(type(e).__name__ + ("" if not hasattr(e, "__dict__") else ""))

@@ -252,3 +252,16 @@ def test_an_item_an_earlier_attempt_stored_on_a_dead_node_is_remade_after_the_ge
     assert g.task_id in state.tasks and [e.task.name for e in of_type(effects, Dispatch)] == ["g"]
     step(state, item(g, 0, node=N2, on=N2))
     assert state.objects[oid(g, 1)].node_id == N2
+
+
+def test_items_and_end_reported_before_the_head_knows_the_task_reach_the_caller_in_order() -> None:
+    # (tests/cluster/test_head_restart.py again: the executor's client came back before its node)
+    g = task("g", generator=STREAMING)
+    state = HeadState()
+    step(state, HeadRestarted([], [N1]), ClientConnected(EXECUTOR, JOB, is_driver=False))
+    step(state, NodeAdded(N1, {"CPU": 1.0}))  # (the daemon rejoined; the task ended meanwhile)
+    step(state, item(g, 0), item(g, 1), done(g))
+    effects = step(state, ClientConnected(DRIVER, JOB, is_driver=True), TaskSubmitted(g))
+    assert [e.obj.object_id for e in effects if isinstance(e, Deliver)] == [oid(g, 1), oid(g, 2), oid(g)]
+    step(state, RecoveryEnded())
+    assert oid(g, 1) in state.objects and oid(g, 2) in state.objects  # kept until the caller takes them

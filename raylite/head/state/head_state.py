@@ -198,6 +198,7 @@ class HeadState:
     def _on_recovery_ended(self, ev: RecoveryEnded) -> None:
         drivers = self._driver_jobs()
         self._recovery.ended(drivers)
+        self._streams.early.clear()  # (their tasks' callers did not come back)
         self._tasks.drop_jobs_without_driver(drivers)
 
     def _driver_jobs(self) -> set[bytes]:

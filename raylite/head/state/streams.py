@@ -92,6 +92,8 @@ class Streams:
         self.tasks: TaskTable  # wired by HeadState
         # task -> its items lost (their node died) while it had not finished (TaskTable.objects_lost)
         self.lost: dict[bytes, set[bytes]] = {}
+        # a restarted head: task -> items reported before the task was resubmitted or adopted
+        self.early: dict[bytes, int] = {}
 
     # ---- the task's life ---------------------------------------------------------------
 
@@ -101,9 +103,20 @@ class Streams:
             return
         gen_ref = object_id(task.task_id, 0)
         reading = task.client_id in self.objects.holders.get(gen_ref, ())
-        self.streams[task.task_id] = Stream(task.client_id, reading)
+        stream = self.streams[task.task_id] = Stream(task.client_id, reading)
         if reading:
             self.watched[gen_ref] = task.task_id
+        if self.early and task.task_id in self.early:
+            self._take_early(task, stream)
+
+    def _take_early(self, task: TaskRecord, stream: Stream) -> None:
+        """Items a restarted head kept for a task it did not know yet: they are the task's, for its caller."""
+        task.items = max(task.items, self.early.pop(task.task_id))
+        objects = self.objects.objects
+        for index in range(task.items):
+            info = objects.get(object_id(task.task_id, index + 1))
+            if info is not None:
+                self._publish(task, info, stream, again=True)
 
     def resubmitted(self, task: TaskRecord) -> None:
         """The caller of a STREAMING task the head adopted from a rejoining node (which knows no
@@ -115,6 +128,8 @@ class Streams:
             if stream.owner == task.client_id:
                 return
             self._forget(task.task_id, stream)
+        if self.early:
+            task.items = max(task.items, self.early.pop(task.task_id, 0))
         self.submitted(task)
         stream = self.streams[task.task_id]
         objects = self.objects.objects
@@ -136,8 +151,16 @@ class Streams:
 
     def item_reported(self, ev: GeneratorItemReported) -> None:
         task = self.tasks.tasks.get(ev.task_id)
+        if task is None and self.objects.holding_frees and ev.task_id not in self.tasks.lineage:
+            # a restarted head that has not heard of the task yet (its caller resubmits it,
+            # or its node reports it, later): keep the item for it (nothing is freed meanwhile)
+            self.early[ev.task_id] = max(self.early.get(ev.task_id, 0), ev.index + 1)
+            self.objects.add(ev.info, owner=None)
+            return
         if task is None or task.state is not TaskState.RUNNING or task.node_id != ev.node_id:
             return  # a late item of an attempt that was retried or failed, or a task that is done
+        if self.early and ev.task_id in self.early:  # (adopted from its node after the items came)
+            task.items = max(task.items, self.early.pop(ev.task_id))
         info = ev.info
         if task.generator == DYNAMIC:
             task.items = max(task.items, ev.index + 1)
@@ -255,6 +278,7 @@ class Streams:
             assert task_id in self.streams, f"{oid.hex()} watched for a stream that is gone"
         for task_id in self.lost:
             assert task_id in self.tasks.tasks, f"lost items of {task_id.hex()}, which is not running"
+        assert not self.early or self.objects.holding_frees, "early items kept after recovery ended"
 
 
 def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:
