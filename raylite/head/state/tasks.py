@@ -368,9 +368,20 @@ class TaskTable:
         self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)], why)
 
     def retry(self, task: TaskRecord, why: str) -> bool:
-        """Queues a running task again if it has retries left."""
+        """Queues a running task again if it has retries left (fails it, if an argument is gone)."""
         if task.retries_left == 0:
             return False
+        gone = [d for d in task.deps if d not in self.objects.objects and task_of(d) not in self.tasks]
+        if gone:
+            # Adopted by a restarted head from its node, with an argument nobody re-announced
+            # (its client did not come back): it cannot run again, and nothing will remake it.
+            failure = Failure(
+                "ObjectLostError",
+                f"task {task.name} ({task.task_id.hex()}) could not run again ({why}): its argument "
+                f"{gone[0].hex()} was lost when the head restarted",
+            )
+            self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)] * task.num_returns, why)
+            return True
         if not task.blocked:
             self.nodes.give_back(task.node_id, task.resources)
         if task.retries_left > 0:
