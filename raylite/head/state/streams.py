@@ -38,6 +38,12 @@ DYNAMIC (num_returns="dynamic"): the executor holds a ref to each item it
 reports and returns them in one DynamicObjectRefGenerator at index 0 (whose
 value pins them, `contained`); items need no stream pins here.
 
+A restarted head: a node rejoining with a running task does not know its
+caller, so the stream is the caller's only once it resubmits the task
+(`resubmitted`: the items published meanwhile are delivered to it then, also
+for a task that ended meanwhile, before its return 0); items reported before
+the head knows the task at all are kept for it (`early`) until recovery ends.
+
 Backpressure: a caller that limits how far a stream may run ahead tells the
 head how many items it took (GeneratorConsumed); the head passes it on to the
 executor's client stream that reports the items (GeneratorProgressed), and
