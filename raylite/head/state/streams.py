@@ -23,7 +23,7 @@ or the task runs on elsewhere after an earlier attempt stored it there) is
 not an ObjectLostError: the task's run reports it again (index below
 `task.items`, published again since it is missing), and if the attempt that
 finishes never did, TaskTable.finish runs the task again from lineage
-(`lost`, `take_lost`).
+(`lost`, `remake_lost`).
 
 When a STREAMING task ends, its return 0 is None; if it failed (its error, a
 lost worker with no retries left, a dead actor), the error is published
@@ -53,9 +53,11 @@ paused for a caller that is gone goes on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from raylite.failures import Failure
 from raylite.head.state.model import (
     DYNAMIC,
     NO_LIMIT,
@@ -218,8 +220,23 @@ class Streams:
     def item_lost(self, task_id: bytes, oid: bytes) -> None:
         self.lost.setdefault(task_id, set()).add(oid)
 
-    def take_lost(self, task_id: bytes) -> set[bytes]:
-        return self.lost.pop(task_id, set())
+    def remake_lost(self, task: TaskRecord, failed: bool, rebuild: Callable[[TaskRecord], None]) -> None:
+        """A generator finished (TaskTable.finish): its items lost while it ran that the attempt that
+        finished did not report again are remade by running it again from lineage, or, if it
+        failed, are lost for good."""
+        missing = [oid for oid in self.lost.pop(task.task_id, ()) if oid not in self.objects.objects]
+        if not missing:
+            return
+        if not failed and task.task_id in self.tasks.lineage:
+            rebuild(task)
+            return
+        for oid in missing:
+            failure = Failure(
+                "ObjectLostError",
+                f"object {oid.hex()}, an item of generator task {task.name}, was lost with its node and "
+                "its task cannot run again to remake it",
+            )
+            self.objects.add(ObjectInfo(oid, is_error=True, failure=failure), owner=None)
 
     # ---- the caller's refs (ObjectDirectory calls these for watched ids) ----------------------
 

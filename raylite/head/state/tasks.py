@@ -327,25 +327,8 @@ class TaskTable:
             src = results[index] if index < len(results) else results[-1]
             oid = object_id(task.task_id, index)
             add(src if src.object_id == oid else renamed(src, oid), owner)
-        if task.generator:
-            self._remake_lost_items(task, any(r.is_error for r in results))
-
-    def _remake_lost_items(self, task: TaskRecord, failed: bool) -> None:
-        """Items of a generator lost while it ran (their node died) and not reported again by the
-        attempt that finished: run it again from lineage, or, if it failed, they are lost."""
-        missing = [oid for oid in self.streams.take_lost(task.task_id) if oid not in self.objects.objects]
-        if not missing:
-            return
-        if not failed and task.task_id in self.lineage:
-            self._rebuild(task)
-            return
-        for oid in missing:
-            failure = Failure(
-                "ObjectLostError",
-                f"object {oid.hex()}, an item of generator task {task.name}, was lost with its node and "
-                "its task cannot run again to remake it",
-            )
-            self.objects.add(ObjectInfo(oid, is_error=True, failure=failure), owner=None)
+        if task.generator and self.streams.lost:
+            self.streams.remake_lost(task, any(r.is_error for r in results), self._rebuild)
 
     def executor_died(self, ev: ExecutorDied) -> None:
         if ev.actor_id:
