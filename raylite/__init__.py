@@ -20,6 +20,7 @@ from raylite.client.api import (
     timeline,
     wait,
 )
+from raylite.client.generator import DynamicObjectRefGenerator, ObjectRefGenerator
 from raylite.client.object_ref import ObjectRef
 from raylite.client.ray_context import LoggingConfig
 from raylite.client.remote_function import RemoteFunction
@@ -52,9 +53,11 @@ NON_AUTO_INIT_APIS = frozenset(
 __all__ = [
     "ActorClass",
     "ActorHandle",
+    "DynamicObjectRefGenerator",
     "LoggingConfig",
     "ObjectID",
     "ObjectRef",
+    "ObjectRefGenerator",
     "RemoteFunction",
     "SCRIPT_MODE",
     "WORKER_MODE",

@@ -96,6 +96,10 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # applied after the result would find the task gone (harmless), and no other
         # step names a task's block state.
         Step("block_states"),
+        # An executor's generator items before its results: the items of a task precede
+        # its end (which publishes the error of a failed stream after the last item), and
+        # after ref_changes held, puts and tasks for the same reason as results below.
+        Step("generator_items"),
         # An executor's results travel on its client stream after the task's own
         # submissions, puts and refs, and before it releases refs pickled inside the
         # result (commit 89a1189): the stored result pins them first.
@@ -104,6 +108,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # head when the cancel is applied (a cancel of an unknown task is refused). After
         # results too, though no client reports a result of a task it cancels.
         Step("cancels"),
+        # A caller's progress through a streaming generator names nothing else of the
+        # batch; after generator_items, the order a client that is both ends would expect.
+        Step("generator_consumed"),
         # After tasks: an actor created in this batch exists when its kill is applied
         # (a kill of an unknown actor is ignored). kill() returns once its flush is
         # acknowledged, so no call made after it shares its batch.
@@ -125,6 +132,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         Step("objects"),
         # Before flush_ack: cancel() waits for the ack of its batch, then reads what was refused.
         Step("cancel_refused"),
+        # A generator's caller progressed: wakes an executor paused by backpressure. It names
+        # no object, so its place only has to come before the ack that speaks of everything.
+        Step("generator_consumed"),
         Step("flush_ack"),
         # Printed after the ack, as it always was; it changes nothing else.
         Step("warning"),

@@ -6,7 +6,8 @@ It submits, in waves paced by its own seeded RNG, independent tasks, chains
 of tasks passing multi-MB arrays from host to host, tasks reading a large
 object made on another host, tasks that submit tasks, actors (restartable)
 called with small and large arguments, and `put` objects made from inside
-tasks placed on chosen hosts, and tasks and an actor in a placement group of
+tasks placed on chosen hosts, streaming generators (tasks and actor methods)
+whose items are taken at the end, and tasks and an actor in a placement group of
 two SPREAD bundles (a killed host takes its bundle with it: the group is
 placed again and its tasks retried; the group is removed once their results
 are in, since a bundle on the 1-CPU head keeps the tasks placed near the head
@@ -177,6 +178,14 @@ class Napper:
 
 
 @ray.remote
+def stream_items(key: Any, count: int, n: int, nap: float) -> Any:
+    """A streaming generator: items of alternating sizes (inline and in the store), one by one."""
+    for i in range(count):
+        time.sleep(nap)
+        yield big_array((key, i), n if i % 2 else 1_000)
+
+
+@ray.remote
 class Keyed:
     """Its answers depend only on its constructor argument, so they survive restarts."""
 
@@ -193,6 +202,11 @@ class Keyed:
     def fan(self, i: int, width: int, retries: int) -> int:
         refs = [compute.options(max_retries=retries).remote(i * 100 + j, 0.05) for j in range(width)]
         return self.key + sum(ray.get(refs, timeout=GET_TIMEOUT_S))
+
+    def stream(self, i: int, count: int) -> Any:
+        for j in range(count):
+            time.sleep(0.02)
+            yield mix("actor stream", self.key, i, j)
 
 
 # ---- the driver -------------------------------------------------------------------------
@@ -309,6 +323,7 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
     napper = Napper.options(max_restarts=retries, max_task_retries=retries).remote()
     to_cancel: list[tuple[str, Any, bool, bool]] = []  # (what, ref, force, recursive), cancelled next wave
     wrapped: list[tuple[Any, int, Any]] = []
+    streams: list[tuple[str, Any, list[Any]]] = []  # (what, ObjectRefGenerator, expected items)
     puts: list[tuple[str, str, Any, int, Any]] = []  # (what, host asked for, task ref, n, key)
 
     def cancel_submitted() -> None:
@@ -373,6 +388,16 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
         if rng.random() < 0.4:
             key, n = ("wrapped", seed, w), 300_000
             wrapped.append((key, n, wrapped_big.options(scheduling_strategy="SPREAD", **task).remote(key, n, retries)))
+        if rng.random() < 0.6:  # generators: items taken at the end, long after they were yielded
+            key, count, n = ("stream", seed, w), rng.randint(2, 5), rng.choice([100_000, 300_000])
+            gen = stream_items.options(scheduling_strategy="SPREAD", **task).remote(key, count, n, rng.uniform(0, 0.1))
+            expected = [digest(big_array((key, i), n if i % 2 else 1_000)) for i in range(count)]
+            streams.append((f"stream {key}", gen, expected))
+        if rng.random() < 0.4:
+            akey, actor = rng.choice(actors)
+            i, count = rng.randrange(1 << 30), rng.randint(2, 4)
+            expected = [mix("actor stream", akey, i, j) for j in range(count)]
+            streams.append((f"actor {akey} stream {i}", actor.stream.remote(i, count), expected))
         if w and rng.random() < 0.5:  # a read while the faults go on
             c = rng.randrange(len(chains))
             ok, value = checks.read(
@@ -437,6 +462,22 @@ def run(seed: int, max_faults: int, gate: Any) -> dict[str, Any]:
         checks.wrong.append(f"placement group: {placement_group_table(group)['state']} at the end, not CREATED")
     remove_placement_group(group)
     deadline = time.monotonic() + GET_TIMEOUT_S
+    for what, gen, expected in streams:
+        taken = 0
+        try:
+            for value in expected:
+                ref = gen._next_sync(timeout_s=max(1.0, deadline - time.monotonic()))
+                if ref.is_nil():
+                    checks.wrong.append(f"{what}: item {taken} did not come within the deadline")
+                    break
+                checks.expect(f"{what} item {taken}", ref, value)
+                taken += 1
+            else:
+                gen._next_sync(timeout_s=max(1.0, deadline - time.monotonic()))
+                checks.wrong.append(f"{what}: more items than the {taken} it yielded")
+        except StopIteration:
+            if taken < len(expected):
+                checks.wrong.append(f"{what}: ended after {taken} of its {len(expected)} items")
     for key, n, ref in wrapped:
         ok, value = checks.read(f"wrapped {key} (outer task)", ref, deadline)
         if ok:

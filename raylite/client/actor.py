@@ -12,7 +12,7 @@ from typing import Any
 import cloudpickle
 
 from raylite import exceptions
-from raylite.client import named_actors, submit
+from raylite.client import generator, named_actors, submit
 from raylite.client.object_ref import ObjectRef
 from raylite.client.remote_function import _BoundOptions, _retry_exceptions_blob, _signature, return_refs
 from raylite.ids import object_id
@@ -25,7 +25,7 @@ class ActorMeta:
     actor's process, which reads its concurrency groups)."""
 
     class_name: str
-    methods: dict[str, int] = field(default_factory=dict)  # name -> num_returns
+    methods: dict[str, Any] = field(default_factory=dict)  # name -> num_returns (or "streaming", "dynamic")
     is_async: bool = False
     # name -> the method's parameters without self, to check calls where they are made
     signatures: dict[str, inspect.Signature] = field(default_factory=dict)
@@ -38,7 +38,9 @@ class ActorMeta:
 
 # The methods every actor has, besides its class's own (as Ray's): name -> num_returns.
 BUILTIN_METHODS = {"__ray_ready__": 1, "__ray_terminate__": 1}
-METHOD_OPTIONS = frozenset({"num_returns", "concurrency_group", "max_task_retries", "retry_exceptions"})
+METHOD_OPTIONS = frozenset(
+    {"num_returns", "concurrency_group", "max_task_retries", "retry_exceptions", "_generator_backpressure_num_objects"}
+)
 
 
 class _Default:
@@ -80,7 +82,7 @@ class ActorClass:
         self._options = options
         self._name = cls.__qualname__
         self._export_cache: dict[str, Any] = {}
-        methods = dict(BUILTIN_METHODS)
+        methods: dict[str, int | str] = dict(BUILTIN_METHODS)
         signatures = {}
         method_options = {}
         is_async = False
@@ -88,7 +90,12 @@ class ActorClass:
             if name.startswith("__") and name not in ("__call__",):
                 continue
             marked = dict(getattr(fn, "__raylite_method_options__", {}))
-            methods[name] = int(marked.pop("num_returns", 1))
+            # as Ray's: a generator method streams unless @method(num_returns=...) says otherwise
+            methods[name] = marked.pop("num_returns", None)
+            generator.kind_of(fn, methods[name], f"{self._name}.{name}")
+            if methods[name] is None:
+                is_generator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
+                methods[name] = "streaming" if is_generator else 1
             if marked:
                 method_options[name] = marked
             is_async = is_async or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
@@ -265,7 +272,7 @@ class ActorHandle:
 
 
 class ActorMethod:
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int) -> None:
+    def __init__(self, handle: ActorHandle, name: str, num_returns: Any) -> None:
         self._handle = handle
         self._name = name
         self._num_returns = num_returns
@@ -313,7 +320,9 @@ class ActorMethod:
                 f"again, or raise the limit with the max_pending_calls actor option."
             )
         packed = submit.pack_arguments(client, args, kwargs, f"{full_name}.remote()")
-        num_returns = int(options.get("num_returns", self._num_returns))
+        wanted = options.get("num_returns", self._num_returns)
+        generator_kind = generator.kind_of(None, wanted, full_name)
+        num_returns = 1 if generator_kind else int(wanted)
         spec = submit.build_spec(
             client,
             kind=common_pb2.ACTOR_METHOD,
@@ -334,7 +343,11 @@ class ActorMethod:
         if options.get("retry_exceptions"):
             spec.retry_exceptions = _retry_exceptions_blob(options["retry_exceptions"], f"{full_name}.options()")
             spec.max_retries = int(options.get("max_task_retries", meta.max_task_retries))
-        refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the call
+        spec.generator = generator_kind
+        if generator_kind:
+            refs, spec = generator.returns_of(client, spec, wanted, options)
+        else:
+            refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the call
         if limit > 0:
             client.pending_calls.made(self._handle._actor_id, spec.task_id)
         client.submit(spec)

@@ -15,6 +15,7 @@ from raylite.client import context, named_actors, ray_context, submit
 from raylite.client import runtime_env as client_runtime_env
 from raylite.client.actor import ActorClass, ActorHandle, ActorMethod
 from raylite.client.core import Client
+from raylite.client.generator import ObjectRefGenerator
 from raylite.client.local_cluster import LocalCluster
 from raylite.client.object_ref import ObjectRef
 from raylite.client.ray_context import RayContext
@@ -376,7 +377,8 @@ def wait(
     unique ObjectRefs, an empty list returns ([], []) at once, and
     num_returns must be from 1 to len(refs). A failed object counts as ready.
     (fetch_local=False is accepted; raylite's ready means the value or its
-    location is known, and a value is read from where it lives at get.)
+    location is known, and a value is read from where it lives at get.) An
+    ObjectRefGenerator in the list is ready when its next() would not wait.
     """
     if isinstance(object_refs, ObjectRef):
         raise TypeError(f"wait() takes a list of ObjectRefs, got a single ObjectRef {object_refs!r}: pass [ref]")
@@ -384,7 +386,7 @@ def wait(
         raise TypeError(f"wait() takes a list of ObjectRefs, got {type(object_refs).__name__}")
     if timeout is not None and timeout < 0:
         raise ValueError(f"wait(): timeout must be None or >= 0, got {timeout}")
-    _check_refs(object_refs, "wait()")
+    _check_refs([r for r in object_refs if not isinstance(r, ObjectRefGenerator)], "wait()")
     client = context.current()
     if not object_refs:
         return [], []
@@ -394,15 +396,20 @@ def wait(
         raise ValueError(f"wait(): num_returns must be at least 1, got {num_returns}")
     if num_returns > len(object_refs):
         raise ValueError(f"wait(): num_returns={num_returns} is more than the {len(object_refs)} refs given")
-    client.wait_for([r.binary() for r in object_refs], num_returns, timeout)
+    client.wait_for([_wait_id(r) for r in object_refs], num_returns, timeout)
     ready: list[ObjectRef] = []
     not_ready: list[ObjectRef] = []
     for r in object_refs:
-        if len(ready) < num_returns and client.value_of(r.binary()) is not None:
+        is_ready = r.next_ready() if isinstance(r, ObjectRefGenerator) else client.value_of(r.binary()) is not None
+        if len(ready) < num_returns and is_ready:
             ready.append(r)
         else:
             not_ready.append(r)
     return ready, not_ready
+
+
+def _wait_id(ref: ObjectRef | ObjectRefGenerator) -> bytes:
+    return ref._wait_oid() if isinstance(ref, ObjectRefGenerator) else ref.binary()
 
 
 def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:

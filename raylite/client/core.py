@@ -28,11 +28,14 @@ import grpc
 
 from raylite import auth, config, exceptions, hostinfo, ids, message_order, reconnect
 from raylite.batching import Outbox
+from raylite.client import streams
 from raylite.client.items import (
     _BLOCK,
     _CANCEL,
+    _CONSUMED,
     _EXPORT,
     _FLUSH,
+    _ITEM,
     _KILL,
     _PG_CREATE,
     _PG_REMOVE,
@@ -53,7 +56,7 @@ from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 log = logging.getLogger("raylite")
 
 
-class Client(ClientObjects):
+class Client(ClientObjects, streams.StreamCalls):
     def __init__(
         self,
         head_address: str,
@@ -106,6 +109,7 @@ class Client(ClientObjects):
         self._resolver_pool: concurrent.futures.ThreadPoolExecutor | None = None  # made by the first future_of
         self._resolver_lock = threading.Lock()
         self._closed = False
+        self._init_streams()
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
         self._thread.start()
@@ -261,6 +265,10 @@ class Client(ClientObjects):
                 msg.placement_groups.append(item)
             elif kind == _PG_REMOVE:
                 msg.remove_placement_groups.append(item)
+            elif kind == _ITEM:
+                msg.generator_items.append(item)
+            elif kind == _CONSUMED:
+                msg.generator_consumed.append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
 
@@ -269,6 +277,7 @@ class Client(ClientObjects):
         actions: dict[str, Callable[[Any], None] | None] = {
             "objects": self._on_objects,
             "cancel_refused": self._on_cancel_refused,
+            "generator_consumed": self._on_generator_consumed,
             "flush_ack": self._on_flush_ack,
             "warning": _print_warning,
         }
@@ -336,6 +345,10 @@ class Client(ClientObjects):
         with self._lock:
             for value in values:
                 oid = value.object_id
+                if self._streams:
+                    state = self._streams.get(task_of(oid))
+                    if state is not None and self._stream_value(state, value):
+                        continue
                 self._owned_pending.discard(oid)
                 # the actor of a failed call, while this client still has the call's spec
                 actor_id = self._unfinished.actor_of(task_of(oid)) if value.is_error else b""

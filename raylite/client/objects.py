@@ -87,6 +87,12 @@ class ClientObjects:
         def _rpc(self, method: Callable[[], Any], timeout: float | None = 60) -> Any: ...
         def _refresh_node(self, node_id: bytes) -> common_pb2.NodeInfo | None: ...
 
+        # and of its streams (raylite/client/streams.py)
+        _streams: dict[bytes, Any]
+
+        def _ended_marker(self, oid: bytes) -> bool: ...
+        def _item_to_come(self, oid: bytes) -> bool: ...
+
     def new_put_id(self) -> bytes:
         return ids.object_id(self.ids.task_id(), 0)
 
@@ -160,6 +166,8 @@ class ClientObjects:
         with self._lock:
             objects = self._objects
             missing = [o for o in dict.fromkeys(oids) if o not in objects]
+            if self._streams and missing:  # the item after the last of an ended stream: never comes
+                missing = [o for o in missing if not self._ended_marker(o)]
             have = len(set(oids)) - len(missing)
             if have >= num_needed:
                 return True
@@ -168,7 +176,8 @@ class ClientObjects:
             waiter = Waiter(num_needed - have, stop_on_error=stop_on_error)
             for oid in missing:
                 self._waiters.setdefault(oid, []).append(waiter)
-            subscribe = [o for o in missing if o not in self._owned_pending]
+            # (the items of this client's streams come to it unasked, but not one asked for again)
+            subscribe = [o for o in missing if o not in self._owned_pending and not self._item_to_come(o)]
         if subscribe:
             self._enqueue(_SUBSCRIBE, subscribe)
         blocking_task = self.current_task_id

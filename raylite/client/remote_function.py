@@ -9,7 +9,7 @@ from typing import Any
 import cloudpickle
 
 from raylite import ids
-from raylite.client import submit
+from raylite.client import generator, submit
 from raylite.client.object_ref import ObjectRef
 from raylite.rpc import common_pb2
 
@@ -19,6 +19,7 @@ class RemoteFunction:
 
     def __init__(self, function: Any, options: dict[str, Any]) -> None:
         submit.check_options(options, submit.TASK_OPTIONS, f"@remote function {function.__qualname__}")
+        generator.kind_of(function, options.get("num_returns"), f"@remote function {function.__qualname__}")
         self._function = function
         self._options = options
         self._name = function.__qualname__
@@ -37,6 +38,7 @@ class RemoteFunction:
 
     def options(self, **options: Any) -> _BoundOptions:
         submit.check_options(options, submit.TASK_OPTIONS, f"{self._name}.options()")
+        generator.kind_of(self._function, options.get("num_returns"), f"{self._name}.options()")
         return _BoundOptions(self, {**self._options, **options})
 
     def bind(self, *args: Any, **kwargs: Any) -> Any:
@@ -59,7 +61,8 @@ class RemoteFunction:
         client = submit.current_client()
         fid = submit.export(client, self._export_cache, self._function)
         packed = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
-        num_returns = int(options.get("num_returns", 1))
+        generator_kind = generator.kind_of(self._function, options.get("num_returns"), self._name)
+        num_returns = 1 if generator_kind else int(options.get("num_returns", 1))
         spec = submit.build_spec(
             client,
             kind=common_pb2.NORMAL,
@@ -75,7 +78,11 @@ class RemoteFunction:
         retry_exceptions = options.get("retry_exceptions")
         if retry_exceptions:
             spec.retry_exceptions = _retry_exceptions_blob(retry_exceptions, self._name)
-        refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the task
+        spec.generator = generator_kind
+        if generator_kind:
+            refs, spec = generator.returns_of(client, spec, options.get("num_returns"), options)
+        else:
+            refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the task
         client.submit(spec)
         return refs
 

@@ -43,6 +43,7 @@ TASK_OPTIONS = frozenset(
         "placement_group",
         "placement_group_bundle_index",
         "placement_group_capture_child_tasks",
+        "_generator_backpressure_num_objects",
     }
 )
 ACTOR_OPTIONS = frozenset(
@@ -89,10 +90,11 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
         raise ValueError(f"unknown option(s) {unknown} for {what}; valid options: {sorted(allowed)}")
     # here, where the mistake is made, rather than as a refusal by the head
     num_returns = options.get("num_returns")
-    if num_returns is not None and not (isinstance(num_returns, int) and 0 <= num_returns <= config.MAX_NUM_RETURNS):
-        raise ValueError(
-            f"{what}: num_returns must be a whole number from 0 to {config.MAX_NUM_RETURNS}, got {num_returns!r}"
-        )
+    if num_returns is not None and num_returns not in ("streaming", "dynamic"):
+        if not (isinstance(num_returns, int) and 0 <= num_returns <= config.MAX_NUM_RETURNS):
+            raise ValueError(
+                f"{what}: num_returns must be a whole number from 0 to {config.MAX_NUM_RETURNS}, got {num_returns!r}"
+            )
     for name in ("max_retries", "max_restarts", "max_task_retries"):
         value = options.get(name)
         if value is not None and not (isinstance(value, int) and value >= -1):

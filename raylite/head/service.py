@@ -34,6 +34,9 @@ from raylite.head.state import (
     Dispatch,
     ExecutorDied,
     FreeObject,
+    GeneratorConsumed,
+    GeneratorItemReported,
+    GeneratorProgressed,
     HeadRestarted,
     HeadState,
     KillActor,
@@ -126,6 +129,10 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 out = self.clients.get(effect.client_id)
                 if out is not None:
                     out.touch().cancel_refused.add(object_id=effect.object_id, actor_call=effect.actor_call)
+            elif isinstance(effect, GeneratorProgressed):
+                out = self.clients.get(effect.client_id)
+                if out is not None:
+                    out.touch().generator_consumed.add(task_id=effect.task_id, consumed=effect.consumed)
             elif isinstance(effect, Warn):
                 log.warning("%s", effect.message)
                 out = self.clients.get(effect.client_id)
@@ -390,6 +397,15 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     ),
     # executors report results on their client stream; each names the node it ran on
     "results": lambda results, session, events: events.extend([_finished(r.node_id, r) for r in results]),
+    "generator_items": lambda items, session, events: events.extend(
+        [
+            GeneratorItemReported(i.node_id, session.client_id, i.task_id, i.index, wire.object_info(i.value))
+            for i in items
+        ]
+    ),
+    "generator_consumed": lambda progress, session, events: events.extend(
+        [GeneratorConsumed(session.client_id, p.task_id, p.consumed) for p in progress]
+    ),
     "kill_actors": lambda actor_ids, session, events: events.extend([ActorKillRequested(a) for a in actor_ids]),
     "cancels": lambda cancels, session, events: events.extend(
         [CancelRequested(session.client_id, c.object_id, c.force, c.recursive) for c in cancels]

@@ -35,6 +35,7 @@ from raylite.rpc import common_pb2, head_pb2
 _KINDS = (common_pb2.NORMAL, common_pb2.ACTOR_CREATION, common_pb2.ACTOR_METHOD)
 _STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY", "PLACEMENT_GROUP")
 _PG_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
+_GENERATORS = (common_pb2.STREAMING, common_pb2.DYNAMIC)
 
 
 class BadMessage(ValueError):
@@ -97,6 +98,10 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
         _task_result(result, i)
     for i, cancel in enumerate(batch.cancels):
         _id(cancel.object_id, OBJECT_ID_BYTES, "cancels", i, "object_id")
+    for i, item in enumerate(batch.generator_items):
+        _generator_item(item, i)
+    for i, progress in enumerate(batch.generator_consumed):
+        _id(progress.task_id, TASK_ID_BYTES, "generator_consumed", i, "task_id")
 
 
 def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
@@ -165,6 +170,13 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
         raise BadMessage(
             f"{_prefix(field, i, inner)}num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}"
         )
+    if spec.generator:
+        if spec.generator not in _GENERATORS or kind == common_pb2.ACTOR_CREATION:
+            raise BadMessage(
+                f"{_prefix(field, i, inner)}generator: {spec.generator} is not a GeneratorKind of a task or actor call"
+            )
+        if spec.num_returns != 1:
+            raise BadMessage(f"{_prefix(field, i, inner)}num_returns: a generator task has one return (index 0)")
     if spec.max_retries < -1 or spec.max_restarts < -1 or spec.max_task_retries < -1:
         for name in ("max_retries", "max_restarts", "max_task_retries"):
             if getattr(spec, name) < -1:
@@ -248,6 +260,21 @@ def _task_result(result: head_pb2.TaskResult, i: int) -> None:
         raise BadMessage(f"results[{i}].results: is empty; a finished task has at least one value (or its error)")
     for j, value in enumerate(result.results):
         _object_value(value, "results", i, f"results[{j}]")
+
+
+def _generator_item(item: head_pb2.GeneratorItem, i: int) -> None:
+    _id(item.task_id, TASK_ID_BYTES, "generator_items", i, "task_id")
+    _id(item.node_id, NODE_ID_BYTES, "generator_items", i, "node_id")
+    if item.index >= _MAX_ITEMS:
+        raise BadMessage(f"generator_items[{i}].index: {item.index} is beyond the last item a task can have")
+    _object_value(item.value, "generator_items", i, "value")
+    if item.value.object_id != ids.object_id(item.task_id, item.index + 1):
+        raise BadMessage(
+            f"generator_items[{i}].value.object_id: is not item {item.index} of task_id (task_id + index + 1)"
+        )
+
+
+_MAX_ITEMS = 2**32 - 2  # item i is return index i + 1, and the error of a stream comes after the last
 
 
 def _object_value(value: common_pb2.ObjectValue, field: str, i: int, inner: str = "") -> None:

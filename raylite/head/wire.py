@@ -6,6 +6,9 @@ from raylite.failures import failure_bytes
 from raylite.head.state.model import ObjectInfo, Strategy, TaskRecord
 from raylite.head.state.placement_model import PlacementGroupRecord
 from raylite.rpc import common_pb2 as pb
+from raylite.serialization import dumps
+
+_NONE = dumps(None)  # the value of an object the head makes with no value (a stream's return 0)
 
 
 def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
@@ -32,6 +35,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         max_task_retries=spec.max_task_retries,
         borrowed=tuple(spec.borrowed),
         parent_id=spec.parent_task_id,
+        generator=spec.generator,
         spec=spec,
     )
 
@@ -74,6 +78,8 @@ def object_value(info: ObjectInfo) -> pb.ObjectValue:
         data = failure_bytes(info.failure)
         return pb.ObjectValue(object_id=info.object_id, data=data, size=len(data), is_error=True)
     value: pb.ObjectValue = info.value
+    if value is None:
+        return pb.ObjectValue(object_id=info.object_id, data=_NONE, size=len(_NONE))
     if value.object_id == info.object_id:
         return value
     copy = pb.ObjectValue()

@@ -28,7 +28,7 @@ class BlockState(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,8 @@ class ClientBatch(_message.Message):
     PLACEMENT_GROUPS_FIELD_NUMBER: _ClassVar[int]
     REMOVE_PLACEMENT_GROUPS_FIELD_NUMBER: _ClassVar[int]
     CANCELS_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_CONSUMED_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
     puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
@@ -57,7 +59,9 @@ class ClientBatch(_message.Message):
     placement_groups: _containers.RepeatedCompositeFieldContainer[_common_pb2.PlacementGroupSpec]
     remove_placement_groups: _containers.RepeatedScalarFieldContainer[bytes]
     cancels: _containers.RepeatedCompositeFieldContainer[CancelRequest]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ...) -> None: ...
+    generator_items: _containers.RepeatedCompositeFieldContainer[GeneratorItem]
+    generator_consumed: _containers.RepeatedCompositeFieldContainer[GeneratorProgress]
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
     __slots__ = ("object_id", "force", "recursive")
@@ -77,6 +81,26 @@ class CancelRefused(_message.Message):
     actor_call: bool
     def __init__(self, object_id: _Optional[bytes] = ..., actor_call: _Optional[bool] = ...) -> None: ...
 
+class GeneratorItem(_message.Message):
+    __slots__ = ("task_id", "index", "value", "node_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: bytes
+    index: int
+    value: _common_pb2.ObjectValue
+    node_id: bytes
+    def __init__(self, task_id: _Optional[bytes] = ..., index: _Optional[int] = ..., value: _Optional[_Union[_common_pb2.ObjectValue, _Mapping]] = ..., node_id: _Optional[bytes] = ...) -> None: ...
+
+class GeneratorProgress(_message.Message):
+    __slots__ = ("task_id", "consumed")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSUMED_FIELD_NUMBER: _ClassVar[int]
+    task_id: bytes
+    consumed: int
+    def __init__(self, task_id: _Optional[bytes] = ..., consumed: _Optional[int] = ...) -> None: ...
+
 class RefChange(_message.Message):
     __slots__ = ("object_id", "held")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -86,16 +110,18 @@ class RefChange(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class HeadToClient(_message.Message):
-    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused")
+    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused", "generator_consumed")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     FLUSH_ACK_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REFUSED_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_CONSUMED_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     flush_ack: int
     warning: str
     cancel_refused: _containers.RepeatedCompositeFieldContainer[CancelRefused]
-    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ...) -> None: ...
+    generator_consumed: _containers.RepeatedCompositeFieldContainer[GeneratorProgress]
+    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ...) -> None: ...
 
 class NodeHello(_message.Message):
     __slots__ = ("protocol_version", "node", "resume", "running", "actors", "objects", "copies")

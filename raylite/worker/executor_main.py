@@ -35,7 +35,7 @@ from raylite.client.objects import wait_event
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
 from raylite.serialization import deserialize, serialize
-from raylite.worker import actor_host, protocol, runtime_env, task_errors
+from raylite.worker import actor_host, generators, protocol, runtime_env, task_errors
 from raylite.worker.call_ledger import CallLedger
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
 from raylite.worker.gpus import GpuSlots, _visible_gpus
@@ -218,6 +218,8 @@ class Executor:
                 facts.gpu_ids = self._take_gpus(spec)
             try:
                 value = self._execute(assignment, facts)
+                if spec.generator:
+                    value = generators.drain(self, spec, value)
             finally:
                 self.cancels.disarm(task_id)
             if kind == common_pb2.ACTOR_METHOD and self.cancels.cancelled(task_id):
@@ -287,6 +289,8 @@ class Executor:
                         ):
                             raise
                         retries_left -= 1 if retries_left > 0 else 0
+                if spec.generator:
+                    value = await generators.drain_async(self, spec, value)
                 if self.cancels.cancelled(task_id):  # it caught the cancellation and returned: Ray drops the value
                     raise asyncio.CancelledError()
                 results = self._pack_results(spec, value)
@@ -467,7 +471,8 @@ class Executor:
             )
             raise
         groups = actor_host.groups_of(self.facts.actor_meta)
-        if any(inspect.iscoroutinefunction(m) for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)):
+        methods = [m for _, m in inspect.getmembers(type(self.actor), inspect.isfunction)]
+        if any(inspect.iscoroutinefunction(m) or inspect.isasyncgenfunction(m) for m in methods):
             self._start_async_loop(spec.max_concurrency or 1000, groups)
         elif spec.max_concurrency > 1 or groups:
             self.threads = actor_host.ThreadGroups(spec.max_concurrency or 1, groups, target.__name__)
@@ -595,6 +600,8 @@ class Executor:
             values = [None]
         elif n == 1:
             values = [value]
+        elif inspect.isgenerator(value):
+            values = generators.fixed_returns(spec, value, n)
         else:
             values = list(value)
             if len(values) != n:

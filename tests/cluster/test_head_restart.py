@@ -35,6 +35,12 @@ def plus_one(x):
     return x + 1
 
 @ray.remote
+def stream(n):
+    for i in range(n):
+        time.sleep(0.25)  # yielding while the head dies and comes back
+        yield i * 3
+
+@ray.remote
 class Counter:
     def __init__(self):
         self.n = 0
@@ -53,6 +59,8 @@ big = ray.put(np.arange(500_000, dtype=np.int64))  # 4 MB: in a node's store
 squares = [square.remote(i) for i in range(16)]
 chain = plus_one.remote(plus_one.remote(square.remote(10)))
 incs = [counter.slow_inc.remote() for _ in range(20)]  # in flight when the head dies
+gen = stream.remote(12)
+first = ray.get(next(gen), timeout=30)
 from_put = plus_one.remote(ray.put(41))  # queued behind the squares; no ref to the put is left
 print("SUBMITTED", flush=True)
 assert ray.get(squares, timeout=90) == [i * i for i in range(16)]
@@ -62,6 +70,8 @@ assert ray.get(small) == {"small": 1}
 assert int(ray.get(big).sum()) == 500_000 * 499_999 // 2
 assert ray.get(incs, timeout=90) == list(range(4, 24)), ray.get(incs)  # each call ran once
 assert ray.get(counter.inc.remote(), timeout=30) == 24
+streamed = [first] + [ray.get(r, timeout=90) for r in gen]
+assert streamed == [i * 3 for i in range(12)], streamed
 print("DONE", flush=True)
 """
 

@@ -14,6 +14,7 @@ from raylite.head.state import (
     Deliver,
     Dispatch,
     FreeObject,
+    GeneratorProgressed,
     KillActor,
     ObjectInfo,
     PromoteObject,
@@ -60,6 +61,7 @@ def test_every_effect_is_carried_out() -> None:
         CancelRefused(CLIENT, b"p" * 20, actor_call=True),
         Warn(CLIENT, "careful"),
         Warn(CLIENT, "again"),
+        GeneratorProgressed(CLIENT, b"t" * 16, 3),
     ]
     # a new kind of effect must be carried out, and be added here
     assert {type(e) for e in effects} == set(typing.get_args(Effect))
@@ -76,6 +78,7 @@ def test_every_effect_is_carried_out() -> None:
         (b"m" * 16, ACTOR, False),
     ]
     assert [(r.object_id, r.actor_call) for r in client.msg.cancel_refused] == [(OID, False), (b"p" * 20, True)]
+    assert [(p.task_id, p.consumed) for p in client.msg.generator_consumed] == [(b"t" * 16, 3)]
 
 
 def test_effects_for_peers_without_a_stream_are_dropped() -> None:

@@ -447,3 +447,17 @@ def test_an_object_referenced_only_from_inside_a_stored_one_outlives_recovery() 
     assert {outer.object_id, inner.object_id} <= set(new.objects)
     effects = step(new, RefsChanged(DRIVER, [(outer.object_id, False)]))
     assert of_type(effects, FreeObject) == [FreeObject(b"n1", outer.object_id), FreeObject(b"n2", inner.object_id)]
+
+
+def test_an_adopted_task_whose_argument_did_not_come_back_fails_instead_of_running_without_it() -> None:
+    # found by tests/unit/test_head_state_random.py: dispatched again with its argument missing
+    put_id = b"put".ljust(16, b".") + b"\0\0\0\0"
+    t = task("t", deps=(put_id,), max_retries=1)
+    running = copy.copy(t)
+    running.attempt, running.client_id = 1, b""
+    new = restarted([], [b"n1"], driver_back=False)
+    step(new, NodeAdded(b"n1", NODE, running=[running]))
+    step(new, RecoveryEnded())  # its client never re-announced the argument
+    effects = step(new, ExecutorDied(b"n1", t.task_id, b"", "crash", 1))
+    assert dispatched(effects) == []
+    assert t.task_id not in new.tasks and running.state == "FINISHED"

@@ -61,7 +61,10 @@ from raylite.head.state import HeadState, TaskState, scheduler
 from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
+    DYNAMIC,
     NORMAL,
+    NOT_GENERATOR,
+    STREAMING,
     ActorChanged,
     ActorKillRequested,
     ActorRecord,
@@ -74,6 +77,9 @@ from raylite.head.state.model import (
     Dispatch,
     ExecutorDied,
     FreeObject,
+    GeneratorConsumed,
+    GeneratorItemReported,
+    GeneratorProgressed,
     HeadRestarted,
     KillActor,
     NodeAdded,
@@ -111,7 +117,7 @@ BUNDLES = [{"CPU": 1.0}, {"CPU": 0.5}, {"CPU": 2.0}, {"GPU": 1.0}]
 PG_STRATEGIES = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
 SPEC_FIELDS = (
     "task_id job_id client_id name kind resources deps num_returns max_retries actor_id strategy placement "
-    "actor_name actor_namespace detached actor_meta function_id max_restarts max_task_retries borrowed parent_id spec"
+    "actor_name actor_namespace detached actor_meta function_id max_restarts max_task_retries borrowed parent_id spec generator"
 ).split()
 
 
@@ -163,7 +169,8 @@ def describe(events: tuple[Any, ...]) -> str:
         if isinstance(e, TaskSubmitted):
             t = e.task
             out.append(
-                f"TaskSubmitted({t.name} {t.task_id.hex()[-4:]} kind={t.kind} deps={[d.hex()[-12:] for d in t.deps]})"
+                f"TaskSubmitted({t.name} {t.task_id.hex()[-4:]} kind={t.kind} generator={t.generator} "
+                f"deps={[d.hex()[-12:] for d in t.deps]})"
             )
         else:
             out.append(type(e).__name__ + ("" if not hasattr(e, "__dict__") else ""))
@@ -180,6 +187,7 @@ class SimNode:
     attempts: dict[bytes, int] = field(default_factory=dict)
     actors: dict[bytes, int] = field(default_factory=dict)  # live actor processes -> attempt
     store: dict[bytes, ObjectInfo] = field(default_factory=dict)  # primary copies
+    yielded: dict[bytes, int] = field(default_factory=dict)  # generator task -> items its attempt yielded
     copies: dict[bytes, ObjectInfo] = field(default_factory=dict)  # secondary copies
     deaths: list[ExecutorDied] = field(default_factory=list)  # to report
     overcommit: bool = False  # a task blocked or resumed here: the node may be overcommitted
@@ -276,6 +284,7 @@ class HeadStateMachine(RuleBasedStateMachine):
                 assert not task.cancel, f"{task.name} was dispatched again after it was cancelled"
                 sim.running[task.task_id] = task
                 sim.attempts[task.task_id] = task.attempt
+                sim.yielded[task.task_id] = 0  # a new attempt runs the generator from the start
                 if task.kind == ACTOR_CREATION:
                     sim.actors[task.actor_id] = task.attempt
             elif kind is Deliver:
@@ -324,6 +333,8 @@ class HeadStateMachine(RuleBasedStateMachine):
                     assert state.tasks[tid].kind == ACTOR_METHOD, "a forced cancel refused for a normal task"
                 else:
                     assert not known and e.object_id not in state.objects, f"refused a cancel of a known {tid!r}"
+            elif kind is GeneratorProgressed:
+                assert e.task_id in state.tasks, "progress of a generator that is not running"
             elif kind is ActorChanged:
                 actor = state.actors[e.actor_id]
                 if actor.state == "DEAD":
@@ -581,7 +592,10 @@ class HeadStateMachine(RuleBasedStateMachine):
             max_retries=p.choose([0, 1, -1]),
             strategy=self.draw_strategy(p),
             parent_id=self.draw_parent(p, client),
+            generator=p.choose([NOT_GENERATOR, NOT_GENERATOR, STREAMING, DYNAMIC]),
         )
+        if task.generator:
+            task.num_returns = 1  # (raylite/head/validate.py refuses others)
         self.submit(client, task)
 
     def draw_parent(self, p: Picks, client: SimClient) -> bytes:
@@ -644,7 +658,10 @@ class HeadStateMachine(RuleBasedStateMachine):
             borrowed=(handle,) if handle in client.held else (),
             num_returns=p.int(1, 2),
             parent_id=self.draw_parent(p, client),
+            generator=p.choose([NOT_GENERATOR, NOT_GENERATOR, STREAMING]),
         )
+        if task.generator:
+            task.num_returns = 1
         self.submit(client, task)
 
     @precondition(lambda self: any(c.held for c in self.live_clients()))
@@ -797,6 +814,54 @@ class HeadStateMachine(RuleBasedStateMachine):
         summary = "ValueError: no" if outcome != "inline" and outcome != "stored" else ""
         retryable = outcome in ("retryable", "bounced")
         self.apply(TaskFinished(sim.node_id, task.task_id, results, summary, retryable))
+
+    def running_generators(self) -> list[tuple[SimNode, TaskRecord]]:
+        return [(n, t) for n, t in self.running_tasks((NORMAL, ACTOR_METHOD)) if t.generator]
+
+    @precondition(lambda self: bool(self.running_generators()) and bool(self.live_clients()))
+    @rule(p=PICKS, stored=st.booleans())
+    def generator_yields(self, p: Picks, stored: bool) -> None:
+        """A running generator's executor stores its next item and reports it on its client stream."""
+        running = self.running_generators()
+        live = self.live_clients()
+        if not running or not live:
+            return
+        sim, task = p.choose(running)
+        if task.kind == ACTOR_METHOD and task.actor_id not in sim.actors:
+            return
+        reporter = p.choose(live)
+        index = sim.yielded.get(task.task_id, 0)
+        sim.yielded[task.task_id] = index + 1
+        oid = object_id(task.task_id, index + 1)
+        contained = (task.deps + task.borrowed)[:1]
+        if stored:
+            info = ObjectInfo(oid, value=("stored", oid), node_id=sim.node_id, size=1000, contained=contained)
+            sim.store[oid] = info
+        else:
+            info = ObjectInfo(oid, value=("inline", oid), size=1, contained=contained)
+        events: list[Any] = []
+        if task.generator == DYNAMIC:  # the executor holds a ref to each item it reports
+            reporter.held.add(oid)
+            events.append(RefsChanged(reporter.client_id, [(oid, True)]))
+        events.append(GeneratorItemReported(sim.node_id, reporter.client_id, task.task_id, index, info))
+        self.apply(*events)
+
+    @precondition(lambda self: any(c.held for c in self.live_clients()))
+    @rule(p=PICKS)
+    def stream_item_taken(self, p: Picks) -> None:
+        """A caller takes the next items out of its ObjectRefGenerator (or tells how far it got)."""
+        callers = [
+            (c, oid)
+            for c in self.live_clients()
+            for oid in sorted(self.state.objects)
+            if oid[16:] != b"\0\0\0\0" and object_id(task_of(oid), 0) in c.held and oid not in c.held
+        ]
+        if not callers:
+            return
+        client, oid = p.choose(callers)
+        client.held.add(oid)
+        index = int.from_bytes(oid[16:], "big")
+        self.apply(RefsChanged(client.client_id, [(oid, True)]), GeneratorConsumed(client.client_id, oid[:16], index))
 
     @precondition(lambda self: bool(self.running_tasks((NORMAL,))) or any(n.actors for n in self.joined_nodes()))
     @rule(p=PICKS)

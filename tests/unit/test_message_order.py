@@ -16,6 +16,8 @@ from raylite.head.state import (
     CancelRequested,
     ClientConnected,
     ExecutorDied,
+    GeneratorConsumed,
+    GeneratorItemReported,
     ObjectCopiesChanged,
     ObjectsPut,
     ObjectsSubscribed,
@@ -118,15 +120,25 @@ def test_the_orders_the_protocol_relies_on(message_type: type, first: str, then:
 
 
 def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
-    actions: dict[str, Any] = {"objects": print, "cancel_refused": print, "flush_ack": print, "warning": print}
+    actions: dict[str, Any] = {
+        "objects": print,
+        "cancel_refused": print,
+        "generator_consumed": print,
+        "flush_ack": print,
+        "warning": print,
+    }
     assert [name for name, _ in message_order.bind(head_pb2.HeadToClient, actions)] == [
         "objects",
         "cancel_refused",
+        "generator_consumed",
         "flush_ack",
         "warning",
     ]
     with pytest.raises(ValueError, match="no action for \\['warning'\\]"):
-        message_order.bind(head_pb2.HeadToClient, {"objects": print, "cancel_refused": print, "flush_ack": print})
+        message_order.bind(
+            head_pb2.HeadToClient,
+            {"objects": print, "cancel_refused": print, "generator_consumed": print, "flush_ack": print},
+        )
     with pytest.raises(ValueError, match="not in the order \\['extra'\\]"):
         message_order.bind(head_pb2.HeadToClient, {**actions, "extra": print})
     with pytest.raises(ValueError, match="single message field"):
@@ -192,7 +204,12 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("placement_groups", event.group.pg_id)]
     if isinstance(event, PlacementGroupRemoveRequested):
         return [("remove_placement_groups", event.pg_id)]
-    step = {TaskBlockChanged: "block_states", TaskFinished: "results"}[type(event)]
+    step = {
+        TaskBlockChanged: "block_states",
+        TaskFinished: "results",
+        GeneratorItemReported: "generator_items",
+        GeneratorConsumed: "generator_consumed",
+    }[type(event)]
     return [(step, event.task_id)]
 
 
@@ -215,6 +232,8 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.subscribe.append(oid)
         b.block_states.add(task_id=i.to_bytes(16, "big"), blocked=True)
         b.results.add(task_id=i.to_bytes(16, "big"), node_id=NODE).results.add(object_id=oid, data=b"x", size=1)
+        b.generator_items.add(task_id=i.to_bytes(16, "big"), index=0, node_id=NODE).value.object_id = oid
+        b.generator_consumed.add(task_id=i.to_bytes(16, "big"), consumed=1)
         b.kill_actors.append(bytes([i]) * 16)
         b.restart_actors.append(bytes([i]) * 16)
         b.cancels.add(object_id=oid, recursive=True)

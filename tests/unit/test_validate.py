@@ -194,3 +194,27 @@ def test_placement_group_messages_as_the_client_builds_them_are_accepted_and_bad
     spec.strategy.bundle_index = 0
     batch.remove_placement_groups[0] = b"short"
     assert "remove_placement_groups[0]" in (validate.client_batch(batch, first=False) or "")
+
+
+def test_generator_items_and_specs_are_checked() -> None:
+    task_id = b"g" * 16
+    batch = head_pb2.ClientBatch()
+    item = batch.generator_items.add(task_id=task_id, index=2, node_id=NODE)
+    item.value.object_id = ids.object_id(task_id, 3)
+    item.value.data = b"v"
+    batch.generator_consumed.add(task_id=task_id, consumed=1)
+    batch.tasks.add(
+        task_id=task_id, num_returns=1, function_id=b"f" * 16, generator=common_pb2.STREAMING, generator_backpressure=2
+    )
+    assert validate.client_batch(batch, first=False) is None
+    item.value.object_id = ids.object_id(task_id, 2)  # item 2 is return index 3
+    assert "generator_items[0].value.object_id" in (validate.client_batch(batch, first=False) or "")
+    item.value.object_id = ids.object_id(task_id, 3)
+    batch.tasks[0].num_returns = 2
+    assert "num_returns: a generator task has one return" in (validate.client_batch(batch, first=False) or "")
+    batch.tasks[0].num_returns = 1
+    batch.tasks[0].generator = 7  # type: ignore[assignment]
+    assert "generator: 7" in (validate.client_batch(batch, first=False) or "")
+    batch.tasks[0].generator = common_pb2.STREAMING
+    batch.generator_consumed[0].task_id = b"short"
+    assert "generator_consumed[0].task_id" in (validate.client_batch(batch, first=False) or "")

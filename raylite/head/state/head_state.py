@@ -67,6 +67,8 @@ from raylite.head.state.model import (
     Effect,
     Event,
     ExecutorDied,
+    GeneratorConsumed,
+    GeneratorItemReported,
     HeadRestarted,
     NodeAdded,
     NodeRecord,
@@ -93,6 +95,7 @@ from raylite.head.state.placement_model import (
 from raylite.head.state.recovery import Recovery
 from raylite.head.state.sink import Sink
 from raylite.head.state.states import ActorState, StoryEntry, TaskState, entries
+from raylite.head.state.streams import Streams
 from raylite.head.state.tasks import TaskTable
 from raylite.ids import task_of
 
@@ -112,6 +115,10 @@ class HeadState:
         self._placement = placement = PlacementGroups(sink, self._nodes)
         placement.tasks, placement.actors = self._tasks, self._actors
         self._tasks.placement = placement
+        self._streams = Streams(sink, self._objects)
+        self._streams.tasks = self._tasks
+        self._tasks.streams = self._streams
+        self._objects.streams = self._streams
         self._objects.tasks = self._tasks
         self._objects.dep_waiters = self._tasks.dep_waiters
         self._objects.on_freed = self._on_freed
@@ -143,6 +150,8 @@ class HeadState:
             CancelRequested: self._cancels.requested,
             PlacementGroupCreated: placement.created,
             PlacementGroupRemoveRequested: placement.remove_requested,
+            GeneratorItemReported: self._streams.item_reported,
+            GeneratorConsumed: self._streams.consumed,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -228,6 +237,7 @@ class HeadState:
     def _on_recovery_ended(self, ev: RecoveryEnded) -> None:
         drivers = self._driver_jobs()
         self._recovery.ended(drivers, self.clients)
+        self._streams.early.clear()  # (their tasks' callers did not come back)
         self._tasks.drop_jobs_without_driver(drivers)
 
     def _driver_jobs(self) -> set[bytes]:
@@ -332,7 +342,8 @@ class HeadState:
             if a.creation is not None and a.creation.pinned and a.creation.task_id not in self.tasks
         ]
         pinned += [t for t in self.lineage.values() if t.pinned]
-        self._objects.validate(pinned)
+        self._objects.validate(pinned, self._streams.pinned())
+        self._streams.validate()
         for task in self.tasks.values():
             if task.state is TaskState.RUNNING:
                 assert self.nodes[task.node_id].alive, f"{task.name} runs on a dead node"  # type: ignore[index]

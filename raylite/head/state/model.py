@@ -19,6 +19,7 @@ from raylite.head.state.states import ActorState, TaskState
 Story = tuple[Any, ...]
 
 NORMAL, ACTOR_CREATION, ACTOR_METHOD = 0, 1, 2
+NOT_GENERATOR, STREAMING, DYNAMIC = 0, 1, 2  # TaskRecord.generator (common.proto's GeneratorKind)
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,6 +71,7 @@ class TaskRecord:
     borrowed: tuple[bytes, ...] = ()  # refs nested in the arguments
     parent_id: bytes = b""  # the task that submitted it (b"": a driver); recursive cancels follow it
     spec: Any = None  # opaque wire spec, passed to the node as is
+    generator: int = NOT_GENERATOR  # STREAMING or DYNAMIC: it yields items (raylite/head/state/streams.py)
     # Scheduling state, owned by the head's components (raylite/head/state/states.py has the moves).
     state: TaskState = TaskState.NEW
     node_id: bytes | None = None
@@ -79,6 +81,7 @@ class TaskRecord:
     attempt: int = 0  # dispatches so far; deaths of older attempts are stale
     pinned: bool = False  # its deps and borrowed refs are counted in HeadState.pins
     cancel: int = 0  # CANCELLED | FORCED | RECURSIVE bits once a cancel reached it running (cancel.py)
+    items: int = 0  # a generator's items published so far: objects task_id + 1 .. task_id + items
     story: Story | None = None  # made when it enters the head
 
 
@@ -245,6 +248,26 @@ class RefsChanged:
     changes: list[tuple[bytes, bool]]
 
 
+@dataclass(slots=True)
+class GeneratorItemReported:
+    """A generator task yielded item `index` (object task_id + index + 1), reported by client_id."""
+
+    node_id: bytes
+    client_id: bytes  # the executor's client stream that reported it
+    task_id: bytes
+    index: int
+    info: ObjectInfo
+
+
+@dataclass(slots=True)
+class GeneratorConsumed:
+    """The caller of a STREAMING generator task has taken `consumed` items out of it."""
+
+    client_id: bytes
+    task_id: bytes
+    consumed: int
+
+
 # ---- effects --------------------------------------------------------------
 
 
@@ -311,6 +334,19 @@ class CancelRefused:
 
 
 @dataclass(slots=True)
+class GeneratorProgressed:
+    """Tell the executor (client_id) running a STREAMING generator how far its caller got
+    (backpressure); NO_LIMIT once the caller dropped the generator."""
+
+    client_id: bytes
+    task_id: bytes
+    consumed: int
+
+
+NO_LIMIT = 2**32 - 1  # GeneratorProgressed.consumed of a generator nobody consumes any more
+
+
+@dataclass(slots=True)
 class Warn:
     client_id: bytes
     message: str
@@ -335,5 +371,18 @@ Event = (
     | RecoveryEnded
     | PlacementGroupCreated
     | PlacementGroupRemoveRequested
+    | GeneratorItemReported
+    | GeneratorConsumed
 )
-Effect = Dispatch | Deliver | KillActor | Warn | FreeObject | ActorChanged | PromoteObject | CancelTask | CancelRefused
+Effect = (
+    Dispatch
+    | Deliver
+    | KillActor
+    | Warn
+    | FreeObject
+    | ActorChanged
+    | PromoteObject
+    | CancelTask
+    | CancelRefused
+    | GeneratorProgressed
+)

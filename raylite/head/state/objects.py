@@ -51,6 +51,7 @@ from raylite.head.state.nodes import NodeTable
 from raylite.head.state.sink import Sink
 
 if TYPE_CHECKING:
+    from raylite.head.state.streams import Streams
     from raylite.head.state.tasks import TaskTable
 
 
@@ -71,6 +72,7 @@ class ObjectDirectory:
         self.tasks: TaskTable
         self.dep_waiters: dict[bytes, list[bytes]]  # TaskTable's, read to skip a call when none waits
         self.on_freed: Callable[[bytes], None]
+        self.streams: Streams  # told of refs to the ids it watches (generators and their items)
 
     # ---- publishing ----------------------------------------------------------------
 
@@ -114,10 +116,13 @@ class ObjectDirectory:
     def on_refs_changed(self, ev: RefsChanged) -> None:
         mine = self.client_refs.setdefault(ev.client_id, set())
         client_id = ev.client_id
+        watched = self.streams.watched
         for oid, held in ev.changes:
             if held:
                 self.holders.setdefault(oid, set()).add(client_id)
                 mine.add(oid)
+                if oid in watched:
+                    self.streams.held(oid, client_id)
             else:
                 mine.discard(oid)
                 self._drop_holder(oid, client_id)
@@ -137,6 +142,8 @@ class ObjectDirectory:
         if not holders:
             del self.holders[oid]
             self._free_candidates[oid] = None
+        if oid in self.streams.watched:
+            self.streams.dropped(oid, client_id)
 
     def pin(self, oids: tuple[bytes, ...]) -> None:
         pins = self.pins
@@ -246,9 +253,12 @@ class ObjectDirectory:
 
     # ---- invariants ------------------------------------------------------------------------
 
-    def validate(self, pinned_records: Iterable[TaskRecord]) -> None:
-        """Pins match what needs each object; nothing is kept that nothing references."""
+    def validate(self, pinned_records: Iterable[TaskRecord], other_pins: Iterable[bytes] = ()) -> None:
+        """Pins match what needs each object (other_pins: those of the streams); nothing is
+        kept that nothing references."""
         expected: dict[bytes, int] = {}
+        for oid in other_pins:
+            expected[oid] = expected.get(oid, 0) + 1
         for t in pinned_records:
             for oid in t.deps + t.borrowed:
                 expected[oid] = expected.get(oid, 0) + 1

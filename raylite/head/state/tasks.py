@@ -68,6 +68,7 @@ from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
     NORMAL,
+    STREAMING,
     Dispatch,
     ExecutorDied,
     NodeRecord,
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
     from raylite.head.state.cancel import Cancellation
     from raylite.head.state.placement import PlacementGroups
     from raylite.head.state.recovery import Recovery
+    from raylite.head.state.streams import Streams
 
 NEW, WAITING, READY = TaskState.NEW, TaskState.WAITING, TaskState.READY
 RUNNING, FINISHED = TaskState.RUNNING, TaskState.FINISHED
@@ -114,6 +116,7 @@ class TaskTable:
         self.recovery: Recovery
         self.cancels: Cancellation
         self.placement: PlacementGroups
+        self.streams: Streams
 
     # ---- submission ----------------------------------------------------------------------
 
@@ -126,13 +129,21 @@ class TaskTable:
             # a resubmission (a client reconnecting to a restarted head): the task may
             # have been adopted from a node, which does not know who submitted it
             known.client_id = task.client_id
+            if known.generator == STREAMING:
+                self.streams.resubmitted(known)
             return
+        if task.generator == STREAMING and task.task_id in self.lineage:
+            finished = self.lineage[task.task_id]  # its items first, then done_before its return 0
+            finished.client_id = task.client_id
+            self.streams.resubmitted(finished)
         if self.recovery.done_before(task) or task.task_id in self.lineage:
             return  # (in lineage: a replay of a finished task kept to remake its outputs)
         self.sink.enter(task, NEW, "submitted")
         task.retries_left = task.max_retries
         self.tasks[task.task_id] = task
         self.pin_arguments(task)
+        if task.generator == STREAMING:
+            self.streams.submitted(task)
         early = self.recovery.early_results.pop(task.task_id, None) if self.recovery.early_results else None
         kind = task.kind
         if early is not None and kind == NORMAL:
@@ -324,9 +335,11 @@ class TaskTable:
         self.tasks.pop(task.task_id, None)
         if task.parent_id or self.cancels.children:
             self.cancels.task_left(task)
+        if task.generator == STREAMING:
+            results = self.streams.finishing(task, results)
         kind = task.kind
         actor = self.actors.actors.get(task.actor_id) if kind == ACTOR_CREATION else None
-        if kind == NORMAL and any(r.node_id is not None and not r.is_error for r in results):
+        if kind == NORMAL and (task.items or any(r.node_id is not None and not r.is_error for r in results)):
             # its outputs live on one node: keep the recipe (and its inputs) to remake them
             self.lineage[task.task_id] = task
         elif actor is None or actor.state is ActorState.DEAD:
@@ -343,6 +356,8 @@ class TaskTable:
             src = results[index] if index < len(results) else results[-1]
             oid = object_id(task.task_id, index)
             add(src if src.object_id == oid else renamed(src, oid), owner)
+        if task.generator and self.streams.lost:
+            self.streams.remake_lost(task, any(r.is_error for r in results), self._rebuild)
 
     def executor_died(self, ev: ExecutorDied) -> None:
         if ev.actor_id:
@@ -369,9 +384,21 @@ class TaskTable:
         self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)], why)
 
     def retry(self, task: TaskRecord, why: str) -> bool:
-        """Queues a running task again if it has retries left (a cancelled task has none)."""
+        """Queues a running task again if it has retries left (a cancelled task has none);
+        fails it when an argument is gone and nothing will remake it."""
         if task.retries_left == 0 or task.cancel:
             return False
+        gone = [d for d in task.deps if d not in self.objects.objects and task_of(d) not in self.tasks]
+        if gone:
+            # Adopted by a restarted head from its node, with an argument nobody re-announced
+            # (its client did not come back): it cannot run again, and nothing will remake it.
+            failure = Failure(
+                "ObjectLostError",
+                f"task {task.name} ({task.task_id.hex()}) could not run again ({why}): its argument "
+                f"{gone[0].hex()} was lost when the head restarted",
+            )
+            self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)] * task.num_returns, why)
+            return True
         if not task.blocked:
             self.nodes.give_back(task.node_id, task.resources)
         if task.retries_left > 0:
@@ -422,6 +449,11 @@ class TaskTable:
                 rebuilding.add(maker_id)
                 self._rebuild(maker)
                 continue
+            running = self.tasks.get(maker_id)
+            if running is not None and running.generator and running.kind == NORMAL:
+                # an item of a generator not done yet: its rerun reports it again, or it is remade after
+                self.streams.item_lost(maker_id, info.object_id)
+                continue
             failure = Failure(
                 "ObjectLostError",
                 f"object {info.object_id.hex()} was lost: {where}, and it was made by put(), "
@@ -459,7 +491,7 @@ class TaskTable:
         if maker is None:
             return
         objects = self.objects.objects
-        if not any(object_id(maker.task_id, i) in objects for i in range(maker.num_returns)):
+        if not any(object_id(maker.task_id, i) in objects for i in range(maker.num_returns + maker.items)):
             del self.lineage[maker.task_id]  # no output left to remake
             self.release_pins(maker)
 

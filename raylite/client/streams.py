@@ -1,0 +1,170 @@
+"""The client's side of generator tasks, both ends: a caller's streams, an executor's items.
+
+A part of Client (raylite/client/core.py), which owns the lock, the cached
+values and the waiters these methods share; raylite/client/generator.py
+explains the streams themselves.
+
+Caller: `_streams` holds a StreamState per STREAMING task this process
+iterates. `_stream_value` (under the client's lock, from `_on_objects`) keeps
+each delivered item whether or not a ref to it exists yet, and when return 0
+arrives marks the stream ended and wakes whoever waits for the item after the
+last (which will never come). `item_future` resolves to True once item
+`index` is here, False once the stream ended before it.
+
+Executor: `report_item` sends an item on this client's stream, after
+everything the task sent before it; `wait_consumed` pauses a generator with
+backpressure until its caller took enough (GeneratorProgressed from the head).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from typing import TYPE_CHECKING, Any
+
+from raylite import exceptions, ids
+from raylite.client.generator import StreamState
+from raylite.client.items import _BLOCK, _CONSUMED, _ITEM
+from raylite.rpc import common_pb2, head_pb2
+
+if TYPE_CHECKING:
+    from raylite.client.objects import Waiter as _Waiter
+
+
+class StreamCalls:
+    # provided by Client
+    _lock: threading.Lock
+    _objects: dict[bytes, common_pb2.ObjectValue]
+    _waiters: dict[bytes, list[_Waiter]]
+    _refcounts: dict[bytes, int]
+    _ref_lock: threading.Lock
+    current_task_id: bytes
+    head_address: str
+
+    def _enqueue(self, kind: int, item: Any) -> None:
+        raise NotImplementedError
+
+    def _init_streams(self) -> None:
+        self._streams: dict[bytes, StreamState] = {}
+        self._progress: dict[bytes, int] = {}  # executor: task -> items its caller took
+        self._progress_changed = threading.Condition()
+
+    # ---- caller ----------------------------------------------------------------------
+
+    def open_stream(self, task_id: bytes, backpressure: int = 0) -> None:
+        with self._lock:
+            self._streams[task_id] = StreamState(backpressure=backpressure)
+
+    def close_stream(self, task_id: bytes, taken: int) -> None:
+        """The generator is gone: forget the items it did not hand out (unless a ref holds one)."""
+        with self._lock:
+            state = self._streams.pop(task_id, None)
+            if state is None:
+                return
+            with self._ref_lock:
+                for index in range(taken, state.arrived):
+                    oid = ids.object_id(task_id, index + 1)
+                    if oid not in self._refcounts:
+                        self._objects.pop(oid, None)
+
+    def stream_state(self, task_id: bytes) -> StreamState | None:
+        return self._streams.get(task_id)
+
+    def _stream_value(self, state: StreamState, value: common_pb2.ObjectValue) -> bool:
+        """An object of a stream arrived (under self._lock); True if it was an item, fully handled."""
+        oid = value.object_id
+        index = int.from_bytes(oid[ids.TASK_ID_BYTES :], "big")
+        if index == 0:
+            state.ended = True
+            marker = ids.object_id(oid[: ids.TASK_ID_BYTES], state.arrived + 1)
+            for waiter in self._waiters.pop(marker, ()):
+                waiter.hit()
+            return False  # return 0 itself is an ordinary object
+        if index > state.arrived:
+            state.arrived = index
+        if oid not in self._objects:
+            self._objects[oid] = value
+        for waiter in self._waiters.pop(oid, ()):
+            waiter.hit(value.is_error)
+        return True
+
+    def _ended_marker(self, oid: bytes) -> bool:
+        """Whether oid is the item after the last of an ended stream (it never comes)."""
+        state = self._streams.get(oid[: ids.TASK_ID_BYTES])
+        return state is not None and state.ended and int.from_bytes(oid[ids.TASK_ID_BYTES :], "big") > state.arrived
+
+    def _item_to_come(self, oid: bytes) -> bool:
+        """Whether oid is an item of one of this client's streams that has not arrived yet (the
+        head delivers it unasked); one that arrived and is asked for again (its node died) is not."""
+        state = self._streams.get(oid[: ids.TASK_ID_BYTES]) if self._streams else None
+        return state is not None and int.from_bytes(oid[ids.TASK_ID_BYTES :], "big") > state.arrived
+
+    def item_future(self, task_id: bytes, index: int) -> concurrent.futures.Future[bool]:
+        """Resolves to True once item `index` of a stream is here, False once the stream ended without it."""
+        from raylite.client.objects import Waiter as _Waiter
+
+        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        oid = ids.object_id(task_id, index + 1)
+        with self._lock:
+            state = self._streams.get(task_id)
+            if state is None:
+                future.set_result(False)
+                return future
+            if state.arrived > index or state.ended:
+                future.set_result(state.arrived > index)
+                return future
+
+            def settle() -> None:
+                if state.arrived > index or state.ended:
+                    future.set_result(state.arrived > index)
+                else:
+                    future.set_exception(
+                        exceptions.RaySystemError(
+                            f"lost the connection to the head at {self.head_address} while waiting for item "
+                            f"{index} of generator task {task_id.hex()}"
+                        )
+                    )
+
+            self._waiters.setdefault(oid, []).append(_Waiter(1, settle))
+        return future
+
+    def wait_item(self, future: concurrent.futures.Future[bool], timeout: float | None) -> bool | None:
+        """Blocks on an item_future (lending a task's CPU meanwhile); None on timeout."""
+        if future.done():
+            return future.result()
+        blocking_task = self.current_task_id
+        if blocking_task:
+            self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            return None
+        finally:
+            if blocking_task:
+                self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
+
+    def stream_consumed(self, task_id: bytes, taken: int) -> None:
+        self._enqueue(_CONSUMED, head_pb2.GeneratorProgress(task_id=task_id, consumed=taken))
+
+    # ---- executor ----------------------------------------------------------------------
+
+    def report_item(self, item: head_pb2.GeneratorItem) -> None:
+        """An item a generator task yielded, sent after everything the task sent before it."""
+        self._enqueue(_ITEM, item)
+
+    def _on_generator_consumed(self, progress: Any) -> None:
+        with self._progress_changed:
+            for p in progress:
+                if p.consumed > self._progress.get(p.task_id, 0):
+                    self._progress[p.task_id] = p.consumed
+            self._progress_changed.notify_all()
+
+    def wait_consumed(self, task_id: bytes, needed: int, timeout: float) -> bool:
+        """Waits until the caller of a generator task took `needed` items; False after timeout."""
+        with self._progress_changed:
+            return self._progress_changed.wait_for(lambda: self._progress.get(task_id, 0) >= needed, timeout)
+
+    def forget_progress(self, task_id: bytes) -> None:
+        with self._progress_changed:
+            self._progress.pop(task_id, None)
