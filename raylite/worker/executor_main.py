@@ -22,7 +22,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from typing import Any, NoReturn
 
 import cloudpickle
@@ -34,16 +33,14 @@ from raylite.client import runtime_env as client_runtime_env
 from raylite.client.objects import wait_event
 from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
-from raylite.serialization import deserialize, serialize
-from raylite.worker import actor_host, generators, protocol, runtime_env, task_errors
+from raylite.serialization import deserialize
+from raylite.worker import actor_host, executor_cancel, generators, protocol, runtime_env, task_errors
 from raylite.worker.call_ledger import CallLedger
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
+from raylite.worker.executor_cancel import _CALL_NOT_INTERRUPTED, CancelHandling
+from raylite.worker.executor_results import TaskReporting
 from raylite.worker.gpus import GpuSlots, _visible_gpus
 from raylite.worker.local_refs import LocalRefs
-
-# How often the signal that interrupts a cancelled task is sent again while it lands
-# in raylite's own code (see raylite/worker/cancels.py).
-INTERRUPT_RETRY_S = 0.05
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -57,7 +54,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class Executor:
+class Executor(CancelHandling, TaskReporting):
     def __init__(
         self, cfg: dict[str, Any], channel: protocol.BlockingChannel, control: protocol.BlockingChannel | None = None
     ) -> None:
@@ -338,100 +335,6 @@ class Executor:
         sys.stderr.flush()
         os._exit(0)
 
-    # ---- cancellation (raylite/worker/cancels.py) ----------------------------------------------
-
-    def _watch_cancels(self) -> None:
-        """The control thread: carries out the daemon's cancels as they come."""
-        assert self.control is not None
-        while True:
-            frame = self.control.recv()
-            if frame is None:
-                return
-            kind, task_id = frame
-            if kind != protocol.CANCEL:
-                continue
-            running = self.cancels.request(task_id)
-            if running is None:
-                continue  # not started yet (it will not run), finished, or a sync call (flagged)
-            if running.how == INTERRUPT:
-                # sent again while it lands in raylite's own code, until it lands or the task ends
-                while self.cancels.interrupt_due(task_id):
-                    signal.pthread_kill(self.main_thread, signal.SIGINT)
-                    time.sleep(INTERRUPT_RETRY_S)
-            elif running.how == ASYNCIO:
-                loop, task = running.target
-                loop.call_soon_threadsafe(task.cancel)
-
-    def _on_interrupt(self, signum: int, frame: Any) -> None:
-        """SIGINT in the main thread: KeyboardInterrupt in the cancelled task it runs, if one does."""
-        cancels = self.cancels
-        if not cancels.interrupt_due(cancels.main_task) or _in_runtime_code(frame):
-            return  # no cancelled task here (a stray signal), or not now: the control thread sends again
-        if cancels.take_interrupt():
-            raise KeyboardInterrupt
-
-    def _cancelled(self, spec: common_pb2.TaskSpec, how: str) -> exceptions.TaskCancelledError:
-        return exceptions.TaskCancelledError(spec.task_id.hex(), f"{spec.name} was cancelled {how}")
-
-    def _cancelled_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> BaseException:
-        """What a cancelled task that stopped with exc reports.
-
-        A normal task or an async call that the cancel stopped (KeyboardInterrupt,
-        CancelledError) reports Ray's RayTaskError(TaskCancelledError), with the
-        traceback of where it stopped; a sync actor call, which runs on, a plain
-        TaskCancelledError whatever it did.
-        """
-        self.retryable = False
-        if spec.kind == common_pb2.ACTOR_METHOD and self.async_loop is None:
-            return self._cancelled(spec, _CALL_NOT_INTERRUPTED)
-        if not isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
-            return self._task_error(spec, exc)  # it raised something of its own on the way out
-        cause = exceptions.TaskCancelledError(spec.task_id.hex()).with_traceback(_where_stopped(exc.__traceback__))
-        in_actor = spec.kind != common_pb2.NORMAL
-        err = task_errors.task_error(
-            spec.name,
-            cause,
-            self.pid,
-            self.ip,
-            actor=self.actor if in_actor else None,
-            actor_cls=self.facts.actor_class if in_actor else None,
-            actor_id=spec.actor_id.hex() if in_actor else None,
-        )
-        self.last_error = f"TaskCancelledError: {spec.name} was cancelled"
-        return err
-
-    def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
-        if context.peek() is None and self.local_refs.counts:
-            # refs the task received outlive it (kept in actor state, say): the
-            # head must hear of them before the task's end releases its arguments
-            context.current()
-        failed = any(r.is_error for r in results)
-        summary, self.last_error = (self.last_error if failed else ""), ""
-        retryable, self.retryable = self.retryable and failed, False
-        result = head_pb2.TaskResult(
-            task_id=spec.task_id,
-            results=results,
-            error_summary=summary[:2000],
-            retryable=retryable,
-            node_id=self.node_id,
-        )
-        if spec.kind == common_pb2.ACTOR_METHOD:
-            with self.send_lock:
-                self.calls.finished(spec.task_id, result)
-        self._deliver(spec, result)
-
-    def _deliver(self, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult) -> None:
-        client = context.peek()
-        if client is not None:
-            # on the client's stream the result follows everything the task sent
-            # (submissions, puts, refs), in order; the daemon only frees the slot
-            client.report_result(result)
-            with self.send_lock:
-                self.channel.send(protocol.DONE, spec.task_id)
-            return
-        with self.send_lock:
-            self.channel.send(protocol.RESULT, result.SerializeToString())
-
     def _execute(self, assignment: head_pb2.TaskAssignment, facts: runtime_context.TaskFacts) -> Any:
         spec = assignment.spec
         if spec.kind == common_pb2.ACTOR_METHOD:
@@ -592,117 +495,10 @@ class Executor:
 
         return get(ObjectRef(oid))
 
-    # ---- results ----------------------------------------------------------------------
-
-    def _pack_results(self, spec: common_pb2.TaskSpec, value: Any) -> list[common_pb2.ObjectValue]:
-        n = spec.num_returns or 1
-        if spec.kind == common_pb2.ACTOR_CREATION:
-            values = [None]
-        elif n == 1:
-            values = [value]
-        elif inspect.isgenerator(value):
-            values = generators.fixed_returns(spec, value, n)
-        else:
-            values = list(value)
-            if len(values) != n:
-                raise ValueError(f"{spec.name} declared num_returns={n} but returned {len(values)} values")
-        return [self._store_result(ids.object_id(spec.task_id, i), v, spec.name) for i, v in enumerate(values)]
-
-    def _store_result(self, oid: bytes, value: Any, name: str) -> common_pb2.ObjectValue:
-        try:
-            s = serialize(value)
-        except exceptions.RaySerializationError as exc:
-            raise exceptions.RaySerializationError(
-                f"{name} returned a value (of type {type(value).__qualname__}) that cannot be pickled to send "
-                f"back: {exc.__cause__ or exc}"
-            ) from None
-        if s.size <= config.INLINE_MAX_BYTES:
-            return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size, contained=s.contained)
-        try:
-            context.current().reserve(oid, s.size)
-        except exceptions.ObjectStoreFullError as exc:
-            raise exceptions.ObjectStoreFullError(f"the value {name} returned cannot be stored: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - our own node did not answer
-            # Not the task's error: the daemon is gone (or going), and this process with
-            # it. Dying now lets the head retry the task elsewhere as for any lost worker.
-            print(
-                f"raylite executor: the node's store did not answer while storing {name}'s result ({exc}); exiting",
-                file=sys.stderr,
-                flush=True,
-            )
-            os._exit(EXIT_NODE_LOST)
-        store.write(self.store_dir, oid, s)
-        return common_pb2.ObjectValue(
-            object_id=oid,
-            node_id=self.node_id,
-            node_address=self.node_address,
-            size=s.size,
-            in_store=True,
-            contained=s.contained,
-        )
-
-    def _pack_error(self, spec: common_pb2.TaskSpec, err: BaseException) -> list[common_pb2.ObjectValue]:
-        data = serialize(task_errors.travelling(err)).to_bytes()
-        n = spec.num_returns or 1
-        return [
-            common_pb2.ObjectValue(object_id=ids.object_id(spec.task_id, i), data=data, size=len(data), is_error=True)
-            for i in range(n)
-        ]
-
-    def _task_error(self, spec: common_pb2.TaskSpec, exc: BaseException) -> BaseException:
-        """What the task's callers get for exc: a RayTaskError, or a runtime error (a dead actor) as is."""
-        if isinstance(exc, exceptions.RayError) and not isinstance(
-            exc, (exceptions.RayTaskError, exceptions.RaySerializationError)
-        ):
-            return exc
-        in_actor = spec.kind != common_pb2.NORMAL
-        return task_errors.task_error(
-            spec.name,
-            exc,
-            self.pid,
-            self.ip,
-            actor=self.actor if in_actor else None,
-            actor_cls=self.facts.actor_class if in_actor else None,
-            actor_id=spec.actor_id.hex() if in_actor else None,
-        )
-
-
-EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
-
-_CALL_NOT_INTERRUPTED = "while it ran (an actor's sync method is not interrupted: its result is dropped)"
 
 # Where an interrupt may land: the executor's call of the user's code, and a wait for
 # objects; in any other raylite code it is deferred (raylite/worker/cancels.py).
-_INTERRUPTIBLE = frozenset({Executor._execute.__code__, wait_event.__code__})
-
-
-def _where_stopped(tb: Any) -> Any:
-    """A cancelled task's traceback down to the user's frame it stopped in: not on into the
-    raylite call it was making (a get) and what that call was waiting in."""
-    entries = []
-    while tb is not None:
-        entries.append(tb)
-        tb = tb.tb_next
-    user = [i for i, t in enumerate(entries) if not task_errors.is_runtime_frame(t.tb_frame.f_code.co_filename)]
-    if not user:
-        return entries[0] if entries else None
-    first_user = user[0]
-    end = first_user
-    while end + 1 < len(entries) and not task_errors.is_runtime_frame(entries[end + 1].tb_frame.f_code.co_filename):
-        end += 1
-    # rebuild the chain: a traceback's tb_next can be set (Python 3.7+)
-    entries[end].tb_next = None
-    return entries[0]
-
-
-def _in_runtime_code(frame: Any) -> bool:
-    """Whether the innermost raylite frame of the stack is one an exception must not cut short."""
-    while frame is not None:
-        code = frame.f_code
-        if task_errors.is_runtime_frame(code.co_filename):
-            return code not in _INTERRUPTIBLE
-        frame = frame.f_back
-    return True
+executor_cancel.INTERRUPTIBLE.update({Executor._execute.__code__, wait_event.__code__})
 
 
 def _gpu_owner(spec: common_pb2.TaskSpec) -> str:

@@ -10,7 +10,8 @@ from raylite.client.objects import wait_event
 from raylite.runtime_context import TaskFacts
 from raylite.worker import cancels as cancels_module
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
-from raylite.worker.executor_main import Executor, _in_runtime_code, _where_stopped
+from raylite.worker.executor_cancel import _in_runtime_code, _where_stopped
+from raylite.worker.executor_main import Executor
 
 
 def facts(task_id: bytes) -> TaskFacts:

@@ -384,21 +384,22 @@ class TaskTable:
         self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)], why)
 
     def retry(self, task: TaskRecord, why: str) -> bool:
-        """Queues a running task again if it has retries left (a cancelled task has none);
-        fails it when an argument is gone and nothing will remake it."""
+        """Queues a running task again if it has retries left (a cancelled task has none)."""
         if task.retries_left == 0 or task.cancel:
             return False
-        gone = [d for d in task.deps if d not in self.objects.objects and task_of(d) not in self.tasks]
-        if gone:
-            # Adopted by a restarted head from its node, with an argument nobody re-announced
-            # (its client did not come back): it cannot run again, and nothing will remake it.
-            failure = Failure(
-                "ObjectLostError",
-                f"task {task.name} ({task.task_id.hex()}) could not run again ({why}): its argument "
-                f"{gone[0].hex()} was lost when the head restarted",
-            )
-            self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)] * task.num_returns, why)
-            return True
+        if self.recovery.awaited_nodes is None and task.client_id not in self.objects.clients:
+            gone = [d for d in task.deps if d not in self.objects.objects and task_of(d) not in self.tasks]
+            if gone:
+                # Adopted by a restarted head from its node, with an argument nobody re-announced,
+                # and its client is not connected to bring it: nothing will make it, so waiting for
+                # it would be for ever. (A connected client may still put it: the task waits.)
+                failure = Failure(
+                    "ObjectLostError",
+                    f"task {task.name} ({task.task_id.hex()}) could not run again ({why}): its argument "
+                    f"{gone[0].hex()} was lost when the head restarted",
+                )
+                self.finish(task, [ObjectInfo(b"", is_error=True, failure=failure)] * task.num_returns, why)
+                return True
         if not task.blocked:
             self.nodes.give_back(task.node_id, task.resources)
         if task.retries_left > 0:
