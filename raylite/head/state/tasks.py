@@ -61,7 +61,6 @@ from typing import TYPE_CHECKING
 
 from raylite import resources as res
 from raylite.failures import Failure
-from raylite.head.state import scheduler
 from raylite.head.state.cancel import cancelled_info
 from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
@@ -69,18 +68,16 @@ from raylite.head.state.model import (
     ACTOR_METHOD,
     NORMAL,
     STREAMING,
-    Dispatch,
     ExecutorDied,
-    NodeRecord,
     ObjectInfo,
     TaskBlockChanged,
     TaskFinished,
     TaskRecord,
     TaskSubmitted,
-    Warn,
 )
 from raylite.head.state.nodes import NodeTable
 from raylite.head.state.objects import ObjectDirectory
+from raylite.head.state.scheduling_pass import SchedulingPass
 from raylite.head.state.sink import Sink
 from raylite.head.state.states import ActorState, TaskState, last_state
 from raylite.ids import object_id, task_of
@@ -96,7 +93,7 @@ NEW, WAITING, READY = TaskState.NEW, TaskState.WAITING, TaskState.READY
 RUNNING, FINISHED = TaskState.RUNNING, TaskState.FINISHED
 
 
-class TaskTable:
+class TaskTable(SchedulingPass):
     def __init__(self, sink: Sink, nodes: NodeTable, objects: ObjectDirectory) -> None:
         self.sink = sink
         self.nodes = nodes
@@ -230,80 +227,6 @@ class TaskTable:
             queue = self._queues[key] = deque()
         queue.append(task.task_id)
         self.sink.needs_pass = True
-
-    # ---- scheduling ---------------------------------------------------------------------
-
-    def schedule_pass(self) -> None:
-        if self.recovery.awaiting_nodes():
-            self.sink.needs_pass = True  # placing now could run twice what a missing node still runs
-            return
-        nodes = list(self.nodes.nodes.values())
-        tasks = self.tasks
-        for key, queue in self._queues.items():
-            while queue:
-                task = tasks.get(queue[0])
-                if task is None or task.state is not READY:
-                    queue.popleft()
-                    continue
-                if not self._try_place(task, nodes, key):
-                    break
-                queue.popleft()
-
-    def _try_place(self, task: TaskRecord, nodes: list[NodeRecord], key: tuple) -> bool:
-        request = task.placement if task.kind == ACTOR_CREATION else task.resources
-        strategy = task.strategy
-        if strategy.kind == "NODE_AFFINITY" and not strategy.soft:
-            target = self.nodes.nodes.get(strategy.node_id)
-            if target is None or not target.alive or not res.fits(request, target.total):
-                self._fail_unschedulable(task, strategy.node_id)
-                return True
-        elif strategy.kind == "PLACEMENT_GROUP" and not self.placement.usable(strategy.placement_group_id):
-            self.finish(task, [self.placement.removed_error(task)] * task.num_returns, "its group was removed")
-            return True
-        locality = self._locality(task) if task.deps else {}
-        node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
-        if node_id is None:
-            # (a task in a placement group waits for its group, which placement.py warns about)
-            infeasible = strategy.kind != "PLACEMENT_GROUP" and not scheduler.feasible_anywhere(request, nodes)
-            if infeasible and key not in self._warned_infeasible:
-                self._warned_infeasible.add(key)
-                self.sink.effects.append(Warn(task.client_id, _infeasible_message(task, request, nodes)))
-            return False
-        if strategy.kind == "SPREAD":
-            self._spread_cursor = next(i for i, n in enumerate(nodes) if n.node_id == node_id)
-        self.nodes.take(node_id, task.resources)
-        self.sink.transition(task, RUNNING, "placed on a node")
-        task.node_id = node_id
-        task.attempt += 1
-        if task.kind == ACTOR_CREATION:
-            self.actors.placed(task, node_id)
-        else:
-            self.sink.effects.append(Dispatch(node_id, task, self.objects.args_of(task)))
-        return True
-
-    def _fail_unschedulable(self, task: TaskRecord, node_id: bytes) -> None:
-        failure = Failure(
-            "TaskUnschedulableError",
-            f"task {task.name} requires node {node_id.hex()[:12]} (hard node affinity), which is "
-            "not alive or can never fit it; use soft=True to allow other nodes",
-        )
-        error = ObjectInfo(b"", is_error=True, failure=failure)
-        self.finish(task, [error] * task.num_returns, "its hard affinity names a node that cannot run it")
-
-    def _locality(self, task: TaskRecord) -> dict[bytes, int]:
-        out: dict[bytes, int] = {}
-        objects, copies = self.objects.objects, self.objects.copies
-        for dep in task.deps:
-            info = objects.get(dep)
-            if info is not None and info.node_id is not None:
-                out[info.node_id] = out.get(info.node_id, 0) + info.size
-                for node_id in copies.get(dep, ()):
-                    out[node_id] = out.get(node_id, 0) + info.size
-        return out
-
-    def nodes_changed(self) -> None:
-        """A node joined: infeasible requests are worth a warning again if still infeasible."""
-        self._warned_infeasible.clear()
 
     # ---- results and failures --------------------------------------------------------------
 
@@ -567,19 +490,3 @@ def _driver_gone(task: TaskRecord, what: str) -> ObjectInfo:
         "exited: a job's work goes with its driver (detached actors excepted)",
     )
     return ObjectInfo(b"", is_error=True, failure=failure)
-
-
-def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: list[NodeRecord]) -> str:
-    # of each node, only what the request names: the rest (memory, node:<ip>) is noise here
-    request = dict(sorted(request.items()))  # (a map off the wire has no fixed order)
-    alive = [n for n in nodes if n.alive]
-    totals = [{name: n.total.get(name, 0.0) for name in request} for n in alive[:_NODES_SHOWN]]
-    more = f" and {len(alive) - _NODES_SHOWN} more" if len(alive) > _NODES_SHOWN else ""
-    return (
-        f"task {task.name} requires {request}, which no node in the cluster can ever provide "
-        f"(live nodes have {totals}{more}). It stays queued until a node that fits joins; "
-        "lower its num_cpus/num_gpus/resources or add such a node."
-    )
-
-
-_NODES_SHOWN = 8
