@@ -264,8 +264,10 @@ class Streams:
             del self.watched[item]
         if unclaimed:
             self.objects.unpin(tuple(unclaimed))
-        if stream.reporter and stream.running:
-            # an executor paused for this caller must not wait for it any more
+        running = self.tasks.tasks.get(task_id)  # type: ignore[arg-type]
+        if stream.reporter and stream.running and running is not None and running.state is TaskState.RUNNING:
+            # an executor paused for this caller must not wait for it any more (a task waiting
+            # to run again has no executor to tell)
             self.sink.effects.append(GeneratorProgressed(stream.reporter, task_id, NO_LIMIT))  # type: ignore[arg-type]
         self._drop_if_done(task_id, stream)  # type: ignore[arg-type]
 

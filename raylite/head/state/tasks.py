@@ -258,6 +258,7 @@ class TaskTable(SchedulingPass):
         self.tasks.pop(task.task_id, None)
         if task.parent_id or self.cancels.children:
             self.cancels.task_left(task)
+        failed = any(r.is_error for r in results)  # (before a stream's results become its return 0)
         if task.generator == STREAMING:
             results = self.streams.finishing(task, results)
         kind = task.kind
@@ -280,7 +281,8 @@ class TaskTable(SchedulingPass):
             oid = object_id(task.task_id, index)
             add(src if src.object_id == oid else renamed(src, oid), owner)
         if task.generator and self.streams.lost:
-            self.streams.remake_lost(task, any(r.is_error for r in results), self._rebuild)
+            # a failed, cancelled or dropped generator's lost items are lost for good, not remade
+            self.streams.remake_lost(task, failed, self._rebuild)
 
     def executor_died(self, ev: ExecutorDied) -> None:
         if ev.actor_id:
