@@ -9,6 +9,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from raylite.session import pid_alive
+
 
 def _visible_gpus() -> list[str] | None:
     """The GPU ids CUDA_VISIBLE_DEVICES named when this executor started, if it was set."""
@@ -81,20 +83,10 @@ class GpuSlots:
                     claims = json.loads(f.read() or "{}")
                 except ValueError:
                     claims = {}
-                claims = {o: held for o, held in claims.items() if _pid_alive(int(o.split(":", 1)[0]))}
+                claims = {o: held for o, held in claims.items() if pid_alive(int(o.split(":", 1)[0]))}
                 yield claims
                 f.seek(0)
                 f.truncate()
                 f.write(json.dumps(claims))
         finally:
             os.close(fd)  # releases the lock
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
