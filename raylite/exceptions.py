@@ -26,13 +26,6 @@ class RaySerializationError(RayError, TypeError):
     """A value could not be pickled or unpickled (raylite's; Ray raises a plain TypeError)."""
 
 
-class CrossLanguageError(RayError):
-    """An error raised by code in another language (raylite runs Python only)."""
-
-    def __init__(self, ray_exception: Any = None) -> None:
-        super().__init__(f"an error from another language: {ray_exception}")
-
-
 class TaskCancelledError(RayError):
     """The task was cancelled (ray.cancel)."""
 
@@ -179,13 +172,6 @@ def _read_through_cause(self: RayTaskError, name: str) -> Any:
     return getattr(cause, name)
 
 
-class LocalRayletDiedError(RayError):
-    """The node daemon of the task died."""
-
-    def __str__(self) -> str:
-        return "The node daemon of this task died; see its log for why."
-
-
 class WorkerCrashedError(RayError):
     """The process running a task died, and its retries are used up."""
 
@@ -299,16 +285,8 @@ class AuthenticationError(RayError, ConnectionError):
     """The cluster refused this process's token (missing or wrong)."""
 
 
-class UserCodeException(RayError):
-    """Wraps an error raised by user code inside a library built on raylite."""
-
-
 class ObjectStoreFullError(RayError):
     """The object does not fit in the node's store."""
-
-
-class OutOfDiskError(RayError):
-    """The object does not fit in the node's store and the disk it spills to is full."""
 
 
 class OutOfMemoryError(RayError):
@@ -361,27 +339,6 @@ class ObjectLostError(RayError):
         return (_rebuild, (type(self), self.__dict__))
 
 
-class ObjectFetchTimedOutError(ObjectLostError):
-    """No node could be found to fetch the object from in time."""
-
-    def _explanation(self) -> str:
-        return "Fetching it timed out: no node holding it could be found."
-
-
-class ReferenceCountingAssertionError(ObjectLostError, AssertionError):
-    """The object was freed while a reference to it was still held (a bug in reference counting)."""
-
-    def _explanation(self) -> str:
-        return "It was freed while a reference to it was still held; this is a bug."
-
-
-class ObjectFreedError(ObjectLostError):
-    """The object was freed explicitly before this get."""
-
-    def _explanation(self) -> str:
-        return "It was freed explicitly; free objects only once nobody needs them."
-
-
 class OwnerDiedError(ObjectLostError):
     """The process that made the object (its owner) exited while references to it remained."""
 
@@ -389,43 +346,8 @@ class OwnerDiedError(ObjectLostError):
         return "The process that made it (its owner) has exited."
 
 
-class ObjectReconstructionFailedError(ObjectLostError):
-    """The object was lost and running its task again to remake it failed or was not allowed."""
-
-    def __init__(
-        self,
-        object_ref_hex: str = "",
-        reason: Any = None,
-        reason_message: str | None = None,
-        owner_address: Any = None,
-        call_site: str = "",
-    ) -> None:
-        super().__init__(object_ref_hex, owner_address, call_site)
-        self.reason = reason
-        self.reason_message = reason_message
-
-    def _explanation(self) -> str:
-        return self.reason_message or "It was lost and could not be rebuilt from its lineage."
-
-
-class RpcError(RayError):
-    """A call between raylite processes failed."""
-
-    def __init__(self, message: str, rpc_code: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.rpc_code = rpc_code
-
-    def __str__(self) -> str:
-        return self.message
-
-
 class GetTimeoutError(RayError, TimeoutError):
     """`get` ran out of time before the values were ready."""
-
-
-class PlasmaObjectNotAvailable(RayError):
-    """An object was not available in time (kept for Ray's name)."""
 
 
 class AsyncioActorExit(RayError):
@@ -475,45 +397,6 @@ class TaskUnschedulableError(RayError):
         return f"The task cannot be scheduled: {self.error_message}"
 
 
-class ActorUnschedulableError(RayError):
-    """No node can ever host the actor (for example an unknown node in a hard affinity)."""
-
-    def __init__(self, error_message: str) -> None:
-        super().__init__(error_message)
-        self.error_message = error_message
-
-    def __str__(self) -> str:
-        return f"The actor cannot be scheduled: {self.error_message}"
-
-
-class ObjectRefStreamEndOfStreamError(RayError):
-    """A streaming generator has no more items."""
-
-
-class StreamingGeneratorReplayInconsistentError(RaySystemError):
-    """A retried streaming generator yielded a different number of items than its first run."""
-
-
-class OufOfBandObjectRefSerializationException(RayError):
-    """An ObjectRef was pickled outside of raylite's serialization (Ray's name, spelling included)."""
-
-
-class RayChannelError(RaySystemError):
-    """A channel of a compiled graph failed (raylite has no compiled graphs)."""
-
-
-class RayChannelTimeoutError(RayChannelError, TimeoutError):
-    """A channel operation of a compiled graph timed out."""
-
-
-class RayCgraphCapacityExceeded(RaySystemError):
-    """A channel of a compiled graph is full."""
-
-
-class RayDirectTransportError(RaySystemError):
-    """A direct transfer between actors failed."""
-
-
 class UnserializableException(RayError):
     """The error a task raised could not be unpickled here; its text and traceback are kept.
 
@@ -544,15 +427,29 @@ class ActorAlreadyExistsError(ValueError, RayError):
         return self.error_message
 
 
-class ActorHandleNotFoundError(ValueError, RayError):
-    """The actor handle is not known to this session (made before a shutdown and init, say)."""
+# Ray's classes the runtime never raises itself live beside this module (raylite/exceptions_more.py),
+# imported here, after the bases they extend, so that raylite.exceptions has them all.
+from raylite import exceptions_more as _more  # noqa: E402
 
-    def __init__(self, error_message: str) -> None:
-        super().__init__(error_message)
-        self.error_message = error_message
-
-    def __str__(self) -> str:
-        return self.error_message
+ActorHandleNotFoundError = _more.ActorHandleNotFoundError
+ActorUnschedulableError = _more.ActorUnschedulableError
+CrossLanguageError = _more.CrossLanguageError
+LocalRayletDiedError = _more.LocalRayletDiedError
+ObjectFetchTimedOutError = _more.ObjectFetchTimedOutError
+ObjectFreedError = _more.ObjectFreedError
+ObjectReconstructionFailedError = _more.ObjectReconstructionFailedError
+ObjectRefStreamEndOfStreamError = _more.ObjectRefStreamEndOfStreamError
+OufOfBandObjectRefSerializationException = _more.OufOfBandObjectRefSerializationException
+OutOfDiskError = _more.OutOfDiskError
+PlasmaObjectNotAvailable = _more.PlasmaObjectNotAvailable
+RayCgraphCapacityExceeded = _more.RayCgraphCapacityExceeded
+RayChannelError = _more.RayChannelError
+RayChannelTimeoutError = _more.RayChannelTimeoutError
+RayDirectTransportError = _more.RayDirectTransportError
+ReferenceCountingAssertionError = _more.ReferenceCountingAssertionError
+RpcError = _more.RpcError
+StreamingGeneratorReplayInconsistentError = _more.StreamingGeneratorReplayInconsistentError
+UserCodeException = _more.UserCodeException
 
 
 RAY_EXCEPTION_TYPES = [
