@@ -26,18 +26,17 @@ from typing import Any, NoReturn
 
 import cloudpickle
 
-from raylite import config, exceptions, ids, runtime_context, store
+from raylite import config, exceptions, ids, runtime_context
 from raylite.actor import ActorExitRequest
 from raylite.client import context
 from raylite.client import runtime_env as client_runtime_env
 from raylite.client.objects import wait_event
-from raylite.client.submit import Dep
 from raylite.rpc import common_pb2, head_pb2
-from raylite.serialization import deserialize
 from raylite.worker import actor_host, executor_cancel, generators, protocol, runtime_env, task_errors
 from raylite.worker.call_ledger import CallLedger
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
 from raylite.worker.executor_cancel import _CALL_NOT_INTERRUPTED, CancelHandling
+from raylite.worker.executor_inputs import TaskInputs
 from raylite.worker.executor_results import TaskReporting
 from raylite.worker.gpus import GpuSlots, _visible_gpus
 from raylite.worker.local_refs import LocalRefs
@@ -54,7 +53,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class Executor(CancelHandling, TaskReporting):
+class Executor(CancelHandling, TaskInputs, TaskReporting):
     def __init__(
         self, cfg: dict[str, Any], channel: protocol.BlockingChannel, control: protocol.BlockingChannel | None = None
     ) -> None:
@@ -449,51 +448,6 @@ class Executor(CancelHandling, TaskReporting):
     @staticmethod
     def _method_name(spec: common_pb2.TaskSpec) -> str:
         return spec.payload[: spec.payload.index(b"\0")].decode()
-
-    def _function(self, function_id: bytes) -> Any:
-        fn = self.functions.get(function_id)
-        if fn is None:
-            blob = self.blobs.pop(function_id, None)
-            if blob is None:
-                blob = context.current().get_function(function_id)
-            fn = cloudpickle.loads(blob)
-            self.functions[function_id] = fn
-        return fn
-
-    def _arguments(self, assignment: head_pb2.TaskAssignment) -> tuple[list[Any], dict[str, Any]]:
-        spec = assignment.spec
-        payload = spec.payload
-        if spec.kind == common_pb2.ACTOR_METHOD:
-            payload = payload[payload.index(b"\0") + 1 :]
-        args, kwargs = deserialize(payload)
-        if not spec.dependencies:
-            return args, kwargs
-        known = {v.object_id: v for v in assignment.args}
-        values: dict[int, Any] = {}
-
-        def resolve(index: int) -> Any:
-            if index not in values:
-                values[index] = self._dependency(spec.dependencies[index], known)
-            return values[index]
-
-        args = [resolve(a.index) if isinstance(a, Dep) else a for a in args]
-        kwargs = {k: resolve(v.index) if isinstance(v, Dep) else v for k, v in kwargs.items()}
-        return args, kwargs
-
-    def _dependency(self, oid: bytes, known: dict[bytes, common_pb2.ObjectValue]) -> Any:
-        value = known.get(oid)
-        if value is not None and not value.is_error:
-            if not value.in_store:
-                return deserialize(value.data)
-            if value.node_id == self.node_id:
-                try:
-                    return store.read(self.store_dir, oid)
-                except FileNotFoundError:
-                    pass  # spilled: get() below has the daemon restore it
-        from raylite.client.api import get
-        from raylite.client.object_ref import ObjectRef
-
-        return get(ObjectRef(oid))
 
 
 # Where an interrupt may land: the executor's call of the user's code, and a wait for
