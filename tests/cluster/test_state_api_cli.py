@@ -244,3 +244,28 @@ def test_without_a_cluster_the_cli_says_how_to_start_one(tmp_path) -> None:
         )
         assert out.returncode == 1, out.stderr
         assert "raylite start --head" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_compose_healthcheck_passes_for_a_live_node_only(cluster: StateCluster) -> None:
+    """docker-compose.yml's node healthcheck, run as the container would (its address and IP
+    put in): it holds for a node the head lists alive, and not for an IP no node has."""
+    import shlex
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import ROOT
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    shell, command = compose["x-node"]["healthcheck"]["test"]
+    assert shell == "CMD-SHELL"
+    command = command.replace("raylite ", f"{shlex.quote(sys.executable)} -m raylite.cli ", 1)
+    command = command.replace("head:6380", cluster.address)
+
+    def check(ip: str) -> int:
+        run = subprocess.run(["sh", "-c", command.replace("$$(hostname -i)", ip)], env=cluster.env, timeout=60)
+        return run.returncode
+
+    assert check("127.0.0.1") == 0
+    assert check("10.255.255.254") != 0
