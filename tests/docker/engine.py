@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -471,18 +472,26 @@ class Compose:
         result = self.engine.docker("exec", heads[0], "raylite", "status", "--address", "head:6380", check=False)
         return result.stdout if result.returncode == 0 else ""
 
-    def alive_addresses(self, status: str) -> list[str]:
-        return re.findall(r"^\s*node \w+\s+([\d.]+):\d+\s+alive", status, re.M)
+    def alive_addresses(self) -> list[str]:
+        """The IPs of the nodes the head lists alive ([] while the head does not answer)."""
+        heads = self.containers("head")
+        if not heads:
+            return []
+        ask = ["raylite", "list", "nodes", "--address", "head:6380", "--filter", "state=ALIVE", "--format", "json"]
+        result = self.engine.docker("exec", heads[0], *ask, check=False)
+        if result.returncode != 0:
+            return []
+        return [node["node_ip"] for node in json.loads(result.stdout)]
 
     def wait_for_nodes(self, count: int, timeout: float = 180) -> list[str]:
         """Waits until the head lists `count` nodes alive; returns their IPs."""
         deadline = time.monotonic() + timeout
         status = ""
         while time.monotonic() < deadline:
-            status = self.status()
-            alive = self.alive_addresses(status)
+            alive = self.alive_addresses()
             if len(alive) == count:
                 return alive
+            status = self.status()
             time.sleep(1)  # polling the head: nothing tells us when a node joins
         logs = self.compose("logs", "--tail", "20", check=False).stdout
         raise EngineError(f"{count} nodes were not alive within {timeout:.0f}s; status:\n{status}\nlogs:\n{tail(logs)}")
