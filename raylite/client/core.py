@@ -30,21 +30,18 @@ from raylite import auth, config, exceptions, hostinfo, ids, message_order, reco
 from raylite.batching import Outbox
 from raylite.client import streams
 from raylite.client.items import (
-    _BLOCK,
     _CANCEL,
-    _CONSUMED,
     _EXPORT,
     _FLUSH,
-    _ITEM,
     _KILL,
     _PG_CREATE,
     _PG_REMOVE,
-    _PUT,
     _REF,
     _RESTART,
     _RESULT,
     _SUBSCRIBE,
     _TASK,
+    APPENDED_TO,
 )
 from raylite.client.objects import ClientObjects, Waiter
 from raylite.client.pending_calls import PendingCalls
@@ -241,34 +238,12 @@ class Client(ClientObjects, streams.StreamCalls):
             kind, item = pending.popleft()
             if kind == _REF:
                 refs[item[0]] = item[1]  # the last change of a batch is the one that counts
-            elif kind == _TASK:
-                msg.tasks.append(item)
-            elif kind == _PUT:
-                msg.puts.append(item)
             elif kind == _SUBSCRIBE:
                 msg.subscribe.extend(item)
-            elif kind == _EXPORT:
-                msg.exports.append(item)
-            elif kind == _BLOCK:
-                msg.block_states.append(item)
-            elif kind == _KILL:
-                msg.kill_actors.append(item)
             elif kind == _FLUSH:
                 msg.flush = item
-            elif kind == _RESTART:
-                msg.restart_actors.append(item)
-            elif kind == _RESULT:
-                msg.results.append(item)
-            elif kind == _CANCEL:
-                msg.cancels.append(item)
-            elif kind == _PG_CREATE:
-                msg.placement_groups.append(item)
-            elif kind == _PG_REMOVE:
-                msg.remove_placement_groups.append(item)
-            elif kind == _ITEM:
-                msg.generator_items.append(item)
-            elif kind == _CONSUMED:
-                msg.generator_consumed.append(item)
+            else:
+                getattr(msg, APPENDED_TO[kind]).append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
 
