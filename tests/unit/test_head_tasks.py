@@ -169,3 +169,27 @@ def test_a_call_to_an_actor_not_placed_yet_waits_for_its_actor_not_its_arguments
     effects = step(state, finished(hog))
     assert dispatched(effects) == [(b"n1", "a.__init__"), (b"n1", "a.f")]  # its executor waits for the argument
     assert (DRIVER, oid(hog)) in delivered(effects)
+
+
+# ---- scheduling classes -----------------------------------------------------------------------
+
+
+def test_a_scheduling_class_used_once_is_not_kept_once_its_queue_empties() -> None:
+    # Found by scripts/bench_scale.py queued: each soft affinity to another node (as each
+    # placement group) is a class of its own; their emptied queues were kept, and walked by
+    # every later pass, so a long-lived head slowed down with every class it had ever seen.
+    state = cluster(cpus=2.0)
+    for i in range(5):
+        t = task(f"t{i}", strategy=Strategy("NODE_AFFINITY", f"gone-{i}".encode(), soft=True))
+        step(state, TaskSubmitted(t))
+        step(state, finished(t, node=dispatched_node(state, t)))
+    assert state._tasks._queues == {}  # (step() also validates that no queue is kept empty)
+    waiting = [task(f"w{i}", cpus=2.0) for i in range(3)]  # one class, queued behind each other
+    step(state, *(TaskSubmitted(t) for t in waiting))
+    assert [len(q) for q in state._tasks._queues.values()] == [2]
+
+
+def dispatched_node(state: HeadState, t) -> bytes:
+    node = state.tasks[t.task_id].node_id
+    assert node is not None, f"{t.name} was not placed"
+    return node

@@ -54,7 +54,8 @@ class SchedulingPass:
             return
         nodes = list(self.nodes.nodes.values())
         tasks = self.tasks
-        for key, queue in self._queues.items():
+        emptied = []
+        for key, queue in list(self._queues.items()):  # (a failed placement may ready another task)
             while queue:
                 task = tasks.get(queue[0])
                 if task is None or task.state is not READY:
@@ -63,6 +64,13 @@ class SchedulingPass:
                 if not self._try_place(task, nodes, key):
                     break
                 queue.popleft()
+            if not queue:
+                emptied.append(key)
+        # An empty queue goes (make_ready makes it again): a class used once, as each placement
+        # group or node affinity makes, would otherwise be walked by every later pass, and kept.
+        for key in emptied:
+            if not self._queues[key]:  # (unless a task was readied into it since)
+                del self._queues[key]
 
     def _try_place(self, task: TaskRecord, nodes: list[NodeRecord], key: tuple) -> bool:
         request = task.placement if task.kind == ACTOR_CREATION else task.resources

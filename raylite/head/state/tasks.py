@@ -458,6 +458,7 @@ class TaskTable(SchedulingPass):
     def validate(self) -> None:
         objects = self.objects.objects
         queued = {tid for queue in self._queues.values() for tid in queue}
+        assert all(self._queues.values()), "an empty class queue is kept (the pass drops them)"
         for task in self.tasks.values():
             state = task.state
             assert state in (WAITING, READY, RUNNING, TaskState.WAITING_FOR_ACTOR), (
