@@ -205,3 +205,43 @@ def test_policies_do_not_mutate_nodes() -> None:
     for strategy in (Strategy(), Strategy("SPREAD"), affinity(b"n0"), affinity(b"n0", soft=True)):
         scheduler.pick_node(ONE_CPU, strategy, nodes, {b"n0": 10}, 0)
     assert [(n.total, n.available, n.alive) for n in nodes] == before
+
+
+# ---- NodeTable.least_loaded: the default policy without walking every node -------------------
+
+
+def test_least_loaded_agrees_with_pick_default_through_random_changes() -> None:
+    import random
+
+    from raylite.head.state.nodes import NodeTable
+    from raylite.head.state.sink import Sink
+
+    rng = random.Random(7)
+    table = NodeTable(Sink())
+    requests = [ONE_CPU, {"CPU": 2.0}, {"CPU": 0.5, "GPU": 1.0}, {"CPU": 3.0}, {}]
+    held: list[tuple[bytes, dict[str, float]]] = []
+    decided = 0
+    for step in range(3000):
+        roll = rng.random()
+        if roll < 0.02 or not table.nodes:
+            total = {"CPU": float(rng.choice([1, 2, 4, 8, 0]))} | ({"GPU": 1.0} if rng.random() < 0.3 else {})
+            table.add(f"n{step}".encode(), total, None)
+        elif roll < 0.03:
+            table.remove(rng.choice(list(table.nodes)))
+        elif roll < 0.06:
+            node_id = rng.choice(list(table.nodes))
+            table.grow(node_id, {"CPU": 1.0})
+            table.shrink(node_id, {"CPU": 1.0})
+        elif roll < 0.5 and held:
+            table.give_back(*held.pop(rng.randrange(len(held))))
+        request = rng.choice(requests)
+        expected = scheduler.pick_default(request, list(table.nodes.values()), {})
+        quick = table.least_loaded(request)
+        if quick is not False:
+            decided += 1
+            assert quick == expected, f"step {step}: least_loaded {quick!r}, pick_default {expected!r}"
+        if expected is not None and roll >= 0.5:
+            table.take(expected, request)
+            held.append((expected, request))
+        assert len(table._by_load) <= 4 * len(table.nodes) + 65, "stale heap entries pile up"
+    assert decided > 2000, f"only {decided} of 3000 choices were made without a walk"

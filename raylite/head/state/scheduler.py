@@ -17,7 +17,8 @@ def feasible_anywhere(request: Mapping[str, float], nodes: Sequence[NodeRecord])
     return any(n.alive and fits(request, n.total) for n in nodes)
 
 
-def _load(node: NodeRecord) -> float:
+def load(node: NodeRecord) -> float:
+    """The share of its CPUs a node uses (0 for a node without CPUs): the default policy's order."""
     total = node.total.get("CPU", 0.0)
     if total <= 0:
         return 0.0
@@ -37,7 +38,7 @@ def pick_default(
         best = max(ready, key=lambda n: locality.get(n.node_id, 0))
         if locality.get(best.node_id, 0) > 0:
             return best.node_id
-    return min(ready, key=_load).node_id
+    return min(ready, key=load).node_id
 
 
 def pick_spread(request: Mapping[str, float], nodes: Sequence[NodeRecord], cursor: int) -> bytes | None:

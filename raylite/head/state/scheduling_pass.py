@@ -84,7 +84,12 @@ class SchedulingPass:
             self.finish(task, [self.placement.removed_error(task)] * task.num_returns, "its group was removed")
             return True
         locality = self._locality(task) if task.deps else {}
-        node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
+        # the default policy without locality is the least loaded node: the node table keeps them in order
+        quick = self.nodes.least_loaded(request) if strategy.kind == "DEFAULT" and not locality else False
+        if quick is False:
+            node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
+        else:
+            node_id = quick
         if node_id is None:
             # (a task in a placement group waits for its group, which placement.py warns about)
             infeasible = strategy.kind != "PLACEMENT_GROUP" and not scheduler.feasible_anywhere(request, nodes)
