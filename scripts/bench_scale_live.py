@@ -1,7 +1,8 @@
 """Scale measured on live daemons: a deep queue, many actors, many nodes (docs/performance.md, "Scale").
 
-    python scripts/bench_scale_live.py queued --tasks 1000000   # a real head with 1M queued tasks
-    python scripts/bench_scale_live.py actors --actors 200      # 200 live actors on one node
+    python scripts/bench_scale_live.py queued --depths 1000,100000,1000000  # a real head, 1M queued
+    python scripts/bench_scale_live.py actors --steps 50,100,200  # 200 live actors on one node
+    python scripts/bench_scale_live.py profile                  # where the head's CPU per task goes
     sudo python scripts/bench_scale_live.py nodes --workers 20  # 20 daemons in network namespaces
 
 Costs are read from /proc (CPU time of a process: utime + stime; memory:
@@ -21,6 +22,11 @@ checks every one answers (distinct pids) and every call returns the right
 value; prints each actor process's RSS and PSS (median), and the head's and
 the worker daemon's growth per actor.
 
+profile: py-spy samples the head of a local cluster of 2 CPUs while it runs
+--tasks small tasks; prints the head's CPU per task and the share of its
+samples in the pure state, in the servicer's decoding and effects, and the
+leaf functions with the most samples.
+
 nodes: a head host (0 CPUs) and --workers worker hosts of 1 CPU each, each
 in its own network namespace (scripts/netns_cluster.py's topology, prefix
 --prefix). Measures the head's idle CPU with no worker and then with all of
@@ -35,7 +41,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -200,6 +208,63 @@ def cmd_actors(opts: argparse.Namespace) -> dict[str, Any]:
     return {"rows": rows}
 
 
+# ---- profile -------------------------------------------------------------------------------
+
+# frames whose inclusive share of the head's samples is printed: the state, and the servicer around it
+_PARTS = {
+    "HeadState.handle (the pure state)": "handle (raylite/head/state/head_state.py",
+    "servicer: client batches in": "_on_client_batch (raylite/head/service.py",
+    "servicer: node batches in": "_on_node_batch (raylite/head/service.py",
+    "servicer: effects out (apply)": "apply (raylite/head/service.py",
+    "edge validation": "raylite/head/validate.py",
+    "outboxes (batching.py)": "raylite/batching.py",
+}
+
+
+def cmd_profile(opts: argparse.Namespace) -> dict[str, Any]:
+    import raylite as ray
+    from raylite.client import api
+
+    ray.init(num_cpus=2, include_dashboard=False)
+    cluster = api._cluster
+    assert cluster is not None
+    head = cluster.head.proc.pid
+
+    @ray.remote
+    def noop(i: int) -> int:
+        return i
+
+    ray.get([noop.remote(i) for i in range(200)])
+    raw = Path(opts.out)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    native = ["--native"] if opts.native else []
+    argv = [spy, "record", "--pid", str(head), "--rate", "250", "--format", "raw", "-o", str(raw), *native]
+    sampler = subprocess.Popen(argv)
+    before = cpu_s(head)
+    for lo in range(0, opts.tasks, opts.batch):
+        assert ray.get([noop.remote(i) for i in range(lo, lo + opts.batch)], timeout=600) == list(
+            range(lo, lo + opts.batch)
+        )
+    head_us = (cpu_s(head) - before) / opts.tasks * 1e6
+    sampler.send_signal(signal.SIGINT)
+    sampler.wait(timeout=120)
+    ray.shutdown()
+    stacks = [line.rsplit(" ", 1) for line in raw.read_text().splitlines() if line.strip()]
+    total = sum(int(n) for _, n in stacks)
+    shares = {part: sum(int(n) for stack, n in stacks if marker in stack) / total for part, marker in _PARTS.items()}
+    leaves: dict[str, int] = {}
+    for stack, n in stacks:
+        leaf = stack.split(";")[-1]
+        leaves[leaf] = leaves.get(leaf, 0) + int(n)
+    print(f"head CPU per task: {head_us:.0f} us ({opts.tasks} tasks in batches of {opts.batch}); {total} samples")
+    for part, share in shares.items():
+        print(f"  {100 * share:5.1f} %  {part}")
+    print("  leaf functions (own time):")
+    for leaf, samples in sorted(leaves.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {100 * samples / total:5.1f} %  {leaf}")
+    return {"head_us_per_task": head_us, "shares": shares}
+
+
 # ---- nodes ---------------------------------------------------------------------------------
 
 
@@ -327,13 +392,18 @@ def main() -> None:
     a = sub.add_parser("actors")
     a.add_argument("--steps", default="50,100,200")
     a.add_argument("--rounds", type=int, default=5, help="rounds of one call to every actor")
+    p = sub.add_parser("profile")
+    p.add_argument("--tasks", type=int, default=20_000)
+    p.add_argument("--batch", type=int, default=1000, help="tasks submitted before each get")
+    p.add_argument("--out", default="/tmp/raylite-head-profile.txt", help="py-spy's raw stacks")
+    p.add_argument("--native", action="store_true", help="sample C frames too (gRPC's core, protobuf, the loop)")
     n = sub.add_parser("nodes")
     n.add_argument("--workers", type=int, default=20)
     n.add_argument("--tasks", type=int, default=2000, help="tasks per policy (SPREAD, default)")
     n.add_argument("--idle-s", type=float, default=30.0, help="length of each idle CPU window")
     n.add_argument("--prefix", default=f"rls{os.getpid() % 10000}")
     opts = parser.parse_args()
-    commands = {"queued": cmd_queued, "actors": cmd_actors, "nodes": cmd_nodes}
+    commands = {"queued": cmd_queued, "actors": cmd_actors, "nodes": cmd_nodes, "profile": cmd_profile}
     print("BENCH_RESULT_JSON " + json.dumps({opts.command: commands[opts.command](opts)}))
 
 
