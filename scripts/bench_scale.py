@@ -18,7 +18,8 @@
   (which places 100 from the queue) and submits 100 new ones (the depth
   stays put). CPU time of HeadState.handle per task (submit + place +
   finish + release), the median of --rounds rounds; flat means the head
-  does not slow down as work piles up.
+  does not slow down as work piles up. Also the CPU time of one full
+  garbage collection at that depth: a pause of the whole head.
 - a second curve with one scheduling class per placement group (as many
   short-lived groups make), to show the pass does not walk classes that
   were used once and are empty.
@@ -141,9 +142,17 @@ def queue_curve(depths: list[int], rounds: int) -> dict[int, float]:
     out = {}
     for depth in depths:
         state, driver, running = queued_state(depth, {"CPU": 1.0})
+        gc.collect()
+        started = time.process_time()
+        gc.collect()  # what a full collection costs (a pause of the head) at this depth
+        pause_ms = (time.process_time() - started) * 1e3
         runs = steady_rounds(state, driver, running, rounds)
         out[depth] = statistics.median(runs)
-        print(f"  depth {depth:>9,}: {out[depth]:7.2f} us/task (median of {rounds} rounds of {BATCH})", flush=True)
+        print(
+            f"  depth {depth:>9,}: {out[depth]:7.2f} us/task (median of {rounds} rounds of {BATCH}); "
+            f"a full garbage collection {pause_ms:.0f} ms",
+            flush=True,
+        )
         del state, driver, running
         gc.collect()
     return out
