@@ -15,7 +15,9 @@ checker.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +28,7 @@ import grpc
 from raylite import auth, config, exceptions, ids, store
 from raylite.client.items import _BLOCK, _PUT, _SUBSCRIBE
 from raylite.ids import task_of
-from raylite.rpc import common_pb2, head_pb2, worker_pb2, worker_pb2_grpc
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
 from raylite.serialization import Serialized, deserialize
 
 
@@ -78,6 +80,7 @@ class ClientObjects:
         _owned_pending: set[bytes]
         _nodes: dict[bytes, common_pb2.NodeInfo]
         _failed_call_actors: dict[bytes, bytes]
+        _stub: head_pb2_grpc.HeadServiceStub
         _local_stub: worker_pb2_grpc.WorkerServiceStub | None
         _resolver_pool: concurrent.futures.ThreadPoolExecutor | None
         _resolver_lock: threading.Lock
@@ -157,11 +160,19 @@ class ClientObjects:
     def value_of(self, oid: bytes) -> common_pb2.ObjectValue | None:
         return self._objects.get(oid)
 
-    def wait_for(self, oids: list[bytes], num_needed: int, timeout: float | None, stop_on_error: bool = False) -> bool:
+    def wait_for(
+        self,
+        oids: list[bytes],
+        num_needed: int,
+        timeout: float | None,
+        stop_on_error: bool = False,
+        caller: str = "get",
+    ) -> bool:
         """Blocks until num_needed of oids are known here; False on timeout.
 
         With stop_on_error, returns as soon as one of them is known to be an
         error (get raises it at once, as Ray's does, without waiting for the rest).
+        A wait past config.wait_explain_s() prints once why it waits (`caller` names it).
         """
         with self._lock:
             objects = self._objects
@@ -184,7 +195,7 @@ class ClientObjects:
         if blocking_task:
             self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
         try:
-            ok = wait_event(waiter.event, timeout)
+            ok = self._wait_explained(waiter, missing, timeout, caller)
         finally:
             if blocking_task:
                 self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
@@ -200,6 +211,45 @@ class ClientObjects:
                 f"lost the connection to the head at {self.head_address} while waiting for objects"
             )
         return ok
+
+    def _wait_explained(self, waiter: Waiter, missing: list[bytes], timeout: float | None, caller: str) -> bool:
+        """Waits for the waiter; past the explanation threshold, once, prints why it still waits.
+
+        One timed wait then the rest of the wait: no timer thread, no polling, and a
+        get that ends before the threshold costs what it did before.
+        """
+        after = config.wait_explain_s()
+        if after <= 0 or (timeout is not None and timeout <= after):
+            return wait_event(waiter.event, timeout)
+        if wait_event(waiter.event, after):
+            return True
+        self._print_explanation(waiter, missing, after, caller)
+        return wait_event(waiter.event, None if timeout is None else timeout - after)
+
+    def _print_explanation(self, waiter: Waiter, missing: list[bytes], waited: float, caller: str) -> None:
+        with self._lock:
+            still = [o for o in missing if o not in self._objects]
+        if not still:
+            return
+        asked = still[: config.EXPLAIN_MAX_IDS]
+        try:
+            lines = self.explain(asked)
+        except Exception as exc:  # noqa: BLE001 - an explanation is a courtesy: the wait goes on
+            lines = [f"(the head could not say why: {exc})"]
+        if waiter.event.is_set():
+            return  # done meanwhile: the explanation would be stale
+        more = f" (explaining the first {len(asked):,})" if len(still) > len(asked) else ""
+        where = f" in task {self.current_task_id.hex()}" if self.current_task_id else ""
+        objects = f"{len(still):,} object{'s' * (len(still) != 1)}"
+        head = f"raylite: {caller}{where} has waited {waited:g} s for {objects}{more}:"
+        text = "\n".join([head, *("  " + line for line in lines)])
+        print(text, file=sys.stderr, flush=True)
+
+    def explain(self, ids: list[bytes]) -> list[str]:
+        """The head's explanation of why `ids` (object, task or actor ids) are not done, as lines."""
+        request = head_pb2.StateViewRequest(protocol_version=config.PROTOCOL_VERSION, view="explain", ids=ids)
+        reply = self._rpc(lambda: self._stub.GetStateView(request), timeout=30)
+        return list(json.loads(reply.json)["result"]["lines"])
 
     def future_of(self, ref: Any) -> concurrent.futures.Future[Any]:
         """A future of an ObjectRef's value (or its error), resolved without blocking any thread meanwhile.

@@ -256,18 +256,20 @@ class StateFilter(_message.Message):
     def __init__(self, key: _Optional[str] = ..., predicate: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class StateViewRequest(_message.Message):
-    __slots__ = ("protocol_version", "view", "filters", "limit", "detail")
+    __slots__ = ("protocol_version", "view", "filters", "limit", "detail", "ids")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     view: str
     filters: _containers.RepeatedCompositeFieldContainer[StateFilter]
     limit: int
     detail: bool
-    def __init__(self, protocol_version: _Optional[int] = ..., view: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[StateFilter, _Mapping]]] = ..., limit: _Optional[int] = ..., detail: _Optional[bool] = ...) -> None: ...
+    ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, protocol_version: _Optional[int] = ..., view: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[StateFilter, _Mapping]]] = ..., limit: _Optional[int] = ..., detail: _Optional[bool] = ..., ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class StateViewReply(_message.Message):
     __slots__ = ("json",)
