@@ -329,7 +329,8 @@ def _what(task: TaskRecord) -> str:
 
 
 def _actor_name(actor: ActorRecord) -> str:
-    cls = actor.creation.name.split(".")[0] if actor.creation is not None else ""
+    # (the creation's name is the class's qualified name + ".__init__": its last part reads best)
+    cls = actor.creation.name.removesuffix(".__init__").rsplit(".", 1)[-1] if actor.creation is not None else ""
     named = f" {actor.name!r}" if actor.name else ""
     return f"{cls or 'actor'}{named} ({hex_short(actor.actor_id)})"
 
