@@ -14,6 +14,7 @@ checker.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import concurrent.futures
 import json
@@ -118,6 +119,7 @@ class ClientObjects:
         _nodes: dict[bytes, common_pb2.NodeInfo]
         _failed_call_actors: dict[bytes, bytes]
         _stub: head_pb2_grpc.HeadServiceStub
+        _loop: asyncio.AbstractEventLoop
         _local_stub: worker_pb2_grpc.WorkerServiceStub | None
         _resolver_pool: concurrent.futures.ThreadPoolExecutor | None
         _resolver_lock: threading.Lock
@@ -264,22 +266,24 @@ class ClientObjects:
         return wait_event(waiter.event, None if timeout is None else timeout - after)
 
     def _print_explanation(
-        self, waiter: Waiter | _ArrivalSink, missing: list[bytes], waited: float, caller: str
+        self, waiter: Waiter | _ArrivalSink, missing: list[bytes], waited: float, caller: str, pulling: bool = False
     ) -> None:
-        with self._lock:
-            still = [o for o in missing if o not in self._objects]
-        if not still:
+        """Prints the head's explanation of why `missing` are not here yet (unless done meanwhile)."""
+        if not pulling:
+            with self._lock:
+                missing = [o for o in missing if o not in self._objects]
+        if not missing:
             return
-        asked = still[: config.EXPLAIN_MAX_IDS]
+        asked = missing[: config.EXPLAIN_MAX_IDS]
         try:
             lines = self.explain(asked)
         except Exception as exc:  # noqa: BLE001 - an explanation is a courtesy: the wait goes on
             lines = [f"(the head could not say why: {exc})"]
         if waiter.event.is_set():
             return  # done meanwhile: the explanation would be stale
-        more = f" (explaining the first {len(asked):,})" if len(still) > len(asked) else ""
+        more = f" (explaining the first {len(asked):,})" if len(missing) > len(asked) else ""
         where = f" in task {self.current_task_id.hex()}" if self.current_task_id else ""
-        objects = f"{len(still):,} object{'s' * (len(still) != 1)}"
+        objects = f"{len(missing):,} object{'s' * (len(missing) != 1)}"
         head = f"raylite: {caller}{where} has waited {waited:g} s for {objects}{more}:"
         text = "\n".join([head, *("  " + line for line in lines)])
         print(text, file=sys.stderr, flush=True)
@@ -473,11 +477,26 @@ class ClientObjects:
         local = self.local_node
         if local is not None:
             # the local daemon fetches it from a holder, or restores it from disk
-            reply = self._rpc(lambda: self._local_worker().Pull(worker_pb2.PullRequest(location=value)), timeout=None)
+            reply = self._pull_explained(value)
             if reply.error:
                 raise exceptions.ObjectLostError(reply.error)
             return store.read(local.store_dir, value.object_id)
         return deserialize(self._call(self._fetch(value)))
+
+    def _pull_explained(self, value: common_pb2.ObjectValue) -> worker_pb2.PullReply:
+        """The local daemon's Pull of a remote object; one that takes past the threshold prints
+        once why the get still waits (the head knows how far the transfer got)."""
+        request = worker_pb2.PullRequest(location=value)
+        future = asyncio.run_coroutine_threadsafe(_call_on_loop(lambda: self._local_worker().Pull(request)), self._loop)
+        after = config.wait_explain_s()
+        if after > 0:
+            try:
+                return future.result(after)
+            except concurrent.futures.TimeoutError:
+                done = _ArrivalSink()
+                future.add_done_callback(lambda _f: done.event.set())
+                self._print_explanation(done, [value.object_id], after, "get", pulling=True)
+        return future.result()
 
     async def _fetch(self, value: common_pb2.ObjectValue) -> bytearray:
         buf = bytearray(value.size)
@@ -495,3 +514,7 @@ def wait_event(event: threading.Event, timeout: float | None) -> bool:
     interrupt of a cancelled task may land (raylite/worker/cancels.py), since everything
     around it is undone by wait_for's finally."""
     return event.wait(timeout)
+
+
+async def _call_on_loop(make: Callable[[], Any]) -> Any:
+    return await make()  # (a gRPC call is made on the loop that will await it)

@@ -9,7 +9,9 @@ from raylite.head.state.model import (
     Event,
     ExecutorDied,
     NodeAdded,
+    NodeRemoved,
     ObjectsPut,
+    PullsReported,
     TaskSubmitted,
     Warn,
 )
@@ -173,3 +175,17 @@ def test_the_warning_at_submission_is_immediate_and_worded_as_the_explanation() 
     assert warning.client_id == DRIVER
     assert warning.message.startswith("task gpu is queued: no node has {'GPU': 1.0} (infeasible);")
     assert reason.text.endswith("no node has {'GPU': 1.0} (infeasible)")
+
+
+def test_long_pulls_reported_by_a_node_are_explained_and_forgotten_when_done() -> None:
+    state = cluster()
+    n2 = b"n2".ljust(16, b"\0")
+    big = put("big", node=N1, size=2**30)
+    at(state, 0.0, NodeAdded(n2, {"CPU": 1.0}), ObjectsPut([big]))
+    at(state, 10.0, PullsReported(n2, [(big.object_id, 300 * 2**20, 2**30, 4.0, False)]))
+    [moving] = ex.explain(state, [big.object_id], now=11.0).reasons
+    assert moving.kind == ex.TRANSFER and "300 of 1,024 MiB for 5 s" in moving.text
+    at(state, 12.0, PullsReported(n2, [(big.object_id, 2**30, 2**30, 6.0, True)]))
+    assert state.transfers == {}
+    at(state, 13.0, PullsReported(n2, [(big.object_id, 1, 2**30, 1.0, False)]), NodeRemoved(n2, "gone"))
+    assert state.transfers == {}, "the pulls of a dead node are forgotten with it"

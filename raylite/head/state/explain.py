@@ -22,8 +22,9 @@ is counted by its root cause (memoized per task, so a get of 10,000 refs of one
 stuck task costs one walk of it).
 
 Transfers: the worker daemons report pulls that take long (NodeBatch field
-`pulls`, raylite/worker/transfer_progress.py); the servicer keeps the latest
-of them per object and passes them in as `transfers`.
+`pulls`, raylite/worker/state/pull_progress.py says why reports rather than
+asking on demand); HeadState keeps the latest per object (`transfers`,
+dropped when the pull ends or its node dies), and explain reads them.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def explain(
     state: HeadState, ids: Iterable[bytes], now: float, transfers: Mapping[bytes, Transfer] | None = None
 ) -> Explanation:
     """Reasons why each of `ids` (object, task or actor ids) is not done, at time `now`."""
-    walker = _Walker(state, now, transfers or {})
+    walker = _Walker(state, now, state.transfers if transfers is None else transfers)
     out = Explanation()
     for some_id in dict.fromkeys(ids):
         out.total += 1
