@@ -291,7 +291,7 @@ class ClientObjects:
     def explain(self, ids: list[bytes]) -> list[str]:
         """The head's explanation of why `ids` (object, task or actor ids) are not done, as lines."""
         request = head_pb2.StateViewRequest(protocol_version=config.PROTOCOL_VERSION, view="explain", ids=ids)
-        reply = self._rpc(lambda: self._stub.GetStateView(request), timeout=30)
+        reply = self._rpc(lambda: self._stub.GetStateView(request), timeout=10)
         return list(json.loads(reply.json)["result"]["lines"])
 
     def arrivals(self, oids: list[bytes], caller: str = "progress") -> Iterator[list[bytes]]:
