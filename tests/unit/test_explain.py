@@ -189,3 +189,32 @@ def test_long_pulls_reported_by_a_node_are_explained_and_forgotten_when_done() -
     assert state.transfers == {}
     at(state, 13.0, PullsReported(n2, [(big.object_id, 1, 2**30, 1.0, False)]), NodeRemoved(n2, "gone"))
     assert state.transfers == {}, "the pulls of a dead node are forgotten with it"
+
+
+def test_queue_positions_are_computed_once_per_scheduling_class() -> None:
+    state = cluster(cpus=1.0)
+    tasks = [task(f"t{i}") for i in range(300)]
+    at(state, 0.0, *(TaskSubmitted(t) for t in tasks))
+    calls = []
+    real = state.queue_positions
+    state.queue_positions = lambda t: (calls.append(t.task_id), real(t))[1]  # type: ignore[method-assign]
+    out = ex.explain(state, [oid(t) for t in tasks[1:]], now=1.0)
+    assert out.counts == {ex.QUEUED: 299}
+    assert len(calls) == 1
+    assert out.reasons[-1].text.endswith(f"; {ex.MAX_DETAILED - 1} tasks ahead of it")
+
+
+def test_a_wide_tree_of_waiting_tasks_is_cut_at_the_line_budget() -> None:
+    state = cluster(cpus=1.0)
+    level = [task("leaf")]
+    events = [TaskSubmitted(level[0])]
+    for d in range(6):  # each task waits for three of the level below: 3**6 paths
+        level = [
+            task(f"d{d}x{i}", deps=[oid(t) for t in level] * 3 if len(level) == 1 else [oid(t) for t in level[:3]])
+            for i in range(3)
+        ]
+        events.extend(TaskSubmitted(t) for t in level)
+    at(state, 0.0, *events)
+    out = ex.explain(state, [oid(level[0])], now=1.0)
+    assert len(out.reasons) <= 1 + ex.MAX_LINES * 2
+    assert out.counts == {ex.RUNNING: 1}

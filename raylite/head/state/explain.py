@@ -17,9 +17,10 @@ config.WAIT_EXPLAIN_S asks through GetStateView (view "explain"), and
 
 Bounds, so that the answer stays short and cheap whatever is asked: a chain is
 followed at most MAX_DEPTH tasks deep, at most MAX_ARGS missing arguments of
-a task are followed, and only the first MAX_DETAILED ids get lines; every id
-is counted by its root cause (memoized per task, so a get of 10,000 refs of one
-stuck task costs one walk of it).
+a task are followed (MAX_LINES in all per id), and only the first MAX_DETAILED
+ids get lines; every other id is counted by its root cause, following one
+argument per task (memoized per task, and queue positions computed once per
+scheduling class, so explaining 10,000 refs stays linear).
 
 Transfers: the worker daemons report pulls that take long (NodeBatch field
 `pulls`, raylite/worker/state/pull_progress.py says why reports rather than
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 MAX_DEPTH = 8
 MAX_ARGS = 3
 MAX_DETAILED = 5
+MAX_LINES = 40  # argument lines per detailed id (a tree of waiting tasks could have 3**8)
 
 # Kinds of reasons (the root cause of an id is the kind of the last line of its chain).
 RUNNING = "running"
@@ -108,6 +110,8 @@ def explain(
     out = Explanation()
     for some_id in dict.fromkeys(ids):
         out.total += 1
+        # ids past the detailed ones are only counted: their chains are followed one argument wide
+        walker.width, walker.budget = (MAX_ARGS, MAX_LINES) if out.total <= MAX_DETAILED else (1, MAX_DEPTH + 2)
         lines = walker.id_lines(some_id)
         kind = lines[-1].kind if lines else AVAILABLE
         out.counts[kind] = out.counts.get(kind, 0) + 1
@@ -126,6 +130,9 @@ class _Walker:
         self.now = now
         self.transfers = transfers
         self._memo: dict[bytes, list[Reason]] = {}  # task id -> its lines at depth 0
+        self._queues: dict[tuple, dict[bytes, int]] = {}  # scheduling class -> queue positions
+        self.width = MAX_ARGS  # missing arguments followed per task
+        self.budget = MAX_LINES  # argument lines left for the id being explained
 
     def id_lines(self, some_id: bytes) -> list[Reason]:
         state = self.state
@@ -241,7 +248,7 @@ class _Walker:
         alive = [n for n in state.nodes.values() if n.alive]
         if not any(res.fits(request, n.total) for n in alive):
             return INFEASIBLE, f"queued{since}: no node has {shown} (infeasible)"
-        ahead = state.queued_ahead(task)
+        ahead = self._queue_position(task, request)
         behind = f"; {ahead} task{'s' * (ahead != 1)} ahead of it" if ahead else ""
         if strategy.kind == "NODE_AFFINITY":
             return QUEUED, f"queued{since}: waits for {shown} on node {hex_short(strategy.node_id)}{behind}"
@@ -253,10 +260,15 @@ class _Walker:
         objects = self.state.objects
         missing = [d for d in task.deps if d not in objects]
         lines: list[Reason] = []
-        for dep in missing[:MAX_ARGS]:
+        followed = missing[: self.width]
+        for dep in followed:
+            if self.budget <= 0:
+                break
+            self.budget -= 1
             lines.extend(self._dependency(dep, depth, chain))
-        if len(missing) > MAX_ARGS:
-            lines.append(Reason(lines[-1].kind, f"... and {len(missing) - MAX_ARGS} more arguments", depth))
+        rest = len(missing) - len(followed)
+        if rest > 0 and lines and self.width > 1:
+            lines.append(Reason(lines[-1].kind, f"... and {rest} more argument{'s' * (rest != 1)}", depth))
         return lines
 
     def _dependency(self, dep: bytes, depth: int, chain: tuple[bytes, ...]) -> list[Reason]:
@@ -310,6 +322,14 @@ class _Walker:
         return (ACTOR if kind == RUNNING else kind), f"{head}: its creation is {status}"
 
     # ---- helpers ----------------------------------------------------------------------------
+
+    def _queue_position(self, task: TaskRecord, request: Mapping[str, float]) -> int:
+        # one pass per scheduling class, however many of its tasks are explained
+        key = (res.request_key(request), task.strategy)
+        positions = self._queues.get(key)
+        if positions is None:
+            positions = self._queues[key] = self.state.queue_positions(task)
+        return positions.get(task.task_id, 0)
 
     def _since(self, task: TaskRecord, state: TaskState) -> str:
         story = task.story

@@ -328,9 +328,9 @@ class HeadState:
         """A restarted head that still waits for saved nodes (no scheduling until they are back)."""
         return self._recovery.awaiting_nodes()
 
-    def queued_ahead(self, task: TaskRecord) -> int:
-        """How many READY tasks of the same scheduling class are queued before `task`."""
-        return self._tasks.queued_ahead(task)
+    def queue_positions(self, task: TaskRecord) -> dict[bytes, int]:
+        """READY task id -> how many READY tasks are ahead of it, in the queue of `task`'s class."""
+        return self._tasks.queue_positions(task)
 
     def story(self, some_id: bytes) -> list[StoryEntry]:
         """The last moves of an actor (an actor id) or else of a task, oldest first; [] if unknown.

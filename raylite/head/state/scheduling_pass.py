@@ -116,17 +116,18 @@ class SchedulingPass:
                     out[node_id] = out.get(node_id, 0) + info.size
         return out
 
-    def queued_ahead(self, task: TaskRecord) -> int:
-        """How many READY tasks of its scheduling class are queued before it (for explanations: O(queue))."""
+    def queue_positions(self, task: TaskRecord) -> dict[bytes, int]:
+        """For the queue of `task`'s scheduling class: each READY task id -> how many READY tasks
+        are ahead of it. One pass over that queue (explanations cache it per class)."""
         request = task.placement if task.kind == ACTOR_CREATION else task.resources
         queue = self._queues.get((res.request_key(request), task.strategy), ())
-        tasks, ahead = self.tasks, 0
+        tasks = self.tasks
+        out: dict[bytes, int] = {}
         for task_id in queue:
-            if task_id == task.task_id:
-                return ahead
             other = tasks.get(task_id)
-            ahead += other is not None and other.state is READY
-        return ahead
+            if other is not None and other.state is READY:
+                out[task_id] = len(out)
+        return out
 
     def nodes_changed(self) -> None:
         """A node joined: infeasible requests are worth a warning again if still infeasible."""
