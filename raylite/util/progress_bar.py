@@ -47,17 +47,24 @@ def progress(
     from tqdm.auto import tqdm
 
     refs = list(refs)
-    by_id: dict[bytes, list[ObjectRef]] = {}
+    first: dict[bytes, ObjectRef] = {}
+    again: dict[bytes, int] = {}  # ids given more than once -> how many more times
     for ref in refs:
         if not isinstance(ref, ObjectRef):
             raise TypeError(f"progress() takes ObjectRefs, got {type(ref).__name__}: {ref!r}")
-        by_id.setdefault(ref.binary(), []).append(ref)
+        oid = ref.binary()
+        if oid in first:
+            again[oid] = again.get(oid, 0) + 1
+        else:
+            first[oid] = ref
     client = context.current()
+    materialize, value_of = client.materialize, client.value_of
     tqdm_options.setdefault("unit", "result")
     with tqdm(total=len(refs) if total is None else total, desc=desc, disable=disable, **tqdm_options) as bar:
-        for batch in client.arrivals(list(by_id)):
-            bar.update(sum(len(by_id[oid]) for oid in batch))
+        for batch in client.arrivals(list(first)):
+            bar.update(len(batch) + (sum(again.get(oid, 0) for oid in batch) if again else 0))
             for oid in batch:
-                value = client.materialize(client.value_of(oid))  # type: ignore[arg-type]
-                for ref in by_id[oid]:
-                    yield (ref, value) if with_refs else value
+                value = materialize(value_of(oid))  # type: ignore[arg-type]
+                out = (first[oid], value) if with_refs else value
+                for _ in range(1 + again.get(oid, 0) if again else 1):
+                    yield out
