@@ -15,7 +15,6 @@ checker.
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import json
 import os
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from raylite import auth, config, exceptions, ids, store
+from raylite.client.arrivals import Arrival, ArrivalSink
 from raylite.client.items import _BLOCK, _PUT, _SUBSCRIBE
 from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
@@ -66,42 +66,6 @@ class Waiter:
         self.event.set()
         if self.on_done is not None:
             self.on_done()
-
-
-class _Arrival:
-    """Notes one object's arrival for `arrivals()`: lighter than a Waiter (no Event per object)."""
-
-    __slots__ = ("oid", "sink")
-
-    def __init__(self, oid: bytes, sink: _ArrivalSink) -> None:
-        self.oid = oid
-        self.sink = sink
-
-    def hit(self, is_error: bool = False) -> None:
-        self.sink.note(self.oid)
-
-    def fail(self) -> None:
-        self.sink.note(b"")
-
-
-class _ArrivalSink:
-    __slots__ = ("arrived", "event")
-
-    def __init__(self) -> None:
-        self.arrived: collections.deque[bytes] = collections.deque()
-        self.event = threading.Event()
-
-    def note(self, oid: bytes) -> None:  # (on the client's loop thread, under its lock)
-        self.arrived.append(oid)
-        self.event.set()
-
-    def take(self) -> list[bytes]:
-        self.event.clear()
-        out = []
-        arrived = self.arrived
-        while arrived:
-            out.append(arrived.popleft())
-        return out
 
 
 class ClientObjects:
@@ -266,7 +230,7 @@ class ClientObjects:
         return wait_event(waiter.event, None if timeout is None else timeout - after)
 
     def _print_explanation(
-        self, waiter: Waiter | _ArrivalSink, missing: list[bytes], waited: float, caller: str, pulling: bool = False
+        self, waiter: Waiter | ArrivalSink, missing: list[bytes], waited: float, caller: str, pulling: bool = False
     ) -> None:
         """Prints the head's explanation of why `missing` are not here yet (unless done meanwhile)."""
         if not pulling:
@@ -301,14 +265,14 @@ class ClientObjects:
         costs O(n) in all (a loop of wait(num_returns=k) would rescan the rest each time).
         A batch waited for past config.wait_explain_s() prints once why (as get does).
         """
-        sink = _ArrivalSink()
+        sink = ArrivalSink()
         with self._lock:
             objects = self._objects
             unique = list(dict.fromkeys(oids))
             known = [o for o in unique if o in objects]
             missing = [o for o in unique if o not in objects]
             for oid in missing:
-                self._waiters.setdefault(oid, []).append(_Arrival(oid, sink))  # type: ignore[arg-type]
+                self._waiters.setdefault(oid, []).append(Arrival(oid, sink))  # type: ignore[arg-type]
             subscribe = [o for o in missing if o not in self._owned_pending and not self._item_to_come(o)]
         if subscribe:
             self._enqueue(_SUBSCRIBE, subscribe)
@@ -334,13 +298,13 @@ class ClientObjects:
         finally:
             self._forget_arrivals(missing, sink)
 
-    def _forget_arrivals(self, oids: list[bytes], sink: _ArrivalSink) -> None:
+    def _forget_arrivals(self, oids: list[bytes], sink: ArrivalSink) -> None:
         with self._lock:
             for oid in oids:
                 ws = self._waiters.get(oid)
                 if ws is None:
                     continue
-                ws[:] = [w for w in ws if not (isinstance(w, _Arrival) and w.sink is sink)]
+                ws[:] = [w for w in ws if not (isinstance(w, Arrival) and w.sink is sink)]
                 if not ws:
                     del self._waiters[oid]
 
@@ -493,7 +457,7 @@ class ClientObjects:
             try:
                 return future.result(after)
             except concurrent.futures.TimeoutError:
-                done = _ArrivalSink()
+                done = ArrivalSink()
                 future.add_done_callback(lambda _f: done.event.set())
                 self._print_explanation(done, [value.object_id], after, "get", pulling=True)
         return future.result()
