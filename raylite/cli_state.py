@@ -1,10 +1,11 @@
-"""The state commands of `raylite`: status, list, summary, timeline.
+"""The state commands of `raylite`: status, list, summary, timeline, explain.
 
 raylite status [--address HOST:PORT]
 raylite list nodes|tasks|actors|objects|placement-groups [--filter KEY=VALUE ...] [--limit N] [--detail]
     [--format table|json|yaml] [--address HOST:PORT]
 raylite summary tasks|actors [--address HOST:PORT]
 raylite timeline [FILE] [--address HOST:PORT]
+raylite explain ID [ID ...] [--format text|json] [--address HOST:PORT]
 
 Each asks the head with the GetStateView RPC (raylite.util.state.rpc); the
 text is made by raylite.util.state.format. No cluster to ask is a message
@@ -49,6 +50,12 @@ def add_parsers(sub: Any) -> None:
     timeline = sub.add_parser("timeline", help="write the tasks' timeline as a Chrome trace (chrome://tracing)")
     timeline.add_argument("file", nargs="?", default=None, help="where to write it (default: timeline-<time>.json)")
     _address(timeline)
+    explain = sub.add_parser(
+        "explain", help="why an object, task or actor is not done (what it waits for, down to the root cause)"
+    )
+    explain.add_argument("ids", nargs="+", metavar="ID", help="hex id of an object, a task or an actor")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    _address(explain)
 
 
 def _address(p: argparse.ArgumentParser) -> None:
@@ -64,6 +71,8 @@ def run(opts: argparse.Namespace) -> int:
             return _list(opts)
         if command == "summary":
             return _summary(opts)
+        if command == "explain":
+            return _explain(opts)
         return _timeline(opts)
     except NoClusterError as exc:
         print(f"raylite {command}: {exc}", file=sys.stderr)
@@ -103,4 +112,16 @@ def _timeline(opts: argparse.Namespace) -> int:
         json.dump(events, f)
     spans = sum(1 for e in events if e.get("ph") == "X")
     print(f"wrote {spans} task spans to {path}: open it in chrome://tracing or https://ui.perfetto.dev")
+    return 0
+
+
+def _explain(opts: argparse.Namespace) -> int:
+    ids = []
+    for text in opts.ids:
+        try:
+            ids.append(bytes.fromhex(text))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a hex id (copy one from `raylite list tasks` or an ObjectRef)") from None
+    answer = fetch("explain", address=opts.address, ids=ids)["result"]
+    print(json.dumps(answer, indent=2) if opts.format == "json" else "\n".join(answer["lines"]))
     return 0

@@ -111,6 +111,22 @@ STORED_FUNCTION_WAIT_S = 60.0
 # Default number of retries of a task whose executor process died.
 DEFAULT_MAX_RETRIES = 3
 
+# A get or wait that has waited this long prints once, to stderr, why (what it waits for
+# and why each is not done: raylite/head/state/explain.py); 0 turns that off. Read at
+# each wait, so that RAYLITE_WAIT_EXPLAIN_S set after import counts.
+WAIT_EXPLAIN_S = 30.0
+# The most ids one explanation asks about (a get of more explains the first of them).
+EXPLAIN_MAX_IDS = 10_000
+
+
+def wait_explain_s() -> float:
+    """The explanation threshold: RAYLITE_WAIT_EXPLAIN_S if set (seconds; 0: off), else WAIT_EXPLAIN_S."""
+    text = os.environ.get("RAYLITE_WAIT_EXPLAIN_S", "")
+    try:
+        return max(0.0, float(text)) if text else WAIT_EXPLAIN_S
+    except ValueError:
+        return WAIT_EXPLAIN_S
+
 
 def runtime_dir() -> str:
     """Where session files and logs live (one folder per machine and user)."""

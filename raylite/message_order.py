@@ -153,6 +153,8 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # no order between them.)
         Step("copies_added"),
         Step("copies_removed"),
+        # Progress of long pulls changes nothing but what an explanation says: last.
+        Step("pulls"),
     ),
     head_pb2.HeadToNode: (
         # The node's own NodeInfo, in the head's first message: the acknowledgement of

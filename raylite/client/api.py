@@ -396,7 +396,7 @@ def wait(
         raise ValueError(f"wait(): num_returns must be at least 1, got {num_returns}")
     if num_returns > len(object_refs):
         raise ValueError(f"wait(): num_returns={num_returns} is more than the {len(object_refs)} refs given")
-    client.wait_for([_wait_id(r) for r in object_refs], num_returns, timeout)
+    client.wait_for([_wait_id(r) for r in object_refs], num_returns, timeout, caller="wait")
     ready: list[ObjectRef] = []
     not_ready: list[ObjectRef] = []
     for r in object_refs:

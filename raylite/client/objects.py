@@ -14,19 +14,23 @@ checker.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import json
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from raylite import auth, config, exceptions, ids, store
+from raylite.client.arrivals import Arrival, ArrivalSink
 from raylite.client.items import _BLOCK, _PUT, _SUBSCRIBE
 from raylite.ids import task_of
-from raylite.rpc import common_pb2, head_pb2, worker_pb2, worker_pb2_grpc
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
 from raylite.serialization import Serialized, deserialize
 
 
@@ -78,6 +82,8 @@ class ClientObjects:
         _owned_pending: set[bytes]
         _nodes: dict[bytes, common_pb2.NodeInfo]
         _failed_call_actors: dict[bytes, bytes]
+        _stub: head_pb2_grpc.HeadServiceStub
+        _loop: asyncio.AbstractEventLoop
         _local_stub: worker_pb2_grpc.WorkerServiceStub | None
         _resolver_pool: concurrent.futures.ThreadPoolExecutor | None
         _resolver_lock: threading.Lock
@@ -157,11 +163,19 @@ class ClientObjects:
     def value_of(self, oid: bytes) -> common_pb2.ObjectValue | None:
         return self._objects.get(oid)
 
-    def wait_for(self, oids: list[bytes], num_needed: int, timeout: float | None, stop_on_error: bool = False) -> bool:
+    def wait_for(
+        self,
+        oids: list[bytes],
+        num_needed: int,
+        timeout: float | None,
+        stop_on_error: bool = False,
+        caller: str = "get",
+    ) -> bool:
         """Blocks until num_needed of oids are known here; False on timeout.
 
         With stop_on_error, returns as soon as one of them is known to be an
         error (get raises it at once, as Ray's does, without waiting for the rest).
+        A wait past config.wait_explain_s() prints once why it waits (`caller` names it).
         """
         with self._lock:
             objects = self._objects
@@ -184,7 +198,7 @@ class ClientObjects:
         if blocking_task:
             self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
         try:
-            ok = wait_event(waiter.event, timeout)
+            ok = self._wait_explained(waiter, missing, timeout, caller)
         finally:
             if blocking_task:
                 self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
@@ -200,6 +214,99 @@ class ClientObjects:
                 f"lost the connection to the head at {self.head_address} while waiting for objects"
             )
         return ok
+
+    def _wait_explained(self, waiter: Waiter, missing: list[bytes], timeout: float | None, caller: str) -> bool:
+        """Waits for the waiter; past the explanation threshold, once, prints why it still waits.
+
+        One timed wait then the rest of the wait: no timer thread, no polling, and a
+        get that ends before the threshold costs what it did before.
+        """
+        after = config.wait_explain_s()
+        if after <= 0 or (timeout is not None and timeout <= after):
+            return wait_event(waiter.event, timeout)
+        if wait_event(waiter.event, after):
+            return True
+        self._print_explanation(waiter, missing, after, caller)
+        return wait_event(waiter.event, None if timeout is None else timeout - after)
+
+    def _print_explanation(
+        self, waiter: Waiter | ArrivalSink, missing: list[bytes], waited: float, caller: str, pulling: bool = False
+    ) -> None:
+        """Prints the head's explanation of why `missing` are not here yet (unless done meanwhile)."""
+        if not pulling:
+            with self._lock:
+                missing = [o for o in missing if o not in self._objects]
+        if not missing:
+            return
+        asked = missing[: config.EXPLAIN_MAX_IDS]
+        try:
+            lines = self.explain(asked)
+        except Exception as exc:  # noqa: BLE001 - an explanation is a courtesy: the wait goes on
+            lines = [f"(the head could not say why: {exc})"]
+        if waiter.event.is_set():
+            return  # done meanwhile: the explanation would be stale
+        more = f" (explaining the first {len(asked):,})" if len(missing) > len(asked) else ""
+        where = f" in task {self.current_task_id.hex()}" if self.current_task_id else ""
+        objects = f"{len(missing):,} object{'s' * (len(missing) != 1)}"
+        head = f"raylite: {caller}{where} has waited {waited:g} s for {objects}{more}:"
+        text = "\n".join([head, *("  " + line for line in lines)])
+        print(text, file=sys.stderr, flush=True)
+
+    def explain(self, ids: list[bytes]) -> list[str]:
+        """The head's explanation of why `ids` (object, task or actor ids) are not done, as lines."""
+        request = head_pb2.StateViewRequest(protocol_version=config.PROTOCOL_VERSION, view="explain", ids=ids)
+        reply = self._rpc(lambda: self._stub.GetStateView(request), timeout=10)
+        return list(json.loads(reply.json)["result"]["lines"])
+
+    def arrivals(self, oids: list[bytes], caller: str = "progress") -> Iterator[list[bytes]]:
+        """Yields the ids of `oids` in batches as they become known here, each once, until all are.
+
+        One registration per object and one wake-up per batch, so following 100,000 objects
+        costs O(n) in all (a loop of wait(num_returns=k) would rescan the rest each time).
+        A batch waited for past config.wait_explain_s() prints once why (as get does).
+        """
+        sink = ArrivalSink()
+        with self._lock:
+            objects = self._objects
+            unique = list(dict.fromkeys(oids))
+            known = [o for o in unique if o in objects]
+            missing = [o for o in unique if o not in objects]
+            for oid in missing:
+                self._waiters.setdefault(oid, []).append(Arrival(oid, sink))  # type: ignore[arg-type]
+            subscribe = [o for o in missing if o not in self._owned_pending and not self._item_to_come(o)]
+        if subscribe:
+            self._enqueue(_SUBSCRIBE, subscribe)
+        try:
+            if known:
+                yield known
+            left = set(missing)
+            explained = config.wait_explain_s() <= 0
+            while left:
+                if not explained and not wait_event(sink.event, config.wait_explain_s()):
+                    explained = True
+                    self._print_explanation(sink, list(left), config.wait_explain_s(), caller)
+                wait_event(sink.event, None)
+                batch = sink.take()
+                if b"" in batch:
+                    raise exceptions.RaySystemError(
+                        f"lost the connection to the head at {self.head_address} while waiting for objects"
+                    )
+                batch = [o for o in batch if o in left]
+                left.difference_update(batch)
+                if batch:
+                    yield batch
+        finally:
+            self._forget_arrivals(missing, sink)
+
+    def _forget_arrivals(self, oids: list[bytes], sink: ArrivalSink) -> None:
+        with self._lock:
+            for oid in oids:
+                ws = self._waiters.get(oid)
+                if ws is None:
+                    continue
+                ws[:] = [w for w in ws if not (isinstance(w, Arrival) and w.sink is sink)]
+                if not ws:
+                    del self._waiters[oid]
 
     def future_of(self, ref: Any) -> concurrent.futures.Future[Any]:
         """A future of an ObjectRef's value (or its error), resolved without blocking any thread meanwhile.
@@ -334,11 +441,26 @@ class ClientObjects:
         local = self.local_node
         if local is not None:
             # the local daemon fetches it from a holder, or restores it from disk
-            reply = self._rpc(lambda: self._local_worker().Pull(worker_pb2.PullRequest(location=value)), timeout=None)
+            reply = self._pull_explained(value)
             if reply.error:
                 raise exceptions.ObjectLostError(reply.error)
             return store.read(local.store_dir, value.object_id)
         return deserialize(self._call(self._fetch(value)))
+
+    def _pull_explained(self, value: common_pb2.ObjectValue) -> worker_pb2.PullReply:
+        """The local daemon's Pull of a remote object; one that takes past the threshold prints
+        once why the get still waits (the head knows how far the transfer got)."""
+        request = worker_pb2.PullRequest(location=value)
+        future = asyncio.run_coroutine_threadsafe(_call_on_loop(lambda: self._local_worker().Pull(request)), self._loop)
+        after = config.wait_explain_s()
+        if after > 0:
+            try:
+                return future.result(after)
+            except concurrent.futures.TimeoutError:
+                done = ArrivalSink()
+                future.add_done_callback(lambda _f: done.event.set())
+                self._print_explanation(done, [value.object_id], after, "get", pulling=True)
+        return future.result()
 
     async def _fetch(self, value: common_pb2.ObjectValue) -> bytearray:
         buf = bytearray(value.size)
@@ -356,3 +478,7 @@ def wait_event(event: threading.Event, timeout: float | None) -> bool:
     interrupt of a cancelled task may land (raylite/worker/cancels.py), since everything
     around it is undone by wait_for's finally."""
     return event.wait(timeout)
+
+
+async def _call_on_loop(make: Callable[[], Any]) -> Any:
+    return await make()  # (a gRPC call is made on the loop that will await it)

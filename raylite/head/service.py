@@ -49,6 +49,7 @@ from raylite.head.state import (
     PlacementGroupCreated,
     PlacementGroupRemoveRequested,
     PromoteObject,
+    PullsReported,
     RecoveryEnded,
     RefsChanged,
     TaskBlockChanged,
@@ -430,6 +431,9 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
     ),
     "copies_added": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, list(oids), [])),
     "copies_removed": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, [], list(oids))),
+    "pulls": lambda pulls, node_id, events: events.append(
+        PullsReported(node_id, [(p.object_id, p.received, p.total, p.elapsed_ms / 1000, p.done) for p in pulls])
+    ),
 }
 
 _CLIENT_STEPS = message_order.bind(head_pb2.ClientBatch, _CLIENT_ACTIONS)

@@ -124,6 +124,10 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
             _id(death.actor_id, ACTOR_ID_BYTES, "deaths", i, "actor_id")
     _ids(batch.copies_added, OBJECT_ID_BYTES, "copies_added")
     _ids(batch.copies_removed, OBJECT_ID_BYTES, "copies_removed")
+    for i, pull in enumerate(batch.pulls):
+        _id(pull.object_id, OBJECT_ID_BYTES, "pulls", i, "object_id")
+        if pull.received > pull.total:
+            raise BadMessage(f"pulls[{i}].received: {pull.received} bytes of an object of {pull.total}")
 
 
 def _resumed(hello: head_pb2.NodeHello) -> None:

@@ -178,18 +178,34 @@ class ExecutorDied(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., intentional: _Optional[bool] = ...) -> None: ...
 
 class NodeBatch(_message.Message):
-    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed")
+    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     DEATHS_FIELD_NUMBER: _ClassVar[int]
     COPIES_ADDED_FIELD_NUMBER: _ClassVar[int]
     COPIES_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    PULLS_FIELD_NUMBER: _ClassVar[int]
     hello: NodeHello
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
     deaths: _containers.RepeatedCompositeFieldContainer[ExecutorDied]
     copies_added: _containers.RepeatedScalarFieldContainer[bytes]
     copies_removed: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    pulls: _containers.RepeatedCompositeFieldContainer[PullProgress]
+    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ...) -> None: ...
+
+class PullProgress(_message.Message):
+    __slots__ = ("object_id", "received", "total", "elapsed_ms", "done")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    object_id: bytes
+    received: int
+    total: int
+    elapsed_ms: int
+    done: bool
+    def __init__(self, object_id: _Optional[bytes] = ..., received: _Optional[int] = ..., total: _Optional[int] = ..., elapsed_ms: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
 
 class TaskAssignment(_message.Message):
     __slots__ = ("spec", "args", "function", "attempt")
@@ -256,18 +272,20 @@ class StateFilter(_message.Message):
     def __init__(self, key: _Optional[str] = ..., predicate: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class StateViewRequest(_message.Message):
-    __slots__ = ("protocol_version", "view", "filters", "limit", "detail")
+    __slots__ = ("protocol_version", "view", "filters", "limit", "detail", "ids")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     view: str
     filters: _containers.RepeatedCompositeFieldContainer[StateFilter]
     limit: int
     detail: bool
-    def __init__(self, protocol_version: _Optional[int] = ..., view: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[StateFilter, _Mapping]]] = ..., limit: _Optional[int] = ..., detail: _Optional[bool] = ...) -> None: ...
+    ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, protocol_version: _Optional[int] = ..., view: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[StateFilter, _Mapping]]] = ..., limit: _Optional[int] = ..., detail: _Optional[bool] = ..., ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class StateViewReply(_message.Message):
     __slots__ = ("json",)

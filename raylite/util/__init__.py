@@ -1,6 +1,7 @@
 """raylite.util: helpers with Ray's names (ray.util).
 
-ActorPool, inspect_serializability, get_node_ip_address and the placement group functions are here; the queue, multiprocessing
+ActorPool, inspect_serializability, get_node_ip_address, progress (results as they complete, with a
+tqdm bar) and the placement group functions are here; the queue, multiprocessing
 and joblib helpers are submodules, imported when used (as in Ray):
 raylite.util.queue, raylite.util.multiprocessing, raylite.util.joblib.
 """
@@ -19,6 +20,7 @@ from raylite.util.placement_group import (
     placement_group_table,
     remove_placement_group,
 )
+from raylite.util.progress_bar import progress
 
 __all__ = [
     "ActorPool",
@@ -29,6 +31,7 @@ __all__ = [
     "list_named_actors",
     "placement_group",
     "placement_group_table",
+    "progress",
     "remove_placement_group",
     "scheduling_strategies",
 ]

@@ -29,7 +29,7 @@ from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 from raylite.store import contained_of
 from raylite.worker.executor_pool import ExecutorPool
 from raylite.worker.object_store import NodeStore, sweep_stale_stores
-from raylite.worker.service import Transfers, WorkerServicer
+from raylite.worker.service import Transfers, WorkerServicer, pull_messages
 
 log = logging.getLogger("raylite.worker")
 
@@ -81,6 +81,7 @@ async def run(opts: argparse.Namespace) -> None:
         on_copy_added=lambda oid: link.outbox.touch().copies_added.append(oid),
         token=token,
         tls_material=tls_material,
+        on_progress=lambda reports: link.outbox.touch().pulls.extend(pull_messages(reports)),
     )
     server = auth.server(token)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 
 from raylite import auth, config, store, tls
-from raylite.rpc import common_pb2, worker_pb2, worker_pb2_grpc
+from raylite.rpc import common_pb2, head_pb2, worker_pb2, worker_pb2_grpc
 from raylite.worker import validate
 from raylite.worker.object_store import NodeStore, StoreFull
+from raylite.worker.state.pull_progress import PullProgress, Report
 from raylite.worker.state.store_index import DISK
 
 log = logging.getLogger("raylite.worker")
@@ -26,6 +27,7 @@ class Transfers:
         on_copy_added: Callable[[bytes], None],
         token: str | None,
         tls_material: tls.Choice = tls.FROM_ENV,
+        on_progress: Callable[[list[Report]], None] | None = None,
     ) -> None:
         self.node_store = node_store
         self.token = token
@@ -33,6 +35,35 @@ class Transfers:
         self.on_copy_added = on_copy_added
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
+        # long pulls reported to the head (NodeBatch.pulls), for explanations of waiting gets
+        self.progress = PullProgress()
+        self.on_progress = on_progress
+        self._report_timer: asyncio.TimerHandle | None = None
+
+    def _pull_started(self, oid: bytes, size: int) -> None:
+        if self.on_progress is None:
+            return
+        loop = asyncio.get_running_loop()
+        self.progress.started(oid, size, loop.time())
+        if self._report_timer is None:  # one timer while any pull runs; none while none does
+            self._report_timer = loop.call_later(self.progress.report_s, self._report)
+
+    def _pull_ended(self, oid: bytes) -> None:
+        if self.on_progress is None:
+            return
+        final = self.progress.ended(oid, asyncio.get_running_loop().time())
+        if final is not None:
+            self.on_progress([final])
+
+    def _report(self) -> None:
+        self._report_timer = None
+        if not self.progress.pulls:
+            return
+        loop = asyncio.get_running_loop()
+        due = self.progress.due(loop.time())
+        if due and self.on_progress is not None:
+            self.on_progress(due)
+        self._report_timer = loop.call_later(self.progress.report_s, self._report)
 
     def _stub(self, address: str) -> worker_pb2_grpc.WorkerServiceStub:
         channel = self._channels.get(address)
@@ -52,6 +83,7 @@ class Transfers:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[oid] = fut
+        self._pull_started(oid, location.size)
         try:
             await self._fetch_any(location)
             fut.set_result(None)
@@ -61,6 +93,7 @@ class Transfers:
             raise
         finally:
             del self._inflight[oid]
+            self._pull_ended(oid)
 
     async def _fetch_any(self, location: common_pb2.ObjectValue) -> None:
         oid = location.object_id
@@ -85,8 +118,10 @@ class Transfers:
         writer = store.ChunkWriter(self.node_store.store_dir, object_id, size)
         try:
             call = self._stub(address).FetchObject(worker_pb2.FetchObjectRequest(object_id=object_id))
+            progress = self.progress
             async for chunk in call:
                 writer.write(chunk.offset, chunk.data)
+                progress.received(object_id, len(chunk.data))
             writer.commit()
         except BaseException:
             writer.abort()
@@ -95,6 +130,20 @@ class Transfers:
     async def close(self) -> None:
         for channel in self._channels.values():
             await channel.close()
+
+
+def pull_messages(reports: list[Report]) -> list[head_pb2.PullProgress]:
+    """Reports of long pulls as NodeBatch.pulls entries."""
+    return [
+        head_pb2.PullProgress(
+            object_id=r.object_id,
+            received=r.received,
+            total=r.total,
+            elapsed_ms=min(int(r.elapsed_s * 1000), 2**32 - 1),
+            done=r.done,
+        )
+        for r in reports
+    ]
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):

@@ -97,9 +97,10 @@ def test_actor_no_node_can_place_warns_with_what_it_needs(cluster, capfd):
     with pytest.raises(exceptions.GetTimeoutError):
         ray.get(g.ping.remote(), timeout=1)
     err = capfd.readouterr().err
-    assert "Greedy.__init__ requires {'GPU': 2.0}, which no node in the cluster can ever provide" in err
+    assert "raylite: warning: actor creation " in err
+    assert "Greedy.__init__ is queued: no node has {'GPU': 2.0} (infeasible)" in err
     assert "(live nodes have [{'GPU': 0.0}])" in err
-    assert "lower its num_cpus/num_gpus/resources or add such a node" in err
+    assert "add such a node, or lower its num_cpus/num_gpus/resources" in err
     ray.kill(g)
 
 

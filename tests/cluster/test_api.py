@@ -241,9 +241,10 @@ def test_infeasible_task_warns_and_times_out(cluster, capfd):
     with pytest.raises(exceptions.GetTimeoutError):
         ray.get(ref, timeout=1)
     err = capfd.readouterr().err
-    assert "raylite: warning: task" in err and "needs_gpus requires {'CPU': 1.0, 'GPU': 4.0}" in err
-    assert "which no node in the cluster can ever provide (live nodes have [{'CPU': 2.0, 'GPU': 0.0}])" in err
-    assert "lower its num_cpus/num_gpus/resources or add such a node" in err
+    assert "raylite: warning: task" in err
+    assert "needs_gpus is queued: no node has {'CPU': 1.0, 'GPU': 4.0} (infeasible)" in err
+    assert "can ever provide it (live nodes have [{'CPU': 2.0, 'GPU': 0.0}])" in err
+    assert "add such a node, or lower its num_cpus/num_gpus/resources" in err
 
 
 def test_options_the_head_would_refuse_fail_at_call_time(cluster):

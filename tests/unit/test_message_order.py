@@ -23,6 +23,7 @@ from raylite.head.state import (
     ObjectsSubscribed,
     PlacementGroupCreated,
     PlacementGroupRemoveRequested,
+    PullsReported,
     RefsChanged,
     TaskBlockChanged,
     TaskFinished,
@@ -216,7 +217,7 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
 def node_step(event: Any) -> str:
     if isinstance(event, ObjectCopiesChanged):
         return "copies_added" if event.added else "copies_removed"
-    return {TaskFinished: "results", ExecutorDied: "deaths"}[type(event)]
+    return {TaskFinished: "results", ExecutorDied: "deaths", PullsReported: "pulls"}[type(event)]
 
 
 def client_batch(n: int) -> head_pb2.ClientBatch:
@@ -297,6 +298,7 @@ async def test_the_head_applies_a_node_batch_in_the_table_order() -> None:
     batch.deaths.add(task_id=b"d" * 16, reason="killed")
     batch.copies_added.append(b"a" * 20)
     batch.copies_removed.append(b"r" * 20)
+    batch.pulls.add(object_id=b"p" * 20, received=1, total=2)
     svc._on_node_batch(NODE, batch)
     assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello",))
 

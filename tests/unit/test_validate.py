@@ -218,3 +218,16 @@ def test_generator_items_and_specs_are_checked() -> None:
     batch.tasks[0].generator = common_pb2.STREAMING
     batch.generator_consumed[0].task_id = b"short"
     assert "generator_consumed[0].task_id" in (validate.client_batch(batch, first=False) or "")
+
+
+def test_pull_progress_reports_are_checked() -> None:
+    from raylite.worker.service import pull_messages
+    from raylite.worker.state.pull_progress import Report
+
+    good = head_pb2.NodeBatch(pulls=pull_messages([Report(b"o" * 20, 10, 100, 1.5), Report(b"p" * 20, 5, 5, 2, True)]))
+    assert validate.node_batch(good, first=False) is None
+    assert validate.node_batch(head_pb2.NodeBatch(pulls=[head_pb2.PullProgress(object_id=b"o")]), first=False) == (
+        "malformed NodeBatch: pulls[0].object_id: an id of 20 bytes was expected, got 1 bytes"
+    )
+    over = head_pb2.NodeBatch(pulls=[head_pb2.PullProgress(object_id=b"o" * 20, received=7, total=6)])
+    assert validate.node_batch(over, first=False) == "malformed NodeBatch: pulls[0].received: 7 bytes of an object of 6"

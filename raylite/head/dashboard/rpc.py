@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 
 import grpc
 
 from raylite import config
 from raylite.head.dashboard.query import QueryError, query
 from raylite.head.state import HeadState
+from raylite.head.state.explain import explain
+from raylite.ids import OBJECT_ID_BYTES, TASK_ID_BYTES
 from raylite.rpc import head_pb2
 
 MAX_FILTERS = 64
@@ -17,6 +20,8 @@ MAX_FILTERS = 64
 def answer(state: HeadState, request: head_pb2.StateViewRequest, dashboard_url: str = "") -> str:
     """The reply's JSON; QueryError for a request no answer fits. The status view also
     says where the dashboard is."""
+    if request.view == "explain":
+        return json.dumps({"result": explained(state, list(request.ids))})
     if len(request.filters) > MAX_FILTERS:
         raise QueryError(f"at most {MAX_FILTERS} filters, got {len(request.filters)}")
     filters = [(f.key, f.predicate, f.value) for f in request.filters]
@@ -40,3 +45,19 @@ async def get_state_view(
     except QueryError as exc:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
     return head_pb2.StateViewReply(json=text)
+
+
+def explained(state: HeadState, ids: list[bytes]) -> dict:
+    """The explanation of why `ids` are not done, as JSON-ready data with its terminal lines."""
+    if not ids:
+        raise QueryError("view 'explain' needs ids: object, task or actor ids to explain")
+    if len(ids) > config.EXPLAIN_MAX_IDS:
+        raise QueryError(f"at most {config.EXPLAIN_MAX_IDS} ids per explanation, got {len(ids)}")
+    for some_id in ids:
+        if len(some_id) not in (TASK_ID_BYTES, OBJECT_ID_BYTES):
+            raise QueryError(
+                f"{some_id.hex()!r} is neither an object id ({OBJECT_ID_BYTES} bytes) nor a task or actor id "
+                f"({TASK_ID_BYTES} bytes)"
+            )
+    out = explain(state, ids, now=time.time())
+    return {**out.as_dict(), "lines": out.lines()}

@@ -42,6 +42,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from raylite.head.dashboard import query as q
+from raylite.head.dashboard.rpc import explained
 from raylite.state_filters import parse_filter
 
 if TYPE_CHECKING:
@@ -201,6 +202,14 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
     async def timeline(_request: web.Request) -> web.Response:
         return _json(q.query(servicer.state, "timeline"))
 
+    async def explain(request: web.Request) -> web.Response:
+        """/api/explain?id=HEX[&id=HEX...]: why those objects, tasks or actors are not done."""
+        try:
+            ids = [bytes.fromhex(text) for text in request.query.getall("id", [])]
+            return _json({"result": explained(servicer.state, ids)})
+        except (q.QueryError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+
     app = web.Application(middlewares=[guard])
     app.router.add_get("/", index)
     app.router.add_get("/login", login)
@@ -208,6 +217,7 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
     app.router.add_get("/api/status", status)
     app.router.add_get("/api/summary/{kind}", summary)
     app.router.add_get("/api/timeline", timeline)
+    app.router.add_get("/api/explain", explain)
     app.router.add_get("/api/{view}", listing)
     app.router.add_get("/api/{view}/{id}", one)
     return app

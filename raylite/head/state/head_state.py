@@ -54,6 +54,7 @@ from typing import Any
 from raylite import resources as res
 from raylite.head.state.actors import ActorDirectory
 from raylite.head.state.cancel import Cancellation
+from raylite.head.state.explain import Transfer
 from raylite.head.state.history import DEFAULT_LIMIT as DEFAULT_HISTORY
 from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
@@ -77,6 +78,7 @@ from raylite.head.state.model import (
     ObjectInfo,
     ObjectsPut,
     ObjectsSubscribed,
+    PullsReported,
     RecoveryEnded,
     RefsChanged,
     TaskBlockChanged,
@@ -105,6 +107,8 @@ class HeadState:
         """`task_history`: how many finished tasks to remember (history.py)."""
         self._sink = sink = Sink()
         self.clients: dict[bytes, tuple[bytes, bool]] = {}  # client -> (job, is_driver)
+        # object id -> the latest report of a long pull of it (explain.py reads them)
+        self.transfers: dict[bytes, Transfer] = {}
         self._nodes = NodeTable(sink)
         self._objects = ObjectDirectory(sink, self._nodes, self.clients)
         self._tasks = TaskTable(sink, self._nodes, self._objects)
@@ -152,6 +156,7 @@ class HeadState:
             PlacementGroupRemoveRequested: placement.remove_requested,
             GeneratorItemReported: self._streams.item_reported,
             GeneratorConsumed: self._streams.consumed,
+            PullsReported: self._on_pulls_reported,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -201,8 +206,20 @@ class HeadState:
         self._placement.node_lost(ev.node_id)
         self._tasks.node_lost(ev.node_id, f"node {where} died ({ev.reason})")
         self._actors.node_lost(ev.node_id, ev.reason)
+        for oid in [oid for oid, pull in self.transfers.items() if pull.node_id == ev.node_id]:
+            del self.transfers[oid]
         lost = self._objects.node_lost(ev.node_id)
         self._tasks.objects_lost(lost, f"its only copy was on node {where}, which died ({ev.reason})")
+
+    def _on_pulls_reported(self, ev: PullsReported) -> None:
+        if not self._nodes.alive(ev.node_id):
+            return
+        transfers, now = self.transfers, self._sink.now
+        for oid, received, total, elapsed, done in ev.pulls:
+            if done:
+                transfers.pop(oid, None)
+            else:
+                transfers[oid] = Transfer(ev.node_id, received, total, now - elapsed)
 
     def _on_copies_changed(self, ev: ObjectCopiesChanged) -> None:
         if not self._nodes.alive(ev.node_id):
@@ -310,6 +327,10 @@ class HeadState:
     def recovering(self) -> bool:
         """A restarted head that still waits for saved nodes (no scheduling until they are back)."""
         return self._recovery.awaiting_nodes()
+
+    def queue_positions(self, task: TaskRecord) -> dict[bytes, int]:
+        """READY task id -> how many READY tasks are ahead of it, in the queue of `task`'s class."""
+        return self._tasks.queue_positions(task)
 
     def story(self, some_id: bytes) -> list[StoryEntry]:
         """The last moves of an actor (an actor id) or else of a task, oldest first; [] if unknown.

@@ -268,6 +268,14 @@ class GeneratorConsumed:
     consumed: int
 
 
+@dataclass(slots=True)
+class PullsReported:
+    """A node said how far its long pulls got; only explanations read it (explain.py)."""
+
+    node_id: bytes
+    pulls: list[tuple[bytes, int, int, float, bool]]  # (object id, received, total, elapsed s, done)
+
+
 # ---- effects --------------------------------------------------------------
 
 
@@ -373,6 +381,7 @@ Event = (
     | PlacementGroupRemoveRequested
     | GeneratorItemReported
     | GeneratorConsumed
+    | PullsReported
 )
 Effect = (
     Dispatch

@@ -129,6 +129,19 @@ class SchedulingPass:
                     out[node_id] = out.get(node_id, 0) + info.size
         return out
 
+    def queue_positions(self, task: TaskRecord) -> dict[bytes, int]:
+        """For the queue of `task`'s scheduling class: each READY task id -> how many READY tasks
+        are ahead of it. One pass over that queue (explanations cache it per class)."""
+        request = task.placement if task.kind == ACTOR_CREATION else task.resources
+        queue = self._queues.get((res.request_key(request), task.strategy), ())
+        tasks = self.tasks
+        out: dict[bytes, int] = {}
+        for task_id in queue:
+            other = tasks.get(task_id)
+            if other is not None and other.state is READY:
+                out[task_id] = len(out)
+        return out
+
     def nodes_changed(self) -> None:
         """A node joined: infeasible requests are worth a warning again if still infeasible."""
         self._warned_infeasible.clear()
@@ -140,10 +153,13 @@ def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: list
     alive = [n for n in nodes if n.alive]
     totals = [{name: n.total.get(name, 0.0) for name in request} for n in alive[:_NODES_SHOWN]]
     more = f" and {len(alive) - _NODES_SHOWN} more" if len(alive) > _NODES_SHOWN else ""
+    # (worded as raylite/head/state/explain.py words the same cause, so that the warning at
+    # submission and a later explanation of a waiting get read alike)
+    what = "actor creation" if task.kind == ACTOR_CREATION else "task"
     return (
-        f"task {task.name} requires {request}, which no node in the cluster can ever provide "
-        f"(live nodes have {totals}{more}). It stays queued until a node that fits joins; "
-        "lower its num_cpus/num_gpus/resources or add such a node."
+        f"{what} {task.name} is queued: no node has {request} (infeasible); no node in the cluster "
+        f"can ever provide it (live nodes have {totals}{more}). It stays queued until a node that "
+        "fits joins: add such a node, or lower its num_cpus/num_gpus/resources."
     )
 
 

@@ -230,7 +230,35 @@ def summarize_actors(
     return fetch("summary_actors", address=address, timeout=timeout)["result"]
 
 
+def explain(ids: Any, address: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+    """Why objects, tasks or actors are not done: the head's explanation (raylite/head/state/explain.py).
+
+    `ids`: one or a list of ObjectRefs, ActorHandles, or hex ids of objects, tasks or actors.
+    Returns {"lines": [...] (as printed by a waiting get and `raylite explain`), "reasons":
+    [{"kind", "text", "depth", "subject"}], "counts": {root cause: n}, "total": n}.
+    """
+    many = ids if isinstance(ids, (list, tuple)) else [ids]
+    raw = [_id_bytes(some_id) for some_id in many]
+    return fetch("explain", address=address, timeout=timeout, ids=raw)["result"]
+
+
+def _id_bytes(some_id: Any) -> bytes:
+    if isinstance(some_id, bytes):
+        return some_id
+    actor_id = getattr(some_id, "_actor_id", None)
+    if isinstance(actor_id, bytes):
+        return actor_id
+    if hasattr(some_id, "binary"):
+        return some_id.binary()
+    text = _id_text(some_id)
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a hex id of an object, task or actor") from None
+
+
 __all__ = [
+    "explain",
     "ActorState",
     "NodeState",
     "ObjectState",

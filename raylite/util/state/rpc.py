@@ -66,11 +66,12 @@ def fetch(
     detail: bool = False,
     address: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    ids: Sequence[bytes] = (),
 ) -> dict[str, Any]:
-    """The head's answer to one state query, decoded."""
+    """The head's answer to one state query, decoded (`ids`: of view "explain")."""
     head, token = head_of(address)
     request = head_pb2.StateViewRequest(
-        protocol_version=config.PROTOCOL_VERSION, view=view, limit=max(0, int(limit)), detail=detail
+        protocol_version=config.PROTOCOL_VERSION, view=view, limit=max(0, int(limit)), detail=detail, ids=ids
     )
     for key, predicate, value in filters:
         request.filters.add(key=str(key), predicate=str(predicate), value=str(value))

@@ -136,9 +136,21 @@ async function renderTaskDetail() {
       `<p>State <b>${esc(t.state)}</b> (head: ${esc(t.head_state)}), attempt ${t.attempt_number}, ` +
       `node <span class="mono">${short(t.node_id)}</span></p>` +
       (t.error_message ? `<p class="error">${esc(t.error_type)}: ${esc(t.error_message)}</p>` : "") +
+      (t.state === "FINISHED" || t.state === "FAILED" ? "" : await waitingFor(t.task_id)) +
       `<h4>Story</h4>${story(t.events)}`;
   } catch (err) {
     $("#task-detail").innerHTML = `<p class="muted">${esc(err.message)}</p>`;
+  }
+}
+
+// Why an unfinished task is not done (/api/explain): its line and its chain of arguments.
+async function waitingFor(taskId) {
+  try {
+    const why = (await api(`/api/explain?id=${encodeURIComponent(taskId)}`)).result;
+    return '<h4>Why it is not done</h4><ul class="explain">' + why.reasons.map((r) =>
+      `<li style="margin-left:${r.depth * 1.5}em">${esc(r.text)}</li>`).join("") + "</ul>";
+  } catch (err) {
+    return "";
   }
 }
 
