@@ -64,7 +64,9 @@ def snapshot(roles: dict[str, list[int]]) -> dict[str, float]:
     return {role: sum(cpu_seconds(pid) for pid in pids) for role, pids in roles.items()}
 
 
-def workloads(ray: Any, scale: int = 1, nested_too: bool = True) -> dict[str, tuple[int, Callable[[], Any]]]:
+def workloads(
+    ray: Any, scale: int = 1, nested_too: bool = True, api_warmup: bool = False
+) -> dict[str, tuple[int, Callable[[], Any]]]:
     @ray.remote
     def echo(x: Any) -> Any:
         return x
@@ -76,6 +78,11 @@ def workloads(ray: Any, scale: int = 1, nested_too: bool = True) -> dict[str, tu
     @ray.remote
     def nested(x: int) -> int:
         return ray.get(echo.remote(x))
+
+    @ray.remote
+    def uses_api(x: int) -> int:
+        ray.put(x)  # makes the executor's client, which then carries its results
+        return x
 
     @ray.remote
     class Counter:
@@ -100,6 +107,8 @@ def workloads(ray: Any, scale: int = 1, nested_too: bool = True) -> dict[str, tu
         ray.get([nested.remote(i) for i in range(20)])
     ray.get([actor.m.remote() for _ in range(50)])
     chain(20)
+    if api_warmup:  # every executor makes a client, as after any task that used the API
+        ray.get([uses_api.remote(i) for i in range(200)])
     b, s, n, c, a = 2000 * scale, 500 * scale, 300 * scale, 500 * scale, 1000 * scale
     return {
         "tasks_batch": (b, lambda: ray.get([echo.remote(i) for i in range(b)])),
@@ -163,13 +172,14 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--pyspy", type=Path, default=None, help="folder for py-spy raw profiles")
     parser.add_argument("--scale", type=int, default=1, help="multiply each workload's size")
+    parser.add_argument("--api-warmup", action="store_true", help="first run tasks that use the API everywhere")
     parser.add_argument("--top", type=int, default=30, help="functions listed per profile")
     args = parser.parse_args()
     import raylite as ray
 
     ray.init(num_cpus=args.num_cpus)
     try:
-        table = workloads(ray, args.scale, not args.only or "tasks_nested" in args.only)
+        table = workloads(ray, args.scale, not args.only or "tasks_nested" in args.only, args.api_warmup)
         roles = processes()
         print(f"processes: {roles}  load: {os.getloadavg()}", flush=True)
         for name, (n, fn) in table.items():
