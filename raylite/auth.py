@@ -127,6 +127,12 @@ def listen(server: grpc.aio.Server, host: str, port: int, tls_material: tls.Choi
 
 # One interceptor per call kind: gRPC files each interceptor under the first
 # kind it is an instance of, so one class for all four would cover unary calls only.
+#
+# Stream-stream calls (ClientStream, NodeStream: every batch of the hot path)
+# get no interceptor: gRPC's intercepted stream-stream call passes each write
+# through a queue, an extra task and asyncio.wait, several loop round trips per
+# message. Those calls pass the token themselves (`call_metadata()`); one that
+# forgets is refused UNAUTHENTICATED by the server at once.
 
 
 class _TokenDetails:
@@ -154,15 +160,16 @@ class _StreamUnary(_TokenDetails, grpc.aio.StreamUnaryClientInterceptor):
         return await continuation(self._details(details), request_iterator)
 
 
-class _StreamStream(_TokenDetails, grpc.aio.StreamStreamClientInterceptor):
-    async def intercept_stream_stream(self, continuation, details, request_iterator):
-        return await continuation(self._details(details), request_iterator)
+def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    """The metadata a stream-stream call passes itself (`stub.NodeStream(metadata=...)`): the token."""
+    return ((METADATA_KEY, token),) if token else ()
 
 
 def channel(address: str, token: str | None, tls_material: tls.Choice = tls.FROM_ENV) -> grpc.aio.Channel:
-    """A channel whose every call presents the token: over TLS when this process
-    has certificates, else in plaintext."""
-    kinds = (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)
+    """A channel whose unary-unary, unary-stream and stream-unary calls present the
+    token: over TLS when this process has certificates, else in plaintext.
+    Stream-stream calls pass `call_metadata(token)` themselves (see above)."""
+    kinds = (_UnaryUnary, _UnaryStream, _StreamUnary)
     interceptors = [kind(token) for kind in kinds] if token else None
     material = tls.chosen(tls_material)
     if material is None:

@@ -178,7 +178,7 @@ class Client(ClientObjects, streams.StreamCalls):
         msg.hello.is_driver = self.is_driver
         pending.ClearField("hello")
         msg.MergeFrom(pending)
-        self._stream = self._stub.ClientStream(wait_for_ready=True)
+        self._stream = self._stub.ClientStream(wait_for_ready=True, metadata=auth.call_metadata(self.token))
         self._outage.connected(time.monotonic())
         self._writer_task = asyncio.ensure_future(self._outbox.run(self._stream))
         self._reader_task = asyncio.ensure_future(self._read())

@@ -16,7 +16,7 @@ the order that caller made them, and a call whose arguments do not exist
 yet holds back only the later calls of its own caller; other callers' calls
 run meanwhile (CallOrder). The calls whose arguments are missing when they
 arrive get them on helper threads; the main thread, which runs the calls,
-takes frames from the daemon and those helpers' news from one queue (Inbox).
+reads frames from the daemon itself and takes those helpers' news (Inbox).
 Threaded and async actors promise no order, as in Ray.
 
 Exits: exit_actor() (raylite.actor) raises ActorExitRequest in a sync method
@@ -28,8 +28,9 @@ why first, so that the head does not restart the actor.
 from __future__ import annotations
 
 import asyncio
-import queue
-import threading
+import contextlib
+import select
+import socket
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -172,35 +173,58 @@ EOF_FRAME = None  # the daemon closed the channel
 
 
 class Inbox:
-    """The main thread's one queue: frames from the daemon (read by a thread of its own)
-    and news from helper threads, in the order they happened."""
+    """The main thread's one source of work: frames from the daemon and news from helper threads.
 
-    def __init__(self, recv: Callable[[], Any]) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    The main thread reads the daemon's socket itself: while no helper is out,
+    nothing else can have news, so it blocks in recv() with no thread between
+    it and the socket (a reader thread and a queue cost two thread switches per
+    call). While helpers are out it waits on the socket and on a wake-up
+    socketpair the helpers write a byte to after appending their news.
+    """
+
+    def __init__(self, sock: socket.socket, recv: Callable[[], Any]) -> None:
+        self._sock = sock
         self._recv = recv
-        threading.Thread(target=self._read, name="actor-inbox", daemon=True).start()
+        self._news: deque[Any] = deque()  # appended by helpers, taken by the main thread
+        self._out = 0  # helpers whose news has not been taken yet (main thread only)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
 
-    def _read(self) -> None:
-        while True:
-            frame = self._recv()
-            self._queue.put(("frame", frame))
-            if frame is EOF_FRAME:
-                return
+    def helper_started(self) -> None:
+        self._out += 1
 
     def put(self, news: Any) -> None:
-        self._queue.put(("news", news))
+        """From a helper thread: its news, then a wake-up in case the main thread waits."""
+        self._news.append(news)
+        self._wake_w.send(b"\0")
 
     def get(self) -> tuple[str, Any]:
-        return self._queue.get()
+        while True:
+            if self._news:
+                self._out -= 1
+                return "news", self._news.popleft()
+            if self._out == 0:
+                return "frame", self._recv()
+            readable, _, _ = select.select([self._sock, self._wake_r], [], [])
+            if self._wake_r in readable:
+                with contextlib.suppress(BlockingIOError):
+                    self._wake_r.recv(4096)
+            if self._sock in readable:
+                return "frame", self._recv()
 
 
 class InOrder:
     """A single-threaded actor's calls, each run on the main thread when CallOrder says so;
     helper threads get the arguments that did not exist yet when a call arrived."""
 
-    def __init__(self, recv: Callable[[], Any], get_arguments: Callable[[head_pb2.TaskAssignment], Any]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        recv: Callable[[], Any],
+        get_arguments: Callable[[head_pb2.TaskAssignment], Any],
+    ) -> None:
         self.order = CallOrder()
-        self.inbox = Inbox(recv)
+        self.inbox = Inbox(sock, recv)
         self._get_arguments = get_arguments
         self._held: dict[bytes, head_pb2.TaskAssignment] = {}
         self._got: dict[bytes, Any] = {}  # call -> (args, kwargs), or the error getting them
@@ -228,6 +252,7 @@ class InOrder:
         if not ready:
             if self._helpers is None:
                 self._helpers = ThreadPoolExecutor(16, thread_name_prefix="actor-args")
+            self.inbox.helper_started()
             self._helpers.submit(self._get, assignment)
 
     def _get(self, assignment: head_pb2.TaskAssignment) -> None:

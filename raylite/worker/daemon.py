@@ -179,6 +179,7 @@ class HeadLink:
     def __init__(self, address: str, token: str, tls_material: tls.Material | None) -> None:
         self.address = address
         self.channel = auth.channel(address, token, tls_material)
+        self.metadata = auth.call_metadata(token)
         self.stub = head_pb2_grpc.HeadServiceStub(self.channel)
         self.outbox = Outbox(head_pb2.NodeBatch)
         self.registered = asyncio.Event()  # the head acknowledged us, the first time
@@ -244,7 +245,7 @@ class HeadLink:
     async def _session(self, hello: head_pb2.NodeHello) -> BaseException | None:
         """One stream, until it ends; returns why it ended."""
         # wait_for_ready: containers of a cluster start together; the head may come up after us
-        call = self.stub.NodeStream(wait_for_ready=True)
+        call = self.stub.NodeStream(wait_for_ready=True, metadata=self.metadata)
         pending, self.outbox = self.outbox.msg, Outbox(head_pb2.NodeBatch)
         pending.ClearField("hello")
         msg = self.outbox.touch()

@@ -379,7 +379,7 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         elif spec.max_concurrency > 1 or groups:
             self.threads = actor_host.ThreadGroups(spec.max_concurrency or 1, groups, target.__name__)
         else:
-            self.in_order = actor_host.InOrder(self.channel.recv, self._arguments)
+            self.in_order = actor_host.InOrder(self.channel.sock, self.channel.recv, self._arguments)
         return None
 
     # ---- what the task runs as (get_runtime_context(), get_gpu_ids()) ------------------------------

@@ -14,18 +14,18 @@ from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_
 from tests.conftest import run_python
 
 HEAD_CALLS = {
-    "GetClusterState": lambda s: s.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=1)),
-    "GetFunction": lambda s: s.GetFunction(head_pb2.GetFunctionRequest(function_id=b"x")),
-    "GetActor": lambda s: s.GetActor(head_pb2.GetActorRequest(name="x")),
-    "ListNamedActors": lambda s: s.ListNamedActors(head_pb2.ListNamedActorsRequest(all_namespaces=True)),
-    "ClientStream": lambda s: _opened(s.ClientStream()),
-    "NodeStream": lambda s: _opened(s.NodeStream()),
+    "GetClusterState": lambda s, t: s.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=1)),
+    "GetFunction": lambda s, t: s.GetFunction(head_pb2.GetFunctionRequest(function_id=b"x")),
+    "GetActor": lambda s, t: s.GetActor(head_pb2.GetActorRequest(name="x")),
+    "ListNamedActors": lambda s, t: s.ListNamedActors(head_pb2.ListNamedActorsRequest(all_namespaces=True)),
+    "ClientStream": lambda s, t: _opened(s.ClientStream(metadata=auth.call_metadata(t))),
+    "NodeStream": lambda s, t: _opened(s.NodeStream(metadata=auth.call_metadata(t))),
 }
 WORKER_CALLS = {
-    "FetchObject": lambda s: _first_reply(s.FetchObject(worker_pb2.FetchObjectRequest(object_id=b"x" * 20))),
-    "Pull": lambda s: s.Pull(worker_pb2.PullRequest(location=common_pb2.ObjectValue(object_id=b"x" * 20))),
-    "PushObject": lambda s: s.PushObject(iter([worker_pb2.ObjectChunk(object_id=b"x" * 20, total_size=1)])),
-    "Reserve": lambda s: s.Reserve(worker_pb2.ReserveRequest(object_id=b"x" * 20, size=1)),
+    "FetchObject": lambda s, t: _first_reply(s.FetchObject(worker_pb2.FetchObjectRequest(object_id=b"x" * 20))),
+    "Pull": lambda s, t: s.Pull(worker_pb2.PullRequest(location=common_pb2.ObjectValue(object_id=b"x" * 20))),
+    "PushObject": lambda s, t: s.PushObject(iter([worker_pb2.ObjectChunk(object_id=b"x" * 20, total_size=1)])),
+    "Reserve": lambda s, t: s.Reserve(worker_pb2.ReserveRequest(object_id=b"x" * 20, size=1)),
 }
 
 
@@ -45,7 +45,7 @@ def call_with(address: str, token: str | None, stub_cls, make_call) -> grpc.Stat
     async def go():
         async with auth.channel(address, token) as channel:
             try:
-                await asyncio.wait_for(make_call(stub_cls(channel)), 10)
+                await asyncio.wait_for(make_call(stub_cls(channel), token), 10)
             except grpc.aio.AioRpcError as exc:
                 return exc.code(), exc.details()
         return None, ""

@@ -181,7 +181,7 @@ class Services:
         )
         info.total.update(KEEPER_RESOURCES)
         self._node_out = Outbox(head_pb2.NodeBatch)
-        self._node_call = stub.NodeStream()
+        self._node_call = stub.NodeStream(metadata=auth.call_metadata(TOKEN))
         self._node_out.touch().hello.CopyFrom(head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=info))
         self._node_writer = asyncio.ensure_future(self._node_out.run(self._node_call))
         joined = asyncio.get_running_loop().create_future()
@@ -201,7 +201,7 @@ class Services:
 
     async def _start_keeper_client(self, stub: head_pb2_grpc.HeadServiceStub) -> None:
         self._keeper_out = Outbox(head_pb2.ClientBatch)
-        self._keeper_call = stub.ClientStream()
+        self._keeper_call = stub.ClientStream(metadata=auth.call_metadata(TOKEN))
         batch = self._keeper_out.touch()
         batch.hello.CopyFrom(
             head_pb2.ClientHello(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from raylite.worker.actor_host import CallOrder
+import socket
+import threading
+
+from raylite.worker import protocol
+from raylite.worker.actor_host import CallOrder, Inbox
 
 A, B = b"caller-a", b"caller-b"
 
@@ -35,3 +39,19 @@ def test_a_later_call_resolved_first_still_waits_for_its_callers_earlier_one() -
     assert order.take_runnable() == []
     order.resolved(b"a1")
     assert order.take_runnable() == [b"a1", b"a2"]
+
+
+def test_inbox_reads_frames_itself_and_wakes_for_a_helpers_news() -> None:
+    ours, daemon = socket.socketpair()
+    channel = protocol.BlockingChannel(ours)
+    inbox = Inbox(ours, channel.recv)
+    daemon.sendall(protocol.pack(protocol.TASK, b"first"))
+    assert inbox.get() == ("frame", (protocol.TASK, b"first"))  # no helper out: a plain blocking read
+    inbox.helper_started()
+    helper = threading.Thread(target=inbox.put, args=(b"call-1",))
+    helper.start()
+    assert inbox.get() == ("news", b"call-1")  # waits on the socket and the wake-up, the news wins
+    helper.join()
+    daemon.close()
+    assert inbox.get() == ("frame", None)  # the daemon went: EOF, not a hang
+    ours.close()
