@@ -216,6 +216,7 @@ def _start(opts: argparse.Namespace) -> int:
                 },
                 opts.object_store_memory,
             )
+            + ["--log-dir", logs]
             + tls_args,
             os.path.join(logs, f"worker-{os.getpid()}.log"),
             lifeline_fd=lifeline_r,

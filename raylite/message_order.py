@@ -135,6 +135,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # A generator's caller progressed: wakes an executor paused by backpressure. It names
         # no object, so its place only has to come before the ack that speaks of everything.
         Step("generator_consumed"),
+        # What the job's tasks printed: touches nothing else; before the ack, so a driver that
+        # flushes has printed what arrived with it.
+        Step("log_batches"),
         Step("flush_ack"),
         # Printed after the ack, as it always was; it changes nothing else.
         Step("warning"),
@@ -153,6 +156,8 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # no order between them.)
         Step("copies_added"),
         Step("copies_removed"),
+        # Printed lines change no state; the head forwards them after applying the rest.
+        Step("log_batches"),
     ),
     head_pb2.HeadToNode: (
         # The node's own NodeInfo, in the head's first message: the acknowledgement of

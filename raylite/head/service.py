@@ -22,6 +22,7 @@ from raylite import config, message_order
 from raylite.batching import Outbox
 from raylite.head import validate, wire
 from raylite.head.dashboard import rpc as state_views
+from raylite.head.log_routing import LogRouter
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
@@ -71,6 +72,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self.clients: dict[bytes, Outbox] = {}
         self.nodes: dict[bytes, Outbox] = {}
         self.node_functions: dict[bytes, set[bytes]] = {}
+        self.logs = LogRouter()
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
 
     def recover(self, grace_s: float) -> bool:
@@ -194,6 +196,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # step, so nothing it re-announces in its first batch is freed in between.
         replaced = [ClientDisconnected(client_id)] if self.clients.pop(client_id, None) is not None else []
         self.clients[client_id] = out
+        if hello.log_to_driver and hello.is_driver:
+            self.logs.listen(client_id, hello.job_id, out)
         writer = asyncio.create_task(out.run(context))
         try:
             connected = ClientConnected(client_id, hello.job_id, hello.is_driver)
@@ -204,6 +208,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 self._on_client_batch(session, batch)
         finally:
             out.close()  # before anything awaits: a cancelled call may be cancelled again
+            self.logs.stop_listening(client_id, hello.job_id, out)
             if self.clients.get(client_id) is out:  # not replaced by a reconnection
                 del self.clients[client_id]
                 self.apply(ClientDisconnected(client_id))
@@ -292,6 +297,9 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 action(items, node_id, events)
         if events:
             self.apply(*events)
+        if batch.log_batches:
+            node = self.state.nodes.get(node_id)
+            self.logs.route(node.info if node is not None else None, batch.log_batches)
 
     # ---- queries -------------------------------------------------------------------
 
@@ -430,6 +438,7 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
     ),
     "copies_added": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, list(oids), [])),
     "copies_removed": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, [], list(oids))),
+    "log_batches": None,  # not state: _on_node_batch hands them to the LogRouter
 }
 
 _CLIENT_STEPS = message_order.bind(head_pb2.ClientBatch, _CLIENT_ACTIONS)
