@@ -359,7 +359,7 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         facts.member = "__init__" if spec.kind == common_pb2.ACTOR_CREATION else ""
         if spec.kind == common_pb2.NORMAL:
             args, kwargs = self._arguments(assignment)
-            executor_output.mark(log_lines.Source(spec.job_id, spec.task_id, b"", spec.name))
+            executor_output.mark(log_lines.Source(spec.job_id, spec.task_id, b"", _shown_name(spec.name, target)))
             return target(*args, **kwargs)
         # ACTOR_CREATION
         self._become_actor(assignment, target)
@@ -510,6 +510,13 @@ def main() -> None:
             client.close()
     sys.stdout.flush()
     os._exit(0)
+
+
+def _shown_name(name: str, function: Any) -> str:
+    """A task's name in its output's prefix: as Ray, a function's own name (not its qualified one)."""
+    if name == getattr(function, "__qualname__", None):
+        return str(getattr(function, "__name__", name))
+    return name
 
 
 def _why(exc: BaseException) -> str:

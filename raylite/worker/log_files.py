@@ -92,7 +92,7 @@ async def read(
             yield chunk
         if cursor.keep.matched:
             following.append(cursor)
-    if not request.name and not following and not request.follow:
+    if not request.name and not following:
         raise LogFileError(f"no executor log in {log_dir} has output of that {_what(request)}")
     while request.follow:
         await written(FOLLOW_CHECK_S)
