@@ -128,6 +128,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         Step("flush"),
     ),
     head_pb2.HeadToClient: (
+        # What the job's tasks printed, first: a task's lines come in the message that brings its
+        # result (its node sends them before it), and are printed before the get() it wakes returns.
+        Step("log_batches"),
         # Before flush_ack: a thread woken by the ack finds the values pushed with it.
         Step("objects"),
         # Before flush_ack: cancel() waits for the ack of its batch, then reads what was refused.
@@ -135,9 +138,6 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # A generator's caller progressed: wakes an executor paused by backpressure. It names
         # no object, so its place only has to come before the ack that speaks of everything.
         Step("generator_consumed"),
-        # What the job's tasks printed: touches nothing else; before the ack, so a driver that
-        # flushes has printed what arrived with it.
-        Step("log_batches"),
         Step("flush_ack"),
         # Printed after the ack, as it always was; it changes nothing else.
         Step("warning"),
@@ -146,6 +146,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # The session first: NodeAdded (and what a resuming node still holds) before
         # anything the node reports in its first batch.
         Step("hello"),
+        # Printed lines change no state; forwarded before the results the node sends with them,
+        # so that the driver has them by the time its get() returns.
+        Step("log_batches"),
         # Before deaths: an executor that reported a result and then died must not
         # have that task retried; the death of a task already finished is ignored.
         Step("results"),
@@ -156,8 +159,6 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # no order between them.)
         Step("copies_added"),
         Step("copies_removed"),
-        # Printed lines change no state; the head forwards them after applying the rest.
-        Step("log_batches"),
     ),
     head_pb2.HeadToNode: (
         # The node's own NodeInfo, in the head's first message: the acknowledgement of

@@ -290,6 +290,9 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             await _stop_writer(out, writer)
 
     def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
+        if batch.log_batches:  # before the results: see message_order.py
+            node = self.state.nodes.get(node_id)
+            self.logs.route(node.info if node is not None else None, batch.log_batches)
         events: list[Any] = []
         for name, action in _NODE_STEPS:
             items = getattr(batch, name)
@@ -297,9 +300,6 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 action(items, node_id, events)
         if events:
             self.apply(*events)
-        if batch.log_batches:
-            node = self.state.nodes.get(node_id)
-            self.logs.route(node.info if node is not None else None, batch.log_batches)
 
     # ---- queries -------------------------------------------------------------------
 

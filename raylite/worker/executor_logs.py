@@ -73,12 +73,25 @@ class ExecutorLogs:
             self._pipes[fd] = _Pipe(fd, pid, is_err, executor_file(self.log_dir, pid, is_err))
             loop.add_reader(fd, self._readable, fd)
 
-    def _readable(self, fd: int) -> None:
+    def drain(self, pid: int) -> None:
+        """Takes what an executor printed so far and sends it now: called before its result goes to
+        the head, so that a driver prints a task's lines before its get() returns."""
+        for fd in [fd for fd, pipe in self._pipes.items() if pipe.pid == pid]:
+            for _ in range(64):  # at most 4 MiB now; the rest follows as usual
+                if fd not in self._pipes or not self._readable(fd):
+                    break
+        if self.pending.groups:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+            self.flush()
+
+    def _readable(self, fd: int) -> bool:
+        """Reads once; whether there was data."""
         pipe = self._pipes[fd]
         try:
             data = os.read(fd, READ_BYTES)
         except BlockingIOError:
-            return
+            return False
         except OSError as exc:
             log.warning("reading the output of executor pid %d: %s", pipe.pid, exc)
             data = b""
@@ -93,6 +106,7 @@ class ExecutorLogs:
             add(pipe.pid, pipe.is_err, source, line)
         if self.pending.groups and self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_later(FLUSH_S, self.flush)
+        return bool(data)
 
     def _write(self, pipe: _Pipe, data: bytes) -> None:
         try:

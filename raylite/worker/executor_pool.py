@@ -244,6 +244,8 @@ class ExecutorPool:
                 if kind == protocol.DONE:
                     carry_out(handle(pool.DoneReported(executor)))
                 elif kind == protocol.RESULT:
+                    if self.logs is not None:  # the task's lines go to the head before its result
+                        self.logs.drain(proc.pid)
                     carry_out(handle(pool.ResultReported(executor, body)))
                 elif kind == protocol.HELLO:
                     carry_out(handle(pool.ExecutorSaidHello(executor)))

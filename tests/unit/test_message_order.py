@@ -121,18 +121,18 @@ def test_the_orders_the_protocol_relies_on(message_type: type, first: str, then:
 
 def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
     actions: dict[str, Any] = {
+        "log_batches": print,
         "objects": print,
         "cancel_refused": print,
         "generator_consumed": print,
-        "log_batches": print,
         "flush_ack": print,
         "warning": print,
     }
     assert [name for name, _ in message_order.bind(head_pb2.HeadToClient, actions)] == [
+        "log_batches",
         "objects",
         "cancel_refused",
         "generator_consumed",
-        "log_batches",
         "flush_ack",
         "warning",
     ]
