@@ -20,7 +20,7 @@ from raylite.rpc import common_pb2, head_pb2
 
 log = logging.getLogger("raylite.head")
 
-MAX_QUEUED_LINES = 20_000
+MAX_QUEUED_LINES = 50_000
 
 
 class _Listener:

@@ -62,12 +62,14 @@ class ExecutorLogs:
         self.send, self.backlog = send, backlog
         self.pending = Pending()
         self._pipes: dict[int, _Pipe] = {}
+        self._fds_of: dict[int, tuple[int, int]] = {}  # executor pid -> its two read fds
         self._flush_handle: asyncio.TimerHandle | None = None
         self._written: list[asyncio.Future[None]] = []
 
     def attach(self, pid: int, out_r: int, err_r: int) -> None:
         """Starts reading a spawned executor's pipes (their write ends closed here already)."""
         loop = asyncio.get_running_loop()
+        self._fds_of[pid] = (out_r, err_r)
         for fd, is_err in ((out_r, False), (err_r, True)):
             os.set_blocking(fd, False)
             self._pipes[fd] = _Pipe(fd, pid, is_err, executor_file(self.log_dir, pid, is_err))
@@ -76,14 +78,19 @@ class ExecutorLogs:
     def drain(self, pid: int) -> None:
         """Takes what an executor printed so far and sends it now: called before its result goes to
         the head, so that a driver prints a task's lines before its get() returns."""
-        for fd in [fd for fd, pipe in self._pipes.items() if pipe.pid == pid]:
+        for fd in self._fds_of.get(pid, ()):
             for _ in range(64):  # at most 4 MiB now; the rest follows as usual
-                if fd not in self._pipes or not self._readable(fd):
+                if self._pipe_of(fd, pid) is None or not self._readable(fd):
                     break
         if self.pending.groups:
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
             self.flush()
+
+    def _pipe_of(self, fd: int, pid: int) -> _Pipe | None:
+        """The open pipe fd of executor pid (fd numbers are reused once a pipe closes)."""
+        pipe = self._pipes.get(fd)
+        return pipe if pipe is not None and pipe.pid == pid else None
 
     def _readable(self, fd: int) -> bool:
         """Reads once; whether there was data."""
@@ -122,6 +129,8 @@ class ExecutorLogs:
         asyncio.get_running_loop().remove_reader(pipe.fd)
         del self._pipes[pipe.fd]
         os.close(pipe.fd)
+        if not any(self._pipe_of(fd, pipe.pid) for fd in self._fds_of.get(pipe.pid, ())):
+            self._fds_of.pop(pipe.pid, None)
         pipe.file.close()
 
     def flush(self) -> None:

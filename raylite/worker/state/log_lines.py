@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 MARKER = b"\x1eraylite-log "  # starts a marker line; \x1e (record separator) does not occur in text
 MAX_LINE_BYTES = 16 * 1024
-MAX_PENDING_LINES = 10_000
-MAX_PENDING_BYTES = 4 * 1024 * 1024
+MAX_PENDING_LINES = 50_000
+MAX_PENDING_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
