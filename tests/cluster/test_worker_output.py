@@ -194,3 +194,51 @@ def test_a_file_of_the_other_node_and_a_path_out_of_the_folder(cluster: StateClu
     assert RayStateApiException.__name__ in refused.stdout and "not the name of a file" in refused.stdout, (
         refused.stdout + refused.stderr
     )
+
+
+FOLLOWED = """
+import os, sys
+import raylite as ray
+
+ray.init(address="auto")
+
+@ray.remote
+class Speaker:
+    def say(self, text):
+        print(text, flush=True)
+        return os.getpid()
+
+speaker = Speaker.remote()
+print("PID", ray.get(speaker.say.remote("first words")), flush=True)
+sys.stdin.readline()
+ray.get(speaker.say.remote("words said later"))
+print("SAID", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_follow_streams_what_is_appended_and_list_logs_groups_files(cluster: StateCluster) -> None:
+    speaker = driver(cluster, FOLLOWED)
+    follower = None
+    try:
+        pid = speaker.line(r"PID \d+").split()[1]
+        code = (
+            "from raylite.util.state import list_logs\n"
+            "print(sorted(list_logs()), [n for n in list_logs()['worker_out'] if n.startswith('executor-')][:1])\n"
+        )
+        listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cluster.env)
+        assert "'gcs_server'" in listed.stdout and "'worker_out'" in listed.stdout, listed.stderr
+        follower = Driver(
+            [sys.executable, "-m", "raylite.cli", "logs", f"executor-{pid}.out", "--follow"], dict(cluster.env)
+        )
+        follower.line("first words")
+        assert speaker.proc.stdin is not None
+        speaker.proc.stdin.write("\n")
+        speaker.proc.stdin.flush()
+        speaker.line("SAID")
+        follower.line("words said later")  # appended after the follow began
+    finally:
+        if follower is not None:
+            follower.proc.terminate()  # Ctrl-C's stand-in: the follow never ends by itself
+            follower.proc.wait(timeout=DEADLINE_S)
+        speaker.finish()
