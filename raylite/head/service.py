@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, assert_never
 
 import grpc
 
-from raylite import config, message_order
+from raylite import config, message_order, tls
 from raylite.batching import Outbox
 from raylite.head import validate, wire
 from raylite.head.dashboard import rpc as state_views
@@ -73,6 +73,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self.nodes: dict[bytes, Outbox] = {}
         self.node_functions: dict[bytes, set[bytes]] = {}
         self.logs = LogRouter()
+        # how the head calls worker daemons (the dashboard's logs): the head's own TLS files, set by its entry
+        self.peer_tls: tls.Choice = tls.FROM_ENV
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
 
     def recover(self, grace_s: float) -> bool:

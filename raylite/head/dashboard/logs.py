@@ -46,7 +46,7 @@ def add_routes(app: web.Application, servicer: HeadServicer, token: str) -> None
 
     async def files(request: web.Request) -> web.Response:
         node = node_of(request)
-        async with auth.channel(node.address, token) as channel:
+        async with auth.channel(node.address, token, servicer.peer_tls) as channel:
             try:
                 reply = await worker_pb2_grpc.WorkerServiceStub(channel).ListLogFiles(
                     worker_pb2.ListLogFilesRequest(), timeout=CALL_TIMEOUT_S
@@ -66,7 +66,7 @@ def add_routes(app: web.Application, servicer: HeadServicer, token: str) -> None
             name=request.query.get("name", ""), offset=max(0, offset), tail=max(0, tail)
         )
         data, end = b"", max(0, offset)
-        async with auth.channel(node.address, token) as channel:
+        async with auth.channel(node.address, token, servicer.peer_tls) as channel:
             try:
                 async for chunk in worker_pb2_grpc.WorkerServiceStub(channel).ReadLogFile(ask, timeout=CALL_TIMEOUT_S):
                     data += chunk.data
