@@ -38,9 +38,20 @@ def add_parser(sub: Any) -> None:
 def run(opts: argparse.Namespace) -> int:
     try:
         if opts.actor or opts.task:
-            return _print(get_log(**_where(opts), actor_id=opts.actor, task_id=opts.task, **_how(opts)))
+            where = _node(opts.node)
+            found_by_id = get_log(
+                address=opts.address,
+                node_id=where.get("node_id"),
+                node_ip=where.get("node_ip"),
+                actor_id=opts.actor,
+                task_id=opts.task,
+                follow=opts.follow,
+                tail=opts.tail,
+            )
+            return _print(found_by_id)
         cluster = Cluster.find(opts.address)
-        nodes = cluster.pick(*_node(opts.node, cluster))
+        where = _node(opts.node)
+        nodes = cluster.pick(where.get("node_id"), where.get("node_ip"))
         found = [(node, f) for node in nodes for f in cluster.list_files(node, opts.glob or "").files]
         if opts.glob and len(found) == 1:
             node, f = found[0]
@@ -61,21 +72,11 @@ def run(opts: argparse.Namespace) -> int:
         return 2
 
 
-def _where(opts: argparse.Namespace) -> dict[str, Any]:
-    where: dict[str, Any] = {"address": opts.address}
-    if opts.node:
-        where["node_ip" if opts.node.count(".") == 3 else "node_id"] = opts.node
-    return where
-
-
-def _how(opts: argparse.Namespace) -> dict[str, Any]:
-    return {"follow": opts.follow, "tail": opts.tail}
-
-
-def _node(node: str | None, cluster: Cluster) -> tuple[str | None, str | None]:
-    if node is None:
-        return None, None
-    return (None, node) if node.count(".") == 3 else (node, None)
+def _node(node: str | None) -> dict[str, str]:
+    """--node as the state API takes it: an ip (four dotted parts), else a node id or its prefix."""
+    if not node:
+        return {}
+    return {"node_ip": node} if node.count(".") == 3 else {"node_id": node}
 
 
 def _print(chunks: Any) -> int:
