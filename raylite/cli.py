@@ -4,6 +4,7 @@ raylite start --head [--port 6380] [--num-cpus N] [--resources JSON] [--block] [
 raylite start --address HOST:PORT [--num-cpus N] [--resources JSON] [--block] [--tls-cert F --tls-key F --tls-ca F]
 raylite stop
 raylite status | list | summary | timeline   (raylite/cli_state.py)
+raylite logs                                  (raylite/cli_logs.py)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import sys
 import time
 
-from raylite import auth, cli_state, config, hostinfo, session, tls
+from raylite import auth, cli_logs, cli_state, config, hostinfo, session, tls
 from raylite.client.local_cluster import (
     HEAD_NODE_RESOURCE,
     Daemon,
@@ -84,11 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     _add_node_options(start)
     sub.add_parser("stop", help="stop every raylite daemon started on this machine")
     cli_state.add_parsers(sub)
+    cli_logs.add_parser(sub)
     opts = parser.parse_args(argv)
     if opts.command == "start":
         return _start(opts)
     if opts.command == "stop":
         return _stop()
+    if opts.command == "logs":
+        return cli_logs.run(opts)
     return cli_state.run(opts)
 
 
@@ -216,6 +220,7 @@ def _start(opts: argparse.Namespace) -> int:
                 },
                 opts.object_store_memory,
             )
+            + ["--log-dir", logs]
             + tls_args,
             os.path.join(logs, f"worker-{os.getpid()}.log"),
             lifeline_fd=lifeline_r,

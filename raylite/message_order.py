@@ -128,6 +128,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         Step("flush"),
     ),
     head_pb2.HeadToClient: (
+        # What the job's tasks printed, first: a task's lines come in the message that brings its
+        # result (its node sends them before it), and are printed before the get() it wakes returns.
+        Step("log_batches"),
         # Before flush_ack: a thread woken by the ack finds the values pushed with it.
         Step("objects"),
         # Before flush_ack: cancel() waits for the ack of its batch, then reads what was refused.
@@ -143,6 +146,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # The session first: NodeAdded (and what a resuming node still holds) before
         # anything the node reports in its first batch.
         Step("hello"),
+        # Printed lines change no state; forwarded before the results the node sends with them,
+        # so that the driver has them by the time its get() returns.
+        Step("log_batches"),
         # Before deaths: an executor that reported a result and then died must not
         # have that task retried; the death of a task already finished is ignored.
         Step("results"),

@@ -94,7 +94,6 @@ def init(
             num_gpus,
             resources,
             object_store_memory,
-            log_to_driver=log_to_driver is not False,
             dashboard=(include_dashboard, dashboard_host, dashboard_port),
         )
         head_address = _cluster.address
@@ -140,6 +139,7 @@ def init(
             is_driver=True,
             local_node_id=local_node_id,
             token=_cluster.token if _cluster is not None else None,
+            log_to_driver=log_to_driver is not False,
         )
     except BaseException:
         if _cluster is not None:

@@ -46,6 +46,7 @@ from raylite.client.items import (
 from raylite.client.objects import ClientObjects, Waiter
 from raylite.client.pending_calls import PendingCalls
 from raylite.client.unfinished import UnfinishedTasks
+from raylite.client.worker_output import WorkerOutput
 from raylite.daemon_util import new_event_loop
 from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
@@ -64,6 +65,7 @@ class Client(ClientObjects, streams.StreamCalls):
         adopt_refs: dict[bytes, int] | None = None,
         token: str | None = None,
         client_id: bytes | None = None,
+        log_to_driver: bool = False,
     ) -> None:
         self.head_address = head_address
         self.token = auth.find_token(token)
@@ -106,12 +108,19 @@ class Client(ClientObjects, streams.StreamCalls):
         self._resolver_pool: concurrent.futures.ThreadPoolExecutor | None = None  # made by the first future_of
         self._resolver_lock = threading.Lock()
         self._closed = False
+        # a driver's printer of its job's output (what its tasks and actors print); its ip is set once connected
+        self.worker_output = WorkerOutput("") if log_to_driver and is_driver else None
+        self._output_tick: asyncio.TimerHandle | None = None
         self._init_streams()
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
         self._thread.start()
         self._call(self._connect(), timeout=config.CONNECT_TIMEOUT_S + 5)
         self.local_node = self._pick_local_node(local_node_id)
+        if self.worker_output is not None:
+            self.worker_output.local_ip = (
+                self.local_node.ip if self.local_node else hostinfo.detect_ip(head_address.rsplit(":", 1)[0])
+            )
         for oid, n in (adopt_refs or {}).items():  # refs an executor made before it needed us
             if n > 0:
                 self._refcounts[oid] = n
@@ -176,6 +185,7 @@ class Client(ClientObjects, streams.StreamCalls):
         msg.hello.client_id = self.client_id
         msg.hello.job_id = self.job_id
         msg.hello.is_driver = self.is_driver
+        msg.hello.log_to_driver = self.worker_output is not None
         pending.ClearField("hello")
         msg.MergeFrom(pending)
         self._stream = self._stub.ClientStream(wait_for_ready=True, metadata=auth.call_metadata(self.token))
@@ -255,6 +265,7 @@ class Client(ClientObjects, streams.StreamCalls):
             "generator_consumed": self._on_generator_consumed,
             "flush_ack": self._on_flush_ack,
             "warning": _print_warning,
+            "log_batches": self._on_log_batches,
         }
         steps = message_order.bind(head_pb2.HeadToClient, actions)
         try:
@@ -310,6 +321,24 @@ class Client(ClientObjects, streams.StreamCalls):
     def _on_cancel_refused(self, refusals: Any) -> None:
         for refusal in refusals:
             self._cancel_refused[refusal.object_id] = refusal
+
+    def _on_log_batches(self, batches: Any) -> None:
+        if self.worker_output is None:
+            return
+        self.worker_output.take(batches, time.monotonic())
+        self._schedule_output_tick()
+
+    def _schedule_output_tick(self) -> None:
+        """Prints folded repeats when their window ends, even if no other line comes."""
+        assert self.worker_output is not None
+        if self._output_tick is not None:
+            self._output_tick.cancel()
+            self._output_tick = None
+        due = self.worker_output.tick(time.monotonic())
+        if due is not None:
+            self._output_tick = self._loop.call_at(
+                self._loop.time() + max(0.0, due - time.monotonic()), self._schedule_output_tick
+            )
 
     def _on_flush_ack(self, seq: int) -> None:
         event = self._flushes.pop(seq, None)
@@ -497,6 +526,8 @@ class Client(ClientObjects, streams.StreamCalls):
             pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if self.worker_output is not None:
+            self.worker_output.flush()  # the repeats still held back, as Ray prints them at exit
         if self._resolver_pool is not None:
             self._resolver_pool.shutdown(wait=False, cancel_futures=True)
 

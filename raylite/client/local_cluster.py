@@ -145,20 +145,6 @@ def node_args(
     return args
 
 
-def _driver_output_fds() -> tuple[int, int]:
-    """Copies of the driver's stdout and stderr, so that what tasks print shows
-    up where the driver prints, as with Ray. Where sys.stdout has no file
-    descriptor (notebooks), the process's fds 1 and 2 are used."""
-    fds = []
-    for stream, fallback in ((sys.stdout, 1), (sys.stderr, 2)):
-        try:
-            fd = stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            fd = fallback
-        fds.append(os.dup(fd))
-    return fds[0], fds[1]
-
-
 def new_session_dir() -> str:
     name = time.strftime("session_%Y-%m-%d_%H-%M-%S") + f"_{os.getpid()}"
     path = os.path.join(config.runtime_dir(), name)
@@ -196,12 +182,11 @@ class LocalCluster:
         num_gpus: float | None,
         resources: dict[str, float] | None,
         object_store_memory: int | None,
-        log_to_driver: bool = True,
         dashboard: tuple[bool | None, str, int | None] = (None, "127.0.0.1", None),
     ) -> LocalCluster:
-        """Starts the daemons; with log_to_driver, what tasks print goes to this process's stdout and
-        stderr, else to the worker daemon's log. `dashboard`: init()'s include_dashboard,
-        dashboard_host and dashboard_port."""
+        """Starts the daemons, with the session's log folder for both (what tasks print goes there, and to
+        the drivers through the head). `dashboard`: init()'s include_dashboard, dashboard_host and
+        dashboard_port."""
         session_dir = new_session_dir()
         logs = os.path.join(session_dir, "logs")
         token = auth.new_token()  # this cluster's own: nothing else on the machine can use it
@@ -216,12 +201,6 @@ class LocalCluster:
                 lifeline_fd=lifeline_r,
                 token=token,
             )
-            output_fds = _driver_output_fds() if log_to_driver else ()
-            output_args = (
-                ["--executor-stdout-fd", str(output_fds[0]), "--executor-stderr-fd", str(output_fds[1])]
-                if output_fds
-                else []
-            )
             try:
                 worker = spawn_daemon(
                     "worker",
@@ -233,18 +212,14 @@ class LocalCluster:
                         {**(resources or {}), HEAD_NODE_RESOURCE: 1.0},  # the head's node, as Ray marks it
                         object_store_memory,
                     )
-                    + output_args,
+                    + ["--log-dir", logs],
                     os.path.join(logs, "worker.log"),
                     lifeline_fd=lifeline_r,
-                    extra_fds=output_fds,
                     token=token,
                 )
             except BaseException:
                 stop_daemons([head])
                 raise
-            finally:
-                for fd in output_fds:
-                    os.close(fd)
         except BaseException:
             os.close(lifeline_w)
             raise

@@ -24,6 +24,7 @@ async def serve(opts: argparse.Namespace) -> None:
     server = auth.server(token)
     storage = HeadStorage(opts.storage) if opts.storage else None
     servicer = HeadServicer(opts.session_name, storage)
+    servicer.peer_tls = tls_material
     servicer.recover(config.HEAD_RECOVERY_S)
     head_pb2_grpc.add_HeadServiceServicer_to_server(servicer, server)
     port = auth.listen(server, opts.host, opts.port, tls_material)

@@ -18,10 +18,11 @@ from typing import Any, NamedTuple, assert_never
 
 import grpc
 
-from raylite import config, message_order
+from raylite import config, message_order, tls
 from raylite.batching import Outbox
 from raylite.head import validate, wire
 from raylite.head.dashboard import rpc as state_views
+from raylite.head.log_routing import LogRouter
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
@@ -72,6 +73,9 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self.clients: dict[bytes, Outbox] = {}
         self.nodes: dict[bytes, Outbox] = {}
         self.node_functions: dict[bytes, set[bytes]] = {}
+        self.logs = LogRouter()
+        # how the head calls worker daemons (the dashboard's logs): the head's own TLS files, set by its entry
+        self.peer_tls: tls.Choice = tls.FROM_ENV
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
 
     def recover(self, grace_s: float) -> bool:
@@ -195,6 +199,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # step, so nothing it re-announces in its first batch is freed in between.
         replaced = [ClientDisconnected(client_id)] if self.clients.pop(client_id, None) is not None else []
         self.clients[client_id] = out
+        if hello.log_to_driver and hello.is_driver:
+            self.logs.listen(client_id, hello.job_id, out)
         writer = asyncio.create_task(out.run(context))
         try:
             connected = ClientConnected(client_id, hello.job_id, hello.is_driver)
@@ -205,6 +211,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 self._on_client_batch(session, batch)
         finally:
             out.close()  # before anything awaits: a cancelled call may be cancelled again
+            self.logs.stop_listening(client_id, hello.job_id, out)
             if self.clients.get(client_id) is out:  # not replaced by a reconnection
                 del self.clients[client_id]
                 self.apply(ClientDisconnected(client_id))
@@ -286,6 +293,9 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             await _stop_writer(out, writer)
 
     def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
+        if batch.log_batches:  # before the results: see message_order.py
+            node = self.state.nodes.get(node_id)
+            self.logs.route(node.info if node is not None else None, batch.log_batches)
         events: list[Any] = []
         for name, action in _NODE_STEPS:
             items = getattr(batch, name)
@@ -434,6 +444,7 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
     "pulls": lambda pulls, node_id, events: events.append(
         PullsReported(node_id, [(p.object_id, p.received, p.total, p.elapsed_ms / 1000, p.done) for p in pulls])
     ),
+    "log_batches": None,  # not state: _on_node_batch hands them to the LogRouter
 }
 
 _CLIENT_STEPS = message_order.bind(head_pb2.ClientBatch, _CLIENT_ACTIONS)

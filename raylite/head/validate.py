@@ -26,6 +26,7 @@ from raylite.ids import (
     ACTOR_ID_BYTES,
     CLIENT_ID_BYTES,
     FUNCTION_ID_BYTES,
+    JOB_ID_BYTES,
     NODE_ID_BYTES,
     OBJECT_ID_BYTES,
     TASK_ID_BYTES,
@@ -128,6 +129,19 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
         _id(pull.object_id, OBJECT_ID_BYTES, "pulls", i, "object_id")
         if pull.received > pull.total:
             raise BadMessage(f"pulls[{i}].received: {pull.received} bytes of an object of {pull.total}")
+    for i, logs in enumerate(batch.log_batches):
+        _log_batch(logs, i)
+
+
+def _log_batch(logs: head_pb2.WorkerLogBatch, i: int) -> None:
+    """Lines a node's executors printed: forwarded to the drivers of their job only."""
+    _id(logs.job_id, JOB_ID_BYTES, "log_batches", i, "job_id")
+    if logs.task_id:
+        _id(logs.task_id, TASK_ID_BYTES, "log_batches", i, "task_id")
+    if logs.actor_id:
+        _id(logs.actor_id, ACTOR_ID_BYTES, "log_batches", i, "actor_id")
+    if logs.ip or logs.node_id:
+        raise BadMessage(f"log_batches[{i}].ip and node_id: the head sets them from the node's stream")
 
 
 def _resumed(hello: head_pb2.NodeHello) -> None:

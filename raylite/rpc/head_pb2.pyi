@@ -8,16 +8,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ClientHello(_message.Message):
-    __slots__ = ("protocol_version", "client_id", "job_id", "is_driver")
+    __slots__ = ("protocol_version", "client_id", "job_id", "is_driver", "log_to_driver")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     IS_DRIVER_FIELD_NUMBER: _ClassVar[int]
+    LOG_TO_DRIVER_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     client_id: bytes
     job_id: bytes
     is_driver: bool
-    def __init__(self, protocol_version: _Optional[int] = ..., client_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., is_driver: _Optional[bool] = ...) -> None: ...
+    log_to_driver: bool
+    def __init__(self, protocol_version: _Optional[int] = ..., client_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., is_driver: _Optional[bool] = ..., log_to_driver: _Optional[bool] = ...) -> None: ...
 
 class BlockState(_message.Message):
     __slots__ = ("task_id", "blocked")
@@ -110,18 +112,42 @@ class RefChange(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class HeadToClient(_message.Message):
-    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused", "generator_consumed")
+    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused", "generator_consumed", "log_batches")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     FLUSH_ACK_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REFUSED_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_CONSUMED_FIELD_NUMBER: _ClassVar[int]
+    LOG_BATCHES_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     flush_ack: int
     warning: str
     cancel_refused: _containers.RepeatedCompositeFieldContainer[CancelRefused]
     generator_consumed: _containers.RepeatedCompositeFieldContainer[GeneratorProgress]
-    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ...) -> None: ...
+    log_batches: _containers.RepeatedCompositeFieldContainer[WorkerLogBatch]
+    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ...) -> None: ...
+
+class WorkerLogBatch(_message.Message):
+    __slots__ = ("job_id", "pid", "name", "is_err", "lines", "ip", "node_id", "task_id", "actor_id")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IS_ERR_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: bytes
+    pid: int
+    name: str
+    is_err: bool
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    ip: str
+    node_id: bytes
+    task_id: bytes
+    actor_id: bytes
+    def __init__(self, job_id: _Optional[bytes] = ..., pid: _Optional[int] = ..., name: _Optional[str] = ..., is_err: _Optional[bool] = ..., lines: _Optional[_Iterable[str]] = ..., ip: _Optional[str] = ..., node_id: _Optional[bytes] = ..., task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ...) -> None: ...
 
 class NodeHello(_message.Message):
     __slots__ = ("protocol_version", "node", "resume", "running", "actors", "objects", "copies")
@@ -178,20 +204,22 @@ class ExecutorDied(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., intentional: _Optional[bool] = ...) -> None: ...
 
 class NodeBatch(_message.Message):
-    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls")
+    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls", "log_batches")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     DEATHS_FIELD_NUMBER: _ClassVar[int]
     COPIES_ADDED_FIELD_NUMBER: _ClassVar[int]
     COPIES_REMOVED_FIELD_NUMBER: _ClassVar[int]
     PULLS_FIELD_NUMBER: _ClassVar[int]
+    LOG_BATCHES_FIELD_NUMBER: _ClassVar[int]
     hello: NodeHello
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
     deaths: _containers.RepeatedCompositeFieldContainer[ExecutorDied]
     copies_added: _containers.RepeatedScalarFieldContainer[bytes]
     copies_removed: _containers.RepeatedScalarFieldContainer[bytes]
     pulls: _containers.RepeatedCompositeFieldContainer[PullProgress]
-    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ...) -> None: ...
+    log_batches: _containers.RepeatedCompositeFieldContainer[WorkerLogBatch]
+    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ...) -> None: ...
 
 class PullProgress(_message.Message):
     __slots__ = ("object_id", "received", "total", "elapsed_ms", "done")

@@ -1,10 +1,61 @@
 from raylite.rpc import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ListLogFilesRequest(_message.Message):
+    __slots__ = ("glob",)
+    GLOB_FIELD_NUMBER: _ClassVar[int]
+    glob: str
+    def __init__(self, glob: _Optional[str] = ...) -> None: ...
+
+class LogFileInfo(_message.Message):
+    __slots__ = ("name", "size", "mtime")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MTIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    mtime: float
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., mtime: _Optional[float] = ...) -> None: ...
+
+class ListLogFilesReply(_message.Message):
+    __slots__ = ("log_dir", "files")
+    LOG_DIR_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    log_dir: str
+    files: _containers.RepeatedCompositeFieldContainer[LogFileInfo]
+    def __init__(self, log_dir: _Optional[str] = ..., files: _Optional[_Iterable[_Union[LogFileInfo, _Mapping]]] = ...) -> None: ...
+
+class ReadLogFileRequest(_message.Message):
+    __slots__ = ("name", "tail", "offset", "follow", "task_id", "actor_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    tail: int
+    offset: int
+    follow: bool
+    task_id: bytes
+    actor_id: bytes
+    def __init__(self, name: _Optional[str] = ..., tail: _Optional[int] = ..., offset: _Optional[int] = ..., follow: _Optional[bool] = ..., task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ...) -> None: ...
+
+class LogFileChunk(_message.Message):
+    __slots__ = ("name", "data", "end_offset")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    END_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    data: bytes
+    end_offset: int
+    def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ..., end_offset: _Optional[int] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
     __slots__ = ("object_id", "size", "writer_pid")

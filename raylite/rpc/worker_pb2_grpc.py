@@ -54,6 +54,16 @@ class WorkerServiceStub:
                 request_serializer=raylite_dot_rpc_dot_worker__pb2.ReserveRequest.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_worker__pb2.ReserveReply.FromString,
                 _registered_method=True)
+        self.ListLogFiles = channel.unary_unary(
+                '/raylite.rpc.WorkerService/ListLogFiles',
+                request_serializer=raylite_dot_rpc_dot_worker__pb2.ListLogFilesRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_worker__pb2.ListLogFilesReply.FromString,
+                _registered_method=True)
+        self.ReadLogFile = channel.unary_stream(
+                '/raylite.rpc.WorkerService/ReadLogFile',
+                request_serializer=raylite_dot_rpc_dot_worker__pb2.ReadLogFileRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_worker__pb2.LogFileChunk.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -90,6 +100,21 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLogFiles(self, request, context):
+        """The files in this node's log folder (daemon logs, executor-<pid>.out/.err).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadLogFile(self, request, context):
+        """One log file's text (or the part of it one task or actor printed), optionally followed:
+        the stream then goes on with what is written until the caller cancels it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +137,16 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.Reserve,
                     request_deserializer=raylite_dot_rpc_dot_worker__pb2.ReserveRequest.FromString,
                     response_serializer=raylite_dot_rpc_dot_worker__pb2.ReserveReply.SerializeToString,
+            ),
+            'ListLogFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLogFiles,
+                    request_deserializer=raylite_dot_rpc_dot_worker__pb2.ListLogFilesRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_worker__pb2.ListLogFilesReply.SerializeToString,
+            ),
+            'ReadLogFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadLogFile,
+                    request_deserializer=raylite_dot_rpc_dot_worker__pb2.ReadLogFileRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_worker__pb2.LogFileChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +257,60 @@ class WorkerService:
             '/raylite.rpc.WorkerService/Reserve',
             raylite_dot_rpc_dot_worker__pb2.ReserveRequest.SerializeToString,
             raylite_dot_rpc_dot_worker__pb2.ReserveReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLogFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raylite.rpc.WorkerService/ListLogFiles',
+            raylite_dot_rpc_dot_worker__pb2.ListLogFilesRequest.SerializeToString,
+            raylite_dot_rpc_dot_worker__pb2.ListLogFilesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadLogFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/raylite.rpc.WorkerService/ReadLogFile',
+            raylite_dot_rpc_dot_worker__pb2.ReadLogFileRequest.SerializeToString,
+            raylite_dot_rpc_dot_worker__pb2.LogFileChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,6 +27,7 @@ from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 from raylite.store import contained_of
+from raylite.worker.executor_logs import ExecutorLogs, default_log_dir
 from raylite.worker.executor_pool import ExecutorPool
 from raylite.worker.object_store import NodeStore, sweep_stale_stores
 from raylite.worker.service import Transfers, WorkerServicer, pull_messages
@@ -70,6 +71,7 @@ async def run(opts: argparse.Namespace) -> None:
         log.info("removed the store of a worker daemon that died without cleaning up: %s", folder)
     total = node_resources(opts, ip)
     link = HeadLink(opts.address, token, tls_material)
+    logs = ExecutorLogs(opts.log_dir or default_log_dir(node_id), link.send_log_batches, link.log_backlog)
     node_store = NodeStore(
         store_dir,
         spill_dir,
@@ -84,7 +86,7 @@ async def run(opts: argparse.Namespace) -> None:
         on_progress=lambda reports: link.outbox.touch().pulls.extend(pull_messages(reports)),
     )
     server = auth.server(token)
-    worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
+    worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers, logs), server)
     port = auth.listen(server, opts.host, opts.port, tls_material)
     if port == 0:
         raise SystemExit(f"raylite worker: cannot listen on {opts.host}:{opts.port}")
@@ -110,14 +112,13 @@ async def run(opts: argparse.Namespace) -> None:
         "num_gpus": total.get("GPU", 0.0),  # executors share out GPU indices among themselves
     }
     pool_size = max(1, math.ceil(total["CPU"]))
-    output_fds = (opts.executor_stdout_fd, opts.executor_stderr_fd) if opts.executor_stdout_fd is not None else None
     # an executor killed between reserving room and writing must not hold the room for ever
     pool = ExecutorPool(
         pool_size,
         executor_settings,
         link.outbox_result,
         on_death,
-        output_fds,
+        logs,
         on_exit=node_store.writer_died,
         environ=executor_environ,
     )
@@ -156,6 +157,7 @@ async def run(opts: argparse.Namespace) -> None:
         log.warning("stopping: %s", session.exception() or "the head session ended")
     log.info("worker stopping")
     await pool.stop()
+    logs.close()
     node_store.close()
     session.cancel()
     await link.close()
@@ -199,6 +201,13 @@ class HeadLink:
 
     def outbox_result(self, result: head_pb2.TaskResult) -> None:
         self.outbox.touch().results.append(result)
+
+    def send_log_batches(self, batches: list[head_pb2.WorkerLogBatch]) -> None:
+        self.outbox.touch().log_batches.extend(batches)
+
+    def log_backlog(self) -> int:
+        """Lines on their way to the head and not yet written to the stream."""
+        return sum(len(b.lines) for b in self.outbox.msg.log_batches)
 
     async def run(self) -> None:
         resume = False
@@ -328,8 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--object-store-memory", type=int, default=None)
     parser.add_argument("--ready-fd", type=int, default=None)
     parser.add_argument("--parent-fd", type=int, default=None)
-    parser.add_argument("--executor-stdout-fd", type=int, default=None, help="executors print here")
-    parser.add_argument("--executor-stderr-fd", type=int, default=None)
+    parser.add_argument("--log-dir", default=None, help="the node's log folder (executors' output goes there)")
     parser.add_argument("--token", default=None, help="the cluster token (default: $RAYLITE_TOKEN)")
     tls.add_flags(parser)
     opts = parser.parse_args(argv)

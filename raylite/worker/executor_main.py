@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import faulthandler
 import inspect
 import json
@@ -32,7 +33,7 @@ from raylite.client import context
 from raylite.client import runtime_env as client_runtime_env
 from raylite.client.objects import wait_event
 from raylite.rpc import common_pb2, head_pb2
-from raylite.worker import actor_host, executor_cancel, generators, protocol, runtime_env, task_errors
+from raylite.worker import actor_host, executor_cancel, executor_output, generators, protocol, runtime_env, task_errors
 from raylite.worker.call_ledger import CallLedger
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
 from raylite.worker.executor_cancel import _CALL_NOT_INTERRUPTED, CancelHandling
@@ -40,6 +41,7 @@ from raylite.worker.executor_inputs import TaskInputs
 from raylite.worker.executor_results import TaskReporting
 from raylite.worker.gpus import GpuSlots, _visible_gpus
 from raylite.worker.local_refs import LocalRefs
+from raylite.worker.state import log_lines
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -357,6 +359,7 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         facts.member = "__init__" if spec.kind == common_pb2.ACTOR_CREATION else ""
         if spec.kind == common_pb2.NORMAL:
             args, kwargs = self._arguments(assignment)
+            executor_output.mark(log_lines.Source(spec.job_id, spec.task_id, b"", _shown_name(spec.name, target)))
             return target(*args, **kwargs)
         # ACTOR_CREATION
         self._become_actor(assignment, target)
@@ -365,8 +368,14 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         args, kwargs = self._arguments(assignment)
         self.actor_id = spec.actor_id
         self.actor_name = target.__qualname__
+        source = log_lines.Source(spec.job_id, spec.task_id, spec.actor_id, target.__name__)
+        executor_output.mark(source)
         try:
             self.actor = target(*args, **kwargs)
+            if type(self.actor).__repr__ is not object.__repr__:  # Ray shows a custom repr in the prefix
+                executor_output.mark(
+                    dataclasses.replace(source, name=executor_output.repr_or(self.actor, target.__name__))
+                )
         except BaseException as exc:
             self.actor_error = task_errors.task_error(
                 spec.name, exc, self.pid, self.ip, actor_cls=target, actor_id=spec.actor_id.hex()
@@ -472,6 +481,10 @@ def _should_retry(spec: common_pb2.TaskSpec, exc: BaseException) -> bool:
 
 def main() -> None:
     faulthandler.enable()  # a crash in native code leaves a Python stack in the log
+    try:  # a pipe to the worker daemon: each line leaves as it is printed, as on a terminal
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        pass
     cfg = json.loads(os.environ.pop("RAYLITE_EXECUTOR"))
     _die_with_parent(cfg["parent_pid"])
     sock = socket.socket(fileno=cfg["fd"])
@@ -497,6 +510,13 @@ def main() -> None:
             client.close()
     sys.stdout.flush()
     os._exit(0)
+
+
+def _shown_name(name: str, function: Any) -> str:
+    """A task's name in its output's prefix: as Ray, a function's own name (not its qualified one)."""
+    if name == getattr(function, "__qualname__", None):
+        return str(getattr(function, "__name__", name))
+    return name
 
 
 def _why(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from raylite.failures import Failure, failure_bytes
 from raylite.ids import object_id
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker import protocol, runtime_env
+from raylite.worker.executor_logs import ExecutorLogs
 from raylite.worker.state import pool
 from raylite.worker.state.pool import PoolState
 
@@ -51,7 +52,7 @@ class ExecutorPool:
         settings: dict[str, Any],
         on_result: Callable[[head_pb2.TaskResult], None],
         on_death: Callable[[head_pb2.ExecutorDied], None],
-        output_fds: tuple[int, int] | None = None,
+        logs: ExecutorLogs | None = None,
         on_exit: Callable[[int], None] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -64,9 +65,8 @@ class ExecutorPool:
         self.on_result = on_result
         self.on_death = on_death
         self.on_exit = on_exit  # with the pid of every executor that exited
-        # where executors print: the driver's terminal for an embedded cluster, else our log
-        self.stdout: int | None = output_fds[0] if output_fds else None
-        self.stderr: int | None = output_fds[1] if output_fds else None
+        # executors print into pipes it reads (their log files, and their drivers); None: our own stderr
+        self.logs = logs
         self.processes: dict[int, _Process] = {}
 
     async def start(self) -> None:
@@ -207,6 +207,8 @@ class ExecutorPool:
         self, executor: int, child: socket.socket, control_child: socket.socket, env: dict[str, str]
     ) -> None:
         process = self.processes[executor]
+        out_r, out_w = os.pipe() if self.logs is not None else (-1, -1)
+        err_r, err_w = os.pipe() if self.logs is not None else (-1, -1)
         try:
             process.proc = proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -215,12 +217,22 @@ class ExecutorPool:
                 pass_fds=(child.fileno(), control_child.fileno()),
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=self.stdout,
-                stderr=self.stderr,
+                stdout=out_w if out_w >= 0 else None,
+                stderr=err_w if err_w >= 0 else None,
             )
+        except BaseException:
+            for fd in (out_r, err_r):
+                if fd >= 0:
+                    os.close(fd)
+            raise
         finally:
             child.close()
             control_child.close()
+            for fd in (out_w, err_w):
+                if fd >= 0:
+                    os.close(fd)
+        if self.logs is not None:
+            self.logs.attach(proc.pid, out_r, err_r)
         handle, carry_out = self.state.handle, self._carry_out
         carry_out(handle(pool.ExecutorStarted(executor, proc.pid)))
         reader, process.writer = await asyncio.open_unix_connection(sock=process.sock)
@@ -232,6 +244,8 @@ class ExecutorPool:
                 if kind == protocol.DONE:
                     carry_out(handle(pool.DoneReported(executor)))
                 elif kind == protocol.RESULT:
+                    if self.logs is not None:  # the task's lines go to the head before its result
+                        self.logs.drain(proc.pid)
                     carry_out(handle(pool.ResultReported(executor, body)))
                 elif kind == protocol.HELLO:
                     carry_out(handle(pool.ExecutorSaidHello(executor)))

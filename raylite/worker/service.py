@@ -10,7 +10,8 @@ import grpc
 
 from raylite import auth, config, store, tls
 from raylite.rpc import common_pb2, head_pb2, worker_pb2, worker_pb2_grpc
-from raylite.worker import validate
+from raylite.worker import log_files, validate
+from raylite.worker.executor_logs import ExecutorLogs
 from raylite.worker.object_store import NodeStore, StoreFull
 from raylite.worker.state.pull_progress import PullProgress, Report
 from raylite.worker.state.store_index import DISK
@@ -147,10 +148,34 @@ def pull_messages(reports: list[Report]) -> list[head_pb2.PullProgress]:
 
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
-    def __init__(self, node_id: bytes, node_store: NodeStore, transfers: Transfers) -> None:
+    def __init__(
+        self, node_id: bytes, node_store: NodeStore, transfers: Transfers, logs: ExecutorLogs | None = None
+    ) -> None:
         self.node_id = node_id
         self.node_store = node_store
         self.transfers = transfers
+        self.logs = logs
+
+    async def ListLogFiles(
+        self, request: worker_pb2.ListLogFilesRequest, context: grpc.aio.ServicerContext
+    ) -> worker_pb2.ListLogFilesReply:
+        if self.logs is None:
+            return worker_pb2.ListLogFilesReply()
+        files = log_files.list_files(self.logs.log_dir, request.glob)
+        return worker_pb2.ListLogFilesReply(log_dir=self.logs.log_dir, files=files)
+
+    async def ReadLogFile(
+        self, request: worker_pb2.ReadLogFileRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[worker_pb2.LogFileChunk]:
+        await _check(validate.read_log_file(request), context)
+        if self.logs is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "this worker daemon keeps no log folder")
+            return
+        try:
+            async for chunk in log_files.read(self.logs.log_dir, request, self.logs.written):
+                yield chunk
+        except log_files.LogFileError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"node {self.node_id.hex()[:12]}: {exc}")
 
     async def FetchObject(
         self, request: worker_pb2.FetchObjectRequest, context: grpc.aio.ServicerContext

@@ -10,8 +10,9 @@ or the reason.
 
 from __future__ import annotations
 
-from raylite.ids import NODE_ID_BYTES, OBJECT_ID_BYTES
+from raylite.ids import ACTOR_ID_BYTES, NODE_ID_BYTES, OBJECT_ID_BYTES, TASK_ID_BYTES
 from raylite.rpc import common_pb2, worker_pb2
+from raylite.worker.state.log_lines import safe_file_name
 
 
 def object_id(value: bytes, where: str = "object_id") -> str | None:
@@ -48,4 +49,23 @@ def next_chunk(chunk: worker_pb2.ObjectChunk, first: worker_pb2.ObjectChunk) -> 
         return "object_id of a later chunk: names another object than the first chunk"
     if chunk.total_size not in (0, first.total_size):
         return "total_size of a later chunk: differs from the first chunk's"
+    return None
+
+
+def read_log_file(request: worker_pb2.ReadLogFileRequest) -> str | None:
+    """A file name of the log folder (never a path), or a task or actor to look for in every executor log."""
+    if request.name:
+        problem = safe_file_name(request.name)
+        if problem is not None:
+            return f"name: {problem}"
+    elif not (request.task_id or request.actor_id):
+        return "name: a log file name, or a task_id or actor_id, is required"
+    if request.task_id and request.actor_id:
+        return "task_id and actor_id: give one or the other"
+    for field, value, size in (
+        ("task_id", request.task_id, TASK_ID_BYTES),
+        ("actor_id", request.actor_id, ACTOR_ID_BYTES),
+    ):
+        if value and len(value) != size:
+            return f"{field}: an id of {size} bytes was expected, got {len(value)} bytes"
     return None

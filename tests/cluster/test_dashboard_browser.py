@@ -36,7 +36,11 @@ import sys, threading, time
 import numpy as np
 import raylite as ray
 
-ray.init(address="auto")
+ray.init(address="auto", log_to_driver=False)  # its stdout is READY and DONE only
+
+@ray.remote
+def shout():
+    print("a line for the logs page", flush=True)
 
 @ray.remote
 def tick(i):
@@ -48,6 +52,7 @@ class Pinger:
     def ping(self):
         return "pong"
 
+ray.get(shout.remote())
 pinger = Pinger.options(name="pinger").remote()
 assert ray.get(pinger.ping.remote()) == "pong"
 big = ray.put(np.zeros(2_000_000, dtype=np.uint8))
@@ -136,6 +141,7 @@ def test_every_page_in_a_browser(cluster: StateCluster, shots: Path) -> None:
             actors(page, shots)
             objects(page, shots)
             placement_groups(page, shots)
+            logs(page, cluster, shots)
         finally:
             browser.close()
 
@@ -198,3 +204,29 @@ def placement_groups(page: Page, shots: Path) -> None:
     page.click("nav a[data-page=placement-groups]")
     expect(page.locator("#pgs-table")).to_contain_text("No placement groups.")
     assert page.locator("#page-overview").is_hidden()
+
+
+def logs(page: Page, cluster: StateCluster, shots: Path) -> None:
+    # where the line is: the node and executor file the API finds it in (the page is then told to show it)
+    status, nodes = api(cluster, "/api/nodes", token=cluster.token)
+    assert status == 200, nodes
+    where = None
+    for node in nodes["result"]:
+        status, listing = api(cluster, f"/api/logs?node={node['node_id']}", token=cluster.token)
+        assert status == 200, listing
+        for f in listing["result"]["files"]:
+            if f["name"].endswith(".out"):
+                _, got = api(cluster, f"/api/logs/file?node={node['node_id']}&name={f['name']}", token=cluster.token)
+                if "a line for the logs page" in got["result"]["data"]:
+                    where = (node["node_id"], f["name"])
+    assert where is not None, "no executor log of either node holds the line shout printed"
+    status, refused = api(cluster, f"/api/logs/file?node={where[0]}&name=..%2Fhead.log", token=cluster.token)
+    assert status == 400 and "not the name of a file" in refused["error"]
+    page.click("nav a[data-page=logs]")
+    page.select_option("#log-node", where[0])
+    row = page.locator("#log-files tbody tr", has_text=where[1])
+    expect(row).to_have_count(1)
+    row.click()
+    expect(page.get_by_test_id("log-text")).to_contain_text("a line for the logs page")
+    expect(page.locator("#log-name")).to_have_text(where[1])
+    page.screenshot(path=str(shots / "dashboard-logs.png"))

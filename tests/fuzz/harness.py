@@ -33,11 +33,13 @@ from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop
 from raylite.head.service import HeadServicer
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
+from raylite.worker.executor_logs import ExecutorLogs
 from raylite.worker.object_store import NodeStore
 from raylite.worker.service import Transfers, WorkerServicer
 from raylite.worker.state.store_index import SHM
 
 TOKEN = "fuzz-token"
+SECRET = b"a file beside the log folder that ReadLogFile must never serve"
 STORE_CAPACITY = 8 << 20
 KEEPER_RESOURCES = {"CPU": 1000.0, "special": 1000.0}  # room for the actors fuzzed clients leave behind
 LEASE_S = 0.5  # reservations nobody writes lapse quickly, so the oracle can see the store recover
@@ -136,8 +138,12 @@ class Services:
                 lease_s=LEASE_S,
             )
             transfers = Transfers(node_store, lambda oid: None, TOKEN)
+            logs = ExecutorLogs(str(self.root / name / "logs"), lambda batches: None, lambda: 0)
+            (self.root / name / "logs" / "worker.log").write_text("a line of the worker's log\n")
+            (self.root / name / "secret").write_bytes(SECRET)  # beside the log folder: never served
             server = auth.server(TOKEN)
-            worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
+            servicer = WorkerServicer(node_id, node_store, transfers, logs)
+            worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
             self.worker_addresses[node_id] = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
             await server.start()
             self.stores[node_id] = node_store

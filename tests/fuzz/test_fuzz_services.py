@@ -424,9 +424,20 @@ def test_node_streams(services: Services) -> None:
 # ---- the workers' object service ------------------------------------------------------
 
 
+def _read_once(request: worker_pb2.ReadLogFileRequest, name: str) -> worker_pb2.ReadLogFileRequest:
+    request.name = name
+    request.follow = False
+    return request
+
+
 def test_worker_object_service(services: Services) -> None:
     h = hints(services)
     chunks = messages(worker_pb2.ObjectChunk, h)
+    names = st.sampled_from(["worker.log", "../secret", "..", "secret", "", "worker.log/../../secret", "x"])
+    # never followed: a followed file streams until the caller stops
+    log_reads = st.builds(
+        _read_once, messages(worker_pb2.ReadLogFileRequest, h), st.one_of(names, st.text(max_size=20))
+    )
     calls = st.one_of(
         st.tuples(
             st.just("FetchObject"), messages(worker_pb2.FetchObjectRequest, h).map(lambda m: [m]), st.just(False)
@@ -434,6 +445,10 @@ def test_worker_object_service(services: Services) -> None:
         st.tuples(st.just("Pull"), messages(worker_pb2.PullRequest, h).map(lambda m: [m]), st.just(False)),
         st.tuples(st.just("Reserve"), messages(worker_pb2.ReserveRequest, h).map(lambda m: [m]), st.just(False)),
         st.tuples(st.just("PushObject"), st.lists(chunks, min_size=1, max_size=4), st.booleans()),
+        st.tuples(
+            st.just("ListLogFiles"), messages(worker_pb2.ListLogFilesRequest, h).map(lambda m: [m]), st.just(False)
+        ),
+        st.tuples(st.just("ReadLogFile"), log_reads.map(lambda m: [m]), st.just(False)),
     )
     strategy = st.tuples(st.sampled_from([NODE_A, NODE_B]), calls)
 
@@ -441,6 +456,9 @@ def test_worker_object_service(services: Services) -> None:
         node_id, (method, requests, cut) = example
         outcome = services.call(services.worker_addresses[node_id], method, requests, cut=cut)
         answered(outcome, ALWAYS | {grpc.StatusCode.NOT_FOUND} | (CUT if cut else set()), method)
+        assert not any(harness.SECRET in reply for reply in outcome.replies), (
+            f"{method} served a file out of its folder"
+        )
         services.check()
         return len(requests), outcome.code
 

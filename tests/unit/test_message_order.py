@@ -122,6 +122,7 @@ def test_the_orders_the_protocol_relies_on(message_type: type, first: str, then:
 
 def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
     actions: dict[str, Any] = {
+        "log_batches": print,
         "objects": print,
         "cancel_refused": print,
         "generator_consumed": print,
@@ -129,6 +130,7 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
         "warning": print,
     }
     assert [name for name, _ in message_order.bind(head_pb2.HeadToClient, actions)] == [
+        "log_batches",
         "objects",
         "cancel_refused",
         "generator_consumed",
@@ -138,7 +140,13 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
     with pytest.raises(ValueError, match="no action for \\['warning'\\]"):
         message_order.bind(
             head_pb2.HeadToClient,
-            {"objects": print, "cancel_refused": print, "generator_consumed": print, "flush_ack": print},
+            {
+                "objects": print,
+                "cancel_refused": print,
+                "generator_consumed": print,
+                "log_batches": print,
+                "flush_ack": print,
+            },
         )
     with pytest.raises(ValueError, match="not in the order \\['extra'\\]"):
         message_order.bind(head_pb2.HeadToClient, {**actions, "extra": print})
@@ -300,7 +308,7 @@ async def test_the_head_applies_a_node_batch_in_the_table_order() -> None:
     batch.copies_removed.append(b"r" * 20)
     batch.pulls.add(object_id=b"p" * 20, received=1, total=2)
     svc._on_node_batch(NODE, batch)
-    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello",))
+    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello", "log_batches"))  # lines are not state
 
 
 # ---- the worker daemon ------------------------------------------------------------------

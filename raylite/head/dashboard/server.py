@@ -27,6 +27,7 @@ case-insensitive substring of a record's id or name):
     /api/actors/{actor_id} one actor with its story
     /api/summary/tasks /api/summary/actors
     /api/timeline          Chrome trace events
+    /api/logs /api/logs/file   a node's log files, read from its worker daemon (logs.py)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import socket
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from raylite.head.dashboard import logs as dashboard_logs
 from raylite.head.dashboard import query as q
 from raylite.head.dashboard.rpc import explained
 from raylite.state_filters import parse_filter
@@ -218,6 +220,7 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
     app.router.add_get("/api/summary/{kind}", summary)
     app.router.add_get("/api/timeline", timeline)
     app.router.add_get("/api/explain", explain)
+    dashboard_logs.add_routes(app, servicer, token)  # before /api/{view}, which would take /api/logs
     app.router.add_get("/api/{view}", listing)
     app.router.add_get("/api/{view}/{id}", one)
     return app

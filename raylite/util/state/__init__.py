@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from raylite.util.state.exception import RayStateApiException
+from raylite.util.state.logs import get_log, list_logs
 from raylite.util.state.rpc import DEFAULT_TIMEOUT_S, fetch
 
 Filters = list[tuple[str, str, Any]] | None
@@ -266,11 +267,13 @@ __all__ = [
     "RayStateApiException",
     "TaskState",
     "get_actor",
+    "get_log",
     "get_node",
     "get_objects",
     "get_placement_group",
     "get_task",
     "list_actors",
+    "list_logs",
     "list_nodes",
     "list_objects",
     "list_placement_groups",

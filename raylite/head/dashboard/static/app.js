@@ -189,6 +189,58 @@ async function renderPlacementGroups() {
     '<tr><td colspan="5" class="muted">No placement groups.</td></tr>';
 }
 
+// ---- logs: a node's files, one followed (read from where the last poll stopped) -----------
+
+const logView = { node: "", name: "", offset: 0, started: false };
+const LOG_KEEP_CHARS = 2_000_000; // the page keeps the end of a long log only
+
+async function renderLogs() {
+  const nodes = (await api("/api/nodes")).result.filter((n) => n.state === "ALIVE");
+  const select = $("#log-node");
+  const ids = nodes.map((n) => n.node_id);
+  if (select.dataset.ids !== ids.join(",")) {
+    select.innerHTML = nodes.map((n) => `<option value="${esc(n.node_id)}">${short(n.node_id)} (${esc(n.node_ip)})` +
+      `${n.is_head_node ? " head" : ""}</option>`).join("");
+    select.dataset.ids = ids.join(",");
+    if (ids.includes(logView.node)) select.value = logView.node;
+  }
+  if (!ids.includes(logView.node)) chooseLogNode(select.value);
+  if (!logView.node) return;
+  const listing = (await api(`/api/logs?node=${encodeURIComponent(logView.node)}`)).result;
+  $("#log-dir").textContent = listing.log_dir;
+  $("#log-files tbody").innerHTML = listing.files.map((f) =>
+    `<tr data-name="${esc(f.name)}" class="${f.name === logView.name ? "selected" : ""}">` +
+    `<td class="mono">${esc(f.name)}</td><td>${bytes(f.size)}</td></tr>`).join("") ||
+    '<tr><td colspan="2" class="muted">No log files.</td></tr>';
+  if (!logView.name) return;
+  const name = logView.name;
+  const q = `/api/logs/file?node=${encodeURIComponent(logView.node)}&name=${encodeURIComponent(name)}` +
+    (logView.started ? `&offset=${logView.offset}` : "&tail=1000");
+  const got = (await api(q)).result;
+  if (name !== logView.name) return; // another file was chosen meanwhile
+  if (got.data) {
+    const pre = $("#log-text");
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = (pre.textContent + got.data).slice(-LOG_KEEP_CHARS);
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }
+  logView.offset = got.end_offset;
+  logView.started = true;
+}
+
+function chooseLogNode(node) {
+  logView.node = node || "";
+  chooseLogFile("");
+}
+
+function chooseLogFile(name) {
+  logView.name = name;
+  logView.offset = 0;
+  logView.started = false;
+  $("#log-name").textContent = name || "Select a file to follow it.";
+  $("#log-text").textContent = "";
+}
+
 // ---- the loop -----------------------------------------------------------------------
 
 const RENDER = {
@@ -197,6 +249,7 @@ const RENDER = {
   actors: renderActors,
   objects: renderObjects,
   "placement-groups": renderPlacementGroups,
+  logs: renderLogs,
 };
 
 async function tick() {
@@ -228,6 +281,11 @@ $("#tasks-table").addEventListener("click", (ev) => {
 $("#actors-table").addEventListener("click", (ev) => {
   const row = ev.target.closest("tr[data-id]");
   if (row) { selectedActor = row.dataset.id; tick(); }
+});
+$("#log-node").addEventListener("change", (ev) => { chooseLogNode(ev.target.value); tick(); });
+$("#log-files").addEventListener("click", (ev) => {
+  const row = ev.target.closest("tr[data-name]");
+  if (row) { chooseLogFile(row.dataset.name); tick(); }
 });
 $("#task-search").addEventListener("input", () => tick());
 $("#task-state-filter").addEventListener("change", () => tick());
