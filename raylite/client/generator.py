@@ -127,7 +127,7 @@ class ObjectRefGenerator:
 
     def __del__(self) -> None:
         try:
-            self._client.close_stream(self._task_id, self._index)
+            self._client.close_stream_soon(self._task_id, self._index)
         except Exception:  # noqa: BLE001 - interpreter shutdown, a closed client
             pass
 

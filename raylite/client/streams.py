@@ -18,6 +18,7 @@ backpressure until its caller took enough (GeneratorProgressed from the head).
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import threading
 from typing import TYPE_CHECKING, Any
@@ -48,24 +49,56 @@ class StreamCalls:
         self._streams: dict[bytes, StreamState] = {}
         self._progress: dict[bytes, int] = {}  # executor: task -> items its caller took
         self._progress_changed = threading.Condition()
+        # Generators collected while this thread may hold _lock or _ref_lock (a garbage
+        # collection can run __del__ anywhere): their close waits here for the next stream call.
+        self._closing: collections.deque[tuple[bytes, int]] = collections.deque()
 
     # ---- caller ----------------------------------------------------------------------
 
     def open_stream(self, task_id: bytes, backpressure: int = 0) -> None:
+        self._close_collected()
         with self._lock:
             self._streams[task_id] = StreamState(backpressure=backpressure)
 
+    def close_stream_soon(self, task_id: bytes, taken: int) -> None:
+        """close_stream for a generator's __del__, which a garbage collection may run inside a
+        section holding _lock or _ref_lock: it never blocks on them. The close happens now when
+        both are free, else at the next stream call."""
+        self._closing.append((task_id, taken))  # atomic
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._ref_lock.acquire(blocking=False):
+                try:
+                    self._drain_closing()
+                finally:
+                    self._ref_lock.release()
+        finally:
+            self._lock.release()
+
+    def _close_collected(self) -> None:
+        if self._closing:
+            with self._lock, self._ref_lock:
+                self._drain_closing()
+
     def close_stream(self, task_id: bytes, taken: int) -> None:
         """The generator is gone: forget the items it did not hand out (unless a ref holds one)."""
-        with self._lock:
-            state = self._streams.pop(task_id, None)
-            if state is None:
-                return
-            with self._ref_lock:
-                for index in range(taken, state.arrived):
-                    oid = ids.object_id(task_id, index + 1)
-                    if oid not in self._refcounts:
-                        self._objects.pop(oid, None)
+        with self._lock, self._ref_lock:
+            self._forget_stream(task_id, taken)
+
+    def _drain_closing(self) -> None:
+        while self._closing:
+            self._forget_stream(*self._closing.popleft())
+
+    def _forget_stream(self, task_id: bytes, taken: int) -> None:
+        # under _lock and _ref_lock
+        state = self._streams.pop(task_id, None)
+        if state is None:
+            return
+        for index in range(taken, state.arrived):
+            oid = ids.object_id(task_id, index + 1)
+            if oid not in self._refcounts:
+                self._objects.pop(oid, None)
 
     def stream_state(self, task_id: bytes) -> StreamState | None:
         return self._streams.get(task_id)
@@ -103,6 +136,7 @@ class StreamCalls:
         """Resolves to True once item `index` of a stream is here, False once the stream ended without it."""
         from raylite.client.objects import Waiter as _Waiter
 
+        self._close_collected()
         future: concurrent.futures.Future[bool] = concurrent.futures.Future()
         oid = ids.object_id(task_id, index + 1)
         with self._lock:

@@ -88,6 +88,27 @@ def test_closing_a_stream_forgets_the_items_it_did_not_hand_out() -> None:
     assert client.stream_state(TASK) is None
 
 
+def test_a_generator_collected_under_the_clients_lock_closes_later_without_deadlock() -> None:
+    """A garbage collection can run ObjectRefGenerator.__del__ inside a section that holds the
+    client's lock (it did, in item_future): the close must not block, and happens on the next call."""
+    client = FakeClient()
+    client.open_stream(TASK)
+    client.deliver(1)
+    with client._lock:
+        client.close_stream_soon(TASK, taken=0)  # would deadlock if it took the lock
+        assert client.stream_state(TASK) is not None
+    client.item_future(b"u" * ids.TASK_ID_BYTES, 0)  # the next stream call closes it
+    assert client.stream_state(TASK) is None and client._objects == {}
+
+
+def test_a_generator_collected_with_the_locks_free_closes_at_once() -> None:
+    client = FakeClient()
+    client.open_stream(TASK)
+    client.deliver(1)
+    client.close_stream_soon(TASK, taken=0)
+    assert client.stream_state(TASK) is None and client._objects == {}
+
+
 def test_progress_reaches_a_paused_generator() -> None:
     client = FakeClient()
     assert not client.wait_consumed(TASK, 2, 0.01)
