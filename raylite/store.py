@@ -275,6 +275,16 @@ def _handle(store_dir: str) -> _Handle:
     return handle
 
 
+def _after_fork_in_child() -> None:
+    # fcntl locks are not inherited: a forked child holds no pins, whatever its parent's counts say
+    for h in _handles.values():
+        h.pins.clear()
+        h.on_unpinned.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def handle(store_dir: str) -> _Handle:
     """This process's handle on a store's arena (the daemon frees ranges through it)."""
     return _handle(store_dir)

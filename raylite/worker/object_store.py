@@ -321,14 +321,16 @@ def _move_file(oid: bytes, src_dir: str, dst_dir: str, into: Range | None) -> No
 
 
 def _copy(src: str, src_offset: int, dst: str, dst_offset: int, size: int, create: bool = False) -> None:
-    """Copies size bytes between files inside the kernel (copy_file_range), no user-space buffer."""
+    """Copies size bytes between files inside the kernel (sendfile: shared memory and disk are
+    different file systems, which copy_file_range refuses), no user-space buffer."""
     flags = os.O_WRONLY | (os.O_CREAT | os.O_TRUNC if create else 0)
     with open(src, "rb") as fin:
         out = os.open(dst, flags, 0o600)
         try:
+            os.lseek(out, dst_offset, os.SEEK_SET)
             done = 0
             while done < size:
-                n = os.copy_file_range(fin.fileno(), out, size - done, src_offset + done, dst_offset + done)
+                n = os.sendfile(out, fin.fileno(), src_offset + done, size - done)
                 if n == 0:
                     raise OSError(f"{src} ended after {done} of {size} bytes")
                 done += n
