@@ -6,7 +6,8 @@ At start the daemon creates `<store dir>/arena` of the store's capacity
 mark nears the end of what is allocated, the next `config.ARENA_GROW_BYTES`
 are allocated the same way, off the event loop and ahead of need. Writers then
 copy into pages that exist: no page fault and no zeroing per 4 KiB page on
-the hot path. The allocator (raylite/worker/state/arena_alloc.py) keeps the
+the hot path. A range past what is allocated is handed out at once all the
+same: the writer's pwrite allocates what the growth has not reached yet. The allocator (raylite/worker/state/arena_alloc.py) keeps the
 used part low (first fit), so memory touched follows the high-water mark of
 the store, not its capacity.
 
@@ -65,21 +66,18 @@ class Arena:
             got = self.allocator.alloc(object_id, size)
         if got is None:
             return None
-        end = got.offset + got.length
-        while end > self.faulted:
-            await self._grow(end)
-        if self.allocator.high_water() + config.ARENA_GROW_BYTES // 2 > self.faulted and self._growing is None:
-            task = asyncio.get_running_loop().create_task(self._grow(self.faulted + 1))  # ahead of need
+        # Pages not allocated yet are allocated by the writer's pwrite as it goes (in the kernel, no
+        # fault per page), and by the growth running meanwhile on another core: neither waits for the other.
+        need = max(got.offset + got.length, self.allocator.high_water() + config.ARENA_GROW_BYTES // 2)
+        if need > self.faulted and self._growing is None:
+            task = asyncio.get_running_loop().create_task(self._grow(need))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return got
 
     async def _grow(self, need: int) -> None:
-        """Allocates the arena's pages up to past `need`, one growth step at a time, off the loop."""
-        if self._growing is not None:
-            await asyncio.shield(self._growing)
-            return
-        if need <= self.faulted or self.faulted >= self.allocator.capacity:
+        """Allocates the arena's pages up to `need` rounded up to a growth step, off the loop."""
+        if self._growing is not None or need <= self.faulted or self.faulted >= self.allocator.capacity:
             return
         step = config.ARENA_GROW_BYTES
         upto = min(self.allocator.capacity, -(-need // step) * step)
