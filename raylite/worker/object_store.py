@@ -339,9 +339,10 @@ def _copy(src: str, src_offset: int, dst: str, dst_offset: int, size: int, creat
 
 
 def _alive(pid: int) -> bool:
+    """Whether process pid exists (a peer's writer_pid may be any uint32: past the pid range, none does)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True

@@ -146,3 +146,18 @@ async def test_a_primary_spills_out_of_the_arena_and_comes_back(node_store) -> N
     assert store.read(s.store_dir, oid(1))[-1] == 1 and store.read(s.spill_dir, oid(2))[0] == 2
     s.index.validate()
     s.arena.allocator.validate()
+
+
+async def test_a_lapsed_reservation_keeps_its_range_while_its_writer_lives(node_store) -> None:
+    """A writer past its lease may still write: its range must not go to another object until it dies.
+    A writer pid no process can have (a peer's uint32, found by the fuzz test) counts as dead."""
+    s = node_store()
+    s.lease_s = 0.0
+    live = await s.reserve(oid(1), 1000, primary=True, for_other=True, writer=os.getpid())
+    await s.reserve(oid(2), 1000, primary=True, for_other=True, writer=2**32 - 1)
+    await s.reserve(oid(3), 10, primary=True)  # settles: both leases lapse
+    assert s.index.where(oid(1)) is None and s.index.where(oid(2)) is None
+    assert s.arena.range_of(oid(1)) == live and s.arena.range_of(oid(2)) is None
+    s.writer_died(os.getpid())
+    assert s.arena.range_of(oid(1)) is None
+    s.arena.allocator.validate()
