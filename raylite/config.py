@@ -27,6 +27,17 @@ RESERVATION_WAKE_SLACK_S = 0.01
 # (spills, restores, evictions), so the daemon's loop never waits on a copy.
 STORE_IO_THREADS = 2
 
+# The node's arena (raylite/worker/arena.py): the pages of the first
+# ARENA_FIRST_BYTES are allocated at start, then ARENA_GROW_BYTES at a time as
+# the store fills, ahead of need; never more than the store's capacity.
+ARENA_FIRST_BYTES = int(os.environ.get("RAYLITE_ARENA_FIRST_BYTES", str(64 * 1024 * 1024)))
+ARENA_GROW_BYTES = int(os.environ.get("RAYLITE_ARENA_GROW_BYTES", str(256 * 1024 * 1024)))
+
+# At most this many threads wait for readers in other processes to let go of
+# freed arena ranges; beyond them, the next allocation that finds no hole
+# takes back what readers released meanwhile.
+ARENA_FREE_WAITERS = 16
+
 # How long a stopping daemon's gRPC server lets calls in progress finish
 # before it cancels them.
 SERVER_STOP_GRACE_S = 0.2

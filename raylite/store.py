@@ -1,39 +1,129 @@
-"""A node's object store on disk: one file per object in a shared-memory folder.
+"""A node's object store as every process on the host sees it: one arena file, and a name per object.
 
-Writers create `<id>.tmp`, write the serialized value and rename it into
-place, so a reader never sees a half-written object. Readers map the file
-read-only and unpickle straight from the map: numpy arrays and other pickle-5
-buffers stay backed by shared memory (zero-copy, read-only, as in Ray).
+The store folder holds `arena`, one shared-memory file of the store's
+capacity that the worker daemon pre-faults as it fills (raylite/worker/arena.py),
+and one name per sealed object, `<object id hex>`:
 
-The worker daemon owns the folder and removes it when it stops; any process
-on the same host may read it.
+- a symlink whose target is `arena:<offset>:<size>`: the object's bytes are
+  that range of the arena. Writers pwrite into the range the daemon reserved
+  for them, then create the link (`seal`); the link is the seal, so a reader
+  never sees a half-written object. Creating a link is one syscall, and the
+  bytes go into pages the daemon touched already: no page fault per page.
+- a plain file (the fallback when the arena has no hole large enough, and the
+  layout of spilled objects on disk): written as `<id>.<pid>.tmp`, renamed.
+
+Readers map an object read-only and unpickle straight from the map: numpy
+arrays and other pickle-5 buffers stay backed by shared memory (zero-copy,
+read-only, as in Ray). A reader pins the range it maps with a shared
+`fcntl` lock on the same range of `arena.lock`, held while any view of the
+map lives (a `weakref.finalize` on the map releases it) and dropped by the
+kernel if the reader dies. The daemon reuses a freed range only once it can
+take an exclusive lock on it: until then the free is deferred
+(raylite/worker/arena.py). After taking its pin a reader reads the link
+again: a link gone or changed meanwhile means the object was freed before
+the pin held, and the read fails as for a missing object (FileNotFoundError).
+
+fcntl locks belong to a process, not to a file descriptor or a thread, and
+closing any descriptor of the lock file drops them all; so each process opens
+the lock file once (`_Handle`) and counts its own pins per range.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import mmap
 import os
 import shutil
+import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from raylite.serialization import CONTAINED_ID_BYTES, HEADER_BYTES, Serialized, contained_count, deserialize
+
+ARENA_FILE = "arena"
+LOCK_FILE = "arena.lock"
+_PAGE = mmap.PAGESIZE
 
 
 def object_path(store_dir: str, object_id: bytes) -> str:
     return os.path.join(store_dir, object_id.hex())
 
 
-def write(store_dir: str, object_id: bytes, value: Serialized) -> int:
-    """Writes a serialized value into the store; returns its size in bytes."""
-    final = object_path(store_dir, object_id)
-    tmp = f"{final}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+def link_target(offset: int, size: int) -> str:
+    return f"{ARENA_FILE}:{offset}:{size}"
+
+
+def locate(path: str) -> tuple[int, int] | None:
+    """(offset, size) of an object in the arena; None if it is a plain file.
+
+    Raises FileNotFoundError if there is no such object.
+    """
     try:
-        value.write_to_fd(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, final)
+        target = os.readlink(path)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            return None  # a plain file
+        raise FileNotFoundError(path) from exc
+    _, offset, size = target.split(":")
+    return int(offset), int(size)
+
+
+def locate_or_none(path: str) -> tuple[int, int] | None:
+    """locate(), with None for a missing object as for a plain file."""
+    try:
+        return locate(path)
+    except FileNotFoundError:
+        return None
+
+
+# --- writing -----------------------------------------------------------------------------------------------------
+
+
+def write(store_dir: str, object_id: bytes, value: Serialized, offset: int | None = None) -> int:
+    """Writes a serialized value into the store; returns its size in bytes.
+
+    offset: where the daemon reserved room in the arena; None writes a file of its own.
+    """
+    if offset is None:
+        final = object_path(store_dir, object_id)
+        tmp = f"{final}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        try:
+            value.write_to_fd(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, final)
+        return value.size
+    value.write_at(_handle(store_dir).fd, offset)
+    seal(store_dir, object_id, offset, value.size)
     return value.size
+
+
+def seal(store_dir: str, object_id: bytes, offset: int, size: int) -> None:
+    """Publishes an object written into the arena: readers find it from now on."""
+    final = object_path(store_dir, object_id)
+    tmp = f"{final}.{os.getpid()}.{threading.get_ident()}.link"
+    os.symlink(link_target(offset, size), tmp)
+    os.rename(tmp, final)  # replaces an earlier copy's name atomically
+
+
+def writable(store_dir: str, offset: int, size: int) -> memoryview:
+    """A writable view of a reserved range of the arena (one map per process, pages kept mapped)."""
+    return _handle(store_dir).writable()[offset : offset + size]
+
+
+def pwrite_all(store_dir: str, offset: int, data: bytes | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    fd = _handle(store_dir).fd
+    while view.nbytes:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+# --- reading -----------------------------------------------------------------------------------------------------
 
 
 def map_readonly(store_dir: str, object_id: bytes) -> memoryview:
@@ -42,6 +132,27 @@ def map_readonly(store_dir: str, object_id: bytes) -> memoryview:
 
 
 def map_path(path: str) -> memoryview:
+    """Maps an object (an arena link or a plain file) read-only; the view pins it while it lives."""
+    where = locate(path)
+    if where is None:
+        return _map_file(path)
+    store_dir = os.path.dirname(path)
+    offset, size = where
+    handle = _handle(store_dir)
+    handle.pin(offset, size, path)
+    try:
+        if locate(path) != where:  # freed (and maybe reused) before the pin held
+            raise FileNotFoundError(path)
+        start = offset // _PAGE * _PAGE
+        mapped = mmap.mmap(handle.fd, max(1, offset + size - start), prot=mmap.PROT_READ, offset=start)
+    except BaseException:
+        handle.unpin(offset, size)
+        raise
+    weakref.finalize(mapped, handle.unpin, offset, size)
+    return memoryview(mapped)[offset - start : offset - start + size]
+
+
+def _map_file(path: str) -> memoryview:
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
@@ -58,43 +169,162 @@ def read(store_dir: str, object_id: bytes) -> Any:
 def contained_of(path: str) -> list[bytes]:
     """The ids of the refs pickled inside a stored object (its last bytes); [] if it is gone."""
     try:
-        with open(path, "rb") as f:
-            count = contained_count(f.read(HEADER_BYTES))
-            if not count:
-                return []
-            f.seek(-count * CONTAINED_ID_BYTES, os.SEEK_END)
-            tail = f.read(count * CONTAINED_ID_BYTES)
-    except (FileNotFoundError, OSError):
+        view = map_path(path)
+    except (FileNotFoundError, OSError, ValueError):
         return []  # freed, or moved by a spill, meanwhile
+    try:
+        count = contained_count(view[:HEADER_BYTES])
+        tail = bytes(view[view.nbytes - count * CONTAINED_ID_BYTES :]) if count else b""
+    finally:
+        view.release()
     return [tail[i : i + CONTAINED_ID_BYTES] for i in range(0, len(tail), CONTAINED_ID_BYTES)]
 
 
 def contains(store_dir: str, object_id: bytes) -> bool:
-    return os.path.exists(object_path(store_dir, object_id))
+    return os.path.lexists(object_path(store_dir, object_id))
 
 
 def size_of(store_dir: str, object_id: bytes) -> int | None:
-    """The size of a stored object's file, or None if there is none."""
+    """The size of a stored object, or None if there is none."""
+    path = object_path(store_dir, object_id)
     try:
-        return os.stat(object_path(store_dir, object_id)).st_size
+        where = locate(path)
+        return where[1] if where is not None else os.stat(path).st_size
     except FileNotFoundError:
         return None
+
+
+# --- pins --------------------------------------------------------------------------------------------------------
+
+
+class _Handle:
+    """This process's descriptors of one store's arena and lock file, and its pins on ranges."""
+
+    def __init__(self, store_dir: str) -> None:
+        arena = os.path.join(store_dir, ARENA_FILE)
+        try:
+            self.fd = os.open(arena, os.O_RDWR)
+        except PermissionError:
+            self.fd = os.open(arena, os.O_RDONLY)
+        self.lock_fd = os.open(os.path.join(store_dir, LOCK_FILE), os.O_RDWR)
+        self.lock = threading.RLock()  # a finalizer may run while this thread pins
+        self.pins: dict[int, int] = {}
+        self.on_unpinned: dict[int, Callable[[], None]] = {}
+        self._writable: memoryview | None = None
+        self.closed = False
+
+    def pin(self, offset: int, size: int, path: str) -> None:
+        with self.lock:
+            count = self.pins.get(offset, 0)
+            if count == 0:
+                try:
+                    fcntl.lockf(self.lock_fd, fcntl.LOCK_SH | fcntl.LOCK_NB, size, offset)
+                except OSError as exc:  # the daemon is freeing this range
+                    raise FileNotFoundError(path) from exc
+            self.pins[offset] = count + 1
+
+    def unpin(self, offset: int, size: int) -> None:
+        with self.lock:
+            count = self.pins.get(offset, 0) - 1
+            if count > 0:
+                self.pins[offset] = count
+                return
+            self.pins.pop(offset, None)
+            if self.closed:
+                return  # the store is gone (shut down): nothing to give back
+            fcntl.lockf(self.lock_fd, fcntl.LOCK_UN, size, offset)
+            callback = self.on_unpinned.pop(offset, None)
+        if callback is not None:
+            callback()
+
+    def try_exclusive(self, offset: int, size: int) -> str | None:
+        """Whether no process pins the range now: None if free, else who pins it ("here" or "other")."""
+        with self.lock:
+            if self.pins.get(offset):
+                return "here"
+            try:
+                fcntl.lockf(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, size, offset)
+            except OSError:
+                return "other"
+            fcntl.lockf(self.lock_fd, fcntl.LOCK_UN, size, offset)
+            return None
+
+    def wait_exclusive(self, offset: int, size: int) -> None:
+        """Blocks until no other process pins the range (run in a thread of its own)."""
+        fcntl.lockf(self.lock_fd, fcntl.LOCK_EX, size, offset)
+        fcntl.lockf(self.lock_fd, fcntl.LOCK_UN, size, offset)
+
+    def writable(self) -> memoryview:
+        if self._writable is None:
+            size = os.fstat(self.fd).st_size
+            self._writable = memoryview(mmap.mmap(self.fd, size, flags=mmap.MAP_SHARED))
+        return self._writable
+
+
+_handles: dict[str, _Handle] = {}
+_handles_lock = threading.Lock()
+
+
+def _handle(store_dir: str) -> _Handle:
+    handle = _handles.get(store_dir)
+    if handle is None:
+        with _handles_lock:
+            handle = _handles.get(store_dir)
+            if handle is None:
+                handle = _handles[store_dir] = _Handle(store_dir)
+    return handle
+
+
+def _after_fork_in_child() -> None:
+    # fcntl locks are not inherited: a forked child holds no pins, whatever its parent's counts say
+    for h in _handles.values():
+        h.pins.clear()
+        h.on_unpinned.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def handle(store_dir: str) -> _Handle:
+    """This process's handle on a store's arena (the daemon frees ranges through it)."""
+    return _handle(store_dir)
+
+
+def forget(store_dir: str) -> None:
+    """Closes this process's descriptors of a store that goes away."""
+    with _handles_lock:
+        gone = _handles.pop(store_dir, None)
+    if gone is not None:
+        with gone.lock:
+            gone.closed = True
+            os.close(gone.lock_fd)
+            os.close(gone.fd)
+
+
+# --- chunked writes ----------------------------------------------------------------------------------------------
 
 
 class ChunkWriter:
     """Writes an object of `size` bytes arriving in chunks, in order, straight into the store.
 
+    offset: the range reserved in the arena; None writes a file of its own.
     A chunk that does not start where the previous one ended, or that runs past
     `size`, and a commit before all `size` bytes arrived, raise BadChunk: the
-    sender's sizes or offsets lie, and the half-written file must be aborted.
+    sender's sizes or offsets lie, and the half-written object must be aborted.
     """
 
-    def __init__(self, store_dir: str, object_id: bytes, size: int) -> None:
+    def __init__(self, store_dir: str, object_id: bytes, size: int, offset: int | None = None) -> None:
+        self.store_dir = store_dir
+        self.object_id = object_id
         self.final = object_path(store_dir, object_id)
         self.size = size
         self.received = 0
-        self.tmp = f"{self.final}.{os.getpid()}.{id(self)}.tmp"
-        self.fd = os.open(self.tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        self.base = offset
+        if offset is None:
+            self.tmp = f"{self.final}.{os.getpid()}.{id(self)}.tmp"
+            self.fd = os.open(self.tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        else:
+            self.fd = _handle(store_dir).fd
 
     def write(self, offset: int, data: bytes) -> None:
         if offset != self.received:
@@ -102,19 +332,25 @@ class ChunkWriter:
         if offset + len(data) > self.size:
             raise BadChunk(f"a chunk ends at byte {offset + len(data)}, past the object's size of {self.size} bytes")
         view = memoryview(data)
+        at = offset + (self.base or 0)
         while view.nbytes:
-            n = os.pwrite(self.fd, view, offset)
+            n = os.pwrite(self.fd, view, at)
             view = view[n:]
-            offset += n
-        self.received = offset
+            at += n
+        self.received = offset + len(data)
 
     def commit(self) -> None:
         if self.received != self.size:
             raise BadChunk(f"the object ended after {self.received} of its {self.size} bytes")
+        if self.base is not None:
+            seal(self.store_dir, self.object_id, self.base, self.size)
+            return
         os.close(self.fd)
         os.rename(self.tmp, self.final)
 
     def abort(self) -> None:
+        if self.base is not None:
+            return  # the range stays reserved until the store abandons it
         os.close(self.fd)
         try:
             os.unlink(self.tmp)

@@ -256,7 +256,7 @@ def import_backend(name: str) -> ModuleType:
     return importlib.import_module("ray" if name == "ray" else "raylite")
 
 
-def run_backend(backend: str, repeat: int, num_cpus: int) -> dict[str, Any]:
+def run_backend(backend: str, repeat: int, num_cpus: int, only: list[str] | None = None) -> dict[str, Any]:
     ray = import_backend(backend)
     metrics: dict[str, Value] = {}
     errors: dict[str, str] = {}
@@ -267,6 +267,8 @@ def run_backend(backend: str, repeat: int, num_cpus: int) -> dict[str, Any]:
     try:
         ctx = Ctx(ray)
         for name, (fn, once) in WORKLOADS.items():
+            if only and name not in only and name != "warmup":
+                continue
             samples: dict[str, list[Value]] = {}
             try:
                 for _ in range(1 if once else repeat):
@@ -296,6 +298,8 @@ def run_backend(backend: str, repeat: int, num_cpus: int) -> dict[str, Any]:
 def run_child(python: str, backend: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [python, str(Path(__file__).resolve()), "--backend", backend]
     cmd += ["--repeat", str(args.repeat), "--num-cpus", str(args.num_cpus)]
+    if args.workloads:
+        cmd += ["--workloads", args.workloads]
     env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)
     if backend == "raylite":
@@ -363,10 +367,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per workload (median)")
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=600, help="per backend, --compare")
+    ap.add_argument(
+        "--workloads", default="", help=f"comma-separated subset to run (of {', '.join(WORKLOADS)}); default all"
+    )
     args = ap.parse_args()
+    only = [w for w in args.workloads.split(",") if w]
 
     if not args.compare:
-        res = run_backend(args.backend, args.repeat, args.num_cpus)
+        res = run_backend(args.backend, args.repeat, args.num_cpus, only)
         print(
             f"{res['backend']} {res['version']} (python {res['python']}, "
             f"num_cpus={args.num_cpus}, median of {args.repeat})"

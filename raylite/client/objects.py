@@ -119,8 +119,7 @@ class ClientObjects:
             return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size)
         node = self.local_node
         if node is not None:
-            self.reserve(oid, s.size)
-            store.write(node.store_dir, oid, s)
+            store.write(node.store_dir, oid, s, self.reserve(oid, s.size))
         else:
             node = next((n for n in self._nodes.values() if n.alive), None)
             if node is None:
@@ -130,13 +129,19 @@ class ClientObjects:
             object_id=oid, node_id=node.node_id, node_address=node.address, size=s.size, in_store=True
         )
 
-    def reserve(self, oid: bytes, size: int) -> None:
-        """Asks the local node's store for room before writing an object into it."""
+    def reserve(self, oid: bytes, size: int) -> int | None:
+        """Asks the local node's store for room before writing an object into it.
+
+        Returns the offset of the range reserved in the node's arena, or None: write a file of its own.
+        """
         assert self.local_node is not None
         request = worker_pb2.ReserveRequest(object_id=oid, size=size, writer_pid=os.getpid())
         reply = self._rpc(lambda: self._local_worker().Reserve(request))
         if reply.error:
             raise exceptions.ObjectStoreFullError(reply.error)
+        if not reply.in_arena or reply.arena_length < size:  # (a daemon's reply that does not hold the bytes: a file)
+            return None
+        return reply.arena_offset
 
     def _local_worker(self) -> worker_pb2_grpc.WorkerServiceStub:
         if self._local_stub is None:

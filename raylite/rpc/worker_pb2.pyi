@@ -68,10 +68,16 @@ class ReserveRequest(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., size: _Optional[int] = ..., writer_pid: _Optional[int] = ...) -> None: ...
 
 class ReserveReply(_message.Message):
-    __slots__ = ("error",)
+    __slots__ = ("error", "in_arena", "arena_offset", "arena_length")
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    IN_ARENA_FIELD_NUMBER: _ClassVar[int]
+    ARENA_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    ARENA_LENGTH_FIELD_NUMBER: _ClassVar[int]
     error: str
-    def __init__(self, error: _Optional[str] = ...) -> None: ...
+    in_arena: bool
+    arena_offset: int
+    arena_length: int
+    def __init__(self, error: _Optional[str] = ..., in_arena: _Optional[bool] = ..., arena_offset: _Optional[int] = ..., arena_length: _Optional[int] = ...) -> None: ...
 
 class FetchObjectRequest(_message.Message):
     __slots__ = ("object_id",)

@@ -98,7 +98,7 @@ class TaskReporting:
         if s.size <= config.INLINE_MAX_BYTES:
             return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size, contained=s.contained)
         try:
-            context.current().reserve(oid, s.size)
+            offset = context.current().reserve(oid, s.size)
         except exceptions.ObjectStoreFullError as exc:
             raise exceptions.ObjectStoreFullError(f"the value {name} returned cannot be stored: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - our own node did not answer
@@ -110,7 +110,7 @@ class TaskReporting:
                 flush=True,
             )
             os._exit(EXIT_NODE_LOST)
-        store.write(self.store_dir, oid, s)
+        store.write(self.store_dir, oid, s, offset)
         return common_pb2.ObjectValue(
             object_id=oid,
             node_id=self.node_id,

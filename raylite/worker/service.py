@@ -98,11 +98,11 @@ class Transfers:
 
     async def _fetch_any(self, location: common_pb2.ObjectValue) -> None:
         oid = location.object_id
-        await self.node_store.reserve(oid, location.size, primary=False)
+        got = await self.node_store.reserve(oid, location.size, primary=False)
         errors = []
         for address in [location.node_address, *location.copy_addresses]:
             try:
-                await self._fetch(oid, location.size, address)
+                await self._fetch(oid, location.size, address, got.offset if got is not None else None)
             except grpc.aio.AioRpcError as exc:
                 errors.append(f"{address}: {exc.code().name} {exc.details()}")
                 continue
@@ -115,8 +115,8 @@ class Transfers:
         self.node_store.abandon(oid)
         raise LookupError(f"object {oid.hex()} could not be fetched from any holder ({'; '.join(errors)})")
 
-    async def _fetch(self, object_id: bytes, size: int, address: str) -> None:
-        writer = store.ChunkWriter(self.node_store.store_dir, object_id, size)
+    async def _fetch(self, object_id: bytes, size: int, address: str, offset: int | None) -> None:
+        writer = store.ChunkWriter(self.node_store.store_dir, object_id, size, offset)
         try:
             call = self._stub(address).FetchObject(worker_pb2.FetchObjectRequest(object_id=object_id))
             progress = self.progress
@@ -242,9 +242,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                     if self._holds(oid):
                         # objects never change: a second push of one we hold (a replay) writes nothing
                         return worker_pb2.PushObjectReply()
-                    await self.node_store.reserve(oid, chunk.total_size, primary=True)
+                    got = await self.node_store.reserve(oid, chunk.total_size, primary=True)
                     reserved = True
-                    writer = store.ChunkWriter(self.node_store.store_dir, oid, chunk.total_size)
+                    offset = got.offset if got is not None else None
+                    writer = store.ChunkWriter(self.node_store.store_dir, oid, chunk.total_size, offset)
                 else:
                     await _check(validate.next_chunk(chunk, first), context, discard)
                 await _check_chunk(writer.write, chunk.offset, chunk.data, context=context, cleanup=discard)
@@ -272,12 +273,14 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 await self.node_store.ensure_local(request.object_id)
             return worker_pb2.ReserveReply()
         try:
-            await self.node_store.reserve(
+            got = await self.node_store.reserve(
                 request.object_id, request.size, primary=True, for_other=True, writer=request.writer_pid
             )
         except StoreFull as exc:
             return worker_pb2.ReserveReply(error=str(exc))
-        return worker_pb2.ReserveReply()
+        if got is None:
+            return worker_pb2.ReserveReply()  # no hole fits: the writer writes a file of its own
+        return worker_pb2.ReserveReply(in_arena=True, arena_offset=got.offset, arena_length=got.length)
 
     def _holds(self, object_id: bytes) -> bool:
         return (

@@ -13,7 +13,9 @@ BIG = 20_000_000  # bytes: lives in the node's store, not inline
 
 
 def store_files(cluster) -> list[Path]:
-    return [p for p in Path(f"/dev/shm/raylite-{cluster.address_info['node_id'][:16]}").iterdir() if p.is_file()]
+    """The objects in the node's store: a name each (a link into the arena, or a file of its own)."""
+    folder = Path(f"/dev/shm/raylite-{cluster.address_info['node_id'][:16]}")
+    return [p for p in folder.iterdir() if p.is_symlink() or (p.is_file() and len(p.name) == 40)]
 
 
 @ray.remote
