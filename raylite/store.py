@@ -11,6 +11,7 @@ on the same host may read it.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import shutil
@@ -79,6 +80,65 @@ def size_of(store_dir: str, object_id: bytes) -> int | None:
         return os.stat(object_path(store_dir, object_id)).st_size
     except FileNotFoundError:
         return None
+
+
+# Objects being written through open_for_write: (store_dir, id) -> (tmp path, map).
+_open_writes: dict[tuple[str, bytes], tuple[str, mmap.mmap]] = {}
+
+
+def open_for_write(store_dir: str, object_id: bytes, size: int) -> memoryview:
+    """A writable view of `size` bytes that becomes the object at seal() (abort_write() drops it).
+
+    The caller has reserved the room (NodeStore.reserve). The view maps a pre-sized
+    tmp file: bytes land where readers will map them, with no copy in between, and
+    its pages are faulted in at once (MAP_POPULATE) rather than one by one.
+    """
+    final = object_path(store_dir, object_id)
+    tmp = f"{final}.{os.getpid()}.w{next(_write_counter)}.tmp"
+    fd = os.open(tmp, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
+    try:
+        os.ftruncate(fd, size)
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        mapped = mmap.mmap(fd, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    except BaseException:
+        os.close(fd)
+        _unlink(tmp)
+        raise
+    os.close(fd)
+    _open_writes[(store_dir, object_id)] = (tmp, mapped)
+    return memoryview(mapped)
+
+
+def seal(store_dir: str, object_id: bytes) -> None:
+    """The bytes given by open_for_write are complete: the object appears to readers."""
+    tmp, mapped = _open_writes.pop((store_dir, object_id))
+    os.rename(tmp, object_path(store_dir, object_id))
+    _close_map(mapped)
+
+
+def abort_write(store_dir: str, object_id: bytes) -> None:
+    """Drops what open_for_write began (a failed transfer); nothing if there is none."""
+    entry = _open_writes.pop((store_dir, object_id), None)
+    if entry is not None:
+        _unlink(entry[0])
+        _close_map(entry[1])
+
+
+def _close_map(mapped: mmap.mmap) -> None:
+    try:
+        mapped.close()
+    except BufferError:  # a view of it is still alive: the map goes with its last view
+        pass
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+_write_counter = itertools.count()
 
 
 class ChunkWriter:
