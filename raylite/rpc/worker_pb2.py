@@ -25,27 +25,31 @@ _sym_db = _symbol_database.Default()
 from raylite.rpc import common_pb2 as raylite_dot_rpc_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/worker.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\"E\n\x0eReserveRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nwriter_pid\x18\x03 \x01(\r\"\x1d\n\x0cReserveReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\"\'\n\x12\x46\x65tchObjectRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\"R\n\x0bObjectChunk\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"9\n\x0bPullRequest\x12*\n\x08location\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ObjectValue\"\x1a\n\tPullReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\" \n\x0fPushObjectReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t2\xa0\x02\n\rWorkerService\x12J\n\x0b\x46\x65tchObject\x12\x1f.raylite.rpc.FetchObjectRequest\x1a\x18.raylite.rpc.ObjectChunk0\x01\x12\x38\n\x04Pull\x12\x18.raylite.rpc.PullRequest\x1a\x16.raylite.rpc.PullReply\x12\x46\n\nPushObject\x12\x18.raylite.rpc.ObjectChunk\x1a\x1c.raylite.rpc.PushObjectReply(\x01\x12\x41\n\x07Reserve\x12\x1b.raylite.rpc.ReserveRequest\x1a\x19.raylite.rpc.ReserveReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/worker.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\";\n\x11\x42ulkTicketRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\">\n\x0f\x42ulkTicketReply\x12\x0c\n\x04port\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0f\n\x07tickets\x18\x03 \x03(\x0c\"E\n\x0eReserveRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nwriter_pid\x18\x03 \x01(\r\"\x1d\n\x0cReserveReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\"\'\n\x12\x46\x65tchObjectRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\"R\n\x0bObjectChunk\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"9\n\x0bPullRequest\x12*\n\x08location\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ObjectValue\"\x1a\n\tPullReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\" \n\x0fPushObjectReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t2\xec\x02\n\rWorkerService\x12J\n\x0b\x46\x65tchObject\x12\x1f.raylite.rpc.FetchObjectRequest\x1a\x18.raylite.rpc.ObjectChunk0\x01\x12\x38\n\x04Pull\x12\x18.raylite.rpc.PullRequest\x1a\x16.raylite.rpc.PullReply\x12\x46\n\nPushObject\x12\x18.raylite.rpc.ObjectChunk\x1a\x1c.raylite.rpc.PushObjectReply(\x01\x12\x41\n\x07Reserve\x12\x1b.raylite.rpc.ReserveRequest\x1a\x19.raylite.rpc.ReserveReply\x12J\n\nBulkTicket\x12\x1e.raylite.rpc.BulkTicketRequest\x1a\x1c.raylite.rpc.BulkTicketReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'raylite.rpc.worker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESERVEREQUEST']._serialized_start=67
-  _globals['_RESERVEREQUEST']._serialized_end=136
-  _globals['_RESERVEREPLY']._serialized_start=138
-  _globals['_RESERVEREPLY']._serialized_end=167
-  _globals['_FETCHOBJECTREQUEST']._serialized_start=169
-  _globals['_FETCHOBJECTREQUEST']._serialized_end=208
-  _globals['_OBJECTCHUNK']._serialized_start=210
-  _globals['_OBJECTCHUNK']._serialized_end=292
-  _globals['_PULLREQUEST']._serialized_start=294
-  _globals['_PULLREQUEST']._serialized_end=351
-  _globals['_PULLREPLY']._serialized_start=353
-  _globals['_PULLREPLY']._serialized_end=379
-  _globals['_PUSHOBJECTREPLY']._serialized_start=381
-  _globals['_PUSHOBJECTREPLY']._serialized_end=413
-  _globals['_WORKERSERVICE']._serialized_start=416
-  _globals['_WORKERSERVICE']._serialized_end=704
+  _globals['_BULKTICKETREQUEST']._serialized_start=67
+  _globals['_BULKTICKETREQUEST']._serialized_end=126
+  _globals['_BULKTICKETREPLY']._serialized_start=128
+  _globals['_BULKTICKETREPLY']._serialized_end=190
+  _globals['_RESERVEREQUEST']._serialized_start=192
+  _globals['_RESERVEREQUEST']._serialized_end=261
+  _globals['_RESERVEREPLY']._serialized_start=263
+  _globals['_RESERVEREPLY']._serialized_end=292
+  _globals['_FETCHOBJECTREQUEST']._serialized_start=294
+  _globals['_FETCHOBJECTREQUEST']._serialized_end=333
+  _globals['_OBJECTCHUNK']._serialized_start=335
+  _globals['_OBJECTCHUNK']._serialized_end=417
+  _globals['_PULLREQUEST']._serialized_start=419
+  _globals['_PULLREQUEST']._serialized_end=476
+  _globals['_PULLREPLY']._serialized_start=478
+  _globals['_PULLREPLY']._serialized_end=504
+  _globals['_PUSHOBJECTREPLY']._serialized_start=506
+  _globals['_PUSHOBJECTREPLY']._serialized_end=538
+  _globals['_WORKERSERVICE']._serialized_start=541
+  _globals['_WORKERSERVICE']._serialized_end=905
 # @@protoc_insertion_point(module_scope)

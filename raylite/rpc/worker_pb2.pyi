@@ -1,10 +1,29 @@
 from raylite.rpc import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class BulkTicketRequest(_message.Message):
+    __slots__ = ("object_id", "connections")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    object_id: bytes
+    connections: int
+    def __init__(self, object_id: _Optional[bytes] = ..., connections: _Optional[int] = ...) -> None: ...
+
+class BulkTicketReply(_message.Message):
+    __slots__ = ("port", "size", "tickets")
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    size: int
+    tickets: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, port: _Optional[int] = ..., size: _Optional[int] = ..., tickets: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
     __slots__ = ("object_id", "size", "writer_pid")

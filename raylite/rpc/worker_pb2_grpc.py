@@ -54,6 +54,11 @@ class WorkerServiceStub:
                 request_serializer=raylite_dot_rpc_dot_worker__pb2.ReserveRequest.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_worker__pb2.ReserveReply.FromString,
                 _registered_method=True)
+        self.BulkTicket = channel.unary_unary(
+                '/raylite.rpc.WorkerService/BulkTicket',
+                request_serializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -90,6 +95,15 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BulkTicket(self, request, context):
+        """One-time tickets to read one object over this node's bulk port: plain TCP, or TLS
+        when the cluster uses it (raylite/bulk.py). Objects of config.BULK_MIN_BYTES and
+        more move that way instead of FetchObject's 1 MiB messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +126,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.Reserve,
                     request_deserializer=raylite_dot_rpc_dot_worker__pb2.ReserveRequest.FromString,
                     response_serializer=raylite_dot_rpc_dot_worker__pb2.ReserveReply.SerializeToString,
+            ),
+            'BulkTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkTicket,
+                    request_deserializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +241,33 @@ class WorkerService:
             '/raylite.rpc.WorkerService/Reserve',
             raylite_dot_rpc_dot_worker__pb2.ReserveRequest.SerializeToString,
             raylite_dot_rpc_dot_worker__pb2.ReserveReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raylite.rpc.WorkerService/BulkTicket',
+            raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.SerializeToString,
+            raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.FromString,
             options,
             channel_credentials,
             insecure,

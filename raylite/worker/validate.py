@@ -10,6 +10,7 @@ or the reason.
 
 from __future__ import annotations
 
+from raylite import config
 from raylite.ids import NODE_ID_BYTES, OBJECT_ID_BYTES
 from raylite.rpc import common_pb2, worker_pb2
 
@@ -48,4 +49,14 @@ def next_chunk(chunk: worker_pb2.ObjectChunk, first: worker_pb2.ObjectChunk) -> 
         return "object_id of a later chunk: names another object than the first chunk"
     if chunk.total_size not in (0, first.total_size):
         return "total_size of a later chunk: differs from the first chunk's"
+    return None
+
+
+def bulk_ticket(request: worker_pb2.BulkTicketRequest) -> str | None:
+    """Tickets for one object, one per connection, at most config.BULK_MAX_CONNECTIONS."""
+    problem = object_id(request.object_id)
+    if problem is not None:
+        return problem
+    if not 1 <= request.connections <= config.BULK_MAX_CONNECTIONS:
+        return f"connections: 1 to {config.BULK_MAX_CONNECTIONS} tickets may be asked for, not {request.connections}"
     return None
