@@ -90,16 +90,16 @@ def open_for_write(store_dir: str, object_id: bytes, size: int) -> memoryview:
     """A writable view of `size` bytes that becomes the object at seal() (abort_write() drops it).
 
     The caller has reserved the room (NodeStore.reserve). The view maps a pre-sized
-    tmp file: bytes land where readers will map them, with no copy in between, and
-    its pages are faulted in at once (MAP_POPULATE) rather than one by one.
+    tmp file: bytes land where readers will map them, with no copy in between. Its
+    pages are faulted in as the bytes arrive: MAP_POPULATE cost the receiver more CPU
+    (0.9-1.0 s against 0.6-0.7 s per GiB, measured) and kept the sender idle meanwhile.
     """
     final = object_path(store_dir, object_id)
     tmp = f"{final}.{os.getpid()}.w{next(_write_counter)}.tmp"
     fd = os.open(tmp, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
     try:
         os.ftruncate(fd, size)
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        mapped = mmap.mmap(fd, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        mapped = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
     except BaseException:
         os.close(fd)
         _unlink(tmp)
