@@ -25,7 +25,7 @@ class Transfers:
 
     Objects of config.BULK_MIN_BYTES and more come over the holder's bulk port
     (raylite/bulk.py) straight into the reserved range of the store; smaller
-    ones as FetchObject's chunks. `transfers` counts the fetches begun (tests).
+    ones as FetchObject's chunks.
     """
 
     def __init__(
@@ -42,7 +42,6 @@ class Transfers:
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._bulk_io = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="bulk-recv")
-        self.transfers = 0
 
     def _stub(self, address: str) -> worker_pb2_grpc.WorkerServiceStub:
         channel = self._channels.get(address)
@@ -96,7 +95,6 @@ class Transfers:
         raise LookupError(f"object {oid.hex()} could not be fetched from any holder ({'; '.join(errors)})")
 
     async def _fetch(self, object_id: bytes, size: int, address: str) -> None:
-        self.transfers += 1
         if 0 < config.BULK_MIN_BYTES <= size:
             await self._fetch_bulk(object_id, size, address)
             return
