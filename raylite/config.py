@@ -49,6 +49,23 @@ EXECUTOR_EXIT_WAIT_S = 5.0
 # Chunk size of peer-to-peer object transfers.
 TRANSFER_CHUNK_BYTES = 1024 * 1024
 
+# The bulk path (raylite/bulk.py): objects of at least BULK_MIN_BYTES move over a TCP
+# (or TLS) connection opened with a one-time ticket instead of FetchObject's chunks;
+# RAYLITE_BULK_MIN_BYTES=0 turns it off. Larger objects are split over up to
+# BULK_MAX_CONNECTIONS connections of at least BULK_PART_MIN_BYTES each.
+BULK_MIN_BYTES = int(os.environ.get("RAYLITE_BULK_MIN_BYTES", str(1024 * 1024)))
+BULK_CONNECTIONS = int(os.environ.get("RAYLITE_BULK_CONNECTIONS", "1"))
+BULK_MAX_CONNECTIONS = 8
+BULK_PART_MIN_BYTES = 64 * 1024 * 1024
+# A ticket is good this long after its issue (the reader connects right away).
+BULK_TICKET_TTL_S = 30.0
+# The holder waits this long for a connection's TLS handshake and hello; either side
+# gives up on a connection silent this long.
+BULK_HELLO_TIMEOUT_S = 5.0
+BULK_IDLE_TIMEOUT_S = 2 * float(os.environ.get("RAYLITE_PEER_TIMEOUT_S", "5"))
+# Threads of a worker daemon that serve bulk connections (the loop only accepts).
+BULK_SERVE_THREADS = 8
+
 # gRPC message limit, in both directions, of every server and channel: inline
 # values and chunks are far smaller. A peer that sends a larger message gets
 # RESOURCE_EXHAUSTED for that call; the daemon serves on. Every process of a

@@ -146,8 +146,8 @@ def parse(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return {"errors": [f"driver exited {proc.returncode} without results:\n{tail}"]}
 
 
-def run_raylite(repeat: int, timeout: float) -> dict[str, Any]:
-    cluster = Cluster(prefix="rlb")
+def run_raylite(repeat: int, timeout: float, prefix: str = "rlb") -> dict[str, Any]:
+    cluster = Cluster(prefix=prefix)
     started = time.monotonic()
     try:
         cluster.up(object_store_memory=STORE_BYTES)
@@ -208,8 +208,8 @@ def ray_teardown(net: Cluster) -> None:
         shutil.rmtree(f"/tmp/ray-{net.ns(host)}", ignore_errors=True)
 
 
-def run_ray(ray_python: str, repeat: int, timeout: float) -> dict[str, Any]:
-    net = Cluster(prefix="rlr", hosts=("w1", "w2"))
+def run_ray(ray_python: str, repeat: int, timeout: float, prefix: str = "rlr") -> dict[str, Any]:
+    net = Cluster(prefix=prefix, hosts=("w1", "w2"))
     started = time.monotonic()
     try:
         net.create_network()
@@ -257,16 +257,18 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
             print(f"  {name} ERROR {err}")
 
 
-def leftovers() -> list[str]:
+def leftovers(prefix: str = "rlb", ray_prefix: str = "rlr") -> list[str]:
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-    problems = [f"namespace left: {n}" for n in names if n.startswith(("rlb-", "rlr-"))]
+    problems = [f"namespace left: {n}" for n in names if n.startswith((f"{prefix}-", f"{ray_prefix}-"))]
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             environ = (proc / "environ").read_bytes()
         except OSError:
             continue
-        if "/tmp/ray-rlr-" in cmdline or b"raylite-netns/rlb/" in environ:  # Ray's --temp-dir, RAYLITE_TMPDIR
+        if (
+            f"/tmp/ray-{ray_prefix}-" in cmdline or f"raylite-netns/{prefix}/".encode() in environ
+        ):  # Ray's --temp-dir, RAYLITE_TMPDIR
             problems.append(f"process left: {proc.name} {cmdline[:100]}")
     return problems
 
@@ -281,6 +283,8 @@ def main() -> int:
     parser.add_argument("--backend", choices=("raylite", "ray", "both"), default=None, help="default: both with Ray")
     parser.add_argument("--repeat", type=int, default=3, help="samples per workload (median reported)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds for one backend's driver")
+    parser.add_argument("--prefix", default="rlb", help="namespace prefix of the raylite cluster (default: rlb)")
+    parser.add_argument("--ray-prefix", default="rlr", help="namespace prefix of the Ray cluster (default: rlr)")
     opts = parser.parse_args()
     backend = opts.backend or ("both" if opts.ray_python else "raylite")
     if backend != "raylite" and not opts.ray_python:
@@ -292,12 +296,12 @@ def main() -> int:
     for name in ("raylite", "ray") if backend == "both" else (backend,):
         print(f"running {name} ...", file=sys.stderr, flush=True)
         if name == "raylite":
-            results[name] = run_raylite(opts.repeat, opts.timeout)
+            results[name] = run_raylite(opts.repeat, opts.timeout, opts.prefix)
         else:
-            results[name] = run_ray(opts.ray_python, opts.repeat, opts.timeout)
+            results[name] = run_ray(opts.ray_python, opts.repeat, opts.timeout, opts.ray_prefix)
         print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
     print_table(results)
-    problems = leftovers()
+    problems = leftovers(opts.prefix, opts.ray_prefix)
     for problem in problems:
         print(f"CLEANUP {problem}", file=sys.stderr)
     return 1 if problems or any(res.get("errors") for res in results.values()) else 0

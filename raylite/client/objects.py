@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from raylite import auth, config, exceptions, ids, store
+from raylite import auth, bulk, config, exceptions, ids, store, tls
 from raylite.client.arrivals import Arrival, ArrivalSink
 from raylite.client.items import _BLOCK, _PUT, _SUBSCRIBE
 from raylite.ids import task_of
@@ -450,6 +450,8 @@ class ClientObjects:
             if reply.error:
                 raise exceptions.ObjectLostError(reply.error)
             return store.read(local.store_dir, value.object_id)
+        if 0 < config.BULK_MIN_BYTES <= value.size:
+            return deserialize(memoryview(self._fetch_bulk(value)))
         return deserialize(self._call(self._fetch(value)))
 
     def _pull_explained(self, value: common_pb2.ObjectValue) -> worker_pb2.PullReply:
@@ -466,6 +468,38 @@ class ClientObjects:
                 future.add_done_callback(lambda _f: done.event.set())
                 self._print_explanation(done, [value.object_id], after, "get", pulling=True)
         return future.result()
+
+    def _fetch_bulk(self, value: common_pb2.ObjectValue) -> bytearray:
+        """Reads a large object from its holder's bulk port (raylite/bulk.py) straight into a buffer,
+        in the calling thread: the client's loop only asks for the tickets."""
+        count = max(1, min(config.BULK_CONNECTIONS, config.BULK_MAX_CONNECTIONS))
+        request = worker_pb2.BulkTicketRequest(object_id=value.object_id, connections=count)
+        reply = self._call(self._bulk_tickets(value.node_address, request))
+        if reply.size != value.size:
+            raise exceptions.ObjectLostError(
+                f"node {value.node_address} holds {reply.size} bytes of object {value.object_id.hex()}, "
+                f"the head knows it as {value.size} bytes"
+            )
+        buf = bytearray(value.size)
+        try:
+            bulk.receive_all(
+                value.node_address,
+                reply.port,
+                list(reply.tickets),
+                value.object_id,
+                memoryview(buf),
+                tls.current(),
+                config.BULK_IDLE_TIMEOUT_S,
+                config.BULK_PART_MIN_BYTES,
+            )
+        except OSError as exc:  # refused, cut, short, timed out, or a TLS failure
+            raise exceptions.ObjectLostError(str(exc)) from exc
+        return buf
+
+    async def _bulk_tickets(self, address: str, request: worker_pb2.BulkTicketRequest) -> worker_pb2.BulkTicketReply:
+        async with auth.channel(address, self.token) as channel:
+            stub = worker_pb2_grpc.WorkerServiceStub(channel)
+            return await stub.BulkTicket(request, timeout=config.BULK_IDLE_TIMEOUT_S)
 
     async def _fetch(self, value: common_pb2.ObjectValue) -> bytearray:
         buf = bytearray(value.size)

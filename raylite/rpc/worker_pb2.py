@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from raylite.rpc import common_pb2 as raylite_dot_rpc_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/worker.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\"#\n\x13ListLogFilesRequest\x12\x0c\n\x04glob\x18\x01 \x01(\t\"8\n\x0bLogFileInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05mtime\x18\x03 \x01(\x01\"M\n\x11ListLogFilesReply\x12\x0f\n\x07log_dir\x18\x01 \x01(\t\x12\'\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.LogFileInfo\"s\n\x12ReadLogFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04tail\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0f\n\x07task_id\x18\x05 \x01(\x0c\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\x0c\">\n\x0cLogFileChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nend_offset\x18\x03 \x01(\x04\"E\n\x0eReserveRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nwriter_pid\x18\x03 \x01(\r\"^\n\x0cReserveReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x11\n\x08in_arena\x18\x84\x02 \x01(\x08\x12\x15\n\x0c\x61rena_offset\x18\x85\x02 \x01(\x04\x12\x15\n\x0c\x61rena_length\x18\x86\x02 \x01(\x04\"\'\n\x12\x46\x65tchObjectRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\"R\n\x0bObjectChunk\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"9\n\x0bPullRequest\x12*\n\x08location\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ObjectValue\"\x1a\n\tPullReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\" \n\x0fPushObjectReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t2\xbf\x03\n\rWorkerService\x12J\n\x0b\x46\x65tchObject\x12\x1f.raylite.rpc.FetchObjectRequest\x1a\x18.raylite.rpc.ObjectChunk0\x01\x12\x38\n\x04Pull\x12\x18.raylite.rpc.PullRequest\x1a\x16.raylite.rpc.PullReply\x12\x46\n\nPushObject\x12\x18.raylite.rpc.ObjectChunk\x1a\x1c.raylite.rpc.PushObjectReply(\x01\x12\x41\n\x07Reserve\x12\x1b.raylite.rpc.ReserveRequest\x1a\x19.raylite.rpc.ReserveReply\x12P\n\x0cListLogFiles\x12 .raylite.rpc.ListLogFilesRequest\x1a\x1e.raylite.rpc.ListLogFilesReply\x12K\n\x0bReadLogFile\x12\x1f.raylite.rpc.ReadLogFileRequest\x1a\x19.raylite.rpc.LogFileChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/worker.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\"#\n\x13ListLogFilesRequest\x12\x0c\n\x04glob\x18\x01 \x01(\t\"8\n\x0bLogFileInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05mtime\x18\x03 \x01(\x01\"M\n\x11ListLogFilesReply\x12\x0f\n\x07log_dir\x18\x01 \x01(\t\x12\'\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.LogFileInfo\"s\n\x12ReadLogFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04tail\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0f\n\x07task_id\x18\x05 \x01(\x0c\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\x0c\">\n\x0cLogFileChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nend_offset\x18\x03 \x01(\x04\";\n\x11\x42ulkTicketRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\">\n\x0f\x42ulkTicketReply\x12\x0c\n\x04port\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0f\n\x07tickets\x18\x03 \x03(\x0c\"E\n\x0eReserveRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nwriter_pid\x18\x03 \x01(\r\"^\n\x0cReserveReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x11\n\x08in_arena\x18\x84\x02 \x01(\x08\x12\x15\n\x0c\x61rena_offset\x18\x85\x02 \x01(\x04\x12\x15\n\x0c\x61rena_length\x18\x86\x02 \x01(\x04\"\'\n\x12\x46\x65tchObjectRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\"R\n\x0bObjectChunk\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"9\n\x0bPullRequest\x12*\n\x08location\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ObjectValue\"\x1a\n\tPullReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\" \n\x0fPushObjectReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t2\x8b\x04\n\rWorkerService\x12J\n\x0b\x46\x65tchObject\x12\x1f.raylite.rpc.FetchObjectRequest\x1a\x18.raylite.rpc.ObjectChunk0\x01\x12\x38\n\x04Pull\x12\x18.raylite.rpc.PullRequest\x1a\x16.raylite.rpc.PullReply\x12\x46\n\nPushObject\x12\x18.raylite.rpc.ObjectChunk\x1a\x1c.raylite.rpc.PushObjectReply(\x01\x12\x41\n\x07Reserve\x12\x1b.raylite.rpc.ReserveRequest\x1a\x19.raylite.rpc.ReserveReply\x12P\n\x0cListLogFiles\x12 .raylite.rpc.ListLogFilesRequest\x1a\x1e.raylite.rpc.ListLogFilesReply\x12K\n\x0bReadLogFile\x12\x1f.raylite.rpc.ReadLogFileRequest\x1a\x19.raylite.rpc.LogFileChunk0\x01\x12J\n\nBulkTicket\x12\x1e.raylite.rpc.BulkTicketRequest\x1a\x1c.raylite.rpc.BulkTicketReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,20 +42,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_READLOGFILEREQUEST']._serialized_end=356
   _globals['_LOGFILECHUNK']._serialized_start=358
   _globals['_LOGFILECHUNK']._serialized_end=420
-  _globals['_RESERVEREQUEST']._serialized_start=422
-  _globals['_RESERVEREQUEST']._serialized_end=491
-  _globals['_RESERVEREPLY']._serialized_start=493
-  _globals['_RESERVEREPLY']._serialized_end=587
-  _globals['_FETCHOBJECTREQUEST']._serialized_start=589
-  _globals['_FETCHOBJECTREQUEST']._serialized_end=628
-  _globals['_OBJECTCHUNK']._serialized_start=630
-  _globals['_OBJECTCHUNK']._serialized_end=712
-  _globals['_PULLREQUEST']._serialized_start=714
-  _globals['_PULLREQUEST']._serialized_end=771
-  _globals['_PULLREPLY']._serialized_start=773
-  _globals['_PULLREPLY']._serialized_end=799
-  _globals['_PUSHOBJECTREPLY']._serialized_start=801
-  _globals['_PUSHOBJECTREPLY']._serialized_end=833
-  _globals['_WORKERSERVICE']._serialized_start=836
-  _globals['_WORKERSERVICE']._serialized_end=1283
+  _globals['_BULKTICKETREQUEST']._serialized_start=422
+  _globals['_BULKTICKETREQUEST']._serialized_end=481
+  _globals['_BULKTICKETREPLY']._serialized_start=483
+  _globals['_BULKTICKETREPLY']._serialized_end=545
+  _globals['_RESERVEREQUEST']._serialized_start=547
+  _globals['_RESERVEREQUEST']._serialized_end=616
+  _globals['_RESERVEREPLY']._serialized_start=618
+  _globals['_RESERVEREPLY']._serialized_end=712
+  _globals['_FETCHOBJECTREQUEST']._serialized_start=714
+  _globals['_FETCHOBJECTREQUEST']._serialized_end=753
+  _globals['_OBJECTCHUNK']._serialized_start=755
+  _globals['_OBJECTCHUNK']._serialized_end=837
+  _globals['_PULLREQUEST']._serialized_start=839
+  _globals['_PULLREQUEST']._serialized_end=896
+  _globals['_PULLREPLY']._serialized_start=898
+  _globals['_PULLREPLY']._serialized_end=924
+  _globals['_PUSHOBJECTREPLY']._serialized_start=926
+  _globals['_PUSHOBJECTREPLY']._serialized_end=958
+  _globals['_WORKERSERVICE']._serialized_start=961
+  _globals['_WORKERSERVICE']._serialized_end=1484
 # @@protoc_insertion_point(module_scope)

@@ -57,6 +57,24 @@ class LogFileChunk(_message.Message):
     end_offset: int
     def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ..., end_offset: _Optional[int] = ...) -> None: ...
 
+class BulkTicketRequest(_message.Message):
+    __slots__ = ("object_id", "connections")
+    OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    object_id: bytes
+    connections: int
+    def __init__(self, object_id: _Optional[bytes] = ..., connections: _Optional[int] = ...) -> None: ...
+
+class BulkTicketReply(_message.Message):
+    __slots__ = ("port", "size", "tickets")
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    port: int
+    size: int
+    tickets: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, port: _Optional[int] = ..., size: _Optional[int] = ..., tickets: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class ReserveRequest(_message.Message):
     __slots__ = ("object_id", "size", "writer_pid")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -64,6 +64,11 @@ class WorkerServiceStub:
                 request_serializer=raylite_dot_rpc_dot_worker__pb2.ReadLogFileRequest.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_worker__pb2.LogFileChunk.FromString,
                 _registered_method=True)
+        self.BulkTicket = channel.unary_unary(
+                '/raylite.rpc.WorkerService/BulkTicket',
+                request_serializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -115,6 +120,15 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BulkTicket(self, request, context):
+        """One-time tickets to read one object over this node's bulk port: plain TCP, or TLS
+        when the cluster uses it (raylite/bulk.py). Objects of config.BULK_MIN_BYTES and
+        more move that way instead of FetchObject's 1 MiB messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +161,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.ReadLogFile,
                     request_deserializer=raylite_dot_rpc_dot_worker__pb2.ReadLogFileRequest.FromString,
                     response_serializer=raylite_dot_rpc_dot_worker__pb2.LogFileChunk.SerializeToString,
+            ),
+            'BulkTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkTicket,
+                    request_deserializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.FromString,
+                    response_serializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -311,6 +330,33 @@ class WorkerService:
             '/raylite.rpc.WorkerService/ReadLogFile',
             raylite_dot_rpc_dot_worker__pb2.ReadLogFileRequest.SerializeToString,
             raylite_dot_rpc_dot_worker__pb2.LogFileChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/raylite.rpc.WorkerService/BulkTicket',
+            raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.SerializeToString,
+            raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,6 +27,7 @@ from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 from raylite.store import contained_of
+from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs, default_log_dir
 from raylite.worker.executor_pool import ExecutorPool
 from raylite.worker.object_store import NodeStore, sweep_stale_stores
@@ -86,10 +87,13 @@ async def run(opts: argparse.Namespace) -> None:
         on_progress=lambda reports: link.outbox.touch().pulls.extend(pull_messages(reports)),
     )
     server = auth.server(token)
-    worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers, logs), server)
+    bulk_server = BulkServer(node_store, tls_material)
+    servicer = WorkerServicer(node_id, node_store, transfers, logs, bulk_server)
+    worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
     port = auth.listen(server, opts.host, opts.port, tls_material)
     if port == 0:
         raise SystemExit(f"raylite worker: cannot listen on {opts.host}:{opts.port}")
+    bulk_port = bulk_server.start(opts.host)  # on the gRPC port's interface; told in BulkTicket replies
     await server.start()
     address = f"{ip}:{port}"
 
@@ -144,9 +148,10 @@ async def run(opts: argparse.Namespace) -> None:
         raise SystemExit(f"raylite worker: the head at {opts.address} refused or dropped us: {why}")
     report_ready(opts.ready_fd, {"node_id": node_id.hex(), "address": address, "pid": os.getpid()})
     log.info(
-        "node %s serving at %s%s with %s (store %s)",
+        "node %s serving at %s (bulk port %d)%s with %s (store %s)",
         node_id.hex()[:12],
         address,
+        bulk_port,
         " (TLS)" if tls_material else "",
         total,
         store_dir,
@@ -162,6 +167,7 @@ async def run(opts: argparse.Namespace) -> None:
     session.cancel()
     await link.close()
     await transfers.close()
+    await bulk_server.close()
     await server.stop(grace=config.SERVER_STOP_GRACE_S)
 
 

@@ -96,7 +96,13 @@ class NodeStore:
         return memoryview(mmap.mmap(fd, size)) if size else memoryview(bytearray())
 
     def seal(self, object_id: bytes, size: int) -> None:
-        """The bytes written through open_for_write are complete: readers find the object from now on."""
+        """The bytes written through open_for_write are complete: readers find the object from now
+        on, and its reservation counts as written."""
+        self.publish(object_id, size)
+        self.written(object_id)
+
+    def publish(self, object_id: bytes, size: int) -> None:
+        """seal() without marking it written (a transfer's caller does that once it has the copy)."""
         got = self.arena.range_of(object_id)
         pending = self._writes.pop(object_id, None)
         if pending is not None:
@@ -104,7 +110,17 @@ class NodeStore:
             os.rename(pending[0], store.object_path(self.store_dir, object_id))
         elif got is not None:
             store.seal(self.store_dir, object_id, got.offset, size)
-        self.written(object_id)
+
+    def abort_write(self, object_id: bytes) -> None:
+        """Drops what open_for_write began (a failed transfer); the reservation stays for another try
+        (abandon() gives it back)."""
+        pending = self._writes.pop(object_id, None)
+        if pending is not None:
+            os.close(pending[1])
+            try:
+                os.unlink(pending[0])
+            except FileNotFoundError:
+                pass
 
     def _wake(self) -> None:
         asyncio.get_running_loop().create_task(self._notify())

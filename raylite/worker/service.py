@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from raylite import auth, config, store, tls
+from raylite import auth, bulk, config, store, tls
 from raylite.rpc import common_pb2, head_pb2, worker_pb2, worker_pb2_grpc
 from raylite.worker import log_files, validate
+from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs
 from raylite.worker.object_store import NodeStore, StoreFull
 from raylite.worker.state.pull_progress import PullProgress, Report
@@ -20,7 +24,12 @@ log = logging.getLogger("raylite.worker")
 
 
 class Transfers:
-    """Pulls objects from peers into the local store, one transfer per object at a time."""
+    """Pulls objects from peers into the local store, one transfer per object at a time.
+
+    Objects of config.BULK_MIN_BYTES and more come over the holder's bulk port
+    (raylite/bulk.py) straight into the reserved range of the store; smaller
+    ones as FetchObject's chunks.
+    """
 
     def __init__(
         self,
@@ -40,6 +49,7 @@ class Transfers:
         self.progress = PullProgress()
         self.on_progress = on_progress
         self._report_timer: asyncio.TimerHandle | None = None
+        self._bulk_io = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="bulk-recv")
 
     def _pull_started(self, oid: bytes, size: int) -> None:
         if self.on_progress is None:
@@ -109,6 +119,10 @@ class Transfers:
             except store.BadChunk as exc:  # the holder's bytes do not match the size the head knows
                 errors.append(f"{address}: {exc}")
                 continue
+            except OSError as exc:  # the bulk connection: refused, cut, short or timed out (TLS errors too)
+                log.warning("fetching object %s from %s failed: %s", oid.hex(), address, exc)
+                errors.append(f"{address}: {exc}")
+                continue
             self.node_store.written(oid)
             self.on_copy_added(oid)
             return
@@ -116,6 +130,9 @@ class Transfers:
         raise LookupError(f"object {oid.hex()} could not be fetched from any holder ({'; '.join(errors)})")
 
     async def _fetch(self, object_id: bytes, size: int, address: str, offset: int | None) -> None:
+        if 0 < config.BULK_MIN_BYTES <= size:
+            await self._fetch_bulk(object_id, size, address)
+            return
         writer = store.ChunkWriter(self.node_store.store_dir, object_id, size, offset)
         try:
             call = self._stub(address).FetchObject(worker_pb2.FetchObjectRequest(object_id=object_id))
@@ -128,9 +145,45 @@ class Transfers:
             writer.abort()
             raise
 
+    async def _fetch_bulk(self, object_id: bytes, size: int, address: str) -> None:
+        """Reads the object over the holder's bulk port into the range the store reserved."""
+        count = max(1, min(config.BULK_CONNECTIONS, config.BULK_MAX_CONNECTIONS))
+        request = worker_pb2.BulkTicketRequest(object_id=object_id, connections=count)
+        reply = await self._stub(address).BulkTicket(request, timeout=config.BULK_IDLE_TIMEOUT_S)
+        if reply.size != size or not reply.tickets or not 0 < reply.port < 65536:
+            raise store.BadChunk(
+                f"its bulk ticket says {reply.size} bytes, {len(reply.tickets)} ticket(s), port {reply.port}; "
+                f"the head knows the object as {size} bytes"
+            )
+        material = tls.chosen(self.tls_material)
+        view = self.node_store.open_for_write(object_id, size)
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._bulk_io,
+                functools.partial(
+                    bulk.receive_all,
+                    address,
+                    reply.port,
+                    list(reply.tickets),
+                    object_id,
+                    view,
+                    material,
+                    config.BULK_IDLE_TIMEOUT_S,
+                    config.BULK_PART_MIN_BYTES,
+                    functools.partial(self.progress.received, object_id),
+                ),
+            )
+        except BaseException:
+            view.release()
+            self.node_store.abort_write(object_id)
+            raise
+        view.release()
+        self.node_store.publish(object_id, size)
+
     async def close(self) -> None:
         for channel in self._channels.values():
             await channel.close()
+        self._bulk_io.shutdown(wait=False, cancel_futures=True)
 
 
 def pull_messages(reports: list[Report]) -> list[head_pb2.PullProgress]:
@@ -149,12 +202,18 @@ def pull_messages(reports: list[Report]) -> list[head_pb2.PullProgress]:
 
 class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
     def __init__(
-        self, node_id: bytes, node_store: NodeStore, transfers: Transfers, logs: ExecutorLogs | None = None
+        self,
+        node_id: bytes,
+        node_store: NodeStore,
+        transfers: Transfers,
+        logs: ExecutorLogs | None = None,
+        bulk_server: BulkServer | None = None,
     ) -> None:
         self.node_id = node_id
         self.node_store = node_store
         self.transfers = transfers
         self.logs = logs
+        self.bulk_server = bulk_server
 
     async def ListLogFiles(
         self, request: worker_pb2.ListLogFilesRequest, context: grpc.aio.ServicerContext
@@ -176,6 +235,21 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 yield chunk
         except log_files.LogFileError as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"node {self.node_id.hex()[:12]}: {exc}")
+
+    async def BulkTicket(
+        self, request: worker_pb2.BulkTicketRequest, context: grpc.aio.ServicerContext
+    ) -> worker_pb2.BulkTicketReply:
+        await _check(validate.bulk_ticket(request), context)
+        if self.bulk_server is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "this node serves no bulk port: use FetchObject")
+        assert self.bulk_server is not None
+        size = _stored_size(self.node_store, request.object_id)
+        if size is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND, f"object {request.object_id.hex()} is not in this node's store"
+            )
+        tickets = self.bulk_server.issue(request.object_id, request.connections)
+        return worker_pb2.BulkTicketReply(port=self.bulk_server.port, size=size, tickets=tickets)
 
     async def FetchObject(
         self, request: worker_pb2.FetchObjectRequest, context: grpc.aio.ServicerContext
@@ -286,6 +360,18 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         return (
             self.node_store.index.where(object_id) is not None or self.node_store.readable_path(object_id) is not None
         )
+
+
+def _stored_size(node_store: NodeStore, object_id: bytes) -> int | None:
+    for _ in range(2):  # a spill or restore may move the file between the look and the stat
+        path = node_store.readable_path(object_id)
+        if path is None:
+            return None
+        try:
+            return os.stat(path).st_size
+        except FileNotFoundError:
+            continue
+    return None
 
 
 async def _check(

@@ -10,6 +10,7 @@ or the reason.
 
 from __future__ import annotations
 
+from raylite import config
 from raylite.ids import ACTOR_ID_BYTES, NODE_ID_BYTES, OBJECT_ID_BYTES, TASK_ID_BYTES
 from raylite.rpc import common_pb2, worker_pb2
 from raylite.worker.state.log_lines import safe_file_name
@@ -68,4 +69,14 @@ def read_log_file(request: worker_pb2.ReadLogFileRequest) -> str | None:
     ):
         if value and len(value) != size:
             return f"{field}: an id of {size} bytes was expected, got {len(value)} bytes"
+    return None
+
+
+def bulk_ticket(request: worker_pb2.BulkTicketRequest) -> str | None:
+    """Tickets for one object, one per connection, at most config.BULK_MAX_CONNECTIONS."""
+    problem = object_id(request.object_id)
+    if problem is not None:
+        return problem
+    if not 1 <= request.connections <= config.BULK_MAX_CONNECTIONS:
+        return f"connections: 1 to {config.BULK_MAX_CONNECTIONS} tickets may be asked for, not {request.connections}"
     return None

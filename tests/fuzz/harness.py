@@ -19,6 +19,7 @@ store admits a new object.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,11 +29,12 @@ from typing import Any
 
 import grpc
 
-from raylite import auth, config, ids, store
+from raylite import auth, bulk, config, ids, store
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop
 from raylite.head.service import HeadServicer
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
+from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs
 from raylite.worker.object_store import NodeStore
 from raylite.worker.service import Transfers, WorkerServicer
@@ -129,6 +131,7 @@ class Services:
         self.worker_servers: dict[bytes, grpc.aio.Server] = {}
         self.worker_addresses: dict[bytes, str] = {}
         self.transfers: list[Transfers] = []
+        self.bulk_servers: dict[bytes, BulkServer] = {}
         for node_id, name in ((NODE_A, "a"), (NODE_B, "b")):
             node_store = NodeStore(
                 str(self.root / name / "store"),
@@ -142,7 +145,10 @@ class Services:
             (self.root / name / "logs" / "worker.log").write_text("a line of the worker's log\n")
             (self.root / name / "secret").write_bytes(SECRET)  # beside the log folder: never served
             server = auth.server(TOKEN)
-            servicer = WorkerServicer(node_id, node_store, transfers, logs)
+            bulk_server = BulkServer(node_store, None)
+            bulk_server.start("127.0.0.1")
+            self.bulk_servers[node_id] = bulk_server
+            servicer = WorkerServicer(node_id, node_store, transfers, logs, bulk_server)
             worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
             self.worker_addresses[node_id] = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
             await server.start()
@@ -164,6 +170,8 @@ class Services:
         await self._channel.close()
         for transfers in self.transfers:
             await transfers.close()
+        for bulk_server in self.bulk_servers.values():
+            await bulk_server.close()
         for server in [self.head_server, *self.worker_servers.values()]:
             await server.stop(grace=0.2)
         for node_store in self.stores.values():
@@ -255,6 +263,8 @@ class Services:
         for node_id, oid, data in ((NODE_A, KEEPER_STORED, STORED_BYTES), (NODE_B, B_STORED, B_BYTES)):
             fetched = self.fetch(node_id, oid)
             assert fetched == data, f"object {oid.hex()} on {node_id!r} changed: {len(fetched)} bytes"
+            fetched = self.bulk_fetch(node_id, oid)
+            assert fetched == data, f"object {oid.hex()} on {node_id!r} over the bulk port: {len(fetched)} bytes"
         assert not self.loop_errors, self.loop_errors
 
     async def _check(self) -> None:
@@ -312,6 +322,34 @@ class Services:
             assert chunk.offset == len(data)
             data += chunk.data
         return bytes(data)
+
+    def bulk_tickets(self, node_id: bytes, oid: bytes, count: int = 1) -> worker_pb2.BulkTicketReply:
+        request = worker_pb2.BulkTicketRequest(object_id=oid, connections=count)
+        outcome = self.unary(self.worker_addresses[node_id], "BulkTicket", request)
+        assert outcome.code == grpc.StatusCode.OK, outcome
+        return worker_pb2.BulkTicketReply.FromString(outcome.replies[0])
+
+    def bulk_fetch(self, node_id: bytes, oid: bytes) -> bytes:
+        """The object's bytes over the bulk port, as a peer's transfer reads them."""
+        reply = self.bulk_tickets(node_id, oid, 2)
+        buf = bytearray(reply.size)
+        address = self.worker_addresses[node_id]
+        bulk.receive_all(address, reply.port, list(reply.tickets), oid, memoryview(buf), None, 10, 1 << 15)
+        return bytes(buf)
+
+    def bulk_raw(self, node_id: bytes, data: bytes, timeout: float = 10) -> bytes:
+        """Sends data on a fresh connection to the node's bulk port, then everything it answers
+        until it closes (the write side is shut after data, so a short hello ends at once)."""
+        port = self.bulk_servers[node_id].port
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            received = bytearray()
+            while True:
+                piece = sock.recv(1 << 16)
+                if not piece:
+                    return bytes(received)
+                received += piece
 
     def unary(self, address: str, method: str, request: Any, timeout: float = 10) -> Outcome:
         """One request (a message or raw bytes) to a method that takes one."""

@@ -28,6 +28,7 @@ import grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from raylite import bulk
 from raylite.rpc import common_pb2, head_pb2, worker_pb2
 from tests.fuzz import harness
 from tests.fuzz.harness import (
@@ -52,7 +53,7 @@ from tests.fuzz.strategies import messages, mostly
 BUDGET_S = float(os.environ.get("RAYLITE_FUZZ_SECONDS", "40"))
 MIN_EXAMPLES = 3  # per test, even past its share of the budget
 EXAMPLES = int(os.environ.get("RAYLITE_FUZZ_EXAMPLES", "0"))  # 0: as many as the time allows
-SHARE = {"raw": 0.15, "head_unary": 0.1, "client_stream": 0.3, "node_stream": 0.2, "worker": 0.25}
+SHARE = {"raw": 0.15, "head_unary": 0.1, "client_stream": 0.25, "node_stream": 0.2, "worker": 0.2, "bulk": 0.1}
 CHUNK = 50  # examples per hypothesis run; runs repeat until the time is up
 
 ALWAYS = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
@@ -444,6 +445,7 @@ def test_worker_object_service(services: Services) -> None:
         ),
         st.tuples(st.just("Pull"), messages(worker_pb2.PullRequest, h).map(lambda m: [m]), st.just(False)),
         st.tuples(st.just("Reserve"), messages(worker_pb2.ReserveRequest, h).map(lambda m: [m]), st.just(False)),
+        st.tuples(st.just("BulkTicket"), messages(worker_pb2.BulkTicketRequest, h).map(lambda m: [m]), st.just(False)),
         st.tuples(st.just("PushObject"), st.lists(chunks, min_size=1, max_size=4), st.booleans()),
         st.tuples(
             st.just("ListLogFiles"), messages(worker_pb2.ListLogFilesRequest, h).map(lambda m: [m]), st.just(False)
@@ -463,3 +465,61 @@ def test_worker_object_service(services: Services) -> None:
         return len(requests), outcome.code
 
     fuzz("worker", services, strategy, body)
+
+
+# ---- the workers' bulk port ------------------------------------------------------------
+
+
+def _bulk_inputs() -> st.SearchStrategy[Any]:
+    """What a connection to the bulk port sends: raw bytes, or a hello whose ticket is made up, is
+    for another object, asks past the object's end, is used twice, or has flipped bits."""
+    ranges = st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+    return st.one_of(
+        st.tuples(st.just("raw"), st.binary(max_size=200)),
+        st.tuples(st.just("made_up"), st.binary(min_size=32, max_size=32)),
+        st.tuples(st.just("other_object"), st.sampled_from(OBJECTS)),
+        st.tuples(st.just("past_the_end"), ranges),
+        st.tuples(st.just("reused"), st.integers(1, len(harness.STORED_BYTES))),
+        # a bit of the magic, the ticket or the object id (one of the range may still ask for good bytes)
+        st.tuples(st.just("flipped"), st.integers(0, (bulk.HELLO_BYTES - 16) * 8 - 1)),
+    )
+
+
+def test_bulk_port_refuses_what_a_ticket_does_not_open(services: Services) -> None:
+    keeper = harness.KEEPER_STORED
+    size = len(harness.STORED_BYTES)
+
+    def hello(ticket: bytes, oid: bytes = keeper, offset: int = 0, length: int = size) -> bytes:
+        return bulk.encode_hello(bulk.Hello(ticket, oid, offset, length))
+
+    def ticket() -> bytes:
+        return services.bulk_tickets(NODE_A, keeper).tickets[0]
+
+    def body(example: Any) -> tuple[int, grpc.StatusCode]:
+        kind, arg = example
+        if kind == "raw":
+            data = arg
+        elif kind == "made_up":
+            data = hello(arg)
+        elif kind == "other_object":
+            data = hello(ticket(), arg if arg != keeper else harness.B_STORED)
+        elif kind == "past_the_end":
+            offset, length = arg
+            if offset + length <= size:
+                offset = size  # inside the object would be a good request
+            data = hello(ticket(), offset=offset, length=length)
+        elif kind == "reused":
+            used = ticket()
+            # the first use reads the first bytes: the ticket was good
+            assert services.bulk_raw(NODE_A, hello(used, length=arg)) == harness.STORED_BYTES[:arg]
+            data = hello(used, length=arg)
+        else:
+            flipped = bytearray(hello(ticket()))
+            flipped[arg // 8] ^= 1 << (arg % 8)
+            data = bytes(flipped)
+        got = services.bulk_raw(NODE_A, data)
+        assert got == b"", f"{kind}: the bulk port sent {len(got)} bytes to a connection without a good ticket"
+        services.check()
+        return 1, grpc.StatusCode.PERMISSION_DENIED
+
+    fuzz("bulk", services, _bulk_inputs(), body)

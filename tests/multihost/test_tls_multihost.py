@@ -80,3 +80,33 @@ def test_a_driver_with_a_certificate_from_another_ca_is_refused(tls_hosts: Hosts
     assert proc.returncode != 0
     last = err.strip().splitlines()[-1]
     assert last.startswith("ConnectionError:") and "RAYLITE_TLS_CA" in last, last
+
+
+def test_large_objects_take_the_bulk_port_over_tls(tls_hosts: Hosts) -> None:
+    from tests.multihost.test_bulk_multihost import BULK_PRELUDE, MAKE, tickets_issued
+
+    code = (
+        PRELUDE
+        + BULK_PRELUDE
+        + MAKE
+        + """
+ref = make.options(scheduling_strategy=Affinity(W1, soft=False)).remote(3_000_000)  # 24 MB on w1
+(d1, n1), (d2, n2) = ray.get([digest.options(scheduling_strategy=Affinity(h, soft=False)).remote(ref) for h in (W1, W2)])
+mine = hashlib.blake2b(memoryview(ray.get(ref)).cast("B")).hexdigest()  # w1 -> this driver, no store here
+print("same", d1 == d2 == mine, n1 == W1, n2 == W2)
+loc = location(ref)
+reply = tickets(loc.node_address, loc.object_id, 2)
+hello = [bulk.encode_hello(bulk.Hello(t, loc.object_id, 0, 4096)) for t in reply.tickets]
+print("plaintext", len(attempt(loc.node_address, reply.port, hello[0])))
+print("tls", len(attempt(loc.node_address, reply.port, hello[1], use_tls=True)))
+print("object", ref.hex())
+"""
+    )
+    result = tls_hosts.python(code)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines()[-4:])
+    assert lines["same"] == "True True True", result.stdout
+    assert lines["plaintext"] == "0", result.stdout  # a good ticket, but no TLS: refused
+    assert lines["tls"] == "4096", result.stdout
+    # w2's pull, the driver's get and the test's own request each asked w1 for tickets
+    assert tickets_issued(tls_hosts, "w1", lines["object"]) == 3, result.stdout

@@ -86,6 +86,27 @@ async def test_open_for_write_and_seal(node_store) -> None:
     assert not s.index.entries[oid(1)].pinned
 
 
+async def test_a_transfer_cut_halfway_leaves_nothing_readable_and_the_next_holder_fills_the_range(
+    node_store,
+) -> None:
+    """What a bulk pull does (raylite/worker/service.py: Transfers._fetch_bulk): write into the view,
+    abort_write on a failure, try again, publish; the object appears only at publish."""
+    s = node_store()
+    payload = serialize(b"q" * 500_000).to_bytes()
+    await s.reserve(oid(1), len(payload), primary=False)
+    view = s.open_for_write(oid(1), len(payload))
+    view[:1000] = payload[:1000]
+    view.release()
+    s.abort_write(oid(1))
+    assert not store.contains(s.store_dir, oid(1))
+    view = s.open_for_write(oid(1), len(payload))
+    view[:] = payload
+    view.release()
+    s.publish(oid(1), len(payload))
+    s.written(oid(1))
+    assert store.read(s.store_dir, oid(1)) == b"q" * 500_000
+
+
 async def test_a_range_a_reader_maps_is_not_reused_until_its_views_go(node_store) -> None:
     s = node_store()
     first = await put(s, 1, np.full(MiB, 7, dtype=np.uint8))
