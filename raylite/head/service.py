@@ -22,6 +22,7 @@ from raylite import config, message_order
 from raylite.batching import Outbox
 from raylite.head import validate, wire
 from raylite.head.dashboard import rpc as state_views
+from raylite.head.metrics import HeadMetrics
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
@@ -72,6 +73,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self.nodes: dict[bytes, Outbox] = {}
         self.node_functions: dict[bytes, set[bytes]] = {}
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
+        self.metrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
 
     def recover(self, grace_s: float) -> bool:
         """Takes over what a crashed predecessor saved; False when there was nothing."""
@@ -99,7 +101,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # an isinstance chain, in order of frequency: as fast as comparing type(effect)
         # (a match statement's class patterns cost twice as much per effect), and the
         # type checker narrows each branch and sees that every effect is handled
-        for effect in self.state.handle(*events, now=time.time()):
+        self._now = now = time.time()
+        for effect in self.state.handle(*events, now=now):
             if isinstance(effect, Deliver):
                 out = self.clients.get(effect.client_id)
                 if out is not None:
@@ -166,6 +169,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         spec: common_pb2.TaskSpec = effect.task.spec
         assignment.spec.CopyFrom(spec)
         assignment.attempt = effect.task.attempt
+        self.metrics.dispatched(effect.task, self._now)
         for arg in effect.args:
             assignment.args.append(self._value(arg))
         fid = spec.function_id
@@ -286,6 +290,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
 
     def _on_node_batch(self, node_id: bytes, batch: head_pb2.NodeBatch) -> None:
         events: list[Any] = []
+        if batch.metrics:
+            self.metrics.node_reported(node_id, batch.metrics)
         for name, action in _NODE_STEPS:
             items = getattr(batch, name)
             if items:
@@ -419,6 +425,7 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     "remove_placement_groups": lambda pg_ids, session, events: events.extend(
         [PlacementGroupRemoveRequested(pg_id) for pg_id in pg_ids]
     ),
+    "metrics": lambda reports, session, events: session.servicer.metrics.user.merge(reports),
     "flush": _ack_flush,
 }
 
@@ -430,6 +437,7 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
     ),
     "copies_added": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, list(oids), [])),
     "copies_removed": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, [], list(oids))),
+    "metrics": None,  # _on_node_batch keeps it: it is no event of the state
 }
 
 _CLIENT_STEPS = message_order.bind(head_pb2.ClientBatch, _CLIENT_ACTIONS)

@@ -28,6 +28,7 @@ from raylite.daemon_util import new_event_loop, report_ready, setup_logging, sto
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 from raylite.store import contained_of
 from raylite.worker.executor_pool import ExecutorPool
+from raylite.worker.node_metrics import NodeMetrics
 from raylite.worker.object_store import NodeStore, sweep_stale_stores
 from raylite.worker.service import Transfers, WorkerServicer
 
@@ -82,6 +83,9 @@ async def run(opts: argparse.Namespace) -> None:
         token=token,
         tls_material=tls_material,
     )
+    metrics = NodeMetrics(node_store.index, config.METRICS_REPORT_S)
+    transfers.metrics = metrics
+    node_store.on_change = metrics.changed
     server = auth.server(token)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(WorkerServicer(node_id, node_store, transfers), server)
     port = auth.listen(server, opts.host, opts.port, tls_material)
@@ -122,6 +126,7 @@ async def run(opts: argparse.Namespace) -> None:
     )
     await pool.start()
     link.attach(info, pool, node_store)
+    metrics.attach(lambda report: link.outbox.touch().metrics.append(report))
 
     stopped = asyncio.Event()
     stop_on_signals(loop, stopped.set)
@@ -154,6 +159,7 @@ async def run(opts: argparse.Namespace) -> None:
     if session in done:
         log.warning("stopping: %s", session.exception() or "the head session ended")
     log.info("worker stopping")
+    metrics.close()
     await pool.stop()
     node_store.close()
     session.cancel()

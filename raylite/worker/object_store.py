@@ -42,6 +42,7 @@ class NodeStore:
         self.lease_s = lease_s
         self.index = StoreIndex(capacity)
         self.on_copy_removed = on_copy_removed
+        self.on_change: Callable[[], None] = lambda: None  # its use changed (raylite/worker/node_metrics.py)
         self._space = asyncio.Condition()
         # spills and restores in progress (index.moving), for readers and deleters to wait on
         self._moving: dict[bytes, asyncio.Future[None]] = {}
@@ -68,6 +69,7 @@ class NodeStore:
                 if actions is not None:
                     break
                 await self._wait_for_space()  # only objects still being written are in the way
+        self.on_change()
         for action in actions:
             await self._carry_out(action)
 
@@ -85,10 +87,12 @@ class NodeStore:
 
     def written(self, object_id: bytes) -> None:
         self.index.written(object_id)
+        self.on_change()
         asyncio.get_running_loop().create_task(self._notify())
 
     def abandon(self, object_id: bytes) -> None:
         self.index.abandon(object_id)
+        self.on_change()
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
@@ -142,6 +146,7 @@ class NodeStore:
         finally:
             self.index.move_ended(oid)
             del self._moving[oid]
+            self.on_change()
             done.set_result(None)
 
     async def ensure_local(self, object_id: bytes) -> bool:
@@ -169,6 +174,7 @@ class NodeStore:
         self.index.abandon(object_id)
         for folder in (self.store_dir, self.spill_dir):
             _unlink(store.object_path(folder, object_id))
+        self.on_change()
         asyncio.get_running_loop().create_task(self._notify())
 
     def promote(self, object_id: bytes) -> None:

@@ -11,6 +11,7 @@ import grpc
 from raylite import auth, config, store, tls
 from raylite.rpc import common_pb2, worker_pb2, worker_pb2_grpc
 from raylite.worker import validate
+from raylite.worker.node_metrics import NodeMetrics
 from raylite.worker.object_store import NodeStore, StoreFull
 from raylite.worker.state.store_index import DISK
 
@@ -32,6 +33,7 @@ class Transfers:
         self.tls_material = tls_material
         self.on_copy_added = on_copy_added
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
+        self.metrics: NodeMetrics | None = None  # counts the bytes fetched (raylite/worker/node_metrics.py)
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def _stub(self, address: str) -> worker_pb2_grpc.WorkerServiceStub:
@@ -87,6 +89,8 @@ class Transfers:
             call = self._stub(address).FetchObject(worker_pb2.FetchObjectRequest(object_id=object_id))
             async for chunk in call:
                 writer.write(chunk.offset, chunk.data)
+                if self.metrics is not None:
+                    self.metrics.received(len(chunk.data))
             writer.commit()
         except BaseException:
             writer.abort()
@@ -102,6 +106,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         self.node_id = node_id
         self.node_store = node_store
         self.transfers = transfers
+        self.metrics = transfers.metrics
 
     async def FetchObject(
         self, request: worker_pb2.FetchObjectRequest, context: grpc.aio.ServicerContext
@@ -123,12 +128,15 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         total = view.nbytes
         step = config.TRANSFER_CHUNK_BYTES
         for offset in range(0, max(total, 1), step):
+            data = bytes(view[offset : offset + step])
             yield worker_pb2.ObjectChunk(
                 object_id=request.object_id if offset == 0 else b"",
                 total_size=total,
                 offset=offset,
-                data=bytes(view[offset : offset + step]),
+                data=data,
             )
+            if self.metrics is not None:
+                self.metrics.sent(len(data))
 
     async def Pull(self, request: worker_pb2.PullRequest, context: grpc.aio.ServicerContext) -> worker_pb2.PullReply:
         loc = request.location
@@ -174,6 +182,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 else:
                     await _check(validate.next_chunk(chunk, first), context, discard)
                 await _check_chunk(writer.write, chunk.offset, chunk.data, context=context, cleanup=discard)
+                if self.metrics is not None:
+                    self.metrics.received(len(chunk.data))
             if writer is not None:
                 await _check_chunk(writer.commit, context=context, cleanup=discard)
         except StoreFull as exc:

@@ -27,6 +27,9 @@ case-insensitive substring of a record's id or name):
     /api/actors/{actor_id} one actor with its story
     /api/summary/tasks /api/summary/actors
     /api/timeline          Chrome trace events
+
+Prometheus: /metrics, the cluster's and the user metrics in Prometheus' text format
+(prometheus.py), under the same token rule as the rest.
 """
 
 from __future__ import annotations
@@ -201,6 +204,15 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
     async def timeline(_request: web.Request) -> web.Response:
         return _json(q.query(servicer.state, "timeline"))
 
+    registry: list[Any] = []  # this head's CollectorRegistry, made at the first scrape
+
+    async def metrics(_request: web.Request) -> web.Response:
+        from raylite.head.dashboard import prometheus
+
+        if not registry:
+            registry.append(prometheus.registry_for(servicer))
+        return web.Response(body=prometheus.render(registry[0]), headers={"Content-Type": prometheus.CONTENT_TYPE})
+
     app = web.Application(middlewares=[guard])
     app.router.add_get("/", index)
     app.router.add_get("/login", login)
@@ -208,6 +220,7 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
     app.router.add_get("/api/status", status)
     app.router.add_get("/api/summary/{kind}", summary)
     app.router.add_get("/api/timeline", timeline)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/{view}", listing)
     app.router.add_get("/api/{view}/{id}", one)
     return app
