@@ -241,11 +241,29 @@ def _content_type(name: str) -> str:
     }.get(name[name.rfind(".") :], "application/octet-stream")
 
 
+class _NoRawRequest(logging.Filter):
+    """aiohttp logs a request it cannot parse with the request's raw bytes, which may hold the
+    cluster token (an Authorization header): keep the error's kind and code, drop the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            record.msg = f"{record.getMessage()}: {type(exc).__name__} {getattr(exc, 'code', '')}".rstrip()
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+HTTP_LOG = logging.getLogger("raylite.head.http")
+HTTP_LOG.addFilter(_NoRawRequest())
+
+
 async def start(servicer: HeadServicer, token: str, sock: socket.socket, require_token: bool) -> Any:
     """Serves the dashboard on the bound socket; returns the runner, for `stop`."""
     from aiohttp import web
 
-    runner = web.AppRunner(make_app(servicer, token, require_token), access_log=None)
+    runner = web.AppRunner(make_app(servicer, token, require_token), access_log=None, logger=HTTP_LOG)
     await runner.setup()
     # a stopping head waits at most this long for a request in flight (answers take milliseconds)
     await web.SockSite(runner, sock, shutdown_timeout=2.0).start()
