@@ -29,7 +29,8 @@ case-insensitive substring of a record's id or name):
     /api/timeline          Chrome trace events
 
 Prometheus: /metrics, the cluster's and the user metrics in Prometheus' text format
-(prometheus.py), under the same token rule as the rest.
+(prometheus.py), under the same token rule as the JSON API (a scraper sends the
+token as `Authorization: Bearer`, Prometheus' `authorization` setting).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
             raise web.HTTPFound("/login?wrong=1")
         if authorized(token, request.headers.get("Authorization"), request.cookies.get(COOKIE)):
             return await handler(request)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or request.path == "/metrics":  # machines: no login page
             return web.json_response(
                 {"error": "this dashboard asks for the cluster token: send 'Authorization: Bearer <token>'"},
                 status=401,
