@@ -62,11 +62,7 @@ def render(registry: CollectorRegistry) -> bytes:
 
 def cluster_families(servicer: HeadServicer) -> Iterator[Metric]:
     state, metrics = servicer.state, servicer.metrics
-    yield _tasks(state)
-    submitted = CounterMetricFamily(PREFIX + "tasks_submitted", "Tasks submitted, by function name.", labels=["Name"])
-    for name, n in sorted(state.submitted.items()):
-        submitted.add_metric([name], n)
-    yield submitted
+    yield from _tasks(state)
     yield _histogram(
         PREFIX + "task_scheduling_delay_seconds",
         "Time from a task's submission to its first dispatch to a node.",
@@ -85,14 +81,18 @@ def cluster_families(servicer: HeadServicer) -> Iterator[Metric]:
     yield from _nodes(servicer)
 
 
-def _tasks(state: Any) -> GaugeMetricFamily:
+def _tasks(state: Any) -> Iterator[Metric]:
     counts: dict[tuple[str, str], int] = {}
+    live: dict[str, int] = {}
     for task in state.tasks.values():
-        key = (ray_task_state(task), task.name)
+        name = task.name
+        key = (ray_task_state(task), name)
         counts[key] = counts.get(key, 0) + 1
-    for (name, failed), n in state.finished_tasks.totals.items():
-        key = ("FAILED" if failed else "FINISHED", name)
-        counts[key] = counts.get(key, 0) + n
+        live[name] = live.get(name, 0) + 1
+    history = state.finished_tasks
+    for st, ended in (("FINISHED", history.finished), ("FAILED", history.failed)):
+        for name, n in ended.items():
+            counts[(st, name)] = counts.get((st, name), 0) + n
     family = GaugeMetricFamily(
         PREFIX + "tasks",
         "Tasks (remote functions and actor calls) by state and name; FINISHED and FAILED count every task "
@@ -101,7 +101,13 @@ def _tasks(state: Any) -> GaugeMetricFamily:
     )
     for (st, name), n in sorted(counts.items()):
         family.add_metric([st, name], n)
-    return family
+    yield family
+    # every task the head took in is in its table or has ended (computed here rather than
+    # counted on the task path; a task rerun from lineage counts again)
+    submitted = CounterMetricFamily(PREFIX + "tasks_submitted", "Tasks submitted, by function name.", labels=["Name"])
+    for name in sorted({*live, *history.finished, *history.failed}):
+        submitted.add_metric([name], live.get(name, 0) + history.finished.get(name, 0) + history.failed.get(name, 0))
+    yield submitted
 
 
 def _nodes(servicer: HeadServicer) -> Iterator[Metric]:

@@ -105,7 +105,6 @@ class HeadState:
         """`task_history`: how many finished tasks to remember (history.py)."""
         self._sink = sink = Sink()
         self.clients: dict[bytes, tuple[bytes, bool]] = {}  # client -> (job, is_driver)
-        self.submitted: dict[str, int] = {}  # tasks ever submitted, by name (for /metrics)
         self._nodes = NodeTable(sink)
         self._objects = ObjectDirectory(sink, self._nodes, self.clients)
         self._tasks = TaskTable(sink, self._nodes, self._objects)
@@ -214,8 +213,6 @@ class HeadState:
         )
 
     def _on_task_submitted(self, ev: TaskSubmitted) -> None:
-        submitted, name = self.submitted, ev.task.name
-        submitted[name] = submitted.get(name, 0) + 1
         if ev.task.strategy.kind == PLACEMENT_GROUP:
             self._placement.bind(ev.task)
         self._tasks.submit(ev.task)

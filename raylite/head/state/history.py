@@ -51,8 +51,11 @@ class TaskHistory:
         limit = max(0, limit)
         self._fresh: deque[tuple[Any, ...]] = deque(maxlen=limit)
         self._made: deque[FinishedTask] = deque(maxlen=limit)
-        # finished tasks ever, by (name, failed): what /metrics counts (raylite/head/metrics/)
-        self.totals: dict[tuple[str, bool], int] = {}
+        # tasks that ended since the head started, by name: what /metrics counts
+        # (raylite/head/dashboard/prometheus.py); two dicts keyed by the name cost less than one
+        # keyed by (name, failed) on this path, which every task takes
+        self.finished: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
 
     def add(self, task: TaskRecord, results: list[ObjectInfo], error: str) -> None:
         failed = bool(results) and results[0].is_error
@@ -60,8 +63,8 @@ class TaskHistory:
             failure = results[0].failure
             error = f"{failure.kind}: {failure.message}" if failure is not None else "failed"
         t = task
-        totals, key = self.totals, (t.name, failed)
-        totals[key] = totals.get(key, 0) + 1
+        totals = self.failed if failed else self.finished
+        totals[t.name] = totals.get(t.name, 0) + 1
         self._fresh.append(
             (t.task_id, t.job_id, t.name, t.kind, t.actor_id, t.node_id, t.attempt, t.resources, t.story, failed, error)
         )
