@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster.state_cluster import StateCluster, state_cluster
+from tests.conftest import run_python
 
 DRIVER = """
 import sys
@@ -149,3 +150,23 @@ def test_metrics_ask_for_the_token_beyond_loopback(cluster: StateCluster) -> Non
             scrape(cluster, token)
         assert refused.value.code == 401
     assert total(scrape(cluster), "raylite_cluster_active_nodes") == 2
+
+
+def test_init_metrics_export_port_serves_metrics_alone() -> None:
+    result = run_python(
+        """
+import urllib.request, urllib.error, raylite as ray
+ctx = ray.init(num_cpus=1, include_dashboard=False, _metrics_export_port=0)
+port = ctx.address_info["metrics_export_port"]
+text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+print("NODES", [l for l in text.splitlines() if l.startswith("raylite_cluster_active_nodes")])
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=30)
+except urllib.error.HTTPError as exc:
+    print("API", exc.code)
+ray.shutdown()
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    assert "NODES ['raylite_cluster_active_nodes 1.0']" in result.stdout
+    assert "API 404" in result.stdout  # the metrics port serves nothing else

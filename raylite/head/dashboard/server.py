@@ -124,7 +124,8 @@ def list_params(params: Any) -> tuple[list[tuple[str, str, str]], int | None, bo
     return filters, limit, detail, params.get("search", "").strip()
 
 
-def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.Application:
+def make_app(servicer: HeadServicer, token: str, require_token: bool, metrics_only: bool = False) -> web.Application:
+    """The dashboard's routes; with metrics_only, /metrics alone (the head's metrics export port)."""
     from aiohttp import web
 
     static = resources.files("raylite.head.dashboard") / "static"
@@ -215,6 +216,9 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
         return web.Response(body=prometheus.render(registry[0]), headers={"Content-Type": prometheus.CONTENT_TYPE})
 
     app = web.Application(middlewares=[guard])
+    if metrics_only:
+        app.router.add_get("/metrics", metrics)
+        return app
     app.router.add_get("/", index)
     app.router.add_get("/login", login)
     app.router.add_get("/static/{name}", static_file)
@@ -260,11 +264,14 @@ HTTP_LOG = logging.getLogger("raylite.head.http")
 HTTP_LOG.addFilter(_NoRawRequest())
 
 
-async def start(servicer: HeadServicer, token: str, sock: socket.socket, require_token: bool) -> Any:
-    """Serves the dashboard on the bound socket; returns the runner, for `stop`."""
+async def start(
+    servicer: HeadServicer, token: str, sock: socket.socket, require_token: bool, metrics_only: bool = False
+) -> Any:
+    """Serves the dashboard (or /metrics alone) on the bound socket; returns the runner, for `stop`."""
     from aiohttp import web
 
-    runner = web.AppRunner(make_app(servicer, token, require_token), access_log=None, logger=HTTP_LOG)
+    app = make_app(servicer, token, require_token, metrics_only)
+    runner = web.AppRunner(app, access_log=None, logger=HTTP_LOG)
     await runner.setup()
     # a stopping head waits at most this long for a request in flight (answers take milliseconds)
     await web.SockSite(runner, sock, shutdown_timeout=2.0).start()
