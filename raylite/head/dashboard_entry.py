@@ -85,8 +85,8 @@ class Entry:
                 if not metrics_only:
                     self.servicer.dashboard_url = ""
                 continue
-            if not metrics_only:
-                log.info("dashboard at %s%s", self.servicer.dashboard_url, "" if not require_token else " (token)")
+            where = "metrics only" if metrics_only else f"dashboard at {self.servicer.dashboard_url}"
+            log.info("%s on %s%s", where, sock.getsockname(), " (token)" if require_token else "")
 
     async def stop(self) -> None:
         if self.runners:

@@ -74,6 +74,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self.node_functions: dict[bytes, set[bytes]] = {}
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
         self.metrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
+        self._now = 0.0  # the time of the step being applied (apply())
 
     def recover(self, grace_s: float) -> bool:
         """Takes over what a crashed predecessor saved; False when there was nothing."""

@@ -127,6 +127,8 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
             _id(death.actor_id, ACTOR_ID_BYTES, "deaths", i, "actor_id")
     _ids(batch.copies_added, OBJECT_ID_BYTES, "copies_added")
     _ids(batch.copies_removed, OBJECT_ID_BYTES, "copies_removed")
+    # metrics (NodeMetrics): counters and sizes, each uint64, so any value is well formed; the
+    # head keeps only the last one per node, so their number costs nothing either
 
 
 def _metric_report(r: head_pb2.MetricReport, i: int) -> None:
