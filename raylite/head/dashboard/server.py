@@ -248,11 +248,14 @@ def _content_type(name: str) -> str:
 
 class _NoRawRequest(logging.Filter):
     """aiohttp logs a request it cannot parse with the request's raw bytes, which may hold the
-    cluster token (an Authorization header): keep the error's kind and code, drop the bytes."""
+    cluster token (an Authorization header): keep the error's kind and code, drop the bytes. A
+    malformed request is the sender's fault, not the head's: a warning, not an error."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:
+            if 400 <= getattr(exc, "code", 0) < 500:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.msg = f"{record.getMessage()}: {type(exc).__name__} {getattr(exc, 'code', '')}".rstrip()
             record.args = ()
             record.exc_info = None
