@@ -24,6 +24,7 @@ from raylite.client.local_cluster import (
     Daemon,
     DaemonStartError,
     dashboard_args,
+    metrics_args,
     new_session_dir,
     node_args,
     spawn_daemon,
@@ -78,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         default="127.0.0.1",
         help="with --head: where the dashboard listens (default loopback only; 0.0.0.0 for every "
         "interface, where it asks for the cluster token)",
+    )
+    start.add_argument(
+        "--metrics-export-port",
+        type=int,
+        default=None,
+        help="with --head: also serve /metrics (Prometheus) on this port, where the dashboard listens "
+        "(it is always on the dashboard's port)",
     )
     start.add_argument(
         "--include-dashboard", type=_yes_no, default=True, metavar="true|false", help="with --head: run the dashboard"
@@ -188,6 +196,7 @@ def _start(opts: argparse.Namespace) -> int:
                     storage,
                 ]
                 + dashboard_args(opts.include_dashboard, opts.dashboard_host, opts.dashboard_port)
+                + metrics_args(opts.metrics_export_port)
                 + tls_args,
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
@@ -249,6 +258,9 @@ def _start(opts: argparse.Namespace) -> int:
         dashboard_line = f"  View the dashboard at:        {dashboard}\n" if dashboard else ""
         if head.info.get("dashboard_error"):
             dashboard_line = f"  No dashboard: {head.info['dashboard_error']}\n"
+        if head.info.get("metrics_url") or head.info.get("metrics_error"):
+            where = head.info.get("metrics_url") or f"none: {head.info['metrics_error']}"
+            dashboard_line += f"  Prometheus metrics at:        {where}\n"
         print(
             f"raylite head started at {head_address} (node {worker.info['node_id'][:12]}).\n"
             f"{dashboard_line}"

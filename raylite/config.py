@@ -103,6 +103,12 @@ DEFAULT_DASHBOARD_PORT = 8265  # as Ray's
 # finished tasks the head remembers for the state API, the dashboard and the timeline
 TASK_HISTORY = int(os.environ.get("RAYLITE_TASK_HISTORY", "10000"))
 
+# Metrics (raylite/util/metrics.py, raylite/head/metrics/): a process reports its user metrics
+# and a worker daemon its traffic at most this often; the head keeps at most this many series
+# of user metrics (more are dropped, with a warning in its log).
+METRICS_REPORT_S = float(os.environ.get("RAYLITE_METRICS_REPORT_S", "1.0"))
+METRICS_MAX_SERIES = int(os.environ.get("RAYLITE_METRICS_MAX_SERIES", "10000"))
+
 # How long init(address=...) waits for a head to answer before ConnectionError.
 CONNECT_TIMEOUT_S = 5.0
 

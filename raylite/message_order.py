@@ -100,6 +100,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # its end (which publishes the error of a failed stream after the last item), and
         # after ref_changes held, puts and tasks for the same reason as results below.
         Step("generator_items"),
+        # User metrics change nothing of the state; before results, so that when a task's
+        # result is out the increments it made are counted (raylite/client/metrics_buffer.py).
+        Step("metrics"),
         # An executor's results travel on its client stream after the task's own
         # submissions, puts and refs, and before it releases refs pickled inside the
         # result (commit 89a1189): the stored result pins them first.
@@ -161,6 +164,8 @@ ORDER: dict[type, tuple[Step, ...]] = {
         Step("copies_removed"),
         # Progress of long pulls changes nothing but what an explanation says: last.
         Step("pulls"),
+        # The node's traffic and store use relate to nothing else of the batch.
+        Step("metrics"),
     ),
     head_pb2.HeadToNode: (
         # The node's own NodeInfo, in the head's first message: the acknowledgement of

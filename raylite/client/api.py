@@ -95,6 +95,7 @@ def init(
             resources,
             object_store_memory,
             dashboard=(include_dashboard, dashboard_host, dashboard_port),
+            metrics_export_port=kwargs.get("_metrics_export_port"),
         )
         head_address = _cluster.address
         local_node_id = _cluster.node_id
@@ -170,13 +171,19 @@ def _context_of(client: Client, cluster: LocalCluster | None) -> RayContext:
             "raylet_socket_name": node.address if node is not None else None,
             "webui_url": _dashboard_host_port(client, cluster),
             "session_dir": cluster.session_dir if cluster is not None else None,
-            "metrics_export_port": -1,
+            "metrics_export_port": _metrics_port(cluster),
             "gcs_address": client.head_address,
             "address": client.head_address,
             "dashboard_agent_listen_port": -1,
             "node_id": node.node_id.hex() if node is not None else None,
         }
     )
+
+
+def _metrics_port(cluster: LocalCluster | None) -> int:
+    """The port of the local cluster's head that serves /metrics alone (_metrics_export_port); -1: none."""
+    url = str(cluster.head.info.get("metrics_url") or "") if cluster is not None else ""
+    return int(url.removesuffix("/metrics").rsplit(":", 1)[1]) if url else -1
 
 
 def _dashboard_host_port(client: Client, cluster: LocalCluster | None) -> str:

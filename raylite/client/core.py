@@ -34,6 +34,7 @@ from raylite.client.items import (
     _EXPORT,
     _FLUSH,
     _KILL,
+    _METRIC,
     _PG_CREATE,
     _PG_REMOVE,
     _REF,
@@ -43,6 +44,7 @@ from raylite.client.items import (
     _TASK,
     APPENDED_TO,
 )
+from raylite.client.metrics_buffer import MetricsLink
 from raylite.client.objects import ClientObjects, Waiter
 from raylite.client.pending_calls import PendingCalls
 from raylite.client.unfinished import UnfinishedTasks
@@ -125,6 +127,13 @@ class Client(ClientObjects, streams.StreamCalls):
             if n > 0:
                 self._refcounts[oid] = n
                 self._enqueue(_REF, (oid, True))
+        self.metrics = MetricsLink(
+            self._loop,
+            lambda reports: self._outbox.touch().metrics.extend(reports),
+            lambda report: self._enqueue(_METRIC, report),
+            config.METRICS_REPORT_S,
+        )
+        self.metrics.attach()
 
     # ---- plumbing ------------------------------------------------------------
 
@@ -506,6 +515,12 @@ class Client(ClientObjects, streams.StreamCalls):
     def close(self) -> None:
         if self._closed:
             return
+        self.metrics.detach()
+        if self.metrics.now():  # the last user metrics of this process
+            try:
+                self.flush(timeout=2.0)
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
         self._closed = True
 
         async def shutdown() -> None:

@@ -7,6 +7,7 @@ queued items into one message, in the order of raylite/message_order.py.
 _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT, _CANCEL = range(11)
 _PG_CREATE, _PG_REMOVE = 11, 12
 _ITEM, _CONSUMED = 13, 14  # an executor's generator items; a caller's progress through a stream
+_METRIC = 15  # a user metric's report (raylite/client/metrics_buffer.py)
 
 # The kinds whose item is appended to one repeated field of the batch, by field name
 # (the others: _REF folds into ref_changes, _SUBSCRIBE extends subscribe, _FLUSH sets flush).
@@ -23,4 +24,5 @@ APPENDED_TO: dict[int, str] = {
     _PG_REMOVE: "remove_placement_groups",
     _ITEM: "generator_items",
     _CONSUMED: "generator_consumed",
+    _METRIC: "metrics",
 }

@@ -123,6 +123,11 @@ def dashboard_args(include: bool | None, host: str, port: int | None) -> list[st
     return ["--dashboard-host", host, "--dashboard-port", str(port)]
 
 
+def metrics_args(port: int | None) -> list[str]:
+    """The head's flag for a port of its own serving /metrics (Ray's metrics export port)."""
+    return [] if port is None else ["--metrics-export-port", str(port)]
+
+
 # The resource Ray gives the node of the head (tasks use it to run there).
 HEAD_NODE_RESOURCE = "node:__internal_head__"
 
@@ -183,10 +188,12 @@ class LocalCluster:
         resources: dict[str, float] | None,
         object_store_memory: int | None,
         dashboard: tuple[bool | None, str, int | None] = (None, "127.0.0.1", None),
+        metrics_export_port: int | None = None,
     ) -> LocalCluster:
         """Starts the daemons, with the session's log folder for both (what tasks print goes there, and to
         the drivers through the head). `dashboard`: init()'s include_dashboard, dashboard_host and
-        dashboard_port."""
+        dashboard_port; metrics_export_port: init()'s
+        _metrics_export_port."""
         session_dir = new_session_dir()
         logs = os.path.join(session_dir, "logs")
         token = auth.new_token()  # this cluster's own: nothing else on the machine can use it
@@ -196,7 +203,8 @@ class LocalCluster:
                 "head",
                 "raylite.head.server",
                 ["--host", "127.0.0.1", "--port", "0", "--session-name", os.path.basename(session_dir)]
-                + dashboard_args(*dashboard),
+                + dashboard_args(*dashboard)
+                + metrics_args(metrics_export_port),
                 os.path.join(logs, "head.log"),
                 lifeline_fd=lifeline_r,
                 token=token,

@@ -21,6 +21,12 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dashboard-host", default="127.0.0.1", help="where the dashboard listens")
     parser.add_argument("--dashboard-port", type=int, default=-1, help="the dashboard's port (-1: no dashboard)")
     parser.add_argument("--dashboard-any-port", action="store_true", help="a free port when --dashboard-port is taken")
+    parser.add_argument(
+        "--metrics-export-port",
+        type=int,
+        default=-1,
+        help="a port of its own serving only /metrics, on the dashboard's host (-1: none; 0: any free one)",
+    )
 
 
 class Entry:
@@ -31,13 +37,16 @@ class Entry:
         self.port = opts.dashboard_port
         self.any_port = opts.dashboard_any_port
         self.detect_ip = detect_ip
+        self.metrics_port = opts.metrics_export_port
         self.sock: Any = None
-        self.runner: Any = None
+        self.metrics_sock: Any = None
+        self.runners: list[Any] = []
 
     def bind(self) -> dict[str, str]:
-        """Binds the socket; returns what the ready line says of the dashboard."""
+        """Binds the sockets; returns what the ready line says of the dashboard and /metrics."""
+        out = self._bind_metrics() if self.metrics_port >= 0 else {}
         if self.port < 0:
-            return {}
+            return out
         from raylite.head.dashboard import server
 
         self.sock, trouble = server.bind(self.host, self.port, self.any_port)
@@ -47,25 +56,41 @@ class Entry:
         everywhere = self.host in ("0.0.0.0", "::", "")
         url = server.url_of(self.sock, self.host, self.detect_ip() if everywhere else self.host)
         self.servicer.dashboard_url = url
-        return {"dashboard_url": url}
+        return {**out, "dashboard_url": url}
 
-    async def start(self) -> None:
-        if self.sock is None:
-            return
+    def _bind_metrics(self) -> dict[str, str]:
         from raylite.head.dashboard import server
 
-        try:
-            self.runner = await server.start(
-                self.servicer, self.token, self.sock, require_token=not server.is_loopback(self.host)
-            )
-        except Exception as exc:  # a dashboard that fails must not take the head down
-            log.warning("the dashboard failed to start (%s: %s); the head runs without it", type(exc).__name__, exc)
-            self.servicer.dashboard_url = ""
-            return
-        log.info("dashboard at %s%s", self.servicer.dashboard_url, "" if server.is_loopback(self.host) else " (token)")
+        self.metrics_sock, trouble = server.bind(self.host, self.metrics_port, any_port=False)
+        if self.metrics_sock is None:
+            trouble = trouble.replace("dashboard port (--dashboard-port, or init(dashboard_port=...))", "metrics port")
+            log.warning("no metrics export port: %s", trouble)
+            return {"metrics_error": trouble}
+        everywhere = self.host in ("0.0.0.0", "::", "")
+        url = server.url_of(self.metrics_sock, self.host, self.detect_ip() if everywhere else self.host)
+        return {"metrics_url": f"{url}/metrics"}
+
+    async def start(self) -> None:
+        from raylite.head.dashboard import server
+
+        require_token = not server.is_loopback(self.host)
+        for sock, metrics_only in ((self.sock, False), (self.metrics_sock, True)):
+            if sock is None:
+                continue
+            try:
+                self.runners.append(await server.start(self.servicer, self.token, sock, require_token, metrics_only))
+            except Exception as exc:  # a dashboard that fails must not take the head down
+                what = "the metrics port" if metrics_only else "the dashboard"
+                log.warning("%s failed to start (%s: %s); the head runs without it", what, type(exc).__name__, exc)
+                if not metrics_only:
+                    self.servicer.dashboard_url = ""
+                continue
+            where = "metrics only" if metrics_only else f"dashboard at {self.servicer.dashboard_url}"
+            log.info("%s on %s%s", where, sock.getsockname(), " (token)" if require_token else "")
 
     async def stop(self) -> None:
-        if self.runner is not None:
+        if self.runners:
             from raylite.head.dashboard import server
 
-            await server.stop(self.runner)
+            for runner in self.runners:
+                await server.stop(runner)

@@ -23,6 +23,7 @@ from raylite.batching import Outbox
 from raylite.head import validate, wire
 from raylite.head.dashboard import rpc as state_views
 from raylite.head.log_routing import LogRouter
+from raylite.head.metrics import HeadMetrics
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
@@ -77,6 +78,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # how the head calls worker daemons (the dashboard's logs): the head's own TLS files, set by its entry
         self.peer_tls: tls.Choice = tls.FROM_ENV
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
+        self.metrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
+        self._now = 0.0  # the time of the step being applied (apply())
 
     def recover(self, grace_s: float) -> bool:
         """Takes over what a crashed predecessor saved; False when there was nothing."""
@@ -104,7 +107,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # an isinstance chain, in order of frequency: as fast as comparing type(effect)
         # (a match statement's class patterns cost twice as much per effect), and the
         # type checker narrows each branch and sees that every effect is handled
-        for effect in self.state.handle(*events, now=time.time()):
+        self._now = now = time.time()
+        for effect in self.state.handle(*events, now=now):
             if isinstance(effect, Deliver):
                 out = self.clients.get(effect.client_id)
                 if out is not None:
@@ -171,6 +175,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         spec: common_pb2.TaskSpec = effect.task.spec
         assignment.spec.CopyFrom(spec)
         assignment.attempt = effect.task.attempt
+        self.metrics.dispatched(effect.task, self._now)
         for arg in effect.args:
             assignment.args.append(self._value(arg))
         fid = spec.function_id
@@ -297,6 +302,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             node = self.state.nodes.get(node_id)
             self.logs.route(node.info if node is not None else None, batch.log_batches)
         events: list[Any] = []
+        if batch.metrics:
+            self.metrics.node_reported(node_id, batch.metrics)
         for name, action in _NODE_STEPS:
             items = getattr(batch, name)
             if items:
@@ -430,6 +437,7 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     "remove_placement_groups": lambda pg_ids, session, events: events.extend(
         [PlacementGroupRemoveRequested(pg_id) for pg_id in pg_ids]
     ),
+    "metrics": lambda reports, session, events: session.servicer.metrics.user.merge(reports),
     "flush": _ack_flush,
 }
 
@@ -445,6 +453,7 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
         PullsReported(node_id, [(p.object_id, p.received, p.total, p.elapsed_ms / 1000, p.done) for p in pulls])
     ),
     "log_batches": None,  # not state: _on_node_batch hands them to the LogRouter
+    "metrics": None,  # _on_node_batch keeps it: it is no event of the state
 }
 
 _CLIENT_STEPS = message_order.bind(head_pb2.ClientBatch, _CLIENT_ACTIONS)

@@ -22,6 +22,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 from raylite import config, ids
+from raylite import metrics_wire as mw
 from raylite.ids import (
     ACTOR_ID_BYTES,
     CLIENT_ID_BYTES,
@@ -103,6 +104,8 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
         _generator_item(item, i)
     for i, progress in enumerate(batch.generator_consumed):
         _id(progress.task_id, TASK_ID_BYTES, "generator_consumed", i, "task_id")
+    for i, report in enumerate(batch.metrics):
+        _metric_report(report, i)
 
 
 def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
@@ -132,6 +135,9 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
     for i, logs in enumerate(batch.log_batches):
         _log_batch(logs, i)
 
+    # metrics (NodeMetrics): counters and sizes, each uint64, so any value is well formed; the
+    # head keeps only the last one per node, so their number costs nothing either
+
 
 def _log_batch(logs: head_pb2.WorkerLogBatch, i: int) -> None:
     """Lines a node's executors printed: forwarded to the drivers of their job only."""
@@ -142,6 +148,38 @@ def _log_batch(logs: head_pb2.WorkerLogBatch, i: int) -> None:
         _id(logs.actor_id, ACTOR_ID_BYTES, "log_batches", i, "actor_id")
     if logs.ip or logs.node_id:
         raise BadMessage(f"log_batches[{i}].ip and node_id: the head sets them from the node's stream")
+
+
+def _metric_report(r: head_pb2.MetricReport, i: int) -> None:
+    """A user metric's report (raylite/client/metrics_buffer.py). Values may be NaN or infinite,
+    as a user may set them; everything that shapes the head's tables is bounded."""
+    where = f"metrics[{i}]"
+    if len(r.name) > mw.MAX_NAME or not mw.NAME_RE.match(r.name):
+        raise BadMessage(f"{where}.name: {r.name[:100]!r} is not a metric name (letters, digits, _ and :)")
+    if r.kind not in mw.KIND_NAMES:
+        raise BadMessage(f"{where}.kind: {r.kind} is none of {sorted(mw.KIND_NAMES)}")
+    if len(r.description) > mw.MAX_DESCRIPTION:
+        raise BadMessage(f"{where}.description: longer than {mw.MAX_DESCRIPTION} characters")
+    keys, values = r.tag_keys, r.tag_values
+    if len(keys) != len(values) or len(keys) > mw.MAX_TAGS:
+        raise BadMessage(f"{where}.tag_keys: {len(keys)} keys for {len(values)} values (at most {mw.MAX_TAGS})")
+    if any(not k or len(k) > mw.MAX_NAME for k in keys) or any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+        raise BadMessage(f"{where}.tag_keys: must be non-empty, at most {mw.MAX_NAME} characters, sorted, unique")
+    if any(len(v) > mw.MAX_TAG_VALUE for v in values):
+        raise BadMessage(f"{where}.tag_values: a value is longer than {mw.MAX_TAG_VALUE} characters")
+    if r.kind == mw.COUNTER and r.value < 0:
+        raise BadMessage(f"{where}.value: a counter's increase cannot be negative ({r.value})")
+    if r.kind != mw.HISTOGRAM:
+        if r.boundaries or r.bucket_counts or r.sum:
+            raise BadMessage(f"{where}: boundaries, bucket_counts and sum belong to histograms only")
+        return
+    bounds = r.boundaries
+    if not 0 < len(bounds) <= mw.MAX_BOUNDARIES:
+        raise BadMessage(f"{where}.boundaries: a histogram has 1 to {mw.MAX_BOUNDARIES} boundaries")
+    if any(not (0 < b < math.inf) for b in bounds) or any(a >= b for a, b in zip(bounds, bounds[1:], strict=False)):
+        raise BadMessage(f"{where}.boundaries: must be positive, finite and increasing")
+    if len(r.bucket_counts) != len(bounds) + 1:
+        raise BadMessage(f"{where}.bucket_counts: {len(r.bucket_counts)} counts for {len(bounds)} boundaries (+1)")
 
 
 def _resumed(hello: head_pb2.NodeHello) -> None:

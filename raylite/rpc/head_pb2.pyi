@@ -30,7 +30,7 @@ class BlockState(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed", "metrics")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,7 @@ class ClientBatch(_message.Message):
     CANCELS_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_ITEMS_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_CONSUMED_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
     puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
@@ -63,7 +64,30 @@ class ClientBatch(_message.Message):
     cancels: _containers.RepeatedCompositeFieldContainer[CancelRequest]
     generator_items: _containers.RepeatedCompositeFieldContainer[GeneratorItem]
     generator_consumed: _containers.RepeatedCompositeFieldContainer[GeneratorProgress]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ...) -> None: ...
+    metrics: _containers.RepeatedCompositeFieldContainer[MetricReport]
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricReport, _Mapping]]] = ...) -> None: ...
+
+class MetricReport(_message.Message):
+    __slots__ = ("name", "kind", "description", "tag_keys", "tag_values", "value", "boundaries", "bucket_counts", "sum")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TAG_KEYS_FIELD_NUMBER: _ClassVar[int]
+    TAG_VALUES_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    BOUNDARIES_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    SUM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: int
+    description: str
+    tag_keys: _containers.RepeatedScalarFieldContainer[str]
+    tag_values: _containers.RepeatedScalarFieldContainer[str]
+    value: float
+    boundaries: _containers.RepeatedScalarFieldContainer[float]
+    bucket_counts: _containers.RepeatedScalarFieldContainer[int]
+    sum: float
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[int] = ..., description: _Optional[str] = ..., tag_keys: _Optional[_Iterable[str]] = ..., tag_values: _Optional[_Iterable[str]] = ..., value: _Optional[float] = ..., boundaries: _Optional[_Iterable[float]] = ..., bucket_counts: _Optional[_Iterable[int]] = ..., sum: _Optional[float] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
     __slots__ = ("object_id", "force", "recursive")
@@ -204,7 +228,7 @@ class ExecutorDied(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., intentional: _Optional[bool] = ...) -> None: ...
 
 class NodeBatch(_message.Message):
-    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls", "log_batches")
+    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls", "log_batches", "metrics")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     DEATHS_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +236,7 @@ class NodeBatch(_message.Message):
     COPIES_REMOVED_FIELD_NUMBER: _ClassVar[int]
     PULLS_FIELD_NUMBER: _ClassVar[int]
     LOG_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
     hello: NodeHello
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
     deaths: _containers.RepeatedCompositeFieldContainer[ExecutorDied]
@@ -219,7 +244,8 @@ class NodeBatch(_message.Message):
     copies_removed: _containers.RepeatedScalarFieldContainer[bytes]
     pulls: _containers.RepeatedCompositeFieldContainer[PullProgress]
     log_batches: _containers.RepeatedCompositeFieldContainer[WorkerLogBatch]
-    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ...) -> None: ...
+    metrics: _containers.RepeatedCompositeFieldContainer[NodeMetrics]
+    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[NodeMetrics, _Mapping]]] = ...) -> None: ...
 
 class PullProgress(_message.Message):
     __slots__ = ("object_id", "received", "total", "elapsed_ms", "done")
@@ -234,6 +260,18 @@ class PullProgress(_message.Message):
     elapsed_ms: int
     done: bool
     def __init__(self, object_id: _Optional[bytes] = ..., received: _Optional[int] = ..., total: _Optional[int] = ..., elapsed_ms: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class NodeMetrics(_message.Message):
+    __slots__ = ("bytes_sent", "bytes_received", "store_used", "store_spilled")
+    BYTES_SENT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    STORE_USED_FIELD_NUMBER: _ClassVar[int]
+    STORE_SPILLED_FIELD_NUMBER: _ClassVar[int]
+    bytes_sent: int
+    bytes_received: int
+    store_used: int
+    store_spilled: int
+    def __init__(self, bytes_sent: _Optional[int] = ..., bytes_received: _Optional[int] = ..., store_used: _Optional[int] = ..., store_spilled: _Optional[int] = ...) -> None: ...
 
 class TaskAssignment(_message.Message):
     __slots__ = ("spec", "args", "function", "attempt")

@@ -20,6 +20,7 @@ import threading
 import time
 
 from raylite import bulk, config, store, tls
+from raylite.worker.node_metrics import NodeMetrics
 from raylite.worker.object_store import NodeStore
 from raylite.worker.state.tickets import Refused, TicketBook
 
@@ -36,6 +37,8 @@ class BulkServer:
         self._sock: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         self.port = 0
+        self.metrics: NodeMetrics | None = None  # counts the bytes sent (raylite/worker/node_metrics.py)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, host: str) -> int:
         """Listens on host (port chosen by the kernel) and starts accepting; returns the port."""
@@ -44,7 +47,8 @@ class BulkServer:
         self._sock = socket.create_server((host, 0), backlog=128)
         self._sock.setblocking(False)
         self.port = self._sock.getsockname()[1]
-        self._accepting = asyncio.get_running_loop().create_task(self._accept())
+        self._loop = asyncio.get_running_loop()
+        self._accepting = self._loop.create_task(self._accept())
         return self.port
 
     def issue(self, object_id: bytes, count: int) -> list[bytes]:
@@ -110,6 +114,8 @@ class BulkServer:
                 return
             conn.settimeout(config.BULK_IDLE_TIMEOUT_S)
             bulk.send_range(conn, fd, base + hello.offset, hello.length)
+            if self.metrics is not None and self._loop is not None:  # NodeMetrics lives on the loop
+                self._loop.call_soon_threadsafe(self.metrics.sent, hello.length)
         finally:
             os.close(fd)
             del pin  # an arena object's range may be freed again once this view is gone

@@ -30,6 +30,7 @@ from raylite.store import contained_of
 from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs, default_log_dir
 from raylite.worker.executor_pool import ExecutorPool
+from raylite.worker.node_metrics import NodeMetrics
 from raylite.worker.object_store import NodeStore, sweep_stale_stores
 from raylite.worker.service import Transfers, WorkerServicer, pull_messages
 
@@ -86,8 +87,12 @@ async def run(opts: argparse.Namespace) -> None:
         tls_material=tls_material,
         on_progress=lambda reports: link.outbox.touch().pulls.extend(pull_messages(reports)),
     )
+    metrics = NodeMetrics(node_store.index, config.METRICS_REPORT_S)
+    transfers.metrics = metrics
+    node_store.on_change = metrics.changed
     server = auth.server(token)
     bulk_server = BulkServer(node_store, tls_material)
+    bulk_server.metrics = metrics
     servicer = WorkerServicer(node_id, node_store, transfers, logs, bulk_server)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
     port = auth.listen(server, opts.host, opts.port, tls_material)
@@ -128,6 +133,7 @@ async def run(opts: argparse.Namespace) -> None:
     )
     await pool.start()
     link.attach(info, pool, node_store)
+    metrics.attach(lambda report: link.outbox.touch().metrics.append(report))
 
     stopped = asyncio.Event()
     stop_on_signals(loop, stopped.set)
@@ -161,6 +167,7 @@ async def run(opts: argparse.Namespace) -> None:
     if session in done:
         log.warning("stopping: %s", session.exception() or "the head session ended")
     log.info("worker stopping")
+    metrics.close()
     await pool.stop()
     logs.close()
     node_store.close()

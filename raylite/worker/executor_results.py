@@ -63,7 +63,8 @@ class TaskReporting:
         client = context.peek()
         if client is not None:
             # on the client's stream the result follows everything the task sent
-            # (submissions, puts, refs), in order; the daemon only frees the slot
+            # (submissions, puts, refs, its user metrics), in order; the daemon only frees the slot
+            client.metrics.now()
             client.report_result(result)
             with self.send_lock:
                 self.channel.send(protocol.DONE, spec.task_id)

@@ -49,6 +49,7 @@ class NodeStore:
         self.lease_s = lease_s
         self.index = StoreIndex(capacity)
         self.on_copy_removed = on_copy_removed
+        self.on_change: Callable[[], None] = lambda: None  # its use changed (raylite/worker/node_metrics.py)
         self._space = asyncio.Condition()
         # spills and restores in progress (index.moving), for readers and deleters to wait on
         self._moving: dict[bytes, asyncio.Future[None]] = {}
@@ -80,6 +81,7 @@ class NodeStore:
                 if actions is not None:
                     break
                 await self._wait_for_space()  # only objects still being written are in the way
+        self.on_change()
         for action in actions:
             await self._carry_out(action)
         return await self.arena.place(object_id, size)
@@ -139,6 +141,7 @@ class NodeStore:
 
     def written(self, object_id: bytes) -> None:
         self.index.written(object_id)
+        self.on_change()
         asyncio.get_running_loop().create_task(self._notify())
 
     def abandon(self, object_id: bytes) -> None:
@@ -148,6 +151,7 @@ class NodeStore:
         if pending is not None:
             os.close(pending[1])
             _unlink(pending[0])
+        self.on_change()
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
@@ -220,6 +224,7 @@ class NodeStore:
         finally:
             self.index.move_ended(oid)
             del self._moving[oid]
+            self.on_change()
             done.set_result(None)
 
     async def ensure_local(self, object_id: bytes) -> bool:
@@ -249,6 +254,7 @@ class NodeStore:
             _unlink(store.object_path(folder, object_id))
         self.arena.release(object_id)
         self._lapsed.pop(object_id, None)
+        self.on_change()
         asyncio.get_running_loop().create_task(self._notify())
 
     def promote(self, object_id: bytes) -> None:

@@ -16,6 +16,7 @@ from raylite.rpc import common_pb2, head_pb2, worker_pb2, worker_pb2_grpc
 from raylite.worker import log_files, validate
 from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs
+from raylite.worker.node_metrics import NodeMetrics
 from raylite.worker.object_store import NodeStore, StoreFull
 from raylite.worker.state.pull_progress import PullProgress, Report
 from raylite.worker.state.store_index import DISK
@@ -44,6 +45,7 @@ class Transfers:
         self.tls_material = tls_material
         self.on_copy_added = on_copy_added
         self._inflight: dict[bytes, asyncio.Future[None]] = {}
+        self.metrics: NodeMetrics | None = None  # counts the bytes fetched (raylite/worker/node_metrics.py)
         self._channels: dict[str, grpc.aio.Channel] = {}
         # long pulls reported to the head (NodeBatch.pulls), for explanations of waiting gets
         self.progress = PullProgress()
@@ -140,6 +142,8 @@ class Transfers:
             async for chunk in call:
                 writer.write(chunk.offset, chunk.data)
                 progress.received(object_id, len(chunk.data))
+                if self.metrics is not None:
+                    self.metrics.received(len(chunk.data))
             writer.commit()
         except BaseException:
             writer.abort()
@@ -179,6 +183,8 @@ class Transfers:
             raise
         view.release()
         self.node_store.publish(object_id, size)
+        if self.metrics is not None:
+            self.metrics.received(size)
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -214,6 +220,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         self.transfers = transfers
         self.logs = logs
         self.bulk_server = bulk_server
+        self.metrics = transfers.metrics
 
     async def ListLogFiles(
         self, request: worker_pb2.ListLogFilesRequest, context: grpc.aio.ServicerContext
@@ -271,12 +278,15 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         total = view.nbytes
         step = config.TRANSFER_CHUNK_BYTES
         for offset in range(0, max(total, 1), step):
+            data = bytes(view[offset : offset + step])
             yield worker_pb2.ObjectChunk(
                 object_id=request.object_id if offset == 0 else b"",
                 total_size=total,
                 offset=offset,
-                data=bytes(view[offset : offset + step]),
+                data=data,
             )
+            if self.metrics is not None:
+                self.metrics.sent(len(data))
 
     async def Pull(self, request: worker_pb2.PullRequest, context: grpc.aio.ServicerContext) -> worker_pb2.PullReply:
         loc = request.location
@@ -323,6 +333,8 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 else:
                     await _check(validate.next_chunk(chunk, first), context, discard)
                 await _check_chunk(writer.write, chunk.offset, chunk.data, context=context, cleanup=discard)
+                if self.metrics is not None:
+                    self.metrics.received(len(chunk.data))
             if writer is not None:
                 await _check_chunk(writer.commit, context=context, cleanup=discard)
         except StoreFull as exc:

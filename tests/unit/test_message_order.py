@@ -249,6 +249,7 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         group = b.placement_groups.add(placement_group_id=bytes([i + 1]) * 16, strategy="PACK")
         group.bundles.add().resources["CPU"] = 1.0
         b.remove_placement_groups.append(bytes([i + 2]) * 16)
+        b.metrics.add(name=f"m{i}", kind=1, value=1.0)
     return b
 
 
@@ -278,8 +279,12 @@ async def test_the_head_applies_a_client_batch_in_the_table_order() -> None:
     # (the table puts them right after hello, whose events have no use for them); a flush
     # is acknowledged after all of them
     assert recorder.exports_first
-    assert [step for step, _ in recorder.items] == expected(head_pb2.ClientBatch, 1, skip=("exports", "flush"))
+    # user metrics are no event either: the servicer merges them into its own tables
+    assert [step for step, _ in recorder.items] == expected(
+        head_pb2.ClientBatch, 1, skip=("exports", "flush", "metrics")
+    )
     assert recorder.acks == [0] and out.msg.flush_ack == 7
+    assert svc.metrics.user.series == {("m0", ()): [1.0]}
 
 
 async def test_a_split_client_batch_is_applied_as_the_whole_would_be() -> None:
@@ -307,8 +312,10 @@ async def test_the_head_applies_a_node_batch_in_the_table_order() -> None:
     batch.copies_added.append(b"a" * 20)
     batch.copies_removed.append(b"r" * 20)
     batch.pulls.add(object_id=b"p" * 20, received=1, total=2)
+    batch.metrics.add(bytes_sent=5)
     svc._on_node_batch(NODE, batch)
-    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello", "log_batches"))  # lines are not state
+    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello", "log_batches", "metrics"))  # lines are not state
+    assert svc.metrics.nodes[NODE].bytes_sent == 5  # kept by the servicer, no event
 
 
 # ---- the worker daemon ------------------------------------------------------------------

@@ -28,6 +28,10 @@ case-insensitive substring of a record's id or name):
     /api/summary/tasks /api/summary/actors
     /api/timeline          Chrome trace events
     /api/logs /api/logs/file   a node's log files, read from its worker daemon (logs.py)
+
+Prometheus: /metrics, the cluster's and the user metrics in Prometheus' text format
+(prometheus.py), under the same token rule as the JSON API (a scraper sends the
+token as `Authorization: Bearer`, Prometheus' `authorization` setting).
 """
 
 from __future__ import annotations
@@ -123,7 +127,8 @@ def list_params(params: Any) -> tuple[list[tuple[str, str, str]], int | None, bo
     return filters, limit, detail, params.get("search", "").strip()
 
 
-def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.Application:
+def make_app(servicer: HeadServicer, token: str, require_token: bool, metrics_only: bool = False) -> web.Application:
+    """The dashboard's routes; with metrics_only, /metrics alone (the head's metrics export port)."""
     from aiohttp import web
 
     static = resources.files("raylite.head.dashboard") / "static"
@@ -146,7 +151,7 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
             raise web.HTTPFound("/login?wrong=1")
         if authorized(token, request.headers.get("Authorization"), request.cookies.get(COOKIE)):
             return await handler(request)
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or request.path == "/metrics":  # machines: no login page
             return web.json_response(
                 {"error": "this dashboard asks for the cluster token: send 'Authorization: Bearer <token>'"},
                 status=401,
@@ -212,7 +217,19 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
         except (q.QueryError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
 
+    registry: list[Any] = []  # this head's CollectorRegistry, made at the first scrape
+
+    async def metrics(_request: web.Request) -> web.Response:
+        from raylite.head.dashboard import prometheus
+
+        if not registry:
+            registry.append(prometheus.registry_for(servicer))
+        return web.Response(body=prometheus.render(registry[0]), headers={"Content-Type": prometheus.CONTENT_TYPE})
+
     app = web.Application(middlewares=[guard])
+    if metrics_only:
+        app.router.add_get("/metrics", metrics)
+        return app
     app.router.add_get("/", index)
     app.router.add_get("/login", login)
     app.router.add_get("/static/{name}", static_file)
@@ -221,6 +238,7 @@ def make_app(servicer: HeadServicer, token: str, require_token: bool) -> web.App
     app.router.add_get("/api/timeline", timeline)
     app.router.add_get("/api/explain", explain)
     dashboard_logs.add_routes(app, servicer, token)  # before /api/{view}, which would take /api/logs
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/{view}", listing)
     app.router.add_get("/api/{view}/{id}", one)
     return app
@@ -241,11 +259,35 @@ def _content_type(name: str) -> str:
     }.get(name[name.rfind(".") :], "application/octet-stream")
 
 
-async def start(servicer: HeadServicer, token: str, sock: socket.socket, require_token: bool) -> Any:
-    """Serves the dashboard on the bound socket; returns the runner, for `stop`."""
+class _NoRawRequest(logging.Filter):
+    """aiohttp logs a request it cannot parse with the request's raw bytes, which may hold the
+    cluster token (an Authorization header): keep the error's kind and code, drop the bytes. A
+    malformed request is the sender's fault, not the head's: a warning, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            if 400 <= getattr(exc, "code", 0) < 500:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = f"{record.getMessage()}: {type(exc).__name__} {getattr(exc, 'code', '')}".rstrip()
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+HTTP_LOG = logging.getLogger("raylite.head.http")
+HTTP_LOG.addFilter(_NoRawRequest())
+
+
+async def start(
+    servicer: HeadServicer, token: str, sock: socket.socket, require_token: bool, metrics_only: bool = False
+) -> Any:
+    """Serves the dashboard (or /metrics alone) on the bound socket; returns the runner, for `stop`."""
     from aiohttp import web
 
-    runner = web.AppRunner(make_app(servicer, token, require_token), access_log=None)
+    app = make_app(servicer, token, require_token, metrics_only)
+    runner = web.AppRunner(app, access_log=None, logger=HTTP_LOG)
     await runner.setup()
     # a stopping head waits at most this long for a request in flight (answers take milliseconds)
     await web.SockSite(runner, sock, shutdown_timeout=2.0).start()

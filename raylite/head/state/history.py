@@ -51,6 +51,11 @@ class TaskHistory:
         limit = max(0, limit)
         self._fresh: deque[tuple[Any, ...]] = deque(maxlen=limit)
         self._made: deque[FinishedTask] = deque(maxlen=limit)
+        # tasks that ended since the head started, by name: what /metrics counts
+        # (raylite/head/dashboard/prometheus.py); two dicts keyed by the name cost less than one
+        # keyed by (name, failed) on this path, which every task takes
+        self.finished: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
 
     def add(self, task: TaskRecord, results: list[ObjectInfo], error: str) -> None:
         failed = bool(results) and results[0].is_error
@@ -58,6 +63,8 @@ class TaskHistory:
             failure = results[0].failure
             error = f"{failure.kind}: {failure.message}" if failure is not None else "failed"
         t = task
+        totals = self.failed if failed else self.finished
+        totals[t.name] = totals.get(t.name, 0) + 1
         self._fresh.append(
             (t.task_id, t.job_id, t.name, t.kind, t.actor_id, t.node_id, t.attempt, t.resources, t.story, failed, error)
         )
