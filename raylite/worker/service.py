@@ -375,14 +375,14 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
 
 
 def _stored_size(node_store: NodeStore, object_id: bytes) -> int | None:
-    for _ in range(2):  # a spill or restore may move the file between the look and the stat
+    """The size of an object this node holds, in the arena, in a file of its own or spilled."""
+    for _ in range(2):  # a spill or restore may move it between the look and the stat
         path = node_store.readable_path(object_id)
         if path is None:
             return None
-        try:
-            return os.stat(path).st_size
-        except FileNotFoundError:
-            continue
+        size = store.size_of(os.path.dirname(path), object_id)
+        if size is not None:
+            return size
     return None
 
 

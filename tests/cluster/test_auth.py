@@ -8,13 +8,15 @@ import grpc
 import pytest
 
 import raylite as ray
-from raylite import auth
+from raylite import auth, config
 from raylite.client import context
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
 from tests.conftest import run_python
 
 HEAD_CALLS = {
-    "GetClusterState": lambda s, t: s.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=1)),
+    "GetClusterState": lambda s, t: s.GetClusterState(
+        head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)
+    ),
     "GetFunction": lambda s, t: s.GetFunction(head_pb2.GetFunctionRequest(function_id=b"x")),
     "GetActor": lambda s, t: s.GetActor(head_pb2.GetActorRequest(name="x")),
     "ListNamedActors": lambda s, t: s.ListNamedActors(head_pb2.ListNamedActorsRequest(all_namespaces=True)),

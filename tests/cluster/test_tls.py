@@ -20,7 +20,7 @@ import grpc
 import psutil
 import pytest
 
-from raylite import auth, tls
+from raylite import auth, config, tls
 from raylite.rpc import head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
 from tests.cluster.test_cli import cli, free_port, recorded_pids
 from tests.conftest import ROOT, run_python
@@ -121,7 +121,9 @@ def tls_cluster(certs: Certs, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 async def _head_call(channel: grpc.aio.Channel, metadata: list) -> object:
     stub = head_pb2_grpc.HeadServiceStub(channel)
-    return await stub.GetClusterState(head_pb2.ClusterStateRequest(protocol_version=1), metadata=metadata, timeout=10)
+    return await stub.GetClusterState(
+        head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION), metadata=metadata, timeout=10
+    )
 
 
 async def _worker_call(channel: grpc.aio.Channel, metadata: list) -> object:
@@ -164,7 +166,8 @@ def addresses(cluster: TlsCluster, certs: Certs, service: str) -> list[str]:
         async with grpc.aio.secure_channel(cluster.address, certs.driver.credentials()) as channel:
             stub = head_pb2_grpc.HeadServiceStub(channel)
             reply = await stub.GetClusterState(
-                head_pb2.ClusterStateRequest(protocol_version=1), metadata=[(auth.METADATA_KEY, cluster.token)]
+                head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION),
+                metadata=[(auth.METADATA_KEY, cluster.token)],
             )
             return [n.address for n in reply.nodes if n.alive]
 

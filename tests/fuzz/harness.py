@@ -256,7 +256,9 @@ class Services:
     def check(self) -> None:
         """Every service still serves, and nothing the keepers own was lost."""
         self.run(self._check(), timeout=60)
-        outcome = self.unary(self.head_address, "GetClusterState", head_pb2.ClusterStateRequest(protocol_version=1))
+        outcome = self.unary(
+            self.head_address, "GetClusterState", head_pb2.ClusterStateRequest(protocol_version=config.PROTOCOL_VERSION)
+        )
         assert outcome.code == grpc.StatusCode.OK, outcome
         reply = head_pb2.ClusterStateReply.FromString(outcome.replies[0])
         assert any(n.node_id == NODE_A and n.alive for n in reply.nodes), reply

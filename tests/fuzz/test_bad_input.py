@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from raylite import ids
+from raylite import config, ids
 from raylite.rpc import common_pb2, head_pb2, worker_pb2
 from tests.fuzz.harness import (
     B_BYTES,
@@ -39,13 +39,17 @@ def svc(services: Services) -> Iterator[Services]:
     services.check()
 
 
-def hello(client_id: bytes = FUZZ_CLIENTS[0], version: int = 1, driver: bool = True) -> head_pb2.ClientBatch:
+def hello(
+    client_id: bytes = FUZZ_CLIENTS[0], version: int = config.PROTOCOL_VERSION, driver: bool = True
+) -> head_pb2.ClientBatch:
     return head_pb2.ClientBatch(
         hello=head_pb2.ClientHello(protocol_version=version, client_id=client_id, job_id=b"job", is_driver=driver)
     )
 
 
-def node_hello(node_id: bytes | None = None, version: int = 1, **total: float) -> head_pb2.NodeBatch:
+def node_hello(
+    node_id: bytes | None = None, version: int = config.PROTOCOL_VERSION, **total: float
+) -> head_pb2.NodeBatch:
     """A new node's hello (a node id is used by one session: the head refuses a dead node's id)."""
     node_id = node_id or ids.random_id(16)
     info = common_pb2.NodeInfo(node_id=node_id, address="127.0.0.1:1", ip="127.0.0.1", alive=True)
@@ -156,7 +160,9 @@ NODE_CASES = {
     "no address": (
         [
             head_pb2.NodeBatch(
-                hello=head_pb2.NodeHello(protocol_version=1, node=common_pb2.NodeInfo(node_id=FUZZ_NODES[0]))
+                hello=head_pb2.NodeHello(
+                    protocol_version=config.PROTOCOL_VERSION, node=common_pb2.NodeInfo(node_id=FUZZ_NODES[0])
+                )
             )
         ],
         "hello.node.address",
@@ -483,4 +489,4 @@ def test_a_stream_of_another_protocol_version_gets_both_versions(svc: Services, 
     first = hello(version=99) if stream == "ClientStream" else node_hello(version=99)
     outcome = svc.call(svc.head_address, stream, [first])
     assert outcome.code == grpc.StatusCode.FAILED_PRECONDITION
-    assert "protocol 1" in outcome.details and "speaks 99" in outcome.details
+    assert f"protocol {config.PROTOCOL_VERSION}," in outcome.details and "speaks 99" in outcome.details

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from raylite import config
+from raylite import config, store
 from raylite.rpc import common_pb2, worker_pb2
 from raylite.worker import bulk_server
 from tests.fuzz.harness import KEEPER_STORED, NODE_A, NODE_B, STORED_BYTES, Services
@@ -84,7 +84,6 @@ def test_after_the_cuts_a_good_sender_delivers_the_object(services: Services, bu
     reply = pull_on_b(services)
     assert reply.error == "", reply.error
     node_store = services.stores[NODE_B]
-    with open(os.path.join(node_store.store_dir, KEEPER_STORED.hex()), "rb") as f:
-        assert f.read() == STORED_BYTES
+    assert store.map_readonly(node_store.store_dir, KEEPER_STORED).tobytes() == STORED_BYTES
     services.on_loop(lambda: node_store.delete(KEEPER_STORED))
     services.check()

@@ -28,7 +28,7 @@ import grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raylite import bulk
+from raylite import bulk, config
 from raylite.rpc import common_pb2, head_pb2, worker_pb2
 from tests.fuzz import harness
 from tests.fuzz.harness import (
@@ -85,7 +85,7 @@ def hints(services: Services) -> dict[str, st.SearchStrategy[Any]]:
         "client_id": st.sampled_from([*FUZZ_CLIENTS, KEEPER_CLIENT]),
         "function_id": st.just(FUNCTION_ID),
         "blob": st.just(FUNCTION_BLOB),
-        "protocol_version": st.just(1),
+        "protocol_version": st.just(config.PROTOCOL_VERSION),
         "address": addresses,
         "node_address": addresses,
         "copy_addresses": addresses,
@@ -356,7 +356,9 @@ def _stream_body(
 def test_client_streams(services: Services) -> None:
     h = hints(services)
     hello = st.builds(
-        lambda cid, job, driver: head_pb2.ClientHello(protocol_version=1, client_id=cid, job_id=job, is_driver=driver),
+        lambda cid, job, driver: head_pb2.ClientHello(
+            protocol_version=config.PROTOCOL_VERSION, client_id=cid, job_id=job, is_driver=driver
+        ),
         st.sampled_from(FUZZ_CLIENTS),
         st.sampled_from([b"job-1", b"keeper"]),
         st.booleans(),
@@ -379,7 +381,7 @@ def test_node_streams(services: Services) -> None:
         (and mended or not). Mostly a new node id (the head refuses one it knows)."""
         hello_msg = head_pb2.NodeHello()
         hello_msg.CopyFrom(generated)
-        hello_msg.protocol_version = 1
+        hello_msg.protocol_version = config.PROTOCOL_VERSION
         info = common_pb2.NodeInfo(
             node_id=FUZZ_NODES[0] if known_id else NEW_NODE, address="127.0.0.1:1", ip="127.0.0.1", alive=True
         )
