@@ -265,3 +265,17 @@ def test_items_and_end_reported_before_the_head_knows_the_task_reach_the_caller_
     assert [e.obj.object_id for e in effects if isinstance(e, Deliver)] == [oid(g, 1), oid(g, 2), oid(g)]
     step(state, RecoveryEnded())
     assert oid(g, 1) in state.objects and oid(g, 2) in state.objects  # kept until the caller takes them
+
+
+def test_items_a_rejoined_node_reports_before_the_caller_is_back_reach_it_when_it_resubmits() -> None:
+    # (tests/cluster/test_head_restart.py: the daemon rejoined with the generator running and its
+    # executor reported items before the driver reconnected; the driver waited in next() for ever)
+    g = task("g", generator=STREAMING)
+    running = copy.copy(g)
+    running.attempt = 1
+    state = HeadState()
+    step(state, HeadRestarted([], [N1]), ClientConnected(EXECUTOR, JOB, is_driver=False))
+    step(state, NodeAdded(N1, {"CPU": 1.0}, running=[running]))  # adopted: the head knows no caller yet
+    step(state, GeneratorItemReported(N1, EXECUTOR, g.task_id, 0, ObjectInfo(oid(g, 1), value="item 0", size=10)))
+    effects = step(state, ClientConnected(DRIVER, JOB, is_driver=True), TaskSubmitted(g))
+    assert (DRIVER, oid(g, 1)) in delivered(effects)

@@ -134,6 +134,9 @@ class Streams:
         stream = self.streams.get(task.task_id)
         if stream is not None:
             if stream.owner == task.client_id:
+                # adopted from its node before the caller was back: the items published meanwhile
+                # went to no one (ObjectDirectory.add delivers to connected owners only)
+                self._deliver_again(task)
                 return
             self._forget(task.task_id, stream)
         if self.early:
@@ -148,6 +151,14 @@ class Streams:
         if task.task_id not in self.tasks.tasks:  # it finished before its caller came back (in lineage)
             stream.running = False
             self._drop_if_done(task.task_id, stream)
+
+    def _deliver_again(self, task: TaskRecord) -> None:
+        """Sends the caller the items it may not have (it ignores the ones it has); pins stay as they are."""
+        objects = self.objects.objects
+        for index in range(task.items):
+            info = objects.get(object_id(task.task_id, index + 1))
+            if info is not None:
+                self.sink.effects.append(Deliver(task.client_id, info))
 
     def _forget(self, task_id: bytes, stream: Stream) -> None:
         del self.streams[task_id]
