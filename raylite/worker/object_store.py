@@ -119,10 +119,7 @@ class NodeStore:
         pending = self._writes.pop(object_id, None)
         if pending is not None:
             os.close(pending[1])
-            try:
-                os.unlink(pending[0])
-            except FileNotFoundError:
-                pass
+            _unlink(pending[0])
 
     def _wake(self) -> None:
         asyncio.get_running_loop().create_task(self._notify())
@@ -147,10 +144,7 @@ class NodeStore:
     def abandon(self, object_id: bytes) -> None:
         self.index.abandon(object_id)
         self.arena.release(object_id)
-        pending = self._writes.pop(object_id, None)
-        if pending is not None:
-            os.close(pending[1])
-            _unlink(pending[0])
+        self.abort_write(object_id)
         self.on_change()
         asyncio.get_running_loop().create_task(self._notify())
 
