@@ -930,3 +930,34 @@ def test_replay_of_an_actor_creation_leaves_the_live_actor_alone(state: HeadStat
     assert dispatched(step(state, TaskSubmitted(actor("a", resources=ONE_CPU)))) == []
     assert state.actors[a.actor_id] is record
     assert available(state, b"n1") == 1.0
+
+
+def test_a_task_dropped_while_waiting_and_submitted_again_waits_for_every_argument(state: HeadState) -> None:
+    # (found by test_head_state_random.py: a driver that left and came back resubmitted a task
+    # the head had dropped while it waited; the first wait's registration for `a`'s result was
+    # still there, so that result counted twice and the task ran without `c`'s)
+    a, c = task("a"), task("c")
+    t = task("t", cpus=0, deps=[oid(a), oid(c)])
+    step(state, NodeAdded(b"n1", ONE_CPU), TaskSubmitted(a), TaskSubmitted(c), TaskSubmitted(t))
+    assert a.state == "RUNNING" and c.state == "READY" and t.state == "WAITING"
+    step(state, ClientDisconnected(DRIVER))  # its job's queued tasks go: c and t
+    again_c, again_t = task("c"), task("t", cpus=0, deps=[oid(a), oid(c)])
+    step(state, ClientConnected(DRIVER, JOB, is_driver=True), TaskSubmitted(again_c), TaskSubmitted(again_t))
+    effects = step(state, finished(a))
+    assert dispatched(effects) == [(b"n1", "c")]
+    assert again_t.state == "WAITING" and again_t.missing == 1
+    effects = step(state, finished(again_c))
+    assert dispatched(effects) == [(b"n1", "t")]
+
+
+def test_a_task_resubmitted_with_a_dead_actor_as_argument_fails_rather_than_waits(state: HeadState) -> None:
+    # (the same example's next step: A died with its driver, nobody held its death, and the
+    # driver's resubmitted constructor found it dead: t waited for A's ready object for ever)
+    blocker, a = task("blocker"), actor("A")
+    t = task("t", cpus=0, deps=[oid(a)])
+    step(state, NodeAdded(b"n1", ONE_CPU), TaskSubmitted(blocker), TaskSubmitted(a), TaskSubmitted(t))
+    step(state, ClientDisconnected(DRIVER))
+    assert state.actors[a.actor_id].state == "DEAD" and oid(a) not in state.objects
+    again = task("t", cpus=0, deps=[oid(a)])
+    effects = step(state, ClientConnected(DRIVER, JOB, is_driver=True), TaskSubmitted(actor("A")), TaskSubmitted(again))
+    assert failure_kind(effects, DRIVER, oid(again)) == "ActorDiedError" and again.state == "FINISHED"

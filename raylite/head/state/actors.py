@@ -175,6 +175,11 @@ class ActorDirectory:
             actor.ready = _renamed(ev.results[0], object_id(task.task_id, 0))
             self.sink.effects.append(ActorChanged(actor.actor_id))
 
+    @staticmethod
+    def death_info(creation: TaskRecord, why: str) -> ObjectInfo:
+        """The ActorDiedError an actor's creation returns (its ready object) once it is dead."""
+        return _renamed(_actor_died_info(creation, why), object_id(creation.task_id, 0))
+
     def task_finished(self, task: TaskRecord) -> None:
         """Its creation or one of its calls finished (or failed before it ran)."""
         actor = self.actors.get(task.actor_id)

@@ -76,6 +76,7 @@ class TaskRecord:
     state: TaskState = TaskState.NEW
     node_id: bytes | None = None
     missing: int = 0
+    wait: int = 0  # its latest wait for arguments (TaskTable.dep_waiters entries of older waits are stale)
     retries_left: int = 0
     blocked: bool = False
     attempt: int = 0  # dispatches so far; deaths of older attempts are stale

@@ -70,7 +70,7 @@ class ObjectDirectory:
         self._free_candidates: dict[bytes, None] = {}  # judged once the whole step is applied
         # wired by HeadState
         self.tasks: TaskTable
-        self.dep_waiters: dict[bytes, list[bytes]]  # TaskTable's, read to skip a call when none waits
+        self.dep_waiters: dict[bytes, list[tuple[bytes, int]]]  # TaskTable's, read to skip a call when none waits
         self.on_freed: Callable[[bytes], None]
         self.streams: Streams  # told of refs to the ids it watches (generators and their items)
 

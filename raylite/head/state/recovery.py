@@ -135,7 +135,11 @@ class Recovery:
         """True for a resubmitted task whose work survived a head restart (its results go to it)."""
         objects = self.objects
         if task.kind == ACTOR_CREATION and task.actor_id in self.actors.actors:
-            ready = self.actors.actors[task.actor_id].ready
+            actor = self.actors.actors[task.actor_id]
+            ready = actor.ready
+            if ready is None and actor.state is ActorState.DEAD:
+                # its death (freed while its owner was away): what waits for the actor fails, not hangs
+                ready = self.actors.death_info(task, actor.death)
             if ready is not None and ready.object_id in objects.objects:
                 self.sink.effects.append(Deliver(task.client_id, objects.objects[ready.object_id]))
             elif ready is not None:

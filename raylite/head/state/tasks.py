@@ -4,7 +4,11 @@ Theory of operation
 -------------------
 A task enters as TaskSubmitted (NEW). The table counts its dependencies that
 do not exist yet (`missing`, WAITING); each missing object remembers the
-tasks waiting on it (`dep_waiters`). When the count reaches zero the task is
+tasks waiting on it (`dep_waiters`), each entry stamped with the wait that
+made it: a task can leave WAITING with its entries still there (dropped with
+its job, failed by another argument, adopted running from a node) and wait
+again, even as a new record with the same id (resubmitted), so an entry of an
+older wait is stale and ignored. When the count reaches zero the task is
 READY and joins the queue of its scheduling class (its resource request and
 strategy). After every step, one scheduling pass walks each class queue from
 the front and places tasks until a placement fails: tasks of a class are
@@ -103,7 +107,9 @@ class TaskTable(SchedulingPass):
         self.lineage: dict[bytes, TaskRecord] = {}
         self.gone_jobs: set[bytes] = set()  # jobs whose driver left (see the module docstring)
         self.leaving_jobs: dict[bytes, None] = {}  # drivers that left during this step
-        self.dep_waiters: dict[bytes, list[bytes]] = {}  # object id -> tasks waiting for it
+        # object id -> (task id, wait) for each task waiting for it (module docstring)
+        self.dep_waiters: dict[bytes, list[tuple[bytes, int]]] = {}
+        self._waits = 0  # the last wait's number
         self._queues: dict[tuple, deque[bytes]] = {}  # scheduling class -> READY task ids, in order
         self._warned_infeasible: set[tuple] = set()
         self._spread_cursor = 0
@@ -198,19 +204,22 @@ class TaskTable(SchedulingPass):
         self.sink.transition(
             task, WAITING, f"{why}; an argument does not exist" if why else "an argument does not exist yet"
         )
+        self._waits += 1
+        entry = (task.task_id, self._waits)
+        task.wait = self._waits
         waiters = self.dep_waiters
         for dep in missing:
-            waiters.setdefault(dep, []).append(task.task_id)
+            waiters.setdefault(dep, []).append(entry)
 
     def object_ready(self, info: ObjectInfo) -> None:
         """An object exists: the tasks waiting for it move on (or fail, if it is an error)."""
         waiting = self.dep_waiters.pop(info.object_id, None)
         if not waiting:
             return
-        for task_id in waiting:
+        for task_id, wait in waiting:
             task = self.tasks.get(task_id)
-            if task is None or task.state is not WAITING:
-                continue
+            if task is None or task.state is not WAITING or task.wait != wait:
+                continue  # (an entry of an earlier wait: the task left it and may wait again)
             if info.is_error:
                 self.finish(task, [info] * task.num_returns, "an argument failed")
                 continue
@@ -400,7 +409,7 @@ class TaskTable(SchedulingPass):
                 for dep in task.deps:  # (each occurrence counts, as in wait_for_deps)
                     if dep in lost:
                         task.missing += 1
-                        waiters.setdefault(dep, []).append(task.task_id)
+                        waiters.setdefault(dep, []).append((task.task_id, task.wait))
 
     def _rebuild(self, task: TaskRecord) -> None:
         """Runs a finished task again to remake its lost outputs (lineage reconstruction)."""
