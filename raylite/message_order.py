@@ -92,6 +92,10 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # After puts and tasks only so that an object one of them made is delivered at
         # once; before them it would wait in the subscriber list and arrive all the same.
         Step("subscribe"),
+        # After tasks: a reconnecting caller's resubmitted generators are its streams again
+        # when the head hears how far it got in each (and before generator_items, so that an
+        # item a client that is both ends resends is judged against what the caller has).
+        Step("streams_received"),
         # An executor sends a task's blocking and resuming before its result; a resume
         # applied after the result would find the task gone (harmless), and no other
         # step names a task's block state.

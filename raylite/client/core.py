@@ -207,7 +207,8 @@ class Client(ClientObjects, streams.StreamCalls):
 
         The refs it holds, the values it knows of them, its exported functions,
         its unfinished tasks (and the finished ones whose outputs those still
-        need), and the objects it waits for. Duplicates of what the head still
+        need), how far each of its streams got, the last items of the generators
+        it runs, and the objects it waits for. Duplicates of what the head still
         has are ignored there.
         """
         batch = head_pb2.ClientBatch()
@@ -221,6 +222,8 @@ class Client(ClientObjects, streams.StreamCalls):
             batch.puts.extend(values.values())
             batch.subscribe.extend(self._waiters)
             batch.tasks.extend(self._unfinished.specs())
+            batch.streams_received.extend(self._streams_received())  # (applied after the tasks)
+            batch.generator_items.extend(self._items_to_resend())
             batch.cancels.extend(self._unfinished.cancels())  # (applied after the tasks)
         for oid in held:
             batch.ref_changes.add(object_id=oid, held=True)
@@ -419,6 +422,7 @@ class Client(ClientObjects, streams.StreamCalls):
 
     def report_result(self, result: head_pb2.TaskResult) -> None:
         """An executor's task result, sent after everything the task itself sent."""
+        self._items_done(result.task_id)
         self._enqueue(_RESULT, result)
 
     def cancel(self, oid: bytes, force: bool, recursive: bool) -> None:

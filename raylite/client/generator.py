@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from raylite import ids
@@ -40,7 +40,10 @@ from raylite.rpc import common_pb2
 class StreamState:
     """What a caller's client knows of one STREAMING task (Client._streams)."""
 
-    arrived: int = 0  # items delivered so far (0 .. arrived-1)
+    arrived: int = 0  # one past the highest item delivered (items 0 .. arrived-1, but `missing`)
+    # items below `arrived` not delivered (one a head reported just before it was killed):
+    # a restarted head hears of them (Client._resume_batch) and delivers or remakes them
+    missing: set[int] = field(default_factory=set)
     ended: bool = False  # return 0 arrived: no item comes after `arrived`
     backpressure: int = 0  # the task's limit, when the caller must report what it takes
 

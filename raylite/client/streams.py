@@ -12,8 +12,12 @@ last (which will never come). `item_future` resolves to True once item
 `index` is here, False once the stream ended before it.
 
 Executor: `report_item` sends an item on this client's stream, after
-everything the task sent before it; `wait_consumed` pauses a generator with
-backpressure until its caller took enough (GeneratorProgressed from the head).
+everything the task sent before it, and keeps the last RESEND_ITEMS of each
+running task (`_sent_items`): a head killed just after it read an item may
+have left no trace of it, so a reconnecting client sends them again
+(Client._resume_batch; the head ignores those it has). `wait_consumed` pauses a
+generator with backpressure until its caller took enough (GeneratorProgressed
+from the head).
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ from raylite.rpc import common_pb2, head_pb2
 
 if TYPE_CHECKING:
     from raylite.client.objects import Waiter as _Waiter
+
+# The items of a running generator an executor's client sends again to a restarted head; an
+# older one it lost is remade from lineage for the caller that lacks it (raylite/head/state/streams.py).
+RESEND_ITEMS = 64
 
 
 class StreamCalls:
@@ -52,6 +60,8 @@ class StreamCalls:
         # Generators collected while this thread may hold _lock or _ref_lock (a garbage
         # collection can run __del__ anywhere): their close waits here for the next stream call.
         self._closing: collections.deque[tuple[bytes, int]] = collections.deque()
+        # executor: running task -> the last items it reported (under _lock)
+        self._sent_items: dict[bytes, collections.deque[head_pb2.GeneratorItem]] = {}
 
     # ---- caller ----------------------------------------------------------------------
 
@@ -100,6 +110,14 @@ class StreamCalls:
             if oid not in self._refcounts:
                 self._objects.pop(oid, None)
 
+    def _streams_received(self) -> list[head_pb2.StreamReceived]:
+        """How far each stream got, for a restarted head (under self._lock)."""
+        return [
+            head_pb2.StreamReceived(task_id=task_id, arrived=state.arrived, missing=sorted(state.missing))
+            for task_id, state in self._streams.items()
+            if not state.ended
+        ]
+
     def stream_state(self, task_id: bytes) -> StreamState | None:
         return self._streams.get(task_id)
 
@@ -114,7 +132,11 @@ class StreamCalls:
                 waiter.hit()
             return False  # return 0 itself is an ordinary object
         if index > state.arrived:
+            if index > state.arrived + 1:  # (items skipped: the head died with them)
+                state.missing.update(range(state.arrived, index - 1))
             state.arrived = index
+        elif state.missing:
+            state.missing.discard(index - 1)
         if oid not in self._objects:
             self._objects[oid] = value
         for waiter in self._waiters.pop(oid, ()):
@@ -185,7 +207,22 @@ class StreamCalls:
 
     def report_item(self, item: head_pb2.GeneratorItem) -> None:
         """An item a generator task yielded, sent after everything the task sent before it."""
+        with self._lock:
+            sent = self._sent_items.get(item.task_id)
+            if sent is None:
+                sent = self._sent_items[item.task_id] = collections.deque(maxlen=RESEND_ITEMS)
+            sent.append(item)
         self._enqueue(_ITEM, item)
+
+    def _items_to_resend(self) -> list[head_pb2.GeneratorItem]:
+        """The last items of the generators this executor runs, for a restarted head (under _lock)."""
+        return [item for sent in self._sent_items.values() for item in sent]
+
+    def _items_done(self, task_id: bytes) -> None:
+        """The task's result is sent: its items need no resending."""
+        if self._sent_items:
+            with self._lock:
+                self._sent_items.pop(task_id, None)
 
     def _on_generator_consumed(self, progress: Any) -> None:
         with self._progress_changed:

@@ -54,6 +54,7 @@ from raylite.head.state import (
     PullsReported,
     RecoveryEnded,
     RefsChanged,
+    StreamReceivedReported,
     TaskBlockChanged,
     TaskFinished,
     TaskSubmitted,
@@ -420,6 +421,9 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
             GeneratorItemReported(i.node_id, session.client_id, i.task_id, i.index, wire.object_info(i.value))
             for i in items
         ]
+    ),
+    "streams_received": lambda received, session, events: events.extend(
+        [StreamReceivedReported(session.client_id, r.task_id, r.arrived, frozenset(r.missing)) for r in received]
     ),
     "generator_consumed": lambda progress, session, events: events.extend(
         [GeneratorConsumed(session.client_id, p.task_id, p.consumed) for p in progress]

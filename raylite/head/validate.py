@@ -106,6 +106,8 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
         _id(progress.task_id, TASK_ID_BYTES, "generator_consumed", i, "task_id")
     for i, report in enumerate(batch.metrics):
         _metric_report(report, i)
+    for i, received in enumerate(batch.streams_received):
+        _stream_received(received, i)
 
 
 def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
@@ -328,6 +330,19 @@ def _generator_item(item: head_pb2.GeneratorItem, i: int) -> None:
         raise BadMessage(
             f"generator_items[{i}].value.object_id: is not item {item.index} of task_id (task_id + index + 1)"
         )
+
+
+def _stream_received(received: head_pb2.StreamReceived, i: int) -> None:
+    _id(received.task_id, TASK_ID_BYTES, "streams_received", i, "task_id")
+    if received.arrived > _MAX_ITEMS:
+        raise BadMessage(f"streams_received[{i}].arrived: {received.arrived} is beyond the last item a task can have")
+    last = -1
+    for index in received.missing:
+        if index <= last or index >= received.arrived:
+            raise BadMessage(
+                f"streams_received[{i}].missing: {index} is not ascending, or not below arrived ({received.arrived})"
+            )
+        last = index
 
 
 _MAX_ITEMS = 2**32 - 2  # item i is return index i + 1, and the error of a stream comes after the last

@@ -10,7 +10,7 @@ import pytest
 
 from raylite import ids
 from raylite.client.generator import kind_of
-from raylite.client.streams import StreamCalls
+from raylite.client.streams import RESEND_ITEMS, StreamCalls
 from raylite.rpc import common_pb2, head_pb2
 
 TASK = b"t" * ids.TASK_ID_BYTES
@@ -146,3 +146,35 @@ def test_an_item_that_arrived_is_asked_for_again_but_one_to_come_is_not() -> Non
     assert not client._item_to_come(ids.object_id(TASK, 1))  # its node died: get subscribes to it
     assert client._item_to_come(ids.object_id(TASK, 2))
     assert not client._item_to_come(ids.object_id(b"x" * ids.TASK_ID_BYTES, 2))  # no stream of ours
+
+
+def test_a_caller_tells_a_restarted_head_which_items_it_has() -> None:
+    # (an item the old head read just before it was killed never came; the next one did)
+    client = FakeClient()
+    client.open_stream(TASK)
+    client.deliver(1)
+    client.deliver(3)  # item 2: item 1 is missing
+    with client._lock:
+        [received] = client._streams_received()
+    assert (received.task_id, received.arrived, list(received.missing)) == (TASK, 3, [1])
+    client.deliver(2)  # the restarted head remade it
+    with client._lock:
+        [received] = client._streams_received()
+    assert (received.arrived, list(received.missing)) == (3, [])
+    client.deliver(0)
+    with client._lock:
+        assert client._streams_received() == []  # ended: nothing to ask for
+
+
+def test_an_executor_resends_the_last_items_of_a_generator_until_its_result_is_sent() -> None:
+    client = FakeClient()
+    other = b"o" * ids.TASK_ID_BYTES
+    for index in range(RESEND_ITEMS + 2):
+        client.report_item(head_pb2.GeneratorItem(task_id=TASK, index=index))
+    client.report_item(head_pb2.GeneratorItem(task_id=other, index=0))
+    with client._lock:
+        kept = client._items_to_resend()
+    assert [(i.task_id, i.index) for i in kept] == [(TASK, i) for i in range(2, RESEND_ITEMS + 2)] + [(other, 0)]
+    client._items_done(TASK)
+    with client._lock:
+        assert [(i.task_id, i.index) for i in client._items_to_resend()] == [(other, 0)]

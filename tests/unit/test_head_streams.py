@@ -27,6 +27,7 @@ from raylite.head.state.model import (
     ObjectsSubscribed,
     RecoveryEnded,
     RefsChanged,
+    StreamReceivedReported,
     TaskFinished,
     TaskSubmitted,
 )
@@ -279,3 +280,80 @@ def test_items_a_rejoined_node_reports_before_the_caller_is_back_reach_it_when_i
     step(state, GeneratorItemReported(N1, EXECUTOR, g.task_id, 0, ObjectInfo(oid(g, 1), value="item 0", size=10)))
     effects = step(state, ClientConnected(DRIVER, JOB, is_driver=True), TaskSubmitted(g))
     assert (DRIVER, oid(g, 1)) in delivered(effects)
+
+
+# ---- an item reported to a head that was killed (tests/cluster/test_head_restart.py) ----------
+
+
+def _restarted_with(g, *, adopted: bool) -> HeadState:
+    """A head restarted while g ran on N1: the caller had items 0 and 1 (it took and freed 0),
+    and item 2 reached the old head just before it was killed, and nothing else."""
+    state = HeadState()
+    step(state, HeadRestarted([], [N1]), ClientConnected(EXECUTOR, JOB, is_driver=False))
+    if adopted:
+        running = copy.copy(g)
+        running.attempt = 1
+        step(state, NodeAdded(N1, {"CPU": 1.0}, running=[running]))
+    return state
+
+
+def _caller_back(state: HeadState, g, arrived: int = 2, missing: frozenset[int] = frozenset()) -> list:
+    """The caller's resume batch, in the servicer's order: its refs, its unfinished task, its streams."""
+    resubmitted = copy.copy(g)
+    return step(
+        state,
+        ClientConnected(DRIVER, JOB, is_driver=True),
+        RefsChanged(DRIVER, [(oid(g), True), (oid(g, 2), True)]),  # the generator and item 1
+        TaskSubmitted(resubmitted),
+        StreamReceivedReported(DRIVER, g.task_id, arrived, missing),
+    )
+
+
+def test_an_item_reported_to_a_head_that_was_killed_is_remade_for_the_caller_that_never_had_it() -> None:
+    g = task("g", generator=STREAMING)
+    state = _restarted_with(g, adopted=True)
+    step(state, item(g, 3))  # the executor goes on: item 2 is skipped
+    _caller_back(state, g)
+    effects = step(state, done(g))
+    assert [e.task.name for e in of_type(effects, Dispatch)] == ["g"]  # run again: nobody has item 2
+    effects = step(state, item(g, 0), item(g, 1), item(g, 2))
+    assert [k for k in delivered(effects) if k[0] == DRIVER] == [(DRIVER, oid(g, 3))]  # 0 and 1 it had
+    step(state, item(g, 3), done(g), RecoveryEnded())
+    assert g.task_id not in state.tasks and oid(g, 3) in state.objects  # pinned until the caller takes it
+
+
+def test_an_item_the_executor_resends_reaches_the_caller_without_a_rerun() -> None:
+    g = task("g", generator=STREAMING)
+    state = _restarted_with(g, adopted=False)
+    _caller_back(state, g)  # before the node: g waits to be adopted
+    step(state, NodeAdded(N1, {"CPU": 1.0}, running=[copy.copy(g)]))
+    step(state, item(g, 3))  # the item after the one the old head took with it
+    effects = step(state, item(g, 2))  # resent by the executor's reconnecting client
+    assert (DRIVER, oid(g, 3)) in delivered(effects)
+    effects = step(state, done(g))
+    assert of_type(effects, Dispatch) == [] and g.task_id not in state.tasks
+
+
+def test_items_the_caller_took_before_the_head_was_killed_are_not_remade() -> None:
+    # (commit 333935d ran such a generator again: the restarted head took every item it had not
+    # seen for lost, though the caller had them)
+    g = task("g", generator=STREAMING)
+    state = _restarted_with(g, adopted=True)
+    step(state, item(g, 3))
+    _caller_back(state, g, arrived=3)  # it has 0, 1 and 2
+    effects = step(state, done(g))
+    assert of_type(effects, Dispatch) == [] and g.task_id not in state.tasks
+    assert set(state.pins) == {oid(g, 4)}  # item 3, kept for the caller until it takes it
+
+
+def test_an_owed_item_that_the_rerun_does_not_make_is_an_error_for_the_caller() -> None:
+    g = task("g", generator=STREAMING)
+    state = _restarted_with(g, adopted=True)
+    step(state, item(g, 4))
+    _caller_back(state, g, arrived=4, missing=frozenset({1, 3}))  # (2 came, 1 and 3 did not)
+    step(state, done(g))
+    effects = step(state, item(g, 0), item(g, 1), done(g))  # the rerun stops early this time
+    got = delivered(effects)
+    assert not got[(DRIVER, oid(g, 2))].is_error
+    assert got[(DRIVER, oid(g, 4))].failure.kind == "ObjectLostError"
+    assert g.task_id not in state.tasks

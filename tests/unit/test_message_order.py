@@ -25,6 +25,7 @@ from raylite.head.state import (
     PlacementGroupRemoveRequested,
     PullsReported,
     RefsChanged,
+    StreamReceivedReported,
     TaskBlockChanged,
     TaskFinished,
     TaskSubmitted,
@@ -218,6 +219,7 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         TaskFinished: "results",
         GeneratorItemReported: "generator_items",
         GeneratorConsumed: "generator_consumed",
+        StreamReceivedReported: "streams_received",
     }[type(event)]
     return [(step, event.task_id)]
 
@@ -243,6 +245,7 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.results.add(task_id=i.to_bytes(16, "big"), node_id=NODE).results.add(object_id=oid, data=b"x", size=1)
         b.generator_items.add(task_id=i.to_bytes(16, "big"), index=0, node_id=NODE).value.object_id = oid
         b.generator_consumed.add(task_id=i.to_bytes(16, "big"), consumed=1)
+        b.streams_received.add(task_id=i.to_bytes(16, "big"), arrived=2, missing=[1])
         b.kill_actors.append(bytes([i]) * 16)
         b.restart_actors.append(bytes([i]) * 16)
         b.cancels.add(object_id=oid, recursive=True)

@@ -220,6 +220,21 @@ def test_generator_items_and_specs_are_checked() -> None:
     assert "generator_consumed[0].task_id" in (validate.client_batch(batch, first=False) or "")
 
 
+def test_how_far_a_reconnecting_caller_got_in_a_stream_is_checked() -> None:
+    batch = head_pb2.ClientBatch()
+    received = batch.streams_received.add(task_id=b"g" * 16, arrived=5, missing=[1, 3])
+    assert validate.client_batch(batch, first=False) is None
+    received.missing[:] = [3, 1]
+    assert "streams_received[0].missing: 1 is not ascending" in (validate.client_batch(batch, first=False) or "")
+    received.missing[:] = [5]
+    assert "not below arrived (5)" in (validate.client_batch(batch, first=False) or "")
+    received.missing[:] = []
+    received.arrived = 2**32 - 1
+    assert "streams_received[0].arrived" in (validate.client_batch(batch, first=False) or "")
+    received.arrived, received.task_id = 1, b"short"
+    assert "streams_received[0].task_id" in (validate.client_batch(batch, first=False) or "")
+
+
 def test_pull_progress_reports_are_checked() -> None:
     from raylite.worker.service import pull_messages
     from raylite.worker.state.pull_progress import Report

@@ -81,6 +81,7 @@ from raylite.head.state.model import (
     PullsReported,
     RecoveryEnded,
     RefsChanged,
+    StreamReceivedReported,
     TaskBlockChanged,
     TaskFinished,
     TaskRecord,
@@ -156,6 +157,7 @@ class HeadState:
             PlacementGroupRemoveRequested: placement.remove_requested,
             GeneratorItemReported: self._streams.item_reported,
             GeneratorConsumed: self._streams.consumed,
+            StreamReceivedReported: self._streams.caller_received,
             PullsReported: self._on_pulls_reported,
         }
 

@@ -270,6 +270,17 @@ class GeneratorConsumed:
 
 
 @dataclass(slots=True)
+class StreamReceivedReported:
+    """A caller reconnecting said which items of a STREAMING task it has: those below `arrived`
+    but for `missing` (raylite/head/state/streams.py)."""
+
+    client_id: bytes
+    task_id: bytes
+    arrived: int
+    missing: frozenset[int]
+
+
+@dataclass(slots=True)
 class PullsReported:
     """A node said how far its long pulls got; only explanations read it (explain.py)."""
 
@@ -382,6 +393,7 @@ Event = (
     | PlacementGroupRemoveRequested
     | GeneratorItemReported
     | GeneratorConsumed
+    | StreamReceivedReported
     | PullsReported
 )
 Effect = (

@@ -44,6 +44,18 @@ caller, so the stream is the caller's only once it resubmits the task
 for a task that ended meanwhile, before its return 0); items reported before
 the head knows the task at all are kept for it (`early`) until recovery ends.
 
+An item the executor reported in the instant before the head was killed may
+have reached neither the caller nor anything that survived (an inline value
+lives in the head's memory only). The reconnecting caller says which items it
+has (StreamReceivedReported: all below `arrived` but `missing`), and only the
+items it lacks that nobody re-announced are owed to it (`owed`): those below
+`task.items` when it says so, and those a later item skips past. An owed item
+reported again (the executor's client resending, or a retry) is published to
+the caller; one still absent when the task ends is remade by running the task
+again from lineage, once, and after that it is an ObjectLostError for the
+caller, which never waits for ever. Items the caller took (and freed) before
+the restart are never owed: nothing runs again for them.
+
 Backpressure: a caller that limits how far a stream may run ahead tells the
 head how many items it took (GeneratorConsumed); the head passes it on to the
 executor's client stream that reports the items (GeneratorProgressed), and
@@ -53,7 +65,6 @@ paused for a caller that is gone goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -67,12 +78,13 @@ from raylite.head.state.model import (
     GeneratorItemReported,
     GeneratorProgressed,
     ObjectInfo,
+    StreamReceivedReported,
     TaskRecord,
 )
 from raylite.head.state.objects import ObjectDirectory
 from raylite.head.state.sink import Sink
 from raylite.head.state.states import TaskState
-from raylite.ids import object_id
+from raylite.ids import TASK_ID_BYTES, object_id
 
 if TYPE_CHECKING:
     from raylite.head.state.tasks import TaskTable
@@ -87,6 +99,18 @@ class Stream:
     running: bool = True  # the task has not finished
     unclaimed: set[bytes] = field(default_factory=set)  # published items pinned for the owner
     reporter: bytes = b""  # the executor client that reports the items (for backpressure)
+    caller: Received | None = None  # what its owner said it had when it reconnected to this head
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The items a reconnecting caller has: every index below `arrived` but `missing`."""
+
+    arrived: int
+    missing: frozenset[int]
+
+    def lacks(self, index: int) -> bool:
+        return index >= self.arrived or index in self.missing
 
 
 class Streams:
@@ -102,6 +126,9 @@ class Streams:
         self.lost: dict[bytes, set[bytes]] = {}
         # a restarted head: task -> items reported before the task was resubmitted or adopted
         self.early: dict[bytes, int] = {}
+        # task -> indices of items its caller lacks that nobody here has (module docstring)
+        self.owed: dict[bytes, set[int]] = {}
+        self.reran_for_owed: set[bytes] = set()  # tasks run again from lineage for owed items
 
     # ---- the task's life ---------------------------------------------------------------
 
@@ -136,7 +163,7 @@ class Streams:
             if stream.owner == task.client_id:
                 # adopted from its node before the caller was back: the items published meanwhile
                 # went to no one (ObjectDirectory.add delivers to connected owners only)
-                self._deliver_again(task)
+                self._deliver_again(task, stream)
                 return
             self._forget(task.task_id, stream)
         if self.early:
@@ -152,13 +179,18 @@ class Streams:
             stream.running = False
             self._drop_if_done(task.task_id, stream)
 
-    def _deliver_again(self, task: TaskRecord) -> None:
-        """Sends the caller the items it may not have (it ignores the ones it has); pins stay as they are."""
+    def _deliver_again(self, task: TaskRecord, stream: Stream) -> None:
+        """Sends the caller the items it may not have (it ignores the ones it has), pinned for it if
+        it reads the stream now (made while it was away, the stream did not know it did)."""
+        gen_ref = object_id(task.task_id, 0)
+        if not stream.reading and stream.owner in self.objects.holders.get(gen_ref, ()):
+            stream.reading = True
+            self.watched[gen_ref] = task.task_id
         objects = self.objects.objects
         for index in range(task.items):
             info = objects.get(object_id(task.task_id, index + 1))
             if info is not None:
-                self.sink.effects.append(Deliver(task.client_id, info))
+                self._publish(task, info, stream, again=True)
 
     def _forget(self, task_id: bytes, stream: Stream) -> None:
         del self.streams[task_id]
@@ -186,11 +218,19 @@ class Streams:
             self.objects.add(info, owner=None)  # held by the executor until its result holds it
             return
         if ev.index < task.items:
+            owed = self.owed.get(ev.task_id)
+            if owed and ev.index in owed:  # its caller never had it: published to it now
+                owed.discard(ev.index)
+                self._publish(task, info, self.streams.get(ev.task_id))
+                return
             # yielded again by a retry: published already (remade if it was lost and is needed)
             self.objects.add(info, owner=None)
             return
-        task.items = ev.index + 1
         stream = self.streams.get(ev.task_id)
+        if ev.index > task.items and stream is not None and stream.caller is not None:
+            # it skipped items this head never heard of: reported to a head that died
+            self._owe(task, stream.caller, task.items, ev.index)
+        task.items = ev.index + 1
         if stream is None:
             # a task adopted from a node that rejoined a restarted head, or rerun from lineage
             self.submitted(task)
@@ -222,32 +262,68 @@ class Streams:
             self.objects.add(info, owner=task.client_id)
         if stream is None or not stream.reading:
             return
-        if stream.owner in self.objects.holders.get(oid, ()):
-            return  # (the owner made a ref to it already)
+        if oid in stream.unclaimed or stream.owner in self.objects.holders.get(oid, ()):
+            return  # (pinned already, or the owner made a ref to it)
         stream.unclaimed.add(oid)
         self.watched[oid] = task.task_id
         self.objects.pin((oid,))
 
+    def caller_received(self, ev: StreamReceivedReported) -> None:
+        """A reconnecting caller said which items of a stream it has (after resubmitting the task)."""
+        tasks = self.tasks
+        task = tasks.tasks.get(ev.task_id) or tasks.lineage.get(ev.task_id)
+        if task is None or task.generator != STREAMING or task.client_id != ev.client_id:
+            return  # a stream this head cannot serve (not resubmitted, or not the caller's)
+        received = Received(ev.arrived, ev.missing)
+        stream = self.streams.get(ev.task_id)
+        if stream is not None and stream.owner == ev.client_id:
+            stream.caller = received
+        self._owe(task, received, 0, task.items)
+
+    def _owe(self, task: TaskRecord, received: Received, start: int, end: int) -> None:
+        """Items start..end-1 that the caller lacks and nobody here has are owed to it."""
+        objects = self.objects.objects
+        task_id = task.task_id
+        owed = [i for i in range(start, end) if received.lacks(i) and object_id(task_id, i + 1) not in objects]
+        if not owed:
+            return
+        if task_id not in self.tasks.tasks:  # it ended before its caller came back: run it again
+            self.reran_for_owed.add(task_id)
+            self.tasks.rebuild(task)
+        self.owed.setdefault(task_id, set()).update(owed)
+
     def item_lost(self, task_id: bytes, oid: bytes) -> None:
         self.lost.setdefault(task_id, set()).add(oid)
 
-    def remake_lost(self, task: TaskRecord, failed: bool, rebuild: Callable[[TaskRecord], None]) -> None:
+    def remake_lost(self, task: TaskRecord, failed: bool) -> None:
         """A generator finished (TaskTable.finish): its items lost while it ran that the attempt that
-        finished did not report again are remade by running it again from lineage, or, if it
-        failed, are lost for good."""
-        missing = [oid for oid in self.lost.pop(task.task_id, ()) if oid not in self.objects.objects]
-        if not missing:
+        finished did not report again, and items owed to its caller, are remade by running it
+        again from lineage (owed ones once), or, if it failed, are lost for good."""
+        task_id, objects = task.task_id, self.objects.objects
+        missing = {oid for oid in self.lost.pop(task_id, ()) if oid not in objects}
+        owed = {object_id(task_id, i + 1) for i in self.owed.pop(task_id, ())} - objects.keys()
+        if not missing and not owed:
+            self.reran_for_owed.discard(task_id)
             return
-        if not failed and task.task_id in self.tasks.lineage:
-            rebuild(task)
+        again = not owed or task_id not in self.reran_for_owed
+        if not failed and again and task_id in self.tasks.lineage:
+            if owed:
+                self.reran_for_owed.add(task_id)
+                self.owed[task_id] = {int.from_bytes(oid[TASK_ID_BYTES:], "big") - 1 for oid in owed}
+            self.tasks.rebuild(task)
             return
-        for oid in missing:
+        self.reran_for_owed.discard(task_id)
+        for oid in sorted(missing | owed):
+            why = "was reported to a head that died" if oid in owed else "was lost with its node"
             failure = Failure(
                 "ObjectLostError",
-                f"object {oid.hex()}, an item of generator task {task.name}, was lost with its node and "
-                "its task cannot run again to remake it",
+                f"object {oid.hex()}, an item of generator task {task.name}, {why} and its task cannot run "
+                "again to remake it",
             )
-            self.objects.add(ObjectInfo(oid, is_error=True, failure=failure), owner=None)
+            # (an owed item goes to the caller, which waits for it)
+            self.objects.add(
+                ObjectInfo(oid, is_error=True, failure=failure), owner=task.client_id if oid in owed else None
+            )
 
     # ---- the caller's refs (ObjectDirectory calls these for watched ids) ----------------------
 
@@ -314,6 +390,10 @@ class Streams:
             assert task_id in self.streams, f"{oid.hex()} watched for a stream that is gone"
         for task_id in self.lost:
             assert task_id in self.tasks.tasks, f"lost items of {task_id.hex()}, which is not running"
+        for task_id in self.owed:
+            assert task_id in self.tasks.tasks, f"items owed by {task_id.hex()}, which is not running"
+        for task_id in self.reran_for_owed:
+            assert task_id in self.tasks.tasks, f"{task_id.hex()} ran again for owed items, and ended"
         assert not self.early or self.objects.holding_frees, "early items kept after recovery ended"
 
 

@@ -289,9 +289,9 @@ class TaskTable(SchedulingPass):
             src = results[index] if index < len(results) else results[-1]
             oid = object_id(task.task_id, index)
             add(src if src.object_id == oid else renamed(src, oid), owner)
-        if task.generator and self.streams.lost:
+        if task.generator and (self.streams.lost or self.streams.owed):
             # a failed, cancelled or dropped generator's lost items are lost for good, not remade
-            self.streams.remake_lost(task, failed, self._rebuild)
+            self.streams.remake_lost(task, failed)
 
     def executor_died(self, ev: ExecutorDied) -> None:
         if ev.actor_id:
@@ -382,7 +382,7 @@ class TaskTable(SchedulingPass):
             maker = self.lineage.get(maker_id)
             if maker is not None:
                 rebuilding.add(maker_id)
-                self._rebuild(maker)
+                self.rebuild(maker)
                 continue
             running = self.tasks.get(maker_id)
             if running is not None and running.generator and running.kind == NORMAL:
@@ -411,7 +411,7 @@ class TaskTable(SchedulingPass):
                         task.missing += 1
                         waiters.setdefault(dep, []).append((task.task_id, task.wait))
 
-    def _rebuild(self, task: TaskRecord) -> None:
+    def rebuild(self, task: TaskRecord) -> None:
         """Runs a finished task again to remake its lost outputs (lineage reconstruction)."""
         del self.lineage[task.task_id]
         task.node_id = None
