@@ -92,6 +92,7 @@ from raylite.head.state.model import (
     RecoveryEnded,
     RefsChanged,
     Strategy,
+    StreamReceivedReported,
     TaskBlockChanged,
     TaskFinished,
     TaskRecord,
@@ -103,7 +104,7 @@ from raylite.head.state.placement_model import (
     PlacementGroupRemoveRequested,
 )
 from raylite.head.state.placement_policy import place
-from raylite.ids import object_id, task_of
+from raylite.ids import TASK_ID_BYTES, object_id, task_of
 from raylite.resources import fits
 
 EXAMPLES = int(os.environ.get("RAYLITE_STATE_EXAMPLES", "40"))
@@ -203,6 +204,7 @@ class SimClient:
     unfinished: dict[bytes, TaskRecord] = field(default_factory=dict)
     done: dict[bytes, TaskRecord] = field(default_factory=dict)
     values: dict[bytes, ObjectInfo] = field(default_factory=dict)  # inline values it knows
+    received: dict[bytes, set[int]] = field(default_factory=dict)  # its streams: item indices delivered
 
 
 class HeadStateMachine(RuleBasedStateMachine):
@@ -297,6 +299,13 @@ class HeadStateMachine(RuleBasedStateMachine):
                 if client is not None and client.connected:
                     if e.obj.node_id is None:
                         client.values[oid] = e.obj
+                    stream = client.unfinished.get(task_of(oid))
+                    if stream is not None and stream.generator == STREAMING and oid[TASK_ID_BYTES:] != bytes(4):
+                        # an item: the stream goes on until its return 0 (raylite/client/streams.py)
+                        client.received.setdefault(stream.task_id, set()).add(
+                            int.from_bytes(oid[TASK_ID_BYTES:], "big") - 1
+                        )
+                        continue
                     spec = client.unfinished.pop(task_of(oid), None)
                     if spec is not None:
                         client.done[spec.task_id] = spec
@@ -543,6 +552,12 @@ class HeadStateMachine(RuleBasedStateMachine):
             events.append(ObjectsPut(values))
         for t in done + list(client.unfinished.values()):
             events.append(TaskSubmitted(respec(t, self.requests)))
+        for task_id, indices in client.received.items():  # (after the tasks, as the servicer applies them)
+            if task_id in client.unfinished:
+                arrived = max(indices) + 1
+                events.append(
+                    StreamReceivedReported(client.client_id, task_id, arrived, frozenset(range(arrived)) - indices)
+                )
         return events
 
     # ---- work ----------------------------------------------------------------------
