@@ -552,12 +552,12 @@ class HeadStateMachine(RuleBasedStateMachine):
             events.append(ObjectsPut(values))
         for t in done + list(client.unfinished.values()):
             events.append(TaskSubmitted(respec(t, self.requests)))
-        for task_id, indices in client.received.items():  # (after the tasks, as the servicer applies them)
-            if task_id in client.unfinished:
-                arrived = max(indices) + 1
-                events.append(
-                    StreamReceivedReported(client.client_id, task_id, arrived, frozenset(range(arrived)) - indices)
-                )
+        for t in client.unfinished.values():  # (after the tasks, as the servicer applies them)
+            if t.generator == STREAMING:
+                indices = client.received.get(t.task_id, set())
+                arrived = max(indices, default=-1) + 1
+                missing = frozenset(range(arrived)) - indices
+                events.append(StreamReceivedReported(client.client_id, t.task_id, arrived, missing))
         return events
 
     # ---- work ----------------------------------------------------------------------
@@ -975,8 +975,14 @@ class HeadStateMachine(RuleBasedStateMachine):
     # ---- head restart ------------------------------------------------------------------
 
     @precondition(lambda self: self.restarts < 2 and not self.recovering and self.now > 10)
-    @rule()
-    def head_restarts(self) -> None:
+    @rule(lose_item=st.booleans())
+    def head_restarts(self, lose_item: bool) -> None:
+        """The head is killed (lose_item: an instant after it read a generator's item, which it
+        took with it: its caller never had it) and restarts."""
+        streaming = [(n, t) for n, t in self.running_generators() if t.generator == STREAMING]
+        if lose_item and streaming:
+            sim, task = streaming[0]
+            sim.yielded[task.task_id] = sim.yielded.get(task.task_id, 0) + 1
         self.restarts += 1
         self.state = HeadState()
         self.recovering = True
