@@ -78,6 +78,11 @@ def _inc(x: int) -> int:
     return x + 1
 
 
+def _source(module: str) -> str:
+    """The source tree the backend was imported from, in the process that runs this."""
+    return str(Path(importlib.import_module(module).__file__ or "?").resolve().parent.parent)
+
+
 def _fan_out(module: str, n: int) -> int:
     """A task that submits n children and gathers them (the backend is imported by name inside the task)."""
     ray = importlib.import_module(module)
@@ -304,6 +309,7 @@ def run_backend(backend: str, repeat: int, num_cpus: int, only: list[str] | None
     metrics["init_s"] = time.perf_counter() - t0
     ctx: Ctx | None = None
     try:
+        task_source = ray.get(ray.remote(_source).remote(ray.__name__))
         ctx = Ctx(ray)
         for name, (fn, once) in WORKLOADS.items():
             if only and name not in only and name != "warmup":
@@ -325,6 +331,7 @@ def run_backend(backend: str, repeat: int, num_cpus: int, only: list[str] | None
         "backend": backend,
         "version": getattr(ray, "__version__", "?"),
         "source": str(Path(ray.__file__).resolve().parent.parent),
+        "task_source": task_source,
         "python": sys.version.split()[0],
         "repeat": repeat,
         "num_cpus": num_cpus,
@@ -354,7 +361,10 @@ def run_child(side: Side, args: argparse.Namespace) -> dict[str, Any]:
     if side.tree is not None:  # ahead of the editable install of /work/main and of anything else
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(side.tree), env.get("PYTHONPATH")) if p)
     print(f"running {side.name} with {side.python} ...", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    # `python -m` puts the current directory first on sys.path, ahead of PYTHONPATH: the daemons
+    # the driver starts that way import the raylite of their cwd. So a raylite side runs in its tree.
+    cwd = str(side.tree) if side.tree is not None else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
     try:
         stdout, _ = proc.communicate(timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -364,8 +374,9 @@ def run_child(side: Side, args: argparse.Namespace) -> dict[str, Any]:
     for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             res: dict[str, Any] = json.loads(line[len(RESULT_PREFIX) :])
-            if side.tree is not None and Path(res.get("source", "")) != side.tree:
-                res.setdefault("errors", {})["source"] = f"imported raylite from {res.get('source')}, not {side.tree}"
+            for key in ("source", "task_source"):
+                if side.tree is not None and Path(res.get(key, "")) != side.tree:
+                    res.setdefault("errors", {})[key] = f"{key}: raylite from {res.get(key)}, not {side.tree}"
             return res
     sys.stderr.write(stdout[-2000:])
     return {"errors": {"run": f"exit code {proc.returncode}, no result line"}}

@@ -291,6 +291,9 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench_transfer.py needs root for network namespaces", file=sys.stderr)
         return 1
+    # raylite's daemons (`python -m`) and driver (`python -c`) put their cwd first on sys.path:
+    # run from this checkout so that every process of the raylite side runs its code.
+    os.chdir(Path(__file__).resolve().parent.parent)
     names = ["raylite", "ray"] if backend == "both" else [backend]
     load_start, started = bench_table.load_average(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
