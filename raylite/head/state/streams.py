@@ -110,7 +110,7 @@ class Streams:
         if task.task_id in self.streams:
             return
         gen_ref = object_id(task.task_id, 0)
-        reading = task.client_id in self.objects.holders.get(gen_ref, ())
+        reading = self.objects.holds(gen_ref, task.client_id)
         stream = self.streams[task.task_id] = Stream(task.client_id, reading)
         if reading:
             self.watched[gen_ref] = task.task_id
@@ -222,7 +222,7 @@ class Streams:
             self.objects.add(info, owner=task.client_id)
         if stream is None or not stream.reading:
             return
-        if stream.owner in self.objects.holders.get(oid, ()):
+        if self.objects.holds(oid, stream.owner):
             return  # (the owner made a ref to it already)
         stream.unclaimed.add(oid)
         self.watched[oid] = task.task_id
