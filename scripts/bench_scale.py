@@ -222,7 +222,7 @@ def queued_memory(n: int) -> dict[str, float]:
 
 
 class GcPauses:
-    """Times every collection through gc.callbacks while installed: the head's stalls."""
+    """Times every collection (CPU time of this thread) through gc.callbacks while installed: the head's stalls."""
 
     def __init__(self) -> None:
         self.pauses: list[list[float]] = [[], [], []]
@@ -230,9 +230,9 @@ class GcPauses:
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            self._t0 = time.perf_counter()
+            self._t0 = time.thread_time()
         else:
-            self.pauses[info["generation"]].append(time.perf_counter() - self._t0)
+            self.pauses[info["generation"]].append(time.thread_time() - self._t0)
 
     def __enter__(self) -> GcPauses:
         gc.callbacks.append(self)
@@ -289,7 +289,7 @@ def submit_cost(depths: list[int], gc_budget: float = 0.0) -> dict[Any, Any]:
     print(
         f"  garbage collector: {out['tracked_per_task']:.2f} tracked objects per queued task; while submitting "
         f"{len(state.tasks):,} tasks {out['gc']['full_collections']} full collections, the longest "
-        f"{out['gc']['full_max_ms']:.0f} ms (the head's longest stall), {out['gc']['full_total_ms']:.0f} ms in all; "
+        f"{out['gc']['full_max_ms']:.0f} ms of CPU (the head's longest stall), {out['gc']['full_total_ms']:.0f} ms in all; "
         f"the longest young collection {out['gc']['young_max_ms']:.1f} ms",
         flush=True,
     )
