@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Callable
 
 from raylite.gc_watch import LOG_PREFIX, FreezePolicy, GcWatch
 
 
+def counts(*values: int) -> Callable[[], int]:
+    """A frozen-object count that may be asked once per value, no more."""
+    left = list(values)
+    return lambda: left.pop(0)
+
+
 def test_a_slow_full_collection_freezes_and_half_of_the_frozen_freed_unfreezes() -> None:
     policy = FreezePolicy(budget_s=0.05)
-    assert policy.after_full(0.01, frozen=0) == ""  # fast, nothing frozen by the policy
-    assert policy.after_full(0.05, frozen=0) == "freeze"
-    policy.done("freeze", 1000)
+    assert policy.after_full(0.01, counts()) == ""  # fast, nothing frozen by the policy: not even counted
+    assert policy.after_full(0.05, counts()) == "freeze"
+    policy.done("freeze", counts(1000))
     assert policy.peak == 1000
-    assert policy.after_full(0.01, frozen=900) == ""  # most of what was frozen is still alive
-    assert policy.after_full(0.2, frozen=900) == "freeze"  # slow again: freeze the new survivors too
-    policy.done("freeze", 1600)
-    assert policy.after_full(0.01, frozen=801) == ""
-    assert policy.after_full(0.01, frozen=799) == "unfreeze"  # half gone: let a collection see the rest
-    policy.done("unfreeze", 0)
-    assert policy.peak == 0 and policy.after_full(0.01, frozen=0) == ""
+    assert policy.after_full(0.01, counts(900)) == ""  # most of what was frozen is still alive
+    assert policy.after_full(0.2, counts()) == "freeze"  # slow again: freeze the new survivors too
+    policy.done("freeze", counts(1600))
+    assert policy.after_full(0.01, counts(801)) == ""
+    assert policy.after_full(0.01, counts(799)) == "unfreeze"  # half gone: let a collection see the rest
+    policy.done("unfreeze", counts())
+    assert policy.peak == 0 and policy.after_full(0.01, counts()) == ""
 
 
 def test_the_watch_freezes_after_a_slow_collection_unfreezes_later_and_logs_it(caplog) -> None:
