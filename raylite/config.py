@@ -77,6 +77,17 @@ GRPC_MAX_MESSAGE_BYTES = int(os.environ.get("RAYLITE_GRPC_MAX_MESSAGE_BYTES", st
 # A peer whose connection stays silent this long (no answer to keepalive
 # pings) is declared gone: the head marks a node dead, a transfer gives up.
 PEER_TIMEOUT_S = float(os.environ.get("RAYLITE_PEER_TIMEOUT_S", "5"))
+# Executor log files rotate by size, as Ray's logs (raylite/worker/state/log_rotation.py):
+# a file past this many bytes becomes <name>.1 (0: never rotate), keeping this many backups.
+LOGGING_ROTATE_BYTES = int(os.environ.get("RAYLITE_LOGGING_ROTATE_BYTES", str(512 * 1024 * 1024)))
+LOGGING_ROTATE_BACKUP_COUNT = int(os.environ.get("RAYLITE_LOGGING_ROTATE_BACKUP_COUNT", "5"))
+
+# The head logs each full garbage collection that stood its loop still at least this long
+# (raylite/gc_watch.py); 0 logs every one.
+GC_PAUSE_LOG_S = float(os.environ.get("RAYLITE_GC_PAUSE_LOG_S", "0.1"))
+# A full collection of the head that takes this long has its survivors frozen, so that the
+# next ones stay near this length (raylite/gc_watch.py: FreezePolicy); 0 turns that off.
+GC_PAUSE_BUDGET_S = float(os.environ.get("RAYLITE_GC_PAUSE_BUDGET_S", "0.05"))
 _KEEPALIVE_INTERVAL_MS = 1000
 
 _COMMON_OPTIONS = [

@@ -7,18 +7,60 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from raylite import config
+from raylite.log_rotation import needs_rotation, rotate_file
+
 
 def setup_logging(name: str) -> logging.Logger:
     logging.basicConfig(
-        stream=sys.stderr,
+        handlers=[RotatingStderr(sys.stderr)],
         level=os.environ.get("RAYLITE_LOG_LEVEL", "INFO"),
         format=f"%(asctime)s {name}[%(process)d] %(levelname)s %(message)s",
     )
     return logging.getLogger(f"raylite.{name}")
+
+
+class RotatingStderr(logging.StreamHandler):
+    """A daemon logs to its stderr, which its starter pointed at a file (stdout too, and gRPC's C
+    core writes there as well). After a record leaves that file past config.LOGGING_ROTATE_BYTES,
+    the file is rotated under its name (raylite/log_rotation.py) and the descriptors that wrote
+    to it are pointed at a fresh one. A terminal or a pipe is left alone."""
+
+    def __init__(self, stream: Any, fds: tuple[int, ...] = (1, 2)) -> None:
+        super().__init__(stream)
+        self.fds = fds
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        try:
+            self._rotate_if_full()
+        except OSError as exc:  # logging must go on whatever the disk says
+            sys.stderr.write(f"raylite: rotating the daemon's log failed: {exc}\n")
+
+    def _rotate_if_full(self) -> None:
+        st = os.fstat(self.fds[-1])
+        if not stat.S_ISREG(st.st_mode) or not needs_rotation(st.st_size, 1, config.LOGGING_ROTATE_BYTES):
+            return
+        path = os.readlink(f"/proc/self/fd/{self.fds[-1]}")
+        if not os.path.isabs(path) or not os.path.exists(path):
+            return  # deleted, or no /proc: nothing to rotate under a name
+        same = [fd for fd in self.fds if _same_file(os.fstat(fd), st)]
+        rotate_file(path, config.LOGGING_ROTATE_BACKUP_COUNT)
+        fresh = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            for fd in same:
+                os.dup2(fresh, fd)
+        finally:
+            os.close(fresh)
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -4,13 +4,21 @@
     python scripts/bench.py --backend raylite            # this interpreter
     /path/to/rayvenv/bin/python scripts/bench.py --backend ray
     python scripts/bench.py --compare --ray-python /path/to/rayvenv/bin/python [--repeat 3]
+    python scripts/bench.py --compare --ray-python RAYPY --rounds 3 --baseline-tree /work/wt-before --markdown
 
 The Ray interpreter is --ray-python, else $RAYLITE_BENCH_RAY_PYTHON (a virtualenv
 with `pip install ray==2.60.0 numpy psutil`).
 
 A single-backend run prints a table, then one line ``BENCH_RESULT_JSON {...}``.
-``--compare`` runs each backend in a fresh subprocess (own process group,
-RAY_ADDRESS removed so Ray starts a local cluster) and parses that line.
+``--compare`` runs each side in a fresh subprocess (own process group,
+RAY_ADDRESS removed so Ray starts a local cluster) and parses that line. The
+sides are raylite (the tree of --tree, default this checkout, put first on
+PYTHONPATH), with --baseline-tree a second raylite tree (the same workloads:
+this script, another source tree), and Ray. ``--rounds N`` runs every side N
+times, alternating the order (raylite ray, ray raylite, ...), and reports per
+workload the median of the rounds, every round's value and the ratios of the
+medians; ``--markdown`` adds the table for docs/performance.md with the
+command, the date, the machine and its load (scripts/bench_table.py).
 Needs only the standard library and the backend; numpy and psutil are optional.
 """
 
@@ -32,16 +40,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_table  # noqa: E402
+from bench_table import Metric, Value  # noqa: E402  (a sibling script, found through sys.path above)
+
 RESULT_PREFIX = "BENCH_RESULT_JSON "
 REPO_ROOT = Path(__file__).resolve().parent.parent
-Value = float | bool
-
-
-@dataclass(frozen=True)
-class Metric:
-    label: str
-    unit: str
-    better: str  # "higher", "lower" or "yes" (for booleans)
 
 
 METRICS: dict[str, Metric] = {
@@ -53,8 +57,10 @@ METRICS: dict[str, Metric] = {
     "tasks_batch": Metric("tasks submit-then-gather", "tasks/s", "higher"),
     "tasks_sync": Metric("tasks one-at-a-time", "tasks/s", "higher"),
     "tasks_chain": Metric("chain of dependent tasks", "tasks/s", "higher"),
+    "tasks_nested": Metric("tasks submitted from inside tasks", "tasks/s", "higher"),
     "actor_sync": Metric("actor calls sync", "calls/s", "higher"),
-    "actor_async": Metric("actor calls async (batch)", "calls/s", "higher"),
+    "actor_async": Metric("actor calls pipelined (submit-then-gather)", "calls/s", "higher"),
+    "actor_create": Metric("actor creation (until ready)", "actors/s", "higher"),
     "put_small": Metric("put 1 KiB bytes", "puts/s", "higher"),
     "get_small": Metric("get 1 KiB bytes", "gets/s", "higher"),
     "put_large": Metric("put 100 MiB ndarray", "GB/s", "higher"),
@@ -70,6 +76,18 @@ def _echo(x: Any) -> Any:
 
 def _inc(x: int) -> int:
     return x + 1
+
+
+def _source(module: str) -> str:
+    """The source tree the backend was imported from, in the process that runs this."""
+    return str(Path(importlib.import_module(module).__file__ or "?").resolve().parent.parent)
+
+
+def _fan_out(module: str, n: int) -> int:
+    """A task that submits n children and gathers them (the backend is imported by name inside the task)."""
+    ray = importlib.import_module(module)
+    child = ray.remote(_echo)
+    return sum(ray.get([child.remote(i) for i in range(n)]))
 
 
 class _Counter:
@@ -90,6 +108,7 @@ class Ctx:
         self.echo = self.ray.remote(_echo)
         self.inc = self.ray.remote(_inc)
         self.counter_cls = self.ray.remote(_Counter)
+        self.fan_out = self.ray.remote(_fan_out)
 
     def actor(self) -> Any:
         """One Counter actor shared by the actor workloads (started lazily)."""
@@ -186,6 +205,16 @@ def wl_tasks_chain(c: Ctx, n: int = 200) -> dict[str, Value]:
 
 
 @workload()
+def wl_tasks_nested(c: Ctx, parents: int = 2, children: int = 250) -> dict[str, Value]:
+    """Tasks submitted from inside tasks: `parents` tasks each submit `children` and gather them."""
+    module = c.ray.__name__
+    check(c.ray.get(c.fan_out.remote(module, 20)) == sum(range(20)), "warm-up nested")
+    out, dt = timed(lambda: c.ray.get([c.fan_out.remote(module, children) for _ in range(parents)]))
+    check(out == [sum(range(children))] * parents, "nested task sums")
+    return {"tasks_nested": parents * children / dt}
+
+
+@workload()
 def wl_actor_sync(c: Ctx, n: int = 500) -> dict[str, Value]:
     a = c.actor()
     base = [c.ray.get(a.m.remote()) for _ in range(20)][-1]
@@ -201,6 +230,21 @@ def wl_actor_async(c: Ctx, n: int = 2000) -> dict[str, Value]:
     out, dt = timed(lambda: c.ray.get([a.m.remote() for _ in range(n)]))
     check(out == list(range(base + 1, base + n + 1)), "async actor call order")
     return {"actor_async": n / dt}
+
+
+@workload()
+def wl_actor_create(c: Ctx, n: int = 8) -> dict[str, Value]:
+    """Actors created at once, until every one answered `__ray_ready__`; then killed (not timed)."""
+
+    def create() -> list[Any]:
+        actors = [c.counter_cls.remote() for _ in range(n)]
+        check(c.ray.get([a.__ray_ready__.remote() for a in actors]) == [True] * n, "actors ready")
+        return actors
+
+    actors, dt = timed(create)
+    for a in actors:
+        c.ray.kill(a)
+    return {"actor_create": n / dt}
 
 
 @workload()
@@ -265,6 +309,7 @@ def run_backend(backend: str, repeat: int, num_cpus: int, only: list[str] | None
     metrics["init_s"] = time.perf_counter() - t0
     ctx: Ctx | None = None
     try:
+        task_source = ray.get(ray.remote(_source).remote(ray.__name__))
         ctx = Ctx(ray)
         for name, (fn, once) in WORKLOADS.items():
             if only and name not in only and name != "warmup":
@@ -285,6 +330,8 @@ def run_backend(backend: str, repeat: int, num_cpus: int, only: list[str] | None
     return {
         "backend": backend,
         "version": getattr(ray, "__version__", "?"),
+        "source": str(Path(ray.__file__).resolve().parent.parent),
+        "task_source": task_source,
         "python": sys.version.split()[0],
         "repeat": repeat,
         "num_cpus": num_cpus,
@@ -295,19 +342,29 @@ def run_backend(backend: str, repeat: int, num_cpus: int, only: list[str] | None
 
 
 # --- subprocess driver for --compare -----------------------------------------
-def run_child(python: str, backend: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [python, str(Path(__file__).resolve()), "--backend", backend]
+@dataclass(frozen=True)
+class Side:
+    name: str  # "raylite", "baseline" or "ray"
+    python: str
+    backend: str
+    tree: Path | None = None  # the raylite source tree it imports
+
+
+def run_child(side: Side, args: argparse.Namespace) -> dict[str, Any]:
+    """One fresh driver of one side; its result line, or {"errors": ...} saying why there is none."""
+    cmd = [side.python, str(Path(__file__).resolve()), "--backend", side.backend]
     cmd += ["--repeat", str(args.repeat), "--num-cpus", str(args.num_cpus)]
     if args.workloads:
         cmd += ["--workloads", args.workloads]
     env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)
-    if backend == "raylite":
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO_ROOT), str(REPO_ROOT / "src"), env.get("PYTHONPATH")) if p
-        )
-    print(f"running {backend} with {python} ...", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    if side.tree is not None:  # ahead of the editable install of /work/main and of anything else
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(side.tree), env.get("PYTHONPATH")) if p)
+    print(f"running {side.name} with {side.python} ...", file=sys.stderr, flush=True)
+    # `python -m` puts the current directory first on sys.path, ahead of PYTHONPATH: the daemons
+    # the driver starts that way import the raylite of their cwd. So a raylite side runs in its tree.
+    cwd = str(side.tree) if side.tree is not None else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
     try:
         stdout, _ = proc.communicate(timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -316,37 +373,27 @@ def run_child(python: str, backend: str, args: argparse.Namespace) -> dict[str, 
         return {"errors": {"run": f"timed out after {args.timeout}s"}}
     for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX) :])
+            res: dict[str, Any] = json.loads(line[len(RESULT_PREFIX) :])
+            for key in ("source", "task_source"):
+                if side.tree is not None and Path(res.get(key, "")) != side.tree:
+                    res.setdefault("errors", {})[key] = f"{key}: raylite from {res.get(key)}, not {side.tree}"
+            return res
     sys.stderr.write(stdout[-2000:])
     return {"errors": {"run": f"exit code {proc.returncode}, no result line"}}
 
 
-# --- output -------------------------------------------------------------------
-def fmt(v: Value | None) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if abs(v) >= 1000 or float(v).is_integer():
-        return f"{v:,.0f}"
-    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}"
-
-
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    for j, row in enumerate([headers, *rows]):
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        print("  ".join(cells))
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def ratio_cell(a: Value | None, b: Value | None, better: str) -> str:
-    if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or b == 0:
-        return "-"
-    r = a / b
-    wins = r > 1 if better == "higher" else r < 1
-    return f"{r:.2f}x" + ("" if abs(r - 1) < 0.05 else " raylite" if wins else " ray")
+def describe_tree(tree: Path) -> str:
+    """`/work/wt-x at 1a2b3c4 (+ uncommitted changes)`, or just the path when it is not a git checkout."""
+    try:
+        head = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        )
+    except OSError:
+        return str(tree)
+    if head.returncode != 0:
+        return str(tree)
+    return f"{tree} at {head.stdout.strip()}" + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 def print_extras(res: dict[str, Any], tag: str) -> None:
@@ -355,18 +402,64 @@ def print_extras(res: dict[str, Any], tag: str) -> None:
     print("".join(f"[{tag}] {line}\n" for line in lines), end="")
 
 
+def compare(args: argparse.Namespace) -> None:
+    """Rounds of fresh drivers, the sides alternating; per metric the median of the rounds and the ratios."""
+    sides = [Side("raylite", sys.executable, "raylite", Path(args.tree).resolve())]
+    if args.baseline_tree:
+        sides.append(Side("baseline", sys.executable, "raylite", Path(args.baseline_tree).resolve()))
+    if args.ray_python:
+        sides.append(Side("ray", args.ray_python, "ray"))
+    by_name = {s.name: s for s in sides}
+    load_start, started = bench_table.load_average(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in sides}
+    for i, order in enumerate(bench_table.round_orders([s.name for s in sides], args.rounds)):
+        for name in order:
+            res = run_child(by_name[name], args)
+            results[name].append(res)
+            print_extras(res, f"{name} round {i + 1}")
+    load_end = bench_table.load_average()
+    names = [s.name for s in sides]
+    ratios = [
+        (a, b)
+        for a, b in (("raylite", "ray"), ("raylite", "baseline"), ("baseline", "ray"))
+        if a in names and b in names
+    ]
+    metrics = {k: [r.get("metrics", {}) for r in rounds] for k, rounds in results.items()}
+    rows = bench_table.summarize(METRICS, metrics)
+    print(
+        f"num_cpus={args.num_cpus}; each round a fresh driver per side, each value the median of {args.repeat} "
+        f"repeats in it (init and idle memory: 1); {args.rounds} rounds, order alternating"
+    )
+    print(bench_table.text_table(rows, names, ratios))
+    if args.markdown:
+        what = {
+            s.name: f"{results[s.name][0].get('version', '?')}"
+            + (f", {describe_tree(s.tree)}" if s.tree else f", {s.python}")
+            for s in sides
+        }
+        info = bench_table.RunInfo(
+            " ".join(["python", *sys.argv]), started, bench_table.machine(), load_start, load_end, what
+        )
+        print()
+        print(bench_table.markdown_table(rows, names, ratios, info, args.rounds))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", choices=["ray", "raylite"], default="raylite")
-    ap.add_argument("--compare", action="store_true", help="run both, print a table")
+    ap.add_argument("--compare", action="store_true", help="run the sides in fresh drivers, print a table")
     ap.add_argument(
         "--ray-python",
         default=os.environ.get("RAYLITE_BENCH_RAY_PYTHON"),
         help="the interpreter of a virtualenv with Ray installed (default: $RAYLITE_BENCH_RAY_PYTHON)",
     )
-    ap.add_argument("--repeat", type=int, default=3, help="runs per workload (median)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per workload in one driver (median)")
+    ap.add_argument("--rounds", type=int, default=1, help="--compare: fresh drivers per side, alternating (median)")
+    ap.add_argument("--tree", default=str(REPO_ROOT), help="--compare: the raylite source tree (default: this one)")
+    ap.add_argument("--baseline-tree", default="", help="--compare: a second raylite tree, run in the same rounds")
+    ap.add_argument("--markdown", action="store_true", help="--compare: also print a table for docs/performance.md")
     ap.add_argument("--num-cpus", type=int, default=2)
-    ap.add_argument("--timeout", type=float, default=600, help="per backend, --compare")
+    ap.add_argument("--timeout", type=float, default=600, help="per driver, --compare")
     ap.add_argument(
         "--workloads", default="", help=f"comma-separated subset to run (of {', '.join(WORKLOADS)}); default all"
     )
@@ -377,31 +470,16 @@ def main() -> None:
         res = run_backend(args.backend, args.repeat, args.num_cpus, only)
         print(
             f"{res['backend']} {res['version']} (python {res['python']}, "
-            f"num_cpus={args.num_cpus}, median of {args.repeat})"
+            f"num_cpus={args.num_cpus}, median of {args.repeat}, from {res['source']})"
         )
-        print_table(
-            ["workload", "unit", "better", "value"],
-            [[m.label, m.unit, m.better, fmt(res["metrics"].get(k))] for k, m in METRICS.items()],
-        )
+        rows = bench_table.summarize(METRICS, {res["backend"]: [res["metrics"]]})
+        print(bench_table.text_table(rows, [res["backend"]], []))
         print_extras(res, res["backend"])
         print(RESULT_PREFIX + json.dumps(res), flush=True)
         return
-
-    if not args.ray_python:
-        ap.error("--compare needs Ray's interpreter: --ray-python PATH or RAYLITE_BENCH_RAY_PYTHON")
-    lite = run_child(sys.executable, "raylite", args)
-    ray = run_child(args.ray_python, "ray", args)
-    print(
-        f"raylite {lite.get('version', '?')} vs ray {ray.get('version', '?')} "
-        f"(num_cpus={args.num_cpus}, median of {args.repeat}; init and idle memory: 1 sample)"
-    )
-    rows = []
-    for k, m in METRICS.items():
-        a, b = lite.get("metrics", {}).get(k), ray.get("metrics", {}).get(k)
-        rows.append([m.label, m.unit, m.better, fmt(a), fmt(b), ratio_cell(a, b, m.better)])
-    print_table(["workload", "unit", "better", "raylite", "ray", "raylite/ray (winner)"], rows)
-    print_extras(lite, "raylite")
-    print_extras(ray, "ray")
+    if not args.ray_python and not args.baseline_tree:
+        ap.error("--compare needs Ray's interpreter (--ray-python PATH or RAYLITE_BENCH_RAY_PYTHON) or --baseline-tree")
+    compare(args)
 
 
 if __name__ == "__main__":

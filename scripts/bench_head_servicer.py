@@ -31,9 +31,9 @@ from collections.abc import Callable
 from typing import Any
 
 from raylite.batching import Outbox
-from raylite.head import service
+from raylite.head import service, wire
 from raylite.head.service import HeadServicer
-from raylite.head.state import ClientConnected, Deliver, Dispatch, NodeAdded, ObjectInfo, PromoteObject, TaskRecord
+from raylite.head.state import ClientConnected, Deliver, Dispatch, NodeAdded, ObjectInfo, PromoteObject
 from raylite.rpc import common_pb2, head_pb2
 
 CLIENT = b"c" * 8
@@ -87,7 +87,8 @@ def bench_apply(rounds: int) -> tuple[float, float, float]:
     svc = servicer()
     value = common_pb2.ObjectValue(object_id=oid(1), data=b"v" * 32, size=32)
     info = ObjectInfo(oid(1), value=value, size=32)
-    record = TaskRecord(task_id(2), b"job", CLIENT, "f", spec=spec(2), attempt=1)
+    record = wire.task_record(spec(2), CLIENT)  # keeps the spec in the form the checkout's head keeps it
+    record.attempt = 1
     mix: list[Any] = [Deliver(CLIENT, info), Dispatch(NODE, record, [])] * (BATCH // 2)
     # to a client and a node with no stream: what choosing the branch costs
     idle: list[Any] = [Deliver(b"x" * 8, info), Dispatch(b"x" * 16, record, [])] * (BATCH // 2)

@@ -221,38 +221,99 @@ def queued_memory(n: int) -> dict[str, float]:
     return {"tasks": n, "bytes_per_task": used / n}
 
 
-def submit_cost(depths: list[int]) -> dict[int, float]:
-    """CPU time per submitted task while the queue grows, per slice ending at each depth."""
+class GcPauses:
+    """Times every collection (CPU time of this thread) through gc.callbacks while installed: the head's stalls."""
+
+    def __init__(self) -> None:
+        self.pauses: list[list[float]] = [[], [], []]
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.thread_time()
+        else:
+            self.pauses[info["generation"]].append(time.thread_time() - self._t0)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> dict[str, float]:
+        full = self.pauses[2]
+        return {
+            "full_collections": len(full),
+            "full_max_ms": max(full, default=0.0) * 1e3,
+            "full_total_ms": sum(full) * 1e3,
+            "young_max_ms": max(self.pauses[0] + self.pauses[1], default=0.0) * 1e3,
+        }
+
+
+def submit_cost(depths: list[int], gc_budget: float = 0.0) -> dict[Any, Any]:
+    """CPU time per submitted task while the queue grows, per slice ending at each depth; the
+    garbage collections on the way (the longest is the head's longest stall), and how many
+    objects the collector tracks per queued task. With gc_budget, the head's freeze policy
+    (raylite/gc_watch.py) acts on the collections as in the head."""
+    policy = None
+    if gc_budget > 0:
+        from raylite.gc_watch import FreezePolicy, GcWatch
+
+        policy = GcWatch(float("inf"), None, FreezePolicy(gc_budget)).install()  # type: ignore[arg-type]
+    gc.collect()
+    tracked_before = len(gc.get_objects())
     state = HeadState()
     state.handle(ClientConnected(DRIVER, JOB, True), NodeAdded(NODE, {"CPU": 1.0}), now=0.0)
     driver = Driver(DRIVER, {"CPU": 1.0, "later": 1.0})
-    out: dict[int, float] = {}
-    for depth in sorted(depths):
-        slice_cpu, slice_n = 0.0, 0
-        while driver.next < depth:
-            batch = driver.tasks(min(BATCH, depth - driver.next))
-            slice_cpu += timed(state, *driver.submitted(batch))
-            slice_n += len(batch)
-            if depth - driver.next < 10_000 and slice_n >= 10_000:
-                out[depth] = slice_cpu / slice_n * 1e6
-                slice_cpu, slice_n = 0.0, 0
-        out.setdefault(depth, slice_cpu / max(slice_n, 1) * 1e6)
-        print(f"  submitting, around depth {depth:>9,}: {out[depth]:7.2f} us/task (gc included)", flush=True)
+    out: dict[int, Any] = {}
+    with GcPauses() as watch:
+        for depth in sorted(depths):
+            slice_cpu, slice_n = 0.0, 0
+            while driver.next < depth:
+                batch = driver.tasks(min(BATCH, depth - driver.next))
+                slice_cpu += timed(state, *driver.submitted(batch))
+                slice_n += len(batch)
+                if depth - driver.next < 10_000 and slice_n >= 10_000:
+                    out[depth] = slice_cpu / slice_n * 1e6
+                    slice_cpu, slice_n = 0.0, 0
+            out.setdefault(depth, slice_cpu / max(slice_n, 1) * 1e6)
+            print(f"  submitting, around depth {depth:>9,}: {out[depth]:7.2f} us/task (gc included)", flush=True)
+    if policy is not None:
+        policy.remove()
+        out["frozen"] = gc.get_freeze_count()
+        gc.unfreeze()
+    gc.collect()
+    out["tracked_per_task"] = (len(gc.get_objects()) - tracked_before) / len(state.tasks)
+    out["gc"] = watch.summary()
+    print(
+        f"  garbage collector: {out['tracked_per_task']:.2f} tracked objects per queued task; while submitting "
+        f"{len(state.tasks):,} tasks {out['gc']['full_collections']} full collections, the longest "
+        f"{out['gc']['full_max_ms']:.0f} ms of CPU (the head's longest stall), {out['gc']['full_total_ms']:.0f} ms in all; "
+        f"the longest young collection {out['gc']['young_max_ms']:.1f} ms",
+        flush=True,
+    )
     return out
 
 
 def cmd_queued(opts: argparse.Namespace) -> dict[str, Any]:
     depths = [int(d) for d in opts.depths.split(",")]
-    print(f"memory: {opts.memory_tasks:,} queued tasks under tracemalloc")
-    memory = queued_memory(opts.memory_tasks)
-    print(f"  {memory['bytes_per_task']:.0f} bytes per queued task")
-    print("submission while the queue grows")
-    submit = submit_cost(depths)
-    print("steady state at a fixed depth: finish 100, place 100 from the queue, submit 100")
-    curve = queue_curve(depths, opts.rounds)
-    print("classes used once and emptied before (dead placement groups, node affinities)")
-    classes = class_curve([int(c) for c in opts.classes.split(",")], opts.rounds)
-    return {"memory": memory, "submit_us": submit, "steady_us": curve, "classes_us": classes}
+    parts = set(opts.parts.split(","))
+    out: dict[str, Any] = {}
+    if "memory" in parts:
+        print(f"memory: {opts.memory_tasks:,} queued tasks under tracemalloc")
+        out["memory"] = queued_memory(opts.memory_tasks)
+        print(f"  {out['memory']['bytes_per_task']:.0f} bytes per queued task")
+    if "submit" in parts:
+        print("submission while the queue grows")
+        out["submit_us"] = submit_cost(depths, opts.gc_budget)
+    if "steady" in parts:
+        print("steady state at a fixed depth: finish 100, place 100 from the queue, submit 100")
+        out["steady_us"] = queue_curve(depths, opts.rounds)
+    if "classes" in parts:
+        print("classes used once and emptied before (dead placement groups, node affinities)")
+        out["classes_us"] = class_curve([int(c) for c in opts.classes.split(",")], opts.rounds)
+    return out
 
 
 def main() -> None:
@@ -263,6 +324,8 @@ def main() -> None:
     q.add_argument("--memory-tasks", type=int, default=1_000_000)
     q.add_argument("--rounds", type=int, default=200)
     q.add_argument("--classes", default="1,10000,100000")
+    q.add_argument("--parts", default="memory,submit,steady,classes", help="which of them to run")
+    q.add_argument("--gc-budget", type=float, default=0.0, help="submit: apply the head's freeze policy (s)")
     s = sub.add_parser("simulate", help="a synthetic cluster of many nodes and drivers")
     bench_scale_sim.add_arguments(s)
     opts = parser.parse_args()

@@ -94,10 +94,48 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
 # ---- queued --------------------------------------------------------------------------------
 
 
+# Loaded by every Python process started with the probe's folder on PYTHONPATH; acts only in the
+# head: each full garbage collection's length, wall and CPU time of the thread it stops (and a
+# young one's over 5 ms), goes to a file, the same way whatever the tree under test does.
+GC_PROBE = """
+import gc, os, time
+_path = os.environ.get("RAYLITE_BENCH_GC_LOG")
+if _path and b"raylite.head.server" in open("/proc/self/cmdline", "rb").read():
+    _out, _t0 = open(_path, "a", buffering=1), [0.0, 0.0]
+    def _probe(phase, info):
+        if phase == "start":
+            _t0[:] = time.perf_counter(), time.thread_time()
+            return
+        took, cpu = time.perf_counter() - _t0[0], time.thread_time() - _t0[1]
+        if info["generation"] == 2 or took > 0.005:
+            _out.write(f"{info['generation']} {took:.6f} {cpu:.6f}\\n")
+    gc.callbacks.append(_probe)
+"""
+
+
+def gc_probe(folder: Path) -> Path:
+    """Puts the probe on PYTHONPATH (after the tree under test) for the daemons init() starts."""
+    (folder / "sitecustomize.py").write_text(GC_PROBE)
+    log = folder / "head-gc.txt"
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(folder)) if p)
+    os.environ["RAYLITE_BENCH_GC_LOG"] = str(log)
+    return log
+
+
+def gc_pauses(log: Path, skip: int) -> tuple[list[tuple[float, float]], int]:
+    """The head's full collections (wall, CPU seconds) logged after the first `skip` lines, and the lines read."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [(float(t), float(c)) for g, t, c in (line.split() for line in lines[skip:]) if g == "2"], len(lines)
+
+
 def cmd_queued(opts: argparse.Namespace) -> dict[str, Any]:
+    import tempfile
+
     import raylite as ray
     from raylite.client import api
 
+    probe_dir = tempfile.TemporaryDirectory(prefix="raylite-gc-probe-")
+    gc_log = gc_probe(Path(probe_dir.name))
     ray.init(num_cpus=1, include_dashboard=False)
     cluster = api._cluster
     assert cluster is not None
@@ -115,6 +153,7 @@ def cmd_queued(opts: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     ray.get([now.remote(i) for i in range(opts.probe)])  # every code path warm before the baseline
     base = {"head_rss": rss_kib(head), "head_cpu": cpu_s(head), "driver_rss": rss_kib(os.getpid())}
+    _, gc_seen = gc_pauses(gc_log, 0)
     for depth in [int(d) for d in opts.depths.split(",")]:
         started = time.process_time()
         while len(refs) < depth:
@@ -122,6 +161,7 @@ def cmd_queued(opts: argparse.Namespace) -> dict[str, Any]:
         driver_cpu = time.process_time() - started
         assert ray.get(now.remote(-1), timeout=600) == -1  # behind every submission on the stream
         head_cpu, head_rss = cpu_s(head), rss_kib(head)
+        full, gc_seen = gc_pauses(gc_log, gc_seen)
         probe_cpu = cpu_s(head)
         results = ray.get([now.remote(i) for i in range(opts.probe)], timeout=600)
         assert results == list(range(opts.probe))
@@ -135,10 +175,15 @@ def cmd_queued(opts: argparse.Namespace) -> dict[str, Any]:
             "driver_cpu_us_per_submit": driver_cpu / max(1, depth - (rows[-1]["queued"] if rows else 0)) * 1e6,
             "head_cpu_us_per_probe_task": probe_us,
             "worker_rss_mib": rss_kib(worker) / 1024,
+            "head_full_gcs": len(full),  # while the queue grew to this depth
+            "head_full_gc_max_ms": max((t for t, _ in full), default=0.0) * 1e3,  # wall: the stall
+            "head_full_gc_max_cpu_ms": max((c for _, c in full), default=0.0) * 1e3,
+            "head_full_gc_total_cpu_ms": sum(c for _, c in full) * 1e3,
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
     ray.shutdown()
+    probe_dir.cleanup()
     return {"rows": rows}
 
 
@@ -403,6 +448,12 @@ def main() -> None:
     n.add_argument("--idle-s", type=float, default=30.0, help="length of each idle CPU window")
     n.add_argument("--prefix", default=f"rls{os.getpid() % 10000}")
     opts = parser.parse_args()
+    # Daemons start as `python -m`, which puts their cwd first on sys.path: run from the tree this
+    # driver imported, so that they run the same code as it whatever the caller's directory.
+    import raylite
+
+    os.chdir(Path(raylite.__file__).resolve().parent.parent)
+    print(f"raylite from {os.getcwd()}", file=sys.stderr, flush=True)
     commands = {"queued": cmd_queued, "actors": cmd_actors, "nodes": cmd_nodes, "profile": cmd_profile}
     print("BENCH_RESULT_JSON " + json.dumps({opts.command: commands[opts.command](opts)}))
 

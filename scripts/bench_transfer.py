@@ -13,7 +13,10 @@ the driver on drv, which has no object store). Ray runs as two nodes in namespac
   lat_100m  the same with 100 MiB: latency of the consuming task (ms)
   get_1g    ray.get of a 1 GiB ndarray made on w2, from the driver (GiB/s)
   make_1g   side metric: a task on w1 makes and returns 1 GiB, until ray.wait sees it (s)
-Each backend's driver prints one JSON line; the script prints a table with the ratio raylite/ray. Everything it
+Each backend's driver prints one JSON line; the script prints a table with the ratio raylite/ray. `--rounds N` brings
+up a fresh cluster per backend N times, alternating (raylite ray, ray raylite, ...), and reports per workload the
+median of the rounds with each round's value; `--markdown` adds a table for docs/performance.md (the command, the
+date, the machine, its load; scripts/bench_table.py). Everything it
 starts is torn down; Ray is stopped by killing the processes of its namespaces, never `ray stop` (which kills by
 name machine-wide).
 """
@@ -31,16 +34,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_table  # noqa: E402
 from netns_cluster import HOST_IPS, Cluster  # noqa: E402
 
 RAY_PORT = 6379
 STORE_BYTES = 3 << 30
 RESULT_PREFIX = "BENCH_TRANSFER_JSON "
-METRICS = {  # key: (label, unit, better)
-    "bw_1g": ("1 GiB task argument w1 -> w2", "GiB/s", "higher"),
-    "lat_100m": ("100 MiB task argument w1 -> w2", "ms", "lower"),
-    "get_1g": ("get 1 GiB from driver (object on w2)", "GiB/s", "higher"),
-    "make_1g": ("task on w1 returns 1 GiB (until ready)", "s", "lower"),
+METRICS = {
+    "bw_1g": bench_table.Metric("1 GiB task argument w1 -> w2", "GiB/s", "higher"),
+    "lat_100m": bench_table.Metric("100 MiB task argument w1 -> w2", "ms", "lower"),
+    "get_1g": bench_table.Metric("get 1 GiB from driver (object on w2)", "GiB/s", "higher"),
+    "make_1g": bench_table.Metric("task on w1 returns 1 GiB (until ready)", "s", "lower"),
 }
 
 # Runs on the driver host, the same for both backends; argv[1] is a JSON config.
@@ -56,7 +60,7 @@ ray.init(address=cfg["address"])
 ids = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}
 W1, W2 = cfg["w1"], cfg["w2"]
 assert W1 in ids and W2 in ids, f"nodes {sorted(ids)} lack {W1} or {W2}"
-out = {"errors": [], "driver_node": {v: k for k, v in ids.items()}.get(ray.get_runtime_context().get_node_id())}
+out = {"errors": [], "source": ray.__file__, "driver_node": {v: k for k, v in ids.items()}.get(ray.get_runtime_context().get_node_id())}
 
 def on(ip):
     return Affinity(ids[ip], soft=False)
@@ -225,36 +229,29 @@ def run_ray(ray_python: str, repeat: int, timeout: float, prefix: str = "rlr") -
         ray_teardown(net)
 
 
-def fmt(value: Any) -> str:
-    return "-" if not isinstance(value, (int, float)) else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+DRIVERS = "raylite's driver on drv (a third host, no store: get_1g reads w2's object over w2's bulk port into its own memory); Ray's on w1 (its head node: get_1g has w1's raylet pull the object into w1's store, then maps it)"
 
 
-def print_table(results: dict[str, dict[str, Any]]) -> None:
-    print(
-        "Object transfer between hosts (network namespaces over a veth bridge, one machine, 2 cores); "
-        "raylite driver on drv (no store), Ray driver on w1 (head node)"
-    )
-    for name, res in results.items():
-        print(
-            f"  {name}: cluster up {fmt(res.get('up_s'))} s, driver run {fmt(res.get('run_s'))} s, "
-            f"driver node {res.get('driver_node')}"
-        )
-    header = ["workload", "unit", "better", "raylite", "ray", "raylite/ray"]
-    rows = [header]
-    for key, (label, unit, better) in METRICS.items():
-        vals = [results.get(b, {}).get(key) for b in ("raylite", "ray")]
-        ratio = vals[0] / vals[1] if all(isinstance(v, (int, float)) and v for v in vals) else None
-        rows.append([label, unit, better, fmt(vals[0]), fmt(vals[1]), fmt(ratio)])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for i, row in enumerate(rows):
-        print("  ".join(c.ljust(w) if j < 3 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-    for name, res in results.items():
-        samples = {k: res[k + "_samples"] for k in METRICS if k + "_samples" in res}
-        print(f"  {name} samples: {json.dumps(samples)}")
-        for err in res.get("errors", []):
-            print(f"  {name} ERROR {err}")
+def print_report(results: dict[str, list[dict[str, Any]]], opts: argparse.Namespace, info: bench_table.RunInfo) -> None:
+    print("Object transfer between hosts (network namespaces over a veth bridge, one machine); " + DRIVERS)
+    for name, rounds in results.items():
+        for i, res in enumerate(rounds):
+            print(
+                f"  {name} round {i + 1}: cluster up {bench_table.fmt(res.get('up_s'))} s, driver run "
+                f"{bench_table.fmt(res.get('run_s'))} s, driver node {res.get('driver_node')}, samples "
+                + json.dumps({k: res[k + "_samples"] for k in METRICS if k + "_samples" in res})
+            )
+            for err in res.get("errors", []):
+                print(f"  {name} round {i + 1} ERROR {err}")
+    names = list(results)
+    ratios = [("raylite", "ray")] if names == ["raylite", "ray"] else []
+    rows = bench_table.summarize(METRICS, results)
+    print(f"each value: the median of {opts.repeat} samples in one driver; per side the median of {opts.rounds} rounds")
+    print(bench_table.text_table(rows, names, ratios))
+    if opts.markdown:
+        print()
+        print(bench_table.markdown_table(rows, names, ratios, info, opts.rounds))
+        print(f"\n{DRIVERS}.")
 
 
 def leftovers(prefix: str = "rlb", ray_prefix: str = "rlr") -> list[str]:
@@ -282,6 +279,8 @@ def main() -> int:
     )
     parser.add_argument("--backend", choices=("raylite", "ray", "both"), default=None, help="default: both with Ray")
     parser.add_argument("--repeat", type=int, default=3, help="samples per workload (median reported)")
+    parser.add_argument("--rounds", type=int, default=1, help="fresh clusters per backend, alternating (median)")
+    parser.add_argument("--markdown", action="store_true", help="also print a table for docs/performance.md")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds for one backend's driver")
     parser.add_argument("--prefix", default="rlb", help="namespace prefix of the raylite cluster (default: rlb)")
     parser.add_argument("--ray-prefix", default="rlr", help="namespace prefix of the Ray cluster (default: rlr)")
@@ -292,19 +291,38 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench_transfer.py needs root for network namespaces", file=sys.stderr)
         return 1
-    results: dict[str, dict[str, Any]] = {}
-    for name in ("raylite", "ray") if backend == "both" else (backend,):
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        if name == "raylite":
-            results[name] = run_raylite(opts.repeat, opts.timeout, opts.prefix)
-        else:
-            results[name] = run_ray(opts.ray_python, opts.repeat, opts.timeout, opts.ray_prefix)
-        print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
-    print_table(results)
+    # raylite's daemons (`python -m`) and driver (`python -c`) put their cwd first on sys.path:
+    # run from this checkout so that every process of the raylite side runs its code.
+    os.chdir(Path(__file__).resolve().parent.parent)
+    names = ["raylite", "ray"] if backend == "both" else [backend]
+    load_start, started = bench_table.load_average(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for i, order in enumerate(bench_table.round_orders(names, opts.rounds)):
+        for name in order:
+            print(f"round {i + 1}: running {name} ...", file=sys.stderr, flush=True)
+            if name == "raylite":
+                res = run_raylite(opts.repeat, opts.timeout, opts.prefix)
+            else:
+                res = run_ray(opts.ray_python, opts.repeat, opts.timeout, opts.ray_prefix)
+            results[name].append(res)
+            print(f"{name}: {json.dumps(res)}", file=sys.stderr, flush=True)
+    sides = {
+        name: f"{rounds[0].get('source', '?')} ({opts.ray_python if name == 'ray' else sys.executable})"
+        for name, rounds in results.items()
+    }
+    info = bench_table.RunInfo(
+        " ".join(["python", *sys.argv]),
+        started,
+        bench_table.machine(),
+        load_start,
+        bench_table.load_average(),
+        sides,
+    )
+    print_report(results, opts, info)
     problems = leftovers(opts.prefix, opts.ray_prefix)
     for problem in problems:
         print(f"CLEANUP {problem}", file=sys.stderr)
-    return 1 if problems or any(res.get("errors") for res in results.values()) else 0
+    return 1 if problems or any(res.get("errors") for rounds in results.values() for res in rounds) else 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from raylite import auth, config, hostinfo, tls
+from raylite import auth, config, gc_watch, hostinfo, tls
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
 from raylite.head import dashboard_entry
 from raylite.head.service import HeadServicer
@@ -43,8 +43,12 @@ async def serve(opts: argparse.Namespace) -> None:
     ready.update(dashboard.bind())
     report_ready(opts.ready_fd, ready)
     await dashboard.start()
+    policy = gc_watch.FreezePolicy(config.GC_PAUSE_BUDGET_S) if config.GC_PAUSE_BUDGET_S > 0 else None
+    watch = gc_watch.GcWatch(config.GC_PAUSE_LOG_S, log, policy).install()
+    log.info("start-up objects frozen out of garbage collection: %d", gc_watch.freeze_startup())
     await stopped.wait()
     log.info("head stopping")
+    watch.remove()
     await dashboard.stop()
     await server.stop(grace=config.SERVER_STOP_GRACE_S)
     if storage is not None:

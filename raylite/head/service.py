@@ -173,13 +173,12 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         if out is None:
             return  # the node's stream is gone; NodeRemoved retries the task
         assignment = out.touch().tasks.add()
-        spec: common_pb2.TaskSpec = effect.task.spec
-        assignment.spec.CopyFrom(spec)
+        assignment.spec.MergeFromString(effect.task.spec)
         assignment.attempt = effect.task.attempt
         self.metrics.dispatched(effect.task, self._now)
         for arg in effect.args:
             assignment.args.append(self._value(arg))
-        fid = spec.function_id
+        fid = effect.task.function_id
         if fid:
             sent = self.node_functions.setdefault(effect.node_id, set())
             if fid not in sent:

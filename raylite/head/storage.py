@@ -100,7 +100,7 @@ class HeadStorage:
             "INSERT OR REPLACE INTO actors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 actor.actor_id,
-                creation.spec.SerializeToString(),
+                creation.spec,
                 creation.client_id,
                 state.value,
                 actor.node_id,

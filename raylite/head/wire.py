@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from raylite.failures import failure_bytes
-from raylite.head.state.model import ObjectInfo, Strategy, TaskRecord
+from raylite.head.state.model import DEFAULT_STRATEGY, ObjectInfo, Strategy, TaskRecord
 from raylite.head.state.placement_model import PlacementGroupRecord
 from raylite.rpc import common_pb2 as pb
 from raylite.serialization import dumps
@@ -12,6 +12,9 @@ _NONE = dumps(None)  # the value of an object the head makes with no value (a st
 
 
 def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
+    """The head's record of a task. The spec is kept serialized, to be sent to a node as is: a
+    parsed message would be one more object for the garbage collector to walk per queued task,
+    and would keep the arena of the whole batch it came in alive (raylite/gc_watch.py)."""
     strategy = spec.strategy
     return TaskRecord(
         task_id=spec.task_id,
@@ -24,7 +27,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         num_returns=spec.num_returns,
         max_retries=spec.max_retries,
         actor_id=spec.actor_id,
-        strategy=_strategy(strategy) if strategy.kind else Strategy(),
+        strategy=_strategy(strategy) if strategy.kind else DEFAULT_STRATEGY,
         placement=dict(spec.placement),
         actor_name=spec.actor_name,
         actor_namespace=spec.actor_namespace,
@@ -36,7 +39,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         borrowed=tuple(spec.borrowed),
         parent_id=spec.parent_task_id,
         generator=spec.generator,
-        spec=spec,
+        spec=spec.SerializeToString(),
     )
 
 

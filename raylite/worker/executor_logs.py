@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable
 
 from raylite import config
+from raylite.log_rotation import needs_rotation, rotate_file
 from raylite.rpc import head_pb2
 from raylite.worker.state.log_lines import MAX_PENDING_LINES, LineSplitter, Pending
 
@@ -39,12 +40,22 @@ def executor_file(log_dir: str, pid: int, is_err: bool) -> str:
 
 
 class _Pipe:
-    __slots__ = ("fd", "pid", "is_err", "file", "splitter")
+    __slots__ = ("fd", "pid", "is_err", "path", "file", "size", "splitter")
 
     def __init__(self, fd: int, pid: int, is_err: bool, path: str) -> None:
-        self.fd, self.pid, self.is_err = fd, pid, is_err
+        self.fd, self.pid, self.is_err, self.path = fd, pid, is_err, path
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed when the pipe ends
+        self.size = os.fstat(self.file.fileno()).st_size
         self.splitter = LineSplitter()
+
+    def rotate(self) -> None:
+        """Moves the file to <name>.1 (and older backups along) and goes on in a fresh one."""
+        self.file.close()
+        try:
+            rotate_file(self.path, config.LOGGING_ROTATE_BACKUP_COUNT)
+        finally:  # whatever failed (and is logged by the caller), writing goes on
+            self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            self.size = os.fstat(self.file.fileno()).st_size
 
 
 class ExecutorLogs:
@@ -117,7 +128,10 @@ class ExecutorLogs:
 
     def _write(self, pipe: _Pipe, data: bytes) -> None:
         try:
+            if needs_rotation(pipe.size, len(data), config.LOGGING_ROTATE_BYTES):
+                pipe.rotate()
             pipe.file.write(data)
+            pipe.size += len(data)
         except OSError as exc:  # a full disk: the lines still reach the driver
             log.warning("writing the log of executor pid %d: %s", pipe.pid, exc)
         written, self._written = self._written, []

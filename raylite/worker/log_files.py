@@ -62,6 +62,8 @@ class _Cursor:
     def read(self, final: bool) -> tuple[bytes, bool]:
         """The kept text of the next whole lines (all that is left when final), and whether more waits."""
         with open(self.path, "rb") as f:
+            if os.fstat(f.fileno()).st_size < self.offset:  # rotated: the name holds a fresh file
+                self.offset = 0
             f.seek(self.offset)
             data = f.read(READ_BYTES)
         more = len(data) == READ_BYTES

@@ -50,7 +50,7 @@ def test_every_effect_is_carried_out() -> None:
     spec = common_pb2.TaskSpec(task_id=b"t" * 16)
     effects = [
         Deliver(CLIENT, ObjectInfo(OID, value=value, size=1)),
-        Dispatch(NODE, TaskRecord(b"t" * 16, b"job", CLIENT, "f", spec=spec, attempt=2), []),
+        Dispatch(NODE, TaskRecord(b"t" * 16, b"job", CLIENT, "f", spec=spec.SerializeToString(), attempt=2), []),
         FreeObject(NODE, OID),
         KillActor(NODE, ACTOR),
         PromoteObject(NODE, OID),
@@ -86,7 +86,7 @@ def test_effects_for_peers_without_a_stream_are_dropped() -> None:
     value = common_pb2.ObjectValue(object_id=OID, data=b"v", size=1)
     svc.state.handle = lambda *events, now=None: [  # type: ignore[method-assign]
         Deliver(CLIENT, ObjectInfo(OID, value=value, size=1)),
-        Dispatch(NODE, TaskRecord(b"t" * 16, b"job", CLIENT, "f", spec=common_pb2.TaskSpec()), []),
+        Dispatch(NODE, TaskRecord(b"t" * 16, b"job", CLIENT, "f"), []),
         FreeObject(NODE, OID),
         KillActor(NODE, ACTOR),
         PromoteObject(NODE, OID),

@@ -250,7 +250,7 @@ def head_with_tasks(n: int) -> HeadServicer:
     tasks = [task(f"t{i}") for i in range(n)]
     for i, t in enumerate(tasks):
         t.name = f"f{i % 10}"
-        t.spec = common_pb2.TaskSpec(task_id=t.task_id)
+        t.spec = common_pb2.TaskSpec(task_id=t.task_id).SerializeToString()
     servicer.apply(*[TaskSubmitted(t) for t in tasks])
     servicer.apply(*[finished(t, node=NODE) for t in tasks[:4]])
     return servicer

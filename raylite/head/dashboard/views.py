@@ -295,7 +295,7 @@ def object_field(state: HeadState, info: ObjectInfo, key: str) -> Any:
 
 def object_record(state: HeadState, info: ObjectInfo) -> dict[str, Any]:
     oid = info.object_id
-    held_by = state.holders.get(oid, ())
+    held_by = state.holders_of(oid)
     pinned = state.pins.get(oid, 0)
     maker = state.tasks.get(task_of(oid))
     locations = [info.node_id, *sorted(state.copies.get(oid, ()))] if info.node_id is not None else []

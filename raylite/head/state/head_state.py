@@ -48,7 +48,7 @@ moves (`story()`), which a dashboard or a "why is my get waiting" answer reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from raylite import resources as res
@@ -292,8 +292,12 @@ class HeadState:
         return self._objects.copies
 
     @property
-    def holders(self) -> dict[bytes, set[bytes]]:
+    def holders(self) -> dict[bytes, bytes | set[bytes]]:
+        """Object -> its holder's id, or a set of two or more (read with holders_of())."""
         return self._objects.holders
+
+    def holders_of(self, oid: bytes) -> Collection[bytes]:
+        return self._objects.holders_of(oid)
 
     @property
     def client_refs(self) -> dict[bytes, set[bytes]]:

@@ -70,7 +70,7 @@ class TaskRecord:
     max_task_retries: int = 0  # ACTOR_CREATION: for the actor's calls
     borrowed: tuple[bytes, ...] = ()  # refs nested in the arguments
     parent_id: bytes = b""  # the task that submitted it (b"": a driver); recursive cancels follow it
-    spec: Any = None  # opaque wire spec, passed to the node as is
+    spec: bytes = b""  # the serialized wire spec, passed to the node as is
     generator: int = NOT_GENERATOR  # STREAMING or DYNAMIC: it yields items (raylite/head/state/streams.py)
     # Scheduling state, owned by the head's components (raylite/head/state/states.py has the moves).
     state: TaskState = TaskState.NEW

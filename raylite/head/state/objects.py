@@ -34,7 +34,7 @@ they are made again (raylite/head/state/tasks.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 from raylite.head.state.model import (
@@ -62,7 +62,10 @@ class ObjectDirectory:
         self.clients = clients  # read only: the facade's session table (client -> (job, is_driver))
         self.objects: dict[bytes, ObjectInfo] = {}
         self.copies: dict[bytes, set[bytes]] = {}  # object -> nodes with a secondary copy
-        self.holders: dict[bytes, set[bytes]] = {}  # object -> clients holding an ObjectRef to it
+        # object -> the clients holding an ObjectRef to it: one client as its id, a set from a
+        # second on (a set per object would be one more object per queued task for a full
+        # garbage collection to walk; raylite/gc_watch.py). Read it through holds()/holders_of().
+        self.holders: dict[bytes, bytes | set[bytes]] = {}
         self.client_refs: dict[bytes, set[bytes]] = {}  # client -> objects it holds
         self.pins: dict[bytes, int] = {}  # object -> tasks, objects and actors that need it
         self.holding_frees = False  # a restarted head, until RecoveryEnded
@@ -113,13 +116,33 @@ class ObjectDirectory:
 
     # ---- reference counting --------------------------------------------------------------
 
+    def holds(self, oid: bytes, client_id: bytes) -> bool:
+        held = self.holders.get(oid)
+        if held is None:
+            return False
+        return held == client_id if isinstance(held, bytes) else client_id in held
+
+    def holders_of(self, oid: bytes) -> Collection[bytes]:
+        held = self.holders.get(oid)
+        if held is None:
+            return ()
+        return (held,) if isinstance(held, bytes) else held
+
     def on_refs_changed(self, ev: RefsChanged) -> None:
         mine = self.client_refs.setdefault(ev.client_id, set())
         client_id = ev.client_id
         watched = self.streams.watched
+        holders = self.holders
         for oid, held in ev.changes:
             if held:
-                self.holders.setdefault(oid, set()).add(client_id)
+                had = holders.get(oid)
+                if had is None:
+                    holders[oid] = client_id
+                elif isinstance(had, bytes):
+                    if had != client_id:
+                        holders[oid] = {had, client_id}
+                else:
+                    had.add(client_id)
                 mine.add(oid)
                 if oid in watched:
                     self.streams.held(oid, client_id)
@@ -135,13 +158,17 @@ class ObjectDirectory:
             self._drop_holder(oid, client_id)
 
     def _drop_holder(self, oid: bytes, client_id: bytes) -> None:
-        holders = self.holders.get(oid)
-        if holders is None:
+        held = self.holders.get(oid)
+        if held is None:
             return
-        holders.discard(client_id)
-        if not holders:
-            del self.holders[oid]
-            self._free_candidates[oid] = None
+        if isinstance(held, bytes):
+            if held == client_id:
+                del self.holders[oid]
+                self._free_candidates[oid] = None
+        else:
+            held.discard(client_id)
+            if len(held) == 1:
+                self.holders[oid] = next(iter(held))
         if oid in self.streams.watched:
             self.streams.dropped(oid, client_id)
 
@@ -276,4 +303,6 @@ class ObjectDirectory:
             assert nodes and stored.node_id not in nodes, f"copies of {oid.hex()}: {nodes} (primary {stored.node_id!r})"
         for client_id, oids in self.client_refs.items():
             for oid in oids:
-                assert client_id in self.holders.get(oid, ()), f"{client_id.hex()} holds {oid.hex()} unrecorded"
+                assert self.holds(oid, client_id), f"{client_id.hex()} holds {oid.hex()} unrecorded"
+        for oid, held in self.holders.items():
+            assert isinstance(held, bytes) or len(held) > 1, f"holders of {oid.hex()}: a set of {len(held)}"

@@ -137,7 +137,7 @@ class Streams:
         if task.task_id in self.streams:
             return
         gen_ref = object_id(task.task_id, 0)
-        reading = task.client_id in self.objects.holders.get(gen_ref, ())
+        reading = self.objects.holds(gen_ref, task.client_id)
         stream = self.streams[task.task_id] = Stream(task.client_id, reading)
         if reading:
             self.watched[gen_ref] = task.task_id
@@ -183,7 +183,7 @@ class Streams:
         """Sends the caller the items it may not have (it ignores the ones it has), pinned for it if
         it reads the stream now (made while it was away, the stream did not know it did)."""
         gen_ref = object_id(task.task_id, 0)
-        if not stream.reading and stream.owner in self.objects.holders.get(gen_ref, ()):
+        if not stream.reading and self.objects.holds(gen_ref, stream.owner):
             stream.reading = True
             self.watched[gen_ref] = task.task_id
         objects = self.objects.objects
@@ -262,7 +262,7 @@ class Streams:
             self.objects.add(info, owner=task.client_id)
         if stream is None or not stream.reading:
             return
-        if oid in stream.unclaimed or stream.owner in self.objects.holders.get(oid, ()):
+        if oid in stream.unclaimed or self.objects.holds(oid, stream.owner):
             return  # (pinned already, or the owner made a ref to it)
         stream.unclaimed.add(oid)
         self.watched[oid] = task.task_id

@@ -28,8 +28,9 @@ HEAD_NODE_RESOURCE = "node:__internal_head__"
 
 def category(name: str) -> str:
     """The group a file is listed under, as Ray's list_logs groups them."""
-    if name.startswith("executor-"):
-        return "worker_err" if name.endswith(".err") else "worker_out"
+    if name.startswith("executor-"):  # executor-<pid>.err, or a rotated executor-<pid>.err.<n>
+        stem, _, n = name.rpartition(".")
+        return "worker_err" if (stem if n.isdigit() else name).endswith(".err") else "worker_out"
     if name.startswith("head"):
         return "gcs_server"  # the head daemon, Ray's GCS
     if name.startswith("worker"):
