@@ -30,6 +30,7 @@ the lock file once (`_Handle`) and counts its own pins per range.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import mmap
@@ -133,23 +134,25 @@ def map_readonly(store_dir: str, object_id: bytes) -> memoryview:
 
 def map_path(path: str) -> memoryview:
     """Maps an object (an arena link or a plain file) read-only; the view pins it while it lives."""
+    store_dir = os.path.dirname(path)
+    known = _handles.get(store_dir)
+    if known is not None:
+        view = known.view_if_pinned(path)
+        if view is not None:  # this process pins it already: no syscall
+            return view
     where = locate(path)
     if where is None:
         return _map_file(path)
-    store_dir = os.path.dirname(path)
     offset, size = where
     handle = _handle(store_dir)
     handle.pin(offset, size, path)
     try:
         if locate(path) != where:  # freed (and maybe reused) before the pin held
             raise FileNotFoundError(path)
-        start = offset // _PAGE * _PAGE
-        mapped = mmap.mmap(handle.fd, max(1, offset + size - start), prot=mmap.PROT_READ, offset=start)
+        return handle.view(offset, size, path)
     except BaseException:
         handle.unpin(offset, size)
         raise
-    weakref.finalize(mapped, handle.unpin, offset, size)
-    return memoryview(mapped)[offset - start : offset - start + size]
 
 
 def _map_file(path: str) -> memoryview:
@@ -209,6 +212,11 @@ class _Handle:
         self.lock_fd = os.open(os.path.join(store_dir, LOCK_FILE), os.O_RDWR)
         self.lock = threading.RLock()  # a finalizer may run while this thread pins
         self.pins: dict[int, int] = {}
+        self.known: dict[str, tuple[int, int]] = {}  # path -> (offset, size) of ranges pinned now
+        self.known_at: dict[int, str] = {}
+        self._base: int | None = None  # the reader map's address (ctypes: mmap objects hide it)
+        self._mapped = 0
+        self.forked = False  # a forked child may hold its parent's views: it never unmaps
         self.on_unpinned: dict[int, Callable[[], None]] = {}
         self._writable: memoryview | None = None
         self.closed = False
@@ -223,6 +231,44 @@ class _Handle:
                     raise FileNotFoundError(path) from exc
             self.pins[offset] = count + 1
 
+    def view(self, offset: int, size: int, path: str) -> memoryview:
+        """A read-only view of a range this process has just pinned (one pin, dropped with the view).
+
+        The view's owner is a ctypes array over this process's one read-only map of the arena:
+        the finalizer of that small object, which every slice of the view keeps alive, is when
+        the reader lets go; no map per read, so no syscall and no page fault on a page read before."""
+        owner = (ctypes.c_char * size).from_address(self._reader(offset + size) + offset)
+        weakref.finalize(owner, self.unpin, offset, size)
+        with self.lock:
+            self.known[path] = (offset, size)
+            self.known_at[offset] = path
+        return memoryview(owner).cast("B").toreadonly()
+
+    def view_if_pinned(self, path: str) -> memoryview | None:
+        """Another view of an object this process pins now (its range cannot have been reused
+        meanwhile, so the name need not be read again); None if it pins none."""
+        with self.lock:
+            where = self.known.get(path)
+            if where is None or not self.pins.get(where[0]) or self.closed:
+                return None
+            self.pins[where[0]] += 1
+        try:
+            return self.view(where[0], where[1], path)
+        except BaseException:
+            self.unpin(where[0], where[1])
+            raise
+
+    def _reader(self, end: int) -> int:
+        """The address of this process's read-only shared map of the whole arena (made once)."""
+        if self._base is None or end > self._mapped:
+            with self.lock:
+                if self._base is None:
+                    size = os.fstat(self.fd).st_size
+                    self._base, self._mapped = _mmap_readonly(self.fd, size), size
+        if end > self._mapped:
+            raise ValueError(f"a range ending at byte {end} lies past the arena's {self._mapped} bytes")
+        return self._base
+
     def unpin(self, offset: int, size: int) -> None:
         with self.lock:
             count = self.pins.get(offset, 0) - 1
@@ -230,12 +276,23 @@ class _Handle:
                 self.pins[offset] = count
                 return
             self.pins.pop(offset, None)
+            path = self.known_at.pop(offset, None)
+            if path is not None and self.known.get(path, (None,))[0] == offset:
+                del self.known[path]
             if self.closed:
+                self._unmap_if_unused()
                 return  # the store is gone (shut down): nothing to give back
             fcntl.lockf(self.lock_fd, fcntl.LOCK_UN, size, offset)
             callback = self.on_unpinned.pop(offset, None)
         if callback is not None:
             callback()
+
+    def _unmap_if_unused(self) -> None:
+        """(under the lock, the store closed) Gives the reader map back once no view can use it:
+        it would keep the pages of a removed arena allocated."""
+        if self._base is not None and not self.pins and not self.forked:
+            _munmap(self._base, self._mapped)
+            self._base = None
 
     def try_exclusive(self, offset: int, size: int) -> str | None:
         """Whether no process pins the range now: None if free, else who pins it ("here" or "other")."""
@@ -279,7 +336,10 @@ def _after_fork_in_child() -> None:
     # fcntl locks are not inherited: a forked child holds no pins, whatever its parent's counts say
     for h in _handles.values():
         h.pins.clear()
+        h.known.clear()
+        h.known_at.clear()
         h.on_unpinned.clear()
+        h.forked = True
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -299,6 +359,26 @@ def forget(store_dir: str) -> None:
             gone.closed = True
             os.close(gone.lock_fd)
             os.close(gone.fd)
+            gone._unmap_if_unused()
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _mmap_readonly(fd: int, size: int) -> int:
+    address = _libc.mmap(None, max(size, 1), mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    if address in (None, _MAP_FAILED):
+        err = ctypes.get_errno()
+        raise OSError(err, f"could not map the object store's arena read-only: {os.strerror(err)}")
+    return int(address)
+
+
+def _munmap(address: int, size: int) -> None:
+    _libc.munmap(address, max(size, 1))
 
 
 # --- chunked writes ----------------------------------------------------------------------------------------------
