@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import mmap
 import os
 import sys
 import threading
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from raylite import auth, bulk, config, exceptions, ids, store, tls
+from raylite import auth, bulk, config, exceptions, ids, pages, store, tls
 from raylite.client.arrivals import Arrival, ArrivalSink
 from raylite.client.items import _BLOCK, _PUT, _SUBSCRIBE
 from raylite.ids import task_of
@@ -469,7 +470,7 @@ class ClientObjects:
                 self._print_explanation(done, [value.object_id], after, "get", pulling=True)
         return future.result()
 
-    def _fetch_bulk(self, value: common_pb2.ObjectValue) -> bytearray:
+    def _fetch_bulk(self, value: common_pb2.ObjectValue) -> mmap.mmap:
         """Reads a large object from its holder's bulk port (raylite/bulk.py) straight into a buffer,
         in the calling thread: the client's loop only asks for the tickets."""
         count = max(1, min(config.BULK_CONNECTIONS, config.BULK_MAX_CONNECTIONS))
@@ -480,7 +481,7 @@ class ClientObjects:
                 f"node {value.node_address} holds {reply.size} bytes of object {value.object_id.hex()}, "
                 f"the head knows it as {value.size} bytes"
             )
-        buf = bytearray(value.size)
+        buf = pages.anonymous(value.size)  # huge pages, mapped ahead of the reads: few faults
         try:
             bulk.receive_all(
                 value.node_address,
@@ -491,6 +492,7 @@ class ClientObjects:
                 tls.current(),
                 config.BULK_IDLE_TIMEOUT_S,
                 config.BULK_PART_MIN_BYTES,
+                prefault=True,
             )
         except OSError as exc:  # refused, cut, short, timed out, or a TLS failure
             raise exceptions.ObjectLostError(str(exc)) from exc

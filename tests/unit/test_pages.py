@@ -1,0 +1,36 @@
+"""raylite/pages.py: receive buffers whose pages are mapped before the bytes arrive."""
+
+from __future__ import annotations
+
+import mmap
+import resource
+
+from raylite import pages
+
+MiB = 1 << 20
+
+
+def faults_while_writing(view: memoryview) -> int:
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    for pos in range(0, view.nbytes, mmap.PAGESIZE):
+        view[pos] = 1
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
+
+
+def test_a_populated_buffer_takes_no_fault_per_page_and_a_fresh_one_does() -> None:
+    populated, fresh = mmap.mmap(-1, 8 * MiB), mmap.mmap(-1, 8 * MiB)
+    assert pages.populate(memoryview(populated)[100:])  # an unaligned start maps its whole first page too
+    assert faults_while_writing(memoryview(populated)) < 8  # (this kernel has MADV_POPULATE_WRITE)
+    assert faults_while_writing(memoryview(fresh)) >= 8 * MiB // mmap.PAGESIZE // 2
+
+
+def test_prefault_runs_ahead_and_a_receiver_never_waits_on_a_thread_that_gave_up() -> None:
+    buf = pages.anonymous(16 * MiB)
+    ahead = pages.Prefault(memoryview(buf), step=4 * MiB)
+    ahead.ready(16 * MiB)
+    ahead.close()
+    assert faults_while_writing(memoryview(buf)) < 16
+    readonly = memoryview(bytes(4 * MiB))  # populate cannot take it (not writable): the thread stops
+    broken = pages.Prefault(readonly, step=MiB)
+    broken.ready(4 * MiB)  # returns: the thread is gone
+    broken.close()
