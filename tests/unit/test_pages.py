@@ -34,3 +34,23 @@ def test_prefault_runs_ahead_and_a_receiver_never_waits_on_a_thread_that_gave_up
     broken = pages.Prefault(readonly, step=MiB)
     broken.ready(4 * MiB)  # returns: the thread is gone
     broken.close()
+
+
+def test_a_recycled_buffer_comes_back_once_its_last_view_goes_and_only_for_a_size_that_fits() -> None:
+    recycler = pages.Recycler(keep_bytes=8 * MiB, min_bytes=6 * MiB)
+    view, fresh = recycler.take(8 * MiB)
+    assert fresh and recycler.kept() == 0
+    part = view[100:200]  # a slice keeps the buffer in use
+    del view
+    assert recycler.kept() == 0
+    del part
+    assert recycler.kept() == 8 * MiB
+    small, fresh = recycler.take(5 * MiB)  # would waste over a fifth of it: a new one
+    assert fresh and recycler.kept() == 8 * MiB
+    again, fresh = recycler.take(7 * MiB)
+    assert not fresh and recycler.kept() == 0 and again.nbytes == 7 * MiB and not again.readonly
+    del small
+    assert recycler.kept() == 0  # under min_bytes: never kept
+    other, _ = recycler.take(8 * MiB)
+    del again, other
+    assert recycler.kept() == 8 * MiB  # keep_bytes holds one of the two
