@@ -13,7 +13,9 @@ the driver on drv, which has no object store). Ray runs as two nodes in namespac
   lat_100m  the same with 100 MiB: latency of the consuming task (ms)
   get_1g    ray.get of a 1 GiB ndarray made on w2, from the driver (GiB/s)
   make_1g   side metric: a task on w1 makes and returns 1 GiB, until ray.wait sees it (s)
-Each backend's driver prints one JSON line; the script prints a table with the ratio raylite/ray. Everything it
+For each workload the driver also sums the CPU time of every process in each host's namespace
+(/proc, so the driver needs root) around the transfer and prints it per GiB moved, per host:
+less disturbed by other load on the machine than wall time. Each backend's driver prints one JSON line; the script prints a table with the ratio raylite/ray. Everything it
 starts is torn down; Ray is stopped by killing the processes of its namespaces, never `ray stop` (which kills by
 name machine-wide).
 """
@@ -45,7 +47,7 @@ METRICS = {  # key: (label, unit, better)
 
 # Runs on the driver host, the same for both backends; argv[1] is a JSON config.
 DRIVER = r"""
-import importlib, json, statistics, sys, time
+import importlib, json, os, statistics, sys, time
 import numpy as np
 
 cfg = json.loads(sys.argv[1])
@@ -77,6 +79,32 @@ def expected(nbytes, fill):
     return fill * (len(range(0, nbytes // 8, STRIDE)) + 1), nbytes
 
 made = []
+TCK = os.sysconf("SC_CLK_TCK")
+NETNS = {h: os.stat(f"/run/netns/{n}").st_ino for h, n in cfg.get("netns", {}).items()}
+cpu = {}  # workload -> [{host: CPU seconds of its processes during one sample}]
+
+def host_cpu(first):
+    # CPU seconds so far of every process in each host's network namespace (and of children it reaped);
+    # this driver's own is read before a closing scan and after an opening one: the scans are not counted
+    own = time.process_time()
+    out, hosts, me, mine = dict.fromkeys(NETNS, 0.0), {v: k for k, v in NETNS.items()}, str(os.getpid()), None
+    for pid in os.listdir("/proc"):
+        try:
+            host = hosts.get(int(os.readlink(f"/proc/{pid}/ns/net")[5:-1]))
+            if host is not None and pid != me:
+                f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                out[host] += sum(int(x) for x in f[11:15]) / TCK
+            elif host is not None:
+                mine = host
+        except (OSError, ValueError):
+            pass
+    if mine is not None:
+        out[mine] += time.process_time() if first else own
+    return out
+
+def cpu_of(key, before):
+    after = host_cpu(False)
+    cpu.setdefault(key, []).append({h: after[h] - before[h] for h in after})
 
 def produce(nbytes, src, fill):
     t0 = time.perf_counter()
@@ -87,21 +115,27 @@ def produce(nbytes, src, fill):
         made.append(time.perf_counter() - t0)
     return ref
 
-def task_arg(nbytes, fill):
+def task_arg(nbytes, fill, key=None):
     ref = produce(nbytes, W1, fill)
+    c0 = host_cpu(True)
     t0 = time.perf_counter()
     node, total, size = ray.get(consume.options(scheduling_strategy=on(W2)).remote(ref), timeout=TIMEOUT)
     elapsed = time.perf_counter() - t0
+    if key:
+        cpu_of(key, c0)
     assert node == ids[W2], f"consumer ran on {node}, not on w2"
     assert (total, size) == expected(nbytes, fill), f"checksum {(total, size)} != {expected(nbytes, fill)}"
     return elapsed
 
-def driver_get(nbytes, fill):
+def driver_get(nbytes, fill, key=None):
     ref = produce(nbytes, W2, fill)
+    c0 = host_cpu(True)
     t0 = time.perf_counter()
     a = ray.get(ref, timeout=TIMEOUT)
     total, size = float(a[::STRIDE].sum() + a[-1]), a.nbytes
     elapsed = time.perf_counter() - t0
+    if key:
+        cpu_of(key, c0)
     assert (total, size) == expected(nbytes, fill), f"checksum {(total, size)} != {expected(nbytes, fill)}"
     return elapsed
 
@@ -115,8 +149,12 @@ for key, fn, nbytes, convert in runs:
     samples = []
     try:
         for i in range(cfg["repeat"]):
-            samples.append(convert(fn(nbytes, float(i + 2))))
+            samples.append(convert(fn(nbytes, float(i + 2), key)))
         out[key] = statistics.median(samples)
+        if cpu.get(key):  # CPU seconds per GiB moved, per host, median over the samples
+            out[key + "_cpu_s_per_gib"] = {
+                h: round(statistics.median(c[h] for c in cpu[key]) * GIB / nbytes, 3) for h in cpu[key][0]
+            }
     except Exception as exc:
         out["errors"].append(f"{key}: {type(exc).__name__}: {exc}")
     out[key + "_samples"] = [round(s, 3) for s in samples]
@@ -126,8 +164,11 @@ print("BENCH_TRANSFER_JSON " + json.dumps(out), flush=True)
 """
 
 
-def driver_argv(python: str, module: str, address: str, repeat: int, op_timeout: float) -> list[str]:
+def driver_argv(
+    python: str, module: str, address: str, repeat: int, op_timeout: float, netns: dict[str, str]
+) -> list[str]:
     cfg = {
+        "netns": netns,
         "module": module,
         "address": address,
         "w1": HOST_IPS["w1"],
@@ -152,7 +193,8 @@ def run_raylite(repeat: int, timeout: float, prefix: str = "rlb") -> dict[str, A
     try:
         cluster.up(object_store_memory=STORE_BYTES)
         up_s = time.monotonic() - started
-        argv = driver_argv(sys.executable, "raylite", cluster.head_address, repeat, timeout / 4)
+        netns = {h: cluster.ns(h) for h in ("w1", "w2", "drv")}
+        argv = driver_argv(sys.executable, "raylite", cluster.head_address, repeat, timeout / 4, netns)
         proc = cluster.run("drv", argv, capture_output=True, timeout=timeout)
         return {**parse(proc), "up_s": up_s, "run_s": time.monotonic() - started - up_s}
     except (subprocess.TimeoutExpired, RuntimeError) as exc:
@@ -216,7 +258,8 @@ def run_ray(ray_python: str, repeat: int, timeout: float, prefix: str = "rlr") -
         ray_start(net, "w1", ray_python)
         ray_start(net, "w2", ray_python)
         up_s = time.monotonic() - started
-        argv = driver_argv(ray_python, "ray", f"{HOST_IPS['w1']}:{RAY_PORT}", repeat, timeout / 4)
+        netns = {h: net.ns(h) for h in ("w1", "w2")}
+        argv = driver_argv(ray_python, "ray", f"{HOST_IPS['w1']}:{RAY_PORT}", repeat, timeout / 4, netns)
         proc = subprocess.run(net.exec_argv("w1", argv), env=ray_env(), capture_output=True, text=True, timeout=timeout)
         return {**parse(proc), "up_s": up_s, "run_s": time.monotonic() - started - up_s}
     except (subprocess.TimeoutExpired, RuntimeError) as exc:
@@ -253,6 +296,8 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
     for name, res in results.items():
         samples = {k: res[k + "_samples"] for k in METRICS if k + "_samples" in res}
         print(f"  {name} samples: {json.dumps(samples)}")
+        used = {k: res[k + "_cpu_s_per_gib"] for k in METRICS if k + "_cpu_s_per_gib" in res}
+        print(f"  {name} CPU s per GiB moved, by host's processes: {json.dumps(used)}")
         for err in res.get("errors", []):
             print(f"  {name} ERROR {err}")
 
