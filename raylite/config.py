@@ -73,7 +73,7 @@ BULK_MAX_GREETING = 1024
 # A client with no store on its host reads large objects into buffers of its own; when the
 # last view of one goes it keeps up to this many bytes of them for later reads (pages mapped
 # already: raylite/pages.py Recycler); 0 keeps none.
-CLIENT_KEEP_BUFFER_BYTES = int(os.environ.get("RAYLITE_CLIENT_KEEP_BUFFER_BYTES", str(1 << 30)))
+CLIENT_KEEP_BUFFER_BYTES = int(os.environ.get("RAYLITE_CLIENT_KEEP_BUFFER_BYTES", str(2 << 30)))
 
 # gRPC message limit, in both directions, of every server and channel: inline
 # values and chunks are far smaller. A peer that sends a larger message gets
