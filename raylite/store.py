@@ -12,12 +12,14 @@ and one name per sealed object, `<object id hex>`:
 - a plain file (the fallback when the arena has no hole large enough, and the
   layout of spilled objects on disk): written as `<id>.<pid>.tmp`, renamed.
 
-Readers map an object read-only and unpickle straight from the map: numpy
-arrays and other pickle-5 buffers stay backed by shared memory (zero-copy,
-read-only, as in Ray). A reader pins the range it maps with a shared
-`fcntl` lock on the same range of `arena.lock`, held while any view of the
-map lives (a `weakref.finalize` on the map releases it) and dropped by the
-kernel if the reader dies. The daemon reuses a freed range only once it can
+Readers take read-only views of an object out of one map of the whole arena per
+process and unpickle straight from them: numpy arrays and other pickle-5
+buffers stay backed by shared memory (zero-copy, read-only, as in Ray). A
+reader pins the range it reads with a shared `fcntl` lock on the same range of
+`arena.lock`, held while any view of it lives (a `weakref.finalize` on the
+views' owner, a ctypes array over the range, releases it) and dropped by the
+kernel if the reader dies. Reading an object this process pins already costs
+no syscall: the range it was found at is remembered while pinned. The daemon reuses a freed range only once it can
 take an exclusive lock on it: until then the free is deferred
 (raylite/worker/arena.py). After taking its pin a reader reads the link
 again: a link gone or changed meanwhile means the object was freed before

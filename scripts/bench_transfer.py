@@ -187,11 +187,11 @@ def parse(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return {"errors": [f"driver exited {proc.returncode} without results:\n{tail}"]}
 
 
-def run_raylite(repeat: int, timeout: float, prefix: str = "rlb") -> dict[str, Any]:
+def run_raylite(repeat: int, timeout: float, prefix: str = "rlb", tls: bool = False) -> dict[str, Any]:
     cluster = Cluster(prefix=prefix)
     started = time.monotonic()
     try:
-        cluster.up(object_store_memory=STORE_BYTES)
+        cluster.up(object_store_memory=STORE_BYTES, tls=tls)
         up_s = time.monotonic() - started
         netns = {h: cluster.ns(h) for h in ("w1", "w2", "drv")}
         argv = driver_argv(sys.executable, "raylite", cluster.head_address, repeat, timeout / 4, netns)
@@ -330,6 +330,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds for one backend's driver")
     parser.add_argument("--prefix", default="rlb", help="namespace prefix of the raylite cluster (default: rlb)")
     parser.add_argument("--ray-prefix", default="rlr", help="namespace prefix of the Ray cluster (default: rlr)")
+    parser.add_argument("--tls", action="store_true", help="raylite's cluster speaks TLS only (netns_cluster up --tls)")
     opts = parser.parse_args()
     backend = opts.backend or ("both" if opts.ray_python else "raylite")
     if backend != "raylite" and not opts.ray_python:
@@ -341,7 +342,7 @@ def main() -> int:
     for name in ("raylite", "ray") if backend == "both" else (backend,):
         print(f"running {name} ...", file=sys.stderr, flush=True)
         if name == "raylite":
-            results[name] = run_raylite(opts.repeat, opts.timeout, opts.prefix)
+            results[name] = run_raylite(opts.repeat, opts.timeout, opts.prefix, opts.tls)
         else:
             results[name] = run_ray(opts.ray_python, opts.repeat, opts.timeout, opts.ray_prefix)
         print(f"{name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
