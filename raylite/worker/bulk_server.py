@@ -124,8 +124,11 @@ class BulkServer:
             job = self._admit(data, peer)
             if job is not None:
                 hello, opened = job
-                self._pool.submit(self._send, sock, peer, hello, opened)
-                handed = True
+                try:
+                    self._pool.submit(self._send, sock, peer, hello, opened)
+                    handed = True
+                except RuntimeError:  # the pool is shut down: the daemon is stopping
+                    opened.close()
         except TimeoutError:
             log.info("bulk connection from %s sent no hello within %ss", peer, config.BULK_HELLO_TIMEOUT_S)
         except (OSError, ssl.SSLError) as exc:
