@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from raylite import tls
+from raylite import pages, tls
 from raylite.ids import OBJECT_ID_BYTES
 
 MAGIC = b"RLB1"
@@ -130,11 +130,13 @@ def receive(
     material: tls.Material | None,
     timeout_s: float,
     on_bytes: Callable[[int], None] | None = None,
+    prefault: bool = False,
 ) -> None:
     """Reads hello's range from the holder at address's host into `into` (hello.length bytes).
 
     Each connect, handshake and read may take timeout_s at most; raises BulkError
-    (or OSError, ssl.SSLError) when the range does not arrive whole.
+    (or OSError, ssl.SSLError) when the range does not arrive whole. prefault: `into`'s
+    pages are not mapped yet; a thread maps them ahead of the reads (raylite/pages.py).
     """
     host, _ = split_address(address)
     where = f"{host}:{port}"
@@ -144,16 +146,28 @@ def receive(
         sock = ssl_context(material, False).wrap_socket(raw, server_hostname=host) if material else raw
         with sock:
             sock.sendall(encode_hello(hello))
-            _fill(sock, into, where, hello, on_bytes)
+            ahead = pages.Prefault(into) if prefault else None
+            try:
+                _fill(sock, into, where, hello, on_bytes, ahead)
+            finally:
+                if ahead is not None:
+                    ahead.close()
     finally:
         raw.close()
 
 
 def _fill(
-    sock: socket.socket, into: memoryview, where: str, hello: Hello, on_bytes: Callable[[int], None] | None
+    sock: socket.socket,
+    into: memoryview,
+    where: str,
+    hello: Hello,
+    on_bytes: Callable[[int], None] | None,
+    ahead: pages.Prefault | None,
 ) -> None:
     total, pos = into.nbytes, 0
     while pos < total:
+        if ahead is not None:
+            ahead.ready(min(total, pos + _STEP))
         got = sock.recv_into(into[pos:], min(total - pos, _STEP))
         if got == 0:
             what = "refused the ticket or lost the object" if pos == 0 else "was cut"
@@ -176,9 +190,11 @@ def receive_all(
     timeout_s: float,
     min_part: int,
     on_bytes: Callable[[int], None] | None = None,
+    prefault: bool = False,
 ) -> None:
     """Reads the whole object into `into`, one range per ticket on connections of their own;
-    on_bytes(n) is told of every n bytes that arrive (from the receiving threads: progress only)."""
+    on_bytes(n) is told of every n bytes that arrive (from the receiving threads: progress only);
+    prefault as for receive()."""
     parts = ranges(into.nbytes, len(tickets), min_part)
     errors: list[BaseException] = []
 
@@ -193,6 +209,7 @@ def receive_all(
                 material,
                 timeout_s,
                 on_bytes,
+                prefault,
             )
         except BaseException as exc:  # reported by the caller's thread
             errors.append(exc)

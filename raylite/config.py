@@ -65,8 +65,15 @@ BULK_TICKET_TTL_S = 30.0
 # gives up on a connection silent this long.
 BULK_HELLO_TIMEOUT_S = 5.0
 BULK_IDLE_TIMEOUT_S = 2 * float(os.environ.get("RAYLITE_PEER_TIMEOUT_S", "5"))
-# Threads of a worker daemon that serve bulk connections (the loop only accepts).
+# Threads of a worker daemon that send on bulk connections (the loop accepts, handshakes
+# and reads the hello, so an idle connection holds no thread); connections still
+# greeted at once, past which the oldest is dropped.
 BULK_SERVE_THREADS = 8
+BULK_MAX_GREETING = 1024
+# A client with no store on its host reads large objects into buffers of its own; when the
+# last view of one goes it keeps up to this many bytes of them for later reads (pages mapped
+# already: raylite/pages.py Recycler); 0 keeps none.
+CLIENT_KEEP_BUFFER_BYTES = int(os.environ.get("RAYLITE_CLIENT_KEEP_BUFFER_BYTES", str(2 << 30)))
 
 # gRPC message limit, in both directions, of every server and channel: inline
 # values and chunks are far smaller. A peer that sends a larger message gets

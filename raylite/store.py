@@ -12,12 +12,14 @@ and one name per sealed object, `<object id hex>`:
 - a plain file (the fallback when the arena has no hole large enough, and the
   layout of spilled objects on disk): written as `<id>.<pid>.tmp`, renamed.
 
-Readers map an object read-only and unpickle straight from the map: numpy
-arrays and other pickle-5 buffers stay backed by shared memory (zero-copy,
-read-only, as in Ray). A reader pins the range it maps with a shared
-`fcntl` lock on the same range of `arena.lock`, held while any view of the
-map lives (a `weakref.finalize` on the map releases it) and dropped by the
-kernel if the reader dies. The daemon reuses a freed range only once it can
+Readers take read-only views of an object out of one map of the whole arena per
+process and unpickle straight from them: numpy arrays and other pickle-5
+buffers stay backed by shared memory (zero-copy, read-only, as in Ray). A
+reader pins the range it reads with a shared `fcntl` lock on the same range of
+`arena.lock`, held while any view of it lives (a `weakref.finalize` on the
+views' owner, a ctypes array over the range, releases it) and dropped by the
+kernel if the reader dies. Reading an object this process pins already costs
+no syscall: the range it was found at is remembered while pinned. The daemon reuses a freed range only once it can
 take an exclusive lock on it: until then the free is deferred
 (raylite/worker/arena.py). After taking its pin a reader reads the link
 again: a link gone or changed meanwhile means the object was freed before
@@ -30,11 +32,13 @@ the lock file once (`_Handle`) and counts its own pins per range.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import mmap
 import os
 import shutil
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -61,7 +65,7 @@ def locate(path: str) -> tuple[int, int] | None:
     Raises FileNotFoundError if there is no such object.
     """
     try:
-        target = os.readlink(path)
+        target = _readlink(path)
     except OSError as exc:
         if exc.errno == errno.EINVAL:
             return None  # a plain file
@@ -133,23 +137,25 @@ def map_readonly(store_dir: str, object_id: bytes) -> memoryview:
 
 def map_path(path: str) -> memoryview:
     """Maps an object (an arena link or a plain file) read-only; the view pins it while it lives."""
+    store_dir = os.path.dirname(path)
+    known = _handles.get(store_dir)
+    if known is not None:
+        view = known.view_if_pinned(path)
+        if view is not None:  # this process pins it already: no syscall
+            return view
     where = locate(path)
     if where is None:
         return _map_file(path)
-    store_dir = os.path.dirname(path)
     offset, size = where
     handle = _handle(store_dir)
     handle.pin(offset, size, path)
     try:
         if locate(path) != where:  # freed (and maybe reused) before the pin held
             raise FileNotFoundError(path)
-        start = offset // _PAGE * _PAGE
-        mapped = mmap.mmap(handle.fd, max(1, offset + size - start), prot=mmap.PROT_READ, offset=start)
+        return handle.view(offset, size, path)
     except BaseException:
         handle.unpin(offset, size)
         raise
-    weakref.finalize(mapped, handle.unpin, offset, size)
-    return memoryview(mapped)[offset - start : offset - start + size]
 
 
 def _map_file(path: str) -> memoryview:
@@ -209,6 +215,11 @@ class _Handle:
         self.lock_fd = os.open(os.path.join(store_dir, LOCK_FILE), os.O_RDWR)
         self.lock = threading.RLock()  # a finalizer may run while this thread pins
         self.pins: dict[int, int] = {}
+        self.known: dict[str, tuple[int, int]] = {}  # path -> (offset, size) of ranges pinned now
+        self.known_at: dict[int, str] = {}
+        self._base: int | None = None  # the reader map's address (ctypes: mmap objects hide it)
+        self._mapped = 0
+        self.forked = False  # a forked child may hold its parent's views: it never unmaps
         self.on_unpinned: dict[int, Callable[[], None]] = {}
         self._writable: memoryview | None = None
         self.closed = False
@@ -218,10 +229,48 @@ class _Handle:
             count = self.pins.get(offset, 0)
             if count == 0:
                 try:
-                    fcntl.lockf(self.lock_fd, fcntl.LOCK_SH | fcntl.LOCK_NB, size, offset)
+                    _setlk(self.lock_fd, _F_RDLCK, offset, size)
                 except OSError as exc:  # the daemon is freeing this range
                     raise FileNotFoundError(path) from exc
             self.pins[offset] = count + 1
+
+    def view(self, offset: int, size: int, path: str) -> memoryview:
+        """A read-only view of a range this process has just pinned (one pin, dropped with the view).
+
+        The view's owner is a ctypes array over this process's one read-only map of the arena:
+        the finalizer of that small object, which every slice of the view keeps alive, is when
+        the reader lets go; no map per read, so no syscall and no page fault on a page read before."""
+        owner = (ctypes.c_char * size).from_address(self._reader(offset + size) + offset)
+        weakref.finalize(owner, self.unpin, offset, size)
+        with self.lock:
+            self.known[path] = (offset, size)
+            self.known_at[offset] = path
+        return memoryview(owner).cast("B").toreadonly()
+
+    def view_if_pinned(self, path: str) -> memoryview | None:
+        """Another view of an object this process pins now (its range cannot have been reused
+        meanwhile, so the name need not be read again); None if it pins none."""
+        with self.lock:
+            where = self.known.get(path)
+            if where is None or not self.pins.get(where[0]) or self.closed:
+                return None
+            self.pins[where[0]] += 1
+        try:
+            return self.view(where[0], where[1], path)
+        except BaseException:
+            self.unpin(where[0], where[1])
+            raise
+
+    def _reader(self, end: int) -> int:
+        """The address of this process's read-only shared map of the whole arena (made once)."""
+        if self._base is None or end > self._mapped:
+            with self.lock:
+                if self._base is None:
+                    size = os.fstat(self.fd).st_size
+                    self._base, self._mapped = _mmap_readonly(self.fd, size), size
+        if end > self._mapped:
+            raise ValueError(f"a range ending at byte {end} lies past the arena's {self._mapped} bytes")
+        return self._base
 
     def unpin(self, offset: int, size: int) -> None:
         with self.lock:
@@ -230,12 +279,23 @@ class _Handle:
                 self.pins[offset] = count
                 return
             self.pins.pop(offset, None)
+            path = self.known_at.pop(offset, None)
+            if path is not None and self.known.get(path, (None,))[0] == offset:
+                del self.known[path]
             if self.closed:
+                self._unmap_if_unused()
                 return  # the store is gone (shut down): nothing to give back
-            fcntl.lockf(self.lock_fd, fcntl.LOCK_UN, size, offset)
+            _setlk(self.lock_fd, _F_UNLCK, offset, size)
             callback = self.on_unpinned.pop(offset, None)
         if callback is not None:
             callback()
+
+    def _unmap_if_unused(self) -> None:
+        """(under the lock, the store closed) Gives the reader map back once no view can use it:
+        it would keep the pages of a removed arena allocated."""
+        if self._base is not None and not self.pins and not self.forked:
+            _munmap(self._base, self._mapped)
+            self._base = None
 
     def try_exclusive(self, offset: int, size: int) -> str | None:
         """Whether no process pins the range now: None if free, else who pins it ("here" or "other")."""
@@ -279,7 +339,10 @@ def _after_fork_in_child() -> None:
     # fcntl locks are not inherited: a forked child holds no pins, whatever its parent's counts say
     for h in _handles.values():
         h.pins.clear()
+        h.known.clear()
+        h.known_at.clear()
         h.on_unpinned.clear()
+        h.forked = True
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -299,6 +362,71 @@ def forget(store_dir: str) -> None:
             gone.closed = True
             os.close(gone.lock_fd)
             os.close(gone.fd)
+            gone._unmap_if_unused()
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def _mmap_readonly(fd: int, size: int) -> int:
+    address = _libc.mmap(None, max(size, 1), mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    if address in (None, _MAP_FAILED):
+        err = ctypes.get_errno()
+        raise OSError(err, f"could not map the object store's arena read-only: {os.strerror(err)}")
+    return int(address)
+
+
+def _munmap(address: int, size: int) -> None:
+    _libc.munmap(address, max(size, 1))
+
+
+# A get's few syscalls (readlink, a non-blocking fcntl lock) take microseconds on tmpfs and never
+# block, but os.readlink and fcntl.lockf release the GIL around them: right after a put the client's
+# loop thread is busy sending it and takes the GIL, and the get waits for it to finish (200-1,500 us
+# measured in a loop of put-then-get of 100 MiB). Calls through ctypes.PyDLL keep the GIL.
+_held = ctypes.PyDLL(None, use_errno=True)
+_F_SETLK, _F_RDLCK, _F_UNLCK = fcntl.F_SETLK, fcntl.F_RDLCK, fcntl.F_UNLCK
+
+
+class _Flock(ctypes.Structure):
+    _fields_ = (
+        ("l_type", ctypes.c_short),
+        ("l_whence", ctypes.c_short),
+        ("l_start", ctypes.c_int64),
+        ("l_len", ctypes.c_int64),
+        ("l_pid", ctypes.c_int),
+    )
+
+
+_FAST = sys.platform == "linux" and ctypes.sizeof(ctypes.c_long) == 8  # struct flock as above (64-bit Linux)
+_link = ctypes.create_string_buffer(4096)
+_link_lock = threading.Lock()
+
+
+def _readlink(path: str) -> str:
+    if not _FAST:
+        return os.readlink(path)
+    with _link_lock:
+        n = _held.readlink(os.fsencode(path), _link, 4096)
+        if n < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), path)
+        return _link.raw[:n].decode()
+
+
+def _setlk(fd: int, kind: int, offset: int, size: int) -> None:
+    """fcntl(F_SETLK) of [offset, offset+size): as fcntl.lockf(fd, LOCK_SH | LOCK_NB or LOCK_UN, size, offset)."""
+    if not _FAST:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB if kind == _F_RDLCK else fcntl.LOCK_UN, size, offset)
+        return
+    lock = _Flock(kind, os.SEEK_SET, offset, size, 0)
+    if _held.fcntl(fd, _F_SETLK, ctypes.byref(lock)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 # --- chunked writes ----------------------------------------------------------------------------------------------

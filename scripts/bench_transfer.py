@@ -16,7 +16,9 @@ the driver on drv, which has no object store). Ray runs as two nodes in namespac
 Each backend's driver prints one JSON line; the script prints a table with the ratio raylite/ray. `--rounds N` brings
 up a fresh cluster per backend N times, alternating (raylite ray, ray raylite, ...), and reports per workload the
 median of the rounds with each round's value; `--markdown` adds a table for docs/performance.md (the command, the
-date, the machine, its load; scripts/bench_table.py). Everything it
+date, the machine, its load; scripts/bench_table.py). For each workload the driver also sums the CPU time of every
+process in each host's namespace (/proc, so the driver needs root) around the transfer and prints it per GiB moved,
+per host: less disturbed by other load on the machine than wall time. Everything it
 starts is torn down; Ray is stopped by killing the processes of its namespaces, never `ray stop` (which kills by
 name machine-wide).
 """
@@ -49,7 +51,7 @@ METRICS = {
 
 # Runs on the driver host, the same for both backends; argv[1] is a JSON config.
 DRIVER = r"""
-import importlib, json, statistics, sys, time
+import importlib, json, os, statistics, sys, time
 import numpy as np
 
 cfg = json.loads(sys.argv[1])
@@ -81,6 +83,32 @@ def expected(nbytes, fill):
     return fill * (len(range(0, nbytes // 8, STRIDE)) + 1), nbytes
 
 made = []
+TCK = os.sysconf("SC_CLK_TCK")
+NETNS = {h: os.stat(f"/run/netns/{n}").st_ino for h, n in cfg.get("netns", {}).items()}
+cpu = {}  # workload -> [{host: CPU seconds of its processes during one sample}]
+
+def host_cpu(first):
+    # CPU seconds so far of every process in each host's network namespace (and of children it reaped);
+    # this driver's own is read before a closing scan and after an opening one: the scans are not counted
+    own = time.process_time()
+    out, hosts, me, mine = dict.fromkeys(NETNS, 0.0), {v: k for k, v in NETNS.items()}, str(os.getpid()), None
+    for pid in os.listdir("/proc"):
+        try:
+            host = hosts.get(int(os.readlink(f"/proc/{pid}/ns/net")[5:-1]))
+            if host is not None and pid != me:
+                f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                out[host] += sum(int(x) for x in f[11:15]) / TCK
+            elif host is not None:
+                mine = host
+        except (OSError, ValueError):
+            pass
+    if mine is not None:
+        out[mine] += time.process_time() if first else own
+    return out
+
+def cpu_of(key, before):
+    after = host_cpu(False)
+    cpu.setdefault(key, []).append({h: after[h] - before[h] for h in after})
 
 def produce(nbytes, src, fill):
     t0 = time.perf_counter()
@@ -91,21 +119,27 @@ def produce(nbytes, src, fill):
         made.append(time.perf_counter() - t0)
     return ref
 
-def task_arg(nbytes, fill):
+def task_arg(nbytes, fill, key=None):
     ref = produce(nbytes, W1, fill)
+    c0 = host_cpu(True)
     t0 = time.perf_counter()
     node, total, size = ray.get(consume.options(scheduling_strategy=on(W2)).remote(ref), timeout=TIMEOUT)
     elapsed = time.perf_counter() - t0
+    if key:
+        cpu_of(key, c0)
     assert node == ids[W2], f"consumer ran on {node}, not on w2"
     assert (total, size) == expected(nbytes, fill), f"checksum {(total, size)} != {expected(nbytes, fill)}"
     return elapsed
 
-def driver_get(nbytes, fill):
+def driver_get(nbytes, fill, key=None):
     ref = produce(nbytes, W2, fill)
+    c0 = host_cpu(True)
     t0 = time.perf_counter()
     a = ray.get(ref, timeout=TIMEOUT)
     total, size = float(a[::STRIDE].sum() + a[-1]), a.nbytes
     elapsed = time.perf_counter() - t0
+    if key:
+        cpu_of(key, c0)
     assert (total, size) == expected(nbytes, fill), f"checksum {(total, size)} != {expected(nbytes, fill)}"
     return elapsed
 
@@ -119,8 +153,12 @@ for key, fn, nbytes, convert in runs:
     samples = []
     try:
         for i in range(cfg["repeat"]):
-            samples.append(convert(fn(nbytes, float(i + 2))))
+            samples.append(convert(fn(nbytes, float(i + 2), key)))
         out[key] = statistics.median(samples)
+        if cpu.get(key):  # CPU seconds per GiB moved, per host, median over the samples
+            out[key + "_cpu_s_per_gib"] = {
+                h: round(statistics.median(c[h] for c in cpu[key]) * GIB / nbytes, 3) for h in cpu[key][0]
+            }
     except Exception as exc:
         out["errors"].append(f"{key}: {type(exc).__name__}: {exc}")
     out[key + "_samples"] = [round(s, 3) for s in samples]
@@ -130,8 +168,11 @@ print("BENCH_TRANSFER_JSON " + json.dumps(out), flush=True)
 """
 
 
-def driver_argv(python: str, module: str, address: str, repeat: int, op_timeout: float) -> list[str]:
+def driver_argv(
+    python: str, module: str, address: str, repeat: int, op_timeout: float, netns: dict[str, str]
+) -> list[str]:
     cfg = {
+        "netns": netns,
         "module": module,
         "address": address,
         "w1": HOST_IPS["w1"],
@@ -150,13 +191,14 @@ def parse(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return {"errors": [f"driver exited {proc.returncode} without results:\n{tail}"]}
 
 
-def run_raylite(repeat: int, timeout: float, prefix: str = "rlb") -> dict[str, Any]:
+def run_raylite(repeat: int, timeout: float, prefix: str = "rlb", tls: bool = False) -> dict[str, Any]:
     cluster = Cluster(prefix=prefix)
     started = time.monotonic()
     try:
-        cluster.up(object_store_memory=STORE_BYTES)
+        cluster.up(object_store_memory=STORE_BYTES, tls=tls)
         up_s = time.monotonic() - started
-        argv = driver_argv(sys.executable, "raylite", cluster.head_address, repeat, timeout / 4)
+        netns = {h: cluster.ns(h) for h in ("w1", "w2", "drv")}
+        argv = driver_argv(sys.executable, "raylite", cluster.head_address, repeat, timeout / 4, netns)
         proc = cluster.run("drv", argv, capture_output=True, timeout=timeout)
         return {**parse(proc), "up_s": up_s, "run_s": time.monotonic() - started - up_s}
     except (subprocess.TimeoutExpired, RuntimeError) as exc:
@@ -220,7 +262,8 @@ def run_ray(ray_python: str, repeat: int, timeout: float, prefix: str = "rlr") -
         ray_start(net, "w1", ray_python)
         ray_start(net, "w2", ray_python)
         up_s = time.monotonic() - started
-        argv = driver_argv(ray_python, "ray", f"{HOST_IPS['w1']}:{RAY_PORT}", repeat, timeout / 4)
+        netns = {h: net.ns(h) for h in ("w1", "w2")}
+        argv = driver_argv(ray_python, "ray", f"{HOST_IPS['w1']}:{RAY_PORT}", repeat, timeout / 4, netns)
         proc = subprocess.run(net.exec_argv("w1", argv), env=ray_env(), capture_output=True, text=True, timeout=timeout)
         return {**parse(proc), "up_s": up_s, "run_s": time.monotonic() - started - up_s}
     except (subprocess.TimeoutExpired, RuntimeError) as exc:
@@ -241,6 +284,8 @@ def print_report(results: dict[str, list[dict[str, Any]]], opts: argparse.Namesp
                 f"{bench_table.fmt(res.get('run_s'))} s, driver node {res.get('driver_node')}, samples "
                 + json.dumps({k: res[k + "_samples"] for k in METRICS if k + "_samples" in res})
             )
+            used = {k: res[k + "_cpu_s_per_gib"] for k in METRICS if k + "_cpu_s_per_gib" in res}
+            print(f"  {name} round {i + 1} CPU s per GiB moved, by host's processes: {json.dumps(used)}")
             for err in res.get("errors", []):
                 print(f"  {name} round {i + 1} ERROR {err}")
     names = list(results)
@@ -284,6 +329,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds for one backend's driver")
     parser.add_argument("--prefix", default="rlb", help="namespace prefix of the raylite cluster (default: rlb)")
     parser.add_argument("--ray-prefix", default="rlr", help="namespace prefix of the Ray cluster (default: rlr)")
+    parser.add_argument("--tls", action="store_true", help="raylite's cluster speaks TLS only (netns_cluster up --tls)")
     opts = parser.parse_args()
     backend = opts.backend or ("both" if opts.ray_python else "raylite")
     if backend != "raylite" and not opts.ray_python:
@@ -301,7 +347,7 @@ def main() -> int:
         for name in order:
             print(f"round {i + 1}: running {name} ...", file=sys.stderr, flush=True)
             if name == "raylite":
-                res = run_raylite(opts.repeat, opts.timeout, opts.prefix)
+                res = run_raylite(opts.repeat, opts.timeout, opts.prefix, opts.tls)
             else:
                 res = run_ray(opts.ray_python, opts.repeat, opts.timeout, opts.ray_prefix)
             results[name].append(res)

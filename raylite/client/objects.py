@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from raylite import auth, bulk, config, exceptions, ids, store, tls
+from raylite import auth, bulk, config, exceptions, ids, pages, store, tls
 from raylite.client.arrivals import Arrival, ArrivalSink
 from raylite.client.items import _BLOCK, _PUT, _SUBSCRIBE
 from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
 from raylite.serialization import Serialized, deserialize
+
+# receive buffers of large objects read over a bulk port, kept for the next read once unused
+_buffers = pages.Recycler(config.CLIENT_KEEP_BUFFER_BYTES)
 
 
 class Waiter:
@@ -451,7 +454,7 @@ class ClientObjects:
                 raise exceptions.ObjectLostError(reply.error)
             return store.read(local.store_dir, value.object_id)
         if 0 < config.BULK_MIN_BYTES <= value.size:
-            return deserialize(memoryview(self._fetch_bulk(value)))
+            return deserialize(self._fetch_bulk(value))
         return deserialize(self._call(self._fetch(value)))
 
     def _pull_explained(self, value: common_pb2.ObjectValue) -> worker_pb2.PullReply:
@@ -469,7 +472,7 @@ class ClientObjects:
                 self._print_explanation(done, [value.object_id], after, "get", pulling=True)
         return future.result()
 
-    def _fetch_bulk(self, value: common_pb2.ObjectValue) -> bytearray:
+    def _fetch_bulk(self, value: common_pb2.ObjectValue) -> memoryview:
         """Reads a large object from its holder's bulk port (raylite/bulk.py) straight into a buffer,
         in the calling thread: the client's loop only asks for the tickets."""
         count = max(1, min(config.BULK_CONNECTIONS, config.BULK_MAX_CONNECTIONS))
@@ -480,17 +483,18 @@ class ClientObjects:
                 f"node {value.node_address} holds {reply.size} bytes of object {value.object_id.hex()}, "
                 f"the head knows it as {value.size} bytes"
             )
-        buf = bytearray(value.size)
+        buf, fresh = _buffers.take(value.size)  # a recycled one has its pages mapped; a fresh one maps them ahead
         try:
             bulk.receive_all(
                 value.node_address,
                 reply.port,
                 list(reply.tickets),
                 value.object_id,
-                memoryview(buf),
+                buf,
                 tls.current(),
                 config.BULK_IDLE_TIMEOUT_S,
                 config.BULK_PART_MIN_BYTES,
+                prefault=fresh,
             )
         except OSError as exc:  # refused, cut, short, timed out, or a TLS failure
             raise exceptions.ObjectLostError(str(exc)) from exc

@@ -32,7 +32,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from raylite import config, store
+from raylite import config, pages, store
 from raylite.worker.state.arena_alloc import ArenaAllocator, Range
 
 log = logging.getLogger("raylite.worker")
@@ -52,6 +52,8 @@ class Arena:
             os.close(fd)
         os.close(os.open(os.path.join(store_dir, store.LOCK_FILE), os.O_CREAT | os.O_RDWR, 0o600))
         self.handle = store.handle(store_dir)
+        self.map = self.handle.writable()  # the daemon's map: transfers receive into it (made here, on the loop)
+        self.populated = 0  # bytes from the start of the arena mapped in self.map already (raylite/pages.py)
         self.deferred: dict[bytes, Range] = {}  # freed ranges a reader still maps, by a key of their own
         self._keys = itertools.count()
         self._growing: asyncio.Future[None] | None = None
@@ -85,6 +87,8 @@ class Arena:
         self._growing = loop.create_future()
         try:
             self.faulted = await loop.run_in_executor(None, _fallocate_path, self._path(), self.faulted, upto)
+            if await loop.run_in_executor(None, pages.populate, self.map[self.populated : self.faulted]):
+                self.populated = max(self.populated, self.faulted)
         finally:
             self._growing.set_result(None)
             self._growing = None
@@ -94,6 +98,10 @@ class Arena:
 
     def writable(self, got: Range, size: int) -> memoryview:
         return store.writable(self.store_dir, got.offset, size)
+
+    def mapped(self, got: Range) -> bool:
+        """Whether the daemon's map has the range's pages already (a write into them takes no fault)."""
+        return got.offset + got.length <= self.populated
 
     def range_of(self, object_id: bytes) -> Range | None:
         return self.allocator.ranges.get(object_id)

@@ -97,6 +97,11 @@ class NodeStore:
         self._writes[object_id] = (tmp, fd)
         return memoryview(mmap.mmap(fd, size)) if size else memoryview(bytearray())
 
+    def mapped(self, object_id: bytes) -> bool:
+        """Whether open_for_write's view of the object has its pages mapped already (no faults to expect)."""
+        got = self.arena.range_of(object_id)
+        return got is not None and self.arena.mapped(got)
+
     def seal(self, object_id: bytes, size: int) -> None:
         """The bytes written through open_for_write are complete: readers find the object from now
         on, and its reservation counts as written."""

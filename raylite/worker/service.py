@@ -161,6 +161,7 @@ class Transfers:
             )
         material = tls.chosen(self.tls_material)
         view = self.node_store.open_for_write(object_id, size)
+        prefault = not self.node_store.mapped(object_id)
         try:
             await asyncio.get_running_loop().run_in_executor(
                 self._bulk_io,
@@ -175,6 +176,7 @@ class Transfers:
                     config.BULK_IDLE_TIMEOUT_S,
                     config.BULK_PART_MIN_BYTES,
                     functools.partial(self.progress.received, object_id),
+                    prefault,
                 ),
             )
         except BaseException:

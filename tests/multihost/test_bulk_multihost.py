@@ -125,3 +125,38 @@ print("reused", len(attempt(address, reply.port, hello(good))))
     assert lines["spare_after_that"] == "0", out  # the attempt for another object used the ticket up
     assert lines["good"] == "True True", out
     assert lines["reused"] == "0", out
+
+
+def test_idle_connections_hold_no_thread_and_do_not_block_a_transfer(hosts: Hosts) -> None:
+    # more idle connections than the port has sending threads (config.BULK_SERVE_THREADS), one of
+    # them half a hello: a transfer made meanwhile is served while they are all still open, and
+    # each is closed at its hello deadline
+    out = run_ok(
+        hosts,
+        BULK_PRELUDE
+        + MAKE
+        + """
+from raylite import config
+ref = make.options(scheduling_strategy=Affinity(W1, soft=False)).remote(500_000)  # 4 MB on w1
+loc = location(ref)
+address, oid, size = loc.node_address, loc.object_id, loc.size
+reply = tickets(address, oid, 1)
+host = address.rpartition(":")[0]
+idle = [socket.create_connection((host, reply.port), timeout=30) for _ in range(config.BULK_SERVE_THREADS + 4)]
+idle[0].sendall(bulk.encode_hello(bulk.Hello(reply.tickets[0], oid, 0, size))[:20])
+data = attempt(address, reply.port, bulk.encode_hello(bulk.Hello(reply.tickets[0], oid, 0, size)))
+def still_open(s):
+    s.setblocking(False)
+    try:
+        return s.recv(1) != b""
+    except BlockingIOError:
+        return True
+print("served", len(data) == size, sum(still_open(s) for s in idle) == len(idle))
+for s in idle:
+    s.settimeout(30)
+print("closed", all(s.recv(1) == b"" for s in idle))  # at the hello deadline, not never
+""",
+    )
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines()[-2:])
+    assert lines["served"] == "True True", out
+    assert lines["closed"] == "True", out

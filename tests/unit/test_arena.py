@@ -123,6 +123,43 @@ async def test_a_range_a_reader_maps_is_not_reused_until_its_views_go(node_store
     s.arena.allocator.validate()
 
 
+async def test_a_second_read_of_a_pinned_object_reuses_the_pin_and_the_last_view_lets_go(node_store) -> None:
+    s = node_store()
+    await put(s, 1, np.full(MiB, 5, dtype=np.uint8))
+    handle = store.handle(s.store_dir)
+    first = store.read(s.store_dir, oid(1))
+    path = store.object_path(s.store_dir, oid(1))
+    offset = store.locate(path)[0]
+    os.unlink(path)  # the name is not read again while this process pins the range
+    second = store.read(s.store_dir, oid(1))
+    assert handle.pins[offset] == 2 and second[0] == 5 and not second.flags.writeable
+    del first, second
+    gc.collect()
+    assert offset not in handle.pins and path not in handle.known  # pin and cached name both gone
+    with pytest.raises(FileNotFoundError):
+        store.read(s.store_dir, oid(1))
+
+
+def test_a_closed_store_gives_its_reader_map_back_once_the_last_view_goes(tmp_path: Path) -> None:
+    s = NodeStore(str(tmp_path / "shm"), str(tmp_path / "spill"), 8 * MiB, on_copy_removed=lambda _: None)
+    held = None
+    try:
+
+        async def fill() -> object:
+            await put(s, 1, np.full(MiB, 9, dtype=np.uint8))
+            return store.read(s.store_dir, oid(1))
+
+        held = asyncio.run(fill())
+        handle = store.handle(s.store_dir)
+    finally:
+        s.close()
+    assert handle.closed and handle._base is not None  # a view still uses the map
+    assert held is not None and held[-1] == 9
+    del held
+    gc.collect()
+    assert handle._base is None
+
+
 READER = """
 import sys
 from raylite import store
