@@ -179,7 +179,13 @@ def shm_root() -> str:
 # Task leases (docs/design-direct-calls.md (b)): a client runs runnable tasks of one scheduling
 # class on slots the head leased it on one node, sending them straight to the node's daemon.
 # RAYLITE_TASK_LEASES=1 turns them on (off by default: see docs/design-direct-calls.md, status).
-TASK_LEASES = os.environ.get("RAYLITE_TASK_LEASES", "0") not in ("", "0", "false", "False")
+
+
+def task_leases() -> bool:
+    """Read when a client starts (not at import), so a test or a driver may set it before init()."""
+    return os.environ.get("RAYLITE_TASK_LEASES", "0") not in ("", "0", "false", "False")
+
+
 LEASE_SLOTS = int(os.environ.get("RAYLITE_LEASE_SLOTS", "64"))  # asked per lease; the head grants what fits
 LEASE_TICK_S = 0.05  # the client's lease clock, running only while a lease is held or asked for
 LEASE_IDLE_TICKS = 20  # a lease with nothing to run for this many ticks goes back (1 s)

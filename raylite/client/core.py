@@ -117,7 +117,7 @@ class Client(ClientObjects, streams.StreamCalls):
         self.worker_output = WorkerOutput("") if log_to_driver and is_driver else None
         self._output_tick: asyncio.TimerHandle | None = None
         self._init_streams()
-        if config.TASK_LEASES:
+        if config.task_leases():
             self._leases = LeaseLink(self)
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
@@ -442,11 +442,11 @@ class Client(ClientObjects, streams.StreamCalls):
         head applied it, and raises if the head knew no such object.
         """
         task_id = task_of(oid)
+        request = head_pb2.CancelRequest(object_id=oid, force=force, recursive=recursive)
         if self._leases is not None and self._leases.in_flight(task_id):
             # on a lease (or parked for one): the node, or this client, stops it
-            self._loop.call_soon_threadsafe(self._leases.cancel, task_id, force)
+            self._loop.call_soon_threadsafe(self._leases.cancel, request)
             return
-        request = head_pb2.CancelRequest(object_id=oid, force=force, recursive=recursive)
         with self._lock:
             spec = self._unfinished.unfinished(task_id)
             if spec is not None and not (force and spec.kind == common_pb2.ACTOR_METHOD):

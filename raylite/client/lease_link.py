@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from raylite import auth, config, ids
-from raylite.client.items import _LEASE_RECORD, _LEASE_REQUEST, _LEASE_RETURN, _TASK
+from raylite.client.items import _CANCEL, _LEASE_RECORD, _LEASE_REQUEST, _LEASE_RETURN, _TASK
 from raylite.client.state.leases import FailTask, LeaseBook, RequestLease, ReturnLease, SendTask, ViaHead
 from raylite.failures import Failure, failure_bytes
 from raylite.rpc import common_pb2, head_pb2, lease_pb2, worker_pb2, worker_pb2_grpc
@@ -73,6 +73,7 @@ class LeaseLink:
         self.streams: dict[bytes, _Stream] = {}
         self.channels: dict[str, grpc.aio.Channel] = {}
         self.incoming: deque[common_pb2.TaskSpec] = deque()
+        self.cancelled: set[bytes] = set()  # tasks here a cancel reached
         self._woken = False
         self._tick: asyncio.TimerHandle | None = None
 
@@ -84,6 +85,7 @@ class LeaseLink:
         # held before .remote() returns: the caller may drop its refs to the arguments right after,
         # and this client must not tell the head it let go of them while the task may need them
         self._hold(spec.task_id, [*spec.dependencies, *spec.borrowed])
+        self.specs[spec.task_id] = spec  # (in_flight from now on: a cancel finds it)
         self.incoming.append(spec)
         if not self._woken:
             self._woken = True
@@ -141,6 +143,7 @@ class LeaseLink:
 
     def _release(self, task_id: bytes) -> None:
         self.specs.pop(task_id, None)
+        self.cancelled.discard(task_id)
         for oid in self.held.pop(task_id, ()):
             self.client.remove_ref(oid)
 
@@ -190,6 +193,9 @@ class LeaseLink:
     def _via_head(self, task_id: bytes) -> None:
         spec = self.specs.get(task_id)
         if spec is None:
+            return
+        if task_id in self.cancelled:
+            self._answer_cancelled(task_id)
             return
         client = self.client
         with client._lock:
@@ -273,26 +279,37 @@ class LeaseLink:
         )
         self.client._enqueue(_LEASE_RECORD, record)
 
-    def cancel(self, task_id: bytes, force: bool) -> bool:
-        """Cancels a task on a lease (or parked here); False if it is not one of ours here."""
+    def cancel(self, request: head_pb2.CancelRequest) -> None:
+        """Cancels a task on a lease, or parked or queued here; one that went to the head meanwhile
+        is cancelled there (as Client.cancel does for the tasks it sent the head)."""
+        task_id = request.object_id[: ids.TASK_ID_BYTES]
         spec = self.specs.get(task_id)
         if spec is None:
-            return False
+            client = self.client
+            with client._lock:
+                if client._unfinished.unfinished(task_id) is not None:
+                    client._unfinished.cancelled(task_id, request)
+            client._enqueue(_CANCEL, request)
+            return
+        self.cancelled.add(task_id)  # should it go to the head after all (bounced), it does not run
         task = self.book.tasks.get(task_id)
         if task is not None and task.lease_id and task.lease_id in self.streams:
-            self.streams[task.lease_id].cancel(task_id, force)
-            return True
+            self.streams[task.lease_id].cancel(task_id, request.force)
+            return
         # parked or queued here: it never started
-        data = failure_bytes(Failure("TaskCancelledError", f"{spec.name} was cancelled before it started"))
         self.parked.pop(task_id, None)
         if task is not None:
             self.book.forget(task_id)
+        self._answer_cancelled(task_id)
+
+    def _answer_cancelled(self, task_id: bytes) -> None:
+        spec = self.specs[task_id]
+        data = failure_bytes(Failure("TaskCancelledError", f"{spec.name} was cancelled before it started"))
         values = [
             common_pb2.ObjectValue(object_id=ids.object_id(task_id, i), data=data, size=len(data), is_error=True)
             for i in range(spec.num_returns)
         ]
         self._delivered(task_id, values)
-        return True
 
     def channel(self, address: str) -> grpc.aio.Channel:
         channel = self.channels.get(address)

@@ -72,6 +72,7 @@ class LeaseServer:
         self.pool: Any = None  # ExecutorPool, attached by the daemon
         self.tasks: dict[bytes, _Served] = {}  # leased task here -> its stream
         self._num_returns: dict[bytes, int] = {}  # leased task here -> its returns (for a death's answer)
+        self._waiting: dict[bytes, head_pb2.TaskAssignment] = {}  # admitted, not yet given to the pool
         self._announced: dict[bytes, asyncio.Event] = {}
 
     # ---- from the head ------------------------------------------------------
@@ -125,7 +126,13 @@ class LeaseServer:
 
     def _finished(self, lease_id: bytes, task_id: bytes) -> None:
         self._num_returns.pop(task_id, None)
-        if self.queue.finished(lease_id, task_id):
+        self._waiting.pop(task_id, None)
+        done = self.queue.finished(lease_id, task_id)
+        for next_id in done.start:
+            assignment = self._waiting.pop(next_id, None)
+            if assignment is not None:
+                self.pool.submit(assignment)
+        if done.drained:
             self.report_drained(lease_id, "drained")
 
     # ---- from a client ----------------------------------------------------------
@@ -157,9 +164,13 @@ class LeaseServer:
         finally:
             if served is not None:
                 self.queue.stream_closed(served.lease_id)
-                for task_id in list(served.attempts):
-                    self.tasks.pop(task_id, None)  # running on: their answers have nowhere to go
-                    self._finished(served.lease_id, task_id)
+                for task_id in self.queue.abandon(served.lease_id):
+                    self._waiting.pop(task_id, None)
+                    self.tasks.pop(task_id, None)
+                    served.attempts.pop(task_id, None)
+                # tasks still running end as they end; their answers have nowhere to go
+                if self.queue.finished(served.lease_id, b"").drained:
+                    self.report_drained(served.lease_id, "drained")
             if writer is not None:
                 writer.cancel()
 
@@ -172,26 +183,37 @@ class LeaseServer:
                 self._announced.pop(lease_id, None)
         return self.queue.opened(lease_id, client_id)
 
-    def _tasks(self, served: _Served, batch: worker_pb2.LeaseBatch) -> None:
-        for task_id in batch.cancels:
-            if task_id in served.attempts:
-                self.pool.cancel(head_pb2.CancelTask(task_id=task_id))
-        for task_id in batch.force_cancels:
-            if task_id in served.attempts:
-                served.forced.add(task_id)
-                self.pool.cancel(head_pb2.CancelTask(task_id=task_id, force=True))
-        if not batch.tasks:
+    def _cancel(self, served: _Served, task_id: bytes, force: bool) -> None:
+        if task_id not in served.attempts:
+            return  # answered already (or never here): its answer is on its way
+        if self.queue.is_waiting(served.lease_id, task_id):
+            self.took_result(_cancelled(task_id, self._num_returns.get(task_id, 1)))
             return
+        if force:
+            served.forced.add(task_id)
+        self.pool.cancel(head_pb2.CancelTask(task_id=task_id, force=force))
+
+    def _tasks(self, served: _Served, batch: worker_pb2.LeaseBatch) -> None:
+        if batch.tasks:
+            self._admit(served, batch)
+        # after the tasks: a task sent and cancelled while one message was being built is here
+        for task_id in batch.cancels:
+            self._cancel(served, task_id, force=False)
+        for task_id in batch.force_cancels:
+            self._cancel(served, task_id, force=True)
+
+    def _admit(self, served: _Served, batch: worker_pb2.LeaseBatch) -> None:
         admitted = self.queue.arrived(served.lease_id, [spec.task_id for spec in batch.tasks])
         if admitted.bounced:
             served.out.bounced.extend(admitted.bounced)
             served.wake.set()
         run = set(admitted.run)
+        queued = set(admitted.queued)
         values = {v.object_id: v for v in batch.args}
         bodies = {f.function_id: f for f in batch.functions}
         known = self.pool.state.functions
         for spec, attempt in zip(batch.tasks, batch.attempts, strict=True):
-            if spec.task_id not in run:
+            if spec.task_id not in run and spec.task_id not in queued:
                 continue
             assignment = head_pb2.TaskAssignment(spec=spec, attempt=attempt, lease_id=served.lease_id)
             for dep in dict.fromkeys(spec.dependencies):
@@ -203,7 +225,19 @@ class LeaseServer:
             served.attempts[spec.task_id] = attempt
             self._num_returns[spec.task_id] = max(1, spec.num_returns)
             self.tasks[spec.task_id] = served
-            self.pool.submit(assignment)
+            if spec.task_id in run:
+                self.pool.submit(assignment)
+            else:
+                self._waiting[spec.task_id] = assignment
+
+
+def _cancelled(task_id: bytes, num_returns: int) -> head_pb2.TaskResult:
+    """The answer to a leased task cancelled while it waited here: it never ran."""
+    data = failure_bytes(Failure("TaskCancelledError", "the task was cancelled before it started"))
+    result = head_pb2.TaskResult(task_id=task_id)
+    for i in range(num_returns):
+        result.results.add(object_id=object_id(task_id, i), data=data, size=len(data), is_error=True)
+    return result
 
 
 async def _write(served: _Served, context: grpc.aio.ServicerContext) -> None:

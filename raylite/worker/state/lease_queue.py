@@ -9,10 +9,12 @@ whom to serve (`opened`: the lease must be known, not stopped, and the
 client the one it was granted to).
 
 Tasks arrive on the stream in submission order. The daemon keeps at most
-`2 x slots` of a lease's tasks at once (running in an executor or waiting in
-the pool's queue): enough that an executor finishing a task finds the next
-one here instead of idling for a round trip to the submitter, few enough
-that a revoked or broken lease strands little. The submitter keeps to that
+`2 x slots` of a lease's tasks at once: at most `slots` running (given to the
+executor pool, so a lease never runs more tasks at once than the resources
+the head set aside for it), the others waiting here in order; each task that
+ends starts the next at once (`Finished.start`), so an executor finishing a
+task finds the next one here instead of idling for a round trip to the
+submitter, and few enough wait that a revoked or broken lease strands little. The submitter keeps to that
 bound (raylite/client/state/leases.py); what exceeds it, or arrives on a
 lease being stopped, is bounced (the submitter sends it through the head).
 
@@ -30,6 +32,7 @@ what `handle`-style methods return.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +46,8 @@ class ServedLease:
     stopped: bool = False  # by the head: no new tasks, drain
     open: bool = False  # a client stream serves it now
     held: dict[bytes, None] = field(default_factory=dict)  # task ids here, in arrival order
+    running: set[bytes] = field(default_factory=set)  # given to the pool
+    waiting: deque[bytes] = field(default_factory=deque)  # here, for a running one to end
 
     @property
     def bound(self) -> int:
@@ -51,8 +56,15 @@ class ServedLease:
 
 @dataclass(slots=True, frozen=True)
 class Admitted:
-    run: list[bytes]
-    bounced: list[bytes]
+    run: list[bytes]  # start now
+    bounced: list[bytes]  # not taken: the submitter sends them through the head
+    queued: list[bytes] = field(default_factory=list)  # taken, waiting here for a slot
+
+
+@dataclass(slots=True, frozen=True)
+class Finished:
+    drained: bool  # that was the last task of a stopped lease
+    start: list[bytes]  # waiting tasks to start now
 
 
 class LeaseQueue:
@@ -85,23 +97,54 @@ class LeaseQueue:
             return Admitted([], list(task_ids))
         run: list[bytes] = []
         bounced: list[bytes] = []
+        queued: list[bytes] = []
         for task_id in task_ids:
             if task_id in lease.held:
                 continue  # sent twice: it runs once
-            if len(lease.held) < lease.bound:
-                lease.held[task_id] = None
+            if len(lease.held) >= lease.bound:
+                bounced.append(task_id)
+                continue
+            lease.held[task_id] = None
+            if len(lease.running) < lease.slots:
+                lease.running.add(task_id)
                 run.append(task_id)
             else:
-                bounced.append(task_id)
-        return Admitted(run, bounced)
+                lease.waiting.append(task_id)
+                queued.append(task_id)
+        return Admitted(run, bounced, queued)
 
-    def finished(self, lease_id: bytes, task_id: bytes) -> bool:
-        """A task of the lease ended here; True when that drained a stopped or closed lease."""
+    def finished(self, lease_id: bytes, task_id: bytes) -> Finished:
+        """A task of the lease ended here (or was withdrawn): the next waiting one starts."""
         lease = self.leases.get(lease_id)
         if lease is None:
-            return False
+            return Finished(False, [])
         lease.held.pop(task_id, None)
-        return self._drained(lease)
+        if task_id in lease.running:
+            lease.running.discard(task_id)
+        elif task_id in lease.waiting:
+            lease.waiting.remove(task_id)
+        start: list[bytes] = []
+        while lease.waiting and len(lease.running) < lease.slots:
+            next_id = lease.waiting.popleft()
+            lease.running.add(next_id)
+            start.append(next_id)
+        return Finished(self._drained(lease), start)
+
+    def abandon(self, lease_id: bytes) -> list[bytes]:
+        """Its stream ended: the tasks waiting here will not run (their submitter sends them
+        through the head); those running end as they end."""
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            return []
+        dropped = list(lease.waiting)
+        lease.waiting.clear()
+        for task_id in dropped:
+            lease.held.pop(task_id, None)
+        return dropped
+
+    def is_waiting(self, lease_id: bytes, task_id: bytes) -> bool:
+        lease = self.leases.get(lease_id)
+        return lease is not None and task_id in lease.waiting
 
     def stopped(self, lease_id: bytes) -> bool:
         """The head ended the lease; True if it is drained already."""
@@ -136,3 +179,5 @@ class LeaseQueue:
         for lease_id, lease in self.leases.items():
             assert lease.lease_id == lease_id and lease_id not in self.ended, f"lease {lease_id.hex()} filed wrong"
             assert len(lease.held) <= lease.bound, f"lease {lease_id.hex()} holds more than 2 x slots"
+            assert len(lease.running) <= lease.slots, f"lease {lease_id.hex()} runs more than its slots"
+            assert set(lease.held) == lease.running | set(lease.waiting), f"lease {lease_id.hex()}: lost track"
