@@ -175,6 +175,8 @@ class LeaseServer:
                 writer.cancel()
 
     async def _open(self, lease_id: bytes, client_id: bytes) -> str:
+        if self.pool is None:
+            return "this node runs no leased tasks"
         if lease_id not in self.queue.leases and lease_id not in self.queue.ended:
             waiter = self._announced.setdefault(lease_id, asyncio.Event())
             try:
