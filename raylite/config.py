@@ -187,6 +187,9 @@ def task_leases() -> bool:
 
 
 LEASE_SLOTS = int(os.environ.get("RAYLITE_LEASE_SLOTS", "64"))  # asked per lease; the head grants what fits
+# tasks a submitter keeps sent per slot of a lease, and a node holds (running or waiting): 2 is the
+# design's "an executor never idles for a round trip"; more makes larger batches on the lease stream
+LEASE_DEPTH = int(os.environ.get("RAYLITE_LEASE_DEPTH", "2"))
 LEASE_TICK_S = 0.05  # the client's lease clock, running only while a lease is held or asked for
 LEASE_IDLE_TICKS = 20  # a lease with nothing to run for this many ticks goes back (1 s)
 LEASE_GRANT_TICKS = 4  # tasks queued for a grant that has not come go through the head (0.2 s)

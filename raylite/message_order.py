@@ -206,6 +206,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # A lease is known to the node before its client can have heard of it (the head sends
         # the grant to both in one step); ends after grants, since one message may carry both.
         Step("leases"),
+        # A lent slot names a lease granted before (in this message or an earlier one); before ends:
+        # a lease lent and stopped in one message drains with its waiting tasks started.
+        Step("lease_lends"),
         Step("lease_ends"),
         # After tasks: a task dispatched and cancelled while one message was being built
         # comes in it with its cancel; the cancel must find it given out.

@@ -18,6 +18,7 @@ from raylite.head.state.leases import (
     LeaseReturned,
     LeaseRevoked,
     LeaseSlotBlocked,
+    LeaseSlotLent,
     LeasesServed,
     LeaseStopped,
     TaskRecorded,
@@ -111,3 +112,7 @@ def carry_out(
             node = nodes.get(effect.node_id)
             if node is not None:
                 node.touch().lease_ends.add(lease_id=effect.lease_id, why=effect.why)
+        elif isinstance(effect, LeaseSlotLent):
+            node = nodes.get(effect.node_id)
+            if node is not None:
+                node.touch().lease_lends.add(lease_id=effect.lease_id, blocked=effect.blocked)

@@ -307,7 +307,7 @@ class TaskAssignment(_message.Message):
     def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., args: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., function: _Optional[_Union[_common_pb2.ExportedFunction, _Mapping]] = ..., attempt: _Optional[int] = ..., lease_id: _Optional[bytes] = ...) -> None: ...
 
 class HeadToNode(_message.Message):
-    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects", "promoted_objects", "cancel_tasks", "leases", "lease_ends")
+    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects", "promoted_objects", "cancel_tasks", "leases", "lease_ends", "lease_lends")
     TASKS_FIELD_NUMBER: _ClassVar[int]
     KILL_ACTORS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
@@ -316,6 +316,7 @@ class HeadToNode(_message.Message):
     CANCEL_TASKS_FIELD_NUMBER: _ClassVar[int]
     LEASES_FIELD_NUMBER: _ClassVar[int]
     LEASE_ENDS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_LENDS_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[TaskAssignment]
     kill_actors: _containers.RepeatedScalarFieldContainer[bytes]
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
@@ -324,7 +325,8 @@ class HeadToNode(_message.Message):
     cancel_tasks: _containers.RepeatedCompositeFieldContainer[CancelTask]
     leases: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseGrant]
     lease_ends: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
-    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ..., promoted_objects: _Optional[_Iterable[bytes]] = ..., cancel_tasks: _Optional[_Iterable[_Union[CancelTask, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., lease_ends: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ...) -> None: ...
+    lease_lends: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseLend]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ..., promoted_objects: _Optional[_Iterable[bytes]] = ..., cancel_tasks: _Optional[_Iterable[_Union[CancelTask, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., lease_ends: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., lease_lends: _Optional[_Iterable[_Union[_lease_pb2.LeaseLend, _Mapping]]] = ...) -> None: ...
 
 class CancelTask(_message.Message):
     __slots__ = ("task_id", "actor_id", "force")

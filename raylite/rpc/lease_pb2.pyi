@@ -86,3 +86,11 @@ class LeaseTaskRecord(_message.Message):
     error_summary: str
     node_id: bytes
     def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., lease_id: _Optional[bytes] = ..., attempt: _Optional[int] = ..., started: _Optional[float] = ..., finished: _Optional[float] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., is_error: _Optional[bool] = ..., error_summary: _Optional[str] = ..., node_id: _Optional[bytes] = ...) -> None: ...
+
+class LeaseLend(_message.Message):
+    __slots__ = ("lease_id", "blocked")
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    lease_id: bytes
+    blocked: bool
+    def __init__(self, lease_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...

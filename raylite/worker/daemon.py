@@ -222,6 +222,7 @@ class HeadLink:
             "tasks": _each(pool.submit),
             "cancel_tasks": _each(pool.cancel),
             "leases": _each(leases.announce),
+            "lease_lends": _each(leases.lend),
             "lease_ends": _each(leases.stop),
         }
         self.steps = message_order.bind(head_pb2.HeadToNode, actions)

@@ -67,7 +67,7 @@ class _Served:
 
 class LeaseServer:
     def __init__(self, report_drained: Callable[[bytes, str], None]) -> None:
-        self.queue = LeaseQueue()
+        self.queue = LeaseQueue(config.LEASE_DEPTH)
         self.report_drained = report_drained
         self.pool: Any = None  # ExecutorPool, attached by the daemon
         self.tasks: dict[bytes, _Served] = {}  # leased task here -> its stream
@@ -86,6 +86,15 @@ class LeaseServer:
     def stop(self, end: lease_pb2.LeaseEnd) -> None:
         if self.queue.stopped(end.lease_id):
             self.report_drained(end.lease_id, end.why or "stopped by the head")
+
+    def lend(self, lend: lease_pb2.LeaseLend) -> None:
+        for task_id in self.queue.lend(lend.lease_id, lend.blocked):
+            self._start(task_id)
+
+    def _start(self, task_id: bytes) -> None:
+        assignment = self._waiting.pop(task_id, None)
+        if assignment is not None:
+            self.pool.submit(assignment)
 
     def served(self) -> list[lease_pb2.LeaseGrant]:
         """The grants of the leases this node still serves, for a restarted head's adoption."""
@@ -129,9 +138,7 @@ class LeaseServer:
         self._waiting.pop(task_id, None)
         done = self.queue.finished(lease_id, task_id)
         for next_id in done.start:
-            assignment = self._waiting.pop(next_id, None)
-            if assignment is not None:
-                self.pool.submit(assignment)
+            self._start(next_id)
         if done.drained:
             self.report_drained(lease_id, "drained")
 

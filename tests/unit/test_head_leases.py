@@ -165,3 +165,20 @@ def test_an_illegal_move_is_refused_loudly() -> None:
     with pytest.raises(IllegalLeaseTransition):
         leases._move(leases.leases[b"L1"], LeaseState.RETURNING, 0.0, "test")
     assert LEASE_TRANSITIONS[LeaseState.ENDED] == {}
+
+
+def test_a_blocked_task_lends_one_slot_and_tells_the_node() -> None:
+    from raylite.head.state.leases import LeaseSlotLent
+
+    leases = _table(cpus=2.0)
+    leases.request(C1, b"L1", b"k", CPU1, slots=2, now=0.0)
+    leases.grant_pass(now=0.0)
+    leases.take_effects()
+    leases.slot_blocked(b"L1", True)
+    assert leases.nodes.nodes[N1].available["CPU"] == 1.0
+    assert leases.take_effects() == [LeaseSlotLent(N1, b"L1", True)]
+    leases.slot_blocked(b"L1", False)
+    assert leases.nodes.nodes[N1].available["CPU"] == 0.0
+    leases.slot_blocked(b"L1", False)  # nothing lent: nothing to take back, nothing said
+    assert leases.take_effects() == [LeaseSlotLent(N1, b"L1", False)]
+    _check(leases)

@@ -91,6 +91,7 @@ def test_its_client_leaving_stops_the_lease_and_a_blocked_task_lends_a_slot() ->
     assert available(state) == 1.0
     step(state, LeaseSlotBlocked(L1, False))
     assert available(state) == 0.0
+    state.lease_effects()  # (the node heard of the lent slot and its return)
     step(state, ClientDisconnected(DRIVER))
     assert state.lease_effects() == [LeaseStopped(b"n1", L1, "its client left")]
     step(state, LeaseDrained(b"n1", L1))

@@ -70,3 +70,14 @@ def test_a_closed_stream_abandons_the_tasks_waiting_here() -> None:
     q.stopped(L)
     assert q.finished(L, b"a") == Finished(True, [])
     q.validate()
+
+
+def test_a_lent_slot_starts_a_waiting_task_of_the_lease() -> None:
+    q = _queue(slots=1)
+    q.opened(L, C)
+    q.arrived(L, [b"a", b"b"])  # a runs, b waits
+    assert q.lend(L, True) == [b"b"]  # a blocked in get: b must not wait behind it
+    q.validate()
+    q.lend(L, False)
+    assert q.finished(L, b"a") == Finished(False, [])
+    q.validate()

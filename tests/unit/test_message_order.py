@@ -393,6 +393,9 @@ class Recording:
     def stop(self, end: Any) -> None:
         self.calls.append("lease_ends")
 
+    def lend(self, lend: Any) -> None:
+        self.calls.append("lease_lends")
+
 
 async def test_the_worker_daemon_applies_head_to_node_in_the_table_order() -> None:
     msg = head_pb2.HeadToNode()
@@ -405,6 +408,7 @@ async def test_the_worker_daemon_applies_head_to_node_in_the_table_order() -> No
         msg.cancel_tasks.add(task_id=bytes([i]) * 16)
         msg.leases.add(lease_id=bytes([i]) * 12)
         msg.lease_ends.add(lease_id=bytes([i]) * 12)
+        msg.lease_lends.add(lease_id=bytes([i]) * 12, blocked=True)
     link = HeadLink("127.0.0.1:1", "token", None)
     recording = Recording()
     link.attach(common_pb2.NodeInfo(node_id=NODE), recording, recording, recording)  # type: ignore[arg-type]

@@ -114,7 +114,10 @@ class _Class:
 
 
 class LeaseBook:
-    def __init__(self, client_id: bytes, slots_wanted: int = 2, idle_ticks: int = 20, grant_ticks: int = 2) -> None:
+    def __init__(
+        self, client_id: bytes, slots_wanted: int = 2, idle_ticks: int = 20, grant_ticks: int = 2, depth: int = 2
+    ) -> None:
+        self.depth = depth  # tasks SENT per slot at most (the daemon holds as many)
         self.client_id = client_id
         self.slots_wanted = slots_wanted
         self.idle_ticks = idle_ticks
@@ -254,7 +257,7 @@ class LeaseBook:
         if cls.state is not ClassState.HELD:
             return []
         out: list[Instruction] = []
-        bound = 2 * cls.slots
+        bound = self.depth * cls.slots
         while cls.queued and len(cls.sent) < bound:
             task = self.tasks[cls.queued.popleft()]
             task.lease_id = cls.lease_id
@@ -287,7 +290,8 @@ class LeaseBook:
             if cls.state is ClassState.NONE:
                 assert not cls.sent and not cls.queued and not cls.lease_id, f"class {cls.key!r} idle with work"
             if cls.state is ClassState.HELD:
-                assert len(cls.sent) <= 2 * cls.slots, f"class {cls.key!r}: {len(cls.sent)} sent > 2 x {cls.slots}"
+                bound = self.depth * cls.slots
+                assert len(cls.sent) <= bound, f"class {cls.key!r}: {len(cls.sent)} sent > {bound}"
             for task_id in cls.sent:
                 assert self.tasks[task_id].lease_id == cls.lease_id, "a sent task names another lease"
             for task_id in cls.queued:

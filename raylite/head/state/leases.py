@@ -141,7 +141,16 @@ class LeaseStopped:
     why: str
 
 
-LeaseEffect = LeaseGranted | LeaseRevoked | LeaseStopped
+@dataclass(slots=True)
+class LeaseSlotLent:
+    """Tell the node that one slot of the lease is lent (a task of it blocked) or taken back."""
+
+    node_id: bytes
+    lease_id: bytes
+    blocked: bool
+
+
+LeaseEffect = LeaseGranted | LeaseRevoked | LeaseStopped | LeaseSlotLent
 
 
 # ---- events (facts from peers, applied by HeadState) ---------------------------------
@@ -284,13 +293,19 @@ class LeaseTable:
         if lease is None or lease.state not in HOLDING:
             return
         one = dict(lease.resources)
+        assert lease.node_id is not None
         if blocked and lease.lent < lease.slots:
             lease.lent += 1
             self.nodes.give_back(lease.node_id, one)
         elif not blocked and lease.lent > 0:
             lease.lent -= 1
-            assert lease.node_id is not None
             self.nodes.take(lease.node_id, one)
+        else:
+            return
+        # the node may run one more waiting task of the lease meanwhile: a task of the lease that
+        # the blocked one waits for must not wait behind it (the lent slot may be used twice, by
+        # the head and the lease, as a resumed task overcommits its node)
+        self.effects.append(LeaseSlotLent(lease.node_id, lease_id, blocked))
 
     def revoke_pass(self, now: float, waiting_classes: Iterable[bytes] = ()) -> None:
         """Fairness: a class whose lease request (or, named in waiting_classes, whose tasks)

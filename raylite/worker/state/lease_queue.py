@@ -42,7 +42,9 @@ class ServedLease:
     lease_id: bytes
     client_id: bytes
     slots: int
-    grant: Any = None  # the head's LeaseGrant, opaque here: repeated in a resume hello
+    grant: Any = None
+    depth: int = 2  # tasks held per slot (running or waiting here)
+    lent: int = 0  # slots the head lent out while tasks of the lease block in get: that many more may run  # the head's LeaseGrant, opaque here: repeated in a resume hello
     stopped: bool = False  # by the head: no new tasks, drain
     open: bool = False  # a client stream serves it now
     held: dict[bytes, None] = field(default_factory=dict)  # task ids here, in arrival order
@@ -51,7 +53,7 @@ class ServedLease:
 
     @property
     def bound(self) -> int:
-        return 2 * self.slots
+        return self.depth * self.slots
 
 
 @dataclass(slots=True, frozen=True)
@@ -68,14 +70,15 @@ class Finished:
 
 
 class LeaseQueue:
-    def __init__(self) -> None:
+    def __init__(self, depth: int = 2) -> None:
+        self.depth = depth
         self.leases: dict[bytes, ServedLease] = {}
         self.ended: set[bytes] = set()  # drained ids: a late open is refused, a late grant ignored
 
     def announced(self, lease_id: bytes, client_id: bytes, slots: int, grant: Any = None) -> None:
         if lease_id in self.leases or lease_id in self.ended:
             return
-        self.leases[lease_id] = ServedLease(lease_id, client_id, max(1, slots), grant)
+        self.leases[lease_id] = ServedLease(lease_id, client_id, max(1, slots), grant, depth=self.depth)
 
     def opened(self, lease_id: bytes, client_id: bytes) -> str:
         """ "" if the client may send on the lease now, else why not."""
@@ -105,7 +108,7 @@ class LeaseQueue:
                 bounced.append(task_id)
                 continue
             lease.held[task_id] = None
-            if len(lease.running) < lease.slots:
+            if len(lease.running) < lease.slots + lease.lent:
                 lease.running.add(task_id)
                 run.append(task_id)
             else:
@@ -123,12 +126,23 @@ class LeaseQueue:
             lease.running.discard(task_id)
         elif task_id in lease.waiting:
             lease.waiting.remove(task_id)
+        return Finished(self._drained(lease) if not lease.waiting else False, self._start(lease))
+
+    def lend(self, lease_id: bytes, blocked: bool) -> list[bytes]:
+        """A task of the lease blocked in get (one more may run) or resumed; the tasks to start."""
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            return []
+        lease.lent = lease.lent + 1 if blocked else max(0, lease.lent - 1)
+        return self._start(lease)
+
+    def _start(self, lease: ServedLease) -> list[bytes]:
         start: list[bytes] = []
-        while lease.waiting and len(lease.running) < lease.slots:
+        while lease.waiting and len(lease.running) < lease.slots + lease.lent:
             next_id = lease.waiting.popleft()
             lease.running.add(next_id)
             start.append(next_id)
-        return Finished(self._drained(lease), start)
+        return start
 
     def abandon(self, lease_id: bytes) -> list[bytes]:
         """Its stream ended: the tasks waiting here will not run (their submitter sends them
@@ -179,5 +193,7 @@ class LeaseQueue:
         for lease_id, lease in self.leases.items():
             assert lease.lease_id == lease_id and lease_id not in self.ended, f"lease {lease_id.hex()} filed wrong"
             assert len(lease.held) <= lease.bound, f"lease {lease_id.hex()} holds more than 2 x slots"
-            assert len(lease.running) <= lease.slots, f"lease {lease_id.hex()} runs more than its slots"
+            assert len(lease.running) <= lease.slots + lease.lent or not lease.waiting, (
+                f"lease {lease_id.hex()} runs more than its slots with tasks waiting"
+            )
             assert set(lease.held) == lease.running | set(lease.waiting), f"lease {lease_id.hex()}: lost track"
