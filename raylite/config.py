@@ -192,3 +192,28 @@ def runtime_dir() -> str:
 def shm_root() -> str:
     """Where node object stores live: shared memory when the machine has it."""
     return os.environ.get("RAYLITE_SHM_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else runtime_dir())
+
+
+# Task leases (docs/design-direct-calls.md (b)): a client runs runnable tasks of one scheduling
+# class on slots the head leased it on one node, sending them straight to the node's daemon.
+# RAYLITE_TASK_LEASES=1 turns them on (off by default: see docs/design-direct-calls.md, status).
+
+
+def task_leases() -> bool:
+    """Read when a client starts (not at import), so a test or a driver may set it before init()."""
+    return os.environ.get("RAYLITE_TASK_LEASES", "0") not in ("", "0", "false", "False")
+
+
+LEASE_SLOTS = int(os.environ.get("RAYLITE_LEASE_SLOTS", "64"))  # asked per lease; the head grants what fits
+# tasks a submitter keeps sent per slot of a lease, and a node holds (running or waiting): 2 is the
+# design's "an executor never idles for a round trip"; more makes larger batches on the lease stream
+LEASE_DEPTH = int(os.environ.get("RAYLITE_LEASE_DEPTH", "2"))
+LEASE_TICK_S = 0.05  # the client's lease clock, running only while a lease is held or asked for
+LEASE_IDLE_TICKS = 20  # a lease with nothing to run for this many ticks goes back (1 s)
+LEASE_GRANT_TICKS = 4  # tasks queued for a grant that has not come go through the head (0.2 s)
+LEASE_FAIRNESS_S = 1.0  # a class waiting this long has another class's lease revoked
+# a node waits this long for the head's word of a lease a client opens
+LEASE_ANNOUNCE_WAIT_S = float(os.environ.get("RAYLITE_LEASE_ANNOUNCE_WAIT_S", "5"))
+# a leased task's executor keeps the refs inside its result this long after answering, so that the
+# submitter's record (which pins them at the head) arrives before the executor lets go of them
+LEASE_CONTAINED_HOLD_S = 30.0

@@ -20,6 +20,7 @@ NODE_ID_BYTES = 16
 CLIENT_ID_BYTES = 8  # a client's id is the prefix of the task ids it makes
 FUNCTION_ID_BYTES = 16  # blake2b-128 of the pickled function
 JOB_ID_BYTES = 8
+LEASE_ID_BYTES = 12  # a task lease's id: its client's id and a 4-byte counter (raylite/client/state/leases.py)
 
 
 class IdSource:

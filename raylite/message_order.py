@@ -111,6 +111,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # submissions, puts and refs, and before it releases refs pickled inside the
         # result (commit 89a1189): the stored result pins them first.
         Step("results"),
+        # Records of tasks run on leases, like results: after the refs this client holds to their
+        # outputs (held ref_changes) and before it releases them (the last step).
+        Step("lease_task_records"),
         # After tasks: a task submitted in this batch and cancelled in it is known to the
         # head when the cancel is applied (a cancel of an unknown task is refused). After
         # results too, though no client reports a result of a task it cancels.
@@ -131,6 +134,12 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # Released refs after everything else: a task submitted in this batch with a
         # ref pins it, and a result pins the refs inside it, before the ref goes.
         Step("ref_changes", ("held", False)),
+        # Task leases (raylite/head/state/leases.py). Requests after tasks: the tasks of this
+        # batch that went through the head are queued before the lease that may take their
+        # class's slots. Returns after results and cancels: a returned lease's last answers
+        # were already on the lease stream, nothing of this batch names it.
+        Step("lease_requests"),
+        Step("lease_returns"),
         # Last: its echo says that everything before it was applied.
         Step("flush"),
     ),
@@ -145,6 +154,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # A generator's caller progressed: wakes an executor paused by backpressure. It names
         # no object, so its place only has to come before the ack that speaks of everything.
         Step("generator_consumed"),
+        # Grants and revocations name no object; before flush_ack, which speaks of everything.
+        Step("leases"),
+        Step("lease_revokes"),
         Step("flush_ack"),
         # Printed after the ack, as it always was; it changes nothing else.
         Step("warning"),
@@ -159,7 +171,15 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # Before deaths: an executor that reported a result and then died must not
         # have that task retried; the death of a task already finished is ignored.
         Step("results"),
+        # Records of leased tasks after results, as the design says (a record names only its own
+        # task and its stored outputs, which it publishes), and before deaths for the reason above.
+        Step("task_records"),
         Step("deaths"),
+        # A drained lease's slots go back after its last records and its executors' deaths: the
+        # head frees the slots only when nothing of the lease is left to hear of.
+        Step("leases_drained"),
+        # Leases a resuming node serves: after hello (the node exists), adopted as granted.
+        Step("leases_served"),
         # Copies relate to no result or death of the same batch; added before removed,
         # the order of a pull and a later eviction of the same copy. (A copy evicted
         # and pulled again within one batch is reported as removed: the two lists keep
@@ -187,6 +207,13 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # Tasks after the objects: the head frees nothing a dispatched task pins, so the steps above
         # touch no argument of these.
         Step("tasks"),
+        # A lease is known to the node before its client can have heard of it (the head sends
+        # the grant to both in one step); ends after grants, since one message may carry both.
+        Step("leases"),
+        # A lent slot names a lease granted before (in this message or an earlier one); before ends:
+        # a lease lent and stopped in one message drains with its waiting tasks started.
+        Step("lease_lends"),
+        Step("lease_ends"),
         # After tasks: a task dispatched and cancelled while one message was being built
         # comes in it with its cancel; the cancel must find it given out.
         Step("cancel_tasks"),

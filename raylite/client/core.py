@@ -44,6 +44,7 @@ from raylite.client.items import (
     _TASK,
     APPENDED_TO,
 )
+from raylite.client.lease_link import LeaseLink
 from raylite.client.metrics_buffer import MetricsLink
 from raylite.client.objects import ClientObjects, Waiter
 from raylite.client.pending_calls import PendingCalls
@@ -101,6 +102,8 @@ class Client(ClientObjects, streams.StreamCalls):
         self._exported: dict[bytes, common_pb2.ExportedFunction] = {}
         self._placement_groups: dict[bytes, common_pb2.PlacementGroupSpec] = {}  # made here, not removed
         self._unfinished = UnfinishedTasks()
+        self.current_lease_id = b""  # executors: the lease of the task running in this thread, if any
+        self._leases: LeaseLink | None = None  # task leases (raylite/client/lease_link.py), when turned on
         self._outage = reconnect.Outage()
         self._functions: dict[bytes, Any] = {}
         self._nodes: dict[bytes, common_pb2.NodeInfo] = {}
@@ -114,6 +117,8 @@ class Client(ClientObjects, streams.StreamCalls):
         self.worker_output = WorkerOutput("") if log_to_driver and is_driver else None
         self._output_tick: asyncio.TimerHandle | None = None
         self._init_streams()
+        if config.task_leases():
+            self._leases = LeaseLink(self)
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
         self._thread.start()
@@ -278,6 +283,8 @@ class Client(ClientObjects, streams.StreamCalls):
             "flush_ack": self._on_flush_ack,
             "warning": _print_warning,
             "log_batches": self._on_log_batches,
+            "leases": self._leases.granted if self._leases is not None else _unasked_leases,
+            "lease_revokes": self._leases.revoked if self._leases is not None else None,
         }
         steps = message_order.bind(head_pb2.HeadToClient, actions)
         try:
@@ -380,6 +387,8 @@ class Client(ClientObjects, streams.StreamCalls):
                 if waiters:
                     for w in waiters:
                         w.hit(value.is_error)
+        if self._leases is not None and self._leases.waiting_on:
+            self._leases.objects_arrived([v.object_id for v in values])  # parked tasks may run now
 
     # ---- refs ------------------------------------------------------------------
 
@@ -416,6 +425,8 @@ class Client(ClientObjects, streams.StreamCalls):
         with self._lock:
             for i in range(spec.num_returns):
                 self._owned_pending.add(ids.object_id(spec.task_id, i))
+            if self._leases is not None and self._leases.offer(spec):
+                return  # on a lease, or the link sends it to the head (raylite/client/lease_link.py)
             known = {d: self._objects[d] for d in spec.dependencies if d in self._objects}
             self._unfinished.add(spec, known)
         self._enqueue(_TASK, spec)
@@ -436,6 +447,10 @@ class Client(ClientObjects, streams.StreamCalls):
         """
         task_id = task_of(oid)
         request = head_pb2.CancelRequest(object_id=oid, force=force, recursive=recursive)
+        if self._leases is not None and self._leases.in_flight(task_id):
+            # on a lease (or parked for one): the node, or this client, stops it
+            self._loop.call_soon_threadsafe(self._leases.cancel, request)
+            return
         with self._lock:
             spec = self._unfinished.unfinished(task_id)
             if spec is not None and not (force and spec.kind == common_pb2.ACTOR_METHOD):
@@ -528,6 +543,8 @@ class Client(ClientObjects, streams.StreamCalls):
         self._closed = True
 
         async def shutdown() -> None:
+            if self._leases is not None:
+                await self._leases.close()
             self._outbox.close()
             await asyncio.sleep(0)
             self._stream.cancel()
@@ -556,6 +573,10 @@ _FORCED_ACTOR_CALL = (
     "Cancel it without force (a call not started yet never runs; an async one is cancelled where it "
     "awaits), or end the actor with kill()"
 )
+
+
+def _unasked_leases(grants: Any) -> None:
+    log.warning("the head granted %d leases this client did not ask for (task leases are off here)", len(grants))
 
 
 def _print_warning(warning: str) -> None:

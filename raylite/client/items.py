@@ -8,6 +8,8 @@ _TASK, _PUT, _SUBSCRIBE, _EXPORT, _BLOCK, _KILL, _FLUSH, _RESTART, _REF, _RESULT
 _PG_CREATE, _PG_REMOVE = 11, 12
 _ITEM, _CONSUMED = 13, 14  # an executor's generator items; a caller's progress through a stream
 _METRIC = 15  # a user metric's report (raylite/client/metrics_buffer.py)
+# task leases (raylite/client/lease_link.py): requests, returns, records of answered tasks
+_LEASE_REQUEST, _LEASE_RETURN, _LEASE_RECORD = 16, 17, 18
 
 # The kinds whose item is appended to one repeated field of the batch, by field name
 # (the others: _REF folds into ref_changes, _SUBSCRIBE extends subscribe, _FLUSH sets flush).
@@ -25,4 +27,7 @@ APPENDED_TO: dict[int, str] = {
     _ITEM: "generator_items",
     _CONSUMED: "generator_consumed",
     _METRIC: "metrics",
+    _LEASE_REQUEST: "lease_requests",
+    _LEASE_RETURN: "lease_returns",
+    _LEASE_RECORD: "lease_task_records",
 }

@@ -79,6 +79,7 @@ class ClientObjects:
         ids: ids.IdSource
         local_node: common_pb2.NodeInfo | None
         current_task_id: bytes
+        current_lease_id: bytes
         _lock: threading.Lock
         _objects: dict[bytes, common_pb2.ObjectValue]
         _waiters: dict[bytes, list[Waiter]]
@@ -204,12 +205,16 @@ class ClientObjects:
             self._enqueue(_SUBSCRIBE, subscribe)
         blocking_task = self.current_task_id
         if blocking_task:
-            self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
+            self._enqueue(
+                _BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True, lease_id=self.current_lease_id)
+            )
         try:
             ok = self._wait_explained(waiter, missing, timeout, caller)
         finally:
             if blocking_task:
-                self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
+                self._enqueue(
+                    _BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False, lease_id=self.current_lease_id)
+                )
             with self._lock:
                 for oid in missing:
                     ws = self._waiters.get(oid)

@@ -48,6 +48,7 @@ class StreamCalls:
     _refcounts: dict[bytes, int]
     _ref_lock: threading.Lock
     current_task_id: bytes
+    current_lease_id: bytes
     head_address: str
 
     def _enqueue(self, kind: int, item: Any) -> None:
@@ -190,7 +191,9 @@ class StreamCalls:
             return future.result()
         blocking_task = self.current_task_id
         if blocking_task:
-            self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True))
+            self._enqueue(
+                _BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=True, lease_id=self.current_lease_id)
+            )
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -198,7 +201,9 @@ class StreamCalls:
             return None
         finally:
             if blocking_task:
-                self._enqueue(_BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False))
+                self._enqueue(
+                    _BLOCK, head_pb2.BlockState(task_id=blocking_task, blocked=False, lease_id=self.current_lease_id)
+                )
 
     def stream_consumed(self, task_id: bytes, taken: int) -> None:
         self._enqueue(_CONSUMED, head_pb2.GeneratorProgress(task_id=task_id, consumed=taken))

@@ -20,7 +20,7 @@ import grpc
 
 from raylite import config, message_order, tls
 from raylite.batching import Outbox
-from raylite.head import validate, wire
+from raylite.head import lease_wire, validate, wire
 from raylite.head.dashboard import rpc as state_views
 from raylite.head.log_routing import LogRouter
 from raylite.head.metrics import HeadMetrics
@@ -151,6 +151,13 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                     msg.warning = f"{msg.warning}\n{effect.message}" if msg.warning else effect.message
             else:
                 assert_never(effect)
+        lease_effects = self.state.lease_effects()
+        if lease_effects:
+            lease_wire.carry_out(lease_effects, self.clients, self.nodes, self._node_address)
+
+    def _node_address(self, node_id: bytes) -> str:
+        node = self.state.nodes.get(node_id)
+        return node.info.address if node is not None and node.info is not None else ""
 
     def _value(self, info: ObjectInfo) -> common_pb2.ObjectValue:
         """An object's wire form, naming where its primary and its copies live now."""
@@ -411,7 +418,7 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     ),
     "subscribe": lambda oids, session, events: events.append(ObjectsSubscribed(session.client_id, list(oids))),
     "block_states": lambda changes, session, events: events.extend(
-        [TaskBlockChanged(c.task_id, c.blocked) for c in changes]
+        [TaskBlockChanged(c.task_id, c.blocked) for c in changes] + lease_wire.blocked(changes)
     ),
     # executors report results on their client stream; each names the node it ran on
     "results": lambda results, session, events: events.extend([_finished(r.node_id, r) for r in results]),
@@ -441,6 +448,13 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
         [PlacementGroupRemoveRequested(pg_id) for pg_id in pg_ids]
     ),
     "metrics": lambda reports, session, events: session.servicer.metrics.user.merge(reports),
+    "lease_requests": lambda requests, session, events: events.extend(
+        lease_wire.requested(requests, session.client_id)
+    ),
+    "lease_returns": lambda ends, session, events: events.extend(lease_wire.returned(ends, session.client_id)),
+    "lease_task_records": lambda records, session, events: events.extend(
+        lease_wire.recorded(records, session.client_id)
+    ),
     "flush": _ack_flush,
 }
 
@@ -457,6 +471,11 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
     ),
     "log_batches": None,  # not state: _on_node_batch hands them to the LogRouter
     "metrics": None,  # _on_node_batch keeps it: it is no event of the state
+    # records of leased tasks come from their submitters (ClientBatch.lease_task_records), whose
+    # stream orders them after the refs held to their outputs; a node sends none
+    "task_records": None,
+    "leases_drained": lambda ends, node_id, events: events.extend(lease_wire.drained(ends, node_id)),
+    "leases_served": lambda grants, node_id, events: events.extend(lease_wire.served(grants, node_id)),
 }
 
 _CLIENT_STEPS = message_order.bind(head_pb2.ClientBatch, _CLIENT_ACTIONS)

@@ -28,11 +28,12 @@ from raylite.ids import (
     CLIENT_ID_BYTES,
     FUNCTION_ID_BYTES,
     JOB_ID_BYTES,
+    LEASE_ID_BYTES,
     NODE_ID_BYTES,
     OBJECT_ID_BYTES,
     TASK_ID_BYTES,
 )
-from raylite.rpc import common_pb2, head_pb2
+from raylite.rpc import common_pb2, head_pb2, lease_pb2
 
 _KINDS = (common_pb2.NORMAL, common_pb2.ACTOR_CREATION, common_pb2.ACTOR_METHOD)
 _STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY", "PLACEMENT_GROUP")
@@ -87,6 +88,8 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
     _ids(batch.subscribe, OBJECT_ID_BYTES, "subscribe")
     for i, change in enumerate(batch.block_states):
         _id(change.task_id, TASK_ID_BYTES, "block_states", i, "task_id")
+        if change.lease_id:
+            _id(change.lease_id, LEASE_ID_BYTES, "block_states", i, "lease_id")
     _ids(batch.kill_actors, ACTOR_ID_BYTES, "kill_actors")
     _ids(batch.restart_actors, ACTOR_ID_BYTES, "restart_actors")
     for i, ref in enumerate(batch.ref_changes):
@@ -108,6 +111,12 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
         _metric_report(report, i)
     for i, received in enumerate(batch.streams_received):
         _stream_received(received, i)
+    for i, request in enumerate(batch.lease_requests):
+        _lease_request(request, i)
+    for i, end in enumerate(batch.lease_returns):
+        _id(end.lease_id, LEASE_ID_BYTES, "lease_returns", i, "lease_id")
+    for i, record in enumerate(batch.lease_task_records):
+        _lease_task_record(record, i, "lease_task_records")
 
 
 def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
@@ -136,9 +145,59 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
             raise BadMessage(f"pulls[{i}].received: {pull.received} bytes of an object of {pull.total}")
     for i, logs in enumerate(batch.log_batches):
         _log_batch(logs, i)
+    for i, record in enumerate(batch.task_records):
+        _lease_task_record(record, i, "task_records")
+    if batch.leases_served and not first:
+        raise BadMessage("leases_served: only a node's first message (its resume hello) lists them")
+    for i, grant in enumerate(batch.leases_served):
+        _lease_grant(grant, "leases_served", i)
+    for i, end in enumerate(batch.leases_drained):
+        _id(end.lease_id, LEASE_ID_BYTES, "leases_drained", i, "lease_id")
 
     # metrics (NodeMetrics): counters and sizes, each uint64, so any value is well formed; the
     # head keeps only the last one per node, so their number costs nothing either
+
+
+_MAX_LEASE_SLOTS = 1024
+_MAX_CLASS_KEY_BYTES = 1024
+
+
+def _lease_request(request: lease_pb2.LeaseRequest, i: int) -> None:
+    _id(request.lease_id, LEASE_ID_BYTES, "lease_requests", i, "lease_id")
+    if not 1 <= request.slots <= _MAX_LEASE_SLOTS:
+        raise BadMessage(f"lease_requests[{i}].slots: 1 to {_MAX_LEASE_SLOTS} slots, not {request.slots}")
+    if not request.class_key or len(request.class_key) > _MAX_CLASS_KEY_BYTES:
+        raise BadMessage(f"lease_requests[{i}].class_key: 1 to {_MAX_CLASS_KEY_BYTES} bytes")
+    if request.job_id:
+        _id(request.job_id, JOB_ID_BYTES, "lease_requests", i, "job_id")
+    _amounts(request.resources, "lease_requests", i, "resources")
+
+
+def _lease_grant(grant: lease_pb2.LeaseGrant, field: str, i: int) -> None:
+    _id(grant.lease_id, LEASE_ID_BYTES, field, i, "lease_id")
+    _id(grant.client_id, CLIENT_ID_BYTES, field, i, "client_id")
+    if not 1 <= grant.slots <= _MAX_LEASE_SLOTS:
+        raise BadMessage(f"{field}[{i}].slots: 1 to {_MAX_LEASE_SLOTS} slots, not {grant.slots}")
+    _amounts(grant.resources, field, i, "resources")
+
+
+def _lease_task_record(record: lease_pb2.LeaseTaskRecord, i: int, field: str) -> None:
+    _task_spec(record.spec, i, field, "spec.")
+    if record.spec.kind != common_pb2.NORMAL:
+        raise BadMessage(f"{field}[{i}].spec.kind: only normal tasks run on leases")
+    _id(record.lease_id, LEASE_ID_BYTES, field, i, "lease_id")
+    if record.attempt < 1:
+        raise BadMessage(f"{field}[{i}].attempt: attempts count from 1")
+    for name, when in (("started", record.started), ("finished", record.finished)):
+        if not 0 <= when < math.inf:
+            raise BadMessage(f"{field}[{i}].{name}: {when} is not a time")
+    _id(record.node_id, NODE_ID_BYTES, field, i, "node_id")
+    if not record.results:
+        raise BadMessage(f"{field}[{i}].results: is empty; a finished task has at least one value")
+    for j, value in enumerate(record.results):
+        _object_value(value, field, i, f"results[{j}]")
+        if ids.task_of(value.object_id) != record.spec.task_id:
+            raise BadMessage(f"{field}[{i}].results[{j}]: not an output of the record's task")
 
 
 def _log_batch(logs: head_pb2.WorkerLogBatch, i: int) -> None:

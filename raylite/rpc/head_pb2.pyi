@@ -1,4 +1,5 @@
 from raylite.rpc import common_pb2 as _common_pb2
+from raylite.rpc import lease_pb2 as _lease_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -22,15 +23,17 @@ class ClientHello(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ..., client_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., is_driver: _Optional[bool] = ..., log_to_driver: _Optional[bool] = ...) -> None: ...
 
 class BlockState(_message.Message):
-    __slots__ = ("task_id", "blocked")
+    __slots__ = ("task_id", "blocked", "lease_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     blocked: bool
-    def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ...) -> None: ...
+    lease_id: bytes
+    def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ..., lease_id: _Optional[bytes] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed", "metrics", "streams_received")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed", "metrics", "streams_received", "lease_requests", "lease_returns", "lease_task_records")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +52,9 @@ class ClientBatch(_message.Message):
     GENERATOR_CONSUMED_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     STREAMS_RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_RETURNS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_TASK_RECORDS_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
     puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
@@ -67,7 +73,10 @@ class ClientBatch(_message.Message):
     generator_consumed: _containers.RepeatedCompositeFieldContainer[GeneratorProgress]
     metrics: _containers.RepeatedCompositeFieldContainer[MetricReport]
     streams_received: _containers.RepeatedCompositeFieldContainer[StreamReceived]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricReport, _Mapping]]] = ..., streams_received: _Optional[_Iterable[_Union[StreamReceived, _Mapping]]] = ...) -> None: ...
+    lease_requests: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseRequest]
+    lease_returns: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
+    lease_task_records: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseTaskRecord]
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricReport, _Mapping]]] = ..., streams_received: _Optional[_Iterable[_Union[StreamReceived, _Mapping]]] = ..., lease_requests: _Optional[_Iterable[_Union[_lease_pb2.LeaseRequest, _Mapping]]] = ..., lease_returns: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., lease_task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ...) -> None: ...
 
 class StreamReceived(_message.Message):
     __slots__ = ("task_id", "arrived", "missing")
@@ -148,20 +157,24 @@ class RefChange(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class HeadToClient(_message.Message):
-    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused", "generator_consumed", "log_batches")
+    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused", "generator_consumed", "log_batches", "leases", "lease_revokes")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     FLUSH_ACK_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REFUSED_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_CONSUMED_FIELD_NUMBER: _ClassVar[int]
     LOG_BATCHES_FIELD_NUMBER: _ClassVar[int]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    LEASE_REVOKES_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     flush_ack: int
     warning: str
     cancel_refused: _containers.RepeatedCompositeFieldContainer[CancelRefused]
     generator_consumed: _containers.RepeatedCompositeFieldContainer[GeneratorProgress]
     log_batches: _containers.RepeatedCompositeFieldContainer[WorkerLogBatch]
-    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ...) -> None: ...
+    leases: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseGrant]
+    lease_revokes: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
+    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., lease_revokes: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ...) -> None: ...
 
 class WorkerLogBatch(_message.Message):
     __slots__ = ("job_id", "pid", "name", "is_err", "lines", "ip", "node_id", "task_id", "actor_id")
@@ -240,7 +253,7 @@ class ExecutorDied(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., intentional: _Optional[bool] = ...) -> None: ...
 
 class NodeBatch(_message.Message):
-    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls", "log_batches", "metrics")
+    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls", "log_batches", "metrics", "task_records", "leases_served", "leases_drained")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     DEATHS_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +262,9 @@ class NodeBatch(_message.Message):
     PULLS_FIELD_NUMBER: _ClassVar[int]
     LOG_BATCHES_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
+    TASK_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    LEASES_SERVED_FIELD_NUMBER: _ClassVar[int]
+    LEASES_DRAINED_FIELD_NUMBER: _ClassVar[int]
     hello: NodeHello
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
     deaths: _containers.RepeatedCompositeFieldContainer[ExecutorDied]
@@ -257,7 +273,10 @@ class NodeBatch(_message.Message):
     pulls: _containers.RepeatedCompositeFieldContainer[PullProgress]
     log_batches: _containers.RepeatedCompositeFieldContainer[WorkerLogBatch]
     metrics: _containers.RepeatedCompositeFieldContainer[NodeMetrics]
-    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[NodeMetrics, _Mapping]]] = ...) -> None: ...
+    task_records: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseTaskRecord]
+    leases_served: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseGrant]
+    leases_drained: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
+    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[NodeMetrics, _Mapping]]] = ..., task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ..., leases_served: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., leases_drained: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ...) -> None: ...
 
 class PullProgress(_message.Message):
     __slots__ = ("object_id", "received", "total", "elapsed_ms", "done")
@@ -286,32 +305,40 @@ class NodeMetrics(_message.Message):
     def __init__(self, bytes_sent: _Optional[int] = ..., bytes_received: _Optional[int] = ..., store_used: _Optional[int] = ..., store_spilled: _Optional[int] = ...) -> None: ...
 
 class TaskAssignment(_message.Message):
-    __slots__ = ("spec", "args", "function", "attempt")
+    __slots__ = ("spec", "args", "function", "attempt", "lease_id")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     spec: _common_pb2.TaskSpec
     args: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     function: _common_pb2.ExportedFunction
     attempt: int
-    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., args: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., function: _Optional[_Union[_common_pb2.ExportedFunction, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
+    lease_id: bytes
+    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., args: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., function: _Optional[_Union[_common_pb2.ExportedFunction, _Mapping]] = ..., attempt: _Optional[int] = ..., lease_id: _Optional[bytes] = ...) -> None: ...
 
 class HeadToNode(_message.Message):
-    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects", "promoted_objects", "cancel_tasks")
+    __slots__ = ("tasks", "kill_actors", "nodes", "free_objects", "promoted_objects", "cancel_tasks", "leases", "lease_ends", "lease_lends")
     TASKS_FIELD_NUMBER: _ClassVar[int]
     KILL_ACTORS_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
     FREE_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     PROMOTED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TASKS_FIELD_NUMBER: _ClassVar[int]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ENDS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_LENDS_FIELD_NUMBER: _ClassVar[int]
     tasks: _containers.RepeatedCompositeFieldContainer[TaskAssignment]
     kill_actors: _containers.RepeatedScalarFieldContainer[bytes]
     nodes: _containers.RepeatedCompositeFieldContainer[_common_pb2.NodeInfo]
     free_objects: _containers.RepeatedScalarFieldContainer[bytes]
     promoted_objects: _containers.RepeatedScalarFieldContainer[bytes]
     cancel_tasks: _containers.RepeatedCompositeFieldContainer[CancelTask]
-    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ..., promoted_objects: _Optional[_Iterable[bytes]] = ..., cancel_tasks: _Optional[_Iterable[_Union[CancelTask, _Mapping]]] = ...) -> None: ...
+    leases: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseGrant]
+    lease_ends: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
+    lease_lends: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseLend]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., nodes: _Optional[_Iterable[_Union[_common_pb2.NodeInfo, _Mapping]]] = ..., free_objects: _Optional[_Iterable[bytes]] = ..., promoted_objects: _Optional[_Iterable[bytes]] = ..., cancel_tasks: _Optional[_Iterable[_Union[CancelTask, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., lease_ends: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., lease_lends: _Optional[_Iterable[_Union[_lease_pb2.LeaseLend, _Mapping]]] = ...) -> None: ...
 
 class CancelTask(_message.Message):
     __slots__ = ("task_id", "actor_id", "force")

@@ -23,43 +23,48 @@ _sym_db = _symbol_database.Default()
 
 
 from raylite.rpc import common_pb2 as raylite_dot_rpc_dot_common__pb2
+from raylite.rpc import head_pb2 as raylite_dot_rpc_dot_head__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/worker.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\"#\n\x13ListLogFilesRequest\x12\x0c\n\x04glob\x18\x01 \x01(\t\"8\n\x0bLogFileInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05mtime\x18\x03 \x01(\x01\"M\n\x11ListLogFilesReply\x12\x0f\n\x07log_dir\x18\x01 \x01(\t\x12\'\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.LogFileInfo\"s\n\x12ReadLogFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04tail\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0f\n\x07task_id\x18\x05 \x01(\x0c\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\x0c\">\n\x0cLogFileChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nend_offset\x18\x03 \x01(\x04\";\n\x11\x42ulkTicketRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\">\n\x0f\x42ulkTicketReply\x12\x0c\n\x04port\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0f\n\x07tickets\x18\x03 \x03(\x0c\"E\n\x0eReserveRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nwriter_pid\x18\x03 \x01(\r\"^\n\x0cReserveReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x11\n\x08in_arena\x18\x84\x02 \x01(\x08\x12\x15\n\x0c\x61rena_offset\x18\x85\x02 \x01(\x04\x12\x15\n\x0c\x61rena_length\x18\x86\x02 \x01(\x04\"\'\n\x12\x46\x65tchObjectRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\"R\n\x0bObjectChunk\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"9\n\x0bPullRequest\x12*\n\x08location\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ObjectValue\"\x1a\n\tPullReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\" \n\x0fPushObjectReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t2\x8b\x04\n\rWorkerService\x12J\n\x0b\x46\x65tchObject\x12\x1f.raylite.rpc.FetchObjectRequest\x1a\x18.raylite.rpc.ObjectChunk0\x01\x12\x38\n\x04Pull\x12\x18.raylite.rpc.PullRequest\x1a\x16.raylite.rpc.PullReply\x12\x46\n\nPushObject\x12\x18.raylite.rpc.ObjectChunk\x1a\x1c.raylite.rpc.PushObjectReply(\x01\x12\x41\n\x07Reserve\x12\x1b.raylite.rpc.ReserveRequest\x1a\x19.raylite.rpc.ReserveReply\x12P\n\x0cListLogFiles\x12 .raylite.rpc.ListLogFilesRequest\x1a\x1e.raylite.rpc.ListLogFilesReply\x12K\n\x0bReadLogFile\x12\x1f.raylite.rpc.ReadLogFileRequest\x1a\x19.raylite.rpc.LogFileChunk0\x01\x12J\n\nBulkTicket\x12\x1e.raylite.rpc.BulkTicketRequest\x1a\x1c.raylite.rpc.BulkTicketReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18raylite/rpc/worker.proto\x12\x0braylite.rpc\x1a\x18raylite/rpc/common.proto\x1a\x16raylite/rpc/head.proto\"\x85\x02\n\nLeaseBatch\x12\x10\n\x08lease_id\x18\x01 \x01(\x0c\x12\x11\n\tclient_id\x18\x02 \x01(\x0c\x12\x18\n\x10protocol_version\x18\x03 \x01(\r\x12$\n\x05tasks\x18\x04 \x03(\x0b\x32\x15.raylite.rpc.TaskSpec\x12&\n\x04\x61rgs\x18\x05 \x03(\x0b\x32\x18.raylite.rpc.ObjectValue\x12\x30\n\tfunctions\x18\x06 \x03(\x0b\x32\x1d.raylite.rpc.ExportedFunction\x12\x0f\n\x07\x63\x61ncels\x18\x07 \x03(\x0c\x12\x10\n\x08\x61ttempts\x18\x08 \x03(\r\x12\x15\n\rforce_cancels\x18\t \x03(\x0c\"]\n\x0fLeaseReplyBatch\x12(\n\x07results\x18\x01 \x03(\x0b\x32\x17.raylite.rpc.TaskResult\x12\x0f\n\x07\x62ounced\x18\x02 \x03(\x0c\x12\x0f\n\x07refused\x18\x03 \x01(\t\"#\n\x13ListLogFilesRequest\x12\x0c\n\x04glob\x18\x01 \x01(\t\"8\n\x0bLogFileInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05mtime\x18\x03 \x01(\x01\"M\n\x11ListLogFilesReply\x12\x0f\n\x07log_dir\x18\x01 \x01(\t\x12\'\n\x05\x66iles\x18\x02 \x03(\x0b\x32\x18.raylite.rpc.LogFileInfo\"s\n\x12ReadLogFileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04tail\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0f\n\x07task_id\x18\x05 \x01(\x0c\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\x0c\">\n\x0cLogFileChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x12\n\nend_offset\x18\x03 \x01(\x04\";\n\x11\x42ulkTicketRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x13\n\x0b\x63onnections\x18\x02 \x01(\r\">\n\x0f\x42ulkTicketReply\x12\x0c\n\x04port\x18\x01 \x01(\r\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0f\n\x07tickets\x18\x03 \x03(\x0c\"E\n\x0eReserveRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x12\n\nwriter_pid\x18\x03 \x01(\r\"^\n\x0cReserveReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x11\n\x08in_arena\x18\x84\x02 \x01(\x08\x12\x15\n\x0c\x61rena_offset\x18\x85\x02 \x01(\x04\x12\x15\n\x0c\x61rena_length\x18\x86\x02 \x01(\x04\"\'\n\x12\x46\x65tchObjectRequest\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\"R\n\x0bObjectChunk\x12\x11\n\tobject_id\x18\x01 \x01(\x0c\x12\x12\n\ntotal_size\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"9\n\x0bPullRequest\x12*\n\x08location\x18\x01 \x01(\x0b\x32\x18.raylite.rpc.ObjectValue\"\x1a\n\tPullReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t\" \n\x0fPushObjectReply\x12\r\n\x05\x65rror\x18\x01 \x01(\t2\xd5\x04\n\rWorkerService\x12J\n\x0b\x46\x65tchObject\x12\x1f.raylite.rpc.FetchObjectRequest\x1a\x18.raylite.rpc.ObjectChunk0\x01\x12\x38\n\x04Pull\x12\x18.raylite.rpc.PullRequest\x1a\x16.raylite.rpc.PullReply\x12\x46\n\nPushObject\x12\x18.raylite.rpc.ObjectChunk\x1a\x1c.raylite.rpc.PushObjectReply(\x01\x12\x41\n\x07Reserve\x12\x1b.raylite.rpc.ReserveRequest\x1a\x19.raylite.rpc.ReserveReply\x12P\n\x0cListLogFiles\x12 .raylite.rpc.ListLogFilesRequest\x1a\x1e.raylite.rpc.ListLogFilesReply\x12K\n\x0bReadLogFile\x12\x1f.raylite.rpc.ReadLogFileRequest\x1a\x19.raylite.rpc.LogFileChunk0\x01\x12J\n\nBulkTicket\x12\x1e.raylite.rpc.BulkTicketRequest\x1a\x1c.raylite.rpc.BulkTicketReply\x12H\n\x0bLeaseStream\x12\x17.raylite.rpc.LeaseBatch\x1a\x1c.raylite.rpc.LeaseReplyBatch(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'raylite.rpc.worker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTLOGFILESREQUEST']._serialized_start=67
-  _globals['_LISTLOGFILESREQUEST']._serialized_end=102
-  _globals['_LOGFILEINFO']._serialized_start=104
-  _globals['_LOGFILEINFO']._serialized_end=160
-  _globals['_LISTLOGFILESREPLY']._serialized_start=162
-  _globals['_LISTLOGFILESREPLY']._serialized_end=239
-  _globals['_READLOGFILEREQUEST']._serialized_start=241
-  _globals['_READLOGFILEREQUEST']._serialized_end=356
-  _globals['_LOGFILECHUNK']._serialized_start=358
-  _globals['_LOGFILECHUNK']._serialized_end=420
-  _globals['_BULKTICKETREQUEST']._serialized_start=422
-  _globals['_BULKTICKETREQUEST']._serialized_end=481
-  _globals['_BULKTICKETREPLY']._serialized_start=483
-  _globals['_BULKTICKETREPLY']._serialized_end=545
-  _globals['_RESERVEREQUEST']._serialized_start=547
-  _globals['_RESERVEREQUEST']._serialized_end=616
-  _globals['_RESERVEREPLY']._serialized_start=618
-  _globals['_RESERVEREPLY']._serialized_end=712
-  _globals['_FETCHOBJECTREQUEST']._serialized_start=714
-  _globals['_FETCHOBJECTREQUEST']._serialized_end=753
-  _globals['_OBJECTCHUNK']._serialized_start=755
-  _globals['_OBJECTCHUNK']._serialized_end=837
-  _globals['_PULLREQUEST']._serialized_start=839
-  _globals['_PULLREQUEST']._serialized_end=896
-  _globals['_PULLREPLY']._serialized_start=898
-  _globals['_PULLREPLY']._serialized_end=924
-  _globals['_PUSHOBJECTREPLY']._serialized_start=926
-  _globals['_PUSHOBJECTREPLY']._serialized_end=958
-  _globals['_WORKERSERVICE']._serialized_start=961
-  _globals['_WORKERSERVICE']._serialized_end=1484
+  _globals['_LEASEBATCH']._serialized_start=92
+  _globals['_LEASEBATCH']._serialized_end=353
+  _globals['_LEASEREPLYBATCH']._serialized_start=355
+  _globals['_LEASEREPLYBATCH']._serialized_end=448
+  _globals['_LISTLOGFILESREQUEST']._serialized_start=450
+  _globals['_LISTLOGFILESREQUEST']._serialized_end=485
+  _globals['_LOGFILEINFO']._serialized_start=487
+  _globals['_LOGFILEINFO']._serialized_end=543
+  _globals['_LISTLOGFILESREPLY']._serialized_start=545
+  _globals['_LISTLOGFILESREPLY']._serialized_end=622
+  _globals['_READLOGFILEREQUEST']._serialized_start=624
+  _globals['_READLOGFILEREQUEST']._serialized_end=739
+  _globals['_LOGFILECHUNK']._serialized_start=741
+  _globals['_LOGFILECHUNK']._serialized_end=803
+  _globals['_BULKTICKETREQUEST']._serialized_start=805
+  _globals['_BULKTICKETREQUEST']._serialized_end=864
+  _globals['_BULKTICKETREPLY']._serialized_start=866
+  _globals['_BULKTICKETREPLY']._serialized_end=928
+  _globals['_RESERVEREQUEST']._serialized_start=930
+  _globals['_RESERVEREQUEST']._serialized_end=999
+  _globals['_RESERVEREPLY']._serialized_start=1001
+  _globals['_RESERVEREPLY']._serialized_end=1095
+  _globals['_FETCHOBJECTREQUEST']._serialized_start=1097
+  _globals['_FETCHOBJECTREQUEST']._serialized_end=1136
+  _globals['_OBJECTCHUNK']._serialized_start=1138
+  _globals['_OBJECTCHUNK']._serialized_end=1220
+  _globals['_PULLREQUEST']._serialized_start=1222
+  _globals['_PULLREQUEST']._serialized_end=1279
+  _globals['_PULLREPLY']._serialized_start=1281
+  _globals['_PULLREPLY']._serialized_end=1307
+  _globals['_PUSHOBJECTREPLY']._serialized_start=1309
+  _globals['_PUSHOBJECTREPLY']._serialized_end=1341
+  _globals['_WORKERSERVICE']._serialized_start=1344
+  _globals['_WORKERSERVICE']._serialized_end=1941
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from raylite.rpc import common_pb2 as _common_pb2
+from raylite.rpc import head_pb2 as _head_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -6,6 +7,38 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class LeaseBatch(_message.Message):
+    __slots__ = ("lease_id", "client_id", "protocol_version", "tasks", "args", "functions", "cancels", "attempts", "force_cancels")
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    FUNCTIONS_FIELD_NUMBER: _ClassVar[int]
+    CANCELS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    FORCE_CANCELS_FIELD_NUMBER: _ClassVar[int]
+    lease_id: bytes
+    client_id: bytes
+    protocol_version: int
+    tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskSpec]
+    args: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
+    functions: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
+    cancels: _containers.RepeatedScalarFieldContainer[bytes]
+    attempts: _containers.RepeatedScalarFieldContainer[int]
+    force_cancels: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, lease_id: _Optional[bytes] = ..., client_id: _Optional[bytes] = ..., protocol_version: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., args: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., functions: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., cancels: _Optional[_Iterable[bytes]] = ..., attempts: _Optional[_Iterable[int]] = ..., force_cancels: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LeaseReplyBatch(_message.Message):
+    __slots__ = ("results", "bounced", "refused")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    BOUNCED_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[_head_pb2.TaskResult]
+    bounced: _containers.RepeatedScalarFieldContainer[bytes]
+    refused: str
+    def __init__(self, results: _Optional[_Iterable[_Union[_head_pb2.TaskResult, _Mapping]]] = ..., bounced: _Optional[_Iterable[bytes]] = ..., refused: _Optional[str] = ...) -> None: ...
 
 class ListLogFilesRequest(_message.Message):
     __slots__ = ("glob",)

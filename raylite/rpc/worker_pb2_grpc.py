@@ -69,6 +69,11 @@ class WorkerServiceStub:
                 request_serializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.SerializeToString,
                 response_deserializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.FromString,
                 _registered_method=True)
+        self.LeaseStream = channel.stream_stream(
+                '/raylite.rpc.WorkerService/LeaseStream',
+                request_serializer=raylite_dot_rpc_dot_worker__pb2.LeaseBatch.SerializeToString,
+                response_deserializer=raylite_dot_rpc_dot_worker__pb2.LeaseReplyBatch.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -129,6 +134,14 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LeaseStream(self, request_iterator, context):
+        """Tasks of a lease the head granted (raylite/rpc/lease.proto): the client sends them here
+        and gets their results back on the same stream, with the head off the path.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +179,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.BulkTicket,
                     request_deserializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.FromString,
                     response_serializer=raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.SerializeToString,
+            ),
+            'LeaseStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.LeaseStream,
+                    request_deserializer=raylite_dot_rpc_dot_worker__pb2.LeaseBatch.FromString,
+                    response_serializer=raylite_dot_rpc_dot_worker__pb2.LeaseReplyBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -357,6 +375,33 @@ class WorkerService:
             '/raylite.rpc.WorkerService/BulkTicket',
             raylite_dot_rpc_dot_worker__pb2.BulkTicketRequest.SerializeToString,
             raylite_dot_rpc_dot_worker__pb2.BulkTicketReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LeaseStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/raylite.rpc.WorkerService/LeaseStream',
+            raylite_dot_rpc_dot_worker__pb2.LeaseBatch.SerializeToString,
+            raylite_dot_rpc_dot_worker__pb2.LeaseReplyBatch.FromString,
             options,
             channel_credentials,
             insecure,

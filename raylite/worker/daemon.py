@@ -30,6 +30,7 @@ from raylite.store import contained_of
 from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs, default_log_dir
 from raylite.worker.executor_pool import ExecutorPool
+from raylite.worker.lease_service import LeaseServer
 from raylite.worker.node_metrics import NodeMetrics
 from raylite.worker.object_store import NodeStore, sweep_stale_stores
 from raylite.worker.service import Transfers, WorkerServicer, pull_messages
@@ -93,7 +94,8 @@ async def run(opts: argparse.Namespace) -> None:
     server = auth.server(token)
     bulk_server = BulkServer(node_store, tls_material)
     bulk_server.metrics = metrics
-    servicer = WorkerServicer(node_id, node_store, transfers, logs, bulk_server)
+    leases = LeaseServer(link.report_drained)
+    servicer = WorkerServicer(node_id, node_store, transfers, logs, bulk_server, leases)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
     port = auth.listen(server, opts.host, opts.port, tls_material)
     if port == 0:
@@ -109,7 +111,12 @@ async def run(opts: argparse.Namespace) -> None:
 
     def on_death(death: head_pb2.ExecutorDied) -> None:
         log.warning("executor died: task=%s actor=%s %s", death.task_id.hex(), death.actor_id.hex(), death.reason)
-        link.outbox.touch().deaths.append(death)
+        if not leases.took_death(death):  # a leased task's death is answered on its lease
+            link.outbox.touch().deaths.append(death)
+
+    def on_result(result: head_pb2.TaskResult) -> None:
+        if not leases.took_result(result):  # a leased task's result goes back on its lease
+            link.outbox_result(result)
 
     executor_settings = {
         "head": opts.address,
@@ -125,14 +132,15 @@ async def run(opts: argparse.Namespace) -> None:
     pool = ExecutorPool(
         pool_size,
         executor_settings,
-        link.outbox_result,
+        on_result,
         on_death,
         logs,
         on_exit=node_store.writer_died,
         environ=executor_environ,
     )
     await pool.start()
-    link.attach(info, pool, node_store)
+    leases.pool = pool
+    link.attach(info, pool, node_store, leases)
     metrics.attach(lambda report: link.outbox.touch().metrics.append(report))
 
     stopped = asyncio.Event()
@@ -199,8 +207,12 @@ class HeadLink:
         self.outbox = Outbox(head_pb2.NodeBatch)
         self.registered = asyncio.Event()  # the head acknowledged us, the first time
 
-    def attach(self, info: common_pb2.NodeInfo, pool: ExecutorPool, store: NodeStore) -> None:
-        self.info, self.pool, self.store = info, pool, store
+    def attach(
+        self, info: common_pb2.NodeInfo, pool: ExecutorPool, store: NodeStore, leases: LeaseServer | None = None
+    ) -> None:
+        if leases is None:
+            leases = LeaseServer(self.report_drained)
+        self.info, self.pool, self.store, self.leases = info, pool, store, leases
         # what the head's messages ask of the node, applied in the order of raylite/message_order.py
         actions: dict[str, Callable[[Any], None] | None] = {
             "nodes": None,  # the acknowledgement of the hello: any message is one
@@ -209,11 +221,17 @@ class HeadLink:
             "free_objects": _each(store.delete),
             "tasks": _each(pool.submit),
             "cancel_tasks": _each(pool.cancel),
+            "leases": _each(leases.announce),
+            "lease_lends": _each(leases.lend),
+            "lease_ends": _each(leases.stop),
         }
         self.steps = message_order.bind(head_pb2.HeadToNode, actions)
 
     def outbox_result(self, result: head_pb2.TaskResult) -> None:
         self.outbox.touch().results.append(result)
+
+    def report_drained(self, lease_id: bytes, why: str) -> None:
+        self.outbox.touch().leases_drained.add(lease_id=lease_id, why=why)
 
     def send_log_batches(self, batches: list[head_pb2.WorkerLogBatch]) -> None:
         self.outbox.touch().log_batches.extend(batches)
@@ -246,7 +264,8 @@ class HeadLink:
     def _hello(self, resume: bool) -> head_pb2.NodeHello:
         hello = head_pb2.NodeHello(protocol_version=config.PROTOCOL_VERSION, node=self.info, resume=resume)
         if resume:
-            hello.running.extend(self.pool.running())
+            # leased tasks are not the head's: their leases are adopted (leases_served)
+            hello.running.extend(a for a in self.pool.running() if not a.lease_id)
             for actor_id, attempt in self.pool.live_actors():
                 hello.actors.add(actor_id=actor_id, attempt=attempt)
             primaries, copies = self.store.held()
@@ -272,6 +291,8 @@ class HeadLink:
         pending.ClearField("hello")
         msg = self.outbox.touch()
         msg.hello.CopyFrom(hello)
+        if hello.resume:
+            msg.leases_served.extend(self.leases.served())  # a restarted head adopts them
         msg.MergeFrom(pending)  # what the node reported while it had no head
         writer = asyncio.create_task(self.outbox.run(call))
         try:

@@ -83,6 +83,7 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         self.calls = CallLedger()
         self.job_id = b""
         self.task_id = b""
+        self.lease_id = b""  # the lease of the normal task it runs, if a client sent it on one
         self.last_error = ""
         self.retryable = False
         self.local_refs = LocalRefs()
@@ -111,6 +112,7 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         )
         self.local_refs.hand_over(client)
         client.current_task_id = self.task_id
+        client.current_lease_id = self.lease_id
         # the tasks it submits inherit this executor's environment, as nested tasks inherit their parent's
         client_runtime_env.set_base(client, self.facts.runtime_env, self.runtime_env_packages)
         return client
@@ -197,10 +199,12 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         if client is not None:
             client.job_id = spec.job_id
             client.current_task_id = self.task_id
+            client.current_lease_id = self.lease_id
 
     def run(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
         kind, task_id = spec.kind, spec.task_id
+        self.lease_id = assignment.lease_id if kind == common_pb2.NORMAL else b""
         self._begin(spec)
         facts = self._task_facts(spec)
         # an actor's creation is never cancelled (an actor is ended with kill())

@@ -26,6 +26,7 @@ EXIT_NODE_LOST = 75  # this executor's own daemon stopped answering
 class TaskReporting:
     if TYPE_CHECKING:  # the rest of the executor (executor_main.py)
         local_refs: Any
+        lease_id: bytes
         last_error: str
         retryable: bool
         node_id: bytes
@@ -61,6 +62,20 @@ class TaskReporting:
 
     def _deliver(self, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult) -> None:
         client = context.peek()
+        if client is not None and self.lease_id and spec.kind == common_pb2.NORMAL:
+            # a leased task's answer goes back on its lease, through the daemon; what the task sent
+            # on this client's stream is applied at the head first, and refs inside the result stay
+            # held until the submitter's record of it (which pins them there) has surely arrived
+            client.metrics.now()
+            try:
+                client.flush()
+            except exceptions.RaySystemError:
+                pass  # the head is away (restarting): what the task sent reaches it on reconnection
+            if any(v.contained for v in result.results):
+                self._hold_contained(client, [oid for v in result.results for oid in v.contained])
+            with self.send_lock:
+                self.channel.send(protocol.RESULT, result.SerializeToString())
+            return
         if client is not None:
             # on the client's stream the result follows everything the task sent
             # (submissions, puts, refs, its user metrics), in order; the daemon only frees the slot
@@ -71,6 +86,18 @@ class TaskReporting:
             return
         with self.send_lock:
             self.channel.send(protocol.RESULT, result.SerializeToString())
+
+    def _hold_contained(self, client: Any, oids: list[bytes]) -> None:
+        for oid in oids:
+            client.add_ref(oid)
+
+        def release() -> None:
+            for oid in oids:
+                client.remove_ref(oid)
+
+        timer = threading.Timer(config.LEASE_CONTAINED_HOLD_S, release)
+        timer.daemon = True
+        timer.start()
 
     # ---- results ----------------------------------------------------------------------
 

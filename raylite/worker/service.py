@@ -16,6 +16,7 @@ from raylite.rpc import common_pb2, head_pb2, worker_pb2, worker_pb2_grpc
 from raylite.worker import log_files, validate
 from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs
+from raylite.worker.lease_service import LeaseServer
 from raylite.worker.node_metrics import NodeMetrics
 from raylite.worker.object_store import NodeStore, StoreFull
 from raylite.worker.state.pull_progress import PullProgress, Report
@@ -216,8 +217,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
         transfers: Transfers,
         logs: ExecutorLogs | None = None,
         bulk_server: BulkServer | None = None,
+        leases: LeaseServer | None = None,
     ) -> None:
         self.node_id = node_id
+        self.leases = leases if leases is not None else LeaseServer(lambda lease_id, why: None)
         self.node_store = node_store
         self.transfers = transfers
         self.logs = logs
@@ -244,6 +247,13 @@ class WorkerServicer(worker_pb2_grpc.WorkerServiceServicer):
                 yield chunk
         except log_files.LogFileError as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"node {self.node_id.hex()[:12]}: {exc}")
+
+    async def LeaseStream(
+        self, request_iterator: AsyncIterator[worker_pb2.LeaseBatch], context: grpc.aio.ServicerContext
+    ) -> None:
+        # tasks of a lease straight from their submitter (raylite/worker/lease_service.py); answers
+        # are written with context.write as they come, so this is no generator
+        await self.leases.stream(request_iterator, context)
 
     async def BulkTicket(
         self, request: worker_pb2.BulkTicketRequest, context: grpc.aio.ServicerContext

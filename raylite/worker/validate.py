@@ -10,8 +10,16 @@ or the reason.
 
 from __future__ import annotations
 
-from raylite import config
-from raylite.ids import ACTOR_ID_BYTES, NODE_ID_BYTES, OBJECT_ID_BYTES, TASK_ID_BYTES
+from raylite import config, ids
+from raylite.ids import (
+    ACTOR_ID_BYTES,
+    CLIENT_ID_BYTES,
+    FUNCTION_ID_BYTES,
+    LEASE_ID_BYTES,
+    NODE_ID_BYTES,
+    OBJECT_ID_BYTES,
+    TASK_ID_BYTES,
+)
 from raylite.rpc import common_pb2, worker_pb2
 from raylite.worker.state.log_lines import safe_file_name
 
@@ -79,4 +87,53 @@ def bulk_ticket(request: worker_pb2.BulkTicketRequest) -> str | None:
         return problem
     if not 1 <= request.connections <= config.BULK_MAX_CONNECTIONS:
         return f"connections: 1 to {config.BULK_MAX_CONNECTIONS} tickets may be asked for, not {request.connections}"
+    return None
+
+
+def lease_batch(batch: worker_pb2.LeaseBatch, first: bool) -> str | None:
+    """A message of a LeaseStream: the first names the lease and its client; every one carries
+    normal tasks with an attempt each, dependency values, function bodies and cancels."""
+    if first:
+        if len(batch.lease_id) != LEASE_ID_BYTES:
+            return f"lease_id: the first message names the lease ({LEASE_ID_BYTES} bytes), got {len(batch.lease_id)}"
+        if len(batch.client_id) != CLIENT_ID_BYTES:
+            return f"client_id: a client id of {CLIENT_ID_BYTES} bytes was expected, got {len(batch.client_id)}"
+        if batch.protocol_version != config.PROTOCOL_VERSION:
+            return (
+                f"protocol_version: this node speaks version {config.PROTOCOL_VERSION}, the client "
+                f"{batch.protocol_version}; run the same raylite version everywhere"
+            )
+    if len(batch.attempts) != len(batch.tasks):
+        return f"attempts: one per task was expected, got {len(batch.attempts)} for {len(batch.tasks)} tasks"
+    for i, spec in enumerate(batch.tasks):
+        problem = _leased_task(spec, batch.attempts[i], i)
+        if problem is not None:
+            return problem
+    for i, value in enumerate(batch.args):
+        problem = object_id(value.object_id, f"args[{i}].object_id")
+        if problem is None and value.in_store and (len(value.node_id) != NODE_ID_BYTES or not value.node_address):
+            problem = f"args[{i}]: a value in a store needs its node's id and address"
+        if problem is not None:
+            return problem
+    for i, export in enumerate(batch.functions):
+        if len(export.function_id) != FUNCTION_ID_BYTES or ids.function_id(export.blob) != export.function_id:
+            return f"functions[{i}].function_id: is not the hash of the blob"
+    for i, task_id in enumerate(batch.cancels):
+        if len(task_id) != TASK_ID_BYTES:
+            return f"cancels[{i}]: a task id of {TASK_ID_BYTES} bytes was expected, got {len(task_id)} bytes"
+    return None
+
+
+def _leased_task(spec: common_pb2.TaskSpec, attempt: int, i: int) -> str | None:
+    if spec.kind != common_pb2.NORMAL:
+        return f"tasks[{i}].kind: only normal tasks run on a lease"
+    if len(spec.task_id) != TASK_ID_BYTES or len(spec.function_id) != FUNCTION_ID_BYTES:
+        return f"tasks[{i}]: task_id of {TASK_ID_BYTES} bytes and function_id of {FUNCTION_ID_BYTES} expected"
+    if not 1 <= spec.num_returns <= 1 << 16 and not spec.generator:
+        return f"tasks[{i}].num_returns: {spec.num_returns}; a task returns at least one object"
+    if attempt < 1:
+        return f"attempts[{i}]: attempts count from 1"
+    for j, dep in enumerate(spec.dependencies):
+        if len(dep) != OBJECT_ID_BYTES:
+            return f"tasks[{i}].dependencies[{j}]: an object id of {OBJECT_ID_BYTES} bytes was expected"
     return None

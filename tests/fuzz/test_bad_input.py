@@ -490,3 +490,41 @@ def test_a_stream_of_another_protocol_version_gets_both_versions(svc: Services, 
     outcome = svc.call(svc.head_address, stream, [first])
     assert outcome.code == grpc.StatusCode.FAILED_PRECONDITION
     assert f"protocol {config.PROTOCOL_VERSION}," in outcome.details and "speaks 99" in outcome.details
+
+
+# ---- task leases (WorkerService.LeaseStream) ---------------------------------------------------
+
+
+def lease_hello(lease_id: bytes = b"L" * 12, client_id: bytes = b"c" * 8) -> worker_pb2.LeaseBatch:
+    return worker_pb2.LeaseBatch(lease_id=lease_id, client_id=client_id, protocol_version=config.PROTOCOL_VERSION)
+
+
+@pytest.mark.parametrize(
+    "first, field",
+    [
+        (lease_hello(lease_id=b"short"), "lease_id"),
+        (lease_hello(client_id=b""), "client_id"),
+        (worker_pb2.LeaseBatch(lease_id=b"L" * 12, client_id=b"c" * 8, protocol_version=99), "protocol_version"),
+    ],
+    ids=["bad lease id", "no client id", "another version"],
+)
+def test_a_malformed_lease_stream_is_refused_naming_the_field(svc: Services, first, field: str) -> None:
+    outcome = svc.call(svc.worker_addresses[NODE_A], "LeaseStream", [first])
+    assert outcome.code == BAD, outcome
+    assert field in outcome.details
+
+
+def test_a_lease_the_node_does_not_serve_is_refused_and_tasks_with_no_attempts_are_malformed(svc: Services) -> None:
+    outcome = svc.call(svc.worker_addresses[NODE_A], "LeaseStream", [lease_hello()])
+    assert outcome.code == grpc.StatusCode.OK, outcome
+    (reply,) = [worker_pb2.LeaseReplyBatch.FromString(r) for r in outcome.replies]
+    assert reply.refused and not reply.results
+    tasks = lease_hello()
+    tasks.tasks.add(task_id=fresh_task(), function_id=b"f" * 16, num_returns=1)  # and no attempt for it
+    outcome = svc.call(svc.worker_addresses[NODE_A], "LeaseStream", [tasks])
+    assert outcome.code == BAD and "attempts" in outcome.details
+
+
+def test_a_lease_stream_without_the_token_is_refused(svc: Services) -> None:
+    outcome = svc.call(svc.worker_addresses[NODE_A], "LeaseStream", [lease_hello()], token=None)
+    assert outcome.code == grpc.StatusCode.UNAUTHENTICATED, outcome

@@ -453,6 +453,10 @@ def test_worker_object_service(services: Services) -> None:
             st.just("ListLogFiles"), messages(worker_pb2.ListLogFilesRequest, h).map(lambda m: [m]), st.just(False)
         ),
         st.tuples(st.just("ReadLogFile"), log_reads.map(lambda m: [m]), st.just(False)),
+        # task leases: the fuzzer's lease ids are unknown to the node (refused), or malformed
+        st.tuples(
+            st.just("LeaseStream"), st.lists(messages(worker_pb2.LeaseBatch, h), min_size=1, max_size=3), st.booleans()
+        ),
     )
     strategy = st.tuples(st.sampled_from([NODE_A, NODE_B]), calls)
 

@@ -30,6 +30,7 @@ from raylite.head.state import (
     TaskFinished,
     TaskSubmitted,
 )
+from raylite.head.state.leases import LeaseDrained, LeaseRequested, LeaseReturned, LeasesServed, TaskRecorded
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker.daemon import HeadLink
 
@@ -127,6 +128,8 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
         "objects": print,
         "cancel_refused": print,
         "generator_consumed": print,
+        "leases": print,
+        "lease_revokes": print,
         "flush_ack": print,
         "warning": print,
     }
@@ -135,6 +138,8 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
         "objects",
         "cancel_refused",
         "generator_consumed",
+        "leases",
+        "lease_revokes",
         "flush_ack",
         "warning",
     ]
@@ -146,6 +151,8 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
                 "cancel_refused": print,
                 "generator_consumed": print,
                 "log_batches": print,
+                "leases": print,
+                "lease_revokes": print,
                 "flush_ack": print,
             },
         )
@@ -214,6 +221,12 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("placement_groups", event.group.pg_id)]
     if isinstance(event, PlacementGroupRemoveRequested):
         return [("remove_placement_groups", event.pg_id)]
+    if isinstance(event, LeaseRequested):
+        return [("lease_requests", event.lease_id)]
+    if isinstance(event, LeaseReturned):
+        return [("lease_returns", event.lease_id)]
+    if isinstance(event, TaskRecorded):
+        return [("lease_task_records", event.task.task_id)]
     step = {
         TaskBlockChanged: "block_states",
         TaskFinished: "results",
@@ -227,7 +240,11 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
 def node_step(event: Any) -> str:
     if isinstance(event, ObjectCopiesChanged):
         return "copies_added" if event.added else "copies_removed"
-    return {TaskFinished: "results", ExecutorDied: "deaths", PullsReported: "pulls"}[type(event)]
+    if isinstance(event, LeasesServed):
+        return "leases_served"
+    return {TaskFinished: "results", ExecutorDied: "deaths", PullsReported: "pulls", LeaseDrained: "leases_drained"}[
+        type(event)
+    ]
 
 
 def client_batch(n: int) -> head_pb2.ClientBatch:
@@ -240,6 +257,11 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.ref_changes.add(object_id=b"r" + oid[1:], held=False)
         b.puts.add(object_id=oid, data=b"v" * 100, size=100)
         b.tasks.add(task_id=i.to_bytes(16, "big"), payload=b"p" * 150, dependencies=[oid])
+        b.lease_requests.add(lease_id=CLIENT + i.to_bytes(4, "big"), class_key=b"k", slots=1)
+        b.lease_returns.add(lease_id=CLIENT + i.to_bytes(4, "big"))
+        record = b.lease_task_records.add(lease_id=CLIENT + i.to_bytes(4, "big"), attempt=1, node_id=NODE)
+        record.spec.task_id = (i + 1000).to_bytes(16, "big")
+        record.results.add(object_id=(i + 1000).to_bytes(16, "big") + bytes(4), data=b"x", size=1)
         b.subscribe.append(oid)
         b.block_states.add(task_id=i.to_bytes(16, "big"), blocked=True)
         b.results.add(task_id=i.to_bytes(16, "big"), node_id=NODE).results.add(object_id=oid, data=b"x", size=1)
@@ -316,8 +338,11 @@ async def test_the_head_applies_a_node_batch_in_the_table_order() -> None:
     batch.copies_removed.append(b"r" * 20)
     batch.pulls.add(object_id=b"p" * 20, received=1, total=2)
     batch.metrics.add(bytes_sent=5)
+    batch.leases_drained.add(lease_id=b"l" * 12)
+    batch.leases_served.add(lease_id=b"s" * 12, client_id=CLIENT, slots=1)
     svc._on_node_batch(NODE, batch)
-    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello", "log_batches", "metrics"))  # lines are not state
+    # lines are not state; nodes send no task records (their submitters do)
+    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello", "log_batches", "metrics", "task_records"))
     assert svc.metrics.nodes[NODE].bytes_sent == 5  # kept by the servicer, no event
 
 
@@ -365,6 +390,15 @@ class Recording:
     def cancel(self, request: head_pb2.CancelTask) -> None:
         self.calls.append("cancel_tasks")
 
+    def announce(self, grant: Any) -> None:
+        self.calls.append("leases")
+
+    def stop(self, end: Any) -> None:
+        self.calls.append("lease_ends")
+
+    def lend(self, lend: Any) -> None:
+        self.calls.append("lease_lends")
+
 
 async def test_the_worker_daemon_applies_head_to_node_in_the_table_order() -> None:
     msg = head_pb2.HeadToNode()
@@ -375,9 +409,12 @@ async def test_the_worker_daemon_applies_head_to_node_in_the_table_order() -> No
         msg.free_objects.append(bytes([i]) * 20)
         msg.promoted_objects.append(bytes([i]) * 20)
         msg.cancel_tasks.add(task_id=bytes([i]) * 16)
+        msg.leases.add(lease_id=bytes([i]) * 12)
+        msg.lease_ends.add(lease_id=bytes([i]) * 12)
+        msg.lease_lends.add(lease_id=bytes([i]) * 12, blocked=True)
     link = HeadLink("127.0.0.1:1", "token", None)
     recording = Recording()
-    link.attach(common_pb2.NodeInfo(node_id=NODE), recording, recording)  # type: ignore[arg-type]
+    link.attach(common_pb2.NodeInfo(node_id=NODE), recording, recording, recording)  # type: ignore[arg-type]
     link.stub = type("Stub", (), {"NodeStream": lambda self, **kw: FakeCall([msg])})()
     try:
         assert await link._session(head_pb2.NodeHello()) is None

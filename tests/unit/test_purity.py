@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 STATE_DIR = Path(__file__).resolve().parents[2] / "raylite" / "head" / "state"
+CLIENT_STATE_DIR = STATE_DIR.parents[1] / "client" / "state"
 FORBIDDEN = {"asyncio", "grpc", "socket", "time", "os", "random", "threading", "subprocess", "select"}
 
 
@@ -27,7 +28,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_state_modules_import_no_io() -> None:
-    files = sorted(STATE_DIR.glob("*.py"))
+    files = sorted(STATE_DIR.glob("*.py")) + sorted(CLIENT_STATE_DIR.glob("*.py"))
     assert files, f"no state modules found in {STATE_DIR}"
     for path in files:
         bad = imported_modules(path) & FORBIDDEN

@@ -57,6 +57,16 @@ from raylite.head.state.cancel import Cancellation
 from raylite.head.state.explain import Transfer
 from raylite.head.state.history import DEFAULT_LIMIT as DEFAULT_HISTORY
 from raylite.head.state.history import TaskHistory
+from raylite.head.state.leases import (
+    LeaseDrained,
+    LeaseEffect,
+    LeaseRequested,
+    LeaseReturned,
+    LeaseSlotBlocked,
+    LeasesServed,
+    LeaseTable,
+    TaskRecorded,
+)
 from raylite.head.state.model import (
     ACTOR_CREATION,
     ACTOR_METHOD,
@@ -121,6 +131,7 @@ class HeadState:
         placement.tasks, placement.actors = self._tasks, self._actors
         self._tasks.placement = placement
         self._streams = Streams(sink, self._objects)
+        self._leases = LeaseTable(self._nodes)
         self._streams.tasks = self._tasks
         self._tasks.streams = self._streams
         self._objects.streams = self._streams
@@ -159,6 +170,12 @@ class HeadState:
             GeneratorConsumed: self._streams.consumed,
             StreamReceivedReported: self._streams.caller_received,
             PullsReported: self._on_pulls_reported,
+            LeaseRequested: self._on_lease_requested,
+            LeaseReturned: lambda ev: self._leases.returned(ev.client_id, ev.lease_id, sink.now, ev.why),
+            LeaseDrained: lambda ev: self._leases.drained(ev.node_id, ev.lease_id, sink.now),
+            LeasesServed: self._on_leases_served,
+            LeaseSlotBlocked: lambda ev: self._leases.slot_blocked(ev.lease_id, ev.blocked),
+            TaskRecorded: lambda ev: tasks.recorded(ev.task, ev.results, ev.node_id, ev.attempt, ev.error),
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -188,12 +205,33 @@ class HeadState:
                     self._placement.schedule_pass()  # groups first: they wait for room as a whole
                 self._tasks.schedule_pass()  # (which defers itself while saved nodes are missing)
             self._objects.free_pass()
+            leases = self._leases
+            if leases.leases and not self._recovery.awaiting_nodes():
+                leases.grant_pass(sink.now)  # after the tasks queued at the head: leases get what is left
+                leases.revoke_pass(sink.now, self._tasks.waiting_classes(sink.now, leases.fairness_s))
             # Freeing can make room (an actor killed because its last handle went): use it
             # now, not whenever some later event happens to come.
             if not sink.needs_pass or self._recovery.awaiting_nodes():
                 return sink.take()
 
     # ---- events that span components ----------------------------------------------------------
+
+    def _on_lease_requested(self, ev: LeaseRequested) -> None:
+        self._leases.request(
+            ev.client_id, ev.lease_id, ev.class_key, ev.resources, ev.slots, self._sink.now, ev.job_id, ev.runtime_env
+        )
+
+    def _on_leases_served(self, ev: LeasesServed) -> None:
+        for lease in ev.leases:
+            self._leases.adopt(ev.node_id, lease, self._sink.now)
+
+    def lease_effects(self) -> list[LeaseEffect]:
+        """What the lease table decided in the steps so far (grants, revocations, stops), in order."""
+        return self._leases.take_effects()
+
+    @property
+    def leases(self) -> LeaseTable:
+        return self._leases
 
     def _on_node_added(self, ev: NodeAdded) -> None:
         self._nodes.add(ev.node_id, ev.resources, ev.info)
@@ -208,6 +246,7 @@ class HeadState:
         self._placement.node_lost(ev.node_id)
         self._tasks.node_lost(ev.node_id, f"node {where} died ({ev.reason})")
         self._actors.node_lost(ev.node_id, ev.reason)
+        self._leases.node_lost(ev.node_id, self._sink.now)
         for oid in [oid for oid, pull in self.transfers.items() if pull.node_id == ev.node_id]:
             del self.transfers[oid]
         lost = self._objects.node_lost(ev.node_id)
@@ -248,6 +287,7 @@ class HeadState:
     def _on_client_disconnected(self, ev: ClientDisconnected) -> None:
         job_id, is_driver = self.clients.pop(ev.client_id, (b"", False))
         self._objects.client_gone(ev.client_id)
+        self._leases.client_left(ev.client_id, self._sink.now)
         self._actors.owner_left(ev.client_id)  # (at the end of the step: it may be a reconnection)
         if is_driver:
             self._actors.driver_left(job_id)
@@ -359,6 +399,7 @@ class HeadState:
         """Checks invariants; tests call it after every step."""
         self._validate_resources()
         self._tasks.validate()
+        self._leases.validate()
         self._actors.validate()
         self._cancels.validate()
         self._placement.validate()
@@ -388,6 +429,7 @@ class HeadState:
                 if actor.node_id == node.node_id and actor.state is not ActorState.DEAD:
                     res.add(used, actor.held)
             res.add(used, self._placement.reserved_on(node.node_id))
+            res.add(used, self._leases.held_on(node.node_id))
             for name, total in node.total.items():
                 expect = total - used.get(name, 0.0)
                 got = node.available.get(name, 0.0)

@@ -260,9 +260,43 @@ class TaskTable(SchedulingPass):
             ev.error_summary,
         )
 
-    def finish(self, task: TaskRecord, results: list[ObjectInfo], cause: str, error: str = "") -> None:
+    def waiting_classes(self, now: float, patience: float) -> list[bytes]:
+        """Scheduling classes whose first READY task has waited `patience` seconds or more and
+        that some node could run: leases of other classes are revoked for them (leases.py)."""
+        out = []
+        for key, queue in self._queues.items():
+            if queue and key not in self._warned_infeasible:
+                task = self.tasks.get(queue[0])
+                if task is not None and task.story and now - task.story[-4] >= patience:
+                    out.append(repr(key).encode())
+        return out
+
+    def recorded(self, task: TaskRecord, results: list[ObjectInfo], node_id: bytes, attempt: int, error: str) -> None:
+        """A task that ran on a lease (raylite/head/state/leases.py), reported by its submitter
+        once answered: it enters the table run already and leaves it finished in the same step,
+        holding no resources of its own (its lease held them), kept in lineage if an output is in
+        a store (a lost one is remade through the scheduler, not on a lease). Its results go to
+        subscribers and waiting tasks, not to its submitter, which has them."""
+        if task.task_id in self.tasks or task.task_id in self.lineage or task.kind != NORMAL:
+            return  # a replay, or it went through the head meanwhile (bounced): that run counts
+        if task.generator:
+            return  # never leased (raylite/client/leases.py): a peer's mistake, ignored
+        resources, task.resources = task.resources, {}
+        self.sink.enter(task, NEW, "ran on a lease")
+        task.retries_left = task.max_retries
+        task.node_id = node_id
+        task.attempt = attempt
+        self.pin_arguments(task)
+        self.sink.transition(task, RUNNING, "ran on a lease")
+        self.finish(task, results, "its lease's answer was recorded", error, deliver=False)
+        task.resources = resources  # what a rerun from lineage takes
+
+    def finish(
+        self, task: TaskRecord, results: list[ObjectInfo], cause: str, error: str = "", deliver: bool = True
+    ) -> None:
         """Removes a task from the table and publishes its results under its return ids;
-        `error`: the "ExcType: message" its node reported, for the history."""
+        `error`: the "ExcType: message" its node reported, for the history; `deliver`: False
+        when its submitter has the results already."""
         was_running = task.state is RUNNING
         self.tasks.pop(task.task_id, None)
         if task.parent_id or self.cancels.children:
@@ -284,7 +318,7 @@ class TaskTable(SchedulingPass):
         if kind != NORMAL:
             self.actors.task_finished(task)
         add = self.objects.add
-        owner = task.client_id
+        owner = task.client_id if deliver else None
         for index in range(task.num_returns):
             src = results[index] if index < len(results) else results[-1]
             oid = object_id(task.task_id, index)

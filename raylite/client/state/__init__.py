@@ -1,0 +1,1 @@
+"""Pure state machines of the client: no I/O, no clock (tests/unit/test_purity.py checks)."""

@@ -1,0 +1,118 @@
+"""Task leases at the head's edge: ClientBatch and NodeBatch fields into lease events, and the
+lease table's effects into HeadToClient and HeadToNode (raylite/head/state/leases.py decides)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from raylite.batching import Outbox
+from raylite.head import wire
+from raylite.head.state.leases import (
+    Lease,
+    LeaseDrained,
+    LeaseEffect,
+    LeaseGranted,
+    LeaseRequested,
+    LeaseReturned,
+    LeaseRevoked,
+    LeaseSlotBlocked,
+    LeaseSlotLent,
+    LeasesServed,
+    LeaseStopped,
+    TaskRecorded,
+)
+from raylite.rpc import lease_pb2
+
+log = logging.getLogger(__name__)
+
+
+def requested(requests: Any, client_id: bytes) -> list[LeaseRequested]:
+    out = []
+    for r in requests:
+        if not r.lease_id.startswith(client_id):
+            # a lease id is its client's id and a counter: another's prefix could collide
+            log.warning("ignored a lease request %s not named after client %s", r.lease_id.hex(), client_id.hex())
+            continue
+        out.append(
+            LeaseRequested(client_id, r.lease_id, r.class_key, dict(r.resources), r.slots, r.job_id, r.runtime_env)
+        )
+    return out
+
+
+def returned(ends: Any, client_id: bytes) -> list[LeaseReturned]:
+    return [LeaseReturned(client_id, e.lease_id, e.why or "returned") for e in ends]
+
+
+def recorded(records: Any, client_id: bytes) -> list[TaskRecorded]:
+    return [
+        TaskRecorded(
+            wire.task_record(r.spec, client_id),
+            [wire.object_info(v) for v in r.results],
+            r.node_id,
+            r.attempt,
+            r.error_summary,
+        )
+        for r in records
+    ]
+
+
+def blocked(changes: Any) -> list[LeaseSlotBlocked]:
+    return [LeaseSlotBlocked(c.lease_id, c.blocked) for c in changes if c.lease_id]
+
+
+def drained(ends: Any, node_id: bytes) -> list[LeaseDrained]:
+    return [LeaseDrained(node_id, e.lease_id) for e in ends]
+
+
+def served(grants: Any, node_id: bytes) -> list[LeasesServed]:
+    leases = [
+        Lease(g.lease_id, g.client_id, g.class_key, dict(g.resources), g.slots, g.job_id) for g in grants if g.slots
+    ]
+    return [LeasesServed(node_id, leases)]
+
+
+def grant_message(lease: Lease, address: str) -> lease_pb2.LeaseGrant:
+    return lease_pb2.LeaseGrant(
+        lease_id=lease.lease_id,
+        node_id=lease.node_id,
+        node_address=address,
+        slots=lease.slots,
+        class_key=lease.class_key,
+        resources=lease.resources,
+        client_id=lease.client_id,
+        job_id=lease.job_id,
+    )
+
+
+def carry_out(
+    effects: list[LeaseEffect], clients: Mapping[bytes, Outbox], nodes: Mapping[bytes, Outbox], addresses: Any
+) -> None:
+    """Writes the lease table's decisions into the streams' outboxes. The node hears of a grant in
+    the same step as its client, and its stream is written first (HeadServicer writes the node's
+    outboxes before clients' only by wake-up order, so the daemon also keeps an early stream
+    waiting for the grant: raylite/worker/lease_service.py)."""
+    for effect in effects:
+        if isinstance(effect, LeaseGranted):
+            lease = effect.lease
+            assert lease.node_id is not None
+            grant = grant_message(lease, addresses(lease.node_id))
+            node = nodes.get(lease.node_id)
+            if node is not None:
+                node.touch().leases.append(grant)
+            client = clients.get(lease.client_id)
+            if client is not None:
+                client.touch().leases.append(grant)
+        elif isinstance(effect, LeaseRevoked):
+            client = clients.get(effect.client_id)
+            if client is not None:
+                client.touch().lease_revokes.add(lease_id=effect.lease_id, why=effect.why)
+        elif isinstance(effect, LeaseStopped):
+            node = nodes.get(effect.node_id)
+            if node is not None:
+                node.touch().lease_ends.add(lease_id=effect.lease_id, why=effect.why)
+        elif isinstance(effect, LeaseSlotLent):
+            node = nodes.get(effect.node_id)
+            if node is not None:
+                node.touch().lease_lends.add(lease_id=effect.lease_id, blocked=effect.blocked)
