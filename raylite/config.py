@@ -174,3 +174,13 @@ def runtime_dir() -> str:
 def shm_root() -> str:
     """Where node object stores live: shared memory when the machine has it."""
     return os.environ.get("RAYLITE_SHM_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else runtime_dir())
+
+
+# Direct actor calls (docs/design-direct-calls.md, part (a)): a caller sends actor calls
+# straight to the actor's executor's call port instead of through the head. Read by the
+# executor (it opens a port) and by every caller (it uses ports); off: all calls go by the head.
+DIRECT_ACTOR_CALLS = os.environ.get("RAYLITE_DIRECT_ACTOR_CALLS", "0") not in ("", "0", "false", "no")
+
+# A caller tells the head of its answered direct calls (CallRecord) at most this long after
+# the answer, in one batch: the state API and the dashboard see a direct call this late.
+CALL_RECORD_DELAY_S = float(os.environ.get("RAYLITE_CALL_RECORD_DELAY_S", "0.05"))

@@ -29,6 +29,7 @@ import grpc
 from raylite import auth, config, exceptions, hostinfo, ids, message_order, reconnect
 from raylite.batching import Outbox
 from raylite.client import streams
+from raylite.client.direct import DirectCaller
 from raylite.client.items import (
     _CANCEL,
     _EXPORT,
@@ -56,7 +57,7 @@ from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 log = logging.getLogger("raylite")
 
 
-class Client(ClientObjects, streams.StreamCalls):
+class Client(ClientObjects, streams.StreamCalls, DirectCaller):
     def __init__(
         self,
         head_address: str,
@@ -114,6 +115,7 @@ class Client(ClientObjects, streams.StreamCalls):
         self.worker_output = WorkerOutput("") if log_to_driver and is_driver else None
         self._output_tick: asyncio.TimerHandle | None = None
         self._init_streams()
+        self._init_direct()
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
         self._thread.start()
@@ -220,7 +222,8 @@ class Client(ClientObjects, streams.StreamCalls):
             values.update(self._unfinished.arguments())
             batch.puts.extend(values.values())
             batch.subscribe.extend(self._waiters)
-            batch.tasks.extend(self._unfinished.specs())
+            in_flight = self._resume_direct(batch)  # (calls in flight on their connections go on there)
+            batch.tasks.extend(s for s in self._unfinished.specs() if s.task_id not in in_flight)
             batch.cancels.extend(self._unfinished.cancels())  # (applied after the tasks)
         for oid in held:
             batch.ref_changes.add(object_id=oid, held=True)
@@ -253,8 +256,13 @@ class Client(ClientObjects, streams.StreamCalls):
         msg = self._outbox.touch()
         pending = self._pending
         refs: dict[bytes, bool] = {}
+        direct = self.direct_on
         while pending:
             kind, item = pending.popleft()
+            if direct and kind == _TASK and item.kind == common_pb2.ACTOR_METHOD and self._route_call(item, msg):
+                continue  # sent straight to its actor (raylite/client/direct.py)
+            if direct and kind == _CANCEL and self._direct_cancel(item):
+                continue
             if kind == _REF:
                 refs[item[0]] = item[1]  # the last change of a batch is the one that counts
             elif kind == _SUBSCRIBE:
@@ -265,6 +273,8 @@ class Client(ClientObjects, streams.StreamCalls):
                 getattr(msg, APPENDED_TO[kind]).append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
+        if self._to_send:
+            self._send_direct()
 
     async def _read(self) -> None:
         stream = self._stream
@@ -275,6 +285,7 @@ class Client(ClientObjects, streams.StreamCalls):
             "flush_ack": self._on_flush_ack,
             "warning": _print_warning,
             "log_batches": self._on_log_batches,
+            "actor_locations": self._on_actor_locations,
         }
         steps = message_order.bind(head_pb2.HeadToClient, actions)
         try:
@@ -350,14 +361,16 @@ class Client(ClientObjects, streams.StreamCalls):
             )
 
     def _on_flush_ack(self, seq: int) -> None:
-        event = self._flushes.pop(seq, None)
-        if event is not None:
-            event.set()
+        # every flush up to seq: one batch carries the last flush asked in it only
+        for done in [s for s in self._flushes if s <= seq]:
+            self._flushes.pop(done).set()
 
     def _on_objects(self, values: Any) -> None:
         with self._lock:
             for value in values:
                 oid = value.object_id
+                if self._call_actor:
+                    self._answered(task_of(oid))
                 if self._streams:
                     state = self._streams.get(task_of(oid))
                     if state is not None and self._stream_value(state, value):

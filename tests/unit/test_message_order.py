@@ -13,6 +13,7 @@ from raylite.head import service
 from raylite.head.service import HeadServicer
 from raylite.head.state import (
     ActorKillRequested,
+    CallRecorded,
     CancelRequested,
     ClientConnected,
     ExecutorDied,
@@ -125,6 +126,7 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
         "log_batches": print,
         "objects": print,
         "cancel_refused": print,
+        "actor_locations": print,
         "generator_consumed": print,
         "flush_ack": print,
         "warning": print,
@@ -133,6 +135,7 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
         "log_batches",
         "objects",
         "cancel_refused",
+        "actor_locations",
         "generator_consumed",
         "flush_ack",
         "warning",
@@ -143,6 +146,7 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
             {
                 "objects": print,
                 "cancel_refused": print,
+                "actor_locations": print,
                 "generator_consumed": print,
                 "log_batches": print,
                 "flush_ack": print,
@@ -213,6 +217,8 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("placement_groups", event.group.pg_id)]
     if isinstance(event, PlacementGroupRemoveRequested):
         return [("remove_placement_groups", event.pg_id)]
+    if isinstance(event, CallRecorded):
+        return [("call_records", event.task.task_id)]
     step = {
         TaskBlockChanged: "block_states",
         TaskFinished: "results",
@@ -250,6 +256,9 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         group.bundles.add().resources["CPU"] = 1.0
         b.remove_placement_groups.append(bytes([i + 2]) * 16)
         b.metrics.add(name=f"m{i}", kind=1, value=1.0)
+        record = b.call_records.add(node_id=NODE)
+        record.spec.task_id = (i + 100).to_bytes(16, "big")
+        b.locate_actors.append(bytes([i + 3]) * 16)
     return b
 
 
@@ -281,7 +290,7 @@ async def test_the_head_applies_a_client_batch_in_the_table_order() -> None:
     assert recorder.exports_first
     # user metrics are no event either: the servicer merges them into its own tables
     assert [step for step, _ in recorder.items] == expected(
-        head_pb2.ClientBatch, 1, skip=("exports", "flush", "metrics")
+        head_pb2.ClientBatch, 1, skip=("exports", "flush", "metrics", "locate_actors")
     )
     assert recorder.acks == [0] and out.msg.flush_ack == 7
     assert svc.metrics.user.series == {("m0", ()): [1.0]}

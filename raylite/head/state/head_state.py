@@ -52,6 +52,7 @@ from collections.abc import Callable
 from typing import Any
 
 from raylite import resources as res
+from raylite.head.state import direct_calls
 from raylite.head.state.actors import ActorDirectory
 from raylite.head.state.cancel import Cancellation
 from raylite.head.state.explain import Transfer
@@ -62,6 +63,7 @@ from raylite.head.state.model import (
     ACTOR_METHOD,
     ActorKillRequested,
     ActorRecord,
+    CallRecorded,
     CancelRequested,
     ClientConnected,
     ClientDisconnected,
@@ -157,6 +159,7 @@ class HeadState:
             GeneratorItemReported: self._streams.item_reported,
             GeneratorConsumed: self._streams.consumed,
             PullsReported: self._on_pulls_reported,
+            CallRecorded: self._on_call_recorded,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -233,6 +236,9 @@ class HeadState:
         if ev.task.strategy.kind == PLACEMENT_GROUP:
             self._placement.bind(ev.task)
         self._tasks.submit(ev.task)
+
+    def _on_call_recorded(self, ev: CallRecorded) -> None:
+        direct_calls.record(ev, self._tasks.history, self._objects, self._sink.event)
 
     def _on_objects_put(self, ev: ObjectsPut) -> None:
         for info in ev.objects:

@@ -121,6 +121,10 @@ class ActorRecord:
     namespace: str = ""  # where its name is registered (names are unique per namespace)
     # The client that created it (its owner): a non-detached actor dies with it, as in Ray.
     owner: bytes = b""
+    # Direct calls: its executor's call port while it is placed and its constructor returned
+    # ("" otherwise), and why its latest life ended (quoted to calls that life cut short).
+    call_address: str = ""
+    last_death: str = ""
 
 
 # ---- events ---------------------------------------------------------------
@@ -190,12 +194,26 @@ class ObjectsSubscribed:
 
 
 @dataclass(slots=True)
+class CallRecorded:
+    """A caller's direct actor call was answered (raylite/head/state/direct_calls.py)."""
+
+    task: TaskRecord  # from the call's spec (payload dropped)
+    results: list[ObjectInfo]  # only those in a store or holding refs
+    error: str
+    failed: bool
+    node_id: bytes
+    started: float
+    finished: float
+
+
+@dataclass(slots=True)
 class TaskFinished:
     node_id: bytes
     task_id: bytes
     results: list[ObjectInfo]
     error_summary: str = ""
     retryable: bool = False  # the error matches the task's retry_exceptions
+    call_address: str = ""  # an actor creation's: its executor's call port (direct calls), "" for none
 
 
 @dataclass(slots=True)
@@ -363,6 +381,7 @@ class Warn:
 Event = (
     NodeAdded
     | NodeRemoved
+    | CallRecorded
     | ClientConnected
     | ClientDisconnected
     | TaskSubmitted
