@@ -38,6 +38,7 @@ from raylite.client.items import (
     _METRIC,
     _PG_CREATE,
     _PG_REMOVE,
+    _PUT,
     _REF,
     _RESTART,
     _RESULT,
@@ -216,7 +217,7 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
         batch.exports.extend(self._exported.values())
         batch.placement_groups.extend(list(self._placement_groups.values()))  # (a restarted head has none)
         with self._ref_lock:
-            held = list(self._refcounts)
+            held = [oid for oid in self._refcounts if oid not in self._local_only]
         with self._lock:
             values = {oid: self._objects[oid] for oid in held if oid in self._objects}
             values.update(self._unfinished.arguments())
@@ -259,7 +260,9 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
         direct = self.direct_on
         while pending:
             kind, item = pending.popleft()
-            if direct and kind == _TASK and item.kind == common_pb2.ACTOR_METHOD and self._route_call(item, msg):
+            if self._local_only and kind in _CARRY_REFS:
+                self.register_refs(_CARRY_REFS[kind](item))  # (a direct call's result this drain kept local)
+            if direct and kind == _TASK and item.kind == common_pb2.ACTOR_METHOD and self._route_call(item, msg, refs):
                 continue  # sent straight to its actor (raylite/client/direct.py)
             if direct and kind == _CANCEL and self._direct_cancel(item):
                 continue
@@ -398,6 +401,8 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
         with self._ref_lock:
             n = self._refcounts.get(oid, 0)
             self._refcounts[oid] = n + 1
+            if n == 0 and self._local_only and oid in self._local_only:
+                return  # a direct call's return: the head hears of it only if it leaves (direct.py)
         if n == 0:
             self._enqueue(_REF, (oid, True))
 
@@ -411,6 +416,9 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
             self._refcounts.pop(oid, None)
             self._objects.pop(oid, None)
             self._failed_call_actors.pop(oid, None)
+            if self._local_only and oid in self._local_only:
+                self._local_only.discard(oid)
+                return  # the head never heard of it
         if not self._closed:
             self._enqueue(_REF, (oid, False))
 
@@ -423,6 +431,8 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
             self._enqueue(_EXPORT, export)
 
     def submit(self, spec: common_pb2.TaskSpec) -> None:
+        if self._local_only:
+            self.register_refs([*spec.dependencies, *spec.borrowed])
         with self._lock:
             for i in range(spec.num_returns):
                 self._owned_pending.add(ids.object_id(spec.task_id, i))
@@ -432,6 +442,8 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
 
     def report_result(self, result: head_pb2.TaskResult) -> None:
         """An executor's task result, sent after everything the task itself sent."""
+        if self._local_only:
+            self.register_refs([oid for v in result.results for oid in v.contained])
         self._enqueue(_RESULT, result)
 
     def cancel(self, oid: bytes, force: bool, recursive: bool) -> None:
@@ -565,6 +577,14 @@ _FORCED_ACTOR_CALL = (
     "Cancel it without force (a call not started yet never runs; an async one is cancelled where it "
     "awaits), or end the actor with kill()"
 )
+
+
+# the refs an item of these kinds carries out of this process
+_CARRY_REFS: dict[int, Callable[[Any], list[bytes]]] = {
+    _TASK: lambda spec: [*spec.dependencies, *spec.borrowed],
+    _PUT: lambda value: list(value.contained),
+    _RESULT: lambda result: [oid for v in result.results for oid in v.contained],
+}
 
 
 def _print_warning(warning: str) -> None:

@@ -32,8 +32,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from raylite import call_wire, config, tls
+from raylite.client.items import _PUT, _REF
 from raylite.client.state.actor_channel import ActorChannel, Channel
-from raylite.ids import task_of
+from raylite.ids import object_id, task_of
 from raylite.rpc import calls_pb2, common_pb2, head_pb2
 
 log = logging.getLogger("raylite")
@@ -112,6 +113,7 @@ class DirectCaller:
         _refcounts: dict[bytes, int]
         _ref_lock: Any
         _lock: Any
+        _objects: dict[bytes, Any]
 
         def _on_objects(self, values: Any) -> None: ...
         def add_ref(self, oid: bytes) -> None: ...
@@ -127,6 +129,10 @@ class DirectCaller:
         self._records: list[tuple[common_pb2.TaskSpec, calls_pb2.TaskResultDirect]] = []
         self._record_timer: asyncio.TimerHandle | None = None
         self._ssl: ssl.SSLContext | None = None
+        # Returns of direct calls whose refs the head never heard of (under _ref_lock): a result
+        # only this process holds costs the head nothing. A ref that leaves the process
+        # (an argument, inside a put or a result) is announced first (`register_refs`).
+        self._local_only: set[bytes] = set()
 
     # ---- sending (user threads, then the loop) ---------------------------------------------
 
@@ -138,8 +144,9 @@ class DirectCaller:
             self.add_ref(oid)
         self._call_refs[spec.task_id] = oids
 
-    def _route_call(self, spec: common_pb2.TaskSpec, msg: head_pb2.ClientBatch) -> bool:
-        """On the loop: numbers an actor call; True if it was sent direct (else it goes in msg)."""
+    def _route_call(self, spec: common_pb2.TaskSpec, msg: head_pb2.ClientBatch, refs: dict[bytes, bool]) -> bool:
+        """On the loop: numbers an actor call; True if it was sent direct (else it goes in msg).
+        `refs`: the ref changes of this drain, from which a direct call's returns are taken out."""
         channel = self._channels.get(spec.actor_id)
         if channel is None:
             channel = self._channels[spec.actor_id] = ActorChannel(spec.actor_id)
@@ -151,6 +158,7 @@ class DirectCaller:
             msg.locate_actors.append(spec.actor_id)
         direct_ok = not spec.dependencies and not spec.generator and not spec.direct_incarnation
         if not channel.route(call_id, spec, direct_ok):
+            self._announce_returns(spec, refs)  # by the head: it must see them held before the call
             return False
         self._hold_call_refs(spec)
         batch = self._to_send.get(spec.actor_id)
@@ -158,6 +166,27 @@ class DirectCaller:
             batch = self._to_send[spec.actor_id] = calls_pb2.CallBatch()
         batch.calls.append(spec)
         return True
+
+    def expect_direct(self, spec: common_pb2.TaskSpec) -> None:
+        """Before the refs to an actor call's returns are made (a user thread): they stay unknown to
+        the head unless the call goes by the head after all, or a ref leaves this process."""
+        with self._ref_lock:
+            self._local_only.update(object_id(spec.task_id, i) for i in range(spec.num_returns))
+
+    def register_refs(self, oids: Any) -> None:
+        """Refs about to leave this process: the head hears of those it does not know yet
+        (held, then the value if it is here), before what carries them (any thread)."""
+        if not self._local_only:
+            return
+        with self._ref_lock:
+            leaving = [oid for oid in oids if oid in self._local_only]
+            self._local_only.difference_update(leaving)
+        for oid in leaving:
+            self._enqueue(_REF, (oid, True))
+            value = self._objects.get(oid)
+            if value is not None:
+                self._enqueue(_PUT, value)
+            # (not here yet: its CallRecord publishes it, since this process holds it)
 
     def _direct_cancel(self, request: head_pb2.CancelRequest) -> bool:
         """A cancel of a call sent direct goes to its actor; True if it did."""
@@ -247,7 +276,25 @@ class DirectCaller:
         msg = self._outbox.touch()
         for spec in specs:
             spec.direct_incarnation = channel.incarnation + 1
+            self._announce_returns(spec, msg)  # the head publishes them now: it must see them held
             msg.tasks.append(spec)
+
+    def _announce_returns(self, spec: common_pb2.TaskSpec, into: Any) -> None:
+        """The head hears that this process holds the call's returns (into: a batch, or a drain's refs)."""
+        local = self._local_only
+        if not local:
+            return
+        with self._ref_lock:
+            for i in range(spec.num_returns):
+                oid = object_id(spec.task_id, i)
+                if oid in local:
+                    local.discard(oid)
+                    if oid not in self._refcounts:
+                        continue  # (dropped already)
+                    if isinstance(into, dict):
+                        into[oid] = True
+                    else:
+                        into.ref_changes.add(object_id=oid, held=True)
 
     # ---- answers (the loop) -------------------------------------------------------------------
 
@@ -256,6 +303,9 @@ class DirectCaller:
         if spec is None:
             return  # answered already (a late duplicate)
         holds_refs = any(v.contained for v in result.results)
+        if self._local_only and any(v.in_store or v.contained for v in result.results):
+            # a value in a store (or pinning refs) must be known to the head, which frees it
+            self._announce_returns(spec, self._outbox.touch())
         if holds_refs:
             channel.settling.add(result.task_id)
         self._on_objects(result.results)  # (calls _answered)
@@ -313,7 +363,10 @@ class DirectCaller:
                 record.spec.CopyFrom(spec)
                 record.spec.ClearField("payload")
                 # what other processes may still ask the head for: values held here, refs inside
-                record.results.extend(v for v in result.results if v.contained or v.object_id in held)
+                local = self._local_only
+                record.results.extend(
+                    v for v in result.results if v.contained or (v.object_id in held and v.object_id not in local)
+                )
 
     def _resume_direct(self, batch: head_pb2.ClientBatch) -> set[bytes]:
         """For a restarted head: locate the actors again; the calls sent direct and unanswered

@@ -110,6 +110,7 @@ class DirectCalls:
 
     def _hold(self, conn: call_port.Connection, seq: int, oids: list[bytes]) -> None:
         client = context.current()  # the refs came from somewhere: this process has a client
+        client.register_refs(oids)
         for oid in oids:
             client.add_ref(oid)
         self.holds.setdefault(conn, []).append((seq, oids))
