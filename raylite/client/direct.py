@@ -196,7 +196,8 @@ class DirectCaller:
             return False
         batch = self._to_send.setdefault(channel.actor_id, calls_pb2.CallBatch())
         batch.cancels.append(call_id)
-        return True
+        # recursive: the head cancels what the call submitted (it knows those tasks, not the call)
+        return not request.recursive
 
     def _send_direct(self) -> None:
         """End of a drain: one frame per actor called direct in it."""

@@ -234,3 +234,35 @@ def test_direct_calls_over_tls_with_the_token(certs: Certs, tmp_path_factory: py
     assert stop.returncode == 0, stop.stderr
     _gone, alive = psutil.wait_procs(procs, timeout=10)
     assert not alive, f"left running after stop: {[p.pid for p in alive]}"
+
+
+@raylite.remote
+def long_child() -> str:
+    time.sleep(60)
+    return "done"
+
+
+@raylite.remote(max_concurrency=2)
+class Parent:
+    def __init__(self) -> None:
+        self.child: Any = None
+
+    def run(self) -> str:
+        self.child = long_child.remote()
+        return raylite.get(self.child)
+
+    def child_ref(self) -> list[Any]:
+        return [self.child]
+
+
+def test_a_recursive_cancel_of_a_direct_call_reaches_the_tasks_it_submitted(direct_cluster: dict) -> None:
+    actor = Parent.remote()
+    wait_open(actor)
+    ref = actor.run.remote()
+    wait_for(lambda: raylite.get(actor.child_ref.remote())[0] is not None, "the call to submit its child")
+    child = raylite.get(actor.child_ref.remote())[0]
+    raylite.cancel(ref, recursive=True)
+    with pytest.raises(exceptions.TaskCancelledError):
+        raylite.get(child, timeout=DEADLINE_S)
+    with pytest.raises((exceptions.TaskCancelledError, exceptions.RayTaskError)):
+        raylite.get(ref, timeout=DEADLINE_S)
