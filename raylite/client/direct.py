@@ -197,6 +197,7 @@ class DirectCaller:
         batch = self._to_send.setdefault(channel.actor_id, calls_pb2.CallBatch())
         batch.cancels.append(call_id)
         # recursive: the head cancels what the call submitted (it knows those tasks, not the call)
+        request.direct_call = True
         return not request.recursive
 
     def _send_direct(self) -> None:
@@ -256,6 +257,14 @@ class DirectCaller:
         channel = conn.channel
         if channel.connection is conn and channel.state is Channel.CONNECTING:
             channel.opened()
+            self._tell_first_unanswered(channel)  # (calls the head answered since the hello)
+
+    def _tell_first_unanswered(self, channel: ActorChannel) -> None:
+        """The next frame to the actor says how far the caller's answers go (at the end of this drain,
+        or of one scheduled now)."""
+        if channel.actor_id not in self._to_send:
+            self._to_send[channel.actor_id] = calls_pb2.CallBatch()
+            self._loop.call_soon(self._send_direct)
 
     def _channel_broke(self, conn: _Connection, why: str) -> None:
         channel = conn.channel
@@ -338,7 +347,14 @@ class DirectCaller:
         """Any answer of a numbered call, by either path (from _on_objects, on the loop)."""
         actor_id = self._call_actor.pop(call_id, None)
         if actor_id is not None:
-            self._channels[actor_id].answered(call_id)
+            channel = self._channels[actor_id]
+            by_head = call_id not in channel.unanswered
+            before = channel.first_unanswered()
+            channel.answered(call_id)
+            if by_head and channel.state is Channel.OPEN and channel.first_unanswered() != before:
+                # a call the head answered without the actor seeing it (cancelled or failed there):
+                # the actor must not hold the caller's later direct calls for it
+                self._tell_first_unanswered(channel)
         refs = self._call_refs.pop(call_id, None)
         if refs:
             for oid in refs:

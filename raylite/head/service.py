@@ -463,7 +463,7 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     ),
     "kill_actors": lambda actor_ids, session, events: events.extend([ActorKillRequested(a) for a in actor_ids]),
     "cancels": lambda cancels, session, events: events.extend(
-        [CancelRequested(session.client_id, c.object_id, c.force, c.recursive) for c in cancels]
+        [CancelRequested(session.client_id, c.object_id, c.force, c.recursive, c.direct_call) for c in cancels]
     ),
     "restart_actors": lambda actor_ids, session, events: events.extend(
         [ActorKillRequested(a, "killed by raylite.kill(no_restart=False)", no_restart=False) for a in actor_ids]

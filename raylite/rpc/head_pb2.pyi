@@ -95,14 +95,16 @@ class MetricReport(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[int] = ..., description: _Optional[str] = ..., tag_keys: _Optional[_Iterable[str]] = ..., tag_values: _Optional[_Iterable[str]] = ..., value: _Optional[float] = ..., boundaries: _Optional[_Iterable[float]] = ..., bucket_counts: _Optional[_Iterable[int]] = ..., sum: _Optional[float] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
-    __slots__ = ("object_id", "force", "recursive")
+    __slots__ = ("object_id", "force", "recursive", "direct_call")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_CALL_FIELD_NUMBER: _ClassVar[int]
     object_id: bytes
     force: bool
     recursive: bool
-    def __init__(self, object_id: _Optional[bytes] = ..., force: _Optional[bool] = ..., recursive: _Optional[bool] = ...) -> None: ...
+    direct_call: bool
+    def __init__(self, object_id: _Optional[bytes] = ..., force: _Optional[bool] = ..., recursive: _Optional[bool] = ..., direct_call: _Optional[bool] = ...) -> None: ...
 
 class CancelRefused(_message.Message):
     __slots__ = ("object_id", "actor_call")

@@ -133,9 +133,13 @@ class CallOrder:
     numbered, no earlier number of its caller is still to come (`expected`).
     Runnable calls of different callers run in the order they arrived.
 
-    `expected` starts at the first number that arrives from a caller, or at
-    what the caller's hello says (`skip_to`: numbers below it were answered
-    and will not come); it moves past each call taken.
+    Numbers are enforced only while the caller has a direct connection: from
+    its hello (`skip_to`: numbers below first_unanswered were answered and
+    will not come; later batches move it on, among others past a call the head
+    answered without sending it here, cancelled or failed there) until the
+    connection closes (`disconnected`). On the head path alone one stream
+    keeps the order, and a number the head answered itself must not hold the
+    rest back. `expected` moves past each call taken.
     """
 
     def __init__(self) -> None:
@@ -148,8 +152,7 @@ class CallOrder:
 
     def arrived(self, caller: bytes, call_id: bytes, ready: bool, call_seq: int = 0) -> None:
         queue_ = self._queues.setdefault(caller, [])
-        if call_seq:
-            self._expected.setdefault(caller, call_seq)
+        if call_seq and caller in self._expected:
             bisect.insort(queue_, (call_seq, call_id))
         else:
             queue_.append((0, call_id))
@@ -160,9 +163,15 @@ class CallOrder:
             self._waiting.add(call_id)
 
     def skip_to(self, caller: bytes, first_unanswered: int) -> None:
-        """The caller has answers for every number below first_unanswered: none of them is to come."""
+        """The caller has answers for every number below first_unanswered: none of them is to come.
+        From the first (a hello), the caller's numbered calls run in call_seq order."""
         if first_unanswered:
             self._expected[caller] = max(self._expected.get(caller, 0), first_unanswered)
+
+    def disconnected(self, caller: bytes) -> None:
+        """The caller's direct connection closed: its calls come by the head alone now, in order;
+        none is held for a number any more (one the head answered itself would never come)."""
+        self._expected.pop(caller, None)
 
     def resolved(self, call_id: bytes) -> None:
         """The call's arguments are ready now (or failed: the call runs to report that)."""

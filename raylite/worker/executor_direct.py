@@ -63,6 +63,8 @@ class DirectCalls:
     def _take_direct(self, event: call_port.Hello | call_port.Calls | call_port.Closed) -> None:
         if isinstance(event, call_port.Closed):
             self._connection_gone(event.conn)
+            if self.in_order is not None:
+                self.in_order.order.disconnected(event.conn.caller)
             return
         if isinstance(event, call_port.Hello):
             if self.in_order is not None:

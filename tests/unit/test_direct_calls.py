@@ -157,6 +157,20 @@ def test_any_interleaving_of_the_two_paths_runs_each_callers_calls_in_call_seq_o
     assert len(order) == 0
 
 
+def test_numbers_are_not_enforced_without_a_connection() -> None:
+    """By the head alone, a number the head answered itself (a call cancelled there) never comes:
+    nothing may wait for it."""
+    order = CallOrder()
+    order.arrived(CALLER, b"h1", True, 1)
+    order.arrived(CALLER, b"h3", True, 3)  # 2 was cancelled in the head
+    assert order.take_runnable() == [b"h1", b"h3"]
+    order.skip_to(CALLER, 4)  # a hello
+    order.arrived(CALLER, b"d6", True, 6)
+    assert order.take_runnable() == []
+    order.disconnected(CALLER)  # the connection closed: 5 may have been answered by the head
+    assert order.take_runnable() == [b"d6"]
+
+
 def test_calls_without_numbers_keep_arrival_order() -> None:
     order = CallOrder()
     order.arrived(CALLER, b"x", True)

@@ -89,7 +89,7 @@ class Cancellation:
         task_id = task_of(ev.object_id)
         task = self.tasks.tasks.get(task_id)
         if task is None:
-            if ev.recursive and self._cancel_children_of_unknown(task_id):
+            if ev.recursive and ev.direct_call and self._cancel_children_of_unknown(task_id):
                 return
             if not self._known(ev.object_id, task_id):
                 self.sink.effects.append(CancelRefused(ev.client_id, ev.object_id))

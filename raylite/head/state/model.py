@@ -256,6 +256,7 @@ class CancelRequested:
     object_id: bytes
     force: bool = False
     recursive: bool = True
+    direct_call: bool = False  # a call its caller made direct: the head never had it, only its children
 
 
 @dataclass(slots=True)
