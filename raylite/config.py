@@ -178,8 +178,10 @@ def shm_root() -> str:
 
 # Direct actor calls (docs/design-direct-calls.md, part (a)): a caller sends actor calls
 # straight to the actor's executor's call port instead of through the head. Read by the
-# executor (it opens a port) and by every caller (it uses ports); off: all calls go by the head.
-DIRECT_ACTOR_CALLS = os.environ.get("RAYLITE_DIRECT_ACTOR_CALLS", "0") not in ("", "0", "false", "no")
+# executor (it opens a port) and by every caller (it uses ports). On by default (tests/unit,
+# tests/cluster, tests/compat, tests/fuzz and chaos seeds 0-4 pass with it); "0": every
+# call goes by the head, as before.
+DIRECT_ACTOR_CALLS = os.environ.get("RAYLITE_DIRECT_ACTOR_CALLS", "1") not in ("", "0", "false", "no")
 
 # A caller tells the head of its answered direct calls (CallRecord) at most this long after
 # the answer, in one batch: the state API and the dashboard see a direct call this late.
