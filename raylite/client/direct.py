@@ -348,10 +348,10 @@ class DirectCaller:
         actor_id = self._call_actor.pop(call_id, None)
         if actor_id is not None:
             channel = self._channels[actor_id]
-            by_head = call_id not in channel.unanswered
-            before = channel.first_unanswered()
+            tell = call_id not in channel.unanswered and channel.state is Channel.OPEN
+            before = channel.first_unanswered() if tell else 0  # (a min over the calls out: only then)
             channel.answered(call_id)
-            if by_head and channel.state is Channel.OPEN and channel.first_unanswered() != before:
+            if tell and channel.first_unanswered() != before:
                 # a call the head answered without the actor seeing it (cancelled or failed there):
                 # the actor must not hold the caller's later direct calls for it
                 self._tell_first_unanswered(channel)
