@@ -217,3 +217,14 @@ LEASE_ANNOUNCE_WAIT_S = float(os.environ.get("RAYLITE_LEASE_ANNOUNCE_WAIT_S", "5
 # a leased task's executor keeps the refs inside its result this long after answering, so that the
 # submitter's record (which pins them at the head) arrives before the executor lets go of them
 LEASE_CONTAINED_HOLD_S = 30.0
+
+# Direct actor calls (docs/design-direct-calls.md, part (a)): a caller sends actor calls
+# straight to the actor's executor's call port instead of through the head. Read by the
+# executor (it opens a port) and by every caller (it uses ports). On by default (tests/unit,
+# tests/cluster, tests/compat, tests/fuzz and chaos seeds 0-4 pass with it); "0": every
+# call goes by the head, as before.
+DIRECT_ACTOR_CALLS = os.environ.get("RAYLITE_DIRECT_ACTOR_CALLS", "1") not in ("", "0", "false", "no")
+
+# A caller tells the head of its answered direct calls (CallRecord) at most this long after
+# the answer, in one batch: the state API and the dashboard see a direct call this late.
+CALL_RECORD_DELAY_S = float(os.environ.get("RAYLITE_CALL_RECORD_DELAY_S", "0.05"))

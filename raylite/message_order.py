@@ -114,6 +114,12 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # Records of tasks run on leases, like results: after the refs this client holds to their
         # outputs (held ref_changes) and before it releases them (the last step).
         Step("lease_task_records"),
+        # A caller's records of its answered direct calls: after ref_changes held and puts
+        # (the caller holds the results it records), before released refs (a record pins
+        # the refs inside its results before the caller lets them go).
+        Step("call_records"),
+        # Names actors only; the head answers with their locations now and on each change.
+        Step("locate_actors"),
         # After tasks: a task submitted in this batch and cancelled in it is known to the
         # head when the cancel is applied (a cancel of an unknown task is refused). After
         # results too, though no client reports a result of a task it cancels.
@@ -151,6 +157,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         Step("objects"),
         # Before flush_ack: cancel() waits for the ack of its batch, then reads what was refused.
         Step("cancel_refused"),
+        # Where actors called directly live: after objects (a call answered through the head
+        # before its actor moved is settled first), before flush_ack.
+        Step("actor_locations"),
         # A generator's caller progressed: wakes an executor paused by backpressure. It names
         # no object, so its place only has to come before the ack that speaks of everything.
         Step("generator_consumed"),

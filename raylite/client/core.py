@@ -29,6 +29,7 @@ import grpc
 from raylite import auth, config, exceptions, hostinfo, ids, message_order, reconnect
 from raylite.batching import Outbox
 from raylite.client import streams
+from raylite.client.direct import DirectCaller
 from raylite.client.items import (
     _CANCEL,
     _EXPORT,
@@ -37,6 +38,7 @@ from raylite.client.items import (
     _METRIC,
     _PG_CREATE,
     _PG_REMOVE,
+    _PUT,
     _REF,
     _RESTART,
     _RESULT,
@@ -57,7 +59,7 @@ from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
 log = logging.getLogger("raylite")
 
 
-class Client(ClientObjects, streams.StreamCalls):
+class Client(ClientObjects, streams.StreamCalls, DirectCaller):
     def __init__(
         self,
         head_address: str,
@@ -119,6 +121,7 @@ class Client(ClientObjects, streams.StreamCalls):
         self._init_streams()
         if config.task_leases():
             self._leases = LeaseLink(self)
+        self._init_direct()
         self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="raylite-client", daemon=True)
         self._thread.start()
@@ -220,13 +223,14 @@ class Client(ClientObjects, streams.StreamCalls):
         batch.exports.extend(self._exported.values())
         batch.placement_groups.extend(list(self._placement_groups.values()))  # (a restarted head has none)
         with self._ref_lock:
-            held = list(self._refcounts)
+            held = [oid for oid in self._refcounts if oid not in self._local_only]
         with self._lock:
             values = {oid: self._objects[oid] for oid in held if oid in self._objects}
             values.update(self._unfinished.arguments())
             batch.puts.extend(values.values())
             batch.subscribe.extend(self._waiters)
-            batch.tasks.extend(self._unfinished.specs())
+            in_flight = self._resume_direct(batch)  # (calls in flight on their connections go on there)
+            batch.tasks.extend(s for s in self._unfinished.specs() if s.task_id not in in_flight)
             batch.streams_received.extend(self._streams_received())  # (applied after the tasks)
             batch.generator_items.extend(self._items_to_resend())
             batch.cancels.extend(self._unfinished.cancels())  # (applied after the tasks)
@@ -261,8 +265,15 @@ class Client(ClientObjects, streams.StreamCalls):
         msg = self._outbox.touch()
         pending = self._pending
         refs: dict[bytes, bool] = {}
+        direct = self.direct_on
         while pending:
             kind, item = pending.popleft()
+            if self._local_only and kind in _CARRY_REFS:
+                self.register_refs(_CARRY_REFS[kind](item))  # (a direct call's result this drain kept local)
+            if direct and kind == _TASK and item.kind == common_pb2.ACTOR_METHOD and self._route_call(item, msg, refs):
+                continue  # sent straight to its actor (raylite/client/direct.py)
+            if direct and kind == _CANCEL and self._direct_cancel(item):
+                continue
             if kind == _REF:
                 refs[item[0]] = item[1]  # the last change of a batch is the one that counts
             elif kind == _SUBSCRIBE:
@@ -273,6 +284,8 @@ class Client(ClientObjects, streams.StreamCalls):
                 getattr(msg, APPENDED_TO[kind]).append(item)
         for oid, held in refs.items():
             msg.ref_changes.add(object_id=oid, held=held)
+        if self._to_send:
+            self._send_direct()
 
     async def _read(self) -> None:
         stream = self._stream
@@ -285,6 +298,7 @@ class Client(ClientObjects, streams.StreamCalls):
             "log_batches": self._on_log_batches,
             "leases": self._leases.granted if self._leases is not None else _unasked_leases,
             "lease_revokes": self._leases.revoked if self._leases is not None else None,
+            "actor_locations": self._on_actor_locations,
         }
         steps = message_order.bind(head_pb2.HeadToClient, actions)
         try:
@@ -360,14 +374,16 @@ class Client(ClientObjects, streams.StreamCalls):
             )
 
     def _on_flush_ack(self, seq: int) -> None:
-        event = self._flushes.pop(seq, None)
-        if event is not None:
-            event.set()
+        # every flush up to seq: one batch carries the last flush asked in it only
+        for done in [s for s in self._flushes if s <= seq]:
+            self._flushes.pop(done).set()
 
     def _on_objects(self, values: Any) -> None:
         with self._lock:
             for value in values:
                 oid = value.object_id
+                if self._call_actor:
+                    self._answered(task_of(oid))
                 if self._streams:
                     state = self._streams.get(task_of(oid))
                     if state is not None and self._stream_value(state, value):
@@ -397,6 +413,8 @@ class Client(ClientObjects, streams.StreamCalls):
         with self._ref_lock:
             n = self._refcounts.get(oid, 0)
             self._refcounts[oid] = n + 1
+            if n == 0 and self._local_only and oid in self._local_only:
+                return  # a direct call's return: the head hears of it only if it leaves (direct.py)
         if n == 0:
             self._enqueue(_REF, (oid, True))
 
@@ -410,6 +428,9 @@ class Client(ClientObjects, streams.StreamCalls):
             self._refcounts.pop(oid, None)
             self._objects.pop(oid, None)
             self._failed_call_actors.pop(oid, None)
+            if self._local_only and oid in self._local_only:
+                self._local_only.discard(oid)
+                return  # the head never heard of it
         if not self._closed:
             self._enqueue(_REF, (oid, False))
 
@@ -422,6 +443,8 @@ class Client(ClientObjects, streams.StreamCalls):
             self._enqueue(_EXPORT, export)
 
     def submit(self, spec: common_pb2.TaskSpec) -> None:
+        if self._local_only:
+            self.register_refs([*spec.dependencies, *spec.borrowed])
         with self._lock:
             for i in range(spec.num_returns):
                 self._owned_pending.add(ids.object_id(spec.task_id, i))
@@ -434,6 +457,8 @@ class Client(ClientObjects, streams.StreamCalls):
     def report_result(self, result: head_pb2.TaskResult) -> None:
         """An executor's task result, sent after everything the task itself sent."""
         self._items_done(result.task_id)
+        if self._local_only:
+            self.register_refs([oid for v in result.results for oid in v.contained])
         self._enqueue(_RESULT, result)
 
     def cancel(self, oid: bytes, force: bool, recursive: bool) -> None:
@@ -577,6 +602,14 @@ _FORCED_ACTOR_CALL = (
 
 def _unasked_leases(grants: Any) -> None:
     log.warning("the head granted %d leases this client did not ask for (task leases are off here)", len(grants))
+
+
+# the refs an item of these kinds carries out of this process
+_CARRY_REFS: dict[int, Callable[[Any], list[bytes]]] = {
+    _TASK: lambda spec: [*spec.dependencies, *spec.borrowed],
+    _PUT: lambda value: list(value.contained),
+    _RESULT: lambda result: [oid for v in result.results for oid in v.contained],
+}
 
 
 def _print_warning(warning: str) -> None:

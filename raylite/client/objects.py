@@ -101,6 +101,7 @@ class ClientObjects:
         _streams: dict[bytes, Any]
 
         def _ended_marker(self, oid: bytes) -> bool: ...
+        def register_refs(self, oids: Any) -> None: ...
         def _item_to_come(self, oid: bytes) -> bool: ...
 
     def new_put_id(self) -> bytes:
@@ -112,6 +113,8 @@ class ClientObjects:
         The ref must exist first: its RefChange then reaches the head no later
         than the put, which the head would otherwise free the moment it arrives.
         """
+        if s.contained:
+            self.register_refs(s.contained)
         value = self._store_value(oid, s)
         value.contained.extend(s.contained)
         self._objects[oid] = value

@@ -27,6 +27,7 @@ from raylite.head.metrics import HeadMetrics
 from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
+    CallRecorded,
     CancelRefused,
     CancelRequested,
     CancelTask,
@@ -59,9 +60,10 @@ from raylite.head.state import (
     TaskFinished,
     TaskSubmitted,
     Warn,
+    direct_calls,
 )
 from raylite.head.storage import HeadStorage
-from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc
+from raylite.rpc import calls_pb2, common_pb2, head_pb2, head_pb2_grpc
 
 log = logging.getLogger("raylite.head")
 
@@ -81,6 +83,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
         self.metrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
         self._now = 0.0  # the time of the step being applied (apply())
+        # direct actor calls: actor -> the clients that located it, told of each change
+        self.locators: dict[bytes, set[bytes]] = {}
 
     def recover(self, grace_s: float) -> bool:
         """Takes over what a crashed predecessor saved; False when there was nothing."""
@@ -131,6 +135,8 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             elif isinstance(effect, ActorChanged):
                 if self.storage is not None:
                     self.storage.save_actor(self.state.actors[effect.actor_id])
+                if effect.actor_id in self.locators:
+                    self._tell_location(effect.actor_id, self.locators[effect.actor_id])
             elif isinstance(effect, CancelTask):
                 out = self.nodes.get(effect.node_id)
                 if out is not None:  # (no stream: NodeRemoved finishes the task as cancelled)
@@ -239,6 +245,37 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
                 action(items, session, events)
         if events:
             self.apply(*events)
+        if batch.locate_actors:  # answered after the batch: an actor created in it exists by now
+            self.locate(session.client_id, batch.locate_actors)
+
+    def locate(self, client_id: bytes, actor_ids: Any) -> None:
+        """A client calls these actors directly: tell it where they are now, and on every change."""
+        for actor_id in actor_ids:
+            self.locators.setdefault(actor_id, set()).add(client_id)
+            self._tell_location(actor_id, (client_id,))
+
+    def _tell_location(self, actor_id: bytes, client_ids: Any) -> None:
+        actor = self.state.actors.get(actor_id)
+        if actor is None:
+            return  # (not known here: its calls go through the head, which fails them)
+        state, incarnation, address, death = direct_calls.location(actor)
+        location = calls_pb2.ActorLocation(
+            actor_id=actor_id, state=state, incarnation=incarnation, call_address=address, death=death
+        )
+        gone = []
+        for client_id in client_ids:
+            out = self.clients.get(client_id)
+            if out is None:
+                gone.append(client_id)
+            else:
+                out.touch().actor_locations.append(location)
+        if gone:
+            locators = self.locators.get(actor_id, set())
+            locators.difference_update(gone)
+            if not locators:
+                self.locators.pop(actor_id, None)
+        if location.state == "DEAD":
+            self.locators.pop(actor_id, None)
 
     def take_exports(self, exports: Any) -> None:
         """Keeps the functions a client exported, for the tasks that name them."""
@@ -436,7 +473,7 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     ),
     "kill_actors": lambda actor_ids, session, events: events.extend([ActorKillRequested(a) for a in actor_ids]),
     "cancels": lambda cancels, session, events: events.extend(
-        [CancelRequested(session.client_id, c.object_id, c.force, c.recursive) for c in cancels]
+        [CancelRequested(session.client_id, c.object_id, c.force, c.recursive, c.direct_call) for c in cancels]
     ),
     "restart_actors": lambda actor_ids, session, events: events.extend(
         [ActorKillRequested(a, "killed by raylite.kill(no_restart=False)", no_restart=False) for a in actor_ids]
@@ -454,6 +491,10 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
     "lease_returns": lambda ends, session, events: events.extend(lease_wire.returned(ends, session.client_id)),
     "lease_task_records": lambda records, session, events: events.extend(
         lease_wire.recorded(records, session.client_id)
+    ),
+    "locate_actors": None,  # _on_client_batch answers them once the batch's events are applied
+    "call_records": lambda records, session, events: events.extend(
+        [_call_recorded(r, session.client_id) for r in records]
     ),
     "flush": _ack_flush,
 }
@@ -506,6 +547,19 @@ def _finished(node_id: bytes, result: head_pb2.TaskResult) -> TaskFinished:
         [wire.object_info(v) for v in result.results],
         result.error_summary,
         result.retryable,
+        result.call_address,
+    )
+
+
+def _call_recorded(record: calls_pb2.CallRecord, client_id: bytes) -> CallRecorded:
+    return CallRecorded(
+        wire.task_record(record.spec, client_id),
+        [wire.object_info(v) for v in record.results],
+        record.error_summary,
+        record.failed,
+        record.node_id,
+        record.started,
+        record.finished,
     )
 
 

@@ -33,7 +33,7 @@ from raylite.ids import (
     OBJECT_ID_BYTES,
     TASK_ID_BYTES,
 )
-from raylite.rpc import common_pb2, head_pb2, lease_pb2
+from raylite.rpc import calls_pb2, common_pb2, head_pb2, lease_pb2
 
 _KINDS = (common_pb2.NORMAL, common_pb2.ACTOR_CREATION, common_pb2.ACTOR_METHOD)
 _STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY", "PLACEMENT_GROUP")
@@ -117,6 +117,23 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
         _id(end.lease_id, LEASE_ID_BYTES, "lease_returns", i, "lease_id")
     for i, record in enumerate(batch.lease_task_records):
         _lease_task_record(record, i, "lease_task_records")
+    _ids(batch.locate_actors, ACTOR_ID_BYTES, "locate_actors")
+    for i, record in enumerate(batch.call_records):
+        _call_record(record, i)
+
+
+def _call_record(record: calls_pb2.CallRecord, i: int) -> None:
+    """A caller's answered direct call: an actor call of its own, with its kept results."""
+    _task_spec(record.spec, i, "call_records", "spec.")
+    if record.spec.kind != common_pb2.ACTOR_METHOD:
+        raise BadMessage(f"call_records[{i}].spec.kind: only actor calls are made directly")
+    if record.node_id:
+        _id(record.node_id, NODE_ID_BYTES, "call_records", i, "node_id")
+    task_id = record.spec.task_id
+    for j, value in enumerate(record.results):
+        _object_value(value, f"call_records[{i}].results", j)
+        if value.object_id[:TASK_ID_BYTES] != task_id:
+            raise BadMessage(f"call_records[{i}].results[{j}].object_id: is not a return of the recorded call")
 
 
 def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
@@ -281,6 +298,8 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
         _id(spec.actor_id, ACTOR_ID_BYTES, field, i, f"{inner}actor_id")
     else:
         raise BadMessage(f"{_prefix(field, i, inner)}kind: {kind} is not a TaskKind")
+    if (spec.call_seq or spec.direct_incarnation) and kind != common_pb2.ACTOR_METHOD:
+        raise BadMessage(f"{_prefix(field, i, inner)}call_seq: only actor calls are numbered (or resent direct calls)")
     if kind != common_pb2.ACTOR_METHOD and len(spec.function_id) != FUNCTION_ID_BYTES:
         _id(spec.function_id, FUNCTION_ID_BYTES, field, i, f"{inner}function_id")
     if not 1 <= spec.num_returns <= config.MAX_NUM_RETURNS:

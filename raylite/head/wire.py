@@ -39,6 +39,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         borrowed=tuple(spec.borrowed),
         parent_id=spec.parent_task_id,
         generator=spec.generator,
+        direct_incarnation=spec.direct_incarnation,
         spec=spec.SerializeToString(),
     )
 

@@ -1,5 +1,6 @@
 from raylite.rpc import common_pb2 as _common_pb2
 from raylite.rpc import lease_pb2 as _lease_pb2
+from raylite.rpc import calls_pb2 as _calls_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -33,7 +34,7 @@ class BlockState(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ..., lease_id: _Optional[bytes] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed", "metrics", "streams_received", "lease_requests", "lease_returns", "lease_task_records")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed", "metrics", "streams_received", "lease_requests", "lease_returns", "lease_task_records", "locate_actors", "call_records")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +56,8 @@ class ClientBatch(_message.Message):
     LEASE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     LEASE_RETURNS_FIELD_NUMBER: _ClassVar[int]
     LEASE_TASK_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    LOCATE_ACTORS_FIELD_NUMBER: _ClassVar[int]
+    CALL_RECORDS_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
     puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
@@ -76,7 +79,9 @@ class ClientBatch(_message.Message):
     lease_requests: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseRequest]
     lease_returns: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
     lease_task_records: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseTaskRecord]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricReport, _Mapping]]] = ..., streams_received: _Optional[_Iterable[_Union[StreamReceived, _Mapping]]] = ..., lease_requests: _Optional[_Iterable[_Union[_lease_pb2.LeaseRequest, _Mapping]]] = ..., lease_returns: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., lease_task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ...) -> None: ...
+    locate_actors: _containers.RepeatedScalarFieldContainer[bytes]
+    call_records: _containers.RepeatedCompositeFieldContainer[_calls_pb2.CallRecord]
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricReport, _Mapping]]] = ..., streams_received: _Optional[_Iterable[_Union[StreamReceived, _Mapping]]] = ..., lease_requests: _Optional[_Iterable[_Union[_lease_pb2.LeaseRequest, _Mapping]]] = ..., lease_returns: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., lease_task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ..., locate_actors: _Optional[_Iterable[bytes]] = ..., call_records: _Optional[_Iterable[_Union[_calls_pb2.CallRecord, _Mapping]]] = ...) -> None: ...
 
 class StreamReceived(_message.Message):
     __slots__ = ("task_id", "arrived", "missing")
@@ -111,14 +116,16 @@ class MetricReport(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[int] = ..., description: _Optional[str] = ..., tag_keys: _Optional[_Iterable[str]] = ..., tag_values: _Optional[_Iterable[str]] = ..., value: _Optional[float] = ..., boundaries: _Optional[_Iterable[float]] = ..., bucket_counts: _Optional[_Iterable[int]] = ..., sum: _Optional[float] = ...) -> None: ...
 
 class CancelRequest(_message.Message):
-    __slots__ = ("object_id", "force", "recursive")
+    __slots__ = ("object_id", "force", "recursive", "direct_call")
     OBJECT_ID_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_CALL_FIELD_NUMBER: _ClassVar[int]
     object_id: bytes
     force: bool
     recursive: bool
-    def __init__(self, object_id: _Optional[bytes] = ..., force: _Optional[bool] = ..., recursive: _Optional[bool] = ...) -> None: ...
+    direct_call: bool
+    def __init__(self, object_id: _Optional[bytes] = ..., force: _Optional[bool] = ..., recursive: _Optional[bool] = ..., direct_call: _Optional[bool] = ...) -> None: ...
 
 class CancelRefused(_message.Message):
     __slots__ = ("object_id", "actor_call")
@@ -157,7 +164,7 @@ class RefChange(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class HeadToClient(_message.Message):
-    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused", "generator_consumed", "log_batches", "leases", "lease_revokes")
+    __slots__ = ("objects", "flush_ack", "warning", "cancel_refused", "generator_consumed", "log_batches", "leases", "lease_revokes", "actor_locations")
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     FLUSH_ACK_FIELD_NUMBER: _ClassVar[int]
     WARNING_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +173,7 @@ class HeadToClient(_message.Message):
     LOG_BATCHES_FIELD_NUMBER: _ClassVar[int]
     LEASES_FIELD_NUMBER: _ClassVar[int]
     LEASE_REVOKES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_LOCATIONS_FIELD_NUMBER: _ClassVar[int]
     objects: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     flush_ack: int
     warning: str
@@ -174,7 +182,8 @@ class HeadToClient(_message.Message):
     log_batches: _containers.RepeatedCompositeFieldContainer[WorkerLogBatch]
     leases: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseGrant]
     lease_revokes: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
-    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., lease_revokes: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ...) -> None: ...
+    actor_locations: _containers.RepeatedCompositeFieldContainer[_calls_pb2.ActorLocation]
+    def __init__(self, objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., flush_ack: _Optional[int] = ..., warning: _Optional[str] = ..., cancel_refused: _Optional[_Iterable[_Union[CancelRefused, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., leases: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., lease_revokes: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., actor_locations: _Optional[_Iterable[_Union[_calls_pb2.ActorLocation, _Mapping]]] = ...) -> None: ...
 
 class WorkerLogBatch(_message.Message):
     __slots__ = ("job_id", "pid", "name", "is_err", "lines", "ip", "node_id", "task_id", "actor_id")
@@ -225,18 +234,20 @@ class LiveActor(_message.Message):
     def __init__(self, actor_id: _Optional[bytes] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("task_id", "results", "error_summary", "retryable", "node_id")
+    __slots__ = ("task_id", "results", "error_summary", "retryable", "node_id", "call_address")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     ERROR_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     results: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
     error_summary: str
     retryable: bool
     node_id: bytes
-    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., error_summary: _Optional[str] = ..., retryable: _Optional[bool] = ..., node_id: _Optional[bytes] = ...) -> None: ...
+    call_address: str
+    def __init__(self, task_id: _Optional[bytes] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., error_summary: _Optional[str] = ..., retryable: _Optional[bool] = ..., node_id: _Optional[bytes] = ..., call_address: _Optional[str] = ...) -> None: ...
 
 class ExecutorDied(_message.Message):
     __slots__ = ("task_id", "actor_id", "reason", "attempt", "intentional")

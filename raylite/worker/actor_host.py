@@ -28,6 +28,7 @@ why first, so that the head does not restart the actor.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import select
 import socket
@@ -124,46 +125,85 @@ def exit_reason(method: str, class_name: str) -> str:
 class CallOrder:
     """Which calls of a single-threaded actor may run now. Pure: call ids in, call ids out.
 
-    Each caller's calls queue in the order they arrived (the order the caller
-    made them: the head and the daemon keep one caller's calls in order). A
-    call is runnable when it is first in its caller's queue and its arguments
-    are ready; runnable calls run in the order they arrived.
+    Each caller's calls queue in the order the caller made them: by `call_seq`
+    when the caller numbers its calls (direct calls on: they may come by two
+    paths, the head and the call port, in any interleaving), else in arrival
+    order (one path, the head and the daemon keep it). A call is runnable when
+    it is first in its caller's queue, its arguments are ready and, if
+    numbered, no earlier number of its caller is still to come (`expected`).
+    Runnable calls of different callers run in the order they arrived.
+
+    Numbers are enforced only while the caller has a direct connection: from
+    its hello (`skip_to`: numbers below first_unanswered were answered and
+    will not come; later batches move it on, among others past a call the head
+    answered without sending it here, cancelled or failed there) until the
+    connection closes (`disconnected`). On the head path alone one stream
+    keeps the order, and a number the head answered itself must not hold the
+    rest back. `expected` moves past each call taken.
     """
 
     def __init__(self) -> None:
-        self._queues: dict[bytes, deque[bytes]] = {}  # caller -> its calls not yet run, in order
+        self._queues: dict[bytes, list[tuple[int, bytes]]] = {}  # caller -> (seq, call) not yet run, in order
         self._seq: dict[bytes, int] = {}  # call -> its arrival number
         self._waiting: set[bytes] = set()  # calls whose arguments are not ready yet
         self._caller: dict[bytes, bytes] = {}
+        self._expected: dict[bytes, int] = {}  # caller -> the call_seq it runs next
         self._next = 0
 
-    def arrived(self, caller: bytes, call_id: bytes, ready: bool) -> None:
-        self._queues.setdefault(caller, deque()).append(call_id)
+    def arrived(self, caller: bytes, call_id: bytes, ready: bool, call_seq: int = 0) -> None:
+        queue_ = self._queues.setdefault(caller, [])
+        if call_seq and caller in self._expected:
+            bisect.insort(queue_, (call_seq, call_id))
+        else:
+            queue_.append((0, call_id))
         self._seq[call_id] = self._next
         self._next += 1
         self._caller[call_id] = caller
         if not ready:
             self._waiting.add(call_id)
 
+    def skip_to(self, caller: bytes, first_unanswered: int) -> None:
+        """The caller has answers for every number below first_unanswered: none of them is to come.
+        From the first (a hello), the caller's numbered calls run in call_seq order."""
+        if first_unanswered:
+            self._expected[caller] = max(self._expected.get(caller, 0), first_unanswered)
+
+    def disconnected(self, caller: bytes) -> None:
+        """The caller's direct connection closed: its calls come by the head alone now, in order;
+        none is held for a number any more (one the head answered itself would never come)."""
+        self._expected.pop(caller, None)
+
     def resolved(self, call_id: bytes) -> None:
         """The call's arguments are ready now (or failed: the call runs to report that)."""
         self._waiting.discard(call_id)
+
+    def _head(self, caller: bytes, queue_: list[tuple[int, bytes]]) -> bytes | None:
+        seq, call_id = queue_[0]
+        if call_id in self._waiting or (seq and seq > self._expected.get(caller, seq)):
+            return None
+        return call_id
 
     def take_runnable(self) -> list[bytes]:
         """The calls to run now, in order; each is taken (it will not be returned again)."""
         out: list[bytes] = []
         while True:
-            heads = [q[0] for q in self._queues.values() if q and q[0] not in self._waiting]
+            heads = [h for c, q in self._queues.items() if q and (h := self._head(c, q)) is not None]
             if not heads:
                 return out
             call_id = min(heads, key=self._seq.__getitem__)
             caller = self._caller.pop(call_id)
             queue_ = self._queues[caller]
-            queue_.popleft()
+            seq, _ = queue_.pop(0)
+            if seq:
+                self._expected[caller] = max(self._expected.get(caller, 0), seq + 1)
             if not queue_:
                 del self._queues[caller]
             del self._seq[call_id]
             out.append(call_id)
+
+    def held(self) -> int:
+        """Calls waiting (for arguments or for an earlier number)."""
+        return len(self._seq)
 
     def __len__(self) -> int:
         return len(self._seq)
@@ -173,13 +213,15 @@ EOF_FRAME = None  # the daemon closed the channel
 
 
 class Inbox:
-    """The main thread's one source of work: frames from the daemon and news from helper threads.
+    """The main thread's one source of work: frames from the daemon, news from helper threads,
+    and what callers send to the actor's call port (raylite/worker/call_port.py).
 
-    The main thread reads the daemon's socket itself: while no helper is out,
-    nothing else can have news, so it blocks in recv() with no thread between
-    it and the socket (a reader thread and a queue cost two thread switches per
-    call). While helpers are out it waits on the socket and on a wake-up
-    socketpair the helpers write a byte to after appending their news.
+    The main thread reads the daemon's socket itself: while no helper is out and
+    no call port is open, nothing else can have news, so it blocks in recv() with
+    no thread between it and the socket (a reader thread and a queue cost two
+    thread switches per call). Otherwise it waits in one select() on the socket,
+    the call port's sockets and a wake-up socketpair the helpers write a byte to
+    after appending their news.
     """
 
     def __init__(self, sock: socket.socket, recv: Callable[[], Any]) -> None:
@@ -189,6 +231,8 @@ class Inbox:
         self._out = 0  # helpers whose news has not been taken yet (main thread only)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self.port: Any = None  # the actor's CallPort, once open
+        self._direct: deque[Any] = deque()  # what the call port read and the main thread did not take yet
 
     def helper_started(self) -> None:
         self._out += 1
@@ -203,12 +247,25 @@ class Inbox:
             if self._news:
                 self._out -= 1
                 return "news", self._news.popleft()
-            if self._out == 0:
+            if self._direct:
+                return "direct", self._direct.popleft()
+            port = self.port
+            if self._out == 0 and port is None:
                 return "frame", self._recv()
-            readable, _, _ = select.select([self._sock, self._wake_r], [], [])
+            watched = [self._sock, self._wake_r]
+            buffered: list[socket.socket] = []
+            if port is not None:
+                watched += port.sockets()
+                buffered = port.buffered()
+            readable, _, _ = select.select(watched, [], [], 0 if buffered else None)
             if self._wake_r in readable:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
+            if port is not None:
+                ready = [s for s in readable if s is not self._sock and s is not self._wake_r]
+                ready += [s for s in buffered if s not in ready]
+                if ready:
+                    self._direct.extend(port.readable(ready))
             if self._sock in readable:
                 return "frame", self._recv()
 
@@ -230,14 +287,22 @@ class InOrder:
         self._got: dict[bytes, Any] = {}  # call -> (args, kwargs), or the error getting them
         self._helpers: ThreadPoolExecutor | None = None
 
-    def serve(self, take: Callable[[Any], None], run: Callable[[head_pb2.TaskAssignment], None]) -> None:
-        """The main loop: `take` a frame from the daemon (which may call arrived()), `run` a call."""
+    def serve(
+        self,
+        take: Callable[[Any], None],
+        run: Callable[[head_pb2.TaskAssignment], None],
+        take_direct: Callable[[Any], None],
+    ) -> None:
+        """The main loop: `take` a frame from the daemon or `take_direct` what a caller sent
+        (either may call arrived()), `run` a call."""
         while True:
             kind, item = self.inbox.get()
             if kind == "frame":
                 if item is EOF_FRAME or item[0] == protocol.EXIT:
                     return
                 take(item)
+            elif kind == "direct":
+                take_direct(item)
             else:
                 self.order.resolved(item)
             for call_id in self.order.take_runnable():
@@ -248,7 +313,7 @@ class InOrder:
         known = {v.object_id for v in assignment.args}
         ready = all(d in known for d in spec.dependencies)
         self._held[spec.task_id] = assignment
-        self.order.arrived(spec.task_id[: ids.CLIENT_ID_BYTES], spec.task_id, ready)
+        self.order.arrived(spec.task_id[: ids.CLIENT_ID_BYTES], spec.task_id, ready, spec.call_seq)
         if not ready:
             if self._helpers is None:
                 self._helpers = ThreadPoolExecutor(16, thread_name_prefix="actor-args")

@@ -37,6 +37,7 @@ from raylite.worker import actor_host, executor_cancel, executor_output, generat
 from raylite.worker.call_ledger import CallLedger
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
 from raylite.worker.executor_cancel import _CALL_NOT_INTERRUPTED, CancelHandling
+from raylite.worker.executor_direct import DirectCalls
 from raylite.worker.executor_inputs import TaskInputs
 from raylite.worker.executor_results import TaskReporting
 from raylite.worker.gpus import GpuSlots, _visible_gpus
@@ -55,7 +56,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class Executor(CancelHandling, TaskInputs, TaskReporting):
+class Executor(CancelHandling, TaskInputs, TaskReporting, DirectCalls):
     def __init__(
         self, cfg: dict[str, Any], channel: protocol.BlockingChannel, control: protocol.BlockingChannel | None = None
     ) -> None:
@@ -79,6 +80,10 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         self.async_groups: actor_host.AsyncGroups | None = None
         self.threads: actor_host.ThreadGroups | None = None
         self.in_order: actor_host.InOrder | None = None  # a single-threaded actor's calls, held for their turn
+        self.inbox: actor_host.Inbox | None = None  # an actor's main-thread source of work (daemon, call port)
+        self.call_address = ""  # its call port's, once the actor is made (direct calls)
+        self.direct_routes = {}
+        self.holds = {}
         self.send_lock = threading.Lock()
         self.calls = CallLedger()
         self.job_id = b""
@@ -146,9 +151,15 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
         self.channel.send(protocol.HELLO, str(self.pid).encode())
         while True:
             if self.in_order is not None:  # it became a single-threaded actor
-                self.in_order.serve(self._take, self.run)
+                self.in_order.serve(self._take, self.run, self._take_direct)
                 return
-            frame = self.channel.recv()
+            if self.inbox is not None:  # an actor with a call port: it reads the port and the daemon
+                kind, frame = self.inbox.get()
+                if kind == "direct":
+                    self._take_direct(frame)
+                    continue
+            else:
+                frame = self.channel.recv()
             if frame is None:
                 return
             if frame[0] == protocol.EXIT:
@@ -393,6 +404,11 @@ class Executor(CancelHandling, TaskInputs, TaskReporting):
             self.threads = actor_host.ThreadGroups(spec.max_concurrency or 1, groups, target.__name__)
         else:
             self.in_order = actor_host.InOrder(self.channel.sock, self.channel.recv, self._arguments)
+        if self.in_order is not None:
+            self.inbox = self.in_order.inbox
+        elif config.DIRECT_ACTOR_CALLS:
+            self.inbox = actor_host.Inbox(self.channel.sock, self.channel.recv)
+        self.call_address = self._open_call_port(spec.actor_id, assignment.attempt)
         return None
 
     # ---- what the task runs as (get_runtime_context(), get_gpu_ids()) ------------------------------

@@ -39,6 +39,10 @@ class TaskReporting:
         ip: str
         actor: Any
         facts: Any
+        call_address: str
+        direct_routes: dict[bytes, Any]
+
+        def _deliver_direct(self, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult) -> bool: ...
 
     def _report(self, spec: common_pb2.TaskSpec, results: list[common_pb2.ObjectValue]) -> None:
         if context.peek() is None and self.local_refs.counts:
@@ -55,12 +59,16 @@ class TaskReporting:
             retryable=retryable,
             node_id=self.node_id,
         )
+        if spec.kind == common_pb2.ACTOR_CREATION and not failed:
+            result.call_address = self.call_address
         if spec.kind == common_pb2.ACTOR_METHOD:
             with self.send_lock:
                 self.calls.finished(spec.task_id, result)
         self._deliver(spec, result)
 
     def _deliver(self, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult) -> None:
+        if self.direct_routes and self._deliver_direct(spec, result):
+            return
         client = context.peek()
         if client is not None and self.lease_id and spec.kind == common_pb2.NORMAL:
             # a leased task's answer goes back on its lease, through the daemon; what the task sent

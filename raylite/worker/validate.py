@@ -20,7 +20,7 @@ from raylite.ids import (
     OBJECT_ID_BYTES,
     TASK_ID_BYTES,
 )
-from raylite.rpc import common_pb2, worker_pb2
+from raylite.rpc import calls_pb2, common_pb2, worker_pb2
 from raylite.worker.state.log_lines import safe_file_name
 
 
@@ -136,4 +136,27 @@ def _leased_task(spec: common_pb2.TaskSpec, attempt: int, i: int) -> str | None:
     for j, dep in enumerate(spec.dependencies):
         if len(dep) != OBJECT_ID_BYTES:
             return f"tasks[{i}].dependencies[{j}]: an object id of {OBJECT_ID_BYTES} bytes was expected"
+    return None
+
+
+def call_batch(batch: calls_pb2.CallBatch, actor_id: bytes) -> str | None:
+    """Why an actor's call port refuses a caller's CallBatch, or None if it is well formed:
+    calls of this actor, numbered, with no dependency (a direct call carries its arguments)."""
+    for i, spec in enumerate(batch.calls):
+        where = f"calls[{i}]"
+        if len(spec.task_id) != TASK_ID_BYTES:
+            return f"{where}.task_id: {len(spec.task_id)} bytes, not {TASK_ID_BYTES}"
+        if spec.kind != common_pb2.ACTOR_METHOD or spec.actor_id != actor_id:
+            return f"{where}: not a call of actor {actor_id.hex()[:12]}"
+        if not spec.call_seq:
+            return f"{where}.call_seq: a direct call is numbered (from 1)"
+        if spec.dependencies or spec.generator:
+            return f"{where}: a call with ObjectRef arguments or a generator goes by the head"
+        if not 1 <= spec.num_returns <= config.MAX_NUM_RETURNS:
+            return f"{where}.num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}"
+        if b"\0" not in spec.payload:
+            return f"{where}.payload: no method name"
+    for i, call_id in enumerate(batch.cancels):
+        if len(call_id) != TASK_ID_BYTES:
+            return f"cancels[{i}]: {len(call_id)} bytes, not {TASK_ID_BYTES}"
     return None

@@ -296,6 +296,21 @@ def test_a_finished_parent_cancels_no_children(state: HeadState) -> None:
     assert child.cancel == 0
 
 
+def test_a_recursive_cancel_of_a_direct_call_reaches_the_tasks_it_submitted(state: HeadState) -> None:
+    """A direct actor call never entered the head; the tasks it submitted did, naming it as parent."""
+    a = actor("a")
+    step(state, TaskSubmitted(a), finished(a))
+    the_call = call("direct", a)  # (never submitted: made direct)
+    child = nested("child", the_call, cpus=0)
+    step(state, TaskSubmitted(child))
+    request = CancelRequested(DRIVER, oid(the_call), False, True, direct_call=True)
+    assert of_type(step(state, request), CancelTask) == [CancelTask(b"n1", child.task_id, b"", False)]
+    # unmarked, the same request names a task the head does not know: refused, nothing cancelled
+    other = nested("other", the_call, cpus=0)
+    step(state, TaskSubmitted(other))
+    assert of_type(step(state, cancel(the_call)), CancelTask) == []
+
+
 def test_a_retried_parent_keeps_its_children(state: HeadState) -> None:
     parent = task("parent", cpus=0, max_retries=1)
     child = nested("child", parent, cpus=0)

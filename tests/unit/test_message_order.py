@@ -13,6 +13,7 @@ from raylite.head import service
 from raylite.head.service import HeadServicer
 from raylite.head.state import (
     ActorKillRequested,
+    CallRecorded,
     CancelRequested,
     ClientConnected,
     ExecutorDied,
@@ -127,6 +128,7 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
         "log_batches": print,
         "objects": print,
         "cancel_refused": print,
+        "actor_locations": print,
         "generator_consumed": print,
         "leases": print,
         "lease_revokes": print,
@@ -137,6 +139,7 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
         "log_batches",
         "objects",
         "cancel_refused",
+        "actor_locations",
         "generator_consumed",
         "leases",
         "lease_revokes",
@@ -149,6 +152,7 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
             {
                 "objects": print,
                 "cancel_refused": print,
+                "actor_locations": print,
                 "generator_consumed": print,
                 "log_batches": print,
                 "leases": print,
@@ -227,6 +231,8 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("lease_returns", event.lease_id)]
     if isinstance(event, TaskRecorded):
         return [("lease_task_records", event.task.task_id)]
+    if isinstance(event, CallRecorded):
+        return [("call_records", event.task.task_id)]
     step = {
         TaskBlockChanged: "block_states",
         TaskFinished: "results",
@@ -275,6 +281,9 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         group.bundles.add().resources["CPU"] = 1.0
         b.remove_placement_groups.append(bytes([i + 2]) * 16)
         b.metrics.add(name=f"m{i}", kind=1, value=1.0)
+        record = b.call_records.add(node_id=NODE)
+        record.spec.task_id = (i + 100).to_bytes(16, "big")
+        b.locate_actors.append(bytes([i + 3]) * 16)
     return b
 
 
@@ -306,7 +315,7 @@ async def test_the_head_applies_a_client_batch_in_the_table_order() -> None:
     assert recorder.exports_first
     # user metrics are no event either: the servicer merges them into its own tables
     assert [step for step, _ in recorder.items] == expected(
-        head_pb2.ClientBatch, 1, skip=("exports", "flush", "metrics")
+        head_pb2.ClientBatch, 1, skip=("exports", "flush", "metrics", "locate_actors")
     )
     assert recorder.acks == [0] and out.msg.flush_ack == 7
     assert svc.metrics.user.series == {("m0", ()): [1.0]}

@@ -35,6 +35,16 @@ def test_state_modules_import_no_io() -> None:
         assert not bad, f"{path.name} imports {sorted(bad)}: state machines must stay pure"
 
 
+def test_client_state_modules_import_no_io() -> None:
+    """The caller's channel for direct actor calls (raylite/client/state/) is pure too."""
+    client_state = STATE_DIR.parents[1] / "client" / "state"
+    files = sorted(client_state.glob("*.py"))
+    assert files, f"no state modules found in {client_state}"
+    for path in files:
+        bad = imported_modules(path) & FORBIDDEN
+        assert not bad, f"{path.name} imports {sorted(bad)}: state machines must stay pure"
+
+
 def test_checker_notices_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import time\nfrom asyncio import sleep\n")

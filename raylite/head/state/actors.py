@@ -50,6 +50,7 @@ from collections.abc import Container
 from typing import TYPE_CHECKING
 
 from raylite.failures import Failure, actor_death_failure
+from raylite.head.state import direct_calls
 from raylite.head.state.cancel import cancelled_info
 from raylite.head.state.model import (
     ACTOR_CREATION,
@@ -146,6 +147,22 @@ class ActorDirectory:
         actor = self.actors.get(task.actor_id)
         if task.state is TaskState.NEW:
             task.retries_left = actor.max_task_retries if actor is not None else 0
+            life = direct_calls.sent_life(task)
+            if (
+                life is not None
+                and actor is not None
+                and actor.state is not DEAD
+                and direct_calls.interrupted(actor, life)
+            ):
+                # resent by its caller: the life it was sent to ended with the call in flight
+                if task.retries_left == 0:
+                    message = (
+                        f"{actor.last_death}; the actor restarted, but this call is not retried (max_task_retries=0)"
+                    )
+                    self.tasks.finish(task, [_actor_died_info(task, message)] * task.num_returns, message)
+                    return
+                if task.retries_left > 0:
+                    task.retries_left -= 1
         if actor is None or actor.state is DEAD:
             why = actor.death if actor is not None else "it does not exist in this cluster"
             self.tasks.finish(task, [_actor_died_info(task, why)] * task.num_returns, "its actor is dead")
@@ -173,6 +190,7 @@ class ActorDirectory:
             self.died(actor, why, keep_creation=True)
         elif ev.results:
             actor.ready = _renamed(ev.results[0], object_id(task.task_id, 0))
+            actor.call_address = ev.call_address
             self.sink.effects.append(ActorChanged(actor.actor_id))
 
     @staticmethod
@@ -261,6 +279,7 @@ class ActorDirectory:
         was_pending = actor.state is PENDING or actor.state is RESTARTING
         self.sink.transition(actor, DEAD, why)
         actor.death = why
+        actor.call_address = ""
         self.sink.effects.append(ActorChanged(actor.actor_id))
         tasks = self.tasks
         creation = tasks.tasks.get(actor.actor_id)
@@ -290,6 +309,8 @@ class ActorDirectory:
         actor.node_id = None
         self.sink.transition(actor, RESTARTING, why)
         actor.ready = None
+        actor.call_address = ""
+        actor.last_death = why
         self.sink.effects.append(ActorChanged(actor.actor_id))
         actor.restarts += 1
         if actor.restarts_left > 0:

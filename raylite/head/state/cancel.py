@@ -89,6 +89,8 @@ class Cancellation:
         task_id = task_of(ev.object_id)
         task = self.tasks.tasks.get(task_id)
         if task is None:
+            if ev.recursive and ev.direct_call and self._cancel_children_of_unknown(task_id):
+                return
             if not self._known(ev.object_id, task_id):
                 self.sink.effects.append(CancelRefused(ev.client_id, ev.object_id))
             return
@@ -96,6 +98,15 @@ class Cancellation:
             self.sink.effects.append(CancelRefused(ev.client_id, ev.object_id, actor_call=True))
             return
         self.cancel(task, ev.force, ev.recursive)
+
+    def _cancel_children_of_unknown(self, parent_id: bytes) -> bool:
+        """A recursive cancel of a task the head never had (a direct actor call, which its caller
+        cancels itself): the tasks it submitted are found by a walk of the table, as `children`
+        indexes only parents in the table. A cancel is rare; the walk is not on any hot path."""
+        kids = [t for t in self.tasks.tasks.values() if t.parent_id == parent_id]
+        for child in kids:
+            self.cancel(child, False, True)
+        return bool(kids)
 
     def _known(self, oid: bytes, task_id: bytes) -> bool:
         objects = self.objects

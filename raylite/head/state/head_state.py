@@ -52,6 +52,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from raylite import resources as res
+from raylite.head.state import direct_calls
 from raylite.head.state.actors import ActorDirectory
 from raylite.head.state.cancel import Cancellation
 from raylite.head.state.explain import Transfer
@@ -72,6 +73,7 @@ from raylite.head.state.model import (
     ACTOR_METHOD,
     ActorKillRequested,
     ActorRecord,
+    CallRecorded,
     CancelRequested,
     ClientConnected,
     ClientDisconnected,
@@ -176,6 +178,7 @@ class HeadState:
             LeasesServed: self._on_leases_served,
             LeaseSlotBlocked: lambda ev: self._leases.slot_blocked(ev.lease_id, ev.blocked),
             TaskRecorded: lambda ev: tasks.recorded(ev.task, ev.results, ev.node_id, ev.attempt, ev.error),
+            CallRecorded: self._on_call_recorded,
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -274,6 +277,9 @@ class HeadState:
         if ev.task.strategy.kind == PLACEMENT_GROUP:
             self._placement.bind(ev.task)
         self._tasks.submit(ev.task)
+
+    def _on_call_recorded(self, ev: CallRecorded) -> None:
+        direct_calls.record(ev, self._tasks.history, self._objects, self._sink.event)
 
     def _on_objects_put(self, ev: ObjectsPut) -> None:
         for info in ev.objects:

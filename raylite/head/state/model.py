@@ -71,6 +71,7 @@ class TaskRecord:
     borrowed: tuple[bytes, ...] = ()  # refs nested in the arguments
     parent_id: bytes = b""  # the task that submitted it (b"": a driver); recursive cancels follow it
     spec: bytes = b""  # the serialized wire spec, passed to the node as is
+    direct_incarnation: int = 0  # a resent direct call: 1 + the actor life it was sent to (direct_calls.py)
     generator: int = NOT_GENERATOR  # STREAMING or DYNAMIC: it yields items (raylite/head/state/streams.py)
     # Scheduling state, owned by the head's components (raylite/head/state/states.py has the moves).
     state: TaskState = TaskState.NEW
@@ -122,6 +123,10 @@ class ActorRecord:
     namespace: str = ""  # where its name is registered (names are unique per namespace)
     # The client that created it (its owner): a non-detached actor dies with it, as in Ray.
     owner: bytes = b""
+    # Direct calls: its executor's call port while it is placed and its constructor returned
+    # ("" otherwise), and why its latest life ended (quoted to calls that life cut short).
+    call_address: str = ""
+    last_death: str = ""
 
 
 # ---- events ---------------------------------------------------------------
@@ -191,12 +196,26 @@ class ObjectsSubscribed:
 
 
 @dataclass(slots=True)
+class CallRecorded:
+    """A caller's direct actor call was answered (raylite/head/state/direct_calls.py)."""
+
+    task: TaskRecord  # from the call's spec (payload dropped)
+    results: list[ObjectInfo]  # only those in a store or holding refs
+    error: str
+    failed: bool
+    node_id: bytes
+    started: float
+    finished: float
+
+
+@dataclass(slots=True)
 class TaskFinished:
     node_id: bytes
     task_id: bytes
     results: list[ObjectInfo]
     error_summary: str = ""
     retryable: bool = False  # the error matches the task's retry_exceptions
+    call_address: str = ""  # an actor creation's: its executor's call port (direct calls), "" for none
 
 
 @dataclass(slots=True)
@@ -239,6 +258,7 @@ class CancelRequested:
     object_id: bytes
     force: bool = False
     recursive: bool = True
+    direct_call: bool = False  # a call its caller made direct: the head never had it, only its children
 
 
 @dataclass(slots=True)
@@ -375,6 +395,7 @@ class Warn:
 Event = (
     NodeAdded
     | NodeRemoved
+    | CallRecorded
     | ClientConnected
     | ClientDisconnected
     | TaskSubmitted
