@@ -114,6 +114,7 @@ class DirectCaller:
         _ref_lock: Any
         _lock: Any
         _objects: dict[bytes, Any]
+        _unfinished: Any
 
         def _on_objects(self, values: Any) -> None: ...
         def add_ref(self, oid: bytes) -> None: ...
@@ -288,6 +289,12 @@ class DirectCaller:
             spec.direct_incarnation = channel.incarnation + 1
             self._announce_returns(spec, msg)  # the head publishes them now: it must see them held
             msg.tasks.append(spec)
+            with self._lock:
+                cancel = self._unfinished.cancel_of(spec.task_id)
+            if cancel is not None:
+                # cancelled while sent direct: its cancel frame may have died with the connection,
+                # so the head cancels the resent call (cancels apply after the batch's tasks)
+                msg.cancels.append(cancel)
 
     def _announce_returns(self, spec: common_pb2.TaskSpec, into: Any) -> None:
         """The head hears that this process holds the call's returns (into: a batch, or a drain's refs)."""

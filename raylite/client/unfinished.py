@@ -48,6 +48,10 @@ class UnfinishedTasks:
     def cancelled(self, task_id: bytes, request: head_pb2.CancelRequest) -> None:
         self._cancels[task_id] = request
 
+    def cancel_of(self, task_id: bytes) -> head_pb2.CancelRequest | None:
+        """This client's cancel of an unfinished task, if it made one."""
+        return self._cancels.get(task_id)
+
     def cancels(self) -> list[head_pb2.CancelRequest]:
         return list(self._cancels.values())
 

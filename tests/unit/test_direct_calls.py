@@ -5,17 +5,21 @@ the head's rules for resent calls and records (raylite/head/state/direct_calls.p
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raylite import call_wire
+from raylite.client.direct import DirectCaller
 from raylite.client.state.actor_channel import ActorChannel, Channel, IllegalChannelMove
+from raylite.client.unfinished import UnfinishedTasks
 from raylite.head import wire
 from raylite.head.state import direct_calls
 from raylite.head.state.model import ActorRecord, TaskRecord
 from raylite.head.state.states import ActorState
-from raylite.rpc import calls_pb2, common_pb2
+from raylite.rpc import calls_pb2, common_pb2, head_pb2
 from raylite.worker import validate
 from raylite.worker.actor_host import CallOrder
 
@@ -231,3 +235,41 @@ def test_a_location_names_the_port_only_while_placed_and_ready() -> None:
     dead = actor(ActorState.DEAD, 3)
     dead.death = "killed"
     assert direct_calls.location(dead) == ("DEAD", 3, "", "killed")
+
+
+# ---- the caller's resend ---------------------------------------------------------------------
+
+
+class _Outbox:
+    def __init__(self) -> None:
+        self.batch = head_pb2.ClientBatch()
+
+    def touch(self) -> head_pb2.ClientBatch:
+        return self.batch
+
+
+class _Caller(DirectCaller):
+    """The caller's resend without a client: what it puts in the next ClientBatch."""
+
+    def __init__(self) -> None:
+        self._outbox = _Outbox()
+        self._lock = threading.Lock()
+        self._unfinished = UnfinishedTasks()
+        self._local_only: set[bytes] = set()
+
+
+def test_a_call_cancelled_while_sent_direct_is_cancelled_again_when_resent_by_the_head() -> None:
+    # (seen in chaos with a cut link: the cancel frame died with the connection, the call was
+    # resent through the head and ran, and the caller's get waited until its timeout)
+    caller = _Caller()
+    kept, cancelled = spec(1), spec(2)
+    request = head_pb2.CancelRequest(object_id=cancelled.task_id + bytes(4), recursive=True, direct_call=True)
+    caller._unfinished.add(kept)
+    caller._unfinished.add(cancelled)
+    caller._unfinished.cancelled(cancelled.task_id, request)
+    channel = ActorChannel(ACTOR)
+    caller._resend(channel, [kept, cancelled])
+    batch = caller._outbox.batch
+    assert [s.task_id for s in batch.tasks] == [kept.task_id, cancelled.task_id]
+    assert all(s.direct_incarnation == channel.incarnation + 1 for s in batch.tasks)
+    assert list(batch.cancels) == [request]
