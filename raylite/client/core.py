@@ -262,7 +262,8 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
 
     def _drain(self) -> None:
         self._wake_scheduled = False
-        msg = self._outbox.touch()
+        outbox = self._outbox
+        msg = outbox.msg  # touched at the end only if the head gets something: not for a direct call
         pending = self._pending
         refs: dict[bytes, bool] = {}
         direct = self.direct_on
@@ -286,6 +287,8 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
             msg.ref_changes.add(object_id=oid, held=held)
         if self._to_send:
             self._send_direct()
+        if msg.ListFields():
+            outbox.touch()
 
     async def _read(self) -> None:
         stream = self._stream

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 import raylite
-from raylite import config, exceptions
+from raylite import batching, config, exceptions
 from raylite.client import context
 from raylite.client.state.actor_channel import Channel
 from tests.cluster.test_cli import cli, free_port, recorded_pids
@@ -105,6 +105,25 @@ def test_calls_keep_their_order_across_switches_between_the_head_and_the_port(di
     assert raylite.get(refs) == list(range(30))
     assert raylite.get(actor.log.remote()) == list(range(30))
     assert channel_state(actor) is Channel.OPEN
+
+
+def test_direct_calls_send_the_head_no_empty_batches(direct_cluster: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call sent direct leaves nothing for the head: its drain must not wake the head's writer
+    (it did for every call, an empty ClientBatch each, costing the driver and the head CPU)."""
+    actor = Log.remote()
+    wait_open(actor)
+    written: list[bool] = []  # one per ClientBatch the driver writes: True if it has nothing in it
+    split = batching.split
+
+    def counting_split(msg: Any, limit: int) -> Any:
+        written.append(not msg.ListFields())
+        return split(msg, limit)
+
+    monkeypatch.setattr(batching, "split", counting_split)
+    for i in range(50):
+        assert raylite.get(actor.add.remote(i)) == i
+    assert channel_state(actor) is Channel.OPEN
+    assert written.count(True) == 0, f"{written.count(True)} empty batches of {len(written)} for 50 direct calls"
 
 
 def test_a_killed_actor_restarts_and_its_calls_in_flight_are_resent(direct_cluster: dict) -> None:
