@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -46,7 +46,6 @@ from raylite.client.items import (
     _TASK,
     APPENDED_TO,
 )
-from raylite.client.lease_link import LeaseLink
 from raylite.client.metrics_buffer import MetricsLink
 from raylite.client.objects import ClientObjects, Waiter
 from raylite.client.pending_calls import PendingCalls
@@ -55,6 +54,9 @@ from raylite.client.worker_output import WorkerOutput
 from raylite.daemon_util import new_event_loop
 from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
+
+if TYPE_CHECKING:
+    from raylite.client.lease_link import LeaseLink
 
 log = logging.getLogger("raylite")
 
@@ -120,6 +122,8 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
         self._output_tick: asyncio.TimerHandle | None = None
         self._init_streams()
         if config.task_leases():
+            from raylite.client.lease_link import LeaseLink  # (off by default: not imported otherwise)
+
             self._leases = LeaseLink(self)
         self._init_direct()
         self._loop = new_event_loop()
