@@ -120,6 +120,10 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
     _ids(batch.locate_actors, ACTOR_ID_BYTES, "locate_actors")
     for i, record in enumerate(batch.call_records):
         _call_record(record, i)
+    for i, running in enumerate(batch.calls_running):
+        _task_spec(running.spec, i, "calls_running", "spec.")
+        if running.spec.kind != common_pb2.ACTOR_METHOD:
+            raise BadMessage(f"calls_running[{i}].spec.kind: only actor calls are made directly")
 
 
 def _call_record(record: calls_pb2.CallRecord, i: int) -> None:

@@ -209,6 +209,15 @@ class CallRecorded:
 
 
 @dataclass(slots=True)
+class CallsRunning:
+    """A caller's direct actor calls still unanswered a record window after it sent them
+    (raylite/head/state/direct_calls.py: RunningCalls)."""
+
+    client_id: bytes
+    calls: list[tuple[TaskRecord, float]]  # (the call, payload dropped; when the caller sent it)
+
+
+@dataclass(slots=True)
 class TaskFinished:
     node_id: bytes
     task_id: bytes
@@ -396,6 +405,7 @@ Event = (
     NodeAdded
     | NodeRemoved
     | CallRecorded
+    | CallsRunning
     | ClientConnected
     | ClientDisconnected
     | TaskSubmitted
