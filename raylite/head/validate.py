@@ -274,6 +274,8 @@ def _resumed(hello: head_pb2.NodeHello) -> None:
             )
     for i, actor in enumerate(hello.actors):
         _id(actor.actor_id, ACTOR_ID_BYTES, "hello.actors", i, "actor_id")
+        if len(actor.call_address) > 300:
+            raise BadMessage(f"hello.actors[{i}].call_address: over 300 characters")
     for i, value in enumerate(hello.objects):
         _object_value(value, "hello.objects", i)
         if not value.in_store or value.node_id != hello.node.node_id:
