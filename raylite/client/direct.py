@@ -54,6 +54,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         channel = self.channel
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            for level, option, value in call_wire.liveness_options(config.CALL_LIVENESS_S):
+                try:
+                    sock.setsockopt(level, option, value)
+                except OSError:
+                    break  # (a platform that refuses one: the head's pushes still move the channel)
         hello = calls_pb2.CallHello(
             protocol_version=config.PROTOCOL_VERSION,
             token=self.client.token or "",

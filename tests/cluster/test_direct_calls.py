@@ -96,6 +96,18 @@ def late(value: int, seconds: float) -> int:
     return value
 
 
+def test_the_connection_to_a_call_port_has_the_kernels_liveness_check(direct_cluster: dict) -> None:
+    import socket
+
+    actor = Log.remote()
+    wait_open(actor)
+    conn = context.current()._channels[actor._actor_id].connection
+    sock = conn.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    bound_ms = int(config.CALL_LIVENESS_S * 1000)
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == bound_ms
+
+
 def test_calls_keep_their_order_across_switches_between_the_head_and_the_port(direct_cluster: dict) -> None:
     actor = Log.remote()
     wait_open(actor)
