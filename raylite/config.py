@@ -228,3 +228,9 @@ DIRECT_ACTOR_CALLS = os.environ.get("RAYLITE_DIRECT_ACTOR_CALLS", "1") not in ("
 # A caller tells the head of its answered direct calls (CallRecord) at most this long after
 # the answer, in one batch: the state API and the dashboard see a direct call this late.
 CALL_RECORD_DELAY_S = float(os.environ.get("RAYLITE_CALL_RECORD_DELAY_S", "0.05"))
+
+# A caller's connection to an actor's call port breaks when the actor's host has not answered
+# for about this long (kernel TCP keepalive probes while idle, a user timeout on unacknowledged
+# calls: raylite/call_wire.py liveness_options); its unanswered calls then go through the head.
+# The kernel answers, so a long call on a busy actor does not count as silence. "0": no check.
+CALL_LIVENESS_S = float(os.environ.get("RAYLITE_CALL_LIVENESS_S", "10"))

@@ -88,6 +88,9 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # Before tasks: a task submitted into a placement group made in the same batch
         # finds the group (a task naming a group the head does not know fails).
         Step("placement_groups"),
+        # Before tasks: a direct call reported running whose channel then broke comes back
+        # resent through the head, possibly in the same batch; its submission replaces the entry.
+        Step("calls_running"),
         Step("tasks"),
         # After puts and tasks only so that an object one of them made is delivered at
         # once; before them it would wait in the subscriber list and arrive all the same.

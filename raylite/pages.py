@@ -23,12 +23,12 @@ import mmap
 import threading
 import weakref
 
+from raylite import libc
+
 MADV_POPULATE_WRITE = 23  # linux/mman.h (Python 3.11's mmap module does not name it)
 STEP = 32 << 20  # how far ahead of the receiver each populate call maps
 
-_libc = ctypes.CDLL(None, use_errno=True)  # a CDLL call releases the GIL while the kernel works
-_libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-_libc.madvise.restype = ctypes.c_int
+_libc = libc.libc  # a CDLL call releases the GIL while the kernel works (raylite/libc.py)
 _supported = True
 
 

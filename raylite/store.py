@@ -44,6 +44,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from raylite import libc
 from raylite.serialization import CONTAINED_ID_BYTES, HEADER_BYTES, Serialized, contained_count, deserialize
 
 ARENA_FILE = "arena"
@@ -365,11 +366,8 @@ def forget(store_dir: str) -> None:
             gone._unmap_if_unused()
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mmap.restype = ctypes.c_void_p
-_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
-_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-_MAP_FAILED = ctypes.c_void_p(-1).value
+_libc = libc.libc  # (raylite/libc.py: one handle, its prototypes declared there)
+_MAP_FAILED = libc.MAP_FAILED
 
 
 def _mmap_readonly(fd: int, size: int) -> int:
@@ -388,7 +386,7 @@ def _munmap(address: int, size: int) -> None:
 # block, but os.readlink and fcntl.lockf release the GIL around them: right after a put the client's
 # loop thread is busy sending it and takes the GIL, and the get waits for it to finish (200-1,500 us
 # measured in a loop of put-then-get of 100 MiB). Calls through ctypes.PyDLL keep the GIL.
-_held = ctypes.PyDLL(None, use_errno=True)
+_held = libc.held
 _F_SETLK, _F_RDLCK, _F_UNLCK = fcntl.F_SETLK, fcntl.F_RDLCK, fcntl.F_UNLCK
 
 

@@ -29,11 +29,12 @@ import asyncio
 import logging
 import ssl
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from raylite import call_wire, config, tls
 from raylite.client.items import _PUT, _REF
-from raylite.client.state.actor_channel import ActorChannel, Channel
+from raylite.client.state.actor_channel import ActorChannel, Channel, SentCalls
 from raylite.ids import object_id, task_of
 from raylite.rpc import calls_pb2, common_pb2, head_pb2
 
@@ -53,6 +54,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         channel = self.channel
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            for level, option, value in call_wire.liveness_options(config.CALL_LIVENESS_S):
+                try:
+                    sock.setsockopt(level, option, value)
+                except OSError:
+                    break  # (a platform that refuses one: the head's pushes still move the channel)
         hello = calls_pb2.CallHello(
             protocol_version=config.PROTOCOL_VERSION,
             token=self.client.token or "",
@@ -129,6 +137,9 @@ class DirectCaller:
         self._to_send: dict[bytes, calls_pb2.CallBatch] = {}  # actor -> the batch of this wake-up
         self._records: list[tuple[common_pb2.TaskSpec, calls_pb2.TaskResultDirect]] = []
         self._record_timer: asyncio.TimerHandle | None = None
+        # calls sent direct, to report those still unanswered a record window later as running
+        self._sent_calls = SentCalls()
+        self._running_timer: asyncio.TimerHandle | None = None
         self._ssl: ssl.SSLContext | None = None
         # Returns of direct calls whose refs the head never heard of (under _ref_lock): a result
         # only this process holds costs the head nothing. A ref that leaves the process
@@ -166,6 +177,9 @@ class DirectCaller:
         if batch is None:
             batch = self._to_send[spec.actor_id] = calls_pb2.CallBatch()
         batch.calls.append(spec)
+        self._sent_calls.sent(time.time(), call_id, channel)
+        if self._running_timer is None:
+            self._running_timer = self._loop.call_later(config.CALL_RECORD_DELAY_S, self._report_running)
         return True
 
     def expect_direct(self, spec: common_pb2.TaskSpec) -> None:
@@ -352,6 +366,8 @@ class DirectCaller:
 
     def _answered(self, call_id: bytes) -> None:
         """Any answer of a numbered call, by either path (from _on_objects, on the loop)."""
+        if self._sent_calls.reported:
+            self._sent_calls.answered(call_id)
         actor_id = self._call_actor.pop(call_id, None)
         if actor_id is not None:
             channel = self._channels[actor_id]
@@ -392,6 +408,25 @@ class DirectCaller:
                     v for v in result.results if v.contained or (v.object_id in held and v.object_id not in local)
                 )
 
+    def _report_running(self) -> None:
+        """The head hears of the direct calls out for a record window with no answer (state API)."""
+        self._running_timer = None
+        window = config.CALL_RECORD_DELAY_S
+        now = time.time()
+        due = self._sent_calls.due(now, window)
+        if due:
+            self._add_running(self._outbox.touch(), due)
+        at = self._sent_calls.next_due(window)
+        if at is not None:
+            self._running_timer = self._loop.call_later(max(0.005, at - now), self._report_running)
+
+    @staticmethod
+    def _add_running(msg: head_pb2.ClientBatch, calls: list[tuple[common_pb2.TaskSpec, float]]) -> None:
+        for spec, sent in calls:
+            running = msg.calls_running.add(sent=sent)
+            running.spec.CopyFrom(spec)
+            running.spec.ClearField("payload")
+
     def _resume_direct(self, batch: head_pb2.ClientBatch) -> set[bytes]:
         """For a restarted head: locate the actors again; the calls sent direct and unanswered
         (not resubmitted: they are in flight on their connections)."""
@@ -400,4 +435,5 @@ class DirectCaller:
             if channel.state is not Channel.DEAD and channel.state is not Channel.HEAD_PATH:
                 batch.locate_actors.append(actor_id)
             in_flight.update(channel.unanswered)
+        self._add_running(batch, self._sent_calls.still_running())
         return in_flight

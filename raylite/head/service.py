@@ -28,6 +28,7 @@ from raylite.head.state import (
     ActorChanged,
     ActorKillRequested,
     CallRecorded,
+    CallsRunning,
     CancelRefused,
     CancelRequested,
     CancelTask,
@@ -493,6 +494,9 @@ _CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
         lease_wire.recorded(records, session.client_id)
     ),
     "locate_actors": None,  # _on_client_batch answers them once the batch's events are applied
+    "calls_running": lambda calls, session, events: events.append(
+        CallsRunning(session.client_id, [(wire.task_record(c.spec, session.client_id), c.sent) for c in calls])
+    ),
     "call_records": lambda records, session, events: events.extend(
         [_call_recorded(r, session.client_id) for r in records]
     ),
@@ -535,6 +539,7 @@ def _node_added(info: common_pb2.NodeInfo, hello: head_pb2.NodeHello) -> NodeAdd
         info,
         running=running,
         live_actors=[(a.actor_id, a.attempt) for a in hello.actors],
+        call_ports={a.actor_id: a.call_address for a in hello.actors if a.call_address},
         objects=[wire.object_info(v) for v in hello.objects],
         copies=list(hello.copies),
     )

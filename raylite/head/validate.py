@@ -120,6 +120,10 @@ def _client_batch(batch: head_pb2.ClientBatch, first: bool) -> None:
     _ids(batch.locate_actors, ACTOR_ID_BYTES, "locate_actors")
     for i, record in enumerate(batch.call_records):
         _call_record(record, i)
+    for i, running in enumerate(batch.calls_running):
+        _task_spec(running.spec, i, "calls_running", "spec.")
+        if running.spec.kind != common_pb2.ACTOR_METHOD:
+            raise BadMessage(f"calls_running[{i}].spec.kind: only actor calls are made directly")
 
 
 def _call_record(record: calls_pb2.CallRecord, i: int) -> None:
@@ -270,6 +274,8 @@ def _resumed(hello: head_pb2.NodeHello) -> None:
             )
     for i, actor in enumerate(hello.actors):
         _id(actor.actor_id, ACTOR_ID_BYTES, "hello.actors", i, "actor_id")
+        if len(actor.call_address) > 300:
+            raise BadMessage(f"hello.actors[{i}].call_address: over 300 characters")
     for i, value in enumerate(hello.objects):
         _object_value(value, "hello.objects", i)
         if not value.in_store or value.node_id != hello.node.node_id:

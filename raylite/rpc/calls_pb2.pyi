@@ -83,6 +83,14 @@ class CallRecord(_message.Message):
     failed: bool
     def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., results: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., error_summary: _Optional[str] = ..., node_id: _Optional[bytes] = ..., started: _Optional[float] = ..., finished: _Optional[float] = ..., failed: _Optional[bool] = ...) -> None: ...
 
+class CallRunning(_message.Message):
+    __slots__ = ("spec", "sent")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    spec: _common_pb2.TaskSpec
+    sent: float
+    def __init__(self, spec: _Optional[_Union[_common_pb2.TaskSpec, _Mapping]] = ..., sent: _Optional[float] = ...) -> None: ...
+
 class ActorLocation(_message.Message):
     __slots__ = ("actor_id", "state", "incarnation", "call_address", "death")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]

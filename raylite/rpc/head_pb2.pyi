@@ -34,7 +34,7 @@ class BlockState(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., blocked: _Optional[bool] = ..., lease_id: _Optional[bytes] = ...) -> None: ...
 
 class ClientBatch(_message.Message):
-    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed", "metrics", "streams_received", "lease_requests", "lease_returns", "lease_task_records", "locate_actors", "call_records")
+    __slots__ = ("hello", "exports", "puts", "tasks", "subscribe", "block_states", "kill_actors", "flush", "restart_actors", "ref_changes", "results", "placement_groups", "remove_placement_groups", "cancels", "generator_items", "generator_consumed", "metrics", "streams_received", "lease_requests", "lease_returns", "lease_task_records", "locate_actors", "call_records", "calls_running")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     PUTS_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class ClientBatch(_message.Message):
     LEASE_TASK_RECORDS_FIELD_NUMBER: _ClassVar[int]
     LOCATE_ACTORS_FIELD_NUMBER: _ClassVar[int]
     CALL_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    CALLS_RUNNING_FIELD_NUMBER: _ClassVar[int]
     hello: ClientHello
     exports: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExportedFunction]
     puts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectValue]
@@ -81,7 +82,8 @@ class ClientBatch(_message.Message):
     lease_task_records: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseTaskRecord]
     locate_actors: _containers.RepeatedScalarFieldContainer[bytes]
     call_records: _containers.RepeatedCompositeFieldContainer[_calls_pb2.CallRecord]
-    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricReport, _Mapping]]] = ..., streams_received: _Optional[_Iterable[_Union[StreamReceived, _Mapping]]] = ..., lease_requests: _Optional[_Iterable[_Union[_lease_pb2.LeaseRequest, _Mapping]]] = ..., lease_returns: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., lease_task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ..., locate_actors: _Optional[_Iterable[bytes]] = ..., call_records: _Optional[_Iterable[_Union[_calls_pb2.CallRecord, _Mapping]]] = ...) -> None: ...
+    calls_running: _containers.RepeatedCompositeFieldContainer[_calls_pb2.CallRunning]
+    def __init__(self, hello: _Optional[_Union[ClientHello, _Mapping]] = ..., exports: _Optional[_Iterable[_Union[_common_pb2.ExportedFunction, _Mapping]]] = ..., puts: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ..., subscribe: _Optional[_Iterable[bytes]] = ..., block_states: _Optional[_Iterable[_Union[BlockState, _Mapping]]] = ..., kill_actors: _Optional[_Iterable[bytes]] = ..., flush: _Optional[int] = ..., restart_actors: _Optional[_Iterable[bytes]] = ..., ref_changes: _Optional[_Iterable[_Union[RefChange, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., placement_groups: _Optional[_Iterable[_Union[_common_pb2.PlacementGroupSpec, _Mapping]]] = ..., remove_placement_groups: _Optional[_Iterable[bytes]] = ..., cancels: _Optional[_Iterable[_Union[CancelRequest, _Mapping]]] = ..., generator_items: _Optional[_Iterable[_Union[GeneratorItem, _Mapping]]] = ..., generator_consumed: _Optional[_Iterable[_Union[GeneratorProgress, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[MetricReport, _Mapping]]] = ..., streams_received: _Optional[_Iterable[_Union[StreamReceived, _Mapping]]] = ..., lease_requests: _Optional[_Iterable[_Union[_lease_pb2.LeaseRequest, _Mapping]]] = ..., lease_returns: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ..., lease_task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ..., locate_actors: _Optional[_Iterable[bytes]] = ..., call_records: _Optional[_Iterable[_Union[_calls_pb2.CallRecord, _Mapping]]] = ..., calls_running: _Optional[_Iterable[_Union[_calls_pb2.CallRunning, _Mapping]]] = ...) -> None: ...
 
 class StreamReceived(_message.Message):
     __slots__ = ("task_id", "arrived", "missing")
@@ -226,12 +228,14 @@ class NodeHello(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ..., node: _Optional[_Union[_common_pb2.NodeInfo, _Mapping]] = ..., resume: _Optional[bool] = ..., running: _Optional[_Iterable[_Union[TaskAssignment, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[LiveActor, _Mapping]]] = ..., objects: _Optional[_Iterable[_Union[_common_pb2.ObjectValue, _Mapping]]] = ..., copies: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LiveActor(_message.Message):
-    __slots__ = ("actor_id", "attempt")
+    __slots__ = ("actor_id", "attempt", "call_address")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CALL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     actor_id: bytes
     attempt: int
-    def __init__(self, actor_id: _Optional[bytes] = ..., attempt: _Optional[int] = ...) -> None: ...
+    call_address: str
+    def __init__(self, actor_id: _Optional[bytes] = ..., attempt: _Optional[int] = ..., call_address: _Optional[str] = ...) -> None: ...
 
 class TaskResult(_message.Message):
     __slots__ = ("task_id", "results", "error_summary", "retryable", "node_id", "call_address")

@@ -266,8 +266,9 @@ class HeadLink:
         if resume:
             # leased tasks are not the head's: their leases are adopted (leases_served)
             hello.running.extend(a for a in self.pool.running() if not a.lease_id)
+            ports = self.pool.call_ports()  # so that its callers keep calling the actors direct
             for actor_id, attempt in self.pool.live_actors():
-                hello.actors.add(actor_id=actor_id, attempt=attempt)
+                hello.actors.add(actor_id=actor_id, attempt=attempt, call_address=ports.get(actor_id, ""))
             primaries, copies = self.store.held()
             for oid, size in primaries:
                 # the refs inside it: alive while it is (the head knows them only from us now)

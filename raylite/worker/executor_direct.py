@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from raylite import auth, config, tls
 from raylite.client import context
 from raylite.rpc import calls_pb2, common_pb2, head_pb2
-from raylite.worker import call_port
+from raylite.worker import call_port, protocol
 from raylite.worker.cancels import ASYNCIO
 
 log = logging.getLogger("raylite")
@@ -39,6 +39,8 @@ class DirectCalls:
         cancels: Any
         in_order: Any
         inbox: Any
+        send_lock: Any
+        channel: Any
 
         def dispatch(self, assignment: head_pb2.TaskAssignment) -> None: ...
 
@@ -58,6 +60,8 @@ class DirectCalls:
             log.warning("actor %s: no call port (%s); its calls go through the head", actor_id.hex()[:12], exc)
             return ""
         self.inbox.port = self.port
+        with self.send_lock:
+            self.channel.send(protocol.CALL_PORT, self.port.address.encode())
         return self.port.address
 
     def _take_direct(self, event: call_port.Hello | call_port.Calls | call_port.Closed) -> None:

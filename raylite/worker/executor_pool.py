@@ -105,6 +105,9 @@ class ExecutorPool:
     def live_actors(self) -> list[tuple[bytes, int]]:
         return self.state.live_actors()
 
+    def call_ports(self) -> dict[bytes, str]:
+        return self.state.call_ports()
+
     async def stop(self) -> None:
         self._carry_out(self.state.handle(pool.PoolStopping()))
         for proc in [p.proc for p in self.processes.values() if p.proc is not None]:
@@ -251,6 +254,8 @@ class ExecutorPool:
                     carry_out(handle(pool.ExecutorSaidHello(executor)))
                 elif kind == protocol.SETUP_FAILED:
                     carry_out(handle(pool.ExecutorSetupFailed(executor, body.decode(errors="replace"))))
+                elif kind == protocol.CALL_PORT:
+                    carry_out(handle(pool.CallPortOpened(executor, body.decode(errors="replace")[:300])))
                 elif kind == protocol.EXITING:
                     carry_out(handle(pool.ExitAnnounced(executor, body.decode(errors="replace")[:2000])))
         except (asyncio.IncompleteReadError, ConnectionError):

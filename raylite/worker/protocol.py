@@ -26,6 +26,9 @@ RESULT = ord("R")  # body: TaskResult, for the daemon to forward to the head
 DONE = ord("D")  # body: task id; the executor sent the TaskResult to the head itself
 SETUP_FAILED = ord("F")  # body: why, utf-8; instead of HELLO: its runtime environment cannot be set up
 EXITING = ord("E")  # body: why, utf-8; the actor this executor hosts ends on purpose (it exits next)
+# body: host:port, utf-8; the actor it hosts opened its call port (direct calls): the daemon tells
+# a restarted head in its resume hello, so that callers keep calling direct (LiveActor.call_address)
+CALL_PORT = ord("P")
 
 
 def pack(kind: int, body: bytes) -> bytes:

@@ -82,6 +82,10 @@ class Log:
         open(path, "w").close()  # noqa: SIM115 - the test waits for it to exist
         time.sleep(seconds)
 
+    def held(self, fifo: str) -> str:
+        with open(fifo) as f:  # blocks until the test opens the FIFO to write (and closes it)
+            return f.read()
+
     def boxed(self, n: int) -> list[Any]:
         return [raylite.put(b"x" * n)]
 
@@ -90,6 +94,18 @@ class Log:
 def late(value: int, seconds: float) -> int:
     time.sleep(seconds)
     return value
+
+
+def test_the_connection_to_a_call_port_has_the_kernels_liveness_check(direct_cluster: dict) -> None:
+    import socket
+
+    actor = Log.remote()
+    wait_open(actor)
+    conn = context.current()._channels[actor._actor_id].connection
+    sock = conn.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    bound_ms = int(config.CALL_LIVENESS_S * 1000)
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == bound_ms
 
 
 def test_calls_keep_their_order_across_switches_between_the_head_and_the_port(direct_cluster: dict) -> None:
@@ -208,6 +224,32 @@ def test_the_state_api_lists_direct_calls(direct_cluster: dict) -> None:
         return sum(1 for r in rows if r["actor_id"] == actor._actor_id.hex() and r["state"] == "FINISHED")
 
     wait_for(lambda: listed() >= 5, "the state API to list the 5 direct calls")
+
+
+def test_a_direct_call_in_flight_is_running_in_the_state_api_and_explain(direct_cluster: dict, tmp_path: Path) -> None:
+    from raylite.util import state as state_api
+
+    actor = Log.remote()
+    wait_open(actor)
+    fifo = tmp_path / "release"
+    os.mkfifo(fifo)
+    ref = actor.held.remote(str(fifo))
+    assert channel_state(actor) is Channel.OPEN  # so the call goes direct
+    call_id = ref.task_id().hex()
+
+    def state_of_call() -> str | None:
+        rows = state_api.list_tasks(filters=[("task_id", "=", call_id)], limit=10)
+        return rows[0]["state"] if rows else None
+
+    wait_for(lambda: state_of_call() == "RUNNING", "the direct call to be listed RUNNING")
+    [row] = state_api.list_tasks(filters=[("task_id", "=", call_id)], limit=10)
+    assert row["node_id"] is not None and row["actor_id"] == actor._actor_id.hex()
+    [line] = state_api.explain(ref)["lines"]
+    assert "is running on actor Log (" in line and "(direct call), for " in line, line
+    with open(fifo, "w") as f:  # the call ends
+        f.write("go")
+    assert raylite.get(ref, timeout=DEADLINE_S) == "go"
+    wait_for(lambda: state_of_call() == "FINISHED", "the direct call's record to make it FINISHED")
 
 
 SCRIPT = """

@@ -138,3 +138,67 @@ def test_head_killed_mid_job_and_restarted_loses_nothing(isolated_runtime, quick
 
 def _pids(runtime, role: str) -> set[int]:
     return {int(p.stem.split("-")[1]) for p in (runtime / "daemons").glob(f"{role}-*.json")}
+
+
+DIRECT_DRIVER = """
+import time
+import raylite as ray
+from raylite.client import context
+from raylite.client.state.actor_channel import Channel
+
+ray.init(address="auto", namespace="direct-restart")
+
+@ray.remote
+class Counter:
+    def __init__(self):
+        self.n = 0
+    def inc(self):
+        self.n += 1
+        return self.n
+
+if MODE == "create":
+    counter = Counter.options(name="callee", lifetime="detached").remote()
+else:
+    counter = ray.get_actor("callee")
+deadline = time.monotonic() + 60
+calls = 0
+while True:  # the first calls go by the head while the actor is located
+    calls += 1
+    ray.get(counter.inc.remote(), timeout=30)
+    channel = context.current()._channels.get(counter._actor_id)
+    if channel is not None and channel.state is Channel.OPEN:
+        break
+    assert time.monotonic() < deadline, f"the channel is {channel.state if channel else None} after {calls} calls"
+print("OPEN", calls, ray.get(counter.inc.remote()), flush=True)
+"""
+
+
+def test_a_restarted_head_readopts_call_ports_and_callers_call_direct_again(isolated_runtime, quick_recovery) -> None:
+    port = free_port()
+    common = ["--num-cpus", "2", "--host", "127.0.0.1", "--node-ip-address", "127.0.0.1"]
+    head = cli("start", "--head", "--port", str(port), *common)
+    assert head.returncode == 0, head.stderr
+    all_pids = set(recorded_pids(isolated_runtime))
+    try:
+        first = run_python('MODE = "create"\n' + DIRECT_DRIVER)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.split()[0] == "OPEN"
+        [head_pid] = _pids(isolated_runtime, "head")
+        all_pids |= {c.pid for p in all_pids if psutil.pid_exists(p) for c in psutil.Process(p).children(True)}
+        os.kill(head_pid, signal.SIGKILL)
+        psutil.Process(head_pid).wait(timeout=10)
+        again = cli("start", "--head", "--port", str(port), *common)
+        assert again.returncode == 0, again.stderr
+        all_pids |= set(recorded_pids(isolated_runtime))
+        # a new caller of the actor that lived through the restart calls it direct, not by the head
+        # until its next life (the head knew no call port before the daemon's hello carried it)
+        later = run_python('MODE = "again"\n' + DIRECT_DRIVER)
+        assert later.returncode == 0, later.stderr
+        word, _calls, count = later.stdout.split()
+        assert word == "OPEN" and int(count) > int(first.stdout.split()[2])  # the same life, state kept
+        all_pids |= {c.pid for p in all_pids if psutil.pid_exists(p) for c in psutil.Process(p).children(True)}
+    finally:
+        stop = cli("stop")
+    assert stop.returncode == 0, stop.stderr
+    _gone, alive = psutil.wait_procs([psutil.Process(p) for p in all_pids if psutil.pid_exists(p)], timeout=15)
+    assert not alive, f"left running: {alive}"

@@ -67,6 +67,9 @@ class _Pool:
     def live_actors(self) -> list[tuple[bytes, int]]:
         return []
 
+    def call_ports(self) -> dict[bytes, str]:
+        return {}
+
 
 class _Store:
     """The NodeStore methods HeadLink.attach binds and the hello reads, over a folder of object files."""

@@ -273,3 +273,19 @@ def test_a_call_cancelled_while_sent_direct_is_cancelled_again_when_resent_by_th
     assert [s.task_id for s in batch.tasks] == [kept.task_id, cancelled.task_id]
     assert all(s.direct_incarnation == channel.incarnation + 1 for s in batch.tasks)
     assert list(batch.cancels) == [request]
+
+
+def test_a_callers_socket_asks_the_kernel_to_break_a_silent_connection_within_the_bound() -> None:
+    import socket
+
+    options = {(level, option): value for level, option, value in call_wire.liveness_options(10.0)}
+    tcp = socket.IPPROTO_TCP
+    assert options == {
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE): 1,
+        (tcp, socket.TCP_KEEPIDLE): 5,  # probes only after 5 s with no bytes either way
+        (tcp, socket.TCP_KEEPINTVL): 1,
+        (tcp, socket.TCP_KEEPCNT): 5,  # 5 + 5 x 1 s: silent for the bound, it breaks
+        (tcp, socket.TCP_USER_TIMEOUT): 10_000,  # calls sent unacknowledged for 10 s: it breaks
+    }
+    assert call_wire.liveness_options(0) == []  # RAYLITE_CALL_LIVENESS_S=0: no check
+    assert dict(((lv, o), v) for lv, o, v in call_wire.liveness_options(0.5))[(tcp, socket.TCP_KEEPIDLE)] == 1

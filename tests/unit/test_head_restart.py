@@ -12,7 +12,7 @@ from pathlib import Path
 
 from raylite.client.unfinished import UnfinishedTasks as _UnfinishedTasks
 from raylite.head import wire
-from raylite.head.state import HeadState
+from raylite.head.state import HeadState, direct_calls
 from raylite.head.state.model import (
     ActorChanged,
     ActorRecord,
@@ -109,6 +109,15 @@ def test_actor_alive_on_its_rejoining_node_takes_calls_there_again() -> None:
     assert available(new, b"n1") == 1.0  # the actor holds its CPU again
     effects = step(new, TaskSubmitted(call("counter.inc", creation)))
     assert dispatched(effects) == [(b"n1", "counter.inc")]
+
+
+def test_a_rejoining_node_hands_the_restarted_head_its_actors_call_ports() -> None:
+    old, creation = old_head_with_actor()
+    for ports, address in (({creation.actor_id: "10.0.0.1:4711"}, "10.0.0.1:4711"), ({}, "")):
+        new = restarted(saved(old), [b"n1"])
+        effects = step(new, NodeAdded(b"n1", NODE, live_actors=[(creation.actor_id, 1)], call_ports=ports))
+        assert direct_calls.location(new.actors[creation.actor_id]) == ("PLACED", 1, address, "")
+        assert not of_type(effects, KillActor)
 
 
 def test_actor_gone_when_its_node_rejoins_is_restarted() -> None:

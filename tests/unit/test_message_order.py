@@ -14,6 +14,7 @@ from raylite.head.service import HeadServicer
 from raylite.head.state import (
     ActorKillRequested,
     CallRecorded,
+    CallsRunning,
     CancelRequested,
     ClientConnected,
     ExecutorDied,
@@ -233,6 +234,8 @@ def client_items(event: Any) -> list[tuple[str, bytes]]:
         return [("lease_task_records", event.task.task_id)]
     if isinstance(event, CallRecorded):
         return [("call_records", event.task.task_id)]
+    if isinstance(event, CallsRunning):
+        return [("calls_running", task.task_id) for task, _sent in event.calls]
     step = {
         TaskBlockChanged: "block_states",
         TaskFinished: "results",
@@ -283,6 +286,8 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
         b.metrics.add(name=f"m{i}", kind=1, value=1.0)
         record = b.call_records.add(node_id=NODE)
         record.spec.task_id = (i + 100).to_bytes(16, "big")
+        running = b.calls_running.add(sent=1.0)
+        running.spec.task_id = (i + 200).to_bytes(16, "big")
         b.locate_actors.append(bytes([i + 3]) * 16)
     return b
 

@@ -16,6 +16,7 @@ from raylite.worker.state.pool import (
     ActorKillRequested,
     AnswerCancelled,
     BounceActorCall,
+    CallPortOpened,
     CancelRequested,
     DoneReported,
     Event,
@@ -289,6 +290,17 @@ def test_an_actor_that_announced_its_exit_is_reported_as_an_intended_death() -> 
     out = pool.exit(1, "pid 1002 exited with code 0")
     assert deaths(out) == [ReportDeath(b"", ACTOR, 1, "exit_actor() was called in A.quit", intentional=True)]
     assert pool.step(call(1)) == [BounceActorCall("call 1")]
+
+
+def test_the_call_port_an_actor_opened_is_kept_for_a_restarted_heads_hello_until_its_executor_goes() -> None:
+    pool = Pool(1)
+    [ex] = pool.started()
+    pool.step(creation(attempt=2))
+    assert pool.state.call_ports() == {}  # (direct calls off, or not opened yet)
+    assert pool.step(CallPortOpened(ex, "10.0.0.1:4711")) == []
+    assert pool.state.live_actors() == [(ACTOR, 2)] and pool.state.call_ports() == {ACTOR: "10.0.0.1:4711"}
+    pool.exit(ex, "pid 1001 was killed by SIGKILL")
+    assert pool.state.call_ports() == {}
 
 
 def test_a_restarted_actor_is_not_unseated_by_the_death_of_its_old_executor() -> None:

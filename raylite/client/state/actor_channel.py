@@ -37,6 +37,7 @@ what it returns.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
@@ -168,3 +169,56 @@ class ActorChannel:
         if self.state is Channel.DEAD:
             assert not self.unanswered
         assert all(0 < s < self.next_seq for s in self.seqs.values())
+
+
+class SentCalls:
+    """Direct calls in the order they were sent, to find those still unanswered a window later.
+
+    The head hears of a direct call only from its CallRecord, after its answer; a call that
+    runs long would be missing from the state API meanwhile. So the caller reports a call
+    as running once it has been out for `window` (config.CALL_RECORD_DELAY_S) with no
+    answer: a call answered sooner costs one append and one pop here and nothing at the
+    head. Reported calls are kept (with when they were sent) until answered, so that they
+    can be reported again to a restarted head.
+
+    Pure: the times are arguments.
+    """
+
+    def __init__(self) -> None:
+        self._sent: deque[tuple[float, bytes, ActorChannel]] = deque()
+        self.reported: dict[bytes, tuple[ActorChannel, float]] = {}  # call id -> (its channel, sent)
+
+    def sent(self, now: float, call_id: bytes, channel: ActorChannel) -> None:
+        self._sent.append((now, call_id, channel))
+
+    def due(self, now: float, window: float) -> list[tuple[Any, float]]:
+        """(spec, sent) of the calls sent at least `window` before `now` and still unanswered
+        on their channel (each returned once); the calls answered meanwhile are forgotten."""
+        out: list[tuple[Any, float]] = []
+        sent = self._sent
+        limit = now - window
+        while sent and sent[0][0] <= limit:
+            at, call_id, channel = sent.popleft()
+            spec = channel.unanswered.get(call_id)
+            if spec is not None:
+                self.reported[call_id] = (channel, at)
+                out.append((spec, at))
+        return out
+
+    def next_due(self, window: float) -> float | None:
+        """When the oldest call not yet judged is due (None: none is out)."""
+        return self._sent[0][0] + window if self._sent else None
+
+    def answered(self, call_id: bytes) -> None:
+        self.reported.pop(call_id, None)
+
+    def still_running(self) -> list[tuple[Any, float]]:
+        """(spec, sent) of the reported calls still out direct (for a restarted head)."""
+        out = []
+        for call_id, (channel, at) in list(self.reported.items()):
+            spec = channel.unanswered.get(call_id)
+            if spec is None:
+                del self.reported[call_id]  # resent through the head: the head lists it itself
+            else:
+                out.append((spec, at))
+        return out

@@ -148,11 +148,16 @@ TaskRow = TaskRecord | FinishedTask
 
 
 def task_rows(state: HeadState) -> list[TaskRow]:
-    """Every task the head knows, each once: those in its table (queued, running) first,
-    then the finished ones of its history, newest first."""
+    """Every task the head knows, each once: those in its table (queued, running) first, then
+    direct actor calls in flight, then the finished ones of its history, newest first."""
     live = state.tasks
     rows: list[TaskRow] = list(live.values())
     seen: set[bytes] = set()
+    # direct actor calls their callers reported running (the head has them in no table)
+    for call in getattr(state, "running_calls", {}).values():
+        if call.task_id not in live:
+            seen.add(call.task_id)
+            rows.append(call)
     for done in state.finished_tasks.newest_first():
         if done.task_id in live or done.task_id in seen:
             continue

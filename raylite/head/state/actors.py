@@ -46,7 +46,7 @@ so that a restarted head can carry on (raylite/head/state/recovery.py).
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING
 
 from raylite.failures import Failure, actor_death_failure
@@ -368,11 +368,12 @@ class ActorDirectory:
         if saved is PLACED:
             self.sink.transition(actor, RECOVERING, "the head restarted; waiting for its node")
 
-    def node_rejoined(self, node_id: bytes, live: dict[bytes, int]) -> None:
+    def node_rejoined(self, node_id: bytes, live: dict[bytes, int], call_ports: Mapping[bytes, str]) -> None:
         """A node rejoined the restarted head: its recovering actors live on, or died meanwhile.
 
         `live` (actor id -> attempt) is what the node still runs; what is left in it
-        once the known actors are matched is killed.
+        once the known actors are matched is killed. `call_ports`: the call ports of those
+        that have one (not saved: the head re-adopts them, and callers keep calling direct).
         """
         for actor in [a for a in self.actors.values() if a.state is RECOVERING and a.node_id == node_id]:
             attempt = live.pop(actor.actor_id, None)
@@ -383,6 +384,7 @@ class ActorDirectory:
             assert creation is not None
             self.sink.transition(actor, PLACED, "its node rejoined with its process alive")
             creation.attempt = attempt
+            actor.call_address = call_ports.get(actor.actor_id, "")
             actor.held = dict(creation.resources)
             self.nodes.take(node_id, actor.held)
             self.sink.effects.append(ActorChanged(actor.actor_id))

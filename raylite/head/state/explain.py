@@ -144,6 +144,9 @@ class _Walker:
         task = state.tasks.get(task_id)
         if task is None and task_id in state.actors:
             return [self._actor_line(state.actors[task_id], 0)]
+        if task is None and task_id in state.running_calls:
+            call = state.running_calls[task_id]
+            return [Reason(RUNNING, f"actor call {call.name} is {self._direct(call)}", 0, task_id.hex())]
         if task is None:
             return [self._unknown(some_id, task_id)]
         return self._task_lines(task, 0, ())
@@ -230,6 +233,12 @@ class _Walker:
                 text += f" ({ahead} other call{'s' * (ahead != 1)} of the actor in flight)"
         return RUNNING, text
 
+    def _direct(self, call: TaskRecord) -> str:
+        """A direct call its caller reported unanswered (direct_calls.py: RunningCalls)."""
+        actor = self.state.actors.get(call.actor_id)
+        name = _actor_name(actor) if actor is not None else hex_short(call.actor_id)
+        return f"running on actor {name} (direct call){self._since(call, TaskState.RUNNING).replace(' for', ', for')}"
+
     def _queued(self, task: TaskRecord) -> tuple[str, str]:
         state = self.state
         since = self._since(task, TaskState.READY)
@@ -273,6 +282,10 @@ class _Walker:
 
     def _dependency(self, dep: bytes, depth: int, chain: tuple[bytes, ...]) -> list[Reason]:
         producer = self.state.tasks.get(task_of(dep))
+        direct = self.state.running_calls.get(task_of(dep)) if producer is None else None
+        if direct is not None:
+            text = f"waiting for argument {hex_short(dep)}, produced by actor call {direct.name}, which is "
+            return [Reason(RUNNING, text + self._direct(direct), depth, dep.hex())]
         if producer is None or producer.task_id in chain:
             why = "which the head does not know (a put not arrived yet, or freed)"
             return [Reason(UNKNOWN, f"waiting for argument {hex_short(dep)}, {why}", depth, dep.hex())]

@@ -74,6 +74,7 @@ from raylite.head.state.model import (
     ActorKillRequested,
     ActorRecord,
     CallRecorded,
+    CallsRunning,
     CancelRequested,
     ClientConnected,
     ClientDisconnected,
@@ -134,6 +135,7 @@ class HeadState:
         self._tasks.placement = placement
         self._streams = Streams(sink, self._objects)
         self._leases = LeaseTable(self._nodes)
+        self._running_calls = direct_calls.RunningCalls()  # direct calls in flight (state API only)
         self._streams.tasks = self._tasks
         self._tasks.streams = self._streams
         self._objects.streams = self._streams
@@ -179,6 +181,7 @@ class HeadState:
             LeaseSlotBlocked: lambda ev: self._leases.slot_blocked(ev.lease_id, ev.blocked),
             TaskRecorded: lambda ev: tasks.recorded(ev.task, ev.results, ev.node_id, ev.attempt, ev.error),
             CallRecorded: self._on_call_recorded,
+            CallsRunning: lambda ev: self._running_calls.reported(ev, self._actors.actors, sink.event),
         }
 
     # ---- entry point -------------------------------------------------------------------
@@ -274,11 +277,15 @@ class HeadState:
         )
 
     def _on_task_submitted(self, ev: TaskSubmitted) -> None:
+        if self._running_calls.calls:
+            self._running_calls.ended(ev.task.task_id)  # a direct call resent through the head
         if ev.task.strategy.kind == PLACEMENT_GROUP:
             self._placement.bind(ev.task)
         self._tasks.submit(ev.task)
 
     def _on_call_recorded(self, ev: CallRecorded) -> None:
+        if self._running_calls.calls:
+            self._running_calls.ended(ev.task.task_id)
         direct_calls.record(ev, self._tasks.history, self._objects, self._sink.event)
 
     def _on_objects_put(self, ev: ObjectsPut) -> None:
@@ -293,6 +300,7 @@ class HeadState:
     def _on_client_disconnected(self, ev: ClientDisconnected) -> None:
         job_id, is_driver = self.clients.pop(ev.client_id, (b"", False))
         self._objects.client_gone(ev.client_id)
+        self._running_calls.client_gone(ev.client_id)
         self._leases.client_left(ev.client_id, self._sink.now)
         self._actors.owner_left(ev.client_id)  # (at the end of the step: it may be a reconnection)
         if is_driver:
@@ -359,6 +367,11 @@ class HeadState:
         return self._tasks.history
 
     @property
+    def running_calls(self) -> dict[bytes, TaskRecord]:
+        """Direct actor calls in flight that their callers reported (direct_calls.py: RunningCalls)."""
+        return self._running_calls.calls
+
+    @property
     def actors(self) -> dict[bytes, ActorRecord]:
         return self._actors.actors
 
@@ -409,6 +422,7 @@ class HeadState:
         self._actors.validate()
         self._cancels.validate()
         self._placement.validate()
+        self._running_calls.validate()
         pinned = [t for t in self.tasks.values() if t.pinned]
         pinned += [
             a.creation

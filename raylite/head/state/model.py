@@ -140,6 +140,7 @@ class NodeAdded:
     # A node rejoining after a head restart: what it still runs and holds.
     running: list[TaskRecord] = field(default_factory=list)  # normal tasks, with their attempt
     live_actors: list[tuple[bytes, int]] = field(default_factory=list)  # (actor id, attempt)
+    call_ports: dict[bytes, str] = field(default_factory=dict)  # actor id -> its call port (direct calls)
     objects: list[ObjectInfo] = field(default_factory=list)  # primary copies in its store
     copies: list[bytes] = field(default_factory=list)  # secondary copies in its store
 
@@ -206,6 +207,15 @@ class CallRecorded:
     node_id: bytes
     started: float
     finished: float
+
+
+@dataclass(slots=True)
+class CallsRunning:
+    """A caller's direct actor calls still unanswered a record window after it sent them
+    (raylite/head/state/direct_calls.py: RunningCalls)."""
+
+    client_id: bytes
+    calls: list[tuple[TaskRecord, float]]  # (the call, payload dropped; when the caller sent it)
 
 
 @dataclass(slots=True)
@@ -396,6 +406,7 @@ Event = (
     NodeAdded
     | NodeRemoved
     | CallRecorded
+    | CallsRunning
     | ClientConnected
     | ClientDisconnected
     | TaskSubmitted

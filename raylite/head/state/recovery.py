@@ -97,7 +97,7 @@ class Recovery:
         self.objects.node_reported(ev.node_id, ev.objects, ev.copies)
         for task in ev.running:
             self._adopt_running(task, ev.node_id)
-        self.actors.node_rejoined(ev.node_id, dict(ev.live_actors))
+        self.actors.node_rejoined(ev.node_id, dict(ev.live_actors), ev.call_ports)
         if self.awaited_nodes is not None:
             self.awaited_nodes.discard(ev.node_id)
 

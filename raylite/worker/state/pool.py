@@ -95,6 +95,9 @@ from raylite.worker.state.pool_messages import (
     BounceActorCall as BounceActorCall,
 )
 from raylite.worker.state.pool_messages import (
+    CallPortOpened as CallPortOpened,
+)
+from raylite.worker.state.pool_messages import (
     CancelRequested as CancelRequested,
 )
 from raylite.worker.state.pool_messages import (
@@ -182,6 +185,7 @@ class Executor:
     setup_failed: bool = False  # its environment could not be set up: it exits without running anything
     cancelled: bool = False  # killed by a forced cancel of its task (said in the death's reason)
     exit_reason: str = ""  # its actor announced that it ends on purpose, and why
+    call_address: str = ""  # its actor's call port (direct calls), for a restarted head
     # the last task it reported DONE: if it dies before its client's stream
     # delivered that result, the head must hear of the death
     last_done: tuple[bytes, int] | None = None
@@ -218,6 +222,10 @@ class PoolState:
     def live_actors(self) -> list[tuple[bytes, int]]:
         """(actor id, incarnation) of every actor with an executor here."""
         return [(actor_id, ex.attempt) for actor_id, ex in self.actors.items()]
+
+    def call_ports(self) -> dict[bytes, str]:
+        """Actor id -> its call port, of the actors here that opened one."""
+        return {actor_id: ex.call_address for actor_id, ex in self.actors.items() if ex.call_address}
 
     def pooled(self) -> int:
         return sum(1 for e in self.executors.values() if not e.actor_id and not e.retired)
@@ -359,6 +367,11 @@ class PoolState:
                 self._spawn_pooled(out, env)
         if self.pooled() < self.size:
             self._spawn_pooled(out, "")
+
+    def _call_port_opened(self, event: CallPortOpened, out: list[Instruction]) -> None:
+        ex = self.executors.get(event.executor)
+        if ex is not None and ex.actor_id:
+            ex.call_address = event.address
 
     def _exit_announced(self, event: ExitAnnounced, out: list[Instruction]) -> None:
         ex = self.executors.get(event.executor)
@@ -504,6 +517,7 @@ _HANDLERS: dict[type, Callable[[PoolState, Any, list[Instruction]], None]] = {
     DoneReported: PoolState._done_reported,
     ExecutorExited: PoolState._executor_exited,
     ExitAnnounced: PoolState._exit_announced,
+    CallPortOpened: PoolState._call_port_opened,
     ActorKillRequested: PoolState._actor_kill_requested,
     CancelRequested: PoolState._cancel_requested,
     PoolStopping: PoolState._pool_stopping,

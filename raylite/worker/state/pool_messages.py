@@ -90,6 +90,14 @@ class DoneReported:
 
 
 @dataclass(slots=True)
+class CallPortOpened:
+    """The actor the executor hosts opened its call port (direct calls) at `address`."""
+
+    executor: int
+    address: str
+
+
+@dataclass(slots=True)
 class ExitAnnounced:
     """The actor the executor hosts ends on purpose (exit_actor(), __ray_terminate__); its process exits next."""
 
@@ -134,6 +142,7 @@ Event = (
     | DoneReported
     | ExecutorExited
     | ExitAnnounced
+    | CallPortOpened
     | ActorKillRequested
     | CancelRequested
     | PoolStopping
