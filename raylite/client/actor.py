@@ -245,6 +245,7 @@ class ActorHandle:
         self._actor_id = actor_id
         self._meta = meta
         self._ref = ref if ref is not None else ObjectRef(object_id(actor_id, 0))
+        self._spec_templates: dict[tuple[bytes, bytes, str, int], common_pb2.TaskSpec] = {}  # submit.method_spec
 
     def __getattr__(self, name: str) -> ActorMethod:
         if name.startswith("__") and name not in BUILTIN_METHODS:
@@ -323,18 +324,15 @@ class ActorMethod:
         wanted = options.get("num_returns", self._num_returns)
         generator_kind = generator.kind_of(None, wanted, full_name)
         num_returns = 1 if generator_kind else int(wanted)
-        spec = submit.build_spec(
+        spec = submit.method_spec(
             client,
-            kind=common_pb2.ACTOR_METHOD,
+            self._handle._spec_templates,
             name=full_name,
-            function_id=b"",
+            actor_id=self._handle._actor_id,
             payload=self._name.encode() + b"\0" + packed.payload,
             deps=packed.deps,
             # a call keeps its actor alive until it is done, even if no handle is left
             borrowed=[*packed.borrowed, self._handle._ref.binary()],
-            options={"max_retries": 0},
-            default_cpus=0.0,
-            actor_id=self._handle._actor_id,
             num_returns=max(1, num_returns),
         )
         group = options.get("concurrency_group")
