@@ -14,7 +14,13 @@ import cloudpickle
 from raylite import exceptions
 from raylite.client import generator, named_actors, submit
 from raylite.client.object_ref import ObjectRef
-from raylite.client.remote_function import _BoundOptions, _retry_exceptions_blob, _signature, return_refs
+from raylite.client.remote_function import (
+    _BoundOptions,
+    _retry_exceptions_blob,
+    _signature,
+    positional_arity,
+    return_refs,
+)
 from raylite.ids import object_id
 from raylite.rpc import common_pb2
 
@@ -246,6 +252,7 @@ class ActorHandle:
         self._meta = meta
         self._ref = ref if ref is not None else ObjectRef(object_id(actor_id, 0))
         self._spec_templates: dict[tuple[bytes, bytes, str, int], common_pb2.TaskSpec] = {}  # submit.method_spec
+        self._arities: dict[str, int] = {}  # method -> remote_function.positional_arity of its signature
 
     def __getattr__(self, name: str) -> ActorMethod:
         if name.startswith("__") and name not in BUILTIN_METHODS:
@@ -303,7 +310,10 @@ class ActorMethod:
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
         full_name = f"{self._handle._meta.class_name}.{self._name}"
         signature = self._handle._meta.signatures.get(self._name)
-        if signature is not None:
+        arity = self._handle._arities.get(self._name)
+        if arity is None and signature is not None:
+            arity = self._handle._arities[self._name] = positional_arity(signature)
+        if signature is not None and (kwargs or len(args) != arity):
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as exc:

@@ -262,3 +262,37 @@ def test_a_task_in_a_capturing_placement_group_is_not_made_from_the_template() -
         num_returns=1,
     )
     assert not outside.HasField("strategy") and not outside.parent_task_id
+
+
+def test_only_plain_positional_signatures_skip_the_bind_check() -> None:
+    from raylite.client.remote_function import _signature, positional_arity
+
+    def f(a, b, /, c):  # type: ignore[no-untyped-def]
+        pass
+
+    def g(a, b=1):  # type: ignore[no-untyped-def]
+        pass
+
+    def h(a, *rest):  # type: ignore[no-untyped-def]
+        pass
+
+    def k(a, *, key):  # type: ignore[no-untyped-def]
+        pass
+
+    def none():  # type: ignore[no-untyped-def]
+        pass
+
+    assert [positional_arity(_signature(fn)) for fn in (f, g, h, k, none)] == [3, -1, -1, -1, 0]
+    assert positional_arity(None) == -1
+
+
+def test_calls_that_do_not_fit_are_still_refused_where_they_are_made() -> None:
+    import raylite
+
+    @raylite.remote
+    def two(a, b):  # type: ignore[no-untyped-def]
+        return a + b
+
+    for args, kwargs in (((1,), {}), ((1, 2, 3), {}), ((1, 2), {"c": 3}), ((), {"a": 1})):
+        with pytest.raises(TypeError, match="do not fit"):
+            two.remote(*args, **kwargs)
