@@ -14,7 +14,13 @@ import cloudpickle
 from raylite import exceptions
 from raylite.client import generator, named_actors, submit
 from raylite.client.object_ref import ObjectRef
-from raylite.client.remote_function import _BoundOptions, _retry_exceptions_blob, _signature, return_refs
+from raylite.client.remote_function import (
+    _BoundOptions,
+    _retry_exceptions_blob,
+    _signature,
+    positional_arity,
+    return_refs,
+)
 from raylite.ids import object_id
 from raylite.rpc import common_pb2
 
@@ -245,6 +251,8 @@ class ActorHandle:
         self._actor_id = actor_id
         self._meta = meta
         self._ref = ref if ref is not None else ObjectRef(object_id(actor_id, 0))
+        self._spec_templates: dict[tuple[bytes, bytes, str, int], common_pb2.TaskSpec] = {}  # submit.method_spec
+        self._arities: dict[str, int] = {}  # method -> remote_function.positional_arity of its signature
 
     def __getattr__(self, name: str) -> ActorMethod:
         if name.startswith("__") and name not in BUILTIN_METHODS:
@@ -302,7 +310,10 @@ class ActorMethod:
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
         full_name = f"{self._handle._meta.class_name}.{self._name}"
         signature = self._handle._meta.signatures.get(self._name)
-        if signature is not None:
+        arity = self._handle._arities.get(self._name)
+        if arity is None and signature is not None:
+            arity = self._handle._arities[self._name] = positional_arity(signature)
+        if signature is not None and (kwargs or len(args) != arity):
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as exc:
@@ -323,18 +334,15 @@ class ActorMethod:
         wanted = options.get("num_returns", self._num_returns)
         generator_kind = generator.kind_of(None, wanted, full_name)
         num_returns = 1 if generator_kind else int(wanted)
-        spec = submit.build_spec(
+        spec = submit.method_spec(
             client,
-            kind=common_pb2.ACTOR_METHOD,
+            self._handle._spec_templates,
             name=full_name,
-            function_id=b"",
+            actor_id=self._handle._actor_id,
             payload=self._name.encode() + b"\0" + packed.payload,
             deps=packed.deps,
             # a call keeps its actor alive until it is done, even if no handle is left
             borrowed=[*packed.borrowed, self._handle._ref.binary()],
-            options={"max_retries": 0},
-            default_cpus=0.0,
-            actor_id=self._handle._actor_id,
             num_returns=max(1, num_returns),
         )
         group = options.get("concurrency_group")

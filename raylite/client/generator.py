@@ -169,7 +169,9 @@ def kind_of(function: Any, num_returns: Any, what: str) -> common_pb2.GeneratorK
     As Ray's: a generator function streams unless num_returns says otherwise;
     num_returns="streaming" or "dynamic" on a function that is not a generator is refused.
     """
-    is_generator = inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function)
+    is_generator = function is not None and (
+        inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function)
+    )
     if num_returns in ("streaming", "dynamic"):
         if function is not None and not is_generator:
             raise ValueError(

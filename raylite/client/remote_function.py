@@ -24,8 +24,15 @@ class RemoteFunction:
         self._options = options
         self._name = function.__qualname__
         self._signature = _signature(function)
+        self._arity = positional_arity(self._signature)
         self._export_cache: dict[str, Any] = {}
+        self._kinds: dict[Any, common_pb2.GeneratorKind] = {}  # num_returns option -> generator.kind_of
+        self._spec_templates: dict[Any, common_pb2.TaskSpec] = {}  # submit.task_spec
         functools.update_wrapper(self, function)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the spec templates name this process's client: a copy elsewhere makes its own
+        return {**self.__dict__, "_spec_templates": {}}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
@@ -51,7 +58,7 @@ class RemoteFunction:
         return FunctionNode(self, args, kwargs, options)
 
     def _remote(self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]) -> Any:
-        if self._signature is not None:
+        if self._signature is not None and (kwargs or len(args) != self._arity):
             try:
                 self._signature.bind(*args, **kwargs)
             except TypeError as exc:
@@ -61,20 +68,37 @@ class RemoteFunction:
         client = submit.current_client()
         fid = submit.export(client, self._export_cache, self._function)
         packed = submit.pack_arguments(client, args, kwargs, f"{self._name}.remote()")
-        generator_kind = generator.kind_of(self._function, options.get("num_returns"), self._name)
+        wanted = options.get("num_returns")
+        generator_kind = self._kinds.get(wanted)
+        if generator_kind is None:
+            generator_kind = self._kinds[wanted] = generator.kind_of(self._function, wanted, self._name)
         num_returns = 1 if generator_kind else int(options.get("num_returns", 1))
-        spec = submit.build_spec(
-            client,
-            kind=common_pb2.NORMAL,
-            name=options.get("name") or self._name,  # get_runtime_context().get_task_name()
-            function_id=fid,
-            payload=packed.payload,
-            deps=packed.deps,
-            borrowed=packed.borrowed,
-            options=options,
-            default_cpus=1.0,
-            num_returns=max(1, num_returns),
-        )
+        name = options.get("name") or self._name  # get_runtime_context().get_task_name()
+        if options is self._options:  # the same options each call: the spec's template is kept
+            spec = submit.task_spec(
+                client,
+                self._spec_templates,
+                name=name,
+                function_id=fid,
+                payload=packed.payload,
+                deps=packed.deps,
+                borrowed=packed.borrowed,
+                options=options,
+                num_returns=max(1, num_returns),
+            )
+        else:
+            spec = submit.build_spec(
+                client,
+                kind=common_pb2.NORMAL,
+                name=name,
+                function_id=fid,
+                payload=packed.payload,
+                deps=packed.deps,
+                borrowed=packed.borrowed,
+                options=options,
+                default_cpus=1.0,
+                num_returns=max(1, num_returns),
+            )
         retry_exceptions = options.get("retry_exceptions")
         if retry_exceptions:
             spec.retry_exceptions = _retry_exceptions_blob(retry_exceptions, self._name)
@@ -113,6 +137,18 @@ def return_refs(task_id: bytes, num_returns: int) -> Any:
     if num_returns == 1:
         return ObjectRef(task_id + b"\0\0\0\0")
     return [ObjectRef(ids.object_id(task_id, i)) for i in range(max(1, num_returns))]
+
+
+def positional_arity(signature: inspect.Signature | None) -> int:
+    """n when the signature is n plain parameters (no defaults, *args or keyword-only ones), which n
+    positional arguments always fit (their check, Signature.bind, costs 5 us a call); else -1."""
+    if signature is None:
+        return -1
+    params = signature.parameters.values()
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.POSITIONAL_ONLY
+    if all(p.kind in plain and p.default is inspect.Parameter.empty for p in params):
+        return len(signature.parameters)
+    return -1
 
 
 def _signature(function: Any) -> inspect.Signature | None:

@@ -22,7 +22,7 @@ from raylite.exceptions import RaySerializationError
 from raylite.rpc import common_pb2
 from raylite.runtime_env import WithPaths
 from raylite.runtime_env import spec as env_spec
-from raylite.serialization import pickle_dumps, serialize
+from raylite.serialization import pickle_dumps, serialize, serialize_call
 
 TASK_OPTIONS = frozenset(
     {
@@ -240,7 +240,7 @@ def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]
     packed_args = [swap(a) for a in args]
     packed_kwargs = {k: swap(v) for k, v in kwargs.items()}
     try:
-        payload = serialize((packed_args, packed_kwargs))
+        payload = serialize_call(packed_args, packed_kwargs, Dep)
     except RaySerializationError:
         _name_unpicklable(args, kwargs, what)
         raise
@@ -256,7 +256,7 @@ def pack_arguments(client: Client, args: tuple[Any, ...], kwargs: dict[str, Any]
                 s = serialize(v)
                 if s.size > config.INLINE_MAX_BYTES // 4:
                     packed_kwargs[k] = put_big(s)
-        payload = serialize((packed_args, packed_kwargs))
+        payload = serialize_call(packed_args, packed_kwargs, Dep)
     return Packed(payload.to_bytes(), deps, payload.contained, keepalive)
 
 
@@ -427,6 +427,104 @@ def build_spec(
             spec.strategy.CopyFrom(strategy)
         runtime_env.apply(client, spec, options.get("runtime_env"))
     return spec
+
+
+def copy_of_template(
+    client: Client,
+    template: common_pb2.TaskSpec,
+    payload: bytes,
+    deps: list[bytes],
+    borrowed: list[bytes],
+) -> common_pb2.TaskSpec:
+    """A new spec: the template with a call's own fields set (a task id, the arguments, the
+    refs they carry, the calling task)."""
+    spec = common_pb2.TaskSpec()
+    spec.CopyFrom(template)
+    spec.task_id = client.ids.task_id()
+    spec.payload = payload
+    if deps:
+        spec.dependencies.extend(deps)
+    if borrowed:
+        spec.borrowed.extend(borrowed)
+    parent = runtime_context.current_task_id()
+    if parent:  # the task submitting it: a recursive cancel of that task reaches this one
+        spec.parent_task_id = parent
+    return spec
+
+
+def task_spec(
+    client: Client,
+    templates: dict[tuple[bytes, bytes, str, bytes, int], common_pb2.TaskSpec],
+    *,
+    name: str,
+    function_id: bytes,
+    payload: bytes,
+    deps: list[bytes],
+    borrowed: list[bytes],
+    options: Mapping[str, Any],
+    num_returns: int,
+) -> common_pb2.TaskSpec:
+    """build_spec(kind=NORMAL, default_cpus=1.0) for a remote function's own options (not
+    .options(...)), made faster: build_spec's result for this client, job, name, function and
+    num_returns is kept in `templates` (one per function) and copied, with the call's own fields
+    set. Not when what build_spec would add depends on where the call is made (a placement
+    group the calling task captures its children in) or adds refs (runtime_env packages)."""
+
+    def built(payload: bytes, deps: list[bytes], borrowed: list[bytes]) -> common_pb2.TaskSpec:
+        return build_spec(
+            client,
+            kind=common_pb2.NORMAL,
+            name=name,
+            function_id=function_id,
+            payload=payload,
+            deps=deps,
+            borrowed=borrowed,
+            options=options,
+            default_cpus=1.0,
+            num_returns=num_returns,
+        )
+
+    if runtime_context.placement_strategy() is not None:
+        return built(payload, deps, borrowed)
+    key = (client.ids.prefix, client.job_id, name, function_id, num_returns)
+    template = templates.get(key)
+    if template is None:
+        template = built(b"", [], [])
+        if template.borrowed:  # runtime_env packages, which build_spec puts after the arguments' refs
+            return built(payload, deps, borrowed)
+        template.task_id = b""  # (a task id spent: ids need only be unique)
+        template.parent_task_id = b""
+        templates[key] = template
+    return copy_of_template(client, template, payload, deps, borrowed)
+
+
+def method_spec(
+    client: Client,
+    templates: dict[tuple[bytes, bytes, str, int], common_pb2.TaskSpec],
+    *,
+    name: str,
+    actor_id: bytes,
+    payload: bytes,
+    deps: list[bytes],
+    borrowed: list[bytes],
+    num_returns: int,
+) -> common_pb2.TaskSpec:
+    """build_spec(kind=ACTOR_METHOD, options={"max_retries": 0}) for an actor call, made faster: a
+    copy of the TaskSpec of its client, job, method and num_returns (made once, kept in `templates`,
+    one per handle) with the call's own fields set. An actor call asks for no resources, strategy
+    or runtime_env, so nothing else of build_spec applies to it."""
+    key = (client.ids.prefix, client.job_id, name, num_returns)
+    template = templates.get(key)
+    if template is None:
+        template = templates[key] = common_pb2.TaskSpec(
+            job_id=client.job_id,
+            name=name,
+            kind=common_pb2.ACTOR_METHOD,
+            num_returns=num_returns,
+            max_retries=0,
+            actor_id=actor_id,
+        )
+    return copy_of_template(client, template, payload, deps, borrowed)
 
 
 def current_client() -> Client:

@@ -69,7 +69,10 @@ class UnfinishedTasks:
         return list(self._specs.values())
 
     def _makers(self, spec: common_pb2.TaskSpec) -> set[bytes]:
-        return {task_of(d) for d in spec.dependencies if task_of(d) in self._specs}
+        deps = spec.dependencies
+        if not deps:
+            return set()
+        return {task_of(d) for d in deps if task_of(d) in self._specs}
 
     def _drop_if_unneeded(self, task_id: bytes) -> None:
         stack = [task_id]

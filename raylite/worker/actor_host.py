@@ -233,6 +233,8 @@ class Inbox:
         self._wake_r.setblocking(False)
         self.port: Any = None  # the actor's CallPort, once open
         self._direct: deque[Any] = deque()  # what the call port read and the main thread did not take yet
+        self._port_socks: list[socket.socket] | None = None  # the port's sockets select() watches
+        self._watched: list[socket.socket] = []  # this socket, the wake-up one and those
 
     def helper_started(self) -> None:
         self._out += 1
@@ -252,11 +254,18 @@ class Inbox:
             port = self.port
             if self._out == 0 and port is None:
                 return "frame", self._recv()
-            watched = [self._sock, self._wake_r]
             buffered: list[socket.socket] = []
-            if port is not None:
-                watched += port.sockets()
-                buffered = port.buffered()
+            if port is None:
+                watched = [self._sock, self._wake_r]
+            else:
+                # the port's list is the same object until a connection opens or closes
+                port_socks = port.sockets()
+                if port_socks is not self._port_socks:
+                    self._port_socks = port_socks
+                    self._watched = [self._sock, self._wake_r, *port_socks]
+                watched = self._watched
+                if port.ssl is not None:
+                    buffered = port.buffered()
             readable, _, _ = select.select(watched, [], [], 0 if buffered else None)
             if self._wake_r in readable:
                 with contextlib.suppress(BlockingIOError):
@@ -310,8 +319,10 @@ class InOrder:
 
     def arrived(self, assignment: head_pb2.TaskAssignment) -> None:
         spec = assignment.spec
-        known = {v.object_id for v in assignment.args}
-        ready = all(d in known for d in spec.dependencies)
+        ready = True
+        if spec.dependencies:  # (a direct call has none)
+            known = {v.object_id for v in assignment.args}
+            ready = all(d in known for d in spec.dependencies)
         self._held[spec.task_id] = assignment
         self.order.arrived(spec.task_id[: ids.CLIENT_ID_BYTES], spec.task_id, ready, spec.call_seq)
         if not ready:

@@ -94,11 +94,15 @@ class CallPort:
         self.listener.setblocking(False)
         self.address = f"{host}:{self.listener.getsockname()[1]}"
         self.conns: dict[socket.socket, Connection] = {}
+        self._sockets: list[socket.socket] | None = None  # sockets(), made again after a change of conns
         self._closed: list[Closed] = []  # connections closed since readable() last returned
         self._refusals_logged = 0
 
     def sockets(self) -> list[socket.socket]:
-        return [self.listener, *self.conns]
+        """The listener and the connections: the same list object until one opens or closes."""
+        if self._sockets is None:
+            self._sockets = [self.listener, *self.conns]
+        return self._sockets
 
     def buffered(self) -> list[socket.socket]:
         """TLS connections holding decrypted bytes select() cannot see."""
@@ -134,6 +138,7 @@ class CallPort:
                 return
         sock.settimeout(None)
         self.conns[sock] = Connection(sock)
+        self._sockets = None
 
     def _read(self, conn: Connection, out: list[Event]) -> None:
         try:
@@ -203,8 +208,10 @@ class CallPort:
             log.warning("actor %s's call port refused a connection: %s", self.actor_id.hex()[:12], why)
 
     def close(self, conn: Connection) -> None:
-        if self.conns.pop(conn.sock, None) is not None and conn.caller:
-            self._closed.append(Closed(conn))
+        if self.conns.pop(conn.sock, None) is not None:
+            self._sockets = None
+            if conn.caller:
+                self._closed.append(Closed(conn))
         with conn.lock:
             conn.closed = True
             try:
@@ -212,6 +219,5 @@ class CallPort:
             except OSError:
                 pass
 
-    def reply(self, conn: Connection, result: calls_pb2.TaskResultDirect) -> bool:
-        body = calls_pb2.CallReplyBatch(results=[result]).SerializeToString()
-        return conn.send(call_wire.REPLIES, body)
+    def reply(self, conn: Connection, batch: calls_pb2.CallReplyBatch) -> bool:
+        return conn.send(call_wire.REPLIES, batch.SerializeToString())

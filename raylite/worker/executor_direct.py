@@ -101,16 +101,18 @@ class DirectCalls:
         contained = [oid for v in result.results for oid in v.contained]
         if contained:
             self._hold(conn, seq, contained)
-        answer = calls_pb2.TaskResultDirect(
+        # built in place in the batch that carries it: one copy of the results, not two
+        batch = calls_pb2.CallReplyBatch()
+        answer = batch.results.add(
             task_id=spec.task_id,
-            results=result.results,
             error_summary=result.error_summary,
             started=started,
             finished=time.time(),
             node_id=result.node_id,
         )
+        answer.results.extend(result.results)
         assert self.port is not None
-        if not self.port.reply(conn, answer):
+        if not self.port.reply(conn, batch):
             self._connection_gone(conn)  # the caller resends it through the head: the ledger answers it
         return True
 

@@ -132,7 +132,10 @@ class TaskReporting:
                 f"back: {exc.__cause__ or exc}"
             ) from None
         if s.size <= config.INLINE_MAX_BYTES:
-            return common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size, contained=s.contained)
+            value_msg = common_pb2.ObjectValue(object_id=oid, data=s.to_bytes(), size=s.size)
+            if s.contained:  # (setting an empty list costs as much as the rest)
+                value_msg.contained.extend(s.contained)
+            return value_msg
         try:
             offset = context.current().reserve(oid, s.size)
         except exceptions.ObjectStoreFullError as exc:
