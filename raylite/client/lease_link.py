@@ -95,6 +95,30 @@ class LeaseLink:
     def in_flight(self, task_id: bytes) -> bool:
         return task_id in self.specs
 
+    def parked_specs(self, wanted: list[bytes], limit: int) -> list[common_pb2.TaskSpec]:
+        """Specs (no payload) of tasks parked here, those of `wanted` first, at most `limit`: what an
+        explanation needs of tasks the head does not know yet. Any thread: a copy, retried if the
+        loop changed the dict meanwhile."""
+        for _ in range(3):
+            try:
+                parked = list(self.parked)
+                break
+            except RuntimeError:
+                continue
+        else:
+            return []
+        asked = {ids.task_of(i) if len(i) > ids.TASK_ID_BYTES else i for i in wanted}
+        parked.sort(key=lambda t: t not in asked)
+        out = []
+        for task_id in parked[:limit]:
+            spec = self.specs.get(task_id)
+            if spec is not None:
+                kept = common_pb2.TaskSpec()
+                kept.CopyFrom(spec)
+                kept.ClearField("payload")
+                out.append(kept)
+        return out
+
     # ---- on the loop: submissions ---------------------------------------------------
 
     def _take_incoming(self) -> None:

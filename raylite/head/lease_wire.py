@@ -12,6 +12,8 @@ from raylite.head import wire
 from raylite.head.state.leases import (
     Lease,
     LeaseDrained,
+    LeasedTasksEnded,
+    LeasedTaskStarted,
     LeaseEffect,
     LeaseGranted,
     LeaseRequested,
@@ -56,6 +58,15 @@ def recorded(records: Any, client_id: bytes) -> list[TaskRecorded]:
         )
         for r in records
     ]
+
+
+def started(records: Any, node_id: bytes) -> list[LeasedTaskStarted]:
+    """A node's records of leased tasks still running (NodeBatch.task_records)."""
+    return [LeasedTaskStarted(node_id, r.lease_id, wire.task_record(r.spec, b""), r.started) for r in records]
+
+
+def ended(task_ids: Any, node_id: bytes) -> list[LeasedTasksEnded]:
+    return [LeasedTasksEnded(node_id, list(task_ids))]
 
 
 def blocked(changes: Any) -> list[LeaseSlotBlocked]:

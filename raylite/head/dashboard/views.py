@@ -148,11 +148,16 @@ TaskRow = TaskRecord | FinishedTask
 
 
 def task_rows(state: HeadState) -> list[TaskRow]:
-    """Every task the head knows, each once: those in its table (queued, running) first,
-    then the finished ones of its history, newest first."""
+    """Every task the head knows, each once: those in its table (queued, running) first, then
+    leased tasks running, then the finished ones of its history, newest first."""
     live = state.tasks
     rows: list[TaskRow] = list(live.values())
     seen: set[bytes] = set()
+    leased = state.leases.running  # leased tasks their node reported running (raylite/head/state/leases.py)
+    for task in leased.values():
+        if task.task_id not in live:
+            seen.add(task.task_id)
+            rows.append(task)
     for done in state.finished_tasks.newest_first():
         if done.task_id in live or done.task_id in seen:
             continue
