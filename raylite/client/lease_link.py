@@ -289,9 +289,18 @@ class LeaseLink:
     def _record(self, stream: _Stream, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult, attempt: int) -> None:
         kept = spec
         if not any(v.in_store for v in result.results):
-            kept = common_pb2.TaskSpec()
-            kept.CopyFrom(spec)
-            kept.ClearField("payload")  # no lineage needed: nothing to remake
+            # no lineage needed (nothing to remake): the head's history needs only the task's name
+            # and ids, its resources and parent (for a recursive cancel's bookkeeping)
+            kept = common_pb2.TaskSpec(
+                task_id=spec.task_id,
+                job_id=spec.job_id,
+                name=spec.name,
+                kind=spec.kind,
+                function_id=spec.function_id,
+                num_returns=spec.num_returns,
+                resources=spec.resources,
+                parent_task_id=spec.parent_task_id,
+            )
         record = lease_pb2.LeaseTaskRecord(
             spec=kept,
             lease_id=stream.grant.lease_id,

@@ -48,16 +48,15 @@ def returned(ends: Any, client_id: bytes) -> list[LeaseReturned]:
 
 
 def recorded(records: Any, client_id: bytes) -> list[TaskRecorded]:
-    return [
-        TaskRecorded(
-            wire.task_record(r.spec, client_id),
-            [wire.object_info(v) for v in r.results],
-            r.node_id,
-            r.attempt,
-            r.error_summary,
+    out = []
+    for r in records:
+        results = [wire.object_info(v) for v in r.results]
+        # the spec is kept only for lineage: when an output is in a store (TaskTable.recorded)
+        in_store = any(info.node_id is not None for info in results)
+        out.append(
+            TaskRecorded(wire.task_record(r.spec, client_id, in_store), results, r.node_id, r.attempt, r.error_summary)
         )
-        for r in records
-    ]
+    return out
 
 
 def started(records: Any, node_id: bytes) -> list[LeasedTaskStarted]:
