@@ -11,12 +11,10 @@ from raylite.serialization import dumps
 _NONE = dumps(None)  # the value of an object the head makes with no value (a stream's return 0)
 
 
-def task_record(spec: pb.TaskSpec, client_id: bytes, keep_spec: bool = True) -> TaskRecord:
+def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
     """The head's record of a task. The spec is kept serialized, to be sent to a node as is: a
     parsed message would be one more object for the garbage collector to walk per queued task,
-    and would keep the arena of the whole batch it came in alive (raylite/gc_watch.py).
-    keep_spec=False: a record that will never be sent to a node (a leased task's history entry
-    with no output in a store) skips the serialization."""
+    and would keep the arena of the whole batch it came in alive (raylite/gc_watch.py)."""
     strategy = spec.strategy
     return TaskRecord(
         task_id=spec.task_id,
@@ -42,7 +40,7 @@ def task_record(spec: pb.TaskSpec, client_id: bytes, keep_spec: bool = True) -> 
         parent_id=spec.parent_task_id,
         generator=spec.generator,
         direct_incarnation=spec.direct_incarnation,
-        spec=spec.SerializeToString() if keep_spec else b"",
+        spec=spec.SerializeToString(),
     )
 
 
