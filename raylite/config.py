@@ -212,6 +212,9 @@ LEASE_TICK_S = 0.05  # the client's lease clock, running only while a lease is h
 LEASE_IDLE_TICKS = 20  # a lease with nothing to run for this many ticks goes back (1 s)
 LEASE_GRANT_TICKS = 4  # tasks queued for a grant that has not come go through the head (0.2 s)
 LEASE_FAIRNESS_S = 1.0  # a class waiting this long has another class's lease revoked
+# a leased task still running this long after it started is reported to the head (NodeBatch.task_records)
+# so that the state API lists it as RUNNING; shorter tasks cost nothing (their record comes when answered)
+LEASE_STARTED_REPORT_S = 0.2
 # a node waits this long for the head's word of a lease a client opens
 LEASE_ANNOUNCE_WAIT_S = float(os.environ.get("RAYLITE_LEASE_ANNOUNCE_WAIT_S", "5"))
 # a leased task's executor keeps the refs inside its result this long after answering, so that the

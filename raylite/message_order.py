@@ -186,6 +186,8 @@ ORDER: dict[type, tuple[Step, ...]] = {
         # Records of leased tasks after results, as the design says (a record names only its own
         # task and its stored outputs, which it publishes), and before deaths for the reason above.
         Step("task_records"),
+        # A leased task reported running and then ended: after the record that reported it.
+        Step("leased_tasks_ended"),
         Step("deaths"),
         # A drained lease's slots go back after its last records and its executors' deaths: the
         # head frees the slots only when nothing of the lease is left to hear of.

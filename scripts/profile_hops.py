@@ -80,6 +80,11 @@ def workloads(
         return ray.get(echo.remote(x))
 
     @ray.remote
+    def fan_out(n: int) -> int:
+        """scripts/bench.py's tasks_nested: a task that submits n children and gathers them."""
+        return sum(ray.get([echo.remote(i) for i in range(n)]))
+
+    @ray.remote
     def uses_api(x: int) -> int:
         ray.put(x)  # makes the executor's client, which then carries its results
         return x
@@ -115,6 +120,8 @@ def workloads(
         "tasks_sync": (s, lambda: [ray.get(echo.remote(i)) for i in range(s)]),
         "tasks_nested": (n, lambda: ray.get([nested.remote(i) for i in range(n)])),
         "tasks_chain": (c, lambda: chain(c)),
+        # bench.py's shape: 2 parents of 250 children each (tasks_nested above is 300 parents of 1)
+        "tasks_fanout": (2 * 250 * scale, lambda: ray.get([fan_out.remote(250 * scale) for _ in range(2)])),
         "actor_sync": (a, lambda: [ray.get(actor.m.remote()) for _ in range(a)]),
         "actor_batch": (b, lambda: ray.get([actor.m.remote() for _ in range(b)])),
     }

@@ -121,7 +121,11 @@ class Client(ClientObjects, streams.StreamCalls, DirectCaller):
         self.worker_output = WorkerOutput("") if log_to_driver and is_driver else None
         self._output_tick: asyncio.TimerHandle | None = None
         self._init_streams()
-        if config.task_leases():
+        if config.task_leases() and is_driver:
+            # Drivers only: an executor's client submits nested tasks through the head. Its own lease
+            # would wait for slots its parent's lease holds (the parent lends one only once it blocks
+            # in get), and its tasks queued for that grant for LEASE_GRANT_TICKS first: nested
+            # submission ran at 0.27x Ray with leases against 1.13x without (docs/performance.md).
             from raylite.client.lease_link import LeaseLink  # (off by default: not imported otherwise)
 
             self._leases = LeaseLink(self)

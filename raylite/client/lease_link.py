@@ -95,6 +95,30 @@ class LeaseLink:
     def in_flight(self, task_id: bytes) -> bool:
         return task_id in self.specs
 
+    def parked_specs(self, wanted: list[bytes], limit: int) -> list[common_pb2.TaskSpec]:
+        """Specs (no payload) of tasks parked here, those of `wanted` first, at most `limit`: what an
+        explanation needs of tasks the head does not know yet. Any thread: a copy, retried if the
+        loop changed the dict meanwhile."""
+        for _ in range(3):
+            try:
+                parked = list(self.parked)
+                break
+            except RuntimeError:
+                continue
+        else:
+            return []
+        asked = {ids.task_of(i) if len(i) > ids.TASK_ID_BYTES else i for i in wanted}
+        parked.sort(key=lambda t: t not in asked)
+        out = []
+        for task_id in parked[:limit]:
+            spec = self.specs.get(task_id)
+            if spec is not None:
+                kept = common_pb2.TaskSpec()
+                kept.CopyFrom(spec)
+                kept.ClearField("payload")
+                out.append(kept)
+        return out
+
     # ---- on the loop: submissions ---------------------------------------------------
 
     def _take_incoming(self) -> None:
@@ -265,9 +289,18 @@ class LeaseLink:
     def _record(self, stream: _Stream, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult, attempt: int) -> None:
         kept = spec
         if not any(v.in_store for v in result.results):
-            kept = common_pb2.TaskSpec()
-            kept.CopyFrom(spec)
-            kept.ClearField("payload")  # no lineage needed: nothing to remake
+            # no lineage needed (nothing to remake): the head's history needs only the task's name
+            # and ids, its resources and parent (for a recursive cancel's bookkeeping)
+            kept = common_pb2.TaskSpec(
+                task_id=spec.task_id,
+                job_id=spec.job_id,
+                name=spec.name,
+                kind=spec.kind,
+                function_id=spec.function_id,
+                num_returns=spec.num_returns,
+                resources=spec.resources,
+                parent_task_id=spec.parent_task_id,
+            )
         record = lease_pb2.LeaseTaskRecord(
             spec=kept,
             lease_id=stream.grant.lease_id,

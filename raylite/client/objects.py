@@ -271,6 +271,9 @@ class ClientObjects:
     def explain(self, ids: list[bytes]) -> list[str]:
         """The head's explanation of why `ids` (object, task or actor ids) are not done, as lines."""
         request = head_pb2.StateViewRequest(protocol_version=config.PROTOCOL_VERSION, view="explain", ids=ids)
+        leases = getattr(self, "_leases", None)
+        if leases is not None:  # tasks parked in the lease link are this client's alone: it tells them
+            request.parked.extend(leases.parked_specs(ids, config.EXPLAIN_MAX_IDS))
         reply = self._rpc(lambda: self._stub.GetStateView(request), timeout=10)
         return list(json.loads(reply.json)["result"]["lines"])
 

@@ -12,6 +12,8 @@ from raylite.head import wire
 from raylite.head.state.leases import (
     Lease,
     LeaseDrained,
+    LeasedTasksEnded,
+    LeasedTaskStarted,
     LeaseEffect,
     LeaseGranted,
     LeaseRequested,
@@ -23,6 +25,7 @@ from raylite.head.state.leases import (
     LeaseStopped,
     TaskRecorded,
 )
+from raylite.head.state.model import TaskRecord
 from raylite.rpc import lease_pb2
 
 log = logging.getLogger(__name__)
@@ -46,16 +49,40 @@ def returned(ends: Any, client_id: bytes) -> list[LeaseReturned]:
 
 
 def recorded(records: Any, client_id: bytes) -> list[TaskRecorded]:
-    return [
-        TaskRecorded(
-            wire.task_record(r.spec, client_id),
-            [wire.object_info(v) for v in r.results],
-            r.node_id,
-            r.attempt,
-            r.error_summary,
-        )
-        for r in records
-    ]
+    out = []
+    for r in records:
+        results = [wire.object_info(v) for v in r.results]
+        # the spec is kept only for lineage: when an output is in a store (TaskTable.recorded)
+        in_store = any(info.node_id is not None for info in results)
+        task = wire.task_record(r.spec, client_id) if in_store else _history_only(r.spec, client_id)
+        out.append(TaskRecorded(task, results, r.node_id, r.attempt, r.error_summary))
+    return out
+
+
+def _history_only(spec: Any, client_id: bytes) -> TaskRecord:
+    """The head's record of a leased task that needs no lineage: what its history and a recursive
+    cancel's bookkeeping read (wire.task_record reads some twenty fields of the spec and keeps it
+    serialized, which cost the head most of its time per record)."""
+    return TaskRecord(
+        task_id=spec.task_id,
+        job_id=spec.job_id,
+        client_id=client_id,
+        name=spec.name,
+        kind=spec.kind,
+        resources=dict(spec.resources) if spec.resources else {},
+        num_returns=spec.num_returns,
+        function_id=spec.function_id,
+        parent_id=spec.parent_task_id,
+    )
+
+
+def started(records: Any, node_id: bytes) -> list[LeasedTaskStarted]:
+    """A node's records of leased tasks still running (NodeBatch.task_records)."""
+    return [LeasedTaskStarted(node_id, r.lease_id, wire.task_record(r.spec, b""), r.started) for r in records]
+
+
+def ended(task_ids: Any, node_id: bytes) -> list[LeasedTasksEnded]:
+    return [LeasedTasksEnded(node_id, list(task_ids))]
 
 
 def blocked(changes: Any) -> list[LeaseSlotBlocked]:

@@ -516,9 +516,10 @@ _NODE_ACTIONS: dict[str, _NodeAction | None] = {
     ),
     "log_batches": None,  # not state: _on_node_batch hands them to the LogRouter
     "metrics": None,  # _on_node_batch keeps it: it is no event of the state
-    # records of leased tasks come from their submitters (ClientBatch.lease_task_records), whose
-    # stream orders them after the refs held to their outputs; a node sends none
-    "task_records": None,
+    # a finished leased task's record comes from its submitter (ClientBatch.lease_task_records), whose
+    # stream orders it after the refs held to its outputs; a node reports only those still running
+    "task_records": lambda records, node_id, events: events.extend(lease_wire.started(records, node_id)),
+    "leased_tasks_ended": lambda task_ids, node_id, events: events.extend(lease_wire.ended(task_ids, node_id)),
     "leases_drained": lambda ends, node_id, events: events.extend(lease_wire.drained(ends, node_id)),
     "leases_served": lambda grants, node_id, events: events.extend(lease_wire.served(grants, node_id)),
 }

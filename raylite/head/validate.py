@@ -167,7 +167,8 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
     for i, logs in enumerate(batch.log_batches):
         _log_batch(logs, i)
     for i, record in enumerate(batch.task_records):
-        _lease_task_record(record, i, "task_records")
+        _started_record(record, i)
+    _ids(batch.leased_tasks_ended, TASK_ID_BYTES, "leased_tasks_ended")
     if batch.leases_served and not first:
         raise BadMessage("leases_served: only a node's first message (its resume hello) lists them")
     for i, grant in enumerate(batch.leases_served):
@@ -219,6 +220,19 @@ def _lease_task_record(record: lease_pb2.LeaseTaskRecord, i: int, field: str) ->
         _object_value(value, field, i, f"results[{j}]")
         if ids.task_of(value.object_id) != record.spec.task_id:
             raise BadMessage(f"{field}[{i}].results[{j}]: not an output of the record's task")
+
+
+def _started_record(record: lease_pb2.LeaseTaskRecord, i: int) -> None:
+    """A node's record of a leased task still running: no results, not finished."""
+    field = "task_records"
+    _task_spec(record.spec, i, field, "spec.")
+    if record.spec.kind != common_pb2.NORMAL:
+        raise BadMessage(f"{field}[{i}].spec.kind: only normal tasks run on leases")
+    _id(record.lease_id, LEASE_ID_BYTES, field, i, "lease_id")
+    if record.attempt < 1:
+        raise BadMessage(f"{field}[{i}].attempt: attempts count from 1")
+    if not 0 < record.started < math.inf or record.finished or record.results:
+        raise BadMessage(f"{field}[{i}]: a node reports a running task: started > 0, finished 0, no results")
 
 
 def _log_batch(logs: head_pb2.WorkerLogBatch, i: int) -> None:

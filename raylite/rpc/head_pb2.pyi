@@ -268,7 +268,7 @@ class ExecutorDied(_message.Message):
     def __init__(self, task_id: _Optional[bytes] = ..., actor_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., attempt: _Optional[int] = ..., intentional: _Optional[bool] = ...) -> None: ...
 
 class NodeBatch(_message.Message):
-    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls", "log_batches", "metrics", "task_records", "leases_served", "leases_drained")
+    __slots__ = ("hello", "results", "deaths", "copies_added", "copies_removed", "pulls", "log_batches", "metrics", "task_records", "leased_tasks_ended", "leases_served", "leases_drained")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     DEATHS_FIELD_NUMBER: _ClassVar[int]
@@ -278,6 +278,7 @@ class NodeBatch(_message.Message):
     LOG_BATCHES_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     TASK_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    LEASED_TASKS_ENDED_FIELD_NUMBER: _ClassVar[int]
     LEASES_SERVED_FIELD_NUMBER: _ClassVar[int]
     LEASES_DRAINED_FIELD_NUMBER: _ClassVar[int]
     hello: NodeHello
@@ -289,9 +290,10 @@ class NodeBatch(_message.Message):
     log_batches: _containers.RepeatedCompositeFieldContainer[WorkerLogBatch]
     metrics: _containers.RepeatedCompositeFieldContainer[NodeMetrics]
     task_records: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseTaskRecord]
+    leased_tasks_ended: _containers.RepeatedScalarFieldContainer[bytes]
     leases_served: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseGrant]
     leases_drained: _containers.RepeatedCompositeFieldContainer[_lease_pb2.LeaseEnd]
-    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[NodeMetrics, _Mapping]]] = ..., task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ..., leases_served: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., leases_drained: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ...) -> None: ...
+    def __init__(self, hello: _Optional[_Union[NodeHello, _Mapping]] = ..., results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., deaths: _Optional[_Iterable[_Union[ExecutorDied, _Mapping]]] = ..., copies_added: _Optional[_Iterable[bytes]] = ..., copies_removed: _Optional[_Iterable[bytes]] = ..., pulls: _Optional[_Iterable[_Union[PullProgress, _Mapping]]] = ..., log_batches: _Optional[_Iterable[_Union[WorkerLogBatch, _Mapping]]] = ..., metrics: _Optional[_Iterable[_Union[NodeMetrics, _Mapping]]] = ..., task_records: _Optional[_Iterable[_Union[_lease_pb2.LeaseTaskRecord, _Mapping]]] = ..., leased_tasks_ended: _Optional[_Iterable[bytes]] = ..., leases_served: _Optional[_Iterable[_Union[_lease_pb2.LeaseGrant, _Mapping]]] = ..., leases_drained: _Optional[_Iterable[_Union[_lease_pb2.LeaseEnd, _Mapping]]] = ...) -> None: ...
 
 class PullProgress(_message.Message):
     __slots__ = ("object_id", "received", "total", "elapsed_ms", "done")
@@ -392,20 +394,22 @@ class StateFilter(_message.Message):
     def __init__(self, key: _Optional[str] = ..., predicate: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class StateViewRequest(_message.Message):
-    __slots__ = ("protocol_version", "view", "filters", "limit", "detail", "ids")
+    __slots__ = ("protocol_version", "view", "filters", "limit", "detail", "ids", "parked")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    PARKED_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     view: str
     filters: _containers.RepeatedCompositeFieldContainer[StateFilter]
     limit: int
     detail: bool
     ids: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, protocol_version: _Optional[int] = ..., view: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[StateFilter, _Mapping]]] = ..., limit: _Optional[int] = ..., detail: _Optional[bool] = ..., ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    parked: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskSpec]
+    def __init__(self, protocol_version: _Optional[int] = ..., view: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[StateFilter, _Mapping]]] = ..., limit: _Optional[int] = ..., detail: _Optional[bool] = ..., ids: _Optional[_Iterable[bytes]] = ..., parked: _Optional[_Iterable[_Union[_common_pb2.TaskSpec, _Mapping]]] = ...) -> None: ...
 
 class StateViewReply(_message.Message):
     __slots__ = ("json",)

@@ -25,7 +25,7 @@ import grpc
 from raylite import auth, config, hostinfo, ids, message_order, reconnect, tls
 from raylite.batching import Outbox
 from raylite.daemon_util import new_event_loop, report_ready, setup_logging, stop_on_signals, watch_parent
-from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2_grpc
+from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, lease_pb2, worker_pb2_grpc
 from raylite.store import contained_of
 from raylite.worker.bulk_server import BulkServer
 from raylite.worker.executor_logs import ExecutorLogs, default_log_dir
@@ -94,7 +94,8 @@ async def run(opts: argparse.Namespace) -> None:
     server = auth.server(token)
     bulk_server = BulkServer(node_store, tls_material)
     bulk_server.metrics = metrics
-    leases = LeaseServer(link.report_drained)
+    leases = LeaseServer(link.report_drained, link.report_running)
+    leases.node_id = node_id
     servicer = WorkerServicer(node_id, node_store, transfers, logs, bulk_server, leases)
     worker_pb2_grpc.add_WorkerServiceServicer_to_server(servicer, server)
     port = auth.listen(server, opts.host, opts.port, tls_material)
@@ -232,6 +233,11 @@ class HeadLink:
 
     def report_drained(self, lease_id: bytes, why: str) -> None:
         self.outbox.touch().leases_drained.add(lease_id=lease_id, why=why)
+
+    def report_running(self, started: list[lease_pb2.LeaseTaskRecord], ended: list[bytes]) -> None:
+        msg = self.outbox.touch()
+        msg.task_records.extend(started)
+        msg.leased_tasks_ended.extend(ended)
 
     def send_log_batches(self, batches: list[head_pb2.WorkerLogBatch]) -> None:
         self.outbox.touch().log_batches.extend(batches)

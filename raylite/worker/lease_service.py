@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -39,7 +40,7 @@ import grpc
 from raylite import config
 from raylite.failures import Failure, failure_bytes
 from raylite.ids import object_id
-from raylite.rpc import head_pb2, lease_pb2, worker_pb2
+from raylite.rpc import common_pb2, head_pb2, lease_pb2, worker_pb2
 from raylite.worker import validate
 from raylite.worker.state.lease_queue import LeaseQueue
 
@@ -66,9 +67,20 @@ class _Served:
 
 
 class LeaseServer:
-    def __init__(self, report_drained: Callable[[bytes, str], None]) -> None:
+    def __init__(
+        self,
+        report_drained: Callable[[bytes, str], None],
+        report_running: Callable[[list[lease_pb2.LeaseTaskRecord], list[bytes]], None] | None = None,
+    ) -> None:
         self.queue = LeaseQueue(config.LEASE_DEPTH)
         self.report_drained = report_drained
+        # (started records, ended task ids) for the head: leased tasks that run longer than
+        # config.LEASE_STARTED_REPORT_S, so that the state API lists them while they run
+        self.report_running = report_running
+        self.node_id = b""
+        self._since: dict[bytes, tuple[float, head_pb2.TaskAssignment]] = {}  # given to the pool, unreported
+        self._reported: set[bytes] = set()  # reported started, not yet ended
+        self._timer: asyncio.TimerHandle | None = None
         self.pool: Any = None  # ExecutorPool, attached by the daemon
         self.tasks: dict[bytes, _Served] = {}  # leased task here -> its stream
         self._num_returns: dict[bytes, int] = {}  # leased task here -> its returns (for a death's answer)
@@ -94,7 +106,39 @@ class LeaseServer:
     def _start(self, task_id: bytes) -> None:
         assignment = self._waiting.pop(task_id, None)
         if assignment is not None:
-            self.pool.submit(assignment)
+            self._run(assignment)
+
+    def _run(self, assignment: head_pb2.TaskAssignment) -> None:
+        if self.report_running is not None:
+            self._since[assignment.spec.task_id] = (time.monotonic(), assignment)
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(config.LEASE_STARTED_REPORT_S, self._report)
+        self.pool.submit(assignment)
+
+    def _report(self) -> None:
+        """Reports the leased tasks running since a window or more (once each), and rearms
+        while any run: a task answered within the window is never reported."""
+        self._timer = None
+        if self.report_running is None:
+            return
+        cutoff = time.monotonic() - config.LEASE_STARTED_REPORT_S
+        records = []
+        for task_id, (since, assignment) in list(self._since.items()):
+            if since > cutoff:
+                break  # (in start order: the rest started later)
+            del self._since[task_id]
+            self._reported.add(task_id)
+            records.append(_started_record(assignment, self.node_id))
+        if records:
+            self.report_running(records, [])
+        if self._since:
+            self._timer = asyncio.get_running_loop().call_later(config.LEASE_STARTED_REPORT_S, self._report)
+
+    def _ended(self, task_id: bytes) -> None:
+        if self._since.pop(task_id, None) is None and task_id in self._reported:
+            self._reported.discard(task_id)
+            if self.report_running is not None:
+                self.report_running([], [task_id])
 
     def served(self) -> list[lease_pb2.LeaseGrant]:
         """The grants of the leases this node still serves, for a restarted head's adoption."""
@@ -134,6 +178,7 @@ class LeaseServer:
         return self.took_result(result)
 
     def _finished(self, lease_id: bytes, task_id: bytes) -> None:
+        self._ended(task_id)
         self._num_returns.pop(task_id, None)
         self._waiting.pop(task_id, None)
         done = self.queue.finished(lease_id, task_id)
@@ -235,9 +280,19 @@ class LeaseServer:
             self._num_returns[spec.task_id] = max(1, spec.num_returns)
             self.tasks[spec.task_id] = served
             if spec.task_id in run:
-                self.pool.submit(assignment)
+                self._run(assignment)
             else:
                 self._waiting[spec.task_id] = assignment
+
+
+def _started_record(assignment: head_pb2.TaskAssignment, node_id: bytes) -> lease_pb2.LeaseTaskRecord:
+    """A leased task that is still running, for the head's table (no results, no payload)."""
+    spec = common_pb2.TaskSpec()
+    spec.CopyFrom(assignment.spec)
+    spec.ClearField("payload")
+    return lease_pb2.LeaseTaskRecord(
+        spec=spec, lease_id=assignment.lease_id, attempt=assignment.attempt, started=time.time(), node_id=node_id
+    )
 
 
 def _cancelled(task_id: bytes, num_returns: int) -> head_pb2.TaskResult:

@@ -129,8 +129,8 @@ def _leased_task(spec: common_pb2.TaskSpec, attempt: int, i: int) -> str | None:
         return f"tasks[{i}].kind: only normal tasks run on a lease"
     if len(spec.task_id) != TASK_ID_BYTES or len(spec.function_id) != FUNCTION_ID_BYTES:
         return f"tasks[{i}]: task_id of {TASK_ID_BYTES} bytes and function_id of {FUNCTION_ID_BYTES} expected"
-    if not 1 <= spec.num_returns <= 1 << 16 and not spec.generator:
-        return f"tasks[{i}].num_returns: {spec.num_returns}; a task returns at least one object"
+    if not 1 <= spec.num_returns <= config.MAX_NUM_RETURNS and not spec.generator:
+        return f"tasks[{i}].num_returns: {spec.num_returns} is not between 1 and {config.MAX_NUM_RETURNS}"
     if attempt < 1:
         return f"attempts[{i}]: attempts count from 1"
     for j, dep in enumerate(spec.dependencies):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from raylite.head.state import HeadState
 from raylite.head.state.leases import (
     LeaseDrained,
+    LeasedTasksEnded,
+    LeasedTaskStarted,
     LeaseGranted,
     LeaseRequested,
     LeaseReturned,
@@ -23,6 +25,7 @@ from raylite.head.state.model import (
     RefsChanged,
     TaskSubmitted,
 )
+from raylite.head.state.states import TaskState
 from tests.unit.test_head_state import DRIVER, JOB, dispatched, oid, step, task
 
 L1 = DRIVER + b"\0\0\0\1"
@@ -96,3 +99,53 @@ def test_its_client_leaving_stops_the_lease_and_a_blocked_task_lends_a_slot() ->
     assert state.lease_effects() == [LeaseStopped(b"n1", L1, "its client left")]
     step(state, LeaseDrained(b"n1", L1))
     assert available(state) == 2.0
+
+
+def _rows(state: HeadState) -> dict[str, str]:
+    from raylite.head.dashboard.views import ray_task_state, task_rows
+
+    return {r.name: ray_task_state(r) for r in task_rows(state)}
+
+
+def test_a_leased_task_its_node_reports_running_is_listed_and_explained_until_it_ends() -> None:
+    from raylite.head.state.explain import explain
+
+    state = granted_state(cpus=2.0, nodes=(b"n1", b"n2"))
+    node = state.leases.leases[L1].node_id
+    assert node is not None
+    other = b"n2" if node == b"n1" else b"n1"
+    slow, faked = task("slow"), task("faked")
+    step(state, LeasedTaskStarted(other, L1, faked, 5.0))  # not this node's lease: ignored
+    step(state, LeasedTaskStarted(node, L1, slow, 5.0))
+    assert _rows(state) == {"slow": "RUNNING"}
+    assert available(state, node) == 0.0  # it holds nothing of its own: its lease does
+    lines = explain(state, [oid(slow)], now=7.0).lines()
+    assert lines == [f"task slow is running on node {node.hex()[:12]} for 2 s"]
+    # a task parked in its submitter (waiting for slow's output) is explained as waiting for it
+    parked = task("parked", deps=[oid(slow)])
+    parked.state, parked.missing = TaskState.WAITING, 1
+    lines = explain(state, [oid(parked)], now=7.0, parked=[parked]).lines()
+    assert lines[0] == "task parked is waiting for 1 of its 1 argument"
+    assert lines[1].startswith(
+        f"  waiting for argument {oid(slow).hex()[:12]}, produced by task slow, which is running"
+    )
+    # the node's word that it ended takes it off the list
+    step(state, LeasedTasksEnded(node, [slow.task_id]))
+    assert _rows(state) == {}
+    # the submitter's record does too (it may come first), and the history has it then
+    step(state, LeasedTaskStarted(node, L1, slow, 5.0))
+    step(
+        state, RefsChanged(DRIVER, [(oid(slow), True)]), TaskRecorded(slow, [ObjectInfo(oid(slow), value="v")], node, 1)
+    )
+    assert _rows(state) == {"slow": "FINISHED"}
+
+
+def test_a_leased_task_reported_running_goes_with_its_lease_or_node() -> None:
+    state = granted_state(cpus=2.0)
+    step(state, LeasedTaskStarted(b"n1", L1, task("a"), 1.0))
+    step(state, LeaseReturned(DRIVER, L1), LeaseDrained(b"n1", L1))
+    assert _rows(state) == {}
+    state = granted_state(cpus=2.0)
+    step(state, LeasedTaskStarted(b"n1", L1, task("b"), 1.0))
+    step(state, NodeRemoved(b"n1", "it died"))
+    assert _rows(state) == {}

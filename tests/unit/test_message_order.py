@@ -32,7 +32,15 @@ from raylite.head.state import (
     TaskFinished,
     TaskSubmitted,
 )
-from raylite.head.state.leases import LeaseDrained, LeaseRequested, LeaseReturned, LeasesServed, TaskRecorded
+from raylite.head.state.leases import (
+    LeaseDrained,
+    LeasedTasksEnded,
+    LeasedTaskStarted,
+    LeaseRequested,
+    LeaseReturned,
+    LeasesServed,
+    TaskRecorded,
+)
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker.daemon import HeadLink
 
@@ -251,9 +259,14 @@ def node_step(event: Any) -> str:
         return "copies_added" if event.added else "copies_removed"
     if isinstance(event, LeasesServed):
         return "leases_served"
-    return {TaskFinished: "results", ExecutorDied: "deaths", PullsReported: "pulls", LeaseDrained: "leases_drained"}[
-        type(event)
-    ]
+    return {
+        TaskFinished: "results",
+        ExecutorDied: "deaths",
+        PullsReported: "pulls",
+        LeaseDrained: "leases_drained",
+        LeasedTaskStarted: "task_records",
+        LeasedTasksEnded: "leased_tasks_ended",
+    }[type(event)]
 
 
 def client_batch(n: int) -> head_pb2.ClientBatch:
@@ -354,9 +367,12 @@ async def test_the_head_applies_a_node_batch_in_the_table_order() -> None:
     batch.metrics.add(bytes_sent=5)
     batch.leases_drained.add(lease_id=b"l" * 12)
     batch.leases_served.add(lease_id=b"s" * 12, client_id=CLIENT, slots=1)
+    started = batch.task_records.add(lease_id=b"l" * 12, attempt=1, started=1.0)
+    started.spec.task_id = b"s" * 16
+    batch.leased_tasks_ended.append(b"e" * 16)
     svc._on_node_batch(NODE, batch)
-    # lines are not state; nodes send no task records (their submitters do)
-    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello", "log_batches", "metrics", "task_records"))
+    # lines are not state
+    assert seen == expected(head_pb2.NodeBatch, 1, skip=("hello", "log_batches", "metrics"))
     assert svc.metrics.nodes[NODE].bytes_sent == 5  # kept by the servicer, no event
 
 

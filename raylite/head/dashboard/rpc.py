@@ -8,11 +8,13 @@ import time
 import grpc
 
 from raylite import config
+from raylite.head import wire
 from raylite.head.dashboard.query import QueryError, query
 from raylite.head.state import HeadState
 from raylite.head.state.explain import explain
+from raylite.head.state.states import TaskState
 from raylite.ids import OBJECT_ID_BYTES, TASK_ID_BYTES
-from raylite.rpc import head_pb2
+from raylite.rpc import common_pb2, head_pb2
 
 MAX_FILTERS = 64
 
@@ -21,7 +23,7 @@ def answer(state: HeadState, request: head_pb2.StateViewRequest, dashboard_url: 
     """The reply's JSON; QueryError for a request no answer fits. The status view also
     says where the dashboard is."""
     if request.view == "explain":
-        return json.dumps({"result": explained(state, list(request.ids))})
+        return json.dumps({"result": explained(state, list(request.ids), list(request.parked))})
     if len(request.filters) > MAX_FILTERS:
         raise QueryError(f"at most {MAX_FILTERS} filters, got {len(request.filters)}")
     filters = [(f.key, f.predicate, f.value) for f in request.filters]
@@ -47,8 +49,19 @@ async def get_state_view(
     return head_pb2.StateViewReply(json=text)
 
 
-def explained(state: HeadState, ids: list[bytes]) -> dict:
-    """The explanation of why `ids` are not done, as JSON-ready data with its terminal lines."""
+def explained(state: HeadState, ids: list[bytes], parked: list[common_pb2.TaskSpec] | None = None) -> dict:
+    """The explanation of why `ids` are not done, as JSON-ready data with its terminal lines;
+    `parked`: tasks the asking client holds back for its own tasks' outputs (task leases)."""
+    if parked and len(parked) > config.EXPLAIN_MAX_IDS:
+        raise QueryError(f"at most {config.EXPLAIN_MAX_IDS} parked tasks per explanation, got {len(parked)}")
+    records = []
+    for spec in parked or ():
+        if len(spec.task_id) != TASK_ID_BYTES or any(len(d) != OBJECT_ID_BYTES for d in spec.dependencies):
+            raise QueryError("parked: a task id of 16 bytes and object ids of its dependencies were expected")
+        task = wire.task_record(spec, b"")
+        task.state = TaskState.WAITING
+        task.missing = sum(1 for d in task.deps if d not in state.objects)
+        records.append(task)
     if not ids:
         raise QueryError("view 'explain' needs ids: object, task or actor ids to explain")
     if len(ids) > config.EXPLAIN_MAX_IDS:
@@ -59,5 +72,5 @@ def explained(state: HeadState, ids: list[bytes]) -> dict:
                 f"{some_id.hex()!r} is neither an object id ({OBJECT_ID_BYTES} bytes) nor a task or actor id "
                 f"({TASK_ID_BYTES} bytes)"
             )
-    out = explain(state, ids, now=time.time())
+    out = explain(state, ids, now=time.time(), parked=records)
     return {**out.as_dict(), "lines": out.lines()}

@@ -149,15 +149,21 @@ TaskRow = TaskRecord | FinishedTask
 
 def task_rows(state: HeadState) -> list[TaskRow]:
     """Every task the head knows, each once: those in its table (queued, running) first, then
-    direct actor calls in flight, then the finished ones of its history, newest first."""
+    direct actor calls in flight and leased tasks running, then the finished ones of its history,
+    newest first."""
     live = state.tasks
     rows: list[TaskRow] = list(live.values())
     seen: set[bytes] = set()
     # direct actor calls their callers reported running (the head has them in no table)
-    for call in getattr(state, "running_calls", {}).values():
+    for call in state.running_calls.values():
         if call.task_id not in live:
             seen.add(call.task_id)
             rows.append(call)
+    leased = state.leases.running  # leased tasks their node reported running (raylite/head/state/leases.py)
+    for task in leased.values():
+        if task.task_id not in live and task.task_id not in seen:
+            seen.add(task.task_id)
+            rows.append(task)
     for done in state.finished_tasks.newest_first():
         if done.task_id in live or done.task_id in seen:
             continue

@@ -30,6 +30,7 @@ dropped when the pull ends or its node dies), and explain reads them.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -103,10 +104,20 @@ class Explanation:
 
 
 def explain(
-    state: HeadState, ids: Iterable[bytes], now: float, transfers: Mapping[bytes, Transfer] | None = None
+    state: HeadState,
+    ids: Iterable[bytes],
+    now: float,
+    transfers: Mapping[bytes, Transfer] | None = None,
+    parked: Iterable[TaskRecord] = (),
 ) -> Explanation:
-    """Reasons why each of `ids` (object, task or actor ids) is not done, at time `now`."""
+    """Reasons why each of `ids` (object, task or actor ids) is not done, at time `now`.
+    `parked`: the asking client's tasks it holds back until its own tasks' outputs arrive
+    (task leases), which the head does not know: explained as tasks WAITING for those."""
     walker = _Walker(state, now, state.transfers if transfers is None else transfers)
+    extra = {t.task_id: t for t in parked}
+    if extra or state.leases.running:
+        # leased tasks their node reported running, and the asker's parked ones, as if in the table
+        walker.tasks = ChainMap(state.tasks, state.leases.running, extra)
     out = Explanation()
     for some_id in dict.fromkeys(ids):
         out.total += 1
@@ -133,6 +144,7 @@ class _Walker:
         self._queues: dict[tuple, dict[bytes, int]] = {}  # scheduling class -> queue positions
         self.width = MAX_ARGS  # missing arguments followed per task
         self.budget = MAX_LINES  # argument lines left for the id being explained
+        self.tasks: Mapping[bytes, TaskRecord] = state.tasks
 
     def id_lines(self, some_id: bytes) -> list[Reason]:
         state = self.state
@@ -141,7 +153,7 @@ class _Walker:
         if len(some_id) > 16 and some_id in state.objects:
             return [self._existing(some_id)]
         task_id = task_of(some_id) if len(some_id) > 16 else some_id
-        task = state.tasks.get(task_id)
+        task = self.tasks.get(task_id)
         if task is None and task_id in state.actors:
             return [self._actor_line(state.actors[task_id], 0)]
         if task is None and task_id in state.running_calls:
@@ -281,7 +293,7 @@ class _Walker:
         return lines
 
     def _dependency(self, dep: bytes, depth: int, chain: tuple[bytes, ...]) -> list[Reason]:
-        producer = self.state.tasks.get(task_of(dep))
+        producer = self.tasks.get(task_of(dep))
         direct = self.state.running_calls.get(task_of(dep)) if producer is None else None
         if direct is not None:
             text = f"waiting for argument {hex_short(dep)}, produced by actor call {direct.name}, which is "
@@ -303,7 +315,7 @@ class _Walker:
     def _actor_chain(self, call: TaskRecord, depth: int, chain: tuple[bytes, ...]) -> list[Reason]:
         """Below a call waiting for a pending actor: why the actor's creation has not run."""
         actor = self.state.actors.get(call.actor_id)
-        creation = self.state.tasks.get(call.actor_id)
+        creation = self.tasks.get(call.actor_id)
         if actor is None or creation is None or creation.task_id in chain or depth > MAX_DEPTH:
             return []
         if creation.state is TaskState.WAITING:
@@ -318,7 +330,7 @@ class _Walker:
 
     def _actor_status(self, actor: ActorRecord) -> tuple[str, str]:
         state = actor.state
-        creation = self.state.tasks.get(actor.actor_id)
+        creation = self.tasks.get(actor.actor_id)
         if state is ActorState.DEAD:
             return ACTOR_DEAD, f"dead: {actor.death}"
         if state is ActorState.RECOVERING:

@@ -60,6 +60,8 @@ from raylite.head.state.history import DEFAULT_LIMIT as DEFAULT_HISTORY
 from raylite.head.state.history import TaskHistory
 from raylite.head.state.leases import (
     LeaseDrained,
+    LeasedTasksEnded,
+    LeasedTaskStarted,
     LeaseEffect,
     LeaseRequested,
     LeaseReturned,
@@ -179,7 +181,9 @@ class HeadState:
             LeaseDrained: lambda ev: self._leases.drained(ev.node_id, ev.lease_id, sink.now),
             LeasesServed: self._on_leases_served,
             LeaseSlotBlocked: lambda ev: self._leases.slot_blocked(ev.lease_id, ev.blocked),
-            TaskRecorded: lambda ev: tasks.recorded(ev.task, ev.results, ev.node_id, ev.attempt, ev.error),
+            TaskRecorded: self._on_task_recorded,
+            LeasedTaskStarted: self._on_leased_task_started,
+            LeasedTasksEnded: lambda ev: self._leases.tasks_ended(ev.task_ids),
             CallRecorded: self._on_call_recorded,
             CallsRunning: lambda ev: self._running_calls.reported(ev, self._actors.actors, sink.event),
         }
@@ -226,6 +230,15 @@ class HeadState:
         self._leases.request(
             ev.client_id, ev.lease_id, ev.class_key, ev.resources, ev.slots, self._sink.now, ev.job_id, ev.runtime_env
         )
+
+    def _on_task_recorded(self, ev: TaskRecorded) -> None:
+        if self._leases.running:
+            self._leases.tasks_ended([ev.task.task_id])
+        self._tasks.recorded(ev.task, ev.results, ev.node_id, ev.attempt, ev.error)
+
+    def _on_leased_task_started(self, ev: LeasedTaskStarted) -> None:
+        if ev.task.task_id not in self._tasks.tasks:  # (one that went through the head meanwhile is listed there)
+            self._leases.task_started(ev.node_id, ev.lease_id, ev.task, ev.started)
 
     def _on_leases_served(self, ev: LeasesServed) -> None:
         for lease in ev.leases:

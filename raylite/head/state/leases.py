@@ -50,6 +50,7 @@ from enum import Enum
 from raylite import resources as res
 from raylite.head.state.model import ObjectInfo, TaskRecord
 from raylite.head.state.nodes import NodeTable
+from raylite.head.state.states import TaskState
 
 
 class LeaseState(str, Enum):
@@ -200,6 +201,24 @@ class TaskRecorded:
 
 
 @dataclass(slots=True)
+class LeasedTaskStarted:
+    """A node reports a leased task still running a window after it started (its spec, no payload)."""
+
+    node_id: bytes
+    lease_id: bytes
+    task: TaskRecord
+    started: float  # the node's wall clock
+
+
+@dataclass(slots=True)
+class LeasedTasksEnded:
+    """Leased tasks the node reported running have ended (answered, or lost with their executor)."""
+
+    node_id: bytes
+    task_ids: list[bytes]
+
+
+@dataclass(slots=True)
 class LeaseSlotBlocked:
     lease_id: bytes
     blocked: bool
@@ -211,6 +230,11 @@ class LeaseTable:
         self.fairness_s = fairness_s
         self.leases: dict[bytes, Lease] = {}  # every lease not ENDED, requests first come first
         self.effects: list[LeaseEffect] = []
+        # Leased tasks their node reported running (longer than a report window), RUNNING and
+        # holding nothing of their own, until the node says they ended, the submitter's record
+        # comes, or their lease ends: read by the state API and explain, never scheduled.
+        self.running: dict[bytes, TaskRecord] = {}
+        self._running_lease: dict[bytes, bytes] = {}  # task id -> its lease
 
     def take_effects(self) -> list[LeaseEffect]:
         out, self.effects = self.effects, []
@@ -285,6 +309,23 @@ class LeaseTable:
         self.leases[lease.lease_id] = lease
         self.nodes.take(node_id, lease.held())
         return True
+
+    def task_started(self, node_id: bytes, lease_id: bytes, task: TaskRecord, started: float) -> None:
+        """A node reports a task of a lease it serves as running (others' reports are ignored)."""
+        if not self.serves(lease_id, node_id) or task.task_id in self.running:
+            return
+        task.state = TaskState.RUNNING
+        task.node_id = node_id
+        task.resources = {}  # its lease holds them
+        task.story = (started, TaskState.RUNNING.value, "LeasedTaskStarted", f"running on lease {lease_id.hex()[:8]}")
+        self.running[task.task_id] = task
+        self._running_lease[task.task_id] = lease_id
+
+    def tasks_ended(self, task_ids: Iterable[bytes]) -> None:
+        """Leased tasks left `running`: answered (the node's or the submitter's word) or lost."""
+        for task_id in task_ids:
+            if self.running.pop(task_id, None) is not None:
+                del self._running_lease[task_id]
 
     def slot_blocked(self, lease_id: bytes, blocked: bool) -> None:
         """A task of the lease blocked in get (one slot is lent to other work) or resumed (it is
@@ -366,6 +407,8 @@ class LeaseTable:
             self.nodes.give_back(lease.node_id, lease.held())
         self._move(lease, L.ENDED, now, why)
         del self.leases[lease.lease_id]
+        if self.running:  # its tasks run no more (drained) or are lost with their node
+            self.tasks_ended([t for t, le in self._running_lease.items() if le == lease.lease_id])
 
     def _move(self, lease: Lease, new: LeaseState, now: float, why: str) -> None:
         if new not in LEASE_TRANSITIONS[lease.state]:
@@ -379,6 +422,9 @@ class LeaseTable:
     # ---- invariants ------------------------------------------------------------
 
     def validate(self) -> None:
+        assert self.running.keys() == self._running_lease.keys(), "running leased tasks without their lease"
+        for task_id, lease_id in self._running_lease.items():
+            assert lease_id in self.leases, f"leased task {task_id.hex()} runs on ended lease {lease_id.hex()}"
         for lease_id, lease in self.leases.items():
             assert 0 <= lease.lent <= lease.slots, f"lease {lease_id.hex()} lent {lease.lent} of {lease.slots}"
             assert lease.lease_id == lease_id, f"lease {lease.lease_id.hex()} filed as {lease_id.hex()}"
