@@ -37,8 +37,13 @@ MAGIC = b"RLB1"
 TICKET_BYTES = 32
 _HELLO = struct.Struct(f"!4s{TICKET_BYTES}s{OBJECT_ID_BYTES}sQQ")
 HELLO_BYTES = _HELLO.size
-# recv_into and plain sends are cut to this (sendfile and TLS writes take more at once)
+# TLS reads and writes are cut to this
 _STEP = 4 << 20
+# a plain receive asks for this much at once (MSG_WAITALL): one pages.STEP, so each call waits for one
+# step of the receiver's mapping ahead (raylite/pages.py), and 32 calls (GIL takes) move 1 GiB
+_WAITALL_STEP = pages.STEP
+# one sendfile call moves at most this (Linux stops a call at 2 GiB - 4 KiB anyway)
+_SENDFILE_MAX = 1 << 30
 
 
 class BulkError(ConnectionError):
@@ -80,6 +85,26 @@ def ranges(size: int, parts: int, min_part: int) -> list[tuple[int, int]]:
     step = -(-size // parts)
     step = -(-step // 65536) * 65536
     return [(off, min(step, size - off)) for off in range(0, size, step)] or [(0, size)]
+
+
+def set_timeouts(sock: socket.socket, timeout_s: float) -> None:
+    """Every wait of a send or receive on sock ends after timeout_s without progress.
+
+    A plain socket stays in blocking mode and the kernel keeps the time (SO_RCVTIMEO, SO_SNDTIMEO):
+    a sendfile of a whole range, or a MSG_WAITALL receive of a step, is then one system call that
+    sleeps in the kernel until done. With Python's own timeout (settimeout) the socket is non-blocking
+    underneath and each call returns whatever the socket buffer held, after a poll(): hundreds of
+    calls per GiB, each taking the GIL back from the daemon's event loop (docs/performance.md,
+    "One system call per step"). A TLS socket keeps settimeout: ssl needs it, and takes no flags.
+    """
+    if isinstance(sock, ssl.SSLSocket):
+        sock.settimeout(timeout_s)
+        return
+    sock.settimeout(None)
+    whole = int(timeout_s)
+    timeval = struct.pack("@ll", whole, int((timeout_s - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -145,10 +170,11 @@ def receive(
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock = ssl_context(material, False).wrap_socket(raw, server_hostname=host) if material else raw
         with sock:
+            set_timeouts(sock, timeout_s)
             sock.sendall(encode_hello(hello))
             ahead = pages.Prefault(into) if prefault else None
             try:
-                _fill(sock, into, where, hello, on_bytes, ahead)
+                _fill(sock, into, where, hello, on_bytes, ahead, timeout_s)
             finally:
                 if ahead is not None:
                     ahead.close()
@@ -163,12 +189,22 @@ def _fill(
     hello: Hello,
     on_bytes: Callable[[int], None] | None,
     ahead: pages.Prefault | None,
+    timeout_s: float,
 ) -> None:
+    plain = not isinstance(sock, ssl.SSLSocket)
+    step, flags = (_WAITALL_STEP, socket.MSG_WAITALL) if plain else (_STEP, 0)
     total, pos = into.nbytes, 0
     while pos < total:
+        end = min(total, pos + step)
         if ahead is not None:
-            ahead.ready(min(total, pos + _STEP))
-        got = sock.recv_into(into[pos:], min(total - pos, _STEP))
+            ahead.ready(end)
+        try:
+            got = sock.recv_into(into[pos:end], end - pos, flags)
+        except BlockingIOError:  # SO_RCVTIMEO ran out with no byte come (set_timeouts)
+            raise BulkError(
+                f"the bulk connection to {where} for object {hello.object_id.hex()} timed out: no byte for "
+                f"{timeout_s}s after {pos} of {total} bytes (range at {hello.offset})"
+            ) from None
         if got == 0:
             what = "refused the ticket or lost the object" if pos == 0 else "was cut"
             raise BulkError(
@@ -241,13 +277,22 @@ def recv_exactly(sock: socket.socket, n: int) -> bytes:
 
 def send_range(sock: socket.socket, fd: int, offset: int, length: int) -> None:
     """Sends bytes [offset, offset+length) of the file fd: sendfile on a plain socket (no copy through
-    user space), a map's views on a TLS one (no copy into Python bytes)."""
+    user space), a map's views on a TLS one (no copy into Python bytes). The socket's timeouts are
+    set_timeouts()'s."""
     if not isinstance(sock, ssl.SSLSocket):
-        # socket.sendfile, not os.sendfile: it waits for room under the socket's timeout
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            sent = sock.sendfile(f, offset, length)
-        if sent != length:
-            raise BulkError(f"the object's file ended after {sent} of the {length} bytes asked for at {offset}")
+        # os.sendfile on the blocking socket: one call sleeps in the kernel until the range is sent
+        # (socket.sendfile would poll and call again each time the buffer has room)
+        out, sent = sock.fileno(), 0
+        while sent < length:
+            try:
+                n = os.sendfile(out, fd, offset + sent, min(length - sent, _SENDFILE_MAX))
+            except BlockingIOError:  # SO_SNDTIMEO ran out with no byte taken: the reader stopped reading
+                raise TimeoutError(
+                    f"the reader took no byte for the socket's timeout after {sent} of {length}"
+                ) from None
+            if n == 0:
+                raise BulkError(f"the object's file ended after {sent} of the {length} bytes asked for at {offset}")
+            sent += n
         return
     start = offset - offset % mmap.ALLOCATIONGRANULARITY
     with mmap.mmap(fd, offset + length - start, prot=mmap.PROT_READ, offset=start) as mapped:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,7 @@ os.pwrite(fd, b"\x5a" * (4 << 20), 0)
 srv = socket.create_server(("0.0.0.0", @PORT@))
 print("ready", flush=True)
 import threading
-conns = int(sys.argv[4])
+conns, sndbuf, pytimeout = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 part = size // conns
 cpu = []
 def one(conn, i):
@@ -48,6 +49,9 @@ def one(conn, i):
 for _ in range(repeat):
     cs = [srv.accept()[0] for _ in range(conns)]
     for c in cs:
+        if sndbuf:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        c.settimeout(pytimeout or None)
         c.recv(1)
     t = resource.getrusage(resource.RUSAGE_SELF)
     ts = [threading.Thread(target=one, args=(c, i)) for i, c in enumerate(cs)]
@@ -81,13 +85,21 @@ for _ in range(repeat):
             m.madvise(mmap.MADV_HUGEPAGE)
             m.madvise(@POPULATE@)
     view = memoryview(m)
-    conns = int(sys.argv[6])
+    conns, rcvbuf, step, flags = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
+    pytimeout = float(sys.argv[10])
     part = size // conns
-    socks = [socket.create_connection((host, @PORT@)) for _ in range(conns)]
+    socks = []
+    for _ in range(conns):
+        s = socket.socket()
+        if rcvbuf:  # before connect: the window scale is agreed in the handshake
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(pytimeout or None)
+        s.connect((host, @PORT@))
+        socks.append(s)
     def one(s, i):
         pos, end = i * part, (i + 1) * part
         while pos < end:
-            got = s.recv_into(view[pos:end], min(end - pos, 4 << 20))
+            got = s.recv_into(view[pos:end], min(end - pos, step), flags)
             assert got, "cut"
             pos += got
     import threading
@@ -125,10 +137,23 @@ print("RESULT " + json.dumps(out), flush=True)
 """
 
 
-def run_kind(cluster: Cluster, size: int, repeat: int, kind: str, conns: int) -> dict[str, float]:
+def run_kind(
+    cluster: Cluster, size: int, repeat: int, kind: str, conns: int, opts: argparse.Namespace
+) -> dict[str, float]:
     sender = subprocess.Popen(
         cluster.exec_argv(
-            "w1", [sys.executable, "-c", SENDER, str(size), str(repeat), f"/dev/shm/{cluster.prefix}-src", str(conns)]
+            "w1",
+            [
+                sys.executable,
+                "-c",
+                SENDER,
+                str(size),
+                str(repeat),
+                f"/dev/shm/{cluster.prefix}-src",
+                str(conns),
+                str(opts.sndbuf),
+                str(opts.py_timeout),
+            ],
         ),
         stdout=subprocess.PIPE,
         text=True,
@@ -137,7 +162,21 @@ def run_kind(cluster: Cluster, size: int, repeat: int, kind: str, conns: int) ->
         assert sender.stdout is not None and sender.stdout.readline().strip() == "ready"
         argv = [sys.executable, "-c", RECEIVER, str(size), str(repeat), kind, f"/dev/shm/{cluster.prefix}-dst"]
         got = subprocess.run(
-            cluster.exec_argv("w2", [*argv, HOST_IPS["w1"], str(conns)]), capture_output=True, text=True, timeout=600
+            cluster.exec_argv(
+                "w2",
+                [
+                    *argv,
+                    HOST_IPS["w1"],
+                    str(conns),
+                    str(opts.rcvbuf),
+                    str(opts.step),
+                    str(opts.flags),
+                    str(opts.py_timeout),
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         line = [x for x in got.stdout.splitlines() if x.startswith("RESULT ")]
         if not line:
@@ -167,8 +206,23 @@ def main() -> int:
         "--kinds", default="shm_populated,shm_faulting,anon_fresh,anon_huge", help="comma-separated receiver kinds"
     )
     parser.add_argument("--connections", default="1", help="comma-separated connection counts (ranges in parallel)")
+    parser.add_argument(
+        "--sndbuf",
+        type=int,
+        default=0,
+        help="SO_SNDBUF of the sender (capped by net.core.wmem_max, doubled) (0: the kernel's)",
+    )
+    parser.add_argument(
+        "--rcvbuf", type=int, default=0, help="SO_RCVBUF of the receiver (0: autotuning; capped by rmem_max, doubled)"
+    )
+    parser.add_argument("--step", type=int, default=4 << 20, help="bytes asked of each recv_into")
+    parser.add_argument(
+        "--py-timeout", type=float, default=0, help="settimeout() on both sockets, as raylite's bulk path had (0: none)"
+    )
+    parser.add_argument("--waitall", action="store_true", help="recv_into with MSG_WAITALL")
     args = parser.parse_args()
     size = args.mib << 20
+    args.flags = socket.MSG_WAITALL if args.waitall else 0
     cluster = Cluster(prefix=args.prefix, hosts=("w1", "w2"))
     cluster.create_network()
     try:
@@ -177,7 +231,7 @@ def main() -> int:
                 print(
                     kind,
                     f"connections={conns}",
-                    json.dumps(run_kind(cluster, size, args.repeat, kind, conns)),
+                    json.dumps(run_kind(cluster, size, args.repeat, kind, conns, args)),
                     flush=True,
                 )
         got = subprocess.run(

@@ -167,8 +167,7 @@ class BulkServer:
     def _send(self, sock: socket.socket, peer: object, hello: bulk.Hello, opened: _Opened) -> None:
         """(a thread of the pool) Sends the range asked for, then closes the connection."""
         try:
-            sock.setblocking(True)
-            sock.settimeout(config.BULK_IDLE_TIMEOUT_S)
+            bulk.set_timeouts(sock, config.BULK_IDLE_TIMEOUT_S)
             bulk.send_range(sock, opened.fd, opened.base + hello.offset, hello.length)
             if self.metrics is not None and self._loop is not None:  # NodeMetrics lives on the loop
                 self._loop.call_soon_threadsafe(self.metrics.sent, hello.length)
