@@ -418,7 +418,9 @@ class DirectCaller:
             self._add_running(self._outbox.touch(), due)
         at = self._sent_calls.next_due(window)
         if at is not None:
-            self._running_timer = self._loop.call_later(max(0.005, at - now), self._report_running)
+            # at most one wake-up per window while calls flow (a call is reported 1-2 windows late):
+            # waking when the oldest is due would wake the loop every few ms at thousands of calls/s
+            self._running_timer = self._loop.call_later(max(window, at - now), self._report_running)
 
     @staticmethod
     def _add_running(msg: head_pb2.ClientBatch, calls: list[tuple[common_pb2.TaskSpec, float]]) -> None:
