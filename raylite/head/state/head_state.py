@@ -14,7 +14,8 @@ documented in its own module:
 - ObjectDirectory (objects.py): what objects exist and where, who holds or
   needs them (reference counts), and when they are freed.
 - TaskTable (tasks.py): tasks from submission to results, the scheduling
-  queues and pass (policies in scheduler.py), retries, and lineage.
+  queues and pass (scheduling_pass.py, policies in scheduler.py), retries
+  and lineage (task_failures.py).
 - ActorDirectory (actors.py): actors, their calls, deaths and restarts.
 - Recovery (recovery.py): what a restarted head does until it is whole again.
 - Cancellation (cancel.py): raylite.cancel(), and which task submitted which.

@@ -29,7 +29,7 @@ re-announce their refs only as they reconnect.
 When a node dies, its copies go; an object whose primary was there gets a
 surviving copy promoted (PromoteObject: its node must keep it as its own from
 now on), or is lost: `node_lost` returns those, and lineage decides whether
-they are made again (raylite/head/state/tasks.py).
+they are made again (raylite/head/state/task_failures.py).
 """
 
 from __future__ import annotations
