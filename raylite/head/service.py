@@ -4,8 +4,9 @@ Every stream has an Outbox (raylite/batching.py): effects append to the
 message being built, so a burst of effects leaves as one message.
 
 A batch's fields are turned into events in the order raylite/message_order.py
-gives (`_CLIENT_ACTIONS`, `_NODE_ACTIONS`), and the events of one batch are
-applied in one HeadState step, which judges frees once the whole batch is in.
+gives (`_CLIENT_ACTIONS`, `_NODE_ACTIONS`, in raylite/head/batch_actions.py), and
+the events of one batch are applied in one HeadState step, which judges frees
+once the whole batch is in.
 """
 
 from __future__ import annotations
@@ -13,53 +14,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, NamedTuple, assert_never
+from collections.abc import AsyncIterator
+from typing import Any, assert_never
 
 import grpc
 
-from raylite import config, message_order, tls
+from raylite import config, tls
 from raylite.batching import Outbox
 from raylite.head import lease_wire, validate, wire
+from raylite.head.batch_actions import _CLIENT_STEPS, _NODE_STEPS, _ClientSession, _node_added
 from raylite.head.dashboard import rpc as state_views
 from raylite.head.log_routing import LogRouter
 from raylite.head.metrics import HeadMetrics
 from raylite.head.state import (
     ActorChanged,
-    ActorKillRequested,
-    CallRecorded,
-    CallsRunning,
     CancelRefused,
-    CancelRequested,
     CancelTask,
     ClientConnected,
     ClientDisconnected,
     Deliver,
     Dispatch,
-    ExecutorDied,
     FreeObject,
-    GeneratorConsumed,
-    GeneratorItemReported,
     GeneratorProgressed,
     HeadRestarted,
     HeadState,
     KillActor,
-    NodeAdded,
     NodeRemoved,
-    ObjectCopiesChanged,
     ObjectInfo,
-    ObjectsPut,
-    ObjectsSubscribed,
-    PlacementGroupCreated,
-    PlacementGroupRemoveRequested,
     PromoteObject,
-    PullsReported,
     RecoveryEnded,
-    RefsChanged,
-    StreamReceivedReported,
-    TaskBlockChanged,
-    TaskFinished,
-    TaskSubmitted,
     Warn,
     direct_calls,
 )
@@ -82,7 +65,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # how the head calls worker daemons (the dashboard's logs): the head's own TLS files, set by its entry
         self.peer_tls: tls.Choice = tls.FROM_ENV
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
-        self.metrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
+        self.metrics: HeadMetrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
         self._now = 0.0  # the time of the step being applied (apply())
         # direct actor calls: actor -> the clients that located it, told of each change
         self.locators: dict[bytes, set[bytes]] = {}
@@ -419,154 +402,6 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
             if request.all_namespaces or namespace == request.namespace:
                 reply.actors.add(name=name, namespace=namespace)
         return reply
-
-
-class _ClientSession(NamedTuple):
-    """A client's stream, as the actions applying its batches see it."""
-
-    servicer: HeadServicer
-    client_id: bytes
-    out: Outbox  # the stream's own: a reconnection of the same client has another
-
-
-# What each field of a batch becomes, in the order raylite/message_order.py gives: an
-# action gets the field's items (those its step keeps), the stream (a client's session,
-# or a node's id) and the batch's events so far, to which it adds its own.
-_ClientAction = Callable[[Any, _ClientSession, list[Any]], None]
-_NodeAction = Callable[[Any, bytes, list[Any]], None]
-
-
-def _ack_flush(flush: int, session: _ClientSession, events: list[Any]) -> None:
-    # the ack says that everything before it was applied: apply it first
-    if events:
-        session.servicer.apply(*events)
-        events.clear()
-    session.out.touch().flush_ack = flush
-
-
-_CLIENT_ACTIONS: dict[str, _ClientAction | None] = {
-    "hello": None,  # ClientStream adds the session's start to the first batch's events
-    "exports": lambda exports, session, events: session.servicer.take_exports(exports),
-    "ref_changes": lambda changes, session, events: events.append(
-        RefsChanged(session.client_id, [(c.object_id, c.held) for c in changes])
-    ),
-    "puts": lambda puts, session, events: events.append(ObjectsPut([wire.object_info(v) for v in puts])),
-    "tasks": lambda specs, session, events: events.extend(
-        [TaskSubmitted(wire.task_record(spec, session.client_id)) for spec in specs]
-    ),
-    "subscribe": lambda oids, session, events: events.append(ObjectsSubscribed(session.client_id, list(oids))),
-    "block_states": lambda changes, session, events: events.extend(
-        [TaskBlockChanged(c.task_id, c.blocked) for c in changes] + lease_wire.blocked(changes)
-    ),
-    # executors report results on their client stream; each names the node it ran on
-    "results": lambda results, session, events: events.extend([_finished(r.node_id, r) for r in results]),
-    "generator_items": lambda items, session, events: events.extend(
-        [
-            GeneratorItemReported(i.node_id, session.client_id, i.task_id, i.index, wire.object_info(i.value))
-            for i in items
-        ]
-    ),
-    "streams_received": lambda received, session, events: events.extend(
-        [StreamReceivedReported(session.client_id, r.task_id, r.arrived, frozenset(r.missing)) for r in received]
-    ),
-    "generator_consumed": lambda progress, session, events: events.extend(
-        [GeneratorConsumed(session.client_id, p.task_id, p.consumed) for p in progress]
-    ),
-    "kill_actors": lambda actor_ids, session, events: events.extend([ActorKillRequested(a) for a in actor_ids]),
-    "cancels": lambda cancels, session, events: events.extend(
-        [CancelRequested(session.client_id, c.object_id, c.force, c.recursive, c.direct_call) for c in cancels]
-    ),
-    "restart_actors": lambda actor_ids, session, events: events.extend(
-        [ActorKillRequested(a, "killed by raylite.kill(no_restart=False)", no_restart=False) for a in actor_ids]
-    ),
-    "placement_groups": lambda specs, session, events: events.extend(
-        [PlacementGroupCreated(wire.placement_group_record(spec, session.client_id)) for spec in specs]
-    ),
-    "remove_placement_groups": lambda pg_ids, session, events: events.extend(
-        [PlacementGroupRemoveRequested(pg_id) for pg_id in pg_ids]
-    ),
-    "metrics": lambda reports, session, events: session.servicer.metrics.user.merge(reports),
-    "lease_requests": lambda requests, session, events: events.extend(
-        lease_wire.requested(requests, session.client_id)
-    ),
-    "lease_returns": lambda ends, session, events: events.extend(lease_wire.returned(ends, session.client_id)),
-    "lease_task_records": lambda records, session, events: events.extend(
-        lease_wire.recorded(records, session.client_id)
-    ),
-    "locate_actors": None,  # _on_client_batch answers them once the batch's events are applied
-    "calls_running": lambda calls, session, events: events.append(
-        CallsRunning(session.client_id, [(wire.task_record(c.spec, session.client_id), c.sent) for c in calls])
-    ),
-    "call_records": lambda records, session, events: events.extend(
-        [_call_recorded(r, session.client_id) for r in records]
-    ),
-    "flush": _ack_flush,
-}
-
-_NODE_ACTIONS: dict[str, _NodeAction | None] = {
-    "hello": None,  # NodeStream applies NodeAdded before the first batch
-    "results": lambda results, node_id, events: events.extend([_finished(node_id, r) for r in results]),
-    "deaths": lambda deaths, node_id, events: events.extend(
-        [ExecutorDied(node_id, d.task_id, d.actor_id, d.reason, d.attempt, d.intentional) for d in deaths]
-    ),
-    "copies_added": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, list(oids), [])),
-    "copies_removed": lambda oids, node_id, events: events.append(ObjectCopiesChanged(node_id, [], list(oids))),
-    "pulls": lambda pulls, node_id, events: events.append(
-        PullsReported(node_id, [(p.object_id, p.received, p.total, p.elapsed_ms / 1000, p.done) for p in pulls])
-    ),
-    "log_batches": None,  # not state: _on_node_batch hands them to the LogRouter
-    "metrics": None,  # _on_node_batch keeps it: it is no event of the state
-    # a finished leased task's record comes from its submitter (ClientBatch.lease_task_records), whose
-    # stream orders it after the refs held to its outputs; a node reports only those still running
-    "task_records": lambda records, node_id, events: events.extend(lease_wire.started(records, node_id)),
-    "leased_tasks_ended": lambda task_ids, node_id, events: events.extend(lease_wire.ended(task_ids, node_id)),
-    "leases_drained": lambda ends, node_id, events: events.extend(lease_wire.drained(ends, node_id)),
-    "leases_served": lambda grants, node_id, events: events.extend(lease_wire.served(grants, node_id)),
-}
-
-_CLIENT_STEPS = message_order.bind(head_pb2.ClientBatch, _CLIENT_ACTIONS)
-_NODE_STEPS = message_order.bind(head_pb2.NodeBatch, _NODE_ACTIONS)
-
-
-def _node_added(info: common_pb2.NodeInfo, hello: head_pb2.NodeHello) -> NodeAdded:
-    running = []
-    for assignment in hello.running:
-        task = wire.task_record(assignment.spec, b"")  # its submitter says who it is when it resubmits
-        task.attempt = assignment.attempt
-        running.append(task)
-    return NodeAdded(
-        info.node_id,
-        dict(info.total),
-        info,
-        running=running,
-        live_actors=[(a.actor_id, a.attempt) for a in hello.actors],
-        call_ports={a.actor_id: a.call_address for a in hello.actors if a.call_address},
-        objects=[wire.object_info(v) for v in hello.objects],
-        copies=list(hello.copies),
-    )
-
-
-def _finished(node_id: bytes, result: head_pb2.TaskResult) -> TaskFinished:
-    return TaskFinished(
-        node_id,
-        result.task_id,
-        [wire.object_info(v) for v in result.results],
-        result.error_summary,
-        result.retryable,
-        result.call_address,
-    )
-
-
-def _call_recorded(record: calls_pb2.CallRecord, client_id: bytes) -> CallRecorded:
-    return CallRecorded(
-        wire.task_record(record.spec, client_id),
-        [wire.object_info(v) for v in record.results],
-        record.error_summary,
-        record.failed,
-        record.node_id,
-        record.started,
-        record.finished,
-    )
 
 
 async def _check_first(first: Any, check: Any, context: grpc.aio.ServicerContext) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from raylite import message_order
 from raylite.batching import Outbox, split
-from raylite.head import service
+from raylite.head import batch_actions
 from raylite.head.service import HeadServicer
 from raylite.head.state import (
     ActorKillRequested,
@@ -172,12 +172,12 @@ def test_bind_refuses_actions_that_do_not_match_the_order() -> None:
     with pytest.raises(ValueError, match="not in the order \\['extra'\\]"):
         message_order.bind(head_pb2.HeadToClient, {**actions, "extra": print})
     with pytest.raises(ValueError, match="single message field"):
-        message_order.bind(head_pb2.NodeBatch, {**dict.fromkeys(service._NODE_ACTIONS, print)})
+        message_order.bind(head_pb2.NodeBatch, {**dict.fromkeys(batch_actions._NODE_ACTIONS, print)})
 
 
 def test_a_filtered_step_sees_only_its_items() -> None:
     seen: list[tuple[str, list[bool]]] = []
-    actions: dict[str, Any] = {name: None for name in service._CLIENT_ACTIONS}
+    actions: dict[str, Any] = {name: None for name in batch_actions._CLIENT_ACTIONS}
     actions["ref_changes"] = lambda items, tag: seen.append((tag, [c.held for c in items]))
     steps = message_order.bind(head_pb2.ClientBatch, actions)
     batch = head_pb2.ClientBatch()
@@ -305,13 +305,13 @@ def client_batch(n: int) -> head_pb2.ClientBatch:
     return b
 
 
-def recorded_servicer() -> tuple[HeadServicer, Outbox, Recorder, service._ClientSession]:
+def recorded_servicer() -> tuple[HeadServicer, Outbox, Recorder, batch_actions._ClientSession]:
     svc = HeadServicer("test")
     out = Outbox(head_pb2.HeadToClient)
     svc.clients[CLIENT] = out
     recorder = Recorder(svc, out)
     svc.state.handle = recorder.handle  # type: ignore[method-assign]
-    return svc, out, recorder, service._ClientSession(svc, CLIENT, out)
+    return svc, out, recorder, batch_actions._ClientSession(svc, CLIENT, out)
 
 
 def expected(message_type: type, n: int, skip: tuple[str, ...] = ()) -> list[str]:
