@@ -8,46 +8,22 @@ resources come back); one that can never fit is warned about once per client.
 The pass waits while a restarted head awaits nodes that may still run tasks.
 
 SchedulingPass is a part of raylite.head.state.tasks.TaskTable, kept in its own
-module; the names it uses of the rest of the table are declared for the type checker.
+module; the names it uses of the rest of the table are declared in task_part.py.
 """
 
 from __future__ import annotations
-
-from collections import deque
-from typing import TYPE_CHECKING
 
 from raylite import resources as res
 from raylite.failures import Failure
 from raylite.head.state import scheduler
 from raylite.head.state.model import ACTOR_CREATION, Dispatch, NodeRecord, ObjectInfo, TaskRecord, Warn
 from raylite.head.state.states import TaskState
-
-if TYPE_CHECKING:
-    from raylite.head.state.actors import ActorDirectory
-    from raylite.head.state.nodes import NodeTable
-    from raylite.head.state.objects import ObjectDirectory
-    from raylite.head.state.placement import PlacementGroups
-    from raylite.head.state.recovery import Recovery
-    from raylite.head.state.sink import Sink
+from raylite.head.state.task_part import TaskTablePart
 
 READY, RUNNING = TaskState.READY, TaskState.RUNNING
 
 
-class SchedulingPass:
-    if TYPE_CHECKING:  # the rest of the task table (tasks.py)
-        sink: Sink
-        nodes: NodeTable
-        objects: ObjectDirectory
-        tasks: dict[bytes, TaskRecord]
-        actors: ActorDirectory
-        recovery: Recovery
-        placement: PlacementGroups
-        _queues: dict[tuple, deque[bytes]]
-        _warned_infeasible: set[tuple]
-        _spread_cursor: int
-
-        def finish(self, task: TaskRecord, results: list[ObjectInfo], cause: str, error: str = "") -> None: ...
-
+class SchedulingPass(TaskTablePart):
     def schedule_pass(self) -> None:
         if self.recovery.awaiting_nodes():
             self.sink.needs_pass = True  # placing now could run twice what a missing node still runs

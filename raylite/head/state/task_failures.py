@@ -18,48 +18,22 @@ it. A lost object with no lineage (a put) becomes ObjectLostError. The entry
 goes when none of its outputs is left (ObjectDirectory's on_freed).
 
 TaskFailures is a part of raylite.head.state.tasks.TaskTable, kept in its own
-module; the names it uses of the rest of the table are declared for the type checker.
+module; the names it uses of the rest of the table are declared in task_part.py.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from raylite.failures import Failure
 from raylite.head.state.cancel import cancelled_info
 from raylite.head.state.model import ACTOR_METHOD, NORMAL, ExecutorDied, ObjectInfo, TaskRecord
 from raylite.head.state.states import TaskState
+from raylite.head.state.task_part import TaskTablePart
 from raylite.ids import object_id, task_of
-
-if TYPE_CHECKING:
-    from raylite.head.state.actors import ActorDirectory
-    from raylite.head.state.nodes import NodeTable
-    from raylite.head.state.objects import ObjectDirectory
-    from raylite.head.state.recovery import Recovery
-    from raylite.head.state.streams import Streams
 
 WAITING, RUNNING = TaskState.WAITING, TaskState.RUNNING
 
 
-class TaskFailures:
-    if TYPE_CHECKING:  # the rest of the task table (tasks.py)
-        nodes: NodeTable
-        objects: ObjectDirectory
-        tasks: dict[bytes, TaskRecord]
-        lineage: dict[bytes, TaskRecord]
-        dep_waiters: dict[bytes, list[tuple[bytes, int]]]
-        actors: ActorDirectory
-        recovery: Recovery
-        streams: Streams
-
-        def finish(
-            self, task: TaskRecord, results: list[ObjectInfo], cause: str, error: str = "", deliver: bool = True
-        ) -> None: ...
-
-        def wait_for_deps(self, task: TaskRecord, why: str = "") -> None: ...
-
-        def release_pins(self, task: TaskRecord) -> None: ...
-
+class TaskFailures(TaskTablePart):
     # ---- processes and nodes that die ----------------------------------------------------
 
     def executor_died(self, ev: ExecutorDied) -> None:
