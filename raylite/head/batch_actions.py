@@ -11,7 +11,7 @@ A few fields are no events: the servicer keeps them itself (exports, metrics).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from raylite import message_order
 from raylite.batching import Outbox
@@ -40,13 +40,24 @@ from raylite.head.state import (
 from raylite.rpc import calls_pb2, common_pb2, head_pb2
 
 if TYPE_CHECKING:
-    from raylite.head.service import HeadServicer
+    from raylite.head.metrics import HeadMetrics
+
+
+class _Servicer(Protocol):
+    """What the actions use of the servicer (raylite/head/service.py: HeadServicer),
+    named here so that this module does not import the servicer's."""
+
+    metrics: HeadMetrics
+
+    def apply(self, *events: Any) -> None: ...
+
+    def take_exports(self, exports: Any) -> None: ...
 
 
 class _ClientSession(NamedTuple):
     """A client's stream, as the actions applying its batches see it."""
 
-    servicer: HeadServicer
+    servicer: _Servicer
     client_id: bytes
     out: Outbox  # the stream's own: a reconnection of the same client has another
 

@@ -65,7 +65,7 @@ class HeadServicer(head_pb2_grpc.HeadServiceServicer):
         # how the head calls worker daemons (the dashboard's logs): the head's own TLS files, set by its entry
         self.peer_tls: tls.Choice = tls.FROM_ENV
         self.dashboard_url = ""  # set by the head's entry once its dashboard listens
-        self.metrics: HeadMetrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
+        self.metrics = HeadMetrics(config.METRICS_MAX_SERIES)  # what /metrics reads beyond the state
         self._now = 0.0  # the time of the step being applied (apply())
         # direct actor calls: actor -> the clients that located it, told of each change
         self.locators: dict[bytes, set[bytes]] = {}
