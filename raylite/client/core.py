@@ -47,9 +47,10 @@ from raylite.client.items import (
     APPENDED_TO,
 )
 from raylite.client.metrics_buffer import MetricsLink
-from raylite.client.objects import ClientObjects, Waiter
+from raylite.client.objects import ClientObjects
 from raylite.client.pending_calls import PendingCalls
 from raylite.client.unfinished import UnfinishedTasks
+from raylite.client.waiters import Waiter
 from raylite.client.worker_output import WorkerOutput
 from raylite.daemon_util import new_event_loop
 from raylite.ids import task_of
