@@ -8,8 +8,8 @@ ClientBatch per write (raylite/batching.py). Values the head pushes land in
 
 The client is split by concern: this module is the client's bookkeeping
 (what it queues for the head and what the head's messages mean, refs, tasks,
-what a resumed session must say, shutdown); raylite/client/head_link.py is
-the gRPC link (the channel, the batch stream and its resumption, the unary
+what a resumed session must say, shutdown); raylite/client/head_session.py is
+the gRPC session (the channel, the batch stream and its resumption, the unary
 queries); raylite/client/objects.py is putting, waiting for and reading
 objects; raylite/client/unfinished.py is what a session resubmits to a
 restarted head.
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from raylite import auth, config, exceptions, hostinfo, ids, reconnect
 from raylite.client import streams
 from raylite.client.direct import DirectCaller
-from raylite.client.head_link import HeadLink
+from raylite.client.head_session import HeadSession
 from raylite.client.items import (
     _CANCEL,
     _EXPORT,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("raylite")
 
 
-class Client(ClientObjects, HeadLink, streams.StreamCalls, DirectCaller):
+class Client(ClientObjects, HeadSession, streams.StreamCalls, DirectCaller):
     def __init__(
         self,
         head_address: str,
@@ -449,7 +449,7 @@ class Client(ClientObjects, HeadLink, streams.StreamCalls, DirectCaller):
         async def shutdown() -> None:
             if self._leases is not None:
                 await self._leases.close()
-            await self._close_link()
+            await self._close_session()
 
         try:
             self._call(shutdown(), timeout=5)

@@ -48,7 +48,7 @@ def test_an_executor_loads_the_client_it_uses_but_not_the_drivers_api() -> None:
 
 
 def test_an_executor_starts_without_grpc() -> None:
-    # grpc is the client's (raylite/client/head_link.py), made when user code first calls the API; an
+    # grpc is the client's (raylite/client/head_session.py), made when user code first calls the API; an
     # executor that runs plain tasks and actor calls never needs it (docs/performance.md, "Start-up")
     loaded = loaded_by("raylite.worker.executor_main")
     assert under(loaded, "grpc", "raylite.auth", "raylite.client.core", "raylite.client.objects") == []

@@ -1,7 +1,7 @@
-"""A client's gRPC link to the head: the channel, the batch stream and its
+"""A client's gRPC session with the head: the channel, the batch stream and its
 resumption after the head restarts, and the unary queries.
 
-HeadLink is a part of raylite/client/core.py's Client, kept in its own module
+HeadSession is a part of raylite/client/core.py's Client, kept in its own module
 because it is where the client meets grpc: an executor starts without grpc
 (tests/unit/test_startup_imports.py) and loads it with its client, on the
 first use of the API. What a message from the head means and what a resumed
@@ -24,7 +24,7 @@ from raylite.batching import Outbox
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc
 
 
-class HeadLink:
+class HeadSession:
     if TYPE_CHECKING:  # the rest of the client (raylite/client/core.py)
         head_address: str
         token: str | None
@@ -164,7 +164,7 @@ class HeadLink:
         self._open_stream()
         print(f"raylite: reconnected to the head at {self.head_address}", file=sys.stderr)
 
-    async def _close_link(self) -> None:
+    async def _close_session(self) -> None:
         """Ends the stream and the channel, and the tasks gRPC left on the loop."""
         self._outbox.close()
         await asyncio.sleep(0)
