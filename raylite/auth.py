@@ -3,9 +3,8 @@
 Every daemon's server checks the `raylite-token` metadata of each call in
 constant time and refuses a missing or wrong token with UNAUTHENTICATED. Every
 channel raylite opens (client to head, daemon to head, node to node) adds the
-token to each call. The token comes from, in order: an explicit argument,
-$RAYLITE_TOKEN, or the token file that `raylite start --head` wrote on this
-machine (readable only by its user). An embedded cluster (`init()` with no
+token to each call. Where the token comes from is raylite/tokens.py (no grpc,
+so an executor can read it at start); an embedded cluster (`init()` with no
 address) makes its own.
 
 Every channel and listening port is made here: with TLS when this process has
@@ -16,10 +15,7 @@ material explicitly; clients and executors take it from their environment.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -27,43 +23,17 @@ import grpc
 from raylite import config, tls
 from raylite.malformed import ParseCheck
 
-METADATA_KEY = "raylite-token"
-ENV = "RAYLITE_TOKEN"
-
-HOW_TO_PASS = (
-    "set RAYLITE_TOKEN to the cluster's token (`raylite start --head` printed where it is kept), "
-    "or connect with address='auto' on a machine of the cluster"
+# the token itself, for the callers that name these here (raylite/tokens.py has no grpc)
+from raylite.tokens import (  # noqa: F401
+    ENV,
+    HOW_TO_PASS,
+    METADATA_KEY,
+    call_metadata,
+    find_token,
+    new_token,
+    token_file,
+    write_token_file,
 )
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def token_file() -> Path:
-    return Path(config.runtime_dir()) / "token"
-
-
-def write_token_file(token: str) -> Path:
-    path = token_file()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token)
-    return path
-
-
-def find_token(explicit: str | None = None) -> str | None:
-    """The token to present: explicit, else $RAYLITE_TOKEN, else this machine's token file."""
-    if explicit:
-        return explicit
-    if os.environ.get(ENV):
-        return os.environ[ENV]
-    try:
-        return token_file().read_text().strip() or None
-    except OSError:
-        return None
-
 
 # ---- servers ---------------------------------------------------------------
 
@@ -158,11 +128,6 @@ class _UnaryStream(_TokenDetails, grpc.aio.UnaryStreamClientInterceptor):
 class _StreamUnary(_TokenDetails, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, details, request_iterator):
         return await continuation(self._details(details), request_iterator)
-
-
-def call_metadata(token: str | None) -> tuple[tuple[str, str], ...]:
-    """The metadata a stream-stream call passes itself (`stub.NodeStream(metadata=...)`): the token."""
-    return ((METADATA_KEY, token),) if token else ()
 
 
 def channel(address: str, token: str | None, tls_material: tls.Choice = tls.FROM_ENV) -> grpc.aio.Channel:

@@ -25,9 +25,10 @@ import os
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import grpc
+if TYPE_CHECKING:  # (loaded where credentials are made: an executor reads its TLS paths at start without grpc)
+    import grpc
 
 CERT_ENV = "RAYLITE_TLS_CERT"
 KEY_ENV = "RAYLITE_TLS_KEY"
@@ -167,12 +168,16 @@ def current(environ: Mapping[str, str] = os.environ) -> Material | None:
 
 def server_credentials(material: Material) -> grpc.ServerCredentials:
     """Serves with our certificate and demands one the cluster's CA signed from every client."""
+    import grpc
+
     return grpc.ssl_server_credentials(
         [(material.key, material.cert)], root_certificates=material.ca, require_client_auth=True
     )
 
 
 def channel_credentials(material: Material) -> grpc.ChannelCredentials:
+    import grpc
+
     return grpc.ssl_channel_credentials(
         root_certificates=material.ca, private_key=material.key, certificate_chain=material.cert
     )

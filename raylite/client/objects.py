@@ -29,46 +29,13 @@ import grpc
 from raylite import auth, bulk, config, exceptions, ids, pages, store, tls
 from raylite.client.arrivals import Arrival, ArrivalSink
 from raylite.client.items import _BLOCK, _PUT, _SUBSCRIBE
+from raylite.client.waiters import Waiter, wait_event
 from raylite.ids import task_of
 from raylite.rpc import common_pb2, head_pb2, head_pb2_grpc, worker_pb2, worker_pb2_grpc
 from raylite.serialization import Serialized, deserialize
 
 # receive buffers of large objects read over a bulk port, kept for the next read once unused
 _buffers = pages.Recycler(config.CLIENT_KEEP_BUFFER_BYTES)
-
-
-class Waiter:
-    """Wakes a user thread (or calls `on_done`) once `needed` of the objects it waits for arrived,
-    or at the first error among them if `stop_on_error` (get raises it without waiting for the rest).
-
-    `fail` ends the wait early (the head is gone): `needed` stays above zero and no error was seen.
-    """
-
-    __slots__ = ("needed", "event", "on_done", "stop_on_error", "saw_error")
-
-    def __init__(self, needed: int, on_done: Callable[[], None] | None = None, stop_on_error: bool = False) -> None:
-        self.needed = needed
-        self.event = threading.Event()
-        self.on_done = on_done
-        self.stop_on_error = stop_on_error
-        self.saw_error = False
-
-    def hit(self, is_error: bool = False) -> None:
-        self.needed -= 1
-        if self.needed == 0 or (is_error and self.stop_on_error and not self.saw_error):
-            self.saw_error = self.saw_error or is_error
-            self._done()
-
-    def fail(self) -> None:
-        if not self.event.is_set():
-            self._done()
-
-    def _done(self) -> None:
-        if self.event.is_set():
-            return
-        self.event.set()
-        if self.on_done is not None:
-            self.on_done()
 
 
 class ClientObjects:
@@ -525,13 +492,6 @@ class ClientObjects:
             async for chunk in call:
                 buf[chunk.offset : chunk.offset + len(chunk.data)] = chunk.data
         return buf
-
-
-def wait_event(event: threading.Event, timeout: float | None) -> bool:
-    """Where a thread blocked in get or wait waits: the one place in the client where the
-    interrupt of a cancelled task may land (raylite/worker/cancels.py), since everything
-    around it is undone by wait_for's finally."""
-    return event.wait(timeout)
 
 
 async def _call_on_loop(make: Callable[[], Any]) -> Any:

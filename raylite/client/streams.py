@@ -25,15 +25,13 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from raylite import exceptions, ids
 from raylite.client.generator import StreamState
 from raylite.client.items import _BLOCK, _CONSUMED, _ITEM
+from raylite.client.waiters import Waiter
 from raylite.rpc import common_pb2, head_pb2
-
-if TYPE_CHECKING:
-    from raylite.client.objects import Waiter as _Waiter
 
 # The items of a running generator an executor's client sends again to a restarted head; an
 # older one it lost is remade from lineage for the caller that lacks it (raylite/head/state/streams.py).
@@ -44,7 +42,7 @@ class StreamCalls:
     # provided by Client
     _lock: threading.Lock
     _objects: dict[bytes, common_pb2.ObjectValue]
-    _waiters: dict[bytes, list[_Waiter]]
+    _waiters: dict[bytes, list[Waiter]]
     _refcounts: dict[bytes, int]
     _ref_lock: threading.Lock
     current_task_id: bytes
@@ -157,8 +155,6 @@ class StreamCalls:
 
     def item_future(self, task_id: bytes, index: int) -> concurrent.futures.Future[bool]:
         """Resolves to True once item `index` of a stream is here, False once the stream ended without it."""
-        from raylite.client.objects import Waiter as _Waiter
-
         self._close_collected()
         future: concurrent.futures.Future[bool] = concurrent.futures.Future()
         oid = ids.object_id(task_id, index + 1)
@@ -182,7 +178,7 @@ class StreamCalls:
                         )
                     )
 
-            self._waiters.setdefault(oid, []).append(_Waiter(1, settle))
+            self._waiters.setdefault(oid, []).append(Waiter(1, settle))
         return future
 
     def wait_item(self, future: concurrent.futures.Future[bool], timeout: float | None) -> bool | None:

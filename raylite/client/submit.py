@@ -12,17 +12,19 @@ import io
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raylite import config, ids, resources, runtime_context
 from raylite.client import context, runtime_env
-from raylite.client.core import Client
 from raylite.client.object_ref import ObjectRef
 from raylite.exceptions import RaySerializationError
 from raylite.rpc import common_pb2
 from raylite.runtime_env import WithPaths
 from raylite.runtime_env import spec as env_spec
 from raylite.serialization import pickle_dumps, serialize, serialize_call
+
+if TYPE_CHECKING:  # (the client's module loads grpc: an executor makes its client only on first use)
+    from raylite.client.core import Client
 
 TASK_OPTIONS = frozenset(
     {

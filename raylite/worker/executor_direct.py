@@ -23,7 +23,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from raylite import auth, config, tls
+from raylite import config, tls, tokens
 from raylite.client import context
 from raylite.rpc import calls_pb2, common_pb2, head_pb2
 from raylite.worker import call_port, protocol
@@ -55,7 +55,7 @@ class DirectCalls:
         if not config.DIRECT_ACTOR_CALLS or self.inbox is None:
             return ""
         try:
-            self.port = call_port.CallPort(self.ip, auth.find_token(), actor_id, incarnation, tls.from_env())
+            self.port = call_port.CallPort(self.ip, tokens.find_token(), actor_id, incarnation, tls.from_env())
         except (OSError, tls.TLSConfigError) as exc:
             log.warning("actor %s: no call port (%s); its calls go through the head", actor_id.hex()[:12], exc)
             return ""

@@ -31,7 +31,7 @@ from raylite import config, exceptions, ids, runtime_context
 from raylite.actor import ActorExitRequest
 from raylite.client import context
 from raylite.client import runtime_env as client_runtime_env
-from raylite.client.objects import wait_event
+from raylite.client.waiters import wait_event
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker import actor_host, executor_cancel, executor_output, generators, protocol, runtime_env, task_errors
 from raylite.worker.call_ledger import CallLedger

@@ -10,6 +10,8 @@ or the reason.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from raylite import config, ids
 from raylite.ids import (
     ACTOR_ID_BYTES,
@@ -20,8 +22,11 @@ from raylite.ids import (
     OBJECT_ID_BYTES,
     TASK_ID_BYTES,
 )
-from raylite.rpc import calls_pb2, common_pb2, worker_pb2
+from raylite.rpc import calls_pb2, common_pb2
 from raylite.worker.state.log_lines import safe_file_name
+
+if TYPE_CHECKING:  # (an executor checks call batches here at start, and needs no worker_pb2)
+    from raylite.rpc import worker_pb2
 
 
 def object_id(value: bytes, where: str = "object_id") -> str | None:

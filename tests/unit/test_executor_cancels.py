@@ -6,7 +6,7 @@ import threading
 from types import SimpleNamespace
 
 from raylite.client.core import Client
-from raylite.client.objects import wait_event
+from raylite.client.waiters import wait_event
 from raylite.runtime_context import TaskFacts
 from raylite.worker import cancels as cancels_module
 from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook

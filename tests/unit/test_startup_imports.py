@@ -47,6 +47,14 @@ def test_an_executor_loads_the_client_it_uses_but_not_the_drivers_api() -> None:
     assert under(loaded, "raylite.client.api", "raylite.client.local_cluster", "raylite.util") == []
 
 
+def test_an_executor_starts_without_grpc() -> None:
+    # grpc is the client's (raylite/client/head_session.py), made when user code first calls the API; an
+    # executor that runs plain tasks and actor calls never needs it (docs/performance.md, "Start-up")
+    loaded = loaded_by("raylite.worker.executor_main")
+    assert under(loaded, "grpc", "raylite.auth", "raylite.client.core", "raylite.client.objects") == []
+    assert under(loaded, "raylite.rpc.worker_pb2", "raylite.rpc.head_pb2_grpc", "raylite.rpc.worker_pb2_grpc") == []
+
+
 def test_the_lazy_names_are_the_modules_objects() -> None:
     from raylite.client import api, object_ref
 
