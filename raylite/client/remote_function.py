@@ -108,7 +108,9 @@ class RemoteFunction:
         else:
             refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the task
         client.submit(spec)
-        return refs
+        # num_returns=0 (as Ray's): the call returns None; the task still runs, and its one hidden
+        # return (a value or an error nobody can get) is freed like a fire-and-forget call's
+        return refs if num_returns else None
 
 
 class _BoundOptions:
