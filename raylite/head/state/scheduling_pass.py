@@ -17,10 +17,10 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from raylite import resources as res
-from raylite.failures import Failure
+from raylite.failures import ACTOR_UNSCHEDULABLE, Failure
 from raylite.head.state import scheduler
 from raylite.head.state.model import ACTOR_CREATION, Dispatch, NodeRecord, ObjectInfo, TaskRecord, Warn
-from raylite.head.state.states import TaskState
+from raylite.head.state.states import ActorState, TaskState
 
 if TYPE_CHECKING:
     from raylite.head.state.actors import ActorDirectory
@@ -110,6 +110,17 @@ class SchedulingPass:
         return True
 
     def _fail_unschedulable(self, task: TaskRecord, node_id: bytes) -> None:
+        actor = self.actors.actors.get(task.actor_id) if task.kind == ACTOR_CREATION else None
+        if actor is not None and actor.state is ActorState.PENDING:
+            # never placed, it never will be: its creation and calls fail with ActorUnschedulableError, as
+            # Ray's. (One whose restart can no longer be placed dies with ActorDiedError: actors.py.)
+            self.actors.died(
+                actor,
+                f"{ACTOR_UNSCHEDULABLE}{task.name} requires node {node_id.hex()[:12]} (hard node affinity), "
+                "which is not alive or can never fit it; use soft=True to allow other nodes",
+            )
+            if task.task_id not in self.tasks:
+                return
         failure = Failure(
             "TaskUnschedulableError",
             f"task {task.name} requires node {node_id.hex()[:12]} (hard node affinity), which is "
