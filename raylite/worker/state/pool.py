@@ -59,9 +59,12 @@ executor of another environment is retired (`Retire`: it finishes what it
 sent and exits), so the pool's size holds as environments come and go.
 Max calls (Ray's max_calls, `TaskAssigned.max_calls`). An executor counts the
 calls of each function it finished; one that finished a function's max_calls
-is retired instead of becoming idle (`Retire`: it sends what its client still
-holds, the last result included, and exits; its exit is no crash), and the
-pool starts another in its place, as for any executor that leaves the pool.
+is retired instead of becoming idle (`Retire`: it flushes what its client still
+holds, the last result included, and exits), and the pool starts another in
+its place, as for any executor that leaves the pool. Its exit is not warned
+about and reports no death of its own; one that delivered its last result on
+its client's stream (DONE) reports that task, as every such exit does, and the
+head ignores the report for a task it has the result of.
 An executor sets its environment up before its hello; when that fails
 (`ExecutorSetupFailed`) the tasks waiting for its environment, or the actor
 whose creation waits in its backlog, fail with the error (`FailSetup`)
