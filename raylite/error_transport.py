@@ -14,6 +14,7 @@ from typing import Any
 
 from raylite.exceptions import (
     ActorDiedError,
+    ActorUnschedulableError,
     ObjectLostError,
     RayError,
     RaySystemError,
@@ -33,6 +34,7 @@ SYSTEM_ERRORS: dict[str, type[RayError]] = {
         ActorDiedError,
         ObjectLostError,
         TaskUnschedulableError,
+        ActorUnschedulableError,
         TaskCancelledError,
         RuntimeEnvSetupError,
         TaskPlacementGroupRemoved,
@@ -53,6 +55,8 @@ def system_error(kind: str, message: str) -> RayError:
         return lost
     if cls is TaskUnschedulableError:
         return TaskUnschedulableError(message)
+    if cls is ActorUnschedulableError:
+        return ActorUnschedulableError(message)
     if cls is TaskCancelledError:
         return TaskCancelledError(None, message)
     if cls is WorkerCrashedError:

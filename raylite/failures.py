@@ -27,10 +27,21 @@ class Failure:
 RUNTIME_ENV_ACTOR_FAILED = "Could not create the actor because its associated runtime env failed to be created."
 
 
+# How the head says no node can ever host an actor (its hard node affinity names a node that is gone or
+# too small), in its death: its creation and calls then fail with ActorUnschedulableError, as Ray's do.
+ACTOR_UNSCHEDULABLE = "no node can ever host it: "
+
+
 def actor_death_failure(why: str, default: Failure) -> Failure:
-    """The error of a dead actor's calls: `default`, unless its death was a runtime environment's set-up."""
+    """The error of a dead actor's calls: `default`, unless its death was a runtime environment's set-up
+    or no node could host it."""
     at = why.find(RUNTIME_ENV_ACTOR_FAILED)
-    return default if at < 0 else Failure("RuntimeEnvSetupError", why[at:])
+    if at >= 0:
+        return Failure("RuntimeEnvSetupError", why[at:])
+    at = why.find(ACTOR_UNSCHEDULABLE)
+    if at >= 0:
+        return Failure("ActorUnschedulableError", why[at + len(ACTOR_UNSCHEDULABLE) :])
+    return default
 
 
 def failure_bytes(failure: Failure) -> bytes:

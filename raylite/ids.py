@@ -17,6 +17,7 @@ TASK_ID_BYTES = 16
 OBJECT_ID_BYTES = 20
 ACTOR_ID_BYTES = TASK_ID_BYTES
 NODE_ID_BYTES = 16
+RAY_NODE_ID_BYTES = 28  # a node id's length in Ray, which a program written for Ray may hold
 CLIENT_ID_BYTES = 8  # a client's id is the prefix of the task ids it makes
 FUNCTION_ID_BYTES = 16  # blake2b-128 of the pickled function
 JOB_ID_BYTES = 8
@@ -53,6 +54,28 @@ def function_id(blob: bytes) -> bytes:
 
 def new_node_id() -> bytes:
     return os.urandom(NODE_ID_BYTES)
+
+
+def node_id_bytes(node_id: object) -> bytes:
+    """The node a NodeAffinitySchedulingStrategy names, as raylite's scheduler reads it.
+
+    A raylite node id (NODE_ID_BYTES, in hex) is itself. A Ray-length one is well
+    formed (a program written for Ray may hold one), but no raylite node has it: its
+    first NODE_ID_BYTES stand for it (their hex starts as its does, for the error that
+    names it), which no node has unless 128 random bits met. Anything else is refused.
+    """
+    try:
+        raw = bytes.fromhex(node_id) if isinstance(node_id, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) == NODE_ID_BYTES:
+        return raw
+    if len(raw) == RAY_NODE_ID_BYTES:
+        return raw[:NODE_ID_BYTES]
+    raise ValueError(
+        f"Invalid node_id {node_id!r}. Node ID must be a valid hex string: {node_id!r} is not a node id; use the "
+        "hex id of a live node, as ray.nodes()[i]['NodeID'] or ray.get_runtime_context().get_node_id() give it"
+    )
 
 
 def new_job_id() -> bytes:

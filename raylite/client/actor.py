@@ -361,7 +361,7 @@ class ActorMethod:
         if limit > 0:
             client.pending_calls.made(self._handle._actor_id, spec.task_id)
         client.submit(spec)
-        return refs
+        return refs if num_returns else None  # num_returns=0: None, as a task's (remote_function.py)
 
 
 def _method_signature(cls: type, name: str, fn: Any) -> inspect.Signature | None:

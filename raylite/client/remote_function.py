@@ -24,6 +24,7 @@ class RemoteFunction:
         self._options = options
         self._name = function.__qualname__
         self._signature = _signature(function)
+        self._max_calls = _max_calls(options, function.__qualname__)
         self._arity = positional_arity(self._signature)
         self._export_cache: dict[str, Any] = {}
         self._kinds: dict[Any, common_pb2.GeneratorKind] = {}  # num_returns option -> generator.kind_of
@@ -103,12 +104,16 @@ class RemoteFunction:
         if retry_exceptions:
             spec.retry_exceptions = _retry_exceptions_blob(retry_exceptions, self._name)
         spec.generator = generator_kind
+        if self._max_calls:
+            spec.max_calls = self._max_calls
         if generator_kind:
             refs, spec = generator.returns_of(client, spec, options.get("num_returns"), options)
         else:
             refs = return_refs(spec.task_id, num_returns)  # held before the head hears of the task
         client.submit(spec)
-        return refs
+        # num_returns=0 (as Ray's): the call returns None; the task still runs, and its one hidden
+        # return (a value or an error nobody can get) is freed like a fire-and-forget call's
+        return refs if num_returns else None
 
 
 class _BoundOptions:
@@ -121,6 +126,21 @@ class _BoundOptions:
 
     def bind(self, *args: Any, **kwargs: Any) -> Any:
         return self._target._bind(args, kwargs, self._options)
+
+
+def _max_calls(options: dict[str, Any], name: str) -> int:
+    """The calls of this function one executor runs before it exits (0: no limit).
+
+    As Ray's: a property of the definition (@remote(max_calls=n)); .options(max_calls=...)
+    does not change it; a function that asks for GPUs in @remote gets 1 unless told
+    otherwise, so that each call's process lets go of what it held on the GPU.
+    """
+    value = options.get("max_calls")
+    if value is None:
+        return 1 if (options.get("num_gpus") or 0) > 0 else 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"@remote function {name}: max_calls must be a whole number >= 0 (0: no limit), got {value!r}")
+    return value
 
 
 def _retry_exceptions_blob(value: Any, name: str) -> bytes:

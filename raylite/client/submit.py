@@ -360,15 +360,7 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
         return common_pb2.SchedulingStrategy(kind="SPREAD")
     node_id = getattr(strategy, "node_id", None)
     if node_id is not None:
-        try:
-            raw = bytes.fromhex(node_id)
-        except (TypeError, ValueError):
-            raw = b""
-        if len(raw) != ids.NODE_ID_BYTES:
-            raise ValueError(
-                f"NodeAffinitySchedulingStrategy: {node_id!r} is not a node id; use the hex id of a live node, "
-                "as ray.nodes()[i]['NodeID'] or ray.get_runtime_context().get_node_id() give it"
-            )
+        raw = ids.node_id_bytes(node_id)  # (a Ray-length id names no node: soft or fail)
         return common_pb2.SchedulingStrategy(
             kind="NODE_AFFINITY", node_id=raw, soft=bool(getattr(strategy, "soft", False))
         )

@@ -42,7 +42,7 @@ class SchedulingStrategy(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ..., placement_group_id: _Optional[bytes] = ..., bundle_index: _Optional[int] = ..., capture_child_tasks: _Optional[bool] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries", "borrowed", "runtime_env", "runtime_env_packages", "parent_task_id", "actor_namespace", "concurrency_group", "generator", "generator_backpressure", "call_seq", "direct_incarnation")
+    __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries", "borrowed", "runtime_env", "runtime_env_packages", "parent_task_id", "actor_namespace", "concurrency_group", "generator", "generator_backpressure", "call_seq", "direct_incarnation", "max_calls")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -94,6 +94,7 @@ class TaskSpec(_message.Message):
     GENERATOR_BACKPRESSURE_FIELD_NUMBER: _ClassVar[int]
     CALL_SEQ_FIELD_NUMBER: _ClassVar[int]
     DIRECT_INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    MAX_CALLS_FIELD_NUMBER: _ClassVar[int]
     task_id: bytes
     job_id: bytes
     name: str
@@ -124,7 +125,8 @@ class TaskSpec(_message.Message):
     generator_backpressure: int
     call_seq: int
     direct_incarnation: int
-    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ..., retry_exceptions: _Optional[bytes] = ..., max_restarts: _Optional[int] = ..., max_task_retries: _Optional[int] = ..., borrowed: _Optional[_Iterable[bytes]] = ..., runtime_env: _Optional[str] = ..., runtime_env_packages: _Optional[_Mapping[str, bytes]] = ..., parent_task_id: _Optional[bytes] = ..., actor_namespace: _Optional[str] = ..., concurrency_group: _Optional[str] = ..., generator: _Optional[_Union[GeneratorKind, str]] = ..., generator_backpressure: _Optional[int] = ..., call_seq: _Optional[int] = ..., direct_incarnation: _Optional[int] = ...) -> None: ...
+    max_calls: int
+    def __init__(self, task_id: _Optional[bytes] = ..., job_id: _Optional[bytes] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., resources: _Optional[_Mapping[str, float]] = ..., dependencies: _Optional[_Iterable[bytes]] = ..., num_returns: _Optional[int] = ..., max_retries: _Optional[int] = ..., actor_id: _Optional[bytes] = ..., strategy: _Optional[_Union[SchedulingStrategy, _Mapping]] = ..., payload: _Optional[bytes] = ..., actor_name: _Optional[str] = ..., detached: _Optional[bool] = ..., actor_meta: _Optional[bytes] = ..., placement: _Optional[_Mapping[str, float]] = ..., function_id: _Optional[bytes] = ..., max_concurrency: _Optional[int] = ..., retry_exceptions: _Optional[bytes] = ..., max_restarts: _Optional[int] = ..., max_task_retries: _Optional[int] = ..., borrowed: _Optional[_Iterable[bytes]] = ..., runtime_env: _Optional[str] = ..., runtime_env_packages: _Optional[_Mapping[str, bytes]] = ..., parent_task_id: _Optional[bytes] = ..., actor_namespace: _Optional[str] = ..., concurrency_group: _Optional[str] = ..., generator: _Optional[_Union[GeneratorKind, str]] = ..., generator_backpressure: _Optional[int] = ..., call_seq: _Optional[int] = ..., direct_incarnation: _Optional[int] = ..., max_calls: _Optional[int] = ...) -> None: ...
 
 class ExportedFunction(_message.Message):
     __slots__ = ("function_id", "blob")

@@ -5,17 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from raylite.ids import node_id_bytes
+
 
 @dataclass(frozen=True)
 class NodeAffinitySchedulingStrategy:
     """Run on node_id (hex, from get_runtime_context().get_node_id() or nodes()).
 
     soft=False: fail with TaskUnschedulableError if that node is gone;
-    soft=True: fall back to any node.
+    soft=True: fall back to any node. A node id that is not one is refused here,
+    as Ray refuses it (ValueError); a well-formed one that names no node is the
+    case above.
     """
 
     node_id: str
     soft: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.node_id, str) and hasattr(self.node_id, "hex"):
+            object.__setattr__(self, "node_id", self.node_id.hex())  # a NodeID or bytes, as Ray takes it
+        node_id_bytes(self.node_id)
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,14 @@ class ExecutorPool:
             )
         else:
             event = pool.TaskAssigned(
-                spec.task_id, assignment.attempt, spec.function_id, assignment.function.blob, assignment, env, setup
+                spec.task_id,
+                assignment.attempt,
+                spec.function_id,
+                assignment.function.blob,
+                assignment,
+                env,
+                setup,
+                spec.max_calls,
             )
         self._carry_out(self.state.handle(event))
 

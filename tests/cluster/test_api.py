@@ -157,6 +157,57 @@ def test_num_returns(cluster):
     assert e is None and ray.get(c) == 1
 
 
+@ray.remote
+class _Inbox:
+    """Collects what tasks send it; wait_for(n) returns once n items came (no polling)."""
+
+    def __init__(self):
+        import asyncio
+
+        self.items = []
+        self.changed = asyncio.Event()
+
+    async def put(self, item):
+        self.items.append(item)
+        self.changed.set()
+
+    async def wait_for(self, n):
+        while len(self.items) < n:
+            self.changed.clear()
+            await self.changed.wait()
+        return sorted(self.items)
+
+
+def test_num_returns_zero_returns_none_and_still_runs(cluster):
+    # as Ray's: no ref comes back, the task (or actor call) runs all the same, and its exception
+    # (which nobody can get) leaves the caller alone
+    inbox = _Inbox.remote()
+
+    @ray.remote(num_returns=0)
+    def send(inbox, item):
+        ray.get(inbox.put.remote(item))
+        return "a value nobody gets"
+
+    @ray.remote
+    def send_then_fail(inbox, item):
+        ray.get(inbox.put.remote(item))
+        raise ValueError("nobody can get this error")
+
+    @ray.remote
+    class Sender:
+        def send(self, inbox, item):
+            ray.get(inbox.put.remote(item))
+
+    sender = Sender.remote()
+    assert send.remote(inbox, "decorated") is None
+    assert send.options(num_returns=0).remote(inbox, "options") is None
+    assert send_then_fail.options(num_returns=0).remote(inbox, "failed") is None
+    assert sender.send.options(num_returns=0).remote(inbox, "actor call") is None
+    got = ray.get(inbox.wait_for.remote(4), timeout=60)
+    assert got == ["actor call", "decorated", "failed", "options"]
+    assert ray.get(double.remote(4), timeout=30) == 8
+
+
 def test_nested_tasks_do_not_deadlock_a_full_cluster(cluster):
     @ray.remote
     def leaf(i):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import time
@@ -59,3 +60,34 @@ def test_a_task_waiting_for_an_executor_gets_another_when_the_one_started_for_it
     for pid in started:
         os.kill(pid, signal.SIGKILL)
     assert ray.get(ref, timeout=60) == "inner ran"
+
+
+def test_max_calls_retires_an_executor_after_its_result_and_the_pool_starts_another(one_cpu) -> None:
+    """@remote(max_calls=n): the executor that ran n calls of the function exits (cleanly: its
+    result arrives and no retry is spent, max_retries=0) and a fresh one runs the next call."""
+
+    @ray.remote(max_calls=2, max_retries=0)
+    def twice():
+        ray.put("the executor's own client stream delivers this result")  # (the DONE path)
+        return os.getpid()
+
+    @ray.remote(max_calls=1, max_retries=0)
+    def once():
+        return os.getpid()  # (the RESULT path: no client in the executor)
+
+    # (idle executors take turns, so which calls share a process is not fixed; how many is)
+    pids = [ray.get(twice.remote(), timeout=60) for _ in range(5)]
+    assert max(collections.Counter(pids).values()) <= 2 and len(set(pids)) >= 3
+    once_pids = [ray.get(once.remote(), timeout=60) for _ in range(3)]
+    assert len(set(once_pids)) == 3
+    spent = [pid for pid, n in collections.Counter(pids).items() if n == 2]
+    for pid in [*spent, *once_pids]:
+        with pytest.raises(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=30)  # gone, not lingering (NoSuchProcess once reaped)
+
+    # the pool is back at its size, and still serves unlimited functions from one process
+    @ray.remote
+    def reused():
+        return os.getpid()
+
+    assert len({ray.get(reused.remote(), timeout=60) for _ in range(6)}) < 6

@@ -157,6 +157,18 @@ def test_a_task_that_can_never_be_placed_finishes_from_ready_without_running() -
     assert t.story is not None and [s for s in t.story[1::4]] == ["NEW", "READY", "FINISHED"]
 
 
+def test_an_actor_whose_hard_affinity_names_no_node_is_unschedulable_with_its_calls() -> None:
+    """As Ray's: ActorUnschedulableError (not ActorDiedError) for its creation and its calls."""
+    state = cluster()
+    a = actor("A", strategy=Strategy("NODE_AFFINITY", b"nowhere"))
+    c = call("c", a)
+    effects = step(state, TaskSubmitted(a), TaskSubmitted(c))
+    assert failure_kind(effects, DRIVER, oid(c)) == "ActorUnschedulableError"
+    assert state.actors[a.actor_id].state == "DEAD" and a.task_id not in state.tasks
+    later = call("later", a)
+    assert failure_kind(step(state, TaskSubmitted(later)), DRIVER, oid(later)) == "ActorUnschedulableError"
+
+
 def test_a_call_to_an_actor_not_placed_yet_waits_for_its_actor_not_its_arguments() -> None:
     """validate() used to count a pending call's arguments as missing and fail."""
     state = cluster(cpus=1.0)

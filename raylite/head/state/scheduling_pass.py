@@ -14,10 +14,10 @@ module; the names it uses of the rest of the table are declared in task_part.py.
 from __future__ import annotations
 
 from raylite import resources as res
-from raylite.failures import Failure
+from raylite.failures import ACTOR_UNSCHEDULABLE, Failure
 from raylite.head.state import scheduler
 from raylite.head.state.model import ACTOR_CREATION, Dispatch, NodeRecord, ObjectInfo, TaskRecord, Warn
-from raylite.head.state.states import TaskState
+from raylite.head.state.states import ActorState, TaskState
 from raylite.head.state.task_part import TaskTablePart
 
 READY, RUNNING = TaskState.READY, TaskState.RUNNING
@@ -86,6 +86,17 @@ class SchedulingPass(TaskTablePart):
         return True
 
     def _fail_unschedulable(self, task: TaskRecord, node_id: bytes) -> None:
+        actor = self.actors.actors.get(task.actor_id) if task.kind == ACTOR_CREATION else None
+        if actor is not None and actor.state is ActorState.PENDING:
+            # never placed, it never will be: its creation and calls fail with ActorUnschedulableError, as
+            # Ray's. (One whose restart can no longer be placed dies with ActorDiedError: actors.py.)
+            self.actors.died(
+                actor,
+                f"{ACTOR_UNSCHEDULABLE}{task.name} requires node {node_id.hex()[:12]} (hard node affinity), "
+                "which is not alive or can never fit it; use soft=True to allow other nodes",
+            )
+            if task.task_id not in self.tasks:
+                return
         failure = Failure(
             "TaskUnschedulableError",
             f"task {task.name} requires node {node_id.hex()[:12]} (hard node affinity), which is "

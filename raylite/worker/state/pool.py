@@ -57,6 +57,14 @@ executor of its own starts one (`Spawn` carries the key and the opaque
 setup the shell needs); when that takes the pool past its size, an idle
 executor of another environment is retired (`Retire`: it finishes what it
 sent and exits), so the pool's size holds as environments come and go.
+Max calls (Ray's max_calls, `TaskAssigned.max_calls`). An executor counts the
+calls of each function it finished; one that finished a function's max_calls
+is retired instead of becoming idle (`Retire`: it flushes what its client still
+holds, the last result included, and exits), and the pool starts another in
+its place, as for any executor that leaves the pool. Its exit is not warned
+about and reports no death of its own; one that delivered its last result on
+its client's stream (DONE) reports that task, as every such exit does, and the
+head ignores the report for a task it has the result of.
 An executor sets its environment up before its hello; when that fails
 (`ExecutorSetupFailed`) the tasks waiting for its environment, or the actor
 whose creation waits in its backlog, fail with the error (`FailSetup`)
@@ -190,6 +198,9 @@ class Executor:
     # delivered that result, the head must hear of the death
     last_done: tuple[bytes, int] | None = None
     functions: set[bytes] = field(default_factory=set)  # function ids it has been sent
+    function_id: bytes = b""  # of the normal task it runs now
+    max_calls: int = 0  # ... and that function's max_calls (0: no limit)
+    calls: dict[bytes, int] = field(default_factory=dict)  # function id -> its calls finished, when limited
     backlog: list[Send] = field(default_factory=list)  # frames held until its hello
 
 
@@ -333,7 +344,21 @@ class PoolState:
             ex.last_done = (ex.task_id, ex.attempt)
         ex.task_id = b""
         ex.payload = None
+        if ex.max_calls:
+            calls = ex.calls[ex.function_id] = ex.calls.get(ex.function_id, 0) + 1
+            if calls >= ex.max_calls:
+                self._retire_spent(ex, out)
+                return
         self._became_idle(ex, out)
+
+    def _retire_spent(self, ex: Executor, out: list[Instruction]) -> None:
+        """An executor that ran its function's max_calls leaves the pool; another takes its place."""
+        ex.retired = True
+        out.append(Retire(ex.id))
+        if self.waiting_for(ex.env) > self.starting(ex.env):
+            self._spawn_pooled(out, ex.env)
+        if self.pooled() < self.size:
+            self._spawn_pooled(out, "")
 
     def _executor_exited(self, event: ExecutorExited, out: list[Instruction]) -> None:
         ex = self.executors.pop(event.executor)
@@ -461,6 +486,8 @@ class PoolState:
         ex.payload = task.payload
         ex.task_id = task.task_id
         ex.attempt = task.attempt
+        ex.function_id = task.function_id
+        ex.max_calls = task.max_calls
         self._send(ex, task.function_id, task.payload, out)
 
     def _send(self, ex: Executor, function_id: bytes, payload: Any, out: list[Instruction]) -> None:
@@ -493,6 +520,8 @@ class PoolState:
         assert not any(t.env in idle_envs for t in self.waiting), "tasks wait while executors of theirs are idle"
         for ex in self.idle:
             assert not ex.retired and not ex.setup_failed, f"idle executor {ex.id} is retired or failed"
+            spent = ex.max_calls and ex.calls.get(ex.function_id, 0) >= ex.max_calls
+            assert not spent, f"idle executor {ex.id} ran its function's max_calls and was not retired"
         for actor_id, ex in self.actors.items():
             assert self.executors.get(ex.id) is ex, f"actor {actor_id.hex()}'s executor is not in the pool"
             assert ex.actor_id == actor_id and not ex.killed, f"actor {actor_id.hex()}'s executor hosts another"

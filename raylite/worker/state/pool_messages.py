@@ -30,6 +30,7 @@ class TaskAssigned:
     payload: Any  # the assignment, opaque here: sent to an executor, listed by running()
     env: str = ""  # its runtime environment's key ("" the default)
     setup: Any = None  # opaque: what an executor of that environment is started with
+    max_calls: int = 0  # the executor that ran this many calls of the function exits (0: never)
 
 
 @dataclass(slots=True)
@@ -181,7 +182,8 @@ class Kill:
 
 @dataclass(slots=True)
 class Retire:
-    """Ask an idle executor to exit once it has sent everything (its place goes to another environment)."""
+    """Ask an idle executor to exit once it has sent everything (its place goes to another
+    environment, or it ran its function's max_calls)."""
 
     executor: int
 
