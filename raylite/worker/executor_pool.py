@@ -56,12 +56,15 @@ class _Frames(asyncio.Protocol):
     def __init__(self, on_frame: Callable[[int, bytes], None]) -> None:
         self.on_frame = on_frame
         self.buffer = bytearray()
+        self.need = 0  # bytes the buffer must hold before its first frame is whole
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
         if buffer:
             buffer += data
+            if len(buffer) < self.need:  # a large frame still coming: no copy until it is whole
+                return
             data = bytes(buffer)
             buffer.clear()
         header_size, unpack, total, at = protocol.HEADER.size, protocol.HEADER.unpack_from, len(data), 0
@@ -69,11 +72,14 @@ class _Frames(asyncio.Protocol):
             length, kind = unpack(data, at)
             end = at + header_size + length
             if end > total:
+                self.need = end - at
                 break
             self.on_frame(kind, data[at + header_size : end])
             at = end
+        else:
+            self.need = header_size
         if at < total:
-            buffer += data[at:]
+            buffer += memoryview(data)[at:]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 
 from raylite.worker import protocol
@@ -66,3 +67,20 @@ def test_a_task_for_an_executor_that_hung_up_is_dropped_not_raised() -> None:
     assignment = head_pb2.TaskAssignment(spec=common_pb2.TaskSpec(task_id=b"t" * 16))
     executors._send(pool.Send(1, assignment, None))
     executors._retire(1)
+
+
+def test_a_large_frame_in_small_pieces_comes_out_whole_and_is_not_parsed_before() -> None:
+    """A RESULT of many inline values can be megabytes: the pieces wait in the buffer, unparsed."""
+    body = os.urandom(1 << 20)
+    data = protocol.pack(protocol.RESULT, body) + protocol.pack(protocol.DONE, b"x")
+
+    async def run() -> None:
+        got: list[tuple[int, bytes]] = []
+        frames = _Frames(lambda kind, b: got.append((kind, b)))
+        for at in range(0, len(data), 4096):
+            frames.data_received(data[at : at + 4096])
+            if at + 4096 < protocol.HEADER.size + len(body):
+                assert frames.need == protocol.HEADER.size + len(body) and not got
+        assert got == [(protocol.RESULT, body), (protocol.DONE, b"x")]
+
+    asyncio.run(run())
