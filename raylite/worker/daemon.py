@@ -119,6 +119,12 @@ async def run(opts: argparse.Namespace) -> None:
         if not leases.took_result(result):  # a leased task's result goes back on its lease
             link.outbox_result(result)
 
+    def forward_result(body: bytes) -> None:
+        if leases.tasks:  # it may be a leased task's
+            on_result(head_pb2.TaskResult.FromString(body))
+        else:  # parsed once, in its place in the node's next batch (no copy)
+            link.outbox.touch().results.add().MergeFromString(body)
+
     executor_settings = {
         "head": opts.address,
         "node_id": node_id.hex(),
@@ -138,6 +144,7 @@ async def run(opts: argparse.Namespace) -> None:
         logs,
         on_exit=node_store.writer_died,
         environ=executor_environ,
+        forward_result=forward_result,
     )
     await pool.start()
     leases.pool = pool

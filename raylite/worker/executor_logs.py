@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 from collections.abc import Callable
 
 from raylite import config
@@ -74,6 +75,7 @@ class ExecutorLogs:
         self.pending = Pending()
         self._pipes: dict[int, _Pipe] = {}
         self._fds_of: dict[int, tuple[int, int]] = {}  # executor pid -> its two read fds
+        self._polls: dict[int, select.poll] = {}  # executor pid -> a poll of its open pipes (drain)
         self._flush_handle: asyncio.TimerHandle | None = None
         self._written: list[asyncio.Future[None]] = []
 
@@ -81,15 +83,20 @@ class ExecutorLogs:
         """Starts reading a spawned executor's pipes (their write ends closed here already)."""
         loop = asyncio.get_running_loop()
         self._fds_of[pid] = (out_r, err_r)
+        poller = self._polls[pid] = select.poll()
         for fd, is_err in ((out_r, False), (err_r, True)):
             os.set_blocking(fd, False)
             self._pipes[fd] = _Pipe(fd, pid, is_err, executor_file(self.log_dir, pid, is_err))
             loop.add_reader(fd, self._readable, fd)
+            poller.register(fd, select.POLLIN)
 
     def drain(self, pid: int) -> None:
         """Takes what an executor printed so far and sends it now: called before its result goes to
         the head, so that a driver prints a task's lines before its get() returns."""
-        for fd in self._fds_of.get(pid, ()):
+        poller = self._polls.get(pid)
+        # one poll for both pipes: most results find nothing new there (the marker was read
+        # when it came), and a read that finds nothing costs a system call and an exception
+        for fd, _ in poller.poll(0) if poller is not None else ():
             for _ in range(64):  # at most 4 MiB now; the rest follows as usual
                 if self._pipe_of(fd, pid) is None or not self._readable(fd):
                     break
@@ -142,9 +149,13 @@ class ExecutorLogs:
     def _close(self, pipe: _Pipe) -> None:
         asyncio.get_running_loop().remove_reader(pipe.fd)
         del self._pipes[pipe.fd]
+        poller = self._polls.get(pipe.pid)
+        if poller is not None:
+            poller.unregister(pipe.fd)
         os.close(pipe.fd)
         if not any(self._pipe_of(fd, pipe.pid) for fd in self._fds_of.get(pipe.pid, ())):
             self._fds_of.pop(pipe.pid, None)
+            self._polls.pop(pipe.pid, None)
         pipe.file.close()
 
     def flush(self) -> None:

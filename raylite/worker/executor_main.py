@@ -23,19 +23,19 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any, NoReturn
+from typing import Any
 
 import cloudpickle
 
 from raylite import config, exceptions, ids, runtime_context
-from raylite.actor import ActorExitRequest
 from raylite.client import context
 from raylite.client import runtime_env as client_runtime_env
 from raylite.client.waiters import wait_event
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker import actor_host, executor_cancel, executor_output, generators, protocol, runtime_env, task_errors
 from raylite.worker.call_ledger import CallLedger
-from raylite.worker.cancels import ASYNCIO, FLAG, INTERRUPT, CancelBook
+from raylite.worker.cancels import FLAG, INTERRUPT, CancelBook
+from raylite.worker.executor_actor import ActorHosting
 from raylite.worker.executor_cancel import _CALL_NOT_INTERRUPTED, CancelHandling
 from raylite.worker.executor_direct import DirectCalls
 from raylite.worker.executor_inputs import TaskInputs
@@ -56,7 +56,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class Executor(CancelHandling, TaskInputs, TaskReporting, DirectCalls):
+class Executor(CancelHandling, TaskInputs, TaskReporting, DirectCalls, ActorHosting):
     def __init__(
         self, cfg: dict[str, Any], channel: protocol.BlockingChannel, control: protocol.BlockingChannel | None = None
     ) -> None:
@@ -267,90 +267,6 @@ class Executor(CancelHandling, TaskInputs, TaskReporting, DirectCalls):
         self._report(spec, results)
         del value
 
-    async def _run_async(self, assignment: head_pb2.TaskAssignment) -> None:
-        spec = assignment.spec
-        task_id = spec.task_id
-        assert self.async_groups is not None
-        method_name = self._method_name(spec)
-        try:
-            limit = self.async_groups.limit(spec.concurrency_group)
-        except actor_host.UnknownGroup as exc:
-            self._report(spec, self._pack_error(spec, self._task_error(spec, exc)))
-            return
-        facts = self._task_facts(spec, method_name)
-        # registered from inside the coroutine, before its first await: a cancel then always
-        # finds it in its try block (a task cancelled before it starts would not report)
-        if not self.cancels.begin(task_id, ASYNCIO, facts, (self.async_loop, asyncio.current_task())):
-            self._report(spec, self._pack_error(spec, self._cancelled(spec, "before it started")))
-            return
-        started = False
-        try:
-            async with limit:
-                started = True
-                runtime_context.enter_task(facts)  # this coroutine's own
-                args, kwargs = await asyncio.get_running_loop().run_in_executor(None, self._arguments, assignment)
-                retries_left = spec.max_retries
-                while True:
-                    try:
-                        value = self._call_method(method_name, args, kwargs)
-                        if inspect.isawaitable(value):
-                            value = await value
-                        break
-                    except Exception as exc:
-                        if self.cancels.cancelled(task_id) or not actor_host.retry_wanted(
-                            spec.retry_exceptions, retries_left, exc
-                        ):
-                            raise
-                        retries_left -= 1 if retries_left > 0 else 0
-                if spec.generator:
-                    value = await generators.drain_async(self, spec, value)
-                if self.cancels.cancelled(task_id):  # it caught the cancellation and returned: Ray drops the value
-                    raise asyncio.CancelledError()
-                results = self._pack_results(spec, value)
-        except BaseException as exc:  # noqa: BLE001
-            if actor_host.is_exit(exc):
-                self._exit_actor(method_name)
-            if self.cancels.cancelled(task_id) and not started:  # waiting for a free slot of its group
-                results = self._pack_error(spec, self._cancelled(spec, "before it started"))
-            elif self.cancels.cancelled(task_id):
-                results = self._pack_error(spec, self._cancelled_error(spec, exc))
-            else:
-                results = self._pack_error(spec, self._task_error(spec, exc))
-        finally:
-            self.cancels.end(task_id)
-        self._report(spec, results)
-
-    def _call_method(self, method_name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """Calls a method of the actor, or one every actor has (actor_host.READY, TERMINATE)."""
-        if method_name == actor_host.READY:
-            return True
-        if method_name == actor_host.TERMINATE:
-            raise ActorExitRequest(0)
-        return getattr(self.actor, method_name)(*args, **kwargs)
-
-    def _exit_actor(self, method_name: str) -> NoReturn:
-        """Ends this actor's process on purpose (exit_actor(), __ray_terminate__), for good.
-
-        The daemon hears why before the process goes, and passes it on to the head
-        with the death, so the actor is not restarted and its later calls fail with
-        ActorDiedError saying so. The head has applied every result this process sent
-        on its own client stream first (flush), so those calls are answered; the
-        calls still running (in other threads) fail with the actor.
-        """
-        cls = self.facts.actor_class
-        reason = actor_host.exit_reason(method_name, cls.__name__ if cls is not None else "the actor")
-        client = context.peek()
-        if client is not None:
-            try:
-                client.flush(timeout=10)
-            except Exception:  # noqa: BLE001 - the head is gone; the exit goes on regardless
-                pass
-        with self.send_lock:
-            self.channel.send(protocol.EXITING, reason.encode())
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-
     def _execute(self, assignment: head_pb2.TaskAssignment, facts: runtime_context.TaskFacts) -> Any:
         spec = assignment.spec
         if spec.kind == common_pb2.ACTOR_METHOD:
@@ -429,23 +345,6 @@ class Executor(CancelHandling, TaskInputs, TaskReporting, DirectCalls):
             strategy=self.facts.actor_strategy,
         )
 
-    def _become_actor(self, assignment: head_pb2.TaskAssignment, cls: Any) -> None:
-        """Records the actor this process now hosts, and gives it its GPUs for its whole life."""
-        spec = assignment.spec
-        facts = self.facts
-        facts.actor_id = spec.actor_id
-        facts.actor_name = spec.actor_name
-        facts.actor_restarted = assignment.attempt > 1
-        facts.actor_resources = dict(spec.resources)
-        facts.actor_strategy = spec.strategy
-        facts.actor_class = cls
-        try:
-            facts.actor_meta = cloudpickle.loads(spec.actor_meta) if spec.actor_meta else None
-        except Exception:  # noqa: BLE001 - only current_actor needs it
-            facts.actor_meta = None
-        if spec.resources.get("GPU", 0) > 0:
-            facts.actor_gpu_ids = self._take_gpus(spec)
-
     def _take_gpus(self, spec: common_pb2.TaskSpec) -> list[Any]:
         """Claims GPUs of this node for the task (or actor) and shows only them to CUDA."""
         gpu_ids = self.gpus.claim(_gpu_owner(spec), spec.resources["GPU"])
@@ -458,25 +357,6 @@ class Executor(CancelHandling, TaskInputs, TaskReporting, DirectCalls):
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(self.gpus.original_visible)
-
-    def _start_async_loop(self, limit: int, groups: dict[str, int]) -> None:
-        loop = asyncio.new_event_loop()
-        self.async_loop = loop
-        ready = threading.Event()
-        class_name = type(self.actor).__name__
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            self.async_groups = actor_host.AsyncGroups(limit, groups, class_name)
-            ready.set()
-            loop.run_forever()
-
-        threading.Thread(target=run, name="actor-loop", daemon=True).start()
-        ready.wait()
-
-    @staticmethod
-    def _method_name(spec: common_pb2.TaskSpec) -> str:
-        return spec.payload[: spec.payload.index(b"\0")].decode()
 
 
 # Where an interrupt may land: the executor's call of the user's code, and a wait for

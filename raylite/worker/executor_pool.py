@@ -34,15 +34,56 @@ log = logging.getLogger("raylite.worker")
 class _Process:
     """One executor's process and sockets, once spawned."""
 
-    __slots__ = ("proc", "sock", "writer", "control")
+    __slots__ = ("proc", "sock", "transport", "control")
 
     def __init__(self, sock: socket.socket, control: socket.socket) -> None:
         self.proc: asyncio.subprocess.Process | None = None
         self.sock = sock
-        self.writer: asyncio.StreamWriter | None = None
+        self.transport: asyncio.Transport | None = None
         # cancels (raylite/worker/protocol.py): written as they come, even before the
         # process exists; a few bytes each, they wait in the socket's buffer until read
         self.control = control
+
+
+class _Frames(asyncio.Protocol):
+    """The daemon's end of an executor's task socket: whole frames handed on as they arrive.
+
+    Every frame the socket holds at a wake-up is cut out of the bytes and handed
+    to on_frame at once, in order, without a coroutine switch per frame (a
+    StreamReader's two readexactly per frame cost more than the frame's handling).
+    """
+
+    def __init__(self, on_frame: Callable[[int, bytes], None]) -> None:
+        self.on_frame = on_frame
+        self.buffer = bytearray()
+        self.need = 0  # bytes the buffer must hold before its first frame is whole
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        if buffer:
+            buffer += data
+            if len(buffer) < self.need:  # a large frame still coming: no copy until it is whole
+                return
+            data = bytes(buffer)
+            buffer.clear()
+        header_size, unpack, total, at = protocol.HEADER.size, protocol.HEADER.unpack_from, len(data), 0
+        while total - at >= header_size:
+            length, kind = unpack(data, at)
+            end = at + header_size + length
+            if end > total:
+                self.need = end - at
+                break
+            self.on_frame(kind, data[at + header_size : end])
+            at = end
+        else:
+            self.need = header_size
+        if at < total:
+            buffer += memoryview(data)[at:]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 class ExecutorPool:
@@ -55,14 +96,18 @@ class ExecutorPool:
         logs: ExecutorLogs | None = None,
         on_exit: Callable[[int], None] | None = None,
         environ: Mapping[str, str] | None = None,
+        forward_result: Callable[[bytes], None] | None = None,
     ) -> None:
         """settings: what executors are told in RAYLITE_EXECUTOR; environ: variables
         the executors get on top of the daemon's own environment (the cluster token,
-        TLS files), passed here rather than set in the daemon's os.environ."""
+        TLS files), passed here rather than set in the daemon's os.environ;
+        forward_result: takes an executor's serialized TaskResult as it came (else
+        on_result gets it parsed)."""
         self.state = PoolState(size)
         self.settings = settings
         self.environ = dict(environ or {})
         self.on_result = on_result
+        self.forward_result = forward_result or (lambda body: on_result(head_pb2.TaskResult.FromString(body)))
         self.on_death = on_death
         self.on_exit = on_exit  # with the pid of every executor that exited
         # executors print into pipes it reads (their log files, and their drivers); None: our own stderr
@@ -130,7 +175,7 @@ class ExecutorPool:
             if isinstance(ins, pool.Send):
                 self._send(ins)
             elif isinstance(ins, pool.ForwardResult):
-                self.on_result(head_pb2.TaskResult.FromString(ins.result))
+                self.forward_result(ins.result)
             elif isinstance(ins, pool.Spawn):
                 self._spawn(ins.executor, ins.setup)
             elif isinstance(ins, pool.Retire):
@@ -171,14 +216,18 @@ class ExecutorPool:
         elif not assignment.function.blob:
             assignment.function.function_id = assignment.spec.function_id
             assignment.function.blob = ins.function
-        writer = self.processes[ins.executor].writer
-        assert writer is not None  # PoolState sends only after the hello, read on this connection
-        writer.write(protocol.pack(protocol.TASK, assignment.SerializeToString()))
+        transport = self.processes[ins.executor].transport
+        assert transport is not None  # PoolState sends only after the hello, read on this connection
+        if transport.is_closing():
+            # the executor hung up and its exit is on its way: the pool then reports the task's
+            # death (a closed transport raises on write under uvloop; it must not end the daemon)
+            return
+        transport.write(protocol.pack(protocol.TASK, assignment.SerializeToString()))
 
     def _retire(self, executor: int) -> None:
-        writer = self.processes[executor].writer
-        if writer is not None:
-            writer.write(protocol.pack(protocol.EXIT, b""))
+        transport = self.processes[executor].transport
+        if transport is not None and not transport.is_closing():
+            transport.write(protocol.pack(protocol.EXIT, b""))
 
     def _interrupt(self, executor: int, task_id: bytes) -> None:
         process = self.processes.get(executor)
@@ -245,31 +294,33 @@ class ExecutorPool:
             self.logs.attach(proc.pid, out_r, err_r)
         handle, carry_out = self.state.handle, self._carry_out
         carry_out(handle(pool.ExecutorStarted(executor, proc.pid)))
-        reader, process.writer = await asyncio.open_unix_connection(sock=process.sock)
-        try:
-            while True:
-                header = await reader.readexactly(protocol.HEADER.size)
-                length, kind = protocol.HEADER.unpack(header)
-                body = await reader.readexactly(length)
-                if kind == protocol.DONE:
-                    carry_out(handle(pool.DoneReported(executor)))
-                elif kind == protocol.RESULT:
-                    if self.logs is not None:  # the task's lines go to the head before its result
-                        self.logs.drain(proc.pid)
-                    carry_out(handle(pool.ResultReported(executor, body)))
-                elif kind == protocol.HELLO:
-                    carry_out(handle(pool.ExecutorSaidHello(executor)))
-                elif kind == protocol.SETUP_FAILED:
-                    carry_out(handle(pool.ExecutorSetupFailed(executor, body.decode(errors="replace"))))
-                elif kind == protocol.CALL_PORT:
-                    carry_out(handle(pool.CallPortOpened(executor, body.decode(errors="replace")[:300])))
-                elif kind == protocol.EXITING:
-                    carry_out(handle(pool.ExitAnnounced(executor, body.decode(errors="replace")[:2000])))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        logs = self.logs
+        pid = proc.pid
+
+        def on_frame(kind: int, body: bytes) -> None:
+            if kind == protocol.DONE:
+                carry_out(handle(pool.DoneReported(executor)))
+            elif kind == protocol.RESULT:
+                if logs is not None:  # the task's lines go to the head before its result
+                    logs.drain(pid)
+                carry_out(handle(pool.ResultReported(executor, body)))
+            elif kind == protocol.HELLO:
+                carry_out(handle(pool.ExecutorSaidHello(executor)))
+            elif kind == protocol.SETUP_FAILED:
+                carry_out(handle(pool.ExecutorSetupFailed(executor, body.decode(errors="replace"))))
+            elif kind == protocol.CALL_PORT:
+                carry_out(handle(pool.CallPortOpened(executor, body.decode(errors="replace")[:300])))
+            elif kind == protocol.EXITING:
+                carry_out(handle(pool.ExitAnnounced(executor, body.decode(errors="replace")[:2000])))
+
+        frames = _Frames(on_frame)
+        process.transport, _ = await asyncio.get_running_loop().create_unix_connection(
+            lambda: frames, sock=process.sock
+        )
+        await frames.closed
         code = await proc.wait()
         del self.processes[executor]
-        process.writer.close()
+        process.transport.close()
         process.control.close()
         carry_out(handle(pool.ExecutorExited(executor, _describe_exit(code, proc.pid))))
 

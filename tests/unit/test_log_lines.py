@@ -45,6 +45,50 @@ def test_lines_take_the_source_of_the_last_marker_and_markers_are_left_out() -> 
     assert split.close() == [(F, "partial")]
 
 
+def _eager_split(data: bytes) -> list[tuple[Source, str]]:
+    """The splitter's meaning, markers applied one by one as they come (no held markers)."""
+    source, out = Source(), []
+    for raw in data.split(b"\n")[:-1]:
+        if raw.startswith(MARKER):
+            source = parse_marker(raw) or source
+        else:
+            out.append((source, raw.rstrip(b"\r").decode(errors="replace")))
+    return out
+
+
+def test_held_markers_give_the_lines_the_source_markers_applied_in_turn_would() -> None:
+    import random
+
+    rng = random.Random(7)
+    malformed = MARKER + b"zz - - broken\n"
+    for _ in range(200):
+        pieces = []
+        for _ in range(rng.randrange(1, 60)):
+            pick = rng.random()
+            if pick < 0.5:  # a silent task's marker (most of them)
+                pieces.append(marker(Source(JOB, os.urandom(16), b"", f"t{rng.randrange(9)}")))
+            elif pick < 0.6:
+                pieces.append(malformed)
+            else:
+                pieces.append(f"line {rng.randrange(100)}\n".encode())
+        data = b"".join(pieces)
+        split, got, at = LineSplitter(), [], 0
+        while at < len(data):  # chunks cut anywhere, and whole pieces (the fast path)
+            step = len(pieces[0]) if rng.random() < 0.5 else rng.randrange(1, 80)
+            got += split.feed(data[at : at + step])
+            at += step
+        got += split.close()
+        assert got == _eager_split(data)
+        assert len(split._markers) < LineSplitter.MAX_HELD_MARKERS
+
+
+def test_a_malformed_marker_after_a_good_one_leaves_the_good_one_in_force() -> None:
+    split = LineSplitter()
+    assert split.feed(marker(F)) == []
+    assert split.feed(MARKER + b"zz - - broken\n") == []
+    assert split.feed(b"hi\n") == [(F, "hi")]
+
+
 def test_a_line_with_no_newline_is_cut_rather_than_held_without_bound() -> None:
     split = LineSplitter()
     out = split.feed(b"x" * (40 * 1024))
@@ -158,3 +202,30 @@ def test_a_backed_up_driver_misses_lines_and_is_told_how_many() -> None:
     router.route(None, [_batch(1)])
     assert "5 lines dropped" in out.msg.log_batches[0].lines[0]
     assert list(out.msg.log_batches[1].lines) == ["l0"]
+
+
+def test_drain_sends_what_the_pipes_hold_and_survives_their_end(tmp_path: Path) -> None:
+    """The daemon's read of an executor's pipes before its result (one poll of both pipes)."""
+    from raylite.worker.executor_logs import ExecutorLogs
+
+    sent: list[head_pb2.WorkerLogBatch] = []
+
+    async def run() -> None:
+        logs = ExecutorLogs(str(tmp_path), send=sent.extend, backlog=lambda: 0)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        logs.attach(4243, out_r, err_r)
+        logs.drain(4243)  # nothing there: nothing sent
+        assert sent == []
+        os.write(out_w, marker(F) + b"to stdout\n")
+        os.write(err_w, marker(F) + b"to stderr\n")
+        logs.drain(4243)  # read here, before the loop's readers ran
+        assert sorted((b.is_err, list(b.lines)) for b in sent) == [(False, ["to stdout"]), (True, ["to stderr"])]
+        os.close(out_w)
+        os.close(err_w)
+        logs.drain(4243)  # both ends hang up: the pipes close
+        assert 4243 not in logs._polls and 4243 not in logs._fds_of
+        logs.drain(4243)
+        logs.close()
+
+    asyncio.run(run())

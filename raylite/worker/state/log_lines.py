@@ -62,14 +62,34 @@ def parse_marker(line: bytes) -> Source | None:
 
 
 class LineSplitter:
-    """One pipe's bytes -> (source, line) pairs, markers applied and left out."""
+    """One pipe's bytes -> (source, line) pairs, markers applied and left out.
+
+    A marker is only parsed when a line follows it: an executor writes one per
+    task, and most tasks print nothing, so most markers are overtaken by the
+    next before anything needs them. The raw markers since the last line wait
+    in `_markers` (a few at most); the newest well-formed one is the source, as
+    if each had been applied in turn.
+    """
+
+    MAX_HELD_MARKERS = 16  # past this many, the held markers are resolved (their memory stays bounded)
 
     def __init__(self) -> None:
         self.partial = b""
-        self.source = NO_SOURCE
+        self._source = NO_SOURCE
+        self._markers: list[bytes] = []
+
+    @property
+    def source(self) -> Source:
+        """What the markers so far name (NO_SOURCE before the first well-formed one)."""
+        if self._markers:
+            self._resolve()
+        return self._source
 
     def feed(self, data: bytes) -> list[tuple[Source, str]]:
         out: list[tuple[Source, str]] = []
+        if not self.partial and data.startswith(MARKER) and data.find(b"\n") == len(data) - 1:
+            self._hold(data[:-1])  # the usual chunk: one task's marker alone
+            return out
         chunks = (self.partial + data).split(b"\n")
         self.partial = chunks.pop()
         for raw in chunks:
@@ -89,9 +109,23 @@ class LineSplitter:
 
     def _line(self, raw: bytes, out: list[tuple[Source, str]]) -> None:
         if raw.startswith(MARKER):
-            self.source = parse_marker(raw) or self.source
+            self._hold(raw)
             return
         out.append((self.source, raw.rstrip(b"\r").decode(errors="replace")))
+
+    def _hold(self, raw: bytes) -> None:
+        self._markers.append(raw)
+        if len(self._markers) >= self.MAX_HELD_MARKERS:
+            self._resolve()
+
+    def _resolve(self) -> None:
+        """The newest well-formed held marker wins; malformed ones change nothing."""
+        for raw in reversed(self._markers):
+            parsed = parse_marker(raw)
+            if parsed is not None:
+                self._source = parsed
+                break
+        self._markers.clear()
 
 
 @dataclass
