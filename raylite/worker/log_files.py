@@ -10,9 +10,11 @@ or every FOLLOW_CHECK_S for the files the daemons themselves write.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import BinaryIO
 
 from raylite.rpc import worker_pb2
 from raylite.worker.state.log_lines import MarkerFilter, safe_file_name
@@ -53,25 +55,88 @@ def resolve(log_dir: str, name: str) -> str:
 
 
 class _Cursor:
-    """Where a reader is in one file, and which lines it keeps."""
+    """Where a reader is in one file, and which lines it keeps.
+
+    It reads through a descriptor it keeps open, so a rotation (the name moved to name.1 and
+    a fresh file made under the name: raylite/log_rotation.py) never pulls the file away from
+    under it. At the end of its file it checks whether the name still leads there; if not, it
+    reads to the end what was written before the move, then the files rotated after it (name.k-1
+    ... name.1, when more than one rotation came between two reads), each whole, then the fresh
+    file from its start: every line once, in order. (A file that shrank under the same name was
+    truncated: read again from its start.)
+    """
 
     def __init__(self, name: str, path: str, keep: MarkerFilter) -> None:
         self.name, self.path, self.keep = name, path, keep
+        self.file: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
         self.offset = 0
+        # when self.file was rotated away: the files after it, oldest first, the current one last
+        self.after: list[BinaryIO] = []
+
+    def close(self) -> None:
+        for f in (self.file, *self.after):
+            f.close()
 
     def read(self, final: bool) -> tuple[bytes, bool]:
         """The kept text of the next whole lines (all that is left when final), and whether more waits."""
-        with open(self.path, "rb") as f:
-            if os.fstat(f.fileno()).st_size < self.offset:  # rotated: the name holds a fresh file
-                self.offset = 0
-            f.seek(self.offset)
-            data = f.read(READ_BYTES)
+        finished = bool(self.after)  # rotated away: nothing more is written to it, its last line is whole
+        data, more = self._read(final or finished)
+        if more:
+            return data, True
+        if finished:  # read to its end: on to the next file
+            self.file.close()
+            self.file = self.after.pop(0)
+            self.offset = 0
+            return data, True
+        if self._rotated():
+            self.after = self._files_after()
+            return data, bool(self.after)  # (its rest, written before the move, then the others)
+        return data, False
+
+    def _read(self, final: bool) -> tuple[bytes, bool]:
+        f = self.file
+        if os.fstat(f.fileno()).st_size < self.offset:  # truncated: the file starts afresh
+            self.offset = 0
+        f.seek(self.offset)
+        data = f.read(READ_BYTES)
         more = len(data) == READ_BYTES
         end = len(data) if (final and not more) else data.rfind(b"\n") + 1
         if end == 0 and more:  # a line longer than a read: cut it
             end = len(data)
         self.offset += end
         return self.keep.feed(data[:end]), more
+
+    def _rotated(self) -> bool:
+        """Whether the name leads to another file now (not while a rotation has it missing)."""
+        try:
+            return not _same(os.stat(self.path), os.fstat(self.file.fileno()))
+        except FileNotFoundError:
+            return False
+
+    def _files_after(self) -> list[BinaryIO]:
+        """The files made after self.file under the name, oldest first: the backups newer than it
+        (all there are if it is not among them: it was the oldest, dropped) and the current one."""
+        mine = os.fstat(self.file.fileno())
+        newer = []
+        for k in itertools.count(1):
+            try:
+                st = os.stat(f"{self.path}.{k}")
+            except FileNotFoundError:
+                break
+            if _same(st, mine):
+                break
+            newer.append(f"{self.path}.{k}")
+        files: list[BinaryIO] = []
+        for path in [*reversed(newer), self.path]:
+            try:
+                files.append(open(path, "rb"))  # noqa: SIM115 - closed by close() or read()
+            except FileNotFoundError:  # (rotated on meanwhile)
+                continue
+        return files
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 async def read(
@@ -82,12 +147,26 @@ async def read(
         names = [request.name]
     else:
         names = [f.name for f in list_files(log_dir, "executor-*")]
-    cursors = []
-    for name in names:
-        cursor = _Cursor(name, resolve(log_dir, name), MarkerFilter(request.task_id, request.actor_id))
-        if not request.tail:
-            cursor.offset = min(request.offset, os.path.getsize(cursor.path))
-        cursors.append(cursor)
+    cursors: list[_Cursor] = []
+    try:
+        for name in names:
+            cursor = _Cursor(name, resolve(log_dir, name), MarkerFilter(request.task_id, request.actor_id))
+            cursors.append(cursor)
+            if not request.tail:
+                cursor.offset = min(request.offset, os.fstat(cursor.file.fileno()).st_size)
+        async for chunk in _read(log_dir, request, written, cursors):
+            yield chunk
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+async def _read(
+    log_dir: str,
+    request: worker_pb2.ReadLogFileRequest,
+    written: Callable[[float], Awaitable[None]],
+    cursors: list[_Cursor],
+) -> AsyncIterator[worker_pb2.LogFileChunk]:
     following = []
     for cursor in cursors:
         async for chunk in _drain(cursor, request.tail, final=not request.follow):

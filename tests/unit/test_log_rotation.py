@@ -90,3 +90,63 @@ def test_a_daemon_log_past_the_limit_is_rotated_and_its_descriptors_follow(
     finally:
         stream.close()
         os.close(fd)
+
+
+class AllWritten(Exception):
+    pass
+
+
+def test_a_followed_log_goes_on_in_the_fresh_file_after_each_rotation_and_loses_no_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`raylite logs --follow` (log_files.read) while ExecutorLogs rotates the file under it: every
+    line once, in order, whether the reader looks between the writes or only after several
+    rotations (it missed the lines written before a rotation, and the start of a fresh file that
+    had grown past its old offset)."""
+    from raylite.rpc import worker_pb2
+    from raylite.worker import log_files
+
+    monkeypatch.setattr(config, "LOGGING_ROTATE_BYTES", 100)
+    monkeypatch.setattr(config, "LOGGING_ROTATE_BACKUP_COUNT", 2)
+    lines = [b"line %02d " % i + b"." * 30 + b"\n" for i in range(14)]  # 40 bytes: two to a file
+    # how many lines are written before the reader looks again (after 5, 7: two rotations between reads)
+    writes = [1, 2, 1, 3, 5, 2]
+    assert sum(writes) == len(lines)
+
+    async def run() -> list[bytes]:
+        logs = ExecutorLogs(str(tmp_path), send=lambda batches: None, backlog=lambda: 0)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        logs.attach(4242, out_r, err_r)
+        os.write(out_w, b"first\n")
+        assert logs._readable(out_r)
+        name = os.path.basename(executor_file(str(tmp_path), 4242, False))
+        request = worker_pb2.ReadLogFileRequest(name=name, follow=True)
+        written = iter(writes)
+        to_write = list(lines)
+
+        async def write_some(timeout: float) -> None:  # (log_files.read waits here between reads)
+            count = next(written, None)
+            if count is None:
+                raise AllWritten  # the reader has looked after the last write
+            for _ in range(count):
+                os.write(out_w, to_write.pop(0))
+                assert logs._readable(out_r)
+
+        got: list[bytes] = []
+        reader = log_files.read(str(tmp_path), request, write_some)
+        try:
+            async for chunk in reader:
+                got.extend(chunk.data.splitlines(keepends=True))
+        except AllWritten:
+            pass
+        finally:
+            await reader.aclose()
+            os.close(out_w)
+            os.close(err_w)
+            logs.close()
+        return got
+
+    expected = [b"first\n", *lines]
+    got = asyncio.run(asyncio.wait_for(run(), 60))
+    assert got == expected
