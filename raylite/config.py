@@ -232,6 +232,10 @@ DIRECT_ACTOR_CALLS = os.environ.get("RAYLITE_DIRECT_ACTOR_CALLS", "1") not in ("
 # the answer, in one batch: the state API and the dashboard see a direct call this late.
 CALL_RECORD_DELAY_S = float(os.environ.get("RAYLITE_CALL_RECORD_DELAY_S", "0.05"))
 
+# Calls made to an actor while its caller first locates it and connects to its call port are
+# held for at most this long, then go by the head (raylite/client/direct.py).
+CALL_HOLD_S = float(os.environ.get("RAYLITE_CALL_HOLD_S", "1.0"))
+
 # A caller's connection to an actor's call port breaks when the actor's host has not answered
 # for about this long (kernel TCP keepalive probes while idle, a user timeout on unacknowledged
 # calls: raylite/call_wire.py liveness_options); its unanswered calls then go through the head.

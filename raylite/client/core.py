@@ -358,6 +358,8 @@ class Client(ClientObjects, HeadSession, streams.StreamCalls, DirectCaller):
                 return  # on a lease, or the link sends it to the head (raylite/client/lease_link.py)
             known = {d: self._objects[d] for d in spec.dependencies if d in self._objects}
             self._unfinished.add(spec, known)
+        if spec.kind == common_pb2.ACTOR_METHOD:
+            self.actor_calls_made = True  # (calls_left: an executor's task ends after they left)
         self._enqueue(_TASK, spec)
 
     def report_result(self, result: head_pb2.TaskResult) -> None:

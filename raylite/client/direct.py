@@ -7,7 +7,10 @@ on the client's event loop).
   direct when its channel is OPEN and the call qualifies (no ObjectRef argument, not a
   generator); otherwise it goes into the ClientBatch for the head, as without the feature.
   The first call to an actor asks the head where it is (`locate_actors`); the head
-  answers now and on every change (`actor_locations`).
+  answers now and on every change (`actor_locations`). Calls made meanwhile are held
+  until the port opens (then go direct) or the attempt fails (then by the head), for at
+  most CALL_HOLD_S; an executor ends a task only once the actor calls it made have left
+  the process (`calls_left`), so its caller's next call cannot pass them.
 - An answer arriving on the connection is handled as the head's push of the same values
   would be (`_on_objects`: waiters, unfinished calls, max_pending_calls), and is noted
   for the head as a CallRecord, sent in one batch at most CALL_RECORD_DELAY_S later (the
@@ -29,6 +32,7 @@ import asyncio
 import logging
 import ssl
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +149,11 @@ class DirectCaller:
         # only this process holds costs the head nothing. A ref that leaves the process
         # (an argument, inside a put or a result) is announced first (`register_refs`).
         self._local_only: set[bytes] = set()
+        # calls held during a first locate and connect (ActorChannel.hold), by actor; what waits
+        # for none to be held (calls_left); set by a user thread when it makes an actor call
+        self._hold_timers: dict[bytes, asyncio.TimerHandle] = {}
+        self._held_waiters: list[Any] = []
+        self.actor_calls_made = False
 
     # ---- sending (user threads, then the loop) ---------------------------------------------
 
@@ -170,17 +179,71 @@ class DirectCaller:
             msg.locate_actors.append(spec.actor_id)
         direct_ok = not spec.dependencies and not spec.generator and not spec.direct_incarnation
         if not channel.route(call_id, spec, direct_ok):
+            if channel.hold(spec, direct_ok):
+                self._hold_call_refs(spec)
+                if spec.actor_id not in self._hold_timers:
+                    self._hold_timers[spec.actor_id] = self._loop.call_later(
+                        config.CALL_HOLD_S, self._release_held, channel
+                    )
+                return True
+            if channel.held:
+                self._release_held(channel)  # ahead of this call, at the head too
             self._announce_returns(spec, refs)  # by the head: it must see them held before the call
             return False
         self._hold_call_refs(spec)
+        self._add_direct(channel, spec)
+        return True
+
+    def _add_direct(self, channel: ActorChannel, spec: common_pb2.TaskSpec) -> None:
+        """Into this wake-up's frame to the actor (the channel keeps it as unanswered)."""
         batch = self._to_send.get(spec.actor_id)
         if batch is None:
             batch = self._to_send[spec.actor_id] = calls_pb2.CallBatch()
         batch.calls.append(spec)
-        self._sent_calls.sent(time.time(), call_id, channel)
+        self._sent_calls.sent(time.time(), spec.task_id, channel)
         if self._running_timer is None:
             self._running_timer = self._loop.call_later(config.CALL_RECORD_DELAY_S, self._report_running)
-        return True
+
+    def _release_held(self, channel: ActorChannel) -> None:
+        """The held calls of a channel whose first connection did not open (in time) go by the head,
+        in order (their refs stay held here until their answers, as for a direct call)."""
+        timer = self._hold_timers.pop(channel.actor_id, None)
+        if timer is not None:
+            timer.cancel()
+        held = channel.release()
+        if held:
+            msg = self._outbox.touch()
+            for spec in held:
+                self._announce_returns(spec, msg)
+                msg.tasks.append(spec)
+        self._held_changed()
+
+    def _held_changed(self) -> None:
+        if self._held_waiters and not self._hold_timers:
+            waiters, self._held_waiters = self._held_waiters, []
+            for wake in waiters:
+                wake()
+
+    def calls_left(self) -> None:
+        """Returns once the actor calls this process made so far have left it (written to their
+        actor's port, or into the batch for the head): an executor's task ends only then, so that
+        whoever sees its result and calls the same actor cannot overtake them. At most
+        CALL_HOLD_S + 1 s; immediate if no actor call was made since the last time."""
+        if not self.actor_calls_made:
+            return
+        self.actor_calls_made = False
+        done = threading.Event()
+        try:
+            self._loop.call_soon_threadsafe(self._after_held, done.set)  # after the drain of those calls
+        except RuntimeError:
+            return  # shut down
+        done.wait(config.CALL_HOLD_S + 1.0)
+
+    def _after_held(self, wake: Any) -> None:
+        if self._hold_timers:
+            self._held_waiters.append(wake)
+        else:
+            wake()
 
     def expect_direct(self, spec: common_pb2.TaskSpec) -> None:
         """Before the refs to an actor call's returns are made (a user thread): they stay unknown to
@@ -207,6 +270,9 @@ class DirectCaller:
         """A cancel of a call sent direct goes to its actor; True if it did."""
         call_id = task_of(request.object_id)
         channel = self._channels.get(self._call_actor.get(call_id, b""))
+        if channel is not None and any(spec.task_id == call_id for spec in channel.held):
+            self._release_held(channel)  # to the head, which then cancels it (after the batch's tasks)
+            return False
         if channel is None or call_id not in channel.unanswered or channel.state is not Channel.OPEN:
             return False
         batch = self._to_send.setdefault(channel.actor_id, calls_pb2.CallBatch())
@@ -241,8 +307,11 @@ class DirectCaller:
             todo = channel.located(location.state, location.incarnation, location.call_address)
             if todo == "connect":
                 asyncio.ensure_future(self._connect_actor(channel))
-            elif todo == "dead":
+                continue
+            if todo == "dead":
                 self._resend(channel, channel.take_unanswered())
+            if channel.holding:
+                self._release_held(channel)  # not placed (or no port): by the head
 
     async def _connect_actor(self, channel: ActorChannel) -> None:
         conn = _Connection(self, channel)
@@ -271,8 +340,13 @@ class DirectCaller:
     def _channel_opened(self, conn: _Connection) -> None:
         channel = conn.channel
         if channel.connection is conn and channel.state is Channel.CONNECTING:
-            channel.opened()
+            held = channel.opened()
+            for spec in held:
+                self._add_direct(channel, spec)
             self._tell_first_unanswered(channel)  # (calls the head answered since the hello)
+            if held or channel.actor_id in self._hold_timers:
+                self._send_direct()  # now, before anyone waiting in calls_left is woken
+                self._release_held(channel)  # (none left: stops the timer, wakes those waiting)
 
     def _tell_first_unanswered(self, channel: ActorChannel) -> None:
         """The next frame to the actor says how far the caller's answers go (at the end of this drain,
@@ -293,6 +367,8 @@ class DirectCaller:
         if "refused" in why:
             print(f"raylite: direct calls to actor {channel.actor_id.hex()[:12]}: {why}", file=sys.stderr)
         self._resend(channel, resend)
+        if channel.holding:
+            self._release_held(channel)
 
     def _resend(self, channel: ActorChannel, specs: list[Any]) -> None:
         """Calls sent direct and not answered go through the head, naming the life they were sent to."""

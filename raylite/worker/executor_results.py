@@ -67,9 +67,11 @@ class TaskReporting:
         self._deliver(spec, result)
 
     def _deliver(self, spec: common_pb2.TaskSpec, result: head_pb2.TaskResult) -> None:
+        client = context.peek()
+        if client is not None:
+            client.calls_left()  # the actor calls the task made go ahead of its result
         if self.direct_routes and self._deliver_direct(spec, result):
             return
-        client = context.peek()
         if client is not None and self.lease_id and spec.kind == common_pb2.NORMAL:
             # a leased task's answer goes back on its lease, through the daemon; what the task sent
             # on this client's stream is applied at the head first, and refs inside the result stay

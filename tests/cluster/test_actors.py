@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 
 import psutil
 import pytest
 
 import raylite as ray
 from raylite import exceptions
+from raylite.client import context
+from raylite.client.state.actor_channel import Channel
 
 
 @ray.remote
@@ -48,6 +51,30 @@ def test_actor_handle_passed_to_tasks_counts_every_call(cluster):
     assert all(ray.get([bump.remote(c) for _ in range(8)]))
     # the tasks' own submissions reached the head before their results
     assert ray.get(c.history.remote()) == [1] * 8
+
+
+def test_a_tasks_first_call_to_an_actor_is_not_overtaken_by_the_drivers_next_direct_call(cluster):
+    # The walkthrough's tracker: a task's first call to an actor used to go by the head while the
+    # task's result went to the driver, whose next call (direct: its channel to the actor was open)
+    # could reach the actor first, which then counted 7 of 8.
+    @ray.remote
+    def bump(counters, i):
+        for counter in counters:
+            counter.add.remote(i)
+        return i
+
+    client = context.current()
+    for _ in range(5):
+        counters = [Counter.remote() for _ in range(4)]
+        assert ray.get([c.history.remote() for c in counters]) == [[]] * 4
+        deadline = time.monotonic() + 30
+        while any(client._channels[c._actor_id].state is not Channel.OPEN for c in counters):
+            assert time.monotonic() < deadline, "the driver's channels to the actors did not open"
+            time.sleep(0.01)
+        assert ray.get([bump.remote(counters, i) for i in range(8)]) == list(range(8))
+        assert [sorted(h) for h in ray.get([c.history.remote() for c in counters])] == [list(range(8))] * 4
+        for c in counters:
+            ray.kill(c)
 
 
 def test_actor_in_own_process(cluster):

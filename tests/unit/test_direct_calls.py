@@ -68,6 +68,54 @@ def test_calls_go_by_the_head_until_the_channel_is_open_then_direct_in_order() -
     assert channel.first_unanswered() == 3  # the direct call is still out
 
 
+def numbered(channel: ActorChannel) -> common_pb2.TaskSpec:
+    """The channel's next call (its id is its task id, as in the client)."""
+    call = spec(channel.next_seq)
+    channel.number(call.task_id)
+    return call
+
+
+def test_calls_made_during_the_first_locate_and_connect_are_held_then_sent_direct_in_order() -> None:
+    channel = ActorChannel(ACTOR)
+    calls = [numbered(channel), numbered(channel)]
+    assert channel.needs_locate()
+    assert not channel.route(calls[0].task_id, calls[0], direct_ok=True) and channel.hold(calls[0], direct_ok=True)
+    assert channel.located("PLACED", 1, "h:1") == "connect"
+    assert not channel.route(calls[1].task_id, calls[1], direct_ok=True) and channel.hold(calls[1], direct_ok=True)
+    channel.validate(lambda s: s.call_seq)
+    assert channel.opened() == calls  # now unanswered, to send direct in call_seq order
+    assert list(channel.unanswered.values()) == calls and not channel.held and not channel.holding
+    channel.validate(lambda s: s.call_seq)
+    assert channel.first_unanswered() == 1
+
+
+@pytest.mark.parametrize("ends", ["not placed", "dead", "broke", "ref argument"])
+def test_held_calls_go_by_the_head_when_the_first_connection_does_not_open(ends: str) -> None:
+    channel = ActorChannel(ACTOR)
+    held = numbered(channel)
+    channel.needs_locate()
+    assert channel.hold(held, direct_ok=True)
+    if ends == "not placed":
+        assert channel.located("PENDING", 1, "") == ""
+    elif ends == "dead":
+        assert channel.located("DEAD", 1, "") == "dead"
+    elif ends == "broke":
+        assert channel.located("PLACED", 1, "h:1") == "connect"
+        assert channel.broke("refused") == []  # nothing was sent direct
+    else:
+        assert not channel.hold(numbered(channel), direct_ok=False)  # goes by the head now...
+    assert channel.release() == [held]  # ...and the held call ahead of it (the client does this)
+    assert not channel.holding and not channel.hold(numbered(channel), direct_ok=True)
+    channel.validate(lambda s: s.call_seq)
+
+
+def test_a_channel_located_again_later_does_not_hold() -> None:
+    channel = open_channel()
+    channel.broke("EOF")
+    assert channel.state is Channel.LOCATING and not channel.holding
+    assert not channel.hold(numbered(channel), direct_ok=True)  # by the head while relocating
+
+
 def test_a_break_hands_back_the_unanswered_direct_calls_in_order_and_relocates() -> None:
     channel = open_channel()
     for n in (1, 2, 3):
@@ -273,6 +321,46 @@ def test_a_call_cancelled_while_sent_direct_is_cancelled_again_when_resent_by_th
     assert [s.task_id for s in batch.tasks] == [kept.task_id, cancelled.task_id]
     assert all(s.direct_incarnation == channel.incarnation + 1 for s in batch.tasks)
     assert list(batch.cancels) == [request]
+
+
+class _HoldingCaller(_Caller):
+    """A caller whose loop only keeps timers (the hold deadline)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hold_timers = {}
+        self._held_waiters = []
+        self._refcounts: dict[bytes, int] = {}
+        self._ref_lock = threading.Lock()
+        self._call_refs: dict[bytes, list[bytes]] = {}
+
+    def add_ref(self, oid: bytes) -> None:
+        self._refcounts[oid] = self._refcounts.get(oid, 0) + 1
+
+
+def test_a_held_call_goes_ahead_of_a_later_call_by_the_head_and_wakes_who_waits_for_it() -> None:
+    caller = _HoldingCaller()
+
+    class _Loop:
+        def call_later(self, delay: float, fn: object, *args: object) -> object:
+            return type("T", (), {"cancel": lambda self: None})()
+
+    caller._loop = _Loop()  # type: ignore[assignment]
+    caller._channels = {}
+    woken: list[bool] = []
+    channel = ActorChannel(ACTOR)
+    caller._channels[ACTOR] = channel
+    held, later = numbered(channel), numbered(channel)
+    msg = caller._outbox.batch
+    assert caller._route_call(held, msg, {})  # held: not in the batch
+    assert list(msg.locate_actors) == [ACTOR] and not msg.tasks
+    caller._after_held(lambda: woken.append(True))
+    assert not woken  # a task ending now waits
+    later.dependencies.append(b"r" * 20)  # a ref argument: by the head, behind the held call
+    assert not caller._route_call(later, msg, {})
+    msg.tasks.append(later)  # (the drain appends it)
+    assert [s.task_id for s in msg.tasks] == [held.task_id, later.task_id]
+    assert woken == [True]
 
 
 def test_a_callers_socket_asks_the_kernel_to_break_a_silent_connection_within_the_bound() -> None:

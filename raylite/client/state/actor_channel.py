@@ -18,7 +18,14 @@ calls.
 A call goes direct only while the channel is OPEN and the call qualifies
 (`direct_ok`: no ObjectRef argument the executor would have to wait for, not
 a generator); every other call goes by the head, exactly as without direct
-calls. A call sent direct stays in `unanswered` (its spec: the caller is the
+calls. Except during the first locate and connect (`holding`): calls that
+qualify are held here (`held`) and go direct once the port accepts the hello,
+or by the head if the actor is not placed, the port fails or refuses, a call
+that does not qualify comes (it must not pass them at the head), or the
+client's hold deadline passes. Without the hold, a task's first call to an
+actor went by the head while its result went to the driver, and the driver's
+next call, sent direct, could reach the actor first (the walkthrough's
+tracker counting 7 of 8 calls). A call sent direct stays in `unanswered` (its spec: the caller is the
 one that can resend it) until its answer arrives. When the channel breaks,
 those calls are handed back to be resent through the head, each naming the
 life of the actor it was sent to (`direct_incarnation`); the head spends one
@@ -79,6 +86,8 @@ class ActorChannel:
         # answered calls whose answers held refs, until the head applied their records: the
         # executor holds those refs until first_unanswered passes the call
         self.settling: set[bytes] = set()
+        self.holding = False  # during the first locate and connect: calls that qualify wait in `held`
+        self.held: list[Any] = []  # their specs, in call_seq order
 
     def _move(self, new: Channel) -> None:
         if new not in LEGAL[self.state]:
@@ -98,6 +107,7 @@ class ActorChannel:
         """Whether the head must be asked where the actor is (the first call made)."""
         if self.state is Channel.HEAD_PATH:
             self._move(Channel.LOCATING)
+            self.holding = True
             return True
         return False
 
@@ -107,6 +117,19 @@ class ActorChannel:
             self.unanswered[call_id] = spec
             return True
         return False
+
+    def hold(self, spec: Any, direct_ok: bool) -> bool:
+        """A call route() refused: True if it is held for the port being opened (see above)."""
+        if self.holding and direct_ok:
+            self.held.append(spec)
+            return True
+        return False
+
+    def release(self) -> list[Any]:
+        """Stops holding: the held calls, in call_seq order, to send by the head."""
+        held, self.held = self.held, []
+        self.holding = False
+        return held
 
     def answered(self, call_id: bytes) -> bool:
         """Its answer arrived (by either path); True if the channel knew the call. A call
@@ -141,9 +164,13 @@ class ActorChannel:
         self._move(Channel.CONNECTING)
         return "connect"
 
-    def opened(self) -> None:
-        """The port accepted the hello."""
+    def opened(self) -> list[Any]:
+        """The port accepted the hello: the held calls, now unanswered, to send direct in order."""
         self._move(Channel.OPEN)
+        held = self.release()
+        for spec in held:
+            self.unanswered[spec.task_id] = spec
+        return held
 
     def broke(self, why: str = "") -> list[Any]:
         """The connection failed or closed: the calls sent direct and not answered, in call_seq
@@ -165,6 +192,10 @@ class ActorChannel:
         or was just left; a DEAD channel holds no direct call."""
         seqs = [seq_of(spec) for spec in self.unanswered.values()]
         assert seqs == sorted(seqs), seqs
+        held = [seq_of(spec) for spec in self.held]
+        assert held == sorted(held) and all(self.seqs.get(spec.task_id) == seq_of(spec) for spec in self.held)
+        assert self.holding or not self.held
+        assert not (self.held and self.unanswered)  # held only before the first connection opens
         assert all(self.seqs.get(cid) == seq_of(spec) for cid, spec in self.unanswered.items())
         if self.state is Channel.DEAD:
             assert not self.unanswered
