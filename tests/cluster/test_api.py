@@ -221,6 +221,25 @@ def test_nested_tasks_do_not_deadlock_a_full_cluster(cluster):
     assert ray.get([parent.remote(4) for _ in range(4)], timeout=60) == [6] * 4
 
 
+def test_blocked_parents_give_their_cpus_to_their_children_not_to_more_parents(cluster):
+    # Ray's cap per scheduling class: with 2 CPUs and 60 parents queued, each blocking in get on
+    # one child, the CPU a blocked parent lends runs its child, so a few executors serve every
+    # parent. Without the cap the next parent in line took it, and each parent needed a new
+    # executor process (60 of them) before any child ran.
+    @ray.remote
+    def child(i):
+        return i
+
+    @ray.remote
+    def parent(i):
+        return ray.get(child.remote(i)), os.getpid()
+
+    out = ray.get([parent.remote(i) for i in range(60)], timeout=120)
+    assert [value for value, _ in out] == list(range(60))
+    pids = {pid for _, pid in out}
+    assert len(pids) <= 8, f"the 60 parents ran in {len(pids)} executors"
+
+
 def test_large_numpy_get_is_zero_copy_shared_memory(cluster):
     arr = np.arange(4_000_000, dtype=np.float64)
     ref = ray.put(arr)

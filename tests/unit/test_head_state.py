@@ -427,6 +427,43 @@ def test_blocked_task_lends_its_cpu_to_a_queued_task(state: HeadState) -> None:
     assert available(state, b"n1") == 1.0
 
 
+def test_blocked_parents_lend_their_cpus_to_their_children_before_to_more_parents(state: HeadState) -> None:
+    # Ray's cap per scheduling class: `parent` runs as many tasks as the cluster has CPUs, so
+    # the CPUs its blocked tasks lend go to the children, not to the parents queued before them
+    step(state, NodeAdded(b"n1", {"CPU": 2.0}))
+    parents = [task(f"p{i}", function_id=b"parent") for i in range(4)]
+    assert dispatched(step(state, *map(TaskSubmitted, parents))) == [(b"n1", "p0"), (b"n1", "p1")]
+    c0, c1 = task("c0", function_id=b"child"), task("c1", function_id=b"child")
+    assert dispatched(step(state, TaskSubmitted(c0), TaskSubmitted(c1))) == []
+
+    assert dispatched(step(state, TaskBlockChanged(parents[0].task_id, blocked=True))) == [(b"n1", "c0")]
+    assert dispatched(step(state, TaskBlockChanged(parents[1].task_id, blocked=True))) == [(b"n1", "c1")]
+    assert state.tasks[parents[2].task_id].state == "READY"
+
+    # c0 ends and p0 wakes up and ends: one parent below the cap again, the next one runs
+    assert dispatched(step(state, finished(c0), TaskBlockChanged(parents[0].task_id, blocked=False))) == []
+    assert dispatched(step(state, finished(parents[0]))) == [(b"n1", "p2")]
+
+
+def test_a_class_at_its_cap_still_runs_when_no_other_class_can_use_the_room(state: HeadState) -> None:
+    # a recursive function: its children are of its own class, so the cap must not stop them
+    step(state, NodeAdded(b"n1", ONE_CPU))
+    outer, inner = task("outer", function_id=b"fib"), task("inner", function_id=b"fib")
+    assert dispatched(step(state, TaskSubmitted(outer), TaskSubmitted(inner))) == [(b"n1", "outer")]
+    assert dispatched(step(state, TaskBlockChanged(outer.task_id, blocked=True))) == [(b"n1", "inner")]
+
+
+def test_classes_below_their_cap_are_served_oldest_ready_first(state: HeadState) -> None:
+    step(state, NodeAdded(b"n1", {"CPU": 2.0}))
+    f1, g1, f2, g2 = (task(n, function_id=n[0].encode()) for n in ("f1", "g1", "f2", "g2"))
+    blocker = task("blocker", function_id=b"h")
+    step(state, TaskSubmitted(blocker))
+    assert dispatched(step(state, *map(TaskSubmitted, (f1, g1, f2, g2)))) == [(b"n1", "f1")]
+    # f and g each run fewer than 2: the room goes by age, g1 (older) before f2
+    assert dispatched(step(state, finished(blocker))) == [(b"n1", "g1")]
+    assert dispatched(step(state, finished(f1))) == [(b"n1", "f2")]
+
+
 def test_repeated_block_events_are_idempotent(state: HeadState) -> None:
     step(state, NodeAdded(b"n1", {"CPU": 2.0}))
     t = task("t")

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from raylite import resources as res
 from raylite.head.state.model import ACTOR_CREATION, ACTOR_METHOD, ActorRecord, TaskRecord
+from raylite.head.state.scheduling_pass import class_key
 from raylite.head.state.states import ActorState, TaskState
 from raylite.ids import task_of
 
@@ -269,7 +270,7 @@ class _Walker:
         alive = [n for n in state.nodes.values() if n.alive]
         if not any(res.fits(request, n.total) for n in alive):
             return INFEASIBLE, f"queued{since}: no node has {shown} (infeasible)"
-        ahead = self._queue_position(task, request)
+        ahead = self._queue_position(task)
         behind = f"; {ahead} task{'s' * (ahead != 1)} ahead of it" if ahead else ""
         if strategy.kind == "NODE_AFFINITY":
             return QUEUED, f"queued{since}: waits for {shown} on node {hex_short(strategy.node_id)}{behind}"
@@ -348,9 +349,9 @@ class _Walker:
 
     # ---- helpers ----------------------------------------------------------------------------
 
-    def _queue_position(self, task: TaskRecord, request: Mapping[str, float]) -> int:
+    def _queue_position(self, task: TaskRecord) -> int:
         # one pass per scheduling class, however many of its tasks are explained
-        key = (res.request_key(request), task.strategy)
+        key = class_key(task)
         positions = self._queues.get(key)
         if positions is None:
             positions = self._queues[key] = self.state.queue_positions(task)

@@ -55,11 +55,23 @@ class NodeTable:
         self._order: dict[bytes, int] = {}  # node -> its place in join order (min()'s tie-break)
         self._keys: dict[bytes, tuple[float, int]] = {}  # live node -> its entry's (load, order)
         self._by_load: list[tuple[float, int, bytes]] = []  # heap; stale entries are skipped
+        self._totals: dict[str, float] | None = None  # of the live nodes, made again after a change
+
+    def totals(self) -> dict[str, float]:
+        """What the live nodes have in all, free or not (a scheduling class's capacity)."""
+        if self._totals is None:
+            totals: dict[str, float] = {}
+            for node in self.nodes.values():
+                if node.alive:
+                    res.add(totals, node.total)
+            self._totals = totals
+        return self._totals
 
     def add(self, node_id: bytes, total: Mapping[str, float], info: Any) -> NodeRecord:
         node = NodeRecord(node_id, dict(total), dict(total), info)
         self.nodes[node_id] = node
         self._order.setdefault(node_id, len(self._order))  # (a dict keeps a re-added key's place)
+        self._totals = None
         self._moved(node)
         self.sink.needs_pass = True
         return node
@@ -110,6 +122,7 @@ class NodeTable:
             return False
         node.alive = False
         node.available = {}
+        self._totals = None
         self._moved(node)
         self.sink.needs_pass = True
         return True
@@ -136,6 +149,7 @@ class NodeTable:
         """The node has these resources too now (a placement group's bundle reserved there)."""
         node = self.nodes[node_id]
         if node.alive:
+            self._totals = None
             res.add(node.total, amounts)
             res.add(node.available, amounts)
             self._moved(node)
@@ -146,6 +160,7 @@ class NodeTable:
         node = self.nodes[node_id]
         if not node.alive:
             return
+        self._totals = None
         for table in (node.total, node.available):
             res.subtract(table, amounts)
             for name in amounts:

@@ -1,17 +1,34 @@
 """The scheduling pass of the task table: READY tasks placed on nodes, queue by queue.
 
-Each scheduling class (same resources and strategy) has a FIFO queue of READY
-task ids; the pass takes each queue's head and asks raylite/head/state/scheduler.py
-for a node (the policy: locality, SPREAD, affinity, placement group bundles). A
-queue whose head fits nowhere right now waits for the next pass (a node joins,
-resources come back); one that can never fit is warned about once per client.
-The pass waits while a restarted head awaits nodes that may still run tasks.
+Each scheduling class has a FIFO queue of READY task ids. A class is what Ray
+calls one: the resources asked for, the strategy and, for a normal task, the
+function (`class_key`). The pass takes queue heads and asks
+raylite/head/state/scheduler.py for a node (the policy: locality, SPREAD,
+affinity, placement group bundles). A queue whose head fits nowhere right now
+waits for the next pass (a node joins, resources come back); one that can
+never fit is warned about once per client. The pass waits while a restarted
+head awaits nodes that may still run tasks.
+
+Which queue goes first: the one whose head became READY first, except that a
+class already running as many tasks as the whole cluster could run of it at
+once (its capacity, blocked tasks counted) goes after every class below its
+capacity. This is Ray's cap per scheduling class, without its back-off timer (the
+head has no timer: a capped class is placed as soon as no other class can use
+the room). It is what keeps tasks that block in `get` on their children from
+starving those children: 300 queued parents each waiting on one child on 2
+CPUs would otherwise lend their CPU, one after the other, to the next parent
+in line, and each parent would need an executor of its own before any child
+could run.
 
 SchedulingPass is a part of raylite.head.state.tasks.TaskTable, kept in its own
 module; the names it uses of the rest of the table are declared in task_part.py.
 """
 
 from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
 
 from raylite import resources as res
 from raylite.failures import ACTOR_UNSCHEDULABLE, Failure
@@ -23,30 +40,80 @@ from raylite.head.state.task_part import TaskTablePart
 READY, RUNNING = TaskState.READY, TaskState.RUNNING
 
 
+def class_key(task: TaskRecord) -> tuple:
+    """The task's scheduling class: the queue it waits in."""
+    if task.kind == ACTOR_CREATION:
+        return (res.request_key(task.placement), task.strategy, b"")
+    return (res.request_key(task.resources), task.strategy, task.function_id)
+
+
+def capacity(request_key: tuple[tuple[str, float], ...], totals: dict[str, float]) -> float:
+    """How many tasks asking for `request_key` the cluster's whole resources could run at once."""
+    most = math.inf
+    for name, amount in request_key:
+        if amount > 0:
+            most = min(most, math.floor(totals.get(name, 0.0) / amount + res.EPS))
+    return most
+
+
 class SchedulingPass(TaskTablePart):
     def schedule_pass(self) -> None:
         if self.recovery.awaiting_nodes():
             self.sink.needs_pass = True  # placing now could run twice what a missing node still runs
             return
         nodes = list(self.nodes.nodes.values())
-        tasks = self.tasks
-        emptied = []
-        for key, queue in list(self._queues.items()):  # (a failed placement may ready another task)
-            while queue:
-                task = tasks.get(queue[0])
-                if task is None or task.state is not READY:
-                    queue.popleft()
-                    continue
-                if not self._try_place(task, nodes, key):
-                    break
+        queues = self._queues
+        if len(queues) == 1:  # the usual case: one class, nothing to order
+            key, queue = next(iter(queues.items()))
+            while (head := self._queue_head(queue)) is not None and self._try_place(head, nodes, key):
                 queue.popleft()
-            if not queue:
-                emptied.append(key)
+        else:
+            self._place_in_order(nodes)
         # An empty queue goes (make_ready makes it again): a class used once, as each placement
         # group or node affinity makes, would otherwise be walked by every later pass, and kept.
-        for key in emptied:
-            if not self._queues[key]:  # (unless a task was readied into it since)
-                del self._queues[key]
+        for key in [k for k, q in queues.items() if not q or self._queue_head(q) is None]:
+            del queues[key]
+
+    def _place_in_order(self, nodes: list[NodeRecord]) -> None:
+        queues = self._queues
+        heap = []
+        for key, queue in queues.items():
+            head = self._queue_head(queue)
+            if head is not None:
+                heap.append((self._capped(key), head.ready_seq, key))
+        heapq.heapify(heap)
+        # (a failed placement may ready another task: into a queue the heap holds, it is seen)
+        while heap:
+            key = heapq.heappop(heap)[2]
+            queue = queues[key]
+            if not self._try_place(self.tasks[queue[0]], nodes, key):
+                continue  # its head fits nowhere now: the class waits for the next pass
+            queue.popleft()
+            head = self._queue_head(queue)
+            if head is not None:
+                heapq.heappush(heap, (self._capped(key), head.ready_seq, key))
+
+    def _queue_head(self, queue: deque[bytes]) -> TaskRecord | None:
+        """The first READY task of a queue, dropping the ids before it that are no longer READY."""
+        tasks = self.tasks
+        while queue:
+            task = tasks.get(queue[0])
+            if task is not None and task.state is READY:
+                return task
+            queue.popleft()
+        return None
+
+    def _capped(self, key: tuple) -> bool:
+        running = self.sink.running_by_class.get(key)
+        if running is None:
+            return False
+        totals = self.nodes.totals()
+        if totals is not self._capacities[0]:  # the nodes changed: capacities are made again
+            self._capacities = (totals, {})
+        most = self._capacities[1].get(key[0])
+        if most is None:
+            most = self._capacities[1][key[0]] = capacity(key[0], totals)
+        return running >= most
 
     def _try_place(self, task: TaskRecord, nodes: list[NodeRecord], key: tuple) -> bool:
         request = task.placement if task.kind == ACTOR_CREATION else task.resources
@@ -77,6 +144,10 @@ class SchedulingPass(TaskTablePart):
             self._spread_cursor = next(i for i, n in enumerate(nodes) if n.node_id == node_id)
         self.nodes.take(node_id, task.resources)
         self.sink.transition(task, RUNNING, "placed on a node")
+        if task.kind != ACTOR_CREATION:  # (an actor holds its resources for its life: no cap)
+            task.running_class = key
+            counts = self.sink.running_by_class
+            counts[key] = counts.get(key, 0) + 1
         task.node_id = node_id
         task.attempt += 1
         if task.kind == ACTOR_CREATION:
@@ -119,8 +190,7 @@ class SchedulingPass(TaskTablePart):
     def queue_positions(self, task: TaskRecord) -> dict[bytes, int]:
         """For the queue of `task`'s scheduling class: each READY task id -> how many READY tasks
         are ahead of it. One pass over that queue (explanations cache it per class)."""
-        request = task.placement if task.kind == ACTOR_CREATION else task.resources
-        queue = self._queues.get((res.request_key(request), task.strategy), ())
+        queue = self._queues.get(class_key(task), ())
         tasks = self.tasks
         out: dict[bytes, int] = {}
         for task_id in queue:

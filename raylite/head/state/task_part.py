@@ -36,6 +36,7 @@ class TaskTablePart:
         placement: PlacementGroups
         streams: Streams
         _queues: dict[tuple, deque[bytes]]
+        _capacities: tuple[dict, dict]
         _warned_infeasible: set[tuple]
         _spread_cursor: int
 

@@ -51,7 +51,6 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from raylite import resources as res
 from raylite.failures import Failure
 from raylite.head.state.history import TaskHistory
 from raylite.head.state.model import (
@@ -67,7 +66,7 @@ from raylite.head.state.model import (
 )
 from raylite.head.state.nodes import NodeTable
 from raylite.head.state.objects import ObjectDirectory
-from raylite.head.state.scheduling_pass import SchedulingPass
+from raylite.head.state.scheduling_pass import SchedulingPass, class_key
 from raylite.head.state.sink import Sink
 from raylite.head.state.states import ActorState, TaskState, last_state
 from raylite.head.state.task_failures import TaskFailures
@@ -98,6 +97,8 @@ class TaskTable(SchedulingPass, TaskFailures):
         self.dep_waiters: dict[bytes, list[tuple[bytes, int]]] = {}
         self._waits = 0  # the last wait's number
         self._queues: dict[tuple, deque[bytes]] = {}  # scheduling class -> READY task ids, in order
+        self._readied = 0  # tasks made READY so far (their ready_seq)
+        self._capacities: tuple[dict, dict] = ({}, {})  # (node totals, request key -> capacity): the pass's cache
         self._warned_infeasible: set[tuple] = set()
         self._spread_cursor = 0
         self.history = TaskHistory()  # finished tasks, for the state API and the dashboard (history.py)
@@ -216,8 +217,9 @@ class TaskTable(SchedulingPass, TaskFailures):
 
     def make_ready(self, task: TaskRecord, cause: str) -> None:
         self.sink.transition(task, READY, cause)
-        request = task.placement if task.kind == ACTOR_CREATION else task.resources
-        key = (res.request_key(request), task.strategy)
+        self._readied += 1
+        task.ready_seq = self._readied
+        key = class_key(task)
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = deque()
@@ -364,6 +366,12 @@ class TaskTable(SchedulingPass, TaskFailures):
         objects = self.objects.objects
         queued = {tid for queue in self._queues.values() for tid in queue}
         assert all(self._queues.values()), "an empty class queue is kept (the pass drops them)"
+        counted: dict[tuple, int] = {}
+        for task in self.tasks.values():
+            if task.running_class is not None:
+                assert task.state is RUNNING, f"{task.name} is {task.state} but counted as running in its class"
+                counted[task.running_class] = counted.get(task.running_class, 0) + 1
+        assert counted == self.sink.running_by_class, f"running by class {self.sink.running_by_class} != {counted}"
         for task in self.tasks.values():
             state = task.state
             assert state in (WAITING, READY, RUNNING, TaskState.WAITING_FOR_ACTOR), (
