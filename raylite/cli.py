@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 
-from raylite import auth, cli_logs, cli_state, config, hostinfo, session, tls
+from raylite import auth, cli_logs, cli_state, config, hostinfo, labels, session, tls
 from raylite.client.local_cluster import (
     HEAD_NODE_RESOURCE,
     Daemon,
@@ -38,6 +38,8 @@ def _add_node_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-gpus", type=float, default=None)
     p.add_argument("--resources", default=None, help="custom resources as JSON, e.g. '{\"special\": 1}'")
     p.add_argument("--object-store-memory", type=int, default=None, help="bytes of shared memory for objects")
+    p.add_argument("--labels", default=None, help='node labels, e.g. "region=us,tier=gold" (tasks select by them)')
+    p.add_argument("--labels-file", default=None, help="node labels from a YAML file of `key: value` lines")
     p.add_argument("--node-ip-address", default=None, help="the address other machines reach this one at")
     p.add_argument("--block", action="store_true", help="stay in the foreground until interrupted")
     p.add_argument(
@@ -134,6 +136,17 @@ def _head_already_there(host: str, port: int) -> str | None:
     return None
 
 
+def _node_labels(opts: argparse.Namespace) -> dict[str, str]:
+    """--labels-file, then --labels over it (as Ray: the flag wins a key both give)."""
+    node_labels: dict[str, str] = {}
+    if opts.labels_file:
+        with open(opts.labels_file, encoding="utf-8") as f:
+            node_labels.update(labels.parse_labels_file(f.read()))
+    if opts.labels:
+        node_labels.update(labels.parse_labels_arg(opts.labels))
+    return node_labels
+
+
 def _start(opts: argparse.Namespace) -> int:
     if opts.resources:
         try:
@@ -142,6 +155,11 @@ def _start(opts: argparse.Namespace) -> int:
         except (ValueError, AssertionError):
             print(f"raylite start: --resources must be a JSON object, got {opts.resources!r}", file=sys.stderr)
             return 2
+    try:
+        node_labels = _node_labels(opts)
+    except (OSError, ValueError) as exc:
+        print(f"raylite start: {exc}", file=sys.stderr)
+        return 2
     if opts.head:
         taken = _head_already_there(opts.host, opts.port)
         if taken:
@@ -228,6 +246,7 @@ def _start(opts: argparse.Namespace) -> int:
                     **({HEAD_NODE_RESOURCE: 1.0} if opts.head else {}),
                 },
                 opts.object_store_memory,
+                node_labels,
             )
             + ["--log-dir", logs]
             + tls_args,

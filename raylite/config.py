@@ -8,7 +8,9 @@ import tempfile
 # Bumped whenever a message changes meaning; peers with another number are refused.
 # 2: a node's store is one arena (objects are links into it, which version 1 cannot read)
 # and objects from BULK_MIN_BYTES move over the bulk port (BulkTicket, unknown to 1).
-PROTOCOL_VERSION = 2
+# 3: node labels and label conditions on tasks, actors and bundles (a head of 2 would
+# ignore the conditions and place the work anywhere).
+PROTOCOL_VERSION = 3
 
 # Values up to this many serialized bytes travel inside messages; larger ones
 # go to a node's shared-memory store and only their location travels.

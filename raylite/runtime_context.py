@@ -320,8 +320,16 @@ class RuntimeContext:
         return self.get_accelerator_ids()
 
     def get_node_labels(self) -> dict[str, str]:
+        """The labels of the node this process runs on (asks the head: one round trip)."""
         node = self.get_node_id()
-        return {"ray.io/node-id": node} if node else {}
+        if not node:
+            return {}
+        from raylite.client.api import nodes  # (loads the client: this is only called from user code)
+
+        for entry in nodes():
+            if entry["NodeID"] == node:
+                return dict(entry["Labels"])
+        return {"ray.io/node-id": node}
 
     # ---- the actor ------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from raylite.client.local_cluster import LocalCluster
 from raylite.client.object_ref import ObjectRef
 from raylite.client.ray_context import RayContext
 from raylite.client.remote_function import RemoteFunction, _BoundOptions
+from raylite.labels import check_labels
 from raylite.placement_resources import is_group_resource
 from raylite.serialization import serialize
 
@@ -86,6 +87,7 @@ def init(
         )
     # checked and packed before any cluster starts, so a bad path or type costs nothing
     packed_env = client_runtime_env.pack_job_env(runtime_env)
+    node_labels = check_labels(labels, "init()")
     address, env_name = _address_to_use(address)
     local_node_id = None
     if address == "local":
@@ -94,6 +96,7 @@ def init(
             num_gpus,
             resources,
             object_store_memory,
+            labels=node_labels,
             dashboard=(include_dashboard, dashboard_host, dashboard_port),
             metrics_export_port=kwargs.get("_metrics_export_port"),
         )
@@ -115,6 +118,7 @@ def init(
                 ("num_gpus", num_gpus),
                 ("resources", resources),
                 ("object_store_memory", object_store_memory),
+                ("labels", labels),
             )
             if value is not None
         ]
@@ -474,7 +478,7 @@ def nodes() -> list[dict[str, Any]]:
                 "RayletSocketName": n.address,
                 "NodeName": n.ip,
                 "Resources": {k: v for k, v in n.total.items() if not is_group_resource(k)},
-                "Labels": {"ray.io/node-id": n.node_id.hex()},
+                "Labels": {**dict(n.labels), "ray.io/node-id": n.node_id.hex()},
             }
         )
     return out

@@ -52,6 +52,7 @@ def leasable(spec: common_pb2.TaskSpec) -> bool:
         and not spec.generator
         and spec.num_returns >= 1
         and spec.strategy.kind in ("", "DEFAULT")
+        and not spec.strategy.hard_labels  # (the label_selector option: the head picks the node)
         and not spec.runtime_env
         and not spec.runtime_env_packages
     )

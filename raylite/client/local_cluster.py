@@ -137,6 +137,7 @@ def node_args(
     num_gpus: float | None,
     resources: dict[str, float] | None,
     object_store_memory: int | None,
+    labels: dict[str, str] | None = None,
 ) -> list[str]:
     args: list[str] = []
     if num_cpus is not None:
@@ -147,6 +148,8 @@ def node_args(
         args += ["--resources", json.dumps(resources)]
     if object_store_memory:
         args += ["--object-store-memory", str(object_store_memory)]
+    if labels:
+        args += ["--labels", json.dumps(labels)]
     return args
 
 
@@ -187,6 +190,7 @@ class LocalCluster:
         num_gpus: float | None,
         resources: dict[str, float] | None,
         object_store_memory: int | None,
+        labels: dict[str, str] | None = None,
         dashboard: tuple[bool | None, str, int | None] = (None, "127.0.0.1", None),
         metrics_export_port: int | None = None,
     ) -> LocalCluster:
@@ -219,6 +223,7 @@ class LocalCluster:
                         num_gpus,
                         {**(resources or {}), HEAD_NODE_RESOURCE: 1.0},  # the head's node, as Ray marks it
                         object_store_memory,
+                        labels,
                     )
                     + ["--log-dir", logs],
                     os.path.join(logs, "worker.log"),

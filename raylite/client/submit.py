@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from raylite import config, ids, resources, runtime_context
+from raylite import config, ids, labels, resources, runtime_context
 from raylite.client import context, runtime_env
 from raylite.client.object_ref import ObjectRef
 from raylite.exceptions import RaySerializationError
@@ -104,6 +104,8 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
     strategy = _chosen_strategy(options)
     if strategy is not None:
         strategy_message(strategy)
+    if options.get("label_selector"):
+        labels.parse_selector(options["label_selector"])
     if options.get("runtime_env") is not None:
         # here, where it is written, as Ray checks it (TypeError / ValueError naming the field)
         env_spec.validate(options["runtime_env"], job_level=False)
@@ -358,6 +360,12 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
         return _placement_group_message(strategy)
     if strategy == "SPREAD":
         return common_pb2.SchedulingStrategy(kind="SPREAD")
+    hard = getattr(strategy, "hard", None)
+    if hard is not None and hasattr(strategy, "soft") and not hasattr(strategy, "node_id"):
+        message = common_pb2.SchedulingStrategy(kind="NODE_LABEL")
+        _add_matches(message.hard_labels, strategy.hard)
+        _add_matches(message.soft_labels, strategy.soft)
+        return message
     node_id = getattr(strategy, "node_id", None)
     if node_id is not None:
         raw = ids.node_id_bytes(node_id)  # (a Ray-length id names no node: soft or fail)
@@ -365,9 +373,33 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
             kind="NODE_AFFINITY", node_id=raw, soft=bool(getattr(strategy, "soft", False))
         )
     raise ValueError(
-        f"unsupported scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD', NodeAffinitySchedulingStrategy "
-        "or PlacementGroupSchedulingStrategy"
+        f"unsupported scheduling_strategy {strategy!r}: use 'DEFAULT', 'SPREAD', NodeAffinitySchedulingStrategy, "
+        "NodeLabelSchedulingStrategy or PlacementGroupSchedulingStrategy"
     )
+
+
+def _add_matches(field: Any, matches: list[labels.Match]) -> None:
+    for key, op, values in matches:
+        field.add(key=key, op=op, values=values)
+
+
+def _with_label_selector(
+    strategy: common_pb2.SchedulingStrategy | None, options: Mapping[str, Any]
+) -> common_pb2.SchedulingStrategy | None:
+    """The label_selector option's conditions, added to the strategy's hard ones."""
+    selector = options.get("label_selector")
+    if not selector:
+        return strategy
+    matches = labels.parse_selector(selector)
+    if strategy is None:
+        strategy = common_pb2.SchedulingStrategy()
+    elif strategy.kind == "PLACEMENT_GROUP":
+        raise ValueError(
+            "label_selector cannot be combined with a placement group (a bundle's node is chosen when the group "
+            "is placed): use bundle_label_selector on placement_group() instead"
+        )
+    _add_matches(strategy.hard_labels, matches)
+    return strategy
 
 
 def build_spec(
@@ -417,6 +449,7 @@ def build_spec(
             _check_fits_bundle(chosen, needs if needs is not None else {"CPU": 1.0}, name.removesuffix(".__init__"))
         elif strategy is None:
             strategy = _inherited_strategy(options)
+        strategy = _with_label_selector(strategy, options)
         if strategy is not None:
             spec.strategy.CopyFrom(strategy)
         runtime_env.apply(client, spec, options.get("runtime_env"))

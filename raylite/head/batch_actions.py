@@ -176,6 +176,7 @@ def _node_added(info: common_pb2.NodeInfo, hello: head_pb2.NodeHello) -> NodeAdd
         call_ports={a.actor_id: a.call_address for a in hello.actors if a.call_address},
         objects=[wire.object_info(v) for v in hello.objects],
         copies=list(hello.copies),
+        labels=dict(info.labels),
     )
 
 

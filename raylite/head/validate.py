@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from raylite import config, ids
+from raylite import config, ids, labels
 from raylite import metrics_wire as mw
 from raylite.ids import (
     ACTOR_ID_BYTES,
@@ -36,7 +37,9 @@ from raylite.ids import (
 from raylite.rpc import calls_pb2, common_pb2, head_pb2, lease_pb2
 
 _KINDS = (common_pb2.NORMAL, common_pb2.ACTOR_CREATION, common_pb2.ACTOR_METHOD)
-_STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY", "PLACEMENT_GROUP")
+_STRATEGIES = ("", "DEFAULT", "SPREAD", "NODE_AFFINITY", "NODE_LABEL", "PLACEMENT_GROUP")
+_MAX_LABEL_MATCHES = 64
+_MAX_LABEL_BYTES = 1024
 _PG_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 _GENERATORS = (common_pb2.STREAMING, common_pb2.DYNAMIC)
 
@@ -148,6 +151,10 @@ def _node_batch(batch: head_pb2.NodeBatch, first: bool) -> None:
         if not node.address:
             raise BadMessage("hello.node.address: is empty; a node must say where its worker service listens")
         _amounts(node.total, "hello.node.total")
+        if len(node.labels) > _MAX_LABEL_MATCHES or any(
+            not k or len(k) > _MAX_LABEL_BYTES or len(v) > _MAX_LABEL_BYTES for k, v in node.labels.items()
+        ):
+            raise BadMessage(f"hello.node.labels: up to {_MAX_LABEL_MATCHES}, keys of 1 to {_MAX_LABEL_BYTES} bytes")
         _resumed(batch.hello)
     for i, result in enumerate(batch.results):
         if result.node_id:
@@ -357,6 +364,8 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
             raise BadMessage(
                 f"{_prefix(field, i, inner)}strategy.kind: {strategy.kind!r} is not one of {', '.join(_STRATEGIES[1:])}"
             )
+        if strategy.hard_labels or strategy.soft_labels:
+            _label_matches(strategy, f"{_prefix(field, i, inner)}strategy")
         if strategy.kind == "NODE_AFFINITY":
             _id(strategy.node_id, NODE_ID_BYTES, field, i, f"{inner}strategy.node_id")
         elif strategy.kind == "PLACEMENT_GROUP":
@@ -365,6 +374,25 @@ def _task_spec(spec: common_pb2.TaskSpec, i: int, field: str = "tasks", inner: s
                 raise BadMessage(
                     f"{_prefix(field, i, inner)}strategy.bundle_index: {strategy.bundle_index} is below -1 (any bundle)"
                 )
+
+
+def _label_matches(strategy: common_pb2.SchedulingStrategy, where: str) -> None:
+    if strategy.kind == "PLACEMENT_GROUP":
+        raise BadMessage(f"{where}: label conditions do not apply to a placement group's tasks")
+    for name, matches in (("hard_labels", strategy.hard_labels), ("soft_labels", strategy.soft_labels)):
+        _matches(matches, f"{where}.{name}")
+
+
+def _matches(matches: Any, where: str) -> None:
+    if len(matches) > _MAX_LABEL_MATCHES:
+        raise BadMessage(f"{where}: {len(matches)} conditions, more than {_MAX_LABEL_MATCHES}")
+    for j, m in enumerate(matches):
+        if m.op not in labels.OPS:
+            raise BadMessage(f"{where}[{j}].op: {m.op!r} is not one of {', '.join(labels.OPS)}")
+        if not m.key or len(m.key) > _MAX_LABEL_BYTES or any(len(v) > _MAX_LABEL_BYTES for v in m.values):
+            raise BadMessage(f"{where}[{j}]: a key of 1 to {_MAX_LABEL_BYTES} bytes, values up to as long")
+        if (m.op in (labels.IN, labels.NOT_IN)) != bool(m.values) or len(m.values) > _MAX_LABEL_MATCHES:
+            raise BadMessage(f"{where}[{j}]: in/not_in take 1 to {_MAX_LABEL_MATCHES} values, the others none")
 
 
 def _placement_group(group: common_pb2.PlacementGroupSpec, i: int) -> None:
@@ -377,6 +405,8 @@ def _placement_group(group: common_pb2.PlacementGroupSpec, i: int) -> None:
         raise BadMessage(f"placement_groups[{i}].bundles: is empty; a placement group has at least one bundle")
     for j, bundle in enumerate(group.bundles):
         _amounts(bundle.resources, "placement_groups", i, f"bundles[{j}].resources")
+        if bundle.label_selector:
+            _matches(bundle.label_selector, f"placement_groups[{i}].bundles[{j}].label_selector")
         if not any(amount > 0 for amount in bundle.resources.values()):
             raise BadMessage(f"placement_groups[{i}].bundles[{j}].resources: asks for nothing")
 

@@ -26,20 +26,34 @@ STREAMING: GeneratorKind
 DYNAMIC: GeneratorKind
 
 class SchedulingStrategy(_message.Message):
-    __slots__ = ("kind", "node_id", "soft", "placement_group_id", "bundle_index", "capture_child_tasks")
+    __slots__ = ("kind", "node_id", "soft", "placement_group_id", "bundle_index", "capture_child_tasks", "hard_labels", "soft_labels")
     KIND_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     SOFT_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_INDEX_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_CHILD_TASKS_FIELD_NUMBER: _ClassVar[int]
+    HARD_LABELS_FIELD_NUMBER: _ClassVar[int]
+    SOFT_LABELS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     node_id: bytes
     soft: bool
     placement_group_id: bytes
     bundle_index: int
     capture_child_tasks: bool
-    def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ..., placement_group_id: _Optional[bytes] = ..., bundle_index: _Optional[int] = ..., capture_child_tasks: _Optional[bool] = ...) -> None: ...
+    hard_labels: _containers.RepeatedCompositeFieldContainer[LabelMatch]
+    soft_labels: _containers.RepeatedCompositeFieldContainer[LabelMatch]
+    def __init__(self, kind: _Optional[str] = ..., node_id: _Optional[bytes] = ..., soft: _Optional[bool] = ..., placement_group_id: _Optional[bytes] = ..., bundle_index: _Optional[int] = ..., capture_child_tasks: _Optional[bool] = ..., hard_labels: _Optional[_Iterable[_Union[LabelMatch, _Mapping]]] = ..., soft_labels: _Optional[_Iterable[_Union[LabelMatch, _Mapping]]] = ...) -> None: ...
+
+class LabelMatch(_message.Message):
+    __slots__ = ("key", "op", "values")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    op: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, key: _Optional[str] = ..., op: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
     __slots__ = ("task_id", "job_id", "name", "kind", "resources", "dependencies", "num_returns", "max_retries", "actor_id", "strategy", "payload", "actor_name", "detached", "actor_meta", "placement", "function_id", "max_concurrency", "retry_exceptions", "max_restarts", "max_task_retries", "borrowed", "runtime_env", "runtime_env_packages", "parent_task_id", "actor_namespace", "concurrency_group", "generator", "generator_backpressure", "call_seq", "direct_incarnation", "max_calls")
@@ -159,7 +173,7 @@ class ObjectValue(_message.Message):
     def __init__(self, object_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., node_id: _Optional[bytes] = ..., node_address: _Optional[str] = ..., size: _Optional[int] = ..., is_error: _Optional[bool] = ..., in_store: _Optional[bool] = ..., copy_addresses: _Optional[_Iterable[str]] = ..., contained: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class NodeInfo(_message.Message):
-    __slots__ = ("node_id", "address", "ip", "host_key", "total", "available", "alive", "store_dir")
+    __slots__ = ("node_id", "address", "ip", "host_key", "total", "available", "alive", "store_dir", "labels")
     class TotalEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +188,13 @@ class NodeInfo(_message.Message):
         key: str
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     IP_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +203,7 @@ class NodeInfo(_message.Message):
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     ALIVE_FIELD_NUMBER: _ClassVar[int]
     STORE_DIR_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     node_id: bytes
     address: str
     ip: str
@@ -190,7 +212,8 @@ class NodeInfo(_message.Message):
     available: _containers.ScalarMap[str, float]
     alive: bool
     store_dir: str
-    def __init__(self, node_id: _Optional[bytes] = ..., address: _Optional[str] = ..., ip: _Optional[str] = ..., host_key: _Optional[str] = ..., total: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., alive: _Optional[bool] = ..., store_dir: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    def __init__(self, node_id: _Optional[bytes] = ..., address: _Optional[str] = ..., ip: _Optional[str] = ..., host_key: _Optional[str] = ..., total: _Optional[_Mapping[str, float]] = ..., available: _Optional[_Mapping[str, float]] = ..., alive: _Optional[bool] = ..., store_dir: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PlacementGroupSpec(_message.Message):
     __slots__ = ("placement_group_id", "name", "bundles", "strategy", "detached", "job_id")
@@ -209,7 +232,7 @@ class PlacementGroupSpec(_message.Message):
     def __init__(self, placement_group_id: _Optional[bytes] = ..., name: _Optional[str] = ..., bundles: _Optional[_Iterable[_Union[Bundle, _Mapping]]] = ..., strategy: _Optional[str] = ..., detached: _Optional[bool] = ..., job_id: _Optional[bytes] = ...) -> None: ...
 
 class Bundle(_message.Message):
-    __slots__ = ("resources",)
+    __slots__ = ("resources", "label_selector")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -218,5 +241,7 @@ class Bundle(_message.Message):
         value: float
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     resources: _containers.ScalarMap[str, float]
-    def __init__(self, resources: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    label_selector: _containers.RepeatedCompositeFieldContainer[LabelMatch]
+    def __init__(self, resources: _Optional[_Mapping[str, float]] = ..., label_selector: _Optional[_Iterable[_Union[LabelMatch, _Mapping]]] = ...) -> None: ...

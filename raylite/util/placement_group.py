@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raylite import runtime_context
+from raylite import labels, runtime_context
 from raylite.client import context
 from raylite.client.remote_function import RemoteFunction
 from raylite.exceptions import RaySystemError
@@ -144,6 +144,7 @@ def placement_group(
     wait()). lifetime="detached": the group outlives its job.
     """
     clean = _check_bundles(bundles)
+    selectors = _check_bundle_selectors(bundle_label_selector, len(clean))
     if strategy not in STRATEGIES:
         raise ValueError(f"Invalid placement group strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     if lifetime not in (None, "detached"):
@@ -160,10 +161,22 @@ def placement_group(
     spec = common_pb2.PlacementGroupSpec(
         placement_group_id=pg_id, name=name, strategy=strategy, detached=lifetime == "detached", job_id=client.job_id
     )
-    for bundle in clean:
-        spec.bundles.add().resources.update(bundle)
+    for bundle, selector in zip(clean, selectors, strict=True):
+        added = spec.bundles.add()
+        added.resources.update(bundle)
+        for key, op, values in selector:
+            added.label_selector.add(key=key, op=op, values=values)
     client.create_placement_group(spec)
     return PlacementGroup(PlacementGroupID(pg_id), clean)
+
+
+def _check_bundle_selectors(selectors: Any, count: int) -> list[list[labels.Match]]:
+    """bundle_label_selector: one label_selector dict per bundle (raylite/labels.py), or None."""
+    if selectors is None:
+        return [[] for _ in range(count)]
+    if not isinstance(selectors, list) or len(selectors) != count:
+        raise ValueError(f"bundle_label_selector must be a list of {count} dicts (one per bundle), got {selectors!r}")
+    return [labels.parse_selector(selector or {}) for selector in selectors]
 
 
 def _check_bundles(bundles: Any) -> list[dict[str, float]]:

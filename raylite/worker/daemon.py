@@ -109,6 +109,8 @@ async def run(opts: argparse.Namespace) -> None:
         node_id=node_id, address=address, ip=ip, host_key=hostinfo.host_key(), alive=True, store_dir=store_dir
     )
     info.total.update(total)
+    if opts.labels:
+        info.labels.update(json.loads(opts.labels))
 
     def on_death(death: head_pb2.ExecutorDied) -> None:
         log.warning("executor died: task=%s actor=%s %s", death.task_id.hex(), death.actor_id.hex(), death.reason)
@@ -383,6 +385,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-gpus", type=float, default=None)
     parser.add_argument("--resources", default=None, help="JSON, e.g. '{\"special\": 1}'")
     parser.add_argument("--object-store-memory", type=int, default=None)
+    parser.add_argument("--labels", default=None, help='the node\'s labels as JSON, e.g. \'{"region": "us"}\'')
     parser.add_argument("--ready-fd", type=int, default=None)
     parser.add_argument("--parent-fd", type=int, default=None)
     parser.add_argument("--log-dir", default=None, help="the node's log folder (executors' output goes there)")

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from raylite import labels
 from raylite import resources as res
 from raylite.head.state.model import ACTOR_CREATION, ACTOR_METHOD, ActorRecord, TaskRecord
 from raylite.head.state.scheduling_pass import class_key
@@ -270,6 +271,12 @@ class _Walker:
         alive = [n for n in state.nodes.values() if n.alive]
         if not any(res.fits(request, n.total) for n in alive):
             return INFEASIBLE, f"queued{since}: no node has {shown} (infeasible)"
+        hard = strategy.hard_labels
+        if hard and not any(res.fits(request, n.total) and labels.satisfies(n.labels, hard) for n in alive):
+            return (
+                INFEASIBLE,
+                f"queued{since}: no node with {shown} has the labels {labels.describe(hard)} (infeasible)",
+            )
         ahead = self._queue_position(task)
         behind = f"; {ahead} task{'s' * (ahead != 1)} ahead of it" if ahead else ""
         if strategy.kind == "NODE_AFFINITY":

@@ -254,7 +254,7 @@ class HeadState:
         return self._leases
 
     def _on_node_added(self, ev: NodeAdded) -> None:
-        self._nodes.add(ev.node_id, ev.resources, ev.info)
+        self._nodes.add(ev.node_id, ev.resources, ev.info, ev.labels)
         self._tasks.nodes_changed()
         self._placement.nodes_changed()
         self._recovery.node_added(ev)

@@ -13,6 +13,7 @@ from typing import Any
 from raylite.failures import Failure
 from raylite.head.state.placement_model import PlacementGroupCreated, PlacementGroupRemoveRequested
 from raylite.head.state.states import ActorState, TaskState
+from raylite.labels import Match
 
 # A record's last moves, oldest first, flat: time, name of the state entered, event handled,
 # cause, time, ... (states.entries() reads it as StoryEntry tuples; sink.py says why it is flat).
@@ -24,11 +25,14 @@ NOT_GENERATOR, STREAMING, DYNAMIC = 0, 1, 2  # TaskRecord.generator (common.prot
 
 @dataclass(slots=True, frozen=True)
 class Strategy:
-    kind: str = "DEFAULT"  # DEFAULT, SPREAD, NODE_AFFINITY or PLACEMENT_GROUP
+    kind: str = "DEFAULT"  # DEFAULT, SPREAD, NODE_AFFINITY, NODE_LABEL or PLACEMENT_GROUP
     node_id: bytes = b""
     soft: bool = False
     placement_group_id: bytes = b""  # PLACEMENT_GROUP (raylite/head/state/placement.py)
     bundle_index: int = -1  # PLACEMENT_GROUP: -1 for any bundle
+    # node labels (raylite/labels.py): only nodes matching every hard one; those matching soft first
+    hard_labels: tuple[Match, ...] = ()
+    soft_labels: tuple[Match, ...] = ()
 
 
 DEFAULT_STRATEGY = Strategy()
@@ -96,6 +100,7 @@ class NodeRecord:
     available: dict[str, float]
     info: Any = None
     alive: bool = True
+    labels: dict[str, str] = field(default_factory=dict)  # with ray.io/node-id (raylite/labels.py)
 
 
 @dataclass(slots=True)
@@ -143,6 +148,7 @@ class NodeAdded:
     running: list[TaskRecord] = field(default_factory=list)  # normal tasks, with their attempt
     live_actors: list[tuple[bytes, int]] = field(default_factory=list)  # (actor id, attempt)
     call_ports: dict[bytes, str] = field(default_factory=dict)  # actor id -> its call port (direct calls)
+    labels: dict[str, str] = field(default_factory=dict)  # what it was started with (raylite/labels.py)
     objects: list[ObjectInfo] = field(default_factory=list)  # primary copies in its store
     copies: list[bytes] = field(default_factory=list)  # secondary copies in its store
 

@@ -41,6 +41,7 @@ from raylite import resources as res
 from raylite.head.state.model import NodeRecord
 from raylite.head.state.scheduler import load
 from raylite.head.state.sink import Sink
+from raylite.labels import NODE_ID
 
 # Candidates least_loaded() looks at before it leaves the choice to a walk over every node
 # (a request that fits few nodes, or none: a full cluster). Such a walk costs once per
@@ -67,8 +68,10 @@ class NodeTable:
             self._totals = totals
         return self._totals
 
-    def add(self, node_id: bytes, total: Mapping[str, float], info: Any) -> NodeRecord:
-        node = NodeRecord(node_id, dict(total), dict(total), info)
+    def add(
+        self, node_id: bytes, total: Mapping[str, float], info: Any, labels: Mapping[str, str] | None = None
+    ) -> NodeRecord:
+        node = NodeRecord(node_id, dict(total), dict(total), info, labels={**(labels or {}), NODE_ID: node_id.hex()})
         self.nodes[node_id] = node
         self._order.setdefault(node_id, len(self._order))  # (a dict keeps a re-added key's place)
         self._totals = None

@@ -107,7 +107,7 @@ class PlacementGroups:
             group = self.groups[pg_id]
             todo = [i for i, node in enumerate(group.nodes) if node is None]
             fixed = {i: node for i, node in enumerate(group.nodes) if node is not None}
-            where = placement_policy.place(group.bundles, todo, group.strategy, nodes, fixed)
+            where = placement_policy.place(group.bundles, todo, group.strategy, nodes, fixed, group.bundle_labels)
             if where is None:
                 self._warn_if_infeasible(group, nodes)
                 continue
@@ -125,7 +125,9 @@ class PlacementGroups:
         group.nodes[index] = node_id
 
     def _warn_if_infeasible(self, group: PlacementGroupRecord, nodes: list) -> None:
-        if group.pg_id in self._warned or placement_policy.feasible(group.bundles, group.strategy, nodes):
+        if group.pg_id in self._warned or placement_policy.feasible(
+            group.bundles, group.strategy, nodes, group.bundle_labels
+        ):
             return
         self._warned.add(group.pg_id)
         alive = sum(1 for n in nodes if n.alive)

@@ -25,6 +25,7 @@ from enum import Enum
 from typing import Any
 
 from raylite.head.state.states import IllegalTransition
+from raylite.labels import Match
 
 
 class PlacementGroupState(str, Enum):
@@ -72,6 +73,7 @@ class PlacementGroupRecord:
     nodes: list[bytes | None] = field(default_factory=list)  # per bundle: where it is reserved
     attempts: int = 0  # scheduling passes that tried it
     story: tuple[Any, ...] = ()  # (time, state, event, cause), flat as a task's
+    bundle_labels: list[tuple[Match, ...]] = field(default_factory=list)  # per bundle, if any: its node's labels
 
     @property
     def hex(self) -> str:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from raylite.head.state.model import NodeRecord, Strategy
+from raylite.head.state.model import DEFAULT_STRATEGY, NodeRecord, Strategy
+from raylite.labels import satisfies
 from raylite.resources import fits
 
 
-def feasible_anywhere(request: Mapping[str, float], nodes: Sequence[NodeRecord]) -> bool:
-    """True when some live node could run the request once it is idle."""
-    return any(n.alive and fits(request, n.total) for n in nodes)
+def feasible_anywhere(
+    request: Mapping[str, float], nodes: Sequence[NodeRecord], strategy: Strategy = DEFAULT_STRATEGY
+) -> bool:
+    """True when some live node could run the request once it is idle (and has the labels asked for)."""
+    hard = strategy.hard_labels
+    return any(n.alive and fits(request, n.total) and (not hard or satisfies(n.labels, hard)) for n in nodes)
 
 
 def load(node: NodeRecord) -> float:
@@ -52,6 +56,36 @@ def pick_spread(request: Mapping[str, float], nodes: Sequence[NodeRecord], curso
 
 
 def pick_node(
+    request: Mapping[str, float],
+    strategy: Strategy,
+    nodes: Sequence[NodeRecord],
+    locality: Mapping[bytes, int],
+    spread_cursor: int,
+) -> bytes | None:
+    if strategy.hard_labels or strategy.soft_labels:
+        return _pick_by_labels(request, strategy, nodes, locality, spread_cursor)
+    return _pick(request, strategy, nodes, locality, spread_cursor)
+
+
+def _pick_by_labels(
+    request: Mapping[str, float],
+    strategy: Strategy,
+    nodes: Sequence[NodeRecord],
+    locality: Mapping[bytes, int],
+    spread_cursor: int,
+) -> bytes | None:
+    """Only nodes with every hard label condition; those with every soft one first, if one has room."""
+    allowed = [n for n in nodes if satisfies(n.labels, strategy.hard_labels)]
+    if strategy.soft_labels:
+        preferred = [n for n in allowed if satisfies(n.labels, strategy.soft_labels)]
+        if preferred:
+            chosen = _pick(request, strategy, preferred, locality, spread_cursor)
+            if chosen is not None:
+                return chosen
+    return _pick(request, strategy, allowed, locality, spread_cursor)
+
+
+def _pick(
     request: Mapping[str, float],
     strategy: Strategy,
     nodes: Sequence[NodeRecord],

@@ -30,6 +30,7 @@ import heapq
 import math
 from collections import deque
 
+from raylite import labels
 from raylite import resources as res
 from raylite.failures import ACTOR_UNSCHEDULABLE, Failure
 from raylite.head.state import scheduler
@@ -128,14 +129,17 @@ class SchedulingPass(TaskTablePart):
             return True
         locality = self._locality(task) if task.deps else {}
         # the default policy without locality is the least loaded node: the node table keeps them in order
-        quick = self.nodes.least_loaded(request) if strategy.kind == "DEFAULT" and not locality else False
+        plain = strategy.kind == "DEFAULT" and not locality and not strategy.hard_labels and not strategy.soft_labels
+        quick = self.nodes.least_loaded(request) if plain else False
         if quick is False:
             node_id = scheduler.pick_node(request, strategy, nodes, locality, self._spread_cursor)
         else:
             node_id = quick
         if node_id is None:
             # (a task in a placement group waits for its group, which placement.py warns about)
-            infeasible = strategy.kind != "PLACEMENT_GROUP" and not scheduler.feasible_anywhere(request, nodes)
+            infeasible = strategy.kind != "PLACEMENT_GROUP" and not scheduler.feasible_anywhere(
+                request, nodes, strategy
+            )
             if infeasible and key not in self._warned_infeasible:
                 self._warned_infeasible.add(key)
                 self.sink.effects.append(Warn(task.client_id, _infeasible_message(task, request, nodes)))
@@ -213,6 +217,14 @@ def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: list
     # (worded as raylite/head/state/explain.py words the same cause, so that the warning at
     # submission and a later explanation of a waiting get read alike)
     what = "actor creation" if task.kind == ACTOR_CREATION else "task"
+    hard = task.strategy.hard_labels
+    if hard and any(res.fits(request, n.total) for n in alive):
+        shown = [n.labels for n in alive[:_NODES_SHOWN]]
+        return (
+            f"{what} {task.name} is queued: no node has the labels it asks for ({labels.describe(hard)}) "
+            f"(infeasible); live nodes have labels {shown}{more}. It stays queued until such a node joins: "
+            "start one with `raylite start --labels`, or change its label conditions."
+        )
     return (
         f"{what} {task.name} is queued: no node has {request} (infeasible); no node in the cluster "
         f"can ever provide it (live nodes have {totals}{more}). It stays queued until a node that "
