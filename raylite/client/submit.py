@@ -26,6 +26,9 @@ from raylite.serialization import pickle_dumps, serialize, serialize_call
 if TYPE_CHECKING:  # (the client's module loads grpc: an executor makes its client only on first use)
     from raylite.client.core import Client
 
+# accelerator_type="V100" asks for this much of the resource "accelerator_type:V100", as Ray does
+ACCELERATOR_PREFIX, ACCELERATOR_AMOUNT = "accelerator_type:", 0.001
+
 TASK_OPTIONS = frozenset(
     {
         "num_cpus",
@@ -106,6 +109,9 @@ def check_options(options: Mapping[str, Any], allowed: frozenset[str], what: str
         strategy_message(strategy)
     if options.get("label_selector"):
         labels.parse_selector(options["label_selector"])
+    kind = options.get("accelerator_type")
+    if kind is not None and (not isinstance(kind, str) or not kind):
+        raise TypeError(f"{what}: accelerator_type must be a name such as 'V100' (ray.util.accelerators), got {kind!r}")
     if options.get("runtime_env") is not None:
         # here, where it is written, as Ray checks it (TypeError / ValueError naming the field)
         env_spec.validate(options["runtime_env"], job_level=False)
@@ -378,6 +384,14 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
     )
 
 
+def _with_accelerator(options: Mapping[str, Any]) -> Mapping[str, float] | None:
+    """The resources option, plus Ray's sliver of `accelerator_type:<type>` for accelerator_type."""
+    kind = options.get("accelerator_type")
+    if kind is None:
+        return options.get("resources")
+    return {**(options.get("resources") or {}), f"{ACCELERATOR_PREFIX}{kind}": ACCELERATOR_AMOUNT}
+
+
 def _add_matches(field: Any, matches: list[labels.Match]) -> None:
     for key, op, values in matches:
         field.add(key=key, op=op, values=values)
@@ -436,7 +450,7 @@ def build_spec(
         request = resources.normalize(
             options.get("num_cpus"),
             options.get("num_gpus"),
-            options.get("resources"),
+            _with_accelerator(options),
             options.get("memory"),
             default_cpus=default_cpus,
         )
