@@ -207,15 +207,19 @@ class DirectCaller:
     def _release_held(self, channel: ActorChannel) -> None:
         """The held calls of a channel whose first connection did not open (in time) go by the head,
         in order (their refs stay held here until their answers, as for a direct call)."""
-        timer = self._hold_timers.pop(channel.actor_id, None)
-        if timer is not None:
-            timer.cancel()
         held = channel.release()
         if held:
             msg = self._outbox.touch()
             for spec in held:
                 self._announce_returns(spec, msg)
                 msg.tasks.append(spec)
+        self._hold_ended(channel)
+
+    def _hold_ended(self, channel: ActorChannel) -> None:
+        """The channel holds no call any more: its hold timer stops, and who waits for it is woken."""
+        timer = self._hold_timers.pop(channel.actor_id, None)
+        if timer is not None:
+            timer.cancel()
         self._held_changed()
 
     def _held_changed(self) -> None:
@@ -346,7 +350,7 @@ class DirectCaller:
             self._tell_first_unanswered(channel)  # (calls the head answered since the hello)
             if held or channel.actor_id in self._hold_timers:
                 self._send_direct()  # now, before anyone waiting in calls_left is woken
-                self._release_held(channel)  # (none left: stops the timer, wakes those waiting)
+                self._hold_ended(channel)
 
     def _tell_first_unanswered(self, channel: ActorChannel) -> None:
         """The next frame to the actor says how far the caller's answers go (at the end of this drain,
