@@ -445,6 +445,18 @@ def test_blocked_parents_lend_their_cpus_to_their_children_before_to_more_parent
     assert dispatched(step(state, finished(parents[0]))) == [(b"n1", "p2")]
 
 
+def test_a_recursive_functions_children_go_before_its_queued_siblings(state: HeadState) -> None:
+    # the depth is part of the class, as in Ray: a tree of tasks that get their children runs
+    # depth first rather than starting every inner task (each in an executor of its own)
+    step(state, NodeAdded(b"n1", ONE_CPU))
+    top = [task(f"top{i}", function_id=b"node") for i in range(2)]
+    assert dispatched(step(state, *map(TaskSubmitted, top))) == [(b"n1", "top0")]
+    child = task("child", function_id=b"node", parent_id=top[0].task_id)
+    step(state, TaskSubmitted(child))
+    assert child.depth == 1 and top[1].depth == 0
+    assert dispatched(step(state, TaskBlockChanged(top[0].task_id, blocked=True))) == [(b"n1", "child")]
+
+
 def test_a_class_at_its_cap_still_runs_when_no_other_class_can_use_the_room(state: HeadState) -> None:
     # a recursive function: its children are of its own class, so the cap must not stop them
     step(state, NodeAdded(b"n1", ONE_CPU))

@@ -89,6 +89,7 @@ class TaskRecord:
     cancel: int = 0  # CANCELLED | FORCED | RECURSIVE bits once a cancel reached it running (cancel.py)
     items: int = 0  # a generator's items published so far: objects task_id + 1 .. task_id + items
     story: Story | None = None  # made when it enters the head
+    depth: int = 0  # 0: a driver's task; 1 + its parent's for a task submitted by a task
     ready_seq: int = 0  # when it last became READY, in the head's count: the pass serves the oldest first
     running_class: tuple | None = None  # its scheduling class while the pass's placement counts it
 

@@ -2,7 +2,8 @@
 
 Each scheduling class has a FIFO queue of READY task ids. A class is what Ray
 calls one: the resources asked for, the strategy and, for a normal task, the
-function (`class_key`). The pass takes queue heads and asks
+function and the depth (how many tasks up its submitter is from a driver)
+(`class_key`). The pass takes queue heads and asks
 raylite/head/state/scheduler.py for a node (the policy: locality, SPREAD,
 affinity, placement group bundles). A queue whose head fits nowhere right now
 waits for the next pass (a node joins, resources come back); one that can
@@ -18,7 +19,10 @@ the room). It is what keeps tasks that block in `get` on their children from
 starving those children: 300 queued parents each waiting on one child on 2
 CPUs would otherwise lend their CPU, one after the other, to the next parent
 in line, and each parent would need an executor of its own before any child
-could run.
+could run. The depth does the same for a recursive function (a tree of tasks
+that each get their children): each level is a class of its own, capped on
+its own, so a deeper level goes first and the tree runs nearly depth first,
+with a few executors rather than one per inner task.
 
 SchedulingPass is a part of raylite.head.state.tasks.TaskTable, kept in its own
 module; the names it uses of the rest of the table are declared in task_part.py.
@@ -45,7 +49,7 @@ def class_key(task: TaskRecord) -> tuple:
     """The task's scheduling class: the queue it waits in."""
     if task.kind == ACTOR_CREATION:
         return (res.request_key(task.placement), task.strategy, b"")
-    return (res.request_key(task.resources), task.strategy, task.function_id)
+    return (res.request_key(task.resources), task.strategy, task.function_id, task.depth)
 
 
 def capacity(request_key: tuple[tuple[str, float], ...], totals: dict[str, float]) -> float:

@@ -131,6 +131,9 @@ class TaskTable(SchedulingPass, TaskFailures):
             return  # (in lineage: a replay of a finished task kept to remake its outputs)
         self.sink.enter(task, NEW, "submitted")
         task.retries_left = task.max_retries
+        if task.parent_id:  # (its scheduling class names its depth: scheduling_pass.py)
+            parent = self.tasks.get(task.parent_id)
+            task.depth = parent.depth + 1 if parent is not None else 1
         self.tasks[task.task_id] = task
         self.pin_arguments(task)
         if task.generator == STREAMING:
