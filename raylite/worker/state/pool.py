@@ -22,7 +22,10 @@ the pool grows past `size` on demand: a task blocked in `get` keeps its
 executor while its CPU goes to another task, and the nested task it waits
 for must get an executor of its own or the two wait for each other forever.
 For the same reason an executor that dies is replaced when tasks wait, even
-if the pool is at its size: it may have been the one started for them.
+if the pool is at its size: it may have been the one started for them. A
+task takes the executor that went idle last (Ray's order): after such a
+burst the few executors in use stay warm and the rest stay idle (they are
+kept: the pool does not shrink back to its size).
 
 Actor executors. An actor's creation takes an idle pooled executor (a warm
 process starts the actor sooner) or starts a new one, and the pool is then
@@ -456,8 +459,13 @@ class PoolState:
         self._spawn(out, env)
 
     def _take_idle(self, env: str) -> Executor | None:
-        """An idle executor of the environment, taken out of the idle queue."""
-        for ex in self.idle:
+        """The idle executor of the environment that went idle last, taken out of the idle queue.
+
+        Last in, first out, as Ray's worker pool: after a burst grew the pool (tasks blocked in
+        get), later tasks keep to the executors just used, which hold their functions' code and
+        imports; the oldest first would cycle every task through all of them, each paying those
+        costs again (docs/performance.md, "Ordinary programs against Ray")."""
+        for ex in reversed(self.idle):
             if ex.env == env:
                 self.idle.remove(ex)
                 return ex
