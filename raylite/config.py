@@ -243,3 +243,7 @@ CALL_HOLD_S = float(os.environ.get("RAYLITE_CALL_HOLD_S", "1.0"))
 # calls: raylite/call_wire.py liveness_options); its unanswered calls then go through the head.
 # The kernel answers, so a long call on a busy actor does not count as silence. "0": no check.
 CALL_LIVENESS_S = float(os.environ.get("RAYLITE_CALL_LIVENESS_S", "10"))
+
+# How often a worker daemon whose executor pool grew past its size (executors started for tasks
+# blocked in get) retires executors that stayed idle for a whole tick (raylite/worker/state/pool.py).
+IDLE_TICK_S = float(os.environ.get("RAYLITE_IDLE_TICK_S", "1.0"))

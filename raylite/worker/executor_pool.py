@@ -113,6 +113,7 @@ class ExecutorPool:
         # executors print into pipes it reads (their log files, and their drivers); None: our own stderr
         self.logs = logs
         self.processes: dict[int, _Process] = {}
+        self._idle_timer: asyncio.TimerHandle | None = None  # IdleTicks while the pool is past its size
 
     async def start(self) -> None:
         self._carry_out(self.state.handle(pool.PoolStarted()))
@@ -161,6 +162,9 @@ class ExecutorPool:
         return self.state.call_ports()
 
     async def stop(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         self._carry_out(self.state.handle(pool.PoolStopping()))
         for proc in [p.proc for p in self.processes.values() if p.proc is not None]:
             try:
@@ -168,9 +172,15 @@ class ExecutorPool:
             except asyncio.TimeoutError:
                 log.error("executor pid %d did not exit after SIGKILL", proc.pid)
 
+    def _idle_tick(self) -> None:
+        self._idle_timer = None
+        self._carry_out(self.state.handle(pool.IdleTick()))  # (which starts the next, if still past size)
+
     # ---- instructions ------------------------------------------------------------
 
     def _carry_out(self, instructions: list[pool.Instruction]) -> None:
+        if self._idle_timer is None and self.state.over_size():
+            self._idle_timer = asyncio.get_running_loop().call_later(config.IDLE_TICK_S, self._idle_tick)
         for ins in instructions:
             if isinstance(ins, pool.Send):
                 self._send(ins)

@@ -11,6 +11,7 @@ import psutil
 import pytest
 
 import raylite as ray
+from tests.cluster.test_placement_groups import until
 
 EXECUTOR = "raylite.worker.executor_main"
 
@@ -91,3 +92,43 @@ def test_max_calls_retires_an_executor_after_its_result_and_the_pool_starts_anot
         return os.getpid()
 
     assert len({ray.get(reused.remote(), timeout=60) for _ in range(6)}) < 6
+
+
+@ray.remote
+class Barrier:
+    """Answers wait(n) once n callers have called it."""
+
+    def __init__(self):
+        import asyncio
+
+        self.arrived = 0
+        self.all_here = asyncio.Event()
+
+    async def wait(self, n):
+        self.arrived += 1
+        if self.arrived >= n:
+            self.all_here.set()
+        await self.all_here.wait()
+        return self.arrived
+
+    def ready(self):
+        return True
+
+
+def test_executors_started_for_blocked_tasks_retire_once_idle_and_the_pool_is_back_at_its_size(one_cpu) -> None:
+    """Six tasks blocked in get at once on one CPU hold an executor each; once they are done the
+    executors past the pool's size retire after a tick or two idle, as Ray's idle workers above its
+    soft limit do, instead of staying for the daemon's life."""
+
+    @ray.remote
+    def blocked(barrier, n):
+        return ray.get(barrier.wait.remote(n)), os.getpid()
+
+    barrier = Barrier.remote()
+    ray.get(barrier.ready.remote(), timeout=60)  # placed, with an executor of its own
+    baseline = len(executors())  # the pool (1) and the actor's
+    out = ray.get([blocked.remote(barrier, 6) for _ in range(6)], timeout=120)
+    assert len({pid for _, pid in out}) == 6  # each blocked in its own executor
+    assert len(executors()) >= baseline + 5
+    assert until(lambda: len(executors()) <= baseline, 30), f"{len(executors())} executors, {baseline} before"
+    ray.kill(barrier)

@@ -25,6 +25,7 @@ from raylite.worker.state.pool import (
     ExecutorStarted,
     ExitAnnounced,
     ForwardResult,
+    IdleTick,
     Instruction,
     Interrupt,
     Kill,
@@ -34,6 +35,7 @@ from raylite.worker.state.pool import (
     ReleaseReservations,
     ReportDeath,
     ResultReported,
+    Retire,
     Send,
     Spawn,
     TaskAssigned,
@@ -158,6 +160,41 @@ def test_a_task_takes_the_executor_that_went_idle_last() -> None:
         assert sends(pool.step(task(n))) == [(3, f"task {n}")]
         pool.step(DoneReported(3))
     assert [ex.id for ex in pool.state.idle] == [1, 2, 3]
+
+
+def test_executors_past_the_pool_size_idle_for_a_whole_tick_are_retired_longest_idle_first() -> None:
+    """After a burst of tasks blocked in get the pool shrinks back to its size, as Ray's worker pool
+    ends idle workers above its soft limit (bench_patterns' tree3 left 44 executors, 993 MiB)."""
+    pool = Pool(1)
+    pool.started()
+    for n in range(1, 4):
+        pool.step(task(n))
+    for ex in (2, 3):
+        pool.up(ex)
+    assert pool.state.over_size()
+    assert pool.step(IdleTick()) == []  # nobody idle yet
+    for ex in (1, 2, 3):
+        pool.step(DoneReported(ex))
+    assert pool.step(IdleTick()) == []  # idle for less than a whole tick
+    assert pool.step(IdleTick()) == [Retire(1), Retire(2)]  # 3 went idle last: it stays
+    assert not pool.state.over_size() and [ex.id for ex in pool.state.idle] == [3]
+    pool.exit(1, "retired")
+    pool.exit(2, "retired")
+    assert pool.state.pooled() == 1 and pool.step(IdleTick()) == []
+
+
+def test_an_executor_that_took_work_since_the_last_tick_is_not_retired() -> None:
+    pool = Pool(1)
+    pool.started()
+    pool.step(task(1))
+    pool.step(task(2))
+    pool.up(2)
+    pool.step(DoneReported(1))
+    pool.step(DoneReported(2))
+    pool.step(IdleTick())
+    assert sends(pool.step(task(3))) == [(2, "task 3")]
+    pool.step(DoneReported(2))  # idle again: its count starts over
+    assert pool.step(IdleTick()) == [Retire(1)]
 
 
 def test_when_an_executor_dies_before_its_hello_the_waiting_task_gets_another() -> None:
@@ -457,6 +494,7 @@ def test_random_histories_keep_the_invariants(seed: int) -> None:
     runs: dict[int, list[object]] = {}  # executor -> payloads sent to it
     reported: list[ReportDeath] = []
     actors = [b"a", b"b"]
+    retiring: list[int] = []  # retired, and will exit once they sent what they have
 
     def apply(out: list[Instruction]) -> None:
         for i in out:
@@ -467,6 +505,8 @@ def test_random_histories_keep_the_invariants(seed: int) -> None:
                 runs.setdefault(i.executor, []).append(i.payload)
             elif isinstance(i, ReportDeath):
                 reported.append(i)
+            elif isinstance(i, Retire):
+                retiring.append(i.executor)
 
     apply(pool.step(PoolStarted()))
     n = 0
@@ -516,6 +556,13 @@ def test_random_histories_keep_the_invariants(seed: int) -> None:
             if was_waiting:
                 assert [type(i) for i in out] == [AnswerCancelled]
                 assert not any(t.task_id == target for t in pool.state.waiting)
+        elif choice < 0.98:
+            apply(pool.step(IdleTick()))
+        elif retiring:
+            ex = retiring.pop(0)
+            if ex in alive:
+                alive.discard(ex)
+                apply(pool.step(ExecutorExited(ex, "retired")))
     # every normal task went to exactly one executor, or still waits for one
     sent = [p for payloads in runs.values() for p in payloads if str(p).startswith("task")]
     assert len(sent) > 20 and reported, "the history exercised too little"

@@ -27,6 +27,14 @@ task takes the executor that went idle last (Ray's order): after such a
 burst the few executors in use stay warm and the rest stay idle (they are
 kept: the pool does not shrink back to its size).
 
+Executors past the pool's size (started for tasks blocked in `get`) do not
+stay for the daemon's life: while the pool is past its size the shell sends an
+`IdleTick` every config.IDLE_TICK_S, and an executor idle for a whole tick is
+retired (`Retire`), longest idle first, until the pool is back at its size
+(Ray's worker pool likewise ends idle workers above its soft limit after
+about a second). Tasks take the executor that went idle last, so the ones
+retired are the ones nothing used.
+
 Actor executors. An actor's creation takes an idle pooled executor (a warm
 process starts the actor sooner) or starts a new one, and the pool is then
 refilled to `size`. Calls go straight to the actor's executor; a call for an
@@ -139,6 +147,9 @@ from raylite.worker.state.pool_messages import (
     ForwardResult as ForwardResult,
 )
 from raylite.worker.state.pool_messages import (
+    IdleTick as IdleTick,
+)
+from raylite.worker.state.pool_messages import (
     Instruction as Instruction,
 )
 from raylite.worker.state.pool_messages import (
@@ -201,6 +212,7 @@ class Executor:
     # delivered that result, the head must hear of the death
     last_done: tuple[bytes, int] | None = None
     functions: set[bytes] = field(default_factory=set)  # function ids it has been sent
+    idle_ticks: int = 0  # IdleTicks since it last became idle
     function_id: bytes = b""  # of the normal task it runs now
     max_calls: int = 0  # ... and that function's max_calls (0: no limit)
     calls: dict[bytes, int] = field(default_factory=dict)  # function id -> its calls finished, when limited
@@ -440,6 +452,24 @@ class PoolState:
 
     # ---- helpers ---------------------------------------------------------------
 
+    def _idle_tick(self, event: IdleTick, out: list[Instruction]) -> None:
+        """Executors idle for a whole tick go, longest idle first, while the pool is past its size."""
+        for ex in self.idle:
+            ex.idle_ticks += 1
+        excess = self.pooled() - self.size
+        for ex in list(self.idle):  # (oldest idle first: _take_idle takes from the other end)
+            if excess <= 0:
+                break
+            if ex.idle_ticks >= 2:
+                self.idle.remove(ex)
+                ex.retired = True
+                out.append(Retire(ex.id))
+                excess -= 1
+
+    def over_size(self) -> bool:
+        """More pooled executors than its size: the shell sends IdleTicks until it is not."""
+        return self.pooled() > self.size and not self.closing
+
     def _learn(self, function_id: bytes, function: bytes) -> None:
         if function:
             self.functions[function_id] = function
@@ -483,6 +513,7 @@ class PoolState:
                 return
 
     def _became_idle(self, ex: Executor, out: list[Instruction]) -> None:
+        ex.idle_ticks = 0
         for i, task in enumerate(self.waiting):
             if task.env == ex.env:
                 del self.waiting[i]
@@ -558,4 +589,5 @@ _HANDLERS: dict[type, Callable[[PoolState, Any, list[Instruction]], None]] = {
     ActorKillRequested: PoolState._actor_kill_requested,
     CancelRequested: PoolState._cancel_requested,
     PoolStopping: PoolState._pool_stopping,
+    IdleTick: PoolState._idle_tick,
 }

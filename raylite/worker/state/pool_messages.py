@@ -131,6 +131,11 @@ class PoolStopping:
     """The daemon is stopping: every executor goes, and nobody needs to hear of it."""
 
 
+@dataclass(slots=True)
+class IdleTick:
+    """A tick of the shell's clock (config.IDLE_TICK_S), sent only while the pool is past its size."""
+
+
 Event = (
     PoolStarted
     | TaskAssigned
@@ -147,6 +152,7 @@ Event = (
     | ActorKillRequested
     | CancelRequested
     | PoolStopping
+    | IdleTick
 )
 
 
