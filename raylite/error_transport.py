@@ -14,6 +14,7 @@ from typing import Any
 
 from raylite.exceptions import (
     ActorDiedError,
+    ActorUnavailableError,
     ActorUnschedulableError,
     ObjectLostError,
     RayError,
@@ -32,6 +33,7 @@ SYSTEM_ERRORS: dict[str, type[RayError]] = {
     for cls in (
         WorkerCrashedError,
         ActorDiedError,
+        ActorUnavailableError,
         ObjectLostError,
         TaskUnschedulableError,
         ActorUnschedulableError,
@@ -48,6 +50,8 @@ def system_error(kind: str, message: str) -> RayError:
     cls = SYSTEM_ERRORS.get(kind, RaySystemError)
     if cls is ActorDiedError:
         return ActorDiedError(message)
+    if cls is ActorUnavailableError:
+        return ActorUnavailableError(message, None)
     if issubclass(cls, ObjectLostError):
         lost = cls()
         lost._message = message

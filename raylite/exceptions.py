@@ -260,9 +260,10 @@ class ActorUnavailableError(RayActorError):
 
     def __init__(self, error_message: str, actor_id: bytes | str | None) -> None:
         hex_id = actor_id.hex() if isinstance(actor_id, bytes) else actor_id
+        actor = f"The actor {hex_id}" if hex_id is not None else "The actor"
         super().__init__(
             hex_id,
-            f"The actor {hex_id} cannot be reached now: {error_message}. The call may or may not have run.",
+            f"{actor} cannot be reached now: {error_message}. The call may or may not have run.",
         )
 
 

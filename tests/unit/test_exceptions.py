@@ -219,6 +219,9 @@ def test_runtime_made_errors_carry_raylites_text() -> None:
     assert type(lost) is ex.ObjectLostError and str(lost) == "object 12 was lost: its node died"
     died = deserialize(dumps(error_transport.system_error("ActorDiedError", "killed by raylite.kill()")))
     assert type(died) is ex.ActorDiedError and str(died) == "killed by raylite.kill()" and died.actor_id is None
+    unavailable = deserialize(dumps(error_transport.system_error("ActorUnavailableError", "it is restarting")))
+    assert type(unavailable) is ex.ActorUnavailableError and unavailable.actor_id is None
+    assert str(unavailable) == "The actor cannot be reached now: it is restarting. The call may or may not have run."
     crashed = deserialize(dumps(error_transport.system_error("WorkerCrashedError", "its process died (SIGKILL)")))
     assert type(crashed) is ex.WorkerCrashedError and "SIGKILL" in str(crashed)
     odd = error_transport.system_error("NoSuchKind", "something")

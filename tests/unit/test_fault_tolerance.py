@@ -76,7 +76,8 @@ def test_dead_actor_process_restarts_and_unretried_calls_fail() -> None:
     step(state, TaskSubmitted(c1))
     effects = step(state, ExecutorDied(b"n1", b"", a.actor_id, "exit code 1"))
     assert dispatched(effects) == [(b"n1", "A.__init__")]  # the constructor runs again
-    assert failure_kind(effects, DRIVER, oid(c1)) == "ActorDiedError"
+    # Ray 2.60's error for a call in flight at a restart: the actor lives on, the call may have run
+    assert failure_kind(effects, DRIVER, oid(c1)) == "ActorUnavailableError"
     assert "not retried" in state.objects[oid(c1)].failure.message
     assert state.actors[a.actor_id].restarts == 1 and available(state, b"n1") == 1.0
     step(state, finished(a))

@@ -20,7 +20,9 @@ handles going), when its constructor raises, or when its process or node
 dies. A death with restarts left (`restarts_left`, -1 for ever) while placed
 is a restart instead: the constructor runs again on a node with room once
 its arguments exist (RESTARTING), and calls in flight with retries left
-(`max_task_retries`) wait for it in their original order; the others fail.
+(`max_task_retries`) wait for it in their original order; the others fail
+with ActorUnavailableError (Ray 2.60's: the actor lives on, the call may
+have run).
 A restart whose creation fails before it is placed (an error argument, an
 impossible affinity) is a death. A dead actor's calls fail with
 ActorDiedError naming the cause, and so do calls made later.
@@ -159,7 +161,7 @@ class ActorDirectory:
                     message = (
                         f"{actor.last_death}; the actor restarted, but this call is not retried (max_task_retries=0)"
                     )
-                    self.tasks.finish(task, [_actor_died_info(task, message)] * task.num_returns, message)
+                    self.tasks.finish(task, [_actor_unavailable_info(task, message)] * task.num_returns, message)
                     return
                 if task.retries_left > 0:
                     task.retries_left -= 1
@@ -334,7 +336,7 @@ class ActorDirectory:
                 actor.pending.append(call)
             elif call.task_id in tasks.tasks:
                 message = f"{why}; the actor is restarting, but this call is not retried (max_task_retries=0)"
-                tasks.finish(call, [_actor_died_info(call, message)] * call.num_returns, message)
+                tasks.finish(call, [_actor_unavailable_info(call, message)] * call.num_returns, message)
         creation.node_id = None
         creation.blocked = False
         tasks.tasks[creation.task_id] = creation
@@ -448,6 +450,13 @@ class ActorDirectory:
 
 def _renamed(info: ObjectInfo, oid: bytes) -> ObjectInfo:
     return ObjectInfo(oid, info.value, info.node_id, info.size, info.is_error, info.failure, info.contained)
+
+
+def _actor_unavailable_info(task: TaskRecord, why: str) -> ObjectInfo:
+    """The error of a call in flight when its actor's life ended and the actor restarts: Ray 2.60's
+    ActorUnavailableError (the actor lives on; the call may or may not have run), not ActorDiedError."""
+    failure = Failure("ActorUnavailableError", f"the actor of call {task.name} ({task.actor_id.hex()[:12]}): {why}")
+    return ObjectInfo(b"", is_error=True, failure=failure)
 
 
 def _actor_died_info(task: TaskRecord, why: str) -> ObjectInfo:

@@ -17,7 +17,8 @@ ways, both from the caller, on the caller's own ClientStream:
   the actor it was sent to (`TaskSpec.direct_incarnation`, 1 + the creation's
   attempt). `interrupted()` says whether that life ended since: such a call
   spends one of its `max_task_retries` as a call in flight at a restart does
-  (ActorDirectory._restart), or fails with ActorDiedError when it has none.
+  (ActorDirectory._restart), or fails with ActorUnavailableError when it has
+  none (a call whose actor is dead by then fails with ActorDiedError).
 
 - `CallsRunning`, for calls still unanswered a record window
   (config.CALL_RECORD_DELAY_S) after the caller sent them: `RunningCalls`
