@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from raylite import config
 from tests.multihost.conftest import Hosts, namespace_cluster
 
 CODE = """
@@ -36,7 +37,13 @@ print(total, channel.state.value, channel.address.split(":")[0])
 
 
 @pytest.fixture(scope="module")
-def direct_hosts() -> Iterator[Hosts]:
+def direct_hosts(request: pytest.FixtureRequest) -> Iterator[Hosts]:
+    """Hosts whose daemons and drivers make direct actor calls: the session's cluster when they are
+    on by default (RAYLITE_DIRECT_ACTOR_CALLS unset or on here, which its daemons inherit), else a
+    cluster of its own with them turned on."""
+    if config.DIRECT_ACTOR_CALLS:
+        yield request.getfixturevalue("hosts")
+        return
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAYLITE_DIRECT_ACTOR_CALLS", "1")
         yield from namespace_cluster("d")
