@@ -24,8 +24,8 @@ for must get an executor of its own or the two wait for each other forever.
 For the same reason an executor that dies is replaced when tasks wait, even
 if the pool is at its size: it may have been the one started for them. A
 task takes the executor that went idle last (Ray's order): after such a
-burst the few executors in use stay warm and the rest stay idle (they are
-kept: the pool does not shrink back to its size).
+burst the few executors in use stay warm and the rest stay idle, until they
+retire (below).
 
 Executors past the pool's size (started for tasks blocked in `get`) do not
 stay for the daemon's life: while the pool is past its size the shell sends an
@@ -461,9 +461,7 @@ class PoolState:
             if excess <= 0:
                 break
             if ex.idle_ticks >= 2:
-                self.idle.remove(ex)
-                ex.retired = True
-                out.append(Retire(ex.id))
+                self._retire_idle(ex, out)
                 excess -= 1
 
     def over_size(self) -> bool:
@@ -507,10 +505,13 @@ class PoolState:
             return
         for ex in self.idle:
             if ex.env != env:
-                self.idle.remove(ex)
-                ex.retired = True
-                out.append(Retire(ex.id))
+                self._retire_idle(ex, out)
                 return
+
+    def _retire_idle(self, ex: Executor, out: list[Instruction]) -> None:
+        self.idle.remove(ex)
+        ex.retired = True
+        out.append(Retire(ex.id))
 
     def _became_idle(self, ex: Executor, out: list[Instruction]) -> None:
         ex.idle_ticks = 0
