@@ -19,6 +19,7 @@ what the user wrote) and the head (raylite/head/state/scheduler.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 IN, NOT_IN, EXISTS, DOES_NOT_EXIST = "in", "not_in", "exists", "does_not_exist"
 OPS = (IN, NOT_IN, EXISTS, DOES_NOT_EXIST)
@@ -40,6 +41,17 @@ def holds(labels: Mapping[str, str], match: Match) -> bool:
 
 def satisfies(labels: Mapping[str, str], matches: Iterable[Match]) -> bool:
     return all(holds(labels, m) for m in matches)
+
+
+def to_wire(field: Any, matches: Iterable[Match]) -> None:
+    """Appends matches to a repeated LabelMatch field of a message (common.proto)."""
+    for key, op, values in matches:
+        field.add(key=key, op=op, values=values)
+
+
+def from_wire(field: Iterable[Any]) -> tuple[Match, ...]:
+    """A repeated LabelMatch field as matches."""
+    return tuple((m.key, m.op, tuple(m.values)) for m in field)
 
 
 def describe(matches: Iterable[Match]) -> str:

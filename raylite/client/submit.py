@@ -369,8 +369,8 @@ def strategy_message(strategy: Any) -> common_pb2.SchedulingStrategy | None:
     hard = getattr(strategy, "hard", None)
     if hard is not None and hasattr(strategy, "soft") and not hasattr(strategy, "node_id"):
         message = common_pb2.SchedulingStrategy(kind="NODE_LABEL")
-        _add_matches(message.hard_labels, strategy.hard)
-        _add_matches(message.soft_labels, strategy.soft)
+        labels.to_wire(message.hard_labels, strategy.hard)
+        labels.to_wire(message.soft_labels, strategy.soft)
         return message
     node_id = getattr(strategy, "node_id", None)
     if node_id is not None:
@@ -392,11 +392,6 @@ def _with_accelerator(options: Mapping[str, Any]) -> Mapping[str, float] | None:
     return {**(options.get("resources") or {}), f"{ACCELERATOR_PREFIX}{kind}": ACCELERATOR_AMOUNT}
 
 
-def _add_matches(field: Any, matches: list[labels.Match]) -> None:
-    for key, op, values in matches:
-        field.add(key=key, op=op, values=values)
-
-
 def _with_label_selector(
     strategy: common_pb2.SchedulingStrategy | None, options: Mapping[str, Any]
 ) -> common_pb2.SchedulingStrategy | None:
@@ -412,7 +407,7 @@ def _with_label_selector(
             "label_selector cannot be combined with a placement group (a bundle's node is chosen when the group "
             "is placed): use bundle_label_selector on placement_group() instead"
         )
-    _add_matches(strategy.hard_labels, matches)
+    labels.to_wire(strategy.hard_labels, matches)
     return strategy
 
 

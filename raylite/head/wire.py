@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from raylite import labels
 from raylite.failures import failure_bytes
 from raylite.head.state.model import DEFAULT_STRATEGY, ObjectInfo, Strategy, TaskRecord
 from raylite.head.state.placement_model import PlacementGroupRecord
-from raylite.labels import Match
 from raylite.rpc import common_pb2 as pb
 from raylite.serialization import dumps
 
@@ -30,7 +28,9 @@ def task_record(spec: pb.TaskSpec, client_id: bytes) -> TaskRecord:
         num_returns=spec.num_returns,
         max_retries=spec.max_retries,
         actor_id=spec.actor_id,
-        strategy=_strategy(strategy) if strategy.kind or strategy.hard_labels else DEFAULT_STRATEGY,
+        strategy=_strategy(strategy)
+        if strategy.kind or strategy.hard_labels or strategy.soft_labels
+        else DEFAULT_STRATEGY,
         placement=dict(spec.placement),
         actor_name=spec.actor_name,
         actor_namespace=spec.actor_namespace,
@@ -52,19 +52,13 @@ def _strategy(strategy: pb.SchedulingStrategy) -> Strategy:
         return Strategy(
             strategy.kind, placement_group_id=strategy.placement_group_id, bundle_index=strategy.bundle_index
         )
-    if strategy.hard_labels or strategy.soft_labels:
-        return Strategy(
-            strategy.kind or "DEFAULT",
-            strategy.node_id,
-            strategy.soft,
-            hard_labels=_matches(strategy.hard_labels),
-            soft_labels=_matches(strategy.soft_labels),
-        )
-    return Strategy(strategy.kind, strategy.node_id, strategy.soft)
-
-
-def _matches(field: Any) -> tuple[Match, ...]:
-    return tuple((m.key, m.op, tuple(m.values)) for m in field)
+    return Strategy(
+        strategy.kind or "DEFAULT",  # ("": the label_selector option alone)
+        strategy.node_id,
+        strategy.soft,
+        hard_labels=labels.from_wire(strategy.hard_labels),
+        soft_labels=labels.from_wire(strategy.soft_labels),
+    )
 
 
 def placement_group_record(spec: pb.PlacementGroupSpec, client_id: bytes) -> PlacementGroupRecord:
@@ -77,9 +71,7 @@ def placement_group_record(spec: pb.PlacementGroupSpec, client_id: bytes) -> Pla
         client_id=client_id,
         detached=spec.detached,
         spec=spec,
-        bundle_labels=[_matches(b.label_selector) for b in spec.bundles]
-        if any(b.label_selector for b in spec.bundles)
-        else [],
+        bundle_labels=[labels.from_wire(b.label_selector) for b in spec.bundles],
     )
 
 

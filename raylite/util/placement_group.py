@@ -164,8 +164,7 @@ def placement_group(
     for bundle, selector in zip(clean, selectors, strict=True):
         added = spec.bundles.add()
         added.resources.update(bundle)
-        for key, op, values in selector:
-            added.label_selector.add(key=key, op=op, values=values)
+        labels.to_wire(added.label_selector, selector)
     client.create_placement_group(spec)
     return PlacementGroup(PlacementGroupID(pg_id), clean)
 
