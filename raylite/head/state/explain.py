@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from raylite import labels
 from raylite import resources as res
+from raylite.head.state import scheduler
 from raylite.head.state.model import ACTOR_CREATION, ACTOR_METHOD, ActorRecord, TaskRecord
 from raylite.head.state.scheduling_pass import class_key
 from raylite.head.state.states import ActorState, TaskState
@@ -272,7 +273,7 @@ class _Walker:
         if not any(res.fits(request, n.total) for n in alive):
             return INFEASIBLE, f"queued{since}: no node has {shown} (infeasible)"
         hard = strategy.hard_labels
-        if hard and not any(res.fits(request, n.total) and labels.satisfies(n.labels, hard) for n in alive):
+        if hard and not scheduler.feasible_anywhere(request, alive, strategy):
             return (
                 INFEASIBLE,
                 f"queued{since}: no node with {shown} has the labels {labels.describe(hard)} (infeasible)",

@@ -63,26 +63,13 @@ def pick_node(
     spread_cursor: int,
 ) -> bytes | None:
     if strategy.hard_labels or strategy.soft_labels:
-        return _pick_by_labels(request, strategy, nodes, locality, spread_cursor)
+        # only nodes with every hard label condition; those with every soft one first, if one has room
+        nodes = [n for n in nodes if satisfies(n.labels, strategy.hard_labels)]
+        preferred = [n for n in nodes if satisfies(n.labels, strategy.soft_labels)] if strategy.soft_labels else []
+        chosen = _pick(request, strategy, preferred, locality, spread_cursor) if preferred else None
+        if chosen is not None:
+            return chosen
     return _pick(request, strategy, nodes, locality, spread_cursor)
-
-
-def _pick_by_labels(
-    request: Mapping[str, float],
-    strategy: Strategy,
-    nodes: Sequence[NodeRecord],
-    locality: Mapping[bytes, int],
-    spread_cursor: int,
-) -> bytes | None:
-    """Only nodes with every hard label condition; those with every soft one first, if one has room."""
-    allowed = [n for n in nodes if satisfies(n.labels, strategy.hard_labels)]
-    if strategy.soft_labels:
-        preferred = [n for n in allowed if satisfies(n.labels, strategy.soft_labels)]
-        if preferred:
-            chosen = _pick(request, strategy, preferred, locality, spread_cursor)
-            if chosen is not None:
-                return chosen
-    return _pick(request, strategy, allowed, locality, spread_cursor)
 
 
 def _pick(

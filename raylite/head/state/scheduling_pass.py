@@ -76,7 +76,7 @@ class SchedulingPass(TaskTablePart):
             self._place_in_order(nodes)
         # An empty queue goes (make_ready makes it again): a class used once, as each placement
         # group or node affinity makes, would otherwise be walked by every later pass, and kept.
-        for key in [k for k, q in queues.items() if not q or self._queue_head(q) is None]:
+        for key in [k for k, q in queues.items() if self._queue_head(q) is None]:
             del queues[key]
 
     def _place_in_order(self, nodes: list[NodeRecord]) -> None:
@@ -222,7 +222,7 @@ def _infeasible_message(task: TaskRecord, request: dict[str, float], nodes: list
     # submission and a later explanation of a waiting get read alike)
     what = "actor creation" if task.kind == ACTOR_CREATION else "task"
     hard = task.strategy.hard_labels
-    if hard and any(res.fits(request, n.total) for n in alive):
+    if hard and scheduler.feasible_anywhere(request, alive):  # the resources exist: the labels do not
         shown = [n.labels for n in alive[:_NODES_SHOWN]]
         return (
             f"{what} {task.name} is queued: no node has the labels it asks for ({labels.describe(hard)}) "
