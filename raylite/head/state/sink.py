@@ -15,10 +15,11 @@ makes room on a node or readies a task.
 `transition` is the only place a task or actor changes state: it checks the
 move against the tables in raylite/head/state/states.py and appends to the
 record's story, and it counts a task the scheduling pass placed out of its
-class's `running_by_class` when it leaves RUNNING, however it leaves; `note` appends an entry that changes no state. `enter` starts a record's story when it comes into the head
-from outside (a submission, a rejoining node's report, the saved actors of a
-restarted head): what a peer or the storage says its state was is not
-trusted, the head decides where it starts.
+class's `running_by_class` when it leaves RUNNING, however it leaves. `note`
+appends an entry that changes no state. `enter` starts a record's story when
+it comes into the head from outside (a submission, a rejoining node's report,
+the saved actors of a restarted head): what a peer or the storage says its
+state was is not trusted, the head decides where it starts.
 """
 
 from __future__ import annotations
