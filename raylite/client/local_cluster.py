@@ -34,6 +34,36 @@ class Daemon:
     log_path: str
 
 
+@dataclass
+class Starting:
+    """A daemon started and not yet ready: `wait()` reads its ready line."""
+
+    role: str
+    proc: subprocess.Popen[bytes]
+    ready_fd: int
+    log_path: str
+
+    def wait(self) -> Daemon:
+        try:
+            line = _read_line(self.ready_fd, config.DAEMON_START_TIMEOUT_S, self.proc)
+        finally:
+            os.close(self.ready_fd)
+        if not line:
+            self.proc.kill()
+            self.proc.wait()
+            tail = _tail(self.log_path)
+            raise DaemonStartError(
+                f"the raylite {self.role} failed to start; the end of its log {self.log_path}:\n{tail}"
+            )
+        return Daemon(self.role, self.proc, json.loads(line), self.log_path)
+
+    def abandon(self) -> None:
+        """Kills a daemon that is not needed after all (another failed to start)."""
+        os.close(self.ready_fd)
+        self.proc.kill()
+        self.proc.wait()
+
+
 def spawn_daemon(
     role: str,
     module: str,
@@ -45,6 +75,20 @@ def spawn_daemon(
     token: str | None = None,
 ) -> Daemon:
     """Starts `python -m module args` and waits for its ready line."""
+    return start_daemon(role, module, args, log_path, lifeline_fd, detach, extra_fds, token).wait()
+
+
+def start_daemon(
+    role: str,
+    module: str,
+    args: list[str],
+    log_path: str,
+    lifeline_fd: int | None = None,
+    detach: bool = False,
+    extra_fds: tuple[int, ...] = (),
+    token: str | None = None,
+) -> Starting:
+    """Starts `python -m module args`; the caller waits for its ready line with `wait()`."""
     ready_r, ready_w = os.pipe()
     fds = [ready_w, *extra_fds]
     argv = [sys.executable, "-m", module, *args, "--ready-fd", str(ready_w)]
@@ -67,19 +111,13 @@ def spawn_daemon(
             stderr=log,
             start_new_session=detach,
         )
+    except BaseException:
+        os.close(ready_r)
+        raise
     finally:
         log.close()
         os.close(ready_w)
-    try:
-        line = _read_line(ready_r, config.DAEMON_START_TIMEOUT_S, proc)
-    finally:
-        os.close(ready_r)
-    if not line:
-        proc.kill()
-        proc.wait()
-        tail = _tail(log_path)
-        raise DaemonStartError(f"the raylite {role} failed to start; the end of its log {log_path}:\n{tail}")
-    return Daemon(role, proc, json.loads(line), log_path)
+    return Starting(role, proc, ready_r, log_path)
 
 
 def _read_line(fd: int, timeout: float, proc: subprocess.Popen[bytes]) -> str:
@@ -202,22 +240,30 @@ class LocalCluster:
         logs = os.path.join(session_dir, "logs")
         token = auth.new_token()  # this cluster's own: nothing else on the machine can use it
         lifeline_r, lifeline_w = os.pipe()
+        # Both daemons start at once: the worker imports while the head starts, and reads
+        # the head's address from a pipe once the head is ready (what start-up costs is
+        # mostly each process's imports: about 0.3 s apiece).
+        address_r, address_w = os.pipe()
+        starting: list[Starting] = []  # started, not yet waited for
+        ready: list[Daemon] = []
         try:
-            head = spawn_daemon(
-                "head",
-                "raylite.head.server",
-                ["--host", "127.0.0.1", "--port", "0", "--session-name", os.path.basename(session_dir)]
-                + dashboard_args(*dashboard)
-                + metrics_args(metrics_export_port),
-                os.path.join(logs, "head.log"),
-                lifeline_fd=lifeline_r,
-                token=token,
+            starting.append(
+                start_daemon(
+                    "head",
+                    "raylite.head.server",
+                    ["--host", "127.0.0.1", "--port", "0", "--session-name", os.path.basename(session_dir)]
+                    + dashboard_args(*dashboard)
+                    + metrics_args(metrics_export_port),
+                    os.path.join(logs, "head.log"),
+                    lifeline_fd=lifeline_r,
+                    token=token,
+                )
             )
-            try:
-                worker = spawn_daemon(
+            starting.append(
+                start_daemon(
                     "worker",
                     "raylite.worker.daemon",
-                    ["--address", f"127.0.0.1:{head.info['port']}", "--host", "127.0.0.1"]
+                    ["--address-fd", str(address_r), "--host", "127.0.0.1"]
                     + node_args(
                         num_cpus if num_cpus is not None else os.cpu_count(),
                         num_gpus,
@@ -228,16 +274,27 @@ class LocalCluster:
                     + ["--log-dir", logs],
                     os.path.join(logs, "worker.log"),
                     lifeline_fd=lifeline_r,
+                    extra_fds=(address_r,),
                     token=token,
                 )
-            except BaseException:
-                stop_daemons([head])
-                raise
+            )
+            head = starting.pop(0).wait()
+            ready.append(head)
+            os.write(address_w, f"127.0.0.1:{head.info['port']}\n".encode())
+            os.close(address_w)
+            address_w = -1
+            worker = starting.pop(0).wait()
         except BaseException:
+            if address_w >= 0:
+                os.close(address_w)  # a worker waiting for the address sees the pipe close and exits
+            for waiting in starting:
+                waiting.abandon()
+            stop_daemons(ready)
             os.close(lifeline_w)
             raise
         finally:
             os.close(lifeline_r)
+            os.close(address_r)
         return cls(session_dir, head, worker, lifeline_w, token, [head, worker])
 
     def stop(self) -> None:

@@ -64,6 +64,8 @@ async def run(opts: argparse.Namespace) -> None:
     # executors find the token and the TLS files in their environment, for their own connections
     executor_environ = {auth.ENV: token}
     tls.export(tls_paths, executor_environ)
+    if opts.address_fd is not None:
+        opts.address = _read_address(opts.address_fd)
     async with auth.channel(opts.address, token, tls_material) as probe:  # before anything needs cleaning up
         await _check_head(probe, opts.address, tls_material)
     node_id = ids.new_node_id()
@@ -347,6 +349,17 @@ def _why(error: BaseException | None) -> str:
     return str(error) if error else "the head ended the stream"
 
 
+def _read_address(fd: int) -> str:
+    """The head's address, one line on the pipe whoever started us writes once the head is ready."""
+    with os.fdopen(fd, "rb") as pipe:
+        line = pipe.readline().decode().strip()
+    if not line:
+        raise SystemExit(
+            "raylite worker: the process that started us closed the pipe before telling us the head's address"
+        )
+    return line
+
+
 async def _check_head(channel: grpc.aio.Channel, address: str, tls_material: tls.Material | None) -> None:
     """One plain call before the stream, so a wrong token, version or certificate gets its own message.
 
@@ -377,7 +390,11 @@ async def _check_head(channel: grpc.aio.Channel, address: str, tls_material: tls
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="raylite-worker")
-    parser.add_argument("--address", required=True, help="the head, host:port")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--address", help="the head, host:port")
+    where.add_argument(
+        "--address-fd", type=int, help="a pipe to read the head's host:port from (init() starts both daemons at once)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="where the worker service listens")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--node-ip-address", default=None)
@@ -392,6 +409,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=None, help="the cluster token (default: $RAYLITE_TOKEN)")
     tls.add_flags(parser)
     opts = parser.parse_args(argv)
+    for fd in (opts.ready_fd, opts.parent_fd, opts.address_fd):
+        if fd is not None:  # ours alone: the executors we start must not hold our parent's pipes open
+            os.set_inheritable(fd, False)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     try:

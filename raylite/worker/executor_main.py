@@ -45,7 +45,7 @@ from raylite.worker.local_refs import LocalRefs
 from raylite.worker.state import log_lines
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Asks the kernel to SIGKILL us when the daemon dies, so no executor outlives it."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -386,7 +386,7 @@ def main() -> None:
     except (AttributeError, ValueError):
         pass
     cfg = json.loads(os.environ.pop("RAYLITE_EXECUTOR"))
-    _die_with_parent(cfg["parent_pid"])
+    die_with_parent(cfg["parent_pid"])
     sock = socket.socket(fileno=cfg["fd"])
     channel = protocol.BlockingChannel(sock)
     if cfg.get("runtime_env"):

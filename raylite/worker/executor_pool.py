@@ -25,6 +25,7 @@ from raylite.ids import object_id
 from raylite.rpc import common_pb2, head_pb2
 from raylite.worker import protocol, runtime_env
 from raylite.worker.executor_logs import ExecutorLogs
+from raylite.worker.fork_server import ForkedProcess, ForkServer, ForkServerGone
 from raylite.worker.state import pool
 from raylite.worker.state.pool import PoolState
 
@@ -37,7 +38,7 @@ class _Process:
     __slots__ = ("proc", "sock", "transport", "control")
 
     def __init__(self, sock: socket.socket, control: socket.socket) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: asyncio.subprocess.Process | ForkedProcess | None = None
         self.sock = sock
         self.transport: asyncio.Transport | None = None
         # cancels (raylite/worker/protocol.py): written as they come, even before the
@@ -53,11 +54,18 @@ class _Frames(asyncio.Protocol):
     StreamReader's two readexactly per frame cost more than the frame's handling).
     """
 
-    def __init__(self, on_frame: Callable[[int, bytes], None]) -> None:
+    def __init__(self, on_frame: Callable[[int, bytes], None], process: _Process | None = None) -> None:
         self.on_frame = on_frame
+        self.process = process
         self.buffer = bytearray()
         self.need = 0  # bytes the buffer must hold before its first frame is whole
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # set here, not when create_unix_connection returns: the executor's hello may be read
+        # first (a forked executor greets at once), and the pool answers it with a write
+        if self.process is not None:
+            self.process.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
@@ -114,9 +122,17 @@ class ExecutorPool:
         self.logs = logs
         self.processes: dict[int, _Process] = {}
         self._idle_timer: asyncio.TimerHandle | None = None  # IdleTicks while the pool is past its size
+        # executors without a runtime environment are forked from here once it has started
+        self.forks: ForkServer | None = ForkServer() if config.FORK_SERVER else None
+        self._forks_started: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self.forks is not None:  # in the background: the first executors wait for it, the daemon does not
+            self._forks_started = asyncio.get_running_loop().create_task(self.forks.start(self._environment()))
         self._carry_out(self.state.handle(pool.PoolStarted()))
+
+    def _environment(self) -> dict[str, str]:
+        return {**os.environ, **self.environ}
 
     # ---- what the daemon calls -------------------------------------------------
 
@@ -171,6 +187,10 @@ class ExecutorPool:
                 await asyncio.wait_for(proc.wait(), timeout=config.EXECUTOR_EXIT_WAIT_S)
             except asyncio.TimeoutError:
                 log.error("executor pid %d did not exit after SIGKILL", proc.pid)
+        if self.forks is not None:
+            if self._forks_started is not None and not self._forks_started.done():
+                self._forks_started.cancel()
+            await self.forks.stop()
 
     def _idle_tick(self) -> None:
         self._idle_timer = None
@@ -262,33 +282,41 @@ class ExecutorPool:
         control, control_child = socket.socketpair()
         control.setblocking(False)
         settings = {**self.settings, "fd": child.fileno(), "control_fd": control_child.fileno()}
-        env = {**os.environ, **self.environ}
+        env = self._environment()
         if setup is not None:
             settings["runtime_env"] = setup.settings()
             env.update(setup.env_vars())
         env["RAYLITE_EXECUTOR"] = json.dumps(settings)
         self.processes[executor] = _Process(parent, control)
-        asyncio.get_running_loop().create_task(self._run(executor, child, control_child, env))
+        asyncio.get_running_loop().create_task(self._run(executor, child, control_child, env, setup is None))
 
     # ---- events ------------------------------------------------------------------
 
     async def _run(
-        self, executor: int, child: socket.socket, control_child: socket.socket, env: dict[str, str]
+        self, executor: int, child: socket.socket, control_child: socket.socket, env: dict[str, str], forkable: bool
     ) -> None:
         process = self.processes[executor]
         out_r, out_w = os.pipe() if self.logs is not None else (-1, -1)
         err_r, err_w = os.pipe() if self.logs is not None else (-1, -1)
         try:
-            process.proc = proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "raylite.worker.executor_main",
-                pass_fds=(child.fileno(), control_child.fileno()),
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out_w if out_w >= 0 else None,
-                stderr=err_w if err_w >= 0 else None,
+            forked = (
+                await self._forked(env, [child.fileno(), control_child.fileno(), out_w, err_w]) if forkable else None
             )
+            proc: asyncio.subprocess.Process | ForkedProcess
+            if forked is not None:
+                proc = forked
+            else:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "raylite.worker.executor_main",
+                    pass_fds=(child.fileno(), control_child.fileno()),
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out_w if out_w >= 0 else None,
+                    stderr=err_w if err_w >= 0 else None,
+                )
+            process.proc = proc
         except BaseException:
             for fd in (out_r, err_r):
                 if fd >= 0:
@@ -323,16 +351,28 @@ class ExecutorPool:
             elif kind == protocol.EXITING:
                 carry_out(handle(pool.ExitAnnounced(executor, body.decode(errors="replace")[:2000])))
 
-        frames = _Frames(on_frame)
-        process.transport, _ = await asyncio.get_running_loop().create_unix_connection(
-            lambda: frames, sock=process.sock
-        )
+        frames = _Frames(on_frame, process)
+        await asyncio.get_running_loop().create_unix_connection(lambda: frames, sock=process.sock)
         await frames.closed
         code = await proc.wait()
         del self.processes[executor]
-        process.transport.close()
+        if process.transport is not None:
+            process.transport.close()
         process.control.close()
         carry_out(handle(pool.ExecutorExited(executor, _describe_exit(code, proc.pid))))
+
+    async def _forked(self, env: dict[str, str], fds: list[int]) -> ForkedProcess | None:
+        """An executor from the fork server, or None when there is none (the caller execs one)."""
+        if self.forks is None or self._forks_started is None:
+            return None
+        try:
+            await asyncio.shield(self._forks_started)
+            if not self.forks.alive:
+                return None  # (it said why when it went)
+            return await self.forks.spawn(env, fds)
+        except (ForkServerGone, OSError) as exc:
+            log.warning("no executor from the fork server (%s): starting one from a fresh interpreter", exc)
+            return None
 
 
 def _describe_exit(code: int, pid: int) -> str:
