@@ -113,7 +113,7 @@ def executors_of(daemon_pid: int) -> list[int]:
     import psutil
 
     try:
-        children = psutil.Process(daemon_pid).children()
+        children = psutil.Process(daemon_pid).children(recursive=True)  # forked executors: its fork server's
     except psutil.NoSuchProcess:
         return []
     out = []
