@@ -135,3 +135,34 @@ def test_executors_started_for_blocked_tasks_retire_once_idle_and_the_pool_is_ba
     assert len(executors()) >= baseline + 5
     assert until(lambda: len(executors()) <= baseline, 30), f"{len(executors())} executors, {baseline} before"
     ray.kill(barrier)
+
+
+def test_executors_are_forked_by_the_fork_server_and_those_with_a_runtime_env_start_afresh(one_cpu) -> None:
+    """An executor without a runtime environment is a child of the daemon's fork server and
+    looks like one started with `python -m raylite.worker.executor_main`; one with a
+    runtime environment is the daemon's own child, started from a fresh interpreter, and
+    sees its environment's variables. Both run tasks, and an actor's executor is forked too."""
+
+    @ray.remote
+    def where():
+        return os.getpid(), os.getppid(), os.environ.get("RAYLITE_TEST_MARK")
+
+    @ray.remote
+    class Where:
+        def parent(self):
+            return os.getppid()
+
+    pid, parent, mark = ray.get(where.remote(), timeout=60)
+    assert mark is None
+    assert "raylite.worker.fork_server" in psutil.Process(parent).cmdline()
+    assert EXECUTOR in psutil.Process(pid).cmdline()
+    assert pid in executors()
+    actor = Where.remote()
+    assert ray.get(actor.parent.remote(), timeout=60) == parent
+    ray.kill(actor)
+
+    env = {"env_vars": {"RAYLITE_TEST_MARK": "afresh"}}
+    pid, parent, mark = ray.get(where.options(runtime_env=env).remote(), timeout=60)
+    assert mark == "afresh"
+    assert "raylite.worker.daemon" in psutil.Process(parent).cmdline()
+    assert pid in executors()
