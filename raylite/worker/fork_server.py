@@ -82,6 +82,10 @@ class ForkServerGone(Exception):
     pass
 
 
+class ForkRefused(ForkServerGone):
+    """One request the server could not take; it still serves others."""
+
+
 class ForkServer:
     """The daemon's handle on its fork server: start it, ask it for executors."""
 
@@ -90,6 +94,8 @@ class ForkServer:
         self.proc: asyncio.subprocess.Process | None = None
         self.ready: asyncio.Future[None] | None = None
         self.asked: deque[asyncio.Future[ForkedProcess]] = deque()  # requests in order, answered in order
+        self.sending = asyncio.Lock()
+        self._room: asyncio.Future[None] | None = None  # a writer waiting for room in the socket
         self.children: dict[int, ForkedProcess] = {}
 
     @property
@@ -124,21 +130,45 @@ class ForkServer:
 
     async def spawn(self, env: dict[str, str], fds: list[int]) -> ForkedProcess:
         """Forks an executor with this environment and these descriptors (task socket, control
-        socket, stdout, stderr; -1 for an output that should stay the server's own)."""
-        if self.sock is None:
-            raise ForkServerGone("the fork server is not running")
+        socket, stdout, stderr; -1 for an output that should stay the server's own).
+
+        Raises ForkServerGone when the server is gone (it was told why), and ForkRefused when
+        it cannot take this one request (the caller starts that executor another way)."""
         body = json.dumps(env).encode()
         sent = [fd for fd in fds if fd >= 0]
         header = json.dumps([i for i, fd in enumerate(fds) if fd >= 0]).encode()
         answer: asyncio.Future[ForkedProcess] = asyncio.get_running_loop().create_future()
-        self.asked.append(answer)
-        try:
-            self.sock.sendmsg([header, b"\n", body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", sent))])
-        except OSError as exc:
-            self.asked.remove(answer)
-            self._gone(f"cannot write to it: {exc}")
-            raise ForkServerGone(str(exc)) from None
+        async with self.sending:  # answers come in the order requests were written: one writer at a time
+            while True:
+                if self.sock is None:
+                    raise ForkServerGone("the fork server is not running")
+                try:
+                    self.sock.sendmsg(
+                        [header, b"\n", body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", sent))]
+                    )
+                    break
+                except BlockingIOError:  # a burst of requests filled its socket: wait for room
+                    await self._writable()
+                except (BrokenPipeError, ConnectionResetError) as exc:
+                    self._gone(f"cannot write to it: {exc}")
+                    raise ForkServerGone(str(exc)) from None
+                except OSError as exc:  # this request only (an environment too large for one message, say)
+                    raise ForkRefused(f"{type(exc).__name__}: {exc}") from None
+            self.asked.append(answer)
         return await answer
+
+    async def _writable(self) -> None:
+        """Returns once the socket has room, or once the server is gone (the caller checks)."""
+        assert self.sock is not None
+        loop, fd = asyncio.get_running_loop(), self.sock.fileno()
+        self._room = room = loop.create_future()
+        loop.add_writer(fd, _resolve, room)
+        try:
+            await room
+        finally:
+            self._room = None
+            if self.sock is not None:
+                loop.remove_writer(fd)
 
     def _readable(self) -> None:
         assert self.sock is not None
@@ -161,22 +191,27 @@ class ForkServer:
                 self.children[forked.pid] = forked
                 self.asked.popleft().set_result(forked)
             elif kind == "F" and self.asked:
-                self.asked.popleft().set_exception(ForkServerGone(f"fork failed: {rest}"))
+                self.asked.popleft().set_exception(ForkRefused(f"fork failed: {rest}"))
             elif kind == "X":
                 pid, code = (int(x) for x in rest.split())
                 exited = self.children.pop(pid, None)
                 if exited is not None:
                     exited.exited(code)
 
-    def _gone(self, why: str) -> None:
-        """The server died (or its socket broke): no more forks from it; its children die
-        with it (their death signal), and their exits are reported as killed."""
+    def _gone(self, why: str, stopping: bool = False) -> None:
+        """The server died (or its socket broke, or the daemon stops): no more forks from it;
+        its children die with it (their death signal), and their exits are reported as killed."""
         if self.sock is None:
             return
-        log.warning("executor fork server gone (%s); executors start from a fresh interpreter now", why)
-        asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        if not stopping:
+            log.warning("executor fork server gone (%s); executors start from a fresh interpreter now", why)
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self.sock.fileno())
+        loop.remove_writer(self.sock.fileno())
         self.sock.close()
         self.sock = None
+        if self._room is not None:
+            _resolve(self._room)  # the waiting writer sees the server gone
         if self.ready is not None and not self.ready.done():
             self.ready.set_exception(ForkServerGone(why))
         while self.asked:
@@ -190,16 +225,18 @@ class ForkServer:
             child.exited(-signal.SIGKILL)
 
     async def stop(self) -> None:
-        if self.sock is not None:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
-            self.sock.close()  # the server reads EOF and exits
-            self.sock = None
+        self._gone("the daemon stops", stopping=True)  # the server reads EOF and exits
         if self.proc is not None:
             try:
                 await asyncio.wait_for(self.proc.wait(), timeout=5.0)
             except asyncio.TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 # ---- the server's side -------------------------------------------------------------------------

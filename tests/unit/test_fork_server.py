@@ -15,7 +15,7 @@ import socket
 import pytest
 
 from raylite.worker import protocol
-from raylite.worker.fork_server import ForkServer, ForkServerGone
+from raylite.worker.fork_server import ForkRefused, ForkServer, ForkServerGone
 
 
 def _environment(tmp_path: os.PathLike[str]) -> dict[str, str]:
@@ -93,4 +93,32 @@ async def test_a_dead_server_takes_its_executors_with_it_and_forks_no_more(serve
         exited, _, _ = await asyncio.to_thread(select.select, [gone], [], [], 10)
         os.close(gone)
         assert exited, f"executor {child.pid} outlived its fork server"
+    os.close(out_r)
+
+
+async def test_a_burst_of_requests_larger_than_the_socket_holds_is_served_in_order(server, tmp_path):
+    # 40 requests of ~60 KiB each: more than the socket's buffer, so writers wait for room
+    env = {**_environment(tmp_path), "PADDING": "x" * 60_000}
+    pairs = [socket.socketpair() for _ in range(40)]
+    children = await asyncio.gather(*(server.spawn(env, [theirs.fileno(), -1, -1, -1]) for _, theirs in pairs))
+    for (ours, theirs), child in zip(pairs, children, strict=True):
+        theirs.close()
+        channel = protocol.BlockingChannel(ours)
+        hello = await asyncio.to_thread(channel.recv)
+        assert hello is not None and int(hello[1]) == child.pid  # each answer went to its own request
+        channel.send(protocol.EXIT, b"")
+    assert await asyncio.wait_for(asyncio.gather(*(c.wait() for c in children)), 30) == [0] * 40
+    assert server.alive
+
+
+async def test_a_request_too_large_for_one_message_is_refused_and_the_server_goes_on(server, tmp_path):
+    ours, theirs = socket.socketpair()
+    with pytest.raises(ForkRefused):
+        await server.spawn({**_environment(tmp_path), "PADDING": "x" * 4_000_000}, [theirs.fileno(), -1, -1, -1])
+    theirs.close()
+    ours.close()
+    assert server.alive
+    child, channel, out_r = await _spawn(server, tmp_path)
+    channel.send(protocol.EXIT, b"")
+    assert await asyncio.wait_for(child.wait(), 10) == 0
     os.close(out_r)
