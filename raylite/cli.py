@@ -27,7 +27,7 @@ from raylite.client.local_cluster import (
     metrics_args,
     new_session_dir,
     node_args,
-    spawn_daemon,
+    start_daemon,
     stop_daemons,
 )
 from raylite.head.storage import FILE_NAME as HEAD_STATE_FILE
@@ -200,7 +200,7 @@ def _start(opts: argparse.Namespace) -> int:
     started: list[Daemon] = []
     try:
         if opts.head:
-            head = spawn_daemon(
+            head = start_daemon(
                 "head",
                 "raylite.head.server",
                 [
@@ -220,7 +220,7 @@ def _start(opts: argparse.Namespace) -> int:
                 lifeline_fd=lifeline_r,
                 detach=not opts.block,
                 token=token,
-            )
+            ).wait()
             started.append(head)
             head_address = f"{ip}:{head.info['port']}"
             session.record_daemon(
@@ -233,7 +233,7 @@ def _start(opts: argparse.Namespace) -> int:
             print(f"raylite: this machine's worker daemon (pid {survivor['pid']}) survived the head and rejoins it")
             print(f"raylite head restarted at {head_address}, recovering the cluster's state from {storage}")
             return 0
-        worker = spawn_daemon(
+        worker = start_daemon(
             "worker",
             "raylite.worker.daemon",
             ["--address", head_address, "--host", opts.host, "--node-ip-address", ip]
@@ -254,7 +254,7 @@ def _start(opts: argparse.Namespace) -> int:
             lifeline_fd=lifeline_r,
             detach=not opts.block,
             token=token,
-        )
+        ).wait()
         started.append(worker)
         session.record_daemon(
             worker.proc.pid, "worker", node_id=worker.info["node_id"], head=head_address, session_dir=session_dir

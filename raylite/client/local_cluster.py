@@ -64,20 +64,6 @@ class Starting:
         self.proc.wait()
 
 
-def spawn_daemon(
-    role: str,
-    module: str,
-    args: list[str],
-    log_path: str,
-    lifeline_fd: int | None = None,
-    detach: bool = False,
-    extra_fds: tuple[int, ...] = (),
-    token: str | None = None,
-) -> Daemon:
-    """Starts `python -m module args` and waits for its ready line."""
-    return start_daemon(role, module, args, log_path, lifeline_fd, detach, extra_fds, token).wait()
-
-
 def start_daemon(
     role: str,
     module: str,
