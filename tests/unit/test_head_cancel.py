@@ -305,10 +305,29 @@ def test_a_recursive_cancel_of_a_direct_call_reaches_the_tasks_it_submitted(stat
     step(state, TaskSubmitted(child))
     request = CancelRequested(DRIVER, oid(the_call), False, True, direct_call=True)
     assert of_type(step(state, request), CancelTask) == [CancelTask(b"n1", child.task_id, b"", False)]
-    # unmarked, the same request names a task the head does not know: refused, nothing cancelled
-    other = nested("other", the_call, cpus=0)
+    # unmarked, such a request names a task the head does not know: refused, nothing cancelled
+    another_call = call("another direct", a)
+    other = nested("other", another_call, cpus=0)
     step(state, TaskSubmitted(other))
-    assert of_type(step(state, cancel(the_call)), CancelTask) == []
+    assert of_type(step(state, cancel(another_call)), CancelTask) == []
+    assert other.cancel == 0 and other.state is not TaskState.FINISHED
+
+
+def test_a_child_of_a_cancelled_direct_call_that_arrives_after_the_cancel_is_cancelled_as_it_arrives(
+    state: HeadState,
+) -> None:
+    """The caller's recursive cancel and the call's own submissions travel on different streams:
+    a child may reach the head after the cancel (it then ran uncancelled for its whole life)."""
+    a = actor("a")
+    step(state, TaskSubmitted(a), finished(a))
+    the_call = call("direct", a)  # (never submitted: made direct)
+    step(state, CancelRequested(DRIVER, oid(the_call), False, True, direct_call=True))
+    late = nested("late", the_call, cpus=0)
+    effects = step(state, TaskSubmitted(late))
+    assert late.state is TaskState.FINISHED and not of_type(effects, CancelTask)  # never placed
+    unrelated = nested("unrelated", call("other", a), cpus=0)
+    step(state, TaskSubmitted(unrelated))
+    assert unrelated.state is not TaskState.FINISHED
 
 
 def test_a_retried_parent_keeps_its_children(state: HeadState) -> None:

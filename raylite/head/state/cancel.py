@@ -34,7 +34,10 @@ is in the table too; a recursive cancel walks down from the task it names
 and cancels each descendant the same way. A child that arrives after its
 parent was cancelled recursively (the parent submitted it as it was being
 stopped: its submissions reach the head before its result) is cancelled as
-it arrives, from NEW. A task that leaves the table leaves its parent's
+it arrives, from NEW. A direct actor call is never in the table: its recursive
+cancel comes from its caller, maybe before the call's own submissions (from
+the actor's process, on another stream), so the last CANCELLED_DIRECT_KEPT such
+calls are remembered and a child of one is cancelled as it arrives. A task that leaves the table leaves its parent's
 entry, and its own entry goes with it.
 
 Nothing here is on the hot path but two lookups: `child_submitted` for a
@@ -73,12 +76,18 @@ RECURSIVE = 4  # its children are cancelled too, those submitted later included
 
 _QUEUED = (TaskState.WAITING, TaskState.READY)
 
+# How many recursively cancelled direct calls the head remembers for children still on their way.
+CANCELLED_DIRECT_KEPT = 4096
+
 
 class Cancellation:
     def __init__(self, sink: Sink, objects: ObjectDirectory) -> None:
         self.sink = sink
         self.objects = objects
         self.children: dict[bytes, set[bytes]] = {}  # task in the table -> its children in the table
+        # direct actor calls (never in the table) cancelled recursively, oldest first: a child a call
+        # submitted may reach the head after its caller's cancel did (another process's stream)
+        self.cancelled_direct: dict[bytes, None] = {}
         # wired by HeadState
         self.tasks: TaskTable
         self.actors: ActorDirectory
@@ -89,8 +98,10 @@ class Cancellation:
         task_id = task_of(ev.object_id)
         task = self.tasks.tasks.get(task_id)
         if task is None:
-            if ev.recursive and ev.direct_call and self._cancel_children_of_unknown(task_id):
-                return
+            if ev.recursive and ev.direct_call:
+                self._remember_cancelled_direct(task_id)
+                if self._cancel_children_of_unknown(task_id):
+                    return
             if not self._known(ev.object_id, task_id):
                 self.sink.effects.append(CancelRefused(ev.client_id, ev.object_id))
             return
@@ -107,6 +118,11 @@ class Cancellation:
         for child in kids:
             self.cancel(child, False, True)
         return bool(kids)
+
+    def _remember_cancelled_direct(self, call_id: bytes) -> None:
+        self.cancelled_direct[call_id] = None
+        if len(self.cancelled_direct) > CANCELLED_DIRECT_KEPT:
+            del self.cancelled_direct[next(iter(self.cancelled_direct))]
 
     def _known(self, oid: bytes, task_id: bytes) -> bool:
         objects = self.objects
@@ -162,6 +178,10 @@ class Cancellation:
         """A task with a parent entered the table (NEW); True if it was cancelled with its parent."""
         parent = self.tasks.tasks.get(task.parent_id)
         if parent is None:
+            if task.parent_id in self.cancelled_direct and task.kind != ACTOR_CREATION:
+                why = f"{task.name} was submitted by an actor call that was cancelled (recursive)"
+                self.tasks.finish(task, [cancelled_info(task, why)] * task.num_returns, "its parent was cancelled")
+                return True
             return False  # (its parent finished: no recursive cancel can reach it)
         if parent.cancel & RECURSIVE and task.kind != ACTOR_CREATION:
             why = f"{task.name} was submitted by task {parent.name} after that task was cancelled (recursive)"
