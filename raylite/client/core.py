@@ -103,7 +103,9 @@ class Client(ClientObjects, HeadSession, streams.StreamCalls, DirectCaller):
         self.pending_calls = PendingCalls()  # calls on actors with max_pending_calls, until they finish
         self._waiters: dict[bytes, list[Waiter]] = {}
         self._refcounts: dict[bytes, int] = {}
-        self._ref_lock = threading.Lock()
+        # re-entrant: the collector may run an ObjectRef's __del__ (remove_ref) on a thread that
+        # holds it (an allocation inside add_ref or _drain), which deadlocked that thread
+        self._ref_lock = threading.RLock()
         self._local_stub: worker_pb2_grpc.WorkerServiceStub | None = None
         self._owned_pending: set[bytes] = set()
         self._exported: dict[bytes, common_pb2.ExportedFunction] = {}

@@ -44,7 +44,7 @@ class StreamCalls:
     _objects: dict[bytes, common_pb2.ObjectValue]
     _waiters: dict[bytes, list[Waiter]]
     _refcounts: dict[bytes, int]
-    _ref_lock: threading.Lock
+    _ref_lock: threading.RLock
     current_task_id: bytes
     current_lease_id: bytes
     head_address: str
