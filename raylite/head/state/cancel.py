@@ -37,8 +37,8 @@ stopped: its submissions reach the head before its result) is cancelled as
 it arrives, from NEW. A direct actor call is never in the table: its recursive
 cancel comes from its caller, maybe before the call's own submissions (from
 the actor's process, on another stream), so the last CANCELLED_DIRECT_KEPT such
-calls are remembered and a child of one is cancelled as it arrives. A task that leaves the table leaves its parent's
-entry, and its own entry goes with it.
+calls are remembered and a child of one is cancelled as it arrives. A task that
+leaves the table leaves its parent's entry, and its own entry goes with it.
 
 Nothing here is on the hot path but two lookups: `child_submitted` for a
 task that has a parent, and `task_left` when a task with a parent or
@@ -177,16 +177,16 @@ class Cancellation:
     def child_submitted(self, task: TaskRecord) -> bool:
         """A task with a parent entered the table (NEW); True if it was cancelled with its parent."""
         parent = self.tasks.tasks.get(task.parent_id)
-        if parent is None:
-            if task.parent_id in self.cancelled_direct and task.kind != ACTOR_CREATION:
-                why = f"{task.name} was submitted by an actor call that was cancelled (recursive)"
-                self.tasks.finish(task, [cancelled_info(task, why)] * task.num_returns, "its parent was cancelled")
-                return True
-            return False  # (its parent finished: no recursive cancel can reach it)
-        if parent.cancel & RECURSIVE and task.kind != ACTOR_CREATION:
-            why = f"{task.name} was submitted by task {parent.name} after that task was cancelled (recursive)"
+        if parent is None:  # a direct call cancelled recursively, or a parent that finished (nothing reaches it)
+            by = "an actor call that was cancelled" if task.parent_id in self.cancelled_direct else ""
+        else:
+            by = f"task {parent.name} after that task was cancelled" if parent.cancel & RECURSIVE else ""
+        if by and task.kind != ACTOR_CREATION:
+            why = f"{task.name} was submitted by {by} (recursive)"
             self.tasks.finish(task, [cancelled_info(task, why)] * task.num_returns, "its parent was cancelled")
             return True
+        if parent is None:
+            return False
         kids = self.children.get(task.parent_id)
         if kids is None:
             self.children[task.parent_id] = {task.task_id}
